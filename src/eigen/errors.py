@@ -1,0 +1,146 @@
+"""The one error tree of Eigen.
+
+Every error a user can see is an :class:`EigenError` with a stable ``EIGEN_*`` reason.
+One table (:data:`CODES`) maps each reason to its gRPC status name and HTTP status, so
+the gRPC servicers, the REST gateway, the SDK and the CLI agree on what went wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One invalid field of a request: the dotted path of the field and what is wrong."""
+
+    field: str
+    description: str
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    grpc: str  # name of a grpc.StatusCode member
+    http: int
+    retryable: bool
+
+
+CODES: dict[str, CodeInfo] = {
+    "EIGEN_INVALID_ARGUMENT": CodeInfo("INVALID_ARGUMENT", 400, False),
+    "EIGEN_NOT_FOUND": CodeInfo("NOT_FOUND", 404, False),
+    "EIGEN_FAILED_PRECONDITION": CodeInfo("FAILED_PRECONDITION", 409, False),
+    "EIGEN_ALREADY_EXISTS": CodeInfo("ALREADY_EXISTS", 409, False),
+    "EIGEN_RESOURCE_EXHAUSTED": CodeInfo("RESOURCE_EXHAUSTED", 429, True),
+    "EIGEN_UNIMPLEMENTED": CodeInfo("UNIMPLEMENTED", 501, False),
+    "EIGEN_UNAVAILABLE": CodeInfo("UNAVAILABLE", 503, True),
+    "EIGEN_DEADLINE_EXCEEDED": CodeInfo("DEADLINE_EXCEEDED", 504, True),
+    "EIGEN_CANCELLED": CodeInfo("CANCELLED", 499, False),
+    "EIGEN_COMPILATION_FAILED": CodeInfo("INVALID_ARGUMENT", 422, False),
+    "EIGEN_EXECUTION_FAILED": CodeInfo("INTERNAL", 500, False),
+    "EIGEN_INTERNAL": CodeInfo("INTERNAL", 500, False),
+}
+
+DOMAIN = "eigen.dev"
+
+
+@dataclass
+class EigenError(Exception):
+    """Base of every Eigen error. ``code`` is the stable ``EIGEN_*`` reason."""
+
+    message: str
+    violations: list[FieldViolation] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    code: ClassVar[str] = "EIGEN_INTERNAL"
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def info(self) -> CodeInfo:
+        return CODES[self.code]
+
+    @property
+    def retryable(self) -> bool:
+        return self.info.retryable
+
+    @classmethod
+    def for_field(cls, field_path: str, description: str) -> EigenError:
+        """An error about one field, with the field named in the message and the details."""
+        return cls(f"{field_path}: {description}", [FieldViolation(field_path, description)])
+
+
+class InvalidArgument(EigenError):
+    code = "EIGEN_INVALID_ARGUMENT"
+
+
+class NotFound(EigenError):
+    code = "EIGEN_NOT_FOUND"
+
+
+class FailedPrecondition(EigenError):
+    code = "EIGEN_FAILED_PRECONDITION"
+
+
+class AlreadyExists(EigenError):
+    code = "EIGEN_ALREADY_EXISTS"
+
+
+class ResourceExhausted(EigenError):
+    code = "EIGEN_RESOURCE_EXHAUSTED"
+
+
+class Unimplemented(EigenError):
+    code = "EIGEN_UNIMPLEMENTED"
+
+
+class Unavailable(EigenError):
+    code = "EIGEN_UNAVAILABLE"
+
+
+class DeadlineExceeded(EigenError):
+    code = "EIGEN_DEADLINE_EXCEEDED"
+
+
+class Cancelled(EigenError):
+    code = "EIGEN_CANCELLED"
+
+
+class CompilationFailed(EigenError):
+    code = "EIGEN_COMPILATION_FAILED"
+
+
+class ExecutionFailed(EigenError):
+    code = "EIGEN_EXECUTION_FAILED"
+
+
+class InternalError(EigenError):
+    code = "EIGEN_INTERNAL"
+
+
+ERROR_CLASSES: dict[str, type[EigenError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidArgument,
+        NotFound,
+        FailedPrecondition,
+        AlreadyExists,
+        ResourceExhausted,
+        Unimplemented,
+        Unavailable,
+        DeadlineExceeded,
+        Cancelled,
+        CompilationFailed,
+        ExecutionFailed,
+        InternalError,
+    )
+}
+
+
+def error_for(code: str, message: str, violations: list[FieldViolation] | None = None) -> EigenError:
+    """Rebuild a typed error from its reason code (used where errors cross a wire)."""
+    cls = ERROR_CLASSES.get(code, InternalError)
+    return cls(message, list(violations or []))

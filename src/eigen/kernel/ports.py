@@ -1,0 +1,33 @@
+"""The kernel's ports: how it reaches the compiler and the driver-manager.
+
+Each port has an in-process implementation (the services themselves) and a gRPC one
+(``eigen.server.remote``); the kernel never knows which it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
+from eigen.models.result import ExecutionResult
+from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+
+
+class CompilerPort(Protocol):
+    def validate(self, request: CompileRequest) -> CompiledProgram: ...
+
+    def compile(self, request: CompileRequest) -> CompiledProgram: ...
+
+    def optimize(self, request: CompileRequest) -> CompiledProgram: ...
+
+
+class DriverPort(Protocol):
+    def list_devices(self) -> list[DeviceInfo]: ...
+
+    def device(self, name: str) -> DeviceInfo: ...
+
+    def device_status(self, name: str) -> DeviceStatus: ...
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult: ...
+
+    def calibrate(self, name: str) -> Calibration: ...

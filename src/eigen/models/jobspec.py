@@ -1,0 +1,250 @@
+"""JobSpec: the ``job.yaml`` format (``eigen.os/v1`` and legacy ``eigen.os/v0.1``).
+
+Pure data handling, no I/O: :func:`parse_jobspec` turns the YAML mapping into a
+:class:`JobSpec` (migrating v0.1 to v1 first), and :meth:`JobSpec.to_request` resolves it,
+with the program text read by the caller, into the :class:`JobRequest` the kernel runs.
+Reading files (with the path rules) lives in :mod:`eigen.jobfile`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from eigen.errors import FieldViolation, InvalidArgument
+from eigen.models.job import DEFAULT_PRIORITY, DEFAULT_TARGET, NAME_PATTERN, JobRequest
+from eigen.models.program import (
+    ProgramLanguage,
+    language_from_name,
+    language_from_path,
+    sniff_language,
+)
+
+API_V1 = "eigen.os/v1"
+API_V01 = "eigen.os/v0.1"
+KIND = "QuantumJob"
+MAX_JOBSPEC_BYTES = 64 * 1024
+
+# Keys of spec.metadata that become typed fields of the request; the rest stay options.
+_TYPED_METADATA = ("shots", "seed", "optimization_level", "timeout_seconds")
+
+
+class ProgramRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None
+    source: str | None = None
+    language: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        if value is not None and language_from_name(value) is None:
+            raise ValueError(f"unknown language {value!r} (qasm2, qasm3, eigen-lang, aqo)")
+        return value
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(default="job", pattern=NAME_PATTERN)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = DEFAULT_TARGET
+    program: ProgramRef
+    entrypoint: str = "main"
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=100)
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    compiler: dict[str, Any] = Field(default_factory=dict)
+    parameters: list[dict[str, float]] = Field(default_factory=list)
+    observables: list[dict[str, float]] = Field(default_factory=list)
+    dependencies: list[str] = Field(default_factory=list)
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str = KIND
+    metadata: Metadata = Field(default_factory=Metadata)
+    spec: Spec
+
+    @field_validator("api_version")
+    @classmethod
+    def _v1_only(cls, value: str) -> str:
+        if value != API_V1:
+            raise ValueError(f"must be {API_V1!r} or {API_V01!r}")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value != KIND:
+            raise ValueError(f"must be {KIND!r}")
+        return value
+
+    def language_for(self, source: str) -> ProgramLanguage:
+        ref = self.spec.program
+        if ref.language:
+            language = language_from_name(ref.language)
+            assert language is not None  # checked by the validator
+            return language
+        if ref.path and (by_path := language_from_path(ref.path)):
+            return by_path
+        return sniff_language(source)
+
+    def to_request(self, source: str) -> JobRequest:
+        """The resolved request, given the program text (inline or read from ``path``)."""
+        meta = dict(self.spec.metadata)
+        typed: dict[str, Any] = {}
+        for key in _TYPED_METADATA:
+            raw = meta.pop(key, None)
+            if raw is not None and raw != "":
+                typed[key] = _number(f"spec.metadata.{key}", raw, float if key == "timeout_seconds" else int)
+        options = {key: _text(value) for key, value in meta.items() if value is not None}
+        if "optimization_level" not in typed and "optimization_level" in self.spec.compiler:
+            typed["optimization_level"] = _number(
+                "spec.compiler.optimization_level", self.spec.compiler["optimization_level"], int
+            )
+        fields = {
+            "name": self.metadata.name,
+            "program": source,
+            "language": self.language_for(source),
+            "entrypoint": self.spec.entrypoint,
+            "target": self.spec.target,
+            "priority": self.spec.priority,
+            "labels": self.metadata.labels,
+            "options": options,
+            "parameter_bindings": self.spec.parameters,
+            "observables": self.spec.observables,
+            "dependencies": self.spec.dependencies,
+            **typed,
+        }
+        return validated_request(fields, field_names=_REQUEST_FIELD_PATHS)
+
+
+_REQUEST_FIELD_PATHS = {
+    "name": "metadata.name",
+    "program": "spec.program",
+    "entrypoint": "spec.entrypoint",
+    "target": "spec.target",
+    "priority": "spec.priority",
+    "shots": "spec.metadata.shots",
+    "seed": "spec.metadata.seed",
+    "optimization_level": "spec.metadata.optimization_level",
+    "timeout_seconds": "spec.metadata.timeout_seconds",
+    "labels": "metadata.labels",
+    "parameter_bindings": "spec.parameters",
+    "observables": "spec.observables",
+    "dependencies": "spec.dependencies",
+}
+
+
+def validated_request(fields: dict[str, Any], field_names: dict[str, str] | None = None) -> JobRequest:
+    """Build a :class:`JobRequest`, turning pydantic errors into one InvalidArgument."""
+    try:
+        return JobRequest(**fields)
+    except ValidationError as exc:
+        raise invalid_from_pydantic(exc, field_names or {}) from None
+
+
+def invalid_from_pydantic(exc: ValidationError, rename: dict[str, str] | None = None) -> InvalidArgument:
+    """One InvalidArgument naming every bad field of a pydantic validation error."""
+    violations = []
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"]]
+        head = (rename or {}).get(loc[0], loc[0]) if loc else "request"
+        path = ".".join([head, *loc[1:]])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "is required"
+        violations.append(FieldViolation(path, message))
+    summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+    return InvalidArgument(f"invalid job: {summary}", violations)
+
+
+def parse_jobspec(document: Any) -> JobSpec:
+    """Validate a loaded YAML document as a JobSpec, migrating v0.1 to v1."""
+    if not isinstance(document, dict):
+        raise InvalidArgument.for_field("(document)", "a job spec must be a YAML mapping")
+    version = document.get("apiVersion")
+    if version is None:
+        raise InvalidArgument.for_field("apiVersion", f"is required ({API_V1!r} or {API_V01!r})")
+    if version == API_V01:
+        document = migrate_v01(document)
+    try:
+        return JobSpec.model_validate(document)
+    except ValidationError as exc:
+        raise invalid_from_pydantic(exc) from None
+
+
+_V01_SPEC_KEYS = {
+    "target",
+    "entrypoint",
+    "priority",
+    "metadata",
+    "compiler",
+    "parameters",
+    "observables",
+    "dependencies",
+}
+
+
+def migrate_v01(document: dict[str, Any]) -> dict[str, Any]:
+    """Turn an ``eigen.os/v0.1`` document into its ``eigen.os/v1`` form.
+
+    v0.1 had ``spec.program`` as a string (inline source, or a path when it names a
+    program file) and ``spec.program_path``; unknown keys were ignored and still are.
+    """
+    old_spec = document.get("spec")
+    if not isinstance(old_spec, dict):
+        raise InvalidArgument.for_field("spec", "is required and must be a mapping")
+    spec: dict[str, Any] = {key: old_spec[key] for key in _V01_SPEC_KEYS if key in old_spec}
+    program = old_spec.get("program")
+    path = old_spec.get("program_path")
+    if isinstance(program, dict):
+        spec["program"] = program
+    elif isinstance(program, str) and _looks_like_path(program):
+        spec["program"] = {"path": program}
+    elif isinstance(program, str):
+        spec["program"] = {"source": program}
+    elif path is not None:
+        spec["program"] = {"path": path}
+    if "language" in old_spec and isinstance(spec.get("program"), dict):
+        spec["program"] = {**spec["program"], "language": old_spec["language"]}
+    metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+    return {
+        "apiVersion": API_V1,
+        "kind": document.get("kind", KIND),
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def _looks_like_path(value: str) -> bool:
+    return "\n" not in value and value.strip().endswith((".qasm", ".py", ".json"))
+
+
+def _number(field_path: str, raw: Any, kind: type) -> Any:
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        number = kind(raw)
+    except (TypeError, ValueError):
+        raise InvalidArgument.for_field(field_path, f"must be a number, got {raw!r}") from None
+    if kind is int and isinstance(raw, float) and not raw.is_integer():
+        raise InvalidArgument.for_field(field_path, f"must be a whole number, got {raw!r}")
+    return number
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

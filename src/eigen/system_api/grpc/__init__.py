@@ -1,0 +1,1 @@
+"""eigen.system_api.grpc"""

@@ -1,1 +1,5 @@
-"""eigen.config"""
+"""Settings, loaded only by entry points."""
+
+from eigen.config.settings import ROLES, Role, Settings
+
+__all__ = ["ROLES", "Role", "Settings"]

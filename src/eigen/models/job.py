@@ -70,6 +70,7 @@ class Job:
     created_at: float
     updated_at: float
     owner: str = "anonymous"
+    traceparent: str = ""  # W3C trace context of the submitting call, carried to every stage
     idempotency_key: str | None = None
     started_at: float | None = None
     finished_at: float | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -44,3 +44,12 @@ class JobResult:
     @property
     def counts(self) -> dict[str, int]:
         return self.experiments[0].counts if self.experiments else {}
+
+
+def result_to_dict(result: JobResult) -> dict[str, Any]:
+    return asdict(result)
+
+
+def result_from_dict(data: dict[str, Any]) -> JobResult:
+    experiments = [Experiment(**item) for item in data.get("experiments", [])]
+    return JobResult(**{**data, "experiments": experiments})

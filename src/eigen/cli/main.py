@@ -1,0 +1,151 @@
+"""``eigen-cli``: submit jobs and read their state and results.
+
+The endpoint comes from ``--endpoint`` or ``EIGEN_ENDPOINT``; with neither, the CLI runs the
+embedded stack in this process on the local data folder (``EIGEN_DATA_DIR``, default
+``~/.eigen``), so a later ``status`` or ``results`` finds the job.
+
+Exit codes: 0 success, 2 user error, 3 network error, 4 server error or a job that ended
+other than DONE.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from eigen.cli import render
+from eigen.cli.session import Session, exit_code_for
+from eigen.errors import EigenError
+from eigen.models.state import JobState
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+
+EndpointOpt = Annotated[
+    str | None, typer.Option("--endpoint", "-e", help="host:port of an Eigen server (or EIGEN_ENDPOINT)")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
+
+
+@app.command()
+def submit(
+    job: Annotated[Path, typer.Option("--job", "-j", help="path to job.yaml")],
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="follow the job until it ends")] = False,
+    as_json: JsonOpt = False,
+    idempotency_key: Annotated[str, typer.Option(help="same key + same job = same job id")] = "",
+    endpoint: EndpointOpt = None,
+) -> None:
+    """Submit a job described by a job.yaml."""
+    with Session(endpoint, err) as session:
+        accepted = session.client.submit(job, idempotency_key=idempotency_key)
+        follow = watch or session.embedded  # an embedded job runs inside this process
+        if not as_json:
+            out.print(f"submitted job [bold]{accepted.id}[/bold] ({accepted.request.name})")
+        final = render.follow(session.client, accepted.id, err, quiet=as_json or not watch) if follow else accepted
+        if as_json:
+            out.print_json(json.dumps(render.job_dict(final)))
+        elif follow:
+            out.print(render.state_line(final))
+            if final.state is JobState.DONE and watch:
+                render.print_results(out, session.client.results(final.id))
+        raise typer.Exit(render.job_exit_code(final) if follow else 0)
+
+
+@app.command()
+def status(job_id: str, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+    """Show the state of a job."""
+    with Session(endpoint, err) as session:
+        job = session.client.get(job_id)
+        if as_json:
+            out.print_json(json.dumps(render.job_dict(job)))
+        else:
+            render.print_job(out, job)
+
+
+@app.command()
+def watch(job_id: str, endpoint: EndpointOpt = None) -> None:
+    """Follow a job's events until it ends."""
+    with Session(endpoint, err) as session:
+        final = render.follow(session.client, job_id, out, quiet=False)
+        out.print(render.state_line(final))
+        raise typer.Exit(render.job_exit_code(final))
+
+
+@app.command()
+def results(job_id: str, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+    """Print the results of a finished job (counts as a table with a bar per outcome)."""
+    with Session(endpoint, err) as session:
+        result = session.client.results(job_id)
+        if as_json:
+            out.print_json(json.dumps(render.result_dict(result)))
+        else:
+            render.print_results(out, result)
+
+
+@app.command()
+def cancel(job_id: str, endpoint: EndpointOpt = None) -> None:
+    """Cancel a job that has not ended."""
+    with Session(endpoint, err) as session:
+        job = session.client.cancel(job_id)
+        out.print(render.state_line(job))
+
+
+@app.command()
+def jobs(
+    state: Annotated[list[str] | None, typer.Option(help="filter by state (repeatable)")] = None,
+    target: Annotated[str, typer.Option(help="filter by backend")] = "",
+    label: Annotated[list[str] | None, typer.Option(help="filter by label key=value")] = None,
+    limit: Annotated[int, typer.Option(help="jobs per page")] = 20,
+    page_token: Annotated[str, typer.Option(help="token printed by the previous page")] = "",
+    as_json: JsonOpt = False,
+    endpoint: EndpointOpt = None,
+) -> None:
+    """List jobs, newest first."""
+    states = [render.parse_state(s) for s in state or []]
+    labels = render.parse_labels(label or [])
+    with Session(endpoint, err) as session:
+        found, token = session.client.list(states, target, labels, limit, page_token)
+        if as_json:
+            out.print_json(json.dumps({"jobs": [render.job_dict(j) for j in found], "next_page_token": token}))
+        else:
+            render.print_jobs(out, found, token)
+
+
+@app.command()
+def backends(as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+    """List the backends (simulators and device emulators)."""
+    with Session(endpoint, err) as session:
+        listed = session.client.backends()
+        if as_json:
+            out.print_json(json.dumps([render.device_dict(d, q) for d, q in listed]))
+        else:
+            render.print_backends(out, listed)
+
+
+@app.command("compile")
+def compile_job(
+    job: Annotated[Path, typer.Option("--job", "-j", help="path to job.yaml")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="OpenQASM 3 file (.json: AQO)")],
+) -> None:
+    """Compile a job for its target, locally, and write the compiled circuit."""
+    from eigen.cli.local_compile import compile_to_file
+
+    try:
+        report = compile_to_file(job, out_file)
+    except EigenError as exc:
+        err.print(f"[red]error[/red] {exc.code}: {exc}")
+        raise typer.Exit(exit_code_for(exc)) from None
+    out.print(f"wrote {out_file} (depth {report.get('after', {}).get('depth', '?')})")
+
+
+def run() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,191 @@
+"""How the CLI shows jobs, events, results and backends (rich tables, JSON dicts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from eigen.client.client import Client
+from eigen.errors import InvalidArgument
+from eigen.models.job import Job
+from eigen.models.result import JobResult
+from eigen.models.state import JobState
+from eigen.models.target import DeviceInfo
+
+BAR_WIDTH = 40
+MAX_ROWS = 64
+
+
+def parse_state(text: str) -> JobState:
+    try:
+        return JobState(text.upper())
+    except ValueError:
+        names = ", ".join(s.value for s in JobState)
+        raise InvalidArgument.for_field("--state", f"unknown state {text!r} (one of {names})") from None
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument.for_field("--label", f"expected key=value, got {item!r}")
+        labels[key] = value
+    return labels
+
+
+def job_exit_code(job: Job) -> int:
+    return 0 if job.state is JobState.DONE else 4
+
+
+def state_line(job: Job) -> str:
+    line = f"job {job.id}: {job.state.value}"
+    if job.error_summary:
+        line += f" ({job.error_code}: {job.error_summary})"
+    return line
+
+
+def follow(client: Client, job_id: str, console: Console, quiet: bool) -> Job:
+    """Follow WatchJob with a progress display until the job ends; returns the final job."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task(f"job {job_id[:12]}: waiting", total=None)
+        for event in client.watch(job_id):
+            text = f"job {job_id[:12]}: {event.state.value}"
+            data = event.data
+            if event.kind == "progress" and "iteration" in data:
+                text += f" iteration {data['iteration']}"
+                if "energy" in data:
+                    text += f" energy {float(data['energy']):.6f}"
+                if data.get("max_iters"):
+                    progress.update(task, total=float(data["max_iters"]), completed=float(data["iteration"]))
+            progress.update(task, description=text)
+    return client.get(job_id)
+
+
+def job_dict(job: Job) -> dict[str, object]:
+    return {
+        "id": job.id,
+        "name": job.request.name,
+        "state": job.state.value,
+        "target": job.request.target,
+        "priority": job.request.priority,
+        "shots": job.request.shots,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "error_code": job.error_code,
+        "error_summary": job.error_summary,
+        "labels": job.request.labels,
+        "timings": job.timings,
+        "progress": job.progress,
+    }
+
+
+def result_dict(result: JobResult) -> dict[str, object]:
+    return {
+        "job_id": result.job_id,
+        "backend": result.backend,
+        "seed": result.seed,
+        "calibration_id": result.calibration_id,
+        "experiments": [
+            {
+                "counts": e.counts,
+                "shots": e.shots,
+                "bindings": e.bindings,
+                "expectation_values": e.expectation_values,
+                "standard_errors": e.standard_errors,
+            }
+            for e in result.experiments
+        ],
+        "timings": result.timings,
+        "summary": result.summary,
+        "compile_report": result.compile_report,
+    }
+
+
+def print_job(console: Console, job: Job) -> None:
+    table = Table(show_header=False, box=None)
+    for key, value in job_dict(job).items():
+        if value not in (None, {}, ""):
+            table.add_row(f"[bold]{key}[/bold]", str(value))
+    console.print(table)
+
+
+def print_results(console: Console, result: JobResult) -> None:
+    console.print(f"backend {result.backend}  seed {result.seed}  calibration {result.calibration_id or '-'}")
+    if result.summary:
+        summary = Table(title="summary", show_header=False)
+        for key, value in result.summary.items():
+            if key != "history":
+                summary.add_row(key, str(value))
+        console.print(summary)
+    for index, experiment in enumerate(result.experiments):
+        title = f"experiment {index}" + (f" {experiment.bindings}" if experiment.bindings else "")
+        table = Table(title=title)
+        table.add_column("outcome", style="bold")
+        table.add_column("count", justify="right")
+        table.add_column("probability", justify="right")
+        table.add_column("")
+        total = sum(experiment.counts.values()) or 1
+        ranked = sorted(experiment.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        for outcome, count in ranked[:MAX_ROWS]:
+            share = count / total
+            table.add_row(outcome, str(count), f"{share:.4f}", "█" * max(1, round(share * BAR_WIDTH)))
+        if len(ranked) > MAX_ROWS:
+            table.add_row("...", f"{len(ranked) - MAX_ROWS} more outcomes", "", "")
+        console.print(table)
+        if experiment.expectation_values:
+            console.print(f"expectation values: {experiment.expectation_values}")
+
+
+def print_jobs(console: Console, jobs: list[Job], token: str) -> None:
+    table = Table()
+    for column in ("id", "name", "state", "target", "priority", "created"):
+        table.add_column(column)
+    for job in jobs:
+        created = dt.datetime.fromtimestamp(job.created_at).isoformat(timespec="seconds")
+        table.add_row(job.id, job.request.name, job.state.value, job.request.target, str(job.request.priority), created)
+    console.print(table)
+    if token:
+        console.print(f"next page: --page-token {token}")
+
+
+def device_dict(device: DeviceInfo, queue_depth: int) -> dict[str, object]:
+    return {
+        "name": device.name,
+        "aliases": list(device.aliases),
+        "num_qubits": device.num_qubits,
+        "basis_gates": list(device.basis_gates),
+        "coupling_map": [list(e) for e in device.coupling_map] if device.coupling_map else None,
+        "max_shots": device.max_shots,
+        "status": device.status.value,
+        "noisy": device.noisy,
+        "clifford_only": device.clifford_only,
+        "calibration_id": device.calibration_id,
+        "queue_depth": queue_depth,
+        "description": device.description,
+    }
+
+
+def print_backends(console: Console, listed: list[tuple[DeviceInfo, int]]) -> None:
+    table = Table()
+    for column in ("name", "qubits", "status", "kind", "queue", "description"):
+        table.add_column(column)
+    for device, depth in listed:
+        kind = "emulator (noisy)" if device.noisy else ("stabilizer" if device.clifford_only else "simulator")
+        table.add_row(device.name, str(device.num_qubits), device.status.value, kind, str(depth), device.description)
+    console.print(table)
+
+

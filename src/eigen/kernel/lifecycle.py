@@ -1,0 +1,79 @@
+"""The only writer of job state: every transition is checked against the one table in
+:mod:`eigen.models.state`, stored compare-and-set, recorded as an event with the next
+per-job sequence number, and published to watchers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from eigen.errors import InternalError, NotFound
+from eigen.kernel.events import EventBus
+from eigen.kernel.store.base import JobStore
+from eigen.models.job import Job, JobEvent
+from eigen.models.state import JobState, can_transition
+
+log = logging.getLogger(__name__)
+
+_MAX_RACES = 50
+
+
+class Lifecycle:
+    def __init__(self, store: JobStore, bus: EventBus, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+
+    def create(self, job: Job, message: str = "submitted") -> Job:
+        event = JobEvent(job.id, 1, JobState.PENDING, "state", job.created_at, message)
+        job = replace(job, state=JobState.PENDING, last_seq=1)
+        self.store.create(job, event)
+        self.bus.publish(event)
+        return job
+
+    def move(
+        self,
+        job_id: str,
+        target: JobState,
+        message: str = "",
+        data: dict[str, Any] | None = None,
+        **changes: Any,
+    ) -> Job | None:
+        """Move a job to ``target``. Returns the updated job, or None when the job is in a
+        state from which ``target`` is not allowed (cancelled meanwhile, already terminal)."""
+        for _ in range(_MAX_RACES):
+            job = self.store.get(job_id)
+            if job is None:
+                raise NotFound(f"job {job_id} not found")
+            if not can_transition(job.state, target):
+                return None
+            now = self.clock()
+            fields = dict(changes)
+            if target is JobState.RUNNING:
+                fields.setdefault("started_at", now)
+            if target.terminal:
+                fields.setdefault("finished_at", now)
+            event = JobEvent(job_id, job.last_seq + 1, target, "state", now, message, dict(data or {}))
+            if self.store.transition(job_id, job.state, event, fields):
+                self.bus.publish(event)
+                log.info(
+                    "job state changed",
+                    extra={"job_id": job_id, "from": job.state.value, "to": target.value},
+                )
+                return replace(job, state=target, last_seq=event.seq, updated_at=now, **fields)
+        raise InternalError(f"job {job_id}: too many concurrent updates")
+
+    def progress(self, job_id: str, data: dict[str, Any], message: str = "") -> bool:
+        """Record a progress event (e.g. one optimiser iteration); False once terminal."""
+        for _ in range(_MAX_RACES):
+            job = self.store.get(job_id)
+            if job is None or job.terminal:
+                return False
+            event = JobEvent(job_id, job.last_seq + 1, job.state, "progress", self.clock(), message, data)
+            if self.store.append_event(event, progress=data):
+                self.bus.publish(event)
+                return True
+        return False

@@ -1,0 +1,61 @@
+"""QFS: the per-job artifact folder (job.yaml, program, compiled circuit, results, error).
+
+Writes are atomic (write a temporary file in the same folder, then rename), so a reader
+never sees half a file and a crash never leaves one behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from eigen.errors import InvalidArgument, NotFound
+
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def folder(self, job_id: str) -> Path:
+        if not _NAME.match(job_id):
+            raise InvalidArgument.for_field("job_id", "is not a valid job id")
+        return self.root / job_id
+
+    def put(self, job_id: str, name: str, data: str | bytes) -> Path:
+        if not _NAME.match(name) or name.startswith("."):
+            raise InvalidArgument.for_field("artifact", f"bad artifact name {name!r}")
+        folder = self.folder(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        payload = data.encode() if isinstance(data, str) else data
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            os.replace(temp, folder / name)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return folder / name
+
+    def put_json(self, job_id: str, name: str, data: Any) -> Path:
+        return self.put(job_id, name, json.dumps(data, indent=2, sort_keys=True, default=str))
+
+    def get(self, job_id: str, name: str) -> bytes:
+        path = self.folder(job_id) / name
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"job {job_id} has no artifact {name!r}") from None
+
+    def names(self, job_id: str) -> list[str]:
+        folder = self.folder(job_id)
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))

@@ -1,0 +1,286 @@
+"""eigen-kernel (QRTX): accepts jobs, runs the pipeline on worker threads, serves state,
+events and results, enforces timeouts, and resumes unfinished work after a restart."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from eigen.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from eigen.kernel.events import EventBus
+from eigen.kernel.lifecycle import Lifecycle
+from eigen.kernel.pipeline import HybridRunner, Pipeline
+from eigen.kernel.ports import CompilerPort, DriverPort
+from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.scheduler import PriorityScheduler
+from eigen.kernel.store.base import JobFilter, JobStore
+from eigen.models.compiled import CompileRequest
+from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.result import JobResult
+from eigen.models.state import JobState
+from eigen.models.target import Calibration, DeviceInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    compile_workers: int = 1
+    execute_workers: int = 2
+    queue_capacity: int = 10_000
+    default_timeout_s: float = 3600.0
+    watchdog_interval_s: float = 0.1
+
+
+class Kernel:
+    def __init__(
+        self,
+        store: JobStore,
+        artifacts: ArtifactStore,
+        compiler: CompilerPort,
+        drivers: DriverPort,
+        settings: KernelSettings | None = None,
+        hybrid: HybridRunner | None = None,
+    ) -> None:
+        self.settings = settings or KernelSettings()
+        self.store = store
+        self.drivers = drivers
+        self.compiler = compiler
+        self.bus = EventBus()
+        self.lifecycle = Lifecycle(store, self.bus)
+        self.scheduler: PriorityScheduler[str] = PriorityScheduler(self.settings.queue_capacity)
+        self.pipeline = Pipeline(
+            self.lifecycle, compiler, drivers, artifacts, self.scheduler, self.device, hybrid
+        )
+        self._compile_queue: queue.Queue[str | None] = queue.Queue()
+        self._deadlines: dict[str, float] = {}
+        self._devices: dict[str, DeviceInfo] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # -- lifecycle of the kernel itself --------------------------------------------------
+    def start(self) -> None:
+        self._recover()
+        workers: list[tuple[str, Callable[[], None]]] = [
+            *[("compile", self._compile_loop)] * self.settings.compile_workers,
+            *[("execute", self._execute_loop)] * self.settings.execute_workers,
+            ("watchdog", self._watchdog_loop),
+        ]
+        for index, (name, target) in enumerate(workers):
+            thread = threading.Thread(target=target, name=f"eigen-{name}-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        for _ in range(self.settings.compile_workers):
+            self._compile_queue.put(None)
+        self.scheduler.close()
+        self.bus.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+
+    def _recover(self) -> None:
+        """Resume what a previous run left: compile again, re-queue, re-run."""
+        pending = (JobState.PENDING, JobState.COMPILING, JobState.QUEUED, JobState.RUNNING)
+        for job in self.store.in_states(pending):
+            self._track_deadline(job)
+            if job.state is JobState.RUNNING:
+                self.lifecycle.move(job.id, JobState.QUEUED, "requeued after a restart")
+            if job.state in (JobState.PENDING, JobState.COMPILING):
+                self._compile_queue.put(job.id)
+            else:
+                self.scheduler.push(job.id, job.request.priority)
+            log.info("resumed job", extra={"job_id": job.id, "state": job.state.value})
+
+    # -- the KernelPort --------------------------------------------------------------------
+    def submit(
+        self,
+        request: JobRequest,
+        *,
+        owner: str = "anonymous",
+        idempotency_key: str | None = None,
+        traceparent: str = "",
+    ) -> tuple[Job, bool]:
+        """Validate and accept a job. Returns (job, deduplicated)."""
+        if idempotency_key:
+            existing = self.store.find_by_idempotency_key(owner, idempotency_key)
+            if existing is not None:
+                return self._same_payload(existing, request), True
+        device = self.device(request.target)
+        self._validate(request, device)
+        if self.scheduler.full() or self._compile_queue.qsize() >= self.settings.queue_capacity:
+            raise ResourceExhausted("queue full: try again later")
+        now = time.time()
+        job = Job(
+            id=uuid.uuid4().hex,
+            request=request,
+            state=JobState.PENDING,
+            created_at=now,
+            updated_at=now,
+            owner=owner,
+            idempotency_key=idempotency_key or None,
+            traceparent=traceparent,
+        )
+        job = self.lifecycle.create(job)
+        self._track_deadline(job)
+        self._compile_queue.put(job.id)
+        return job, False
+
+    def _same_payload(self, existing: Job, request: JobRequest) -> Job:
+        if existing.request.fingerprint() != request.fingerprint():
+            raise FailedPrecondition(
+                "idempotency key was already used for a different job payload "
+                f"(job {existing.id})"
+            )
+        return existing
+
+    def _validate(self, request: JobRequest, device: DeviceInfo) -> None:
+        if request.shots > device.max_shots:
+            raise InvalidArgument.for_field(
+                "shots", f"{request.shots} is above the maximum of {device.max_shots} for {device.name}"
+            )
+        checked = self.compiler.validate(
+            CompileRequest(
+                program=request.program,
+                language=request.language,
+                device=device,
+                entrypoint=request.entrypoint,
+            )
+        )
+        estimates = checked.hybrid is not None or bool(request.observables)
+        if request.shots < 1 and not (estimates and device.simulator and not device.noisy):
+            raise InvalidArgument.for_field(
+                "shots", "must be at least 1 (0 means exact estimation, for observables on simulators)"
+            )
+        if len(request.parameter_bindings) > device.max_circuits:
+            raise InvalidArgument.for_field(
+                "parameter_bindings", f"at most {device.max_circuits} bindings on {device.name}"
+            )
+
+    def get(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    def list(self, query: JobFilter) -> list[Job]:
+        return self.store.list(query)
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job.state is JobState.CANCELLED:
+            return job
+        moved = self.lifecycle.move(job_id, JobState.CANCELLED, "cancelled by request")
+        if moved is None:
+            job = self.get(job_id)
+            if job.state is JobState.CANCELLED:
+                return job
+            raise FailedPrecondition(f"job {job_id} already ended in {job.state.value}")
+        self._untrack(job_id)
+        return moved
+
+    def watch(
+        self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
+    ) -> Iterator[JobEvent]:
+        """Events of a job after ``after_seq``, live, until its terminal event."""
+        job = self.get(job_id)
+        seq = after_seq
+        while active() and not self._stopping.is_set():
+            events = self.store.events(job_id, seq)
+            for event in events:
+                yield event
+                seq = event.seq
+                if event.terminal:
+                    return
+            if not events and job.terminal:
+                return
+            self.bus.wait(job_id, seq, timeout=0.5)
+            if not events:
+                job = self.get(job_id)
+
+    def results(self, job_id: str) -> JobResult:
+        job = self.get(job_id)
+        if not job.terminal:
+            raise FailedPrecondition(
+                f"job {job_id} is {job.state.value}; results are available once it is DONE"
+            )
+        if job.state is not JobState.DONE:
+            raise FailedPrecondition(
+                f"job {job_id} ended in {job.state.value}: {job.error_summary or 'no results'}"
+            )
+        result = self.store.result(job_id)
+        if result is None:
+            raise NotFound(f"job {job_id} has no stored results")
+        return result
+
+    # -- devices ---------------------------------------------------------------------------
+    def device(self, name: str) -> DeviceInfo:
+        with self._lock:
+            cached = self._devices.get(name)
+        if cached is None:
+            cached = self.drivers.device(name)
+            with self._lock:
+                self._devices[name] = cached
+        return cached
+
+    def list_devices(self) -> list[DeviceInfo]:
+        return self.drivers.list_devices()
+
+    def calibration(self, name: str) -> Calibration:
+        return self.drivers.calibrate(name)
+
+    def queue_depth(self) -> int:
+        return len(self.scheduler) + self._compile_queue.qsize()
+
+    # -- workers ---------------------------------------------------------------------------
+    def _compile_loop(self) -> None:
+        while True:
+            job_id = self._compile_queue.get()
+            if job_id is None:
+                return
+            self.pipeline.compile(job_id)
+
+    def _execute_loop(self) -> None:
+        while not self._stopping.is_set():
+            job_id = self.scheduler.pop(timeout=0.5)
+            if job_id is None:
+                continue
+            self.pipeline.execute(job_id)
+            self._untrack(job_id)
+
+    def _track_deadline(self, job: Job) -> None:
+        timeout = job.request.timeout_seconds or self.settings.default_timeout_s
+        with self._lock:
+            self._deadlines[job.id] = job.created_at + timeout
+
+    def _untrack(self, job_id: str) -> None:
+        with self._lock:
+            self._deadlines.pop(job_id, None)
+
+    def _watchdog_loop(self) -> None:
+        while not self._stopping.wait(self.settings.watchdog_interval_s):
+            now = time.time()
+            with self._lock:
+                expired = [job_id for job_id, deadline in self._deadlines.items() if deadline <= now]
+            for job_id in expired:
+                self._untrack(job_id)
+                job = self.store.get(job_id)
+                if job is None or job.terminal:
+                    continue
+                limit = job.request.timeout_seconds or self.settings.default_timeout_s
+                self.lifecycle.move(
+                    job_id,
+                    JobState.TIMEOUT,
+                    f"job exceeded its timeout of {limit:g} s",
+                    error_code="EIGEN_DEADLINE_EXCEEDED",
+                    error_summary=f"job exceeded its timeout of {limit:g} s",
+                )

@@ -1,0 +1,63 @@
+"""The job store port: durable jobs, their events, results and checkpoints.
+
+State changes are compare-and-set (:meth:`JobStore.transition` succeeds only when the job
+is still in the expected state), which is what lets cancel, timeout and the pipeline race
+safely. Only :mod:`eigen.kernel.lifecycle` calls ``transition``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from eigen.models.job import Job, JobEvent
+from eigen.models.result import JobResult
+from eigen.models.state import JobState
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    states: tuple[JobState, ...] = ()
+    target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_after: float | None = None
+    created_before: float | None = None
+    limit: int = 50
+    # keyset cursor: jobs strictly older than (created_at, id), newest first
+    before: tuple[float, str] | None = None
+
+
+class JobStore(Protocol):
+    def create(self, job: Job, event: JobEvent) -> None:
+        """Insert a new job with its first event. Raises AlreadyExists on a duplicate
+        (owner, idempotency key)."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def find_by_idempotency_key(self, owner: str, key: str) -> Job | None: ...
+
+    def transition(
+        self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]
+    ) -> bool:
+        """Set the job's state to ``event.state`` (and ``changes``) only if it is still
+        ``expected`` and its last event is ``event.seq - 1``; append ``event``.
+        Returns False when the job had moved on (the caller re-reads and decides)."""
+
+    def append_event(self, event: JobEvent, progress: dict[str, Any] | None = None) -> bool:
+        """Append a non-state event (progress); False if the job is already terminal."""
+
+    def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]: ...
+
+    def list(self, query: JobFilter) -> list[Job]: ...
+
+    def in_states(self, states: tuple[JobState, ...]) -> list[Job]: ...
+
+    def save_result(self, job_id: str, result: JobResult) -> None: ...
+
+    def result(self, job_id: str) -> JobResult | None: ...
+
+    def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None: ...
+
+    def checkpoint(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def close(self) -> None: ...

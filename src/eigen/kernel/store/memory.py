@@ -1,0 +1,108 @@
+"""In-memory job store for unit tests and throwaway runs."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import replace
+from typing import Any
+
+from eigen.errors import AlreadyExists
+from eigen.kernel.store.base import JobFilter
+from eigen.kernel.store.query import matches
+from eigen.models.job import Job, JobEvent
+from eigen.models.result import JobResult
+from eigen.models.state import JobState
+
+
+class MemoryJobStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._events: dict[str, list[JobEvent]] = {}
+        self._results: dict[str, JobResult] = {}
+        self._checkpoints: dict[str, dict[str, Any]] = {}
+
+    def create(self, job: Job, event: JobEvent) -> None:
+        with self._lock:
+            if job.idempotency_key and self._by_key(job.owner, job.idempotency_key):
+                raise AlreadyExists(f"idempotency key {job.idempotency_key!r} is taken")
+            if job.id in self._jobs:
+                raise AlreadyExists(f"job {job.id} exists")
+            self._jobs[job.id] = replace(job, last_seq=event.seq)
+            self._events[job.id] = [event]
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return copy.deepcopy(job) if job else None
+
+    def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
+        with self._lock:
+            job = self._by_key(owner, key)
+            return copy.deepcopy(job) if job else None
+
+    def _by_key(self, owner: str, key: str) -> Job | None:
+        return next(
+            (j for j in self._jobs.values() if j.owner == owner and j.idempotency_key == key), None
+        )
+
+    def transition(
+        self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]
+    ) -> bool:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state != expected or job.last_seq + 1 != event.seq:
+                return False
+            self._jobs[job_id] = replace(
+                job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **changes
+            )
+            self._events[job_id].append(event)
+            return True
+
+    def append_event(self, event: JobEvent, progress: dict[str, Any] | None = None) -> bool:
+        with self._lock:
+            job = self._jobs.get(event.job_id)
+            if job is None or job.terminal or job.last_seq + 1 != event.seq:
+                return False
+            changes: dict[str, Any] = {"last_seq": event.seq, "updated_at": event.timestamp}
+            if progress is not None:
+                changes["progress"] = dict(progress)
+            self._jobs[event.job_id] = replace(job, **changes)
+            self._events[event.job_id].append(event)
+            return True
+
+    def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
+        with self._lock:
+            return [e for e in self._events.get(job_id, []) if e.seq > after_seq]
+
+    def list(self, query: JobFilter) -> list[Job]:
+        with self._lock:
+            found = [j for j in self._jobs.values() if matches(j, query)]
+        found.sort(key=lambda j: (j.created_at, j.id), reverse=True)
+        return copy.deepcopy(found[: query.limit])
+
+    def in_states(self, states: tuple[JobState, ...]) -> list[Job]:
+        with self._lock:
+            return copy.deepcopy([j for j in self._jobs.values() if j.state in states])
+
+    def save_result(self, job_id: str, result: JobResult) -> None:
+        with self._lock:
+            self._results[job_id] = copy.deepcopy(result)
+
+    def result(self, job_id: str) -> JobResult | None:
+        with self._lock:
+            found = self._results.get(job_id)
+            return copy.deepcopy(found) if found else None
+
+    def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._checkpoints[job_id] = copy.deepcopy(data)
+
+    def checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._checkpoints.get(job_id)
+            return copy.deepcopy(found) if found else None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,259 @@
+"""SQL job store on SQLAlchemy Core: SQLite (WAL) for one node; the same code for PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from eigen.errors import AlreadyExists
+from eigen.kernel.store import schema
+from eigen.kernel.store.base import JobFilter
+from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.result import JobResult, result_from_dict, result_to_dict
+from eigen.models.state import JobState
+
+_JOB_COLUMNS = (
+    "state",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "error_code",
+    "error_summary",
+    "attempt",
+    "last_seq",
+    "timings",
+    "progress",
+)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class SqlJobStore:
+    """JobStore over a database URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+
+    def __init__(self, url: str, *, create_schema: bool = True) -> None:
+        self.url = url
+        self._engine: Engine = sa.create_engine(url, future=True)
+        if self._engine.dialect.name == "sqlite":
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        if create_schema:
+            schema.metadata.create_all(self._engine)
+
+    # -- jobs ---------------------------------------------------------------------------
+    def create(self, job: Job, event: JobEvent) -> None:
+        row = _job_row(job)
+        row["last_seq"] = event.seq
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(schema.jobs.insert().values(**row))
+                conn.execute(schema.events.insert().values(**_event_row(event)))
+        except sa.exc.IntegrityError:
+            raise AlreadyExists(
+                f"job {job.id} or idempotency key {job.idempotency_key!r} exists"
+            ) from None
+
+    def get(self, job_id: str) -> Job | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(schema.jobs.select().where(schema.jobs.c.id == job_id)).mappings().first()
+        return _job_from_row(row) if row else None
+
+    def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
+        query = schema.jobs.select().where(
+            schema.jobs.c.owner == owner, schema.jobs.c.idempotency_key == key
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _job_from_row(row) if row else None
+
+    def transition(
+        self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]
+    ) -> bool:
+        values = {"state": event.state.value, "last_seq": event.seq, "updated_at": event.timestamp}
+        values.update({k: v for k, v in changes.items() if k in _JOB_COLUMNS})
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                schema.jobs.update()
+                .where(
+                    schema.jobs.c.id == job_id,
+                    schema.jobs.c.state == expected.value,
+                    schema.jobs.c.last_seq == event.seq - 1,
+                )
+                .values(**values)
+            ).rowcount
+            if updated != 1:
+                return False
+            conn.execute(schema.events.insert().values(**_event_row(event)))
+        return True
+
+    def append_event(self, event: JobEvent, progress: dict[str, Any] | None = None) -> bool:
+        values: dict[str, Any] = {"last_seq": event.seq, "updated_at": event.timestamp}
+        if progress is not None:
+            values["progress"] = progress
+        terminal = [s.value for s in JobState if s.terminal]
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                schema.jobs.update()
+                .where(
+                    schema.jobs.c.id == event.job_id,
+                    schema.jobs.c.last_seq == event.seq - 1,
+                    schema.jobs.c.state.not_in(terminal),
+                )
+                .values(**values)
+            ).rowcount
+            if updated != 1:
+                return False
+            conn.execute(schema.events.insert().values(**_event_row(event)))
+        return True
+
+    def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
+        query = (
+            schema.events.select()
+            .where(schema.events.c.job_id == job_id, schema.events.c.seq > after_seq)
+            .order_by(schema.events.c.seq)
+        )
+        with self._engine.connect() as conn:
+            return [_event_from_row(r) for r in conn.execute(query).mappings()]
+
+    def list(self, query: JobFilter) -> list[Job]:
+        jobs = schema.jobs
+        stmt = jobs.select()
+        if query.states:
+            stmt = stmt.where(jobs.c.state.in_([s.value for s in query.states]))
+        if query.target:
+            stmt = stmt.where(jobs.c.target == query.target)
+        for key, value in query.labels.items():
+            stmt = stmt.where(jobs.c.labels[key].as_string() == value)
+        if query.created_after is not None:
+            stmt = stmt.where(jobs.c.created_at >= query.created_after)
+        if query.created_before is not None:
+            stmt = stmt.where(jobs.c.created_at < query.created_before)
+        if query.before is not None:
+            stamp, job_id = query.before
+            stmt = stmt.where(
+                sa.or_(
+                    jobs.c.created_at < stamp,
+                    sa.and_(jobs.c.created_at == stamp, jobs.c.id < job_id),
+                )
+            )
+        stmt = stmt.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(query.limit)
+        with self._engine.connect() as conn:
+            return [_job_from_row(r) for r in conn.execute(stmt).mappings()]
+
+    def in_states(self, states: tuple[JobState, ...]) -> list[Job]:
+        stmt = schema.jobs.select().where(schema.jobs.c.state.in_([s.value for s in states]))
+        with self._engine.connect() as conn:
+            return [_job_from_row(r) for r in conn.execute(stmt.order_by(schema.jobs.c.created_at)).mappings()]
+
+    # -- results and checkpoints --------------------------------------------------------
+    def save_result(self, job_id: str, result: JobResult) -> None:
+        self._upsert(schema.results, job_id, {"result": result_to_dict(result)})
+
+    def result(self, job_id: str) -> JobResult | None:
+        data = self._fetch(schema.results, job_id, "result")
+        return result_from_dict(data) if data is not None else None
+
+    def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
+        self._upsert(schema.checkpoints, job_id, {"data": data})
+
+    def checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        return self._fetch(schema.checkpoints, job_id, "data")
+
+    def _upsert(self, table: sa.Table, job_id: str, values: dict[str, Any]) -> None:
+        with self._engine.begin() as conn:
+            done = conn.execute(table.update().where(table.c.job_id == job_id).values(**values)).rowcount
+            if not done:
+                conn.execute(table.insert().values(job_id=job_id, **values))
+
+    def _fetch(self, table: sa.Table, job_id: str, column: str) -> Any:
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(table.c[column]).where(table.c.job_id == job_id)).scalar()
+
+    def connection(self) -> Connection:
+        return self._engine.connect()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _job_row(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "name": job.request.name,
+        "state": job.state.value,
+        "owner": job.owner,
+        "target": job.request.target,
+        "priority": job.request.priority,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "error_code": job.error_code,
+        "error_summary": job.error_summary,
+        "idempotency_key": job.idempotency_key,
+        "traceparent": job.traceparent,
+        "attempt": job.attempt,
+        "last_seq": job.last_seq,
+        "labels": job.request.labels,
+        "request": job.request.model_dump(mode="json"),
+        "timings": job.timings,
+        "progress": job.progress,
+    }
+
+
+def _job_from_row(row: RowMapping) -> Job:
+    return Job(
+        id=row["id"],
+        request=JobRequest.model_validate(row["request"]),
+        state=JobState(row["state"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        owner=row["owner"],
+        traceparent=row["traceparent"] or "",
+        idempotency_key=row["idempotency_key"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error_code=row["error_code"],
+        error_summary=row["error_summary"],
+        attempt=row["attempt"],
+        last_seq=row["last_seq"],
+        timings=dict(row["timings"] or {}),
+        progress=dict(row["progress"] or {}),
+    )
+
+
+def _event_row(event: JobEvent) -> dict[str, Any]:
+    return {
+        "job_id": event.job_id,
+        "seq": event.seq,
+        "state": event.state.value,
+        "kind": event.kind,
+        "timestamp": event.timestamp,
+        "message": event.message,
+        "data": event.data,
+    }
+
+
+def _event_from_row(row: RowMapping) -> JobEvent:
+    return JobEvent(
+        job_id=row["job_id"],
+        seq=row["seq"],
+        state=JobState(row["state"]),
+        kind=row["kind"],
+        timestamp=row["timestamp"],
+        message=row["message"],
+        data=dict(row["data"] or {}),
+    )

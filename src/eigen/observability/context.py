@@ -1,0 +1,66 @@
+"""The context of one call: request id, caller identity and W3C trace parent.
+
+Servicers set it from incoming gRPC metadata; gRPC port adapters copy it into outgoing
+metadata, so the trace and the caller travel across every RFC 0002 edge.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+REQUEST_ID = "x-request-id"
+CALLER = "x-eigen-caller"
+TRACEPARENT = "traceparent"
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class CallContext:
+    request_id: str
+    caller: str = ANONYMOUS
+    traceparent: str = ""
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        pairs = [(REQUEST_ID, self.request_id), (CALLER, self.caller)]
+        if self.traceparent:
+            pairs.append((TRACEPARENT, self.traceparent))
+        return tuple(pairs)
+
+
+_current: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
+    "eigen_call", default=None
+)
+
+
+def new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def valid_traceparent(value: str) -> bool:
+    parts = value.split("-")
+    return len(parts) == 4 and [len(p) for p in parts] == [2, 32, 16, 2]
+
+
+def from_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> CallContext:
+    found = {key.lower(): value for key, value in pairs if isinstance(value, str)}
+    traceparent = found.get(TRACEPARENT, "")
+    return CallContext(
+        request_id=found.get(REQUEST_ID) or secrets.token_hex(8),
+        caller=found.get(CALLER) or ANONYMOUS,
+        traceparent=traceparent if valid_traceparent(traceparent) else new_traceparent(),
+    )
+
+
+def current() -> CallContext:
+    return _current.get() or CallContext(request_id=secrets.token_hex(8), traceparent=new_traceparent())
+
+
+def activate(context: CallContext) -> contextvars.Token[CallContext | None]:
+    return _current.set(context)
+
+
+def deactivate(token: contextvars.Token[CallContext | None]) -> None:
+    _current.reset(token)

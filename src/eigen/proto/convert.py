@@ -1,0 +1,317 @@
+"""Conversions between protobuf messages and Eigen's models (used at every gRPC edge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from eigen.errors import InvalidArgument
+from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.jobspec import validated_request
+from eigen.models.program import ProgramLanguage, sniff_language
+from eigen.models.result import Experiment, JobResult
+from eigen.models.state import JobState
+from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+from eigen.proto.api.v1 import common_pb2 as pb
+
+STATE_TO_PB = {state: pb.JobState.Value(f"JOB_STATE_{state.value}") for state in JobState}
+STATE_FROM_PB = {value: state for state, value in STATE_TO_PB.items()}
+LANGUAGE_TO_PB = {
+    ProgramLanguage.QASM2: pb.PROGRAM_LANGUAGE_QASM2,
+    ProgramLanguage.QASM3: pb.PROGRAM_LANGUAGE_QASM3,
+    ProgramLanguage.EIGEN_LANG: pb.PROGRAM_LANGUAGE_EIGEN_LANG,
+    ProgramLanguage.AQO: pb.PROGRAM_LANGUAGE_AQO,
+}
+LANGUAGE_FROM_PB = {value: language for language, value in LANGUAGE_TO_PB.items()}
+STATUS_TO_PB = {
+    DeviceStatus.ONLINE: pb.BACKEND_STATUS_ONLINE,
+    DeviceStatus.OFFLINE: pb.BACKEND_STATUS_OFFLINE,
+    DeviceStatus.MAINTENANCE: pb.BACKEND_STATUS_MAINTENANCE,
+}
+STATUS_FROM_PB = {value: status for status, value in STATUS_TO_PB.items()}
+
+
+# -- scalars ---------------------------------------------------------------------------
+def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
+    if seconds is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def seconds_of(stamp: timestamp_pb2.Timestamp) -> float:
+    return stamp.ToNanoseconds() / 1e9
+
+
+def struct(data: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    json_format.ParseDict(_jsonable(data), message)
+    return message
+
+
+def list_value(items: list[Any]) -> struct_pb2.ListValue:
+    message = struct_pb2.ListValue()
+    json_format.ParseDict(_jsonable(items), message)
+    return message
+
+
+def plain(message: struct_pb2.Struct | struct_pb2.ListValue) -> Any:
+    return json_format.MessageToDict(message)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+# -- job requests ----------------------------------------------------------------------
+def request_to_pb(request: JobRequest) -> pb.JobRequest:
+    message = pb.JobRequest(
+        name=request.name,
+        program=pb.Program(
+            source=request.program,
+            language=LANGUAGE_TO_PB[request.language],
+            entrypoint=request.entrypoint,
+        ),
+        target=request.target,
+        shots=request.shots,
+        priority=request.priority,
+        labels=request.labels,
+        options=request.options,
+        dependencies=request.dependencies,
+    )
+    if request.seed is not None:
+        message.seed = request.seed
+    if request.optimization_level is not None:
+        message.optimization_level = request.optimization_level
+    if request.timeout_seconds is not None:
+        message.timeout_seconds = request.timeout_seconds
+    for binding in request.parameter_bindings:
+        message.parameter_bindings.add(values=binding)
+    for observable in request.observables:
+        message.observables.add(terms=[pb.PauliTerm(pauli=k, coefficient=v) for k, v in observable.items()])
+    return message
+
+
+def request_from_pb(message: pb.JobRequest, field_prefix: str = "job") -> JobRequest:
+    """Validate a JobRequest message; errors name fields as ``job.<field>``."""
+    source = message.program.source
+    if not source.strip():
+        raise InvalidArgument.for_field(f"{field_prefix}.program.source", "is empty")
+    language = LANGUAGE_FROM_PB.get(message.program.language) or sniff_language(source)
+    fields: dict[str, Any] = {
+        "program": source,
+        "language": language,
+        "labels": dict(message.labels),
+        "options": dict(message.options),
+        "dependencies": list(message.dependencies),
+        "parameter_bindings": [dict(b.values) for b in message.parameter_bindings],
+        "observables": [{t.pauli: t.coefficient for t in o.terms} for o in message.observables],
+    }
+    for name in ("name", "target"):
+        if getattr(message, name):
+            fields[name] = getattr(message, name)
+    if message.program.entrypoint:
+        fields["entrypoint"] = message.program.entrypoint
+    for name in ("shots", "seed", "optimization_level", "priority", "timeout_seconds"):
+        if message.HasField(name):
+            fields[name] = getattr(message, name)
+    rename = {key: f"{field_prefix}.{key}" for key in fields}
+    rename["program"] = f"{field_prefix}.program.source"
+    return validated_request(fields, field_names=rename)
+
+
+# -- jobs, events, results -------------------------------------------------------------
+def job_to_pb(job: Job) -> pb.Job:
+    return pb.Job(
+        id=job.id,
+        name=job.request.name,
+        state=STATE_TO_PB[job.state],
+        target=job.request.target,
+        priority=job.request.priority,
+        shots=job.request.shots,
+        language=LANGUAGE_TO_PB[job.request.language],
+        created_at=timestamp(job.created_at),
+        updated_at=timestamp(job.updated_at),
+        started_at=timestamp(job.started_at),
+        finished_at=timestamp(job.finished_at),
+        error_code=job.error_code or "",
+        error_summary=job.error_summary or "",
+        labels=job.request.labels,
+        timings=job.timings,
+        attempt=job.attempt,
+        last_event_seq=job.last_seq,
+        owner=job.owner,
+        progress=struct(job.progress),
+    )
+
+
+def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
+    """A Job model from its public message (the remote kernel does not ship the program)."""
+    placeholder = request or JobRequest(
+        name=message.name or "job",
+        program="(stored by the kernel)",
+        language=convert.LANGUAGE_FROM_PB.get(message.language, ProgramLanguage.QASM3),
+        target=message.target or "sim:statevector",
+        shots=message.shots,
+        priority=message.priority,
+        labels=dict(message.labels),
+    )
+    return Job(
+        id=message.id,
+        request=placeholder,
+        state=convert.STATE_FROM_PB[message.state],
+        created_at=convert.seconds_of(message.created_at),
+        updated_at=convert.seconds_of(message.updated_at),
+        owner=message.owner,
+        started_at=convert.seconds_of(message.started_at) if message.HasField("started_at") else None,
+        finished_at=convert.seconds_of(message.finished_at) if message.HasField("finished_at") else None,
+        error_code=message.error_code or None,
+        error_summary=message.error_summary or None,
+        attempt=message.attempt,
+        last_seq=message.last_event_seq,
+        timings=dict(message.timings),
+        progress=convert.plain(message.progress),
+    )
+
+
+def event_to_pb(event: JobEvent) -> pb.JobEvent:
+    return pb.JobEvent(
+        job_id=event.job_id,
+        event_seq=event.seq,
+        state=STATE_TO_PB[event.state],
+        kind=event.kind,
+        message=event.message,
+        timestamp=timestamp(event.timestamp),
+        data=struct(event.data),
+        terminal=event.terminal,
+    )
+
+
+def event_from_pb(message: pb.JobEvent) -> JobEvent:
+    return JobEvent(
+        job_id=message.job_id,
+        seq=message.event_seq,
+        state=STATE_FROM_PB[message.state],
+        kind=message.kind,
+        timestamp=seconds_of(message.timestamp),
+        message=message.message,
+        data=plain(message.data),
+    )
+
+
+def experiment_to_pb(experiment: Experiment) -> pb.Experiment:
+    return pb.Experiment(
+        counts=experiment.counts,
+        shots=experiment.shots,
+        bindings=experiment.bindings,
+        expectation_values=experiment.expectation_values,
+        standard_errors=experiment.standard_errors,
+    )
+
+
+def experiment_from_pb(message: pb.Experiment) -> Experiment:
+    return Experiment(
+        counts=dict(message.counts),
+        shots=message.shots,
+        bindings=dict(message.bindings),
+        expectation_values=list(message.expectation_values),
+        standard_errors=list(message.standard_errors),
+    )
+
+
+def result_to_pb(result: JobResult, state: JobState = JobState.DONE) -> pb.JobResults:
+    message = pb.JobResults(
+        job_id=result.job_id,
+        state=STATE_TO_PB[state],
+        backend=result.backend,
+        experiments=[experiment_to_pb(e) for e in result.experiments],
+        calibration_id=result.calibration_id,
+        timings=result.timings,
+        compile_report=struct(result.compile_report),
+        summary=struct(result.summary),
+    )
+    if result.seed is not None:
+        message.seed = result.seed
+    return message
+
+
+def result_from_pb(message: pb.JobResults) -> JobResult:
+    return JobResult(
+        job_id=message.job_id,
+        backend=message.backend,
+        experiments=[experiment_from_pb(e) for e in message.experiments],
+        seed=message.seed if message.HasField("seed") else None,
+        calibration_id=message.calibration_id,
+        timings=dict(message.timings),
+        compile_report=plain(message.compile_report),
+        summary=plain(message.summary),
+    )
+
+
+# -- devices ---------------------------------------------------------------------------
+def device_to_pb(device: DeviceInfo, queue_depth: int = 0) -> pb.Backend:
+    return pb.Backend(
+        name=device.name,
+        num_qubits=device.num_qubits,
+        basis_gates=list(device.basis_gates),
+        coupling_map=[pb.CouplingEdge(control=a, target=b) for a, b in device.coupling_map or ()],
+        max_shots=device.max_shots,
+        max_circuits=device.max_circuits,
+        status=STATUS_TO_PB[device.status],
+        queue_depth=queue_depth,
+        calibration_id=device.calibration_id,
+        simulator=device.simulator,
+        noisy=device.noisy,
+        clifford_only=device.clifford_only,
+        description=device.description,
+        aliases=list(device.aliases),
+    )
+
+
+def device_from_pb(message: pb.Backend) -> DeviceInfo:
+    edges = tuple((e.control, e.target) for e in message.coupling_map)
+    return DeviceInfo(
+        name=message.name,
+        num_qubits=message.num_qubits,
+        basis_gates=tuple(message.basis_gates),
+        coupling_map=edges or None,
+        max_shots=message.max_shots,
+        max_circuits=message.max_circuits,
+        simulator=message.simulator,
+        noisy=message.noisy,
+        clifford_only=message.clifford_only,
+        status=STATUS_FROM_PB.get(message.status, DeviceStatus.OFFLINE),
+        calibration_id=message.calibration_id,
+        description=message.description,
+        aliases=tuple(message.aliases),
+    )
+
+
+def calibration_to_pb(calibration: Calibration) -> pb.Calibration:
+    return pb.Calibration(
+        backend=calibration.device,
+        calibration_id=calibration.calibration_id,
+        taken_at=calibration.taken_at,
+        qubits=list_value(calibration.qubits),
+        gates=list_value(calibration.gates),
+    )
+
+
+def calibration_from_pb(message: pb.Calibration) -> Calibration:
+    return Calibration(
+        device=message.backend,
+        calibration_id=message.calibration_id,
+        taken_at=message.taken_at,
+        qubits=plain(message.qubits),
+        gates=plain(message.gates),
+    )

@@ -1,0 +1,99 @@
+"""Composition root: wires the services of the requested roles, in process or over gRPC.
+
+``build(settings, roles)`` gives each role the in-process implementation of what it hosts
+and a gRPC adapter for what another process hosts. The embedded default hosts all four.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from eigen.config.settings import ROLES, Settings
+from eigen.kernel.ports import CompilerPort, DriverPort
+from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.service import Kernel, KernelSettings
+from eigen.kernel.store.sql import SqlJobStore
+from eigen.system_api.ports import KernelPort
+from eigen.system_api.service import JobApi
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Stack:
+    roles: frozenset[str]
+    drivers: DriverPort | None = None
+    compiler: CompilerPort | None = None
+    kernel: Kernel | None = None
+    kernel_port: KernelPort | None = None
+    api: JobApi | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        if self.kernel is not None:
+            self.kernel.start()
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+        self.closers.clear()
+
+
+def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
+    wanted = frozenset(roles)
+    stack = Stack(roles=wanted)
+    if "driver-manager" in wanted:
+        from eigen.drivers.registry import DriverRegistry
+
+        stack.drivers = DriverRegistry.from_entry_points()
+    elif "kernel" in wanted:
+        from eigen.server.remote import RemoteDrivers
+
+        remote_drivers = RemoteDrivers(settings.driver_manager_address)
+        stack.drivers = remote_drivers
+        stack.closers.append(remote_drivers.close)
+    if "compiler" in wanted:
+        from eigen.compiler.service import CompilationService
+
+        stack.compiler = CompilationService()
+    elif "kernel" in wanted:
+        from eigen.server.remote import RemoteCompiler
+
+        remote_compiler = RemoteCompiler(settings.compiler_address)
+        stack.compiler = remote_compiler
+        stack.closers.append(remote_compiler.close)
+    if "kernel" in wanted:
+        assert stack.compiler is not None and stack.drivers is not None
+        stack.kernel = _kernel(settings, stack.compiler, stack.drivers)
+        stack.kernel_port = stack.kernel
+        stack.closers.append(stack.kernel.store.close)
+        stack.closers.append(stack.kernel.stop)
+    elif "api" in wanted:
+        from eigen.server.remote import RemoteKernel
+
+        remote_kernel = RemoteKernel(settings.kernel_address)
+        stack.kernel_port = remote_kernel
+        stack.closers.append(remote_kernel.close)
+    if "api" in wanted:
+        assert stack.kernel_port is not None
+        stack.api = JobApi(stack.kernel_port)
+    return stack
+
+
+def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> Kernel:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlJobStore(settings.store_url)
+    artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    kernel_settings = KernelSettings(
+        compile_workers=settings.compile_workers,
+        execute_workers=settings.execute_workers,
+        queue_capacity=settings.queue_capacity,
+        default_timeout_s=settings.default_timeout_s,
+    )
+    return Kernel(store, artifacts, compiler, drivers, kernel_settings, hybrid=_hybrid_runner(drivers))
+
+
+def _hybrid_runner(drivers: DriverPort) -> None:
+    return None

@@ -1,0 +1,143 @@
+"""Servicers of the internal RFC 0002 edges: KernelService, CompilationService and
+DriverManagerService, each a thin adapter over the in-process service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from eigen.kernel.ports import CompilerPort, DriverPort
+from eigen.kernel.service import Kernel
+from eigen.proto import convert
+from eigen.proto.api.v1 import common_pb2 as pb
+from eigen.proto.api.v1 import jobs_pb2
+from eigen.proto.internal.v1 import (
+    compiler_pb2,
+    compiler_pb2_grpc,
+    driver_pb2,
+    driver_pb2_grpc,
+    kernel_pb2,
+    kernel_pb2_grpc,
+)
+from eigen.server import wire
+from eigen.system_api.grpc.handlers import active, streaming, unary
+from eigen.system_api.grpc.jobs import list_query_from_pb
+from eigen.system_api.service import JobApi
+
+
+class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
+    """The kernel's own gRPC face. The caller's identity arrives in ``x-eigen-caller``."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.api = JobApi(kernel)  # same edge checks (ids, page tokens) as the public API
+
+    @unary
+    def Enqueue(
+        self, request: kernel_pb2.EnqueueRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.SubmitJobResponse:
+        job_request = convert.request_from_pb(request.job)
+        job, deduplicated = self.api.submit(job_request, request.idempotency_key)
+        return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
+
+    @unary
+    def GetJob(self, request: jobs_pb2.GetJobRequest, context: grpc.ServicerContext) -> pb.Job:
+        return convert.job_to_pb(self.api.get(request.job_id))
+
+    @unary
+    def ListJobs(
+        self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.ListJobsResponse:
+        jobs, token = self.api.list(list_query_from_pb(request))
+        return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
+
+    @unary
+    def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: grpc.ServicerContext) -> pb.Job:
+        return convert.job_to_pb(self.api.cancel(request.job_id))
+
+    @streaming
+    def WatchJob(
+        self, request: jobs_pb2.WatchJobRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.JobEvent]:
+        for event in self.api.watch(request.job_id, request.after_seq, active(context)):
+            yield convert.event_to_pb(event)
+
+    @unary
+    def GetResults(
+        self, request: jobs_pb2.GetJobResultsRequest, context: grpc.ServicerContext
+    ) -> pb.JobResults:
+        return convert.result_to_pb(self.api.results(request.job_id))
+
+    @unary
+    def ListBackends(
+        self, request: jobs_pb2.ListBackendsRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.ListBackendsResponse:
+        return jobs_pb2.ListBackendsResponse(
+            backends=[convert.device_to_pb(d, depth) for d, depth in self.api.backends()]
+        )
+
+    @unary
+    def GetBackend(self, request: jobs_pb2.GetBackendRequest, context: grpc.ServicerContext) -> pb.Backend:
+        device, depth = self.api.backend(request.name)
+        return convert.device_to_pb(device, depth)
+
+    @unary
+    def GetCalibration(
+        self, request: jobs_pb2.GetCalibrationRequest, context: grpc.ServicerContext
+    ) -> pb.Calibration:
+        return convert.calibration_to_pb(self.api.calibration(request.name))
+
+
+class CompilationServicer(compiler_pb2_grpc.CompilationServiceServicer):
+    def __init__(self, compiler: CompilerPort) -> None:
+        self.compiler = compiler
+
+    @unary
+    def Compile(
+        self, request: compiler_pb2.CompileRequest, context: grpc.ServicerContext
+    ) -> compiler_pb2.CompileResponse:
+        return wire.compiled_to_pb(self.compiler.compile(wire.compile_request_from_pb(request)))
+
+    @unary
+    def Validate(
+        self, request: compiler_pb2.CompileRequest, context: grpc.ServicerContext
+    ) -> compiler_pb2.CompileResponse:
+        return wire.compiled_to_pb(self.compiler.validate(wire.compile_request_from_pb(request)))
+
+    @unary
+    def Optimize(
+        self, request: compiler_pb2.CompileRequest, context: grpc.ServicerContext
+    ) -> compiler_pb2.CompileResponse:
+        return wire.compiled_to_pb(self.compiler.optimize(wire.compile_request_from_pb(request)))
+
+
+class DriverManagerServicer(driver_pb2_grpc.DriverManagerServiceServicer):
+    def __init__(self, drivers: DriverPort) -> None:
+        self.drivers = drivers
+
+    @unary
+    def ListDevices(
+        self, request: driver_pb2.ListDevicesRequest, context: grpc.ServicerContext
+    ) -> driver_pb2.ListDevicesResponse:
+        return driver_pb2.ListDevicesResponse(
+            devices=[convert.device_to_pb(d) for d in self.drivers.list_devices()]
+        )
+
+    @unary
+    def GetDeviceStatus(
+        self, request: driver_pb2.DeviceRequest, context: grpc.ServicerContext
+    ) -> driver_pb2.DeviceStatusResponse:
+        status = self.drivers.device_status(request.name)
+        return driver_pb2.DeviceStatusResponse(name=request.name, status=convert.STATUS_TO_PB[status])
+
+    @unary
+    def Execute(
+        self, request: driver_pb2.ExecuteRequest, context: grpc.ServicerContext
+    ) -> driver_pb2.ExecuteResponse:
+        result = self.drivers.execute(wire.execute_request_from_pb(request))
+        return wire.execution_result_to_pb(result)
+
+    @unary
+    def Calibrate(self, request: driver_pb2.DeviceRequest, context: grpc.ServicerContext) -> pb.Calibration:
+        return convert.calibration_to_pb(self.drivers.calibrate(request.name))

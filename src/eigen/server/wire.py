@@ -1,0 +1,164 @@
+"""Internal-edge conversions: compile and execute messages <-> models (QPY for circuits)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from qiskit import qpy
+
+from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest, HybridSpec
+from eigen.models.program import ProgramLanguage
+from eigen.models.result import ExecutionResult
+from eigen.proto import convert
+from eigen.proto.api.v1 import common_pb2 as pb
+from eigen.proto.internal.v1 import compiler_pb2, driver_pb2
+
+
+def circuit_to_qpy(circuit: Any) -> bytes:
+    if circuit is None:
+        return b""
+    buffer = io.BytesIO()
+    qpy.dump(circuit, buffer)
+    return buffer.getvalue()
+
+
+def circuit_from_qpy(data: bytes) -> Any:
+    if not data:
+        return None
+    return qpy.load(io.BytesIO(data))[0]
+
+
+def compile_request_to_pb(request: CompileRequest) -> compiler_pb2.CompileRequest:
+    message = compiler_pb2.CompileRequest(
+        program=pb.Program(
+            source=request.program,
+            language=convert.LANGUAGE_TO_PB[request.language],
+            entrypoint=request.entrypoint,
+        ),
+        device=convert.device_to_pb(request.device),
+    )
+    if request.optimization_level is not None:
+        message.optimization_level = request.optimization_level
+    if request.seed is not None:
+        message.seed = request.seed
+    return message
+
+
+def compile_request_from_pb(message: compiler_pb2.CompileRequest) -> CompileRequest:
+    language = convert.LANGUAGE_FROM_PB.get(message.program.language, ProgramLanguage.QASM3)
+    return CompileRequest(
+        program=message.program.source,
+        language=language,
+        device=convert.device_from_pb(message.device),
+        entrypoint=message.program.entrypoint or "main",
+        optimization_level=message.optimization_level if message.HasField("optimization_level") else None,
+        seed=message.seed if message.HasField("seed") else None,
+    )
+
+
+def _observable_pb(terms: list[tuple[str, float]]) -> pb.Observable:
+    return pb.Observable(terms=[pb.PauliTerm(pauli=p, coefficient=c) for p, c in terms])
+
+
+def compiled_to_pb(compiled: CompiledProgram) -> compiler_pb2.CompileResponse:
+    message = compiler_pb2.CompileResponse(
+        circuit_qpy=circuit_to_qpy(compiled.circuit),
+        source_circuit_qpy=circuit_to_qpy(compiled.source_circuit),
+        device=compiled.device,
+        num_qubits=compiled.num_qubits,
+        num_clbits=compiled.num_clbits,
+        parameters=compiled.parameters,
+        report=convert.struct(compiled.report),
+        qasm3=compiled.qasm3,
+        aqo_json=compiled.aqo_json,
+        defaults=compiled.defaults,
+    )
+    if compiled.hybrid is not None:
+        hybrid = compiled.hybrid
+        message.hybrid.CopyFrom(
+            compiler_pb2.HybridSpec(
+                observables={k: _observable_pb(v) for k, v in hybrid.observables.items()},
+                objective=hybrid.objective or "",
+                method=hybrid.method,
+                max_iters=hybrid.max_iters,
+                initial_params=hybrid.initial_params,
+                options=convert.struct(hybrid.options),
+                returns=hybrid.returns,
+            )
+        )
+    return message
+
+
+def compiled_from_pb(message: compiler_pb2.CompileResponse) -> CompiledProgram:
+    hybrid = None
+    if message.HasField("hybrid"):
+        spec = message.hybrid
+        hybrid = HybridSpec(
+            observables={
+                label: [(t.pauli, t.coefficient) for t in obs.terms] for label, obs in spec.observables.items()
+            },
+            objective=spec.objective or None,
+            method=spec.method,
+            max_iters=spec.max_iters,
+            initial_params=dict(spec.initial_params),
+            options=convert.plain(spec.options),
+            returns=dict(spec.returns),
+        )
+    return CompiledProgram(
+        circuit=circuit_from_qpy(message.circuit_qpy),
+        device=message.device,
+        num_qubits=message.num_qubits,
+        num_clbits=message.num_clbits,
+        parameters=list(message.parameters),
+        report=convert.plain(message.report),
+        qasm3=message.qasm3,
+        aqo_json=message.aqo_json,
+        source_circuit=circuit_from_qpy(message.source_circuit_qpy),
+        defaults=dict(message.defaults),
+        hybrid=hybrid,
+    )
+
+
+def execute_request_to_pb(request: ExecutionRequest) -> driver_pb2.ExecuteRequest:
+    message = driver_pb2.ExecuteRequest(
+        device=request.device,
+        circuit_qpy=circuit_to_qpy(request.circuit),
+        shots=request.shots,
+        parameter_bindings=[pb.ParameterBinding(values=b) for b in request.parameter_bindings],
+    )
+    if request.seed is not None:
+        message.seed = request.seed
+    return message
+
+
+def execute_request_from_pb(message: driver_pb2.ExecuteRequest) -> ExecutionRequest:
+    return ExecutionRequest(
+        device=message.device,
+        circuit=circuit_from_qpy(message.circuit_qpy),
+        shots=message.shots,
+        seed=message.seed if message.HasField("seed") else None,
+        parameter_bindings=[dict(b.values) for b in message.parameter_bindings],
+    )
+
+
+def execution_result_to_pb(result: ExecutionResult) -> driver_pb2.ExecuteResponse:
+    message = driver_pb2.ExecuteResponse(
+        backend=result.backend,
+        experiments=[convert.experiment_to_pb(e) for e in result.experiments],
+        calibration_id=result.calibration_id,
+        timings=result.timings,
+    )
+    if result.seed is not None:
+        message.seed = result.seed
+    return message
+
+
+def execution_result_from_pb(message: driver_pb2.ExecuteResponse) -> ExecutionResult:
+    return ExecutionResult(
+        backend=message.backend,
+        experiments=[convert.experiment_from_pb(e) for e in message.experiments],
+        seed=message.seed if message.HasField("seed") else None,
+        calibration_id=message.calibration_id,
+        timings=dict(message.timings),
+    )

@@ -1,0 +1,42 @@
+"""What system-api needs from the kernel (in-process Kernel or a gRPC KernelService)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from eigen.kernel.store.base import JobFilter
+from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.result import JobResult
+from eigen.models.target import Calibration, DeviceInfo
+
+
+class KernelPort(Protocol):
+    def submit(
+        self,
+        request: JobRequest,
+        *,
+        owner: str = ...,
+        idempotency_key: str | None = ...,
+        traceparent: str = ...,
+    ) -> tuple[Job, bool]: ...
+
+    def get(self, job_id: str) -> Job: ...
+
+    def list(self, query: JobFilter) -> list[Job]: ...
+
+    def cancel(self, job_id: str) -> Job: ...
+
+    def watch(
+        self, job_id: str, after_seq: int = ..., active: Callable[[], bool] = ...
+    ) -> Iterator[JobEvent]: ...
+
+    def results(self, job_id: str) -> JobResult: ...
+
+    def device(self, name: str) -> DeviceInfo: ...
+
+    def list_devices(self) -> list[DeviceInfo]: ...
+
+    def calibration(self, name: str) -> Calibration: ...
+
+    def queue_depth(self) -> int: ...

@@ -1,0 +1,132 @@
+"""The one service layer of system-api, shared by the gRPC servicers and the REST routes.
+
+Validation at the edge happens here (ids, idempotency keys, page tokens and sizes); the
+kernel validates what needs the device and the compiler (backend, shots, qubits, program).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from eigen.errors import InvalidArgument
+from eigen.kernel.store.base import JobFilter
+from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.result import JobResult
+from eigen.models.state import JobState
+from eigen.models.target import Calibration, DeviceInfo
+from eigen.observability import context
+from eigen.system_api.ports import KernelPort
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_KEY = re.compile(r"^[\x21-\x7e]{1,256}$")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    states: tuple[JobState, ...] = ()
+    target: str | None = None
+    labels: dict[str, str] | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    page_size: int = 0
+    page_token: str = ""
+
+
+class JobApi:
+    def __init__(self, kernel: KernelPort) -> None:
+        self.kernel = kernel
+
+    def submit(self, request: JobRequest, idempotency_key: str = "") -> tuple[Job, bool]:
+        if idempotency_key and not _KEY.match(idempotency_key):
+            raise InvalidArgument.for_field(
+                "idempotency_key", "must be 1-256 printable ASCII characters without spaces"
+            )
+        call = context.current()
+        return self.kernel.submit(
+            request,
+            owner=call.caller,
+            idempotency_key=idempotency_key or None,
+            traceparent=call.traceparent,
+        )
+
+    def get(self, job_id: str) -> Job:
+        return self.kernel.get(check_job_id(job_id))
+
+    def cancel(self, job_id: str) -> Job:
+        return self.kernel.cancel(check_job_id(job_id))
+
+    def watch(
+        self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
+    ) -> Iterator[JobEvent]:
+        if after_seq < 0:
+            raise InvalidArgument.for_field("after_seq", "must not be negative")
+        return self.kernel.watch(check_job_id(job_id), after_seq, active)
+
+    def results(self, job_id: str) -> JobResult:
+        return self.kernel.results(check_job_id(job_id))
+
+    def list(self, query: ListQuery) -> tuple[list[Job], str]:
+        size = query.page_size or DEFAULT_PAGE_SIZE
+        if not 0 < size <= MAX_PAGE_SIZE:
+            raise InvalidArgument.for_field("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+        jobs = self.kernel.list(
+            JobFilter(
+                states=query.states,
+                target=query.target or None,
+                labels=dict(query.labels or {}),
+                created_after=query.created_after,
+                created_before=query.created_before,
+                limit=size + 1,
+                before=decode_page_token(query.page_token) if query.page_token else None,
+            )
+        )
+        if len(jobs) <= size:
+            return jobs, ""
+        page = jobs[:size]
+        return page, encode_page_token(page[-1])
+
+    # -- backends --------------------------------------------------------------------------
+    def backends(self) -> list[tuple[DeviceInfo, int]]:
+        depth = self.kernel.queue_depth()
+        return [(device, depth) for device in self.kernel.list_devices()]
+
+    def backend(self, name: str) -> tuple[DeviceInfo, int]:
+        if not name:
+            raise InvalidArgument.for_field("name", "is required")
+        return self.kernel.device(name), self.kernel.queue_depth()
+
+    def calibration(self, name: str) -> Calibration:
+        if not name:
+            raise InvalidArgument.for_field("name", "is required")
+        return self.kernel.calibration(name)
+
+
+def check_job_id(job_id: str) -> str:
+    if not job_id:
+        raise InvalidArgument.for_field("job_id", "is required")
+    if not _JOB_ID.match(job_id):
+        raise InvalidArgument.for_field("job_id", "is not a valid job id")
+    return job_id
+
+
+def encode_page_token(last: Job) -> str:
+    return encode_cursor((last.created_at, last.id))
+
+
+def encode_cursor(cursor: tuple[float, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(cursor)).encode()).decode()
+
+
+def decode_page_token(token: str) -> tuple[float, str]:
+    try:
+        stamp, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return float(stamp), check_job_id(str(job_id))
+    except (ValueError, TypeError, InvalidArgument):
+        raise InvalidArgument.for_field("page_token", "is not a token this server issued") from None
+

@@ -1,0 +1,112 @@
+"""Test doubles for the kernel's ports (tests only) and a started kernel on a memory store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eigen.errors import InvalidArgument, NotFound
+from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.service import Kernel, KernelSettings
+from eigen.kernel.store.memory import MemoryJobStore
+from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
+from eigen.models.job import JobRequest
+from eigen.models.program import ProgramLanguage
+from eigen.models.result import ExecutionResult, Experiment
+from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+
+DEVICE = DeviceInfo(name="test:device", num_qubits=4, basis_gates=("h", "cx"), max_shots=10_000)
+
+
+class FakeCompiler:
+    """Accepts any program except one containing 'bad'; counts compile calls."""
+
+    def __init__(self) -> None:
+        self.compiled = 0
+
+    def validate(self, request: CompileRequest) -> CompiledProgram:
+        if "bad" in request.program:
+            raise InvalidArgument.for_field("program", "cannot parse")
+        return self._program(request)
+
+    def compile(self, request: CompileRequest) -> CompiledProgram:
+        self.compiled += 1
+        if "explode" in request.program:
+            raise RuntimeError("compiler bug")
+        return self._program(request)
+
+    optimize = compile
+
+    def _program(self, request: CompileRequest) -> CompiledProgram:
+        return CompiledProgram(
+            circuit=request.program, device=request.device.name, num_qubits=2, num_clbits=2,
+            parameters=[], report={"depth": 2}, qasm3="OPENQASM 3.0;", aqo_json="{}",
+        )
+
+
+class FakeDrivers:
+    """One device; execute returns fixed counts, or waits on ``gate`` when it is set up."""
+
+    def __init__(self) -> None:
+        self.gate: threading.Event | None = None
+        self.started = threading.Event()
+        self.executed: list[str] = []
+
+    def list_devices(self) -> list[DeviceInfo]:
+        return [DEVICE]
+
+    def device(self, name: str) -> DeviceInfo:
+        if name != DEVICE.name:
+            raise NotFound(f"unknown backend {name!r}")
+        return DEVICE
+
+    def device_status(self, name: str) -> DeviceStatus:
+        return DeviceStatus.ONLINE
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        self.started.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.executed.append(str(request.circuit))
+        return ExecutionResult(
+            backend=request.device,
+            experiments=[Experiment(counts={"00": request.shots}, shots=request.shots)],
+            seed=request.seed if request.seed is not None else 1,
+        )
+
+    def calibrate(self, name: str) -> Calibration:
+        return Calibration(device=name, calibration_id="cal-1", taken_at="now")
+
+
+def job_request(program: str = "OPENQASM 3.0; qubit[2] q;", **fields: object) -> JobRequest:
+    base: dict[str, object] = {
+        "name": "t", "program": program, "language": ProgramLanguage.QASM3,
+        "target": DEVICE.name, "shots": 100,
+    }
+    return JobRequest(**{**base, **fields})
+
+
+@pytest.fixture
+def drivers() -> FakeDrivers:
+    return FakeDrivers()
+
+
+@pytest.fixture
+def compiler() -> FakeCompiler:
+    return FakeCompiler()
+
+
+@pytest.fixture
+def kernel(tmp_path: Path, compiler: FakeCompiler, drivers: FakeDrivers) -> Iterator[Kernel]:
+    kernel = Kernel(
+        MemoryJobStore(), ArtifactStore(tmp_path / "artifacts"), compiler, drivers,
+        KernelSettings(watchdog_interval_s=0.02),
+    )
+    kernel.start()
+    yield kernel
+    if drivers.gate is not None:
+        drivers.gate.set()
+    kernel.stop()

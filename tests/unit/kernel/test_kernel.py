@@ -1,0 +1,136 @@
+"""Kernel behaviour on in-memory ports: pipeline, events, cancel, timeout, idempotency."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from eigen.errors import FailedPrecondition, InvalidArgument, NotFound
+from eigen.kernel.service import Kernel
+from eigen.models.state import JobState
+from tests.unit.kernel.conftest import FakeDrivers, job_request
+
+
+def finish(kernel: Kernel, job_id: str) -> list[JobState]:
+    return [e.state for e in kernel.watch(job_id) if e.kind == "state"]
+
+
+def test_job_runs_through_every_stage_with_ordered_events(kernel: Kernel) -> None:
+    job, dedup = kernel.submit(job_request())
+    assert not dedup and job.state is JobState.PENDING
+    states = finish(kernel, job.id)
+    assert states == [
+        JobState.PENDING, JobState.COMPILING, JobState.QUEUED, JobState.RUNNING, JobState.DONE
+    ]
+    events = kernel.store.events(job.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert kernel.results(job.id).counts == {"00": 100}
+    final = kernel.get(job.id)
+    assert final.started_at is not None and final.finished_at is not None
+    assert {"compile_s", "execute_s"} <= set(final.timings)
+
+
+def test_artifacts_are_written(kernel: Kernel) -> None:
+    job, _ = kernel.submit(job_request())
+    finish(kernel, job.id)
+    names = kernel.pipeline.artifacts.names(job.id)
+    assert {"job.yaml", "program.qasm", "compiled.qasm", "compiled.aqo.json", "results.json"} <= set(names)
+
+
+def test_validation_errors_create_no_job(kernel: Kernel) -> None:
+    with pytest.raises(InvalidArgument, match="cannot parse"):
+        kernel.submit(job_request("bad program"))
+    with pytest.raises(NotFound, match="unknown backend"):
+        kernel.submit(job_request(target="nowhere"))
+    with pytest.raises(InvalidArgument) as caught:
+        kernel.submit(job_request(shots=20_000))
+    assert caught.value.violations[0].field == "shots"
+    with pytest.raises(InvalidArgument):
+        kernel.submit(job_request(shots=0))
+    assert kernel.store.in_states(tuple(JobState)) == []
+
+
+def test_results_before_terminal_are_a_failed_precondition(kernel: Kernel, drivers: FakeDrivers) -> None:
+    drivers.gate = threading.Event()
+    job, _ = kernel.submit(job_request())
+    assert drivers.started.wait(5)
+    with pytest.raises(FailedPrecondition, match="RUNNING"):
+        kernel.results(job.id)
+    drivers.gate.set()
+    assert finish(kernel, job.id)[-1] is JobState.DONE
+
+
+def test_cancel_while_running_is_final(kernel: Kernel, drivers: FakeDrivers) -> None:
+    drivers.gate = threading.Event()
+    job, _ = kernel.submit(job_request())
+    assert drivers.started.wait(5)
+    assert kernel.cancel(job.id).state is JobState.CANCELLED
+    assert kernel.cancel(job.id).state is JobState.CANCELLED  # idempotent
+    drivers.gate.set()
+    assert finish(kernel, job.id)[-1] is JobState.CANCELLED
+    kernel.stop()  # let the worker finish: the late result must not revive the job
+    assert kernel.get(job.id).state is JobState.CANCELLED
+    with pytest.raises(FailedPrecondition, match="CANCELLED"):
+        kernel.results(job.id)
+
+
+def test_cancel_of_a_done_job_is_refused(kernel: Kernel) -> None:
+    job, _ = kernel.submit(job_request())
+    finish(kernel, job.id)
+    with pytest.raises(FailedPrecondition, match="already ended in DONE"):
+        kernel.cancel(job.id)
+
+
+def test_timeout_ends_a_job_in_timeout(kernel: Kernel, drivers: FakeDrivers) -> None:
+    drivers.gate = threading.Event()
+    job, _ = kernel.submit(job_request(timeout_seconds=0.2))
+    states = finish(kernel, job.id)
+    assert states[-1] is JobState.TIMEOUT
+    assert kernel.get(job.id).error_code == "EIGEN_DEADLINE_EXCEEDED"
+
+
+def test_compiler_crash_ends_in_error_not_a_dead_worker(kernel: Kernel) -> None:
+    job, _ = kernel.submit(job_request("explode"))
+    assert finish(kernel, job.id)[-1] is JobState.ERROR
+    failed = kernel.get(job.id)
+    assert failed.error_code == "EIGEN_INTERNAL" and "compiler bug" in (failed.error_summary or "")
+    again, _ = kernel.submit(job_request())
+    assert finish(kernel, again.id)[-1] is JobState.DONE
+
+
+def test_idempotency_key(kernel: Kernel) -> None:
+    first, dedup = kernel.submit(job_request(), idempotency_key="k1")
+    same, dedup_again = kernel.submit(job_request(), idempotency_key="k1")
+    assert not dedup and dedup_again and same.id == first.id
+    with pytest.raises(FailedPrecondition, match="different job payload"):
+        kernel.submit(job_request(shots=5), idempotency_key="k1")
+    other, _ = kernel.submit(job_request(), idempotency_key="k1", owner="someone-else")
+    assert other.id != first.id
+
+
+def test_priority_order(kernel: Kernel, drivers: FakeDrivers) -> None:
+    drivers.gate = threading.Event()
+    blockers = [kernel.submit(job_request("block"))[0] for _ in range(2)]  # occupy both workers
+    assert drivers.started.wait(5)
+    low, _ = kernel.submit(job_request("low", priority=1))
+    high, _ = kernel.submit(job_request("high", priority=99))
+    for job in (low, high):
+        for event in kernel.watch(job.id):
+            if event.state is JobState.QUEUED:
+                break
+    drivers.gate.set()
+    for job in (*blockers, low, high):
+        finish(kernel, job.id)
+    order = [p for p in drivers.executed if p in ("low", "high")]
+    assert order == ["high", "low"]
+
+
+def test_watch_resumes_after_a_sequence_number(kernel: Kernel) -> None:
+    job, _ = kernel.submit(job_request())
+    all_events = list(kernel.watch(job.id))
+    resumed = list(kernel.watch(job.id, after_seq=2))
+    assert [e.seq for e in resumed] == [e.seq for e in all_events if e.seq > 2]
+    assert list(kernel.watch(job.id, after_seq=all_events[-1].seq)) == []
+    with pytest.raises(NotFound):
+        list(kernel.watch("missing"))

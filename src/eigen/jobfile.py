@@ -19,13 +19,13 @@ from eigen.models.program import MAX_PROGRAM_BYTES
 def load_job_file(path: str | Path) -> JobRequest:
     """Read, validate and resolve a job.yaml into the request the kernel runs."""
     job_path = Path(path)
-    text = _read_limited(job_path, MAX_JOBSPEC_BYTES, "job file")
+    text = _read_limited(job_path, MAX_JOBSPEC_BYTES, "job file", str(job_path))
     return jobspec_from_text(text, job_path.parent)
 
 
 def jobspec_from_text(text: str, base_dir: Path | None) -> JobRequest:
     """Parse job.yaml text; ``base_dir`` is the folder program paths are relative to."""
-    if len(text.encode()) > MAX_JOBSPEC_BYTES:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_JOBSPEC_BYTES:
         raise InvalidArgument.for_field("(document)", f"job spec is larger than {MAX_JOBSPEC_BYTES // 1024} KiB")
     try:
         document = yaml.safe_load(text)
@@ -47,7 +47,8 @@ def program_source(spec: JobSpec, base_dir: Path | None) -> str:
         raise InvalidArgument.for_field("spec.program", "needs a path or a source")
     if base_dir is None:
         raise InvalidArgument.for_field("spec.program.path", "a path needs a job folder; send source instead")
-    return _read_limited(safe_program_path(base_dir, ref.path), MAX_PROGRAM_BYTES, "program")
+    path = safe_program_path(base_dir, ref.path)
+    return _read_limited(path, MAX_PROGRAM_BYTES, "program", "spec.program.path")
 
 
 def safe_program_path(base_dir: Path, relative: str) -> Path:
@@ -60,26 +61,29 @@ def safe_program_path(base_dir: Path, relative: str) -> Path:
         raise InvalidArgument.for_field(field, "must be relative to the job folder")
     if ".." in pure.parts:
         raise InvalidArgument.for_field(field, "must not contain '..'")
-    root = base_dir.resolve()
-    candidate = (root / pure).resolve()
-    if not candidate.is_relative_to(root):
-        raise InvalidArgument.for_field(field, "leads outside the job folder (symbolic link)")
-    if not candidate.is_file():
-        raise InvalidArgument.for_field(field, f"no such file: {relative}")
+    try:
+        root = base_dir.resolve()
+        candidate = (root / pure).resolve()
+        if not candidate.is_relative_to(root):
+            raise InvalidArgument.for_field(field, "leads outside the job folder (symbolic link)")
+        if not candidate.is_file():
+            raise InvalidArgument.for_field(field, f"no such file: {relative}")
+    except (OSError, RuntimeError, ValueError) as exc:  # loops, NUL bytes, overlong names
+        raise InvalidArgument.for_field(field, f"cannot be used: {exc}") from None
     return candidate
 
 
-def _read_limited(path: Path, limit: int, what: str) -> str:
+def _read_limited(path: Path, limit: int, what: str, field: str) -> str:
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
     except FileNotFoundError:
-        raise InvalidArgument.for_field(str(path), f"{what} not found") from None
+        raise InvalidArgument.for_field(field, f"{what} not found") from None
     except OSError as exc:
         raise InvalidArgument.for_field(str(path), f"cannot read {what}: {exc.strerror}") from None
     if len(data) > limit:
-        raise InvalidArgument.for_field(str(path), f"{what} is larger than {limit // 1024} KiB")
+        raise InvalidArgument.for_field(field, f"{what} is larger than {limit // 1024} KiB")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidArgument.for_field(str(path), f"{what} is not UTF-8 text") from None
+        raise InvalidArgument.for_field(field, f"{what} is not UTF-8 text") from None

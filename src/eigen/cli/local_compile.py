@@ -15,7 +15,7 @@ def compile_to_file(job: Path, out_file: Path) -> dict[str, Any]:
     from eigen.models.compiled import CompileRequest
 
     request = load_job_file(job)
-    device = DriverRegistry.from_entry_points().device(request.target)
+    device = DriverRegistry().device(request.target)
     compiled = CompilationService().compile(
         CompileRequest(
             program=request.program,

@@ -81,7 +81,7 @@ def job_dict(job: Job) -> dict[str, object]:
         "state": job.state.value,
         "target": job.request.target,
         "priority": job.request.priority,
-        "shots": job.request.shots,
+        "shots": job.request.shots_or_default,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,

@@ -27,6 +27,7 @@ from eigen.models.program import ProgramLanguage
 from eigen.models.result import JobResult, result_to_dict
 from eigen.models.state import JobState
 from eigen.models.target import DeviceInfo
+from eigen.observability import context as call_context
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class Pipeline:
             ExecutionRequest(
                 device=request.target,
                 circuit=compiled.circuit,
-                shots=request.shots,
+                shots=request.shots_or_default,
                 seed=request.seed,
                 parameter_bindings=bindings,
             )
@@ -169,6 +170,10 @@ class Pipeline:
 
     # -- failure handling ----------------------------------------------------------------
     def _guard(self, job: Job, stage: Callable[[Job], None]) -> None:
+        # The job's submitter and trace travel with every call this stage makes.
+        token = call_context.activate(
+            call_context.CallContext(request_id=job.id, caller=job.owner, traceparent=job.traceparent)
+        )
         try:
             stage(job)
         except EigenError as exc:
@@ -176,6 +181,8 @@ class Pipeline:
         except Exception as exc:  # a bug must end the job, never the worker
             log.exception("stage failed", extra={"job_id": job.id})
             self.fail(job.id, "EIGEN_INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            call_context.deactivate(token)
 
     def fail(self, job_id: str, code: str, summary: str) -> None:
         self._forget(job_id)

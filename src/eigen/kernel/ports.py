@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
+from eigen.models.compiled import (
+    CompiledProgram,
+    CompileRequest,
+    EstimationRequest,
+    ExecutionRequest,
+)
 from eigen.models.result import ExecutionResult
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 
@@ -29,5 +34,7 @@ class DriverPort(Protocol):
     def device_status(self, name: str) -> DeviceStatus: ...
 
     def execute(self, request: ExecutionRequest) -> ExecutionResult: ...
+
+    def estimate(self, request: EstimationRequest) -> list[list[float]]: ...
 
     def calibrate(self, name: str) -> Calibration: ...

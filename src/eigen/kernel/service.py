@@ -144,9 +144,10 @@ class Kernel:
         return existing
 
     def _validate(self, request: JobRequest, device: DeviceInfo) -> None:
-        if request.shots > device.max_shots:
+        shots = request.shots_or_default
+        if shots > device.max_shots:
             raise InvalidArgument.for_field(
-                "shots", f"{request.shots} is above the maximum of {device.max_shots} for {device.name}"
+                "shots", f"{shots} is above the maximum of {device.max_shots} for {device.name}"
             )
         checked = self.compiler.validate(
             CompileRequest(
@@ -157,7 +158,7 @@ class Kernel:
             )
         )
         estimates = checked.hybrid is not None or bool(request.observables)
-        if request.shots < 1 and not (estimates and device.simulator and not device.noisy):
+        if shots < 1 and not (estimates and device.simulator and not device.noisy):
             raise InvalidArgument.for_field(
                 "shots", "must be at least 1 (0 means exact estimation, for observables on simulators)"
             )

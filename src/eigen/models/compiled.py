@@ -17,6 +17,9 @@ class CompileRequest:
     entrypoint: str = "main"
     optimization_level: int | None = None  # None: the compiler's default (1)
     seed: int | None = None
+    # Hybrid estimation: also compile the circuit measured in each of these Pauli bases
+    # (labels in Qiskit order, one letter X/Y/Z per logical qubit, rightmost = qubit 0).
+    measurement_bases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -51,6 +54,19 @@ class CompiledProgram:
     source_circuit: Any = None  # the logical circuit before transpiling
     defaults: dict[str, float] = field(default_factory=dict)  # Param defaults (Eigen-Lang)
     hybrid: HybridSpec | None = None
+    decorator: dict[str, Any] = field(default_factory=dict)  # @hybrid_program(...) settings
+    # basis label -> compiled circuit measuring every logical qubit i into clbit i in it
+    basis_circuits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EstimationRequest:
+    """Exact expectation values: one list per binding, one value per observable."""
+
+    device: str
+    circuit: Any  # logical circuit without measurements
+    observables: list[list[tuple[str, float]]]
+    parameter_bindings: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

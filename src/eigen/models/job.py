@@ -32,7 +32,7 @@ class JobRequest(BaseModel):
     language: ProgramLanguage
     entrypoint: str = Field(default="main", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
     target: str = Field(default=DEFAULT_TARGET, min_length=1, max_length=128)
-    shots: int = Field(default=DEFAULT_SHOTS, ge=0, le=10_000_000)
+    shots: int | None = Field(default=None, ge=0, le=10_000_000)  # None: program or default
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     optimization_level: int | None = Field(default=None, ge=0, le=3)
     priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=100)
@@ -53,6 +53,10 @@ class JobRequest(BaseModel):
         if "\x00" in value:
             raise ValueError("program contains NUL bytes (binary data is not a program)")
         return value
+
+    @property
+    def shots_or_default(self) -> int:
+        return DEFAULT_SHOTS if self.shots is None else self.shots
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of the request (idempotency, caching)."""

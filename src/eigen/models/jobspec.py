@@ -58,7 +58,7 @@ class Spec(BaseModel):
     target: str = DEFAULT_TARGET
     program: ProgramRef
     entrypoint: str = "main"
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=100)
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=100, strict=True)
     metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     compiler: dict[str, Any] = Field(default_factory=dict)
     parameters: list[dict[str, float]] = Field(default_factory=list)

@@ -58,7 +58,7 @@ def sniff_language(source: str) -> ProgramLanguage:
 
 
 def _first_statement(source: str) -> str:
-    for raw in source.splitlines():
+    for raw in source.lstrip("\ufeff").splitlines():
         line = raw.strip()
         if line and not line.startswith("//"):
             return line

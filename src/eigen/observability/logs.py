@@ -34,3 +34,5 @@ def configure_logging(level: str = "INFO", service: str = "eigen") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # qiskit logs every transpiler pass at INFO; keep only its warnings.
+    logging.getLogger("qiskit").setLevel(max(logging.WARNING, root.level))

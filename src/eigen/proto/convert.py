@@ -83,12 +83,13 @@ def request_to_pb(request: JobRequest) -> pb.JobRequest:
             entrypoint=request.entrypoint,
         ),
         target=request.target,
-        shots=request.shots,
         priority=request.priority,
         labels=request.labels,
         options=request.options,
         dependencies=request.dependencies,
     )
+    if request.shots is not None:
+        message.shots = request.shots
     if request.seed is not None:
         message.seed = request.seed
     if request.optimization_level is not None:
@@ -138,7 +139,7 @@ def job_to_pb(job: Job) -> pb.Job:
         state=STATE_TO_PB[job.state],
         target=job.request.target,
         priority=job.request.priority,
-        shots=job.request.shots,
+        shots=job.request.shots_or_default,
         language=LANGUAGE_TO_PB[job.request.language],
         created_at=timestamp(job.created_at),
         updated_at=timestamp(job.updated_at),
@@ -160,7 +161,7 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
     placeholder = request or JobRequest(
         name=message.name or "job",
         program="(stored by the kernel)",
-        language=convert.LANGUAGE_FROM_PB.get(message.language, ProgramLanguage.QASM3),
+        language=LANGUAGE_FROM_PB.get(message.language, ProgramLanguage.QASM3),
         target=message.target or "sim:statevector",
         shots=message.shots,
         priority=message.priority,
@@ -169,18 +170,18 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
     return Job(
         id=message.id,
         request=placeholder,
-        state=convert.STATE_FROM_PB[message.state],
-        created_at=convert.seconds_of(message.created_at),
-        updated_at=convert.seconds_of(message.updated_at),
+        state=STATE_FROM_PB[message.state],
+        created_at=seconds_of(message.created_at),
+        updated_at=seconds_of(message.updated_at),
         owner=message.owner,
-        started_at=convert.seconds_of(message.started_at) if message.HasField("started_at") else None,
-        finished_at=convert.seconds_of(message.finished_at) if message.HasField("finished_at") else None,
+        started_at=seconds_of(message.started_at) if message.HasField("started_at") else None,
+        finished_at=seconds_of(message.finished_at) if message.HasField("finished_at") else None,
         error_code=message.error_code or None,
         error_summary=message.error_summary or None,
         attempt=message.attempt,
         last_seq=message.last_event_seq,
         timings=dict(message.timings),
-        progress=convert.plain(message.progress),
+        progress=plain(message.progress),
     )
 
 

@@ -32,6 +32,11 @@ class Stack:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
+        """Pay one-time costs before the first job (first transpile ~1 s), then run."""
+        warm_up = getattr(self.compiler, "warm_up", None)
+        if warm_up is not None:
+            local = self.drivers is not None and "driver-manager" in self.roles
+            warm_up(self.drivers.list_devices() if local and self.drivers is not None else [])
         if self.kernel is not None:
             self.kernel.start()
 
@@ -47,7 +52,7 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
     if "driver-manager" in wanted:
         from eigen.drivers.registry import DriverRegistry
 
-        stack.drivers = DriverRegistry.from_entry_points()
+        stack.drivers = DriverRegistry()
     elif "kernel" in wanted:
         from eigen.server.remote import RemoteDrivers
 

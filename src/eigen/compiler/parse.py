@@ -1,0 +1,81 @@
+"""Program text of any accepted language to a logical circuit (the Validate step's parse).
+
+* ``qasm2`` / ``qasm3``: :mod:`eigen.compiler.qasm`; an ``OPENQASM x`` header wins over
+  the declared language (``qasm`` is an alias of ``qasm3``, and users send either).
+* ``aqo``: :func:`eigen.compiler.aqo.from_aqo`.
+* ``eigen-lang``: ``eigen.lang.read_program(source, entrypoint)`` (imported lazily; the
+  reader parses the AST and never runs user code). Its ``defaults`` and ``hybrid`` are
+  passed on to the :class:`~eigen.models.compiled.CompiledProgram`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from qiskit.circuit import QuantumCircuit
+
+from eigen.compiler.aqo import from_aqo
+from eigen.compiler.qasm import parse_qasm
+from eigen.compiler.source import check_source, program_error
+from eigen.errors import EigenError, Unimplemented
+from eigen.models.compiled import HybridSpec
+from eigen.models.program import ProgramLanguage, language_from_name
+
+
+@dataclass
+class ParsedProgram:
+    circuit: QuantumCircuit
+    language: ProgramLanguage
+    defaults: dict[str, float] = field(default_factory=dict)
+    hybrid: HybridSpec | None = None
+    decorator: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_program(
+    source: str, language: ProgramLanguage | str, entrypoint: str = "main"
+) -> ParsedProgram:
+    """Parse ``source``; every user error is an InvalidArgument on ``program``."""
+    check_source(source)
+    lang = resolve_language(language)
+    if lang is ProgramLanguage.QASM2:
+        return ParsedProgram(parse_qasm(source, default_version=2), lang)
+    if lang is ProgramLanguage.QASM3:
+        return ParsedProgram(parse_qasm(source, default_version=3), lang)
+    if lang is ProgramLanguage.AQO:
+        return ParsedProgram(from_aqo(source), lang)
+    return _parse_eigen_lang(source, entrypoint)
+
+
+def resolve_language(language: ProgramLanguage | str) -> ProgramLanguage:
+    if isinstance(language, ProgramLanguage):
+        return language
+    found = language_from_name(str(language))  # aliases: "qasm", "openqasm2", "json", ...
+    if found is None:
+        names = ", ".join(member.value for member in ProgramLanguage)
+        raise program_error(f"unknown program language {language!r} (one of {names})")
+    return found
+
+
+def _parse_eigen_lang(source: str, entrypoint: str) -> ParsedProgram:
+    try:
+        reader: Any = importlib.import_module("eigen.lang").read_program
+    except (ImportError, AttributeError):
+        raise Unimplemented("Eigen-Lang programs are not supported by this build") from None
+    try:
+        program = reader(source, entrypoint=entrypoint)
+    except EigenError:
+        raise
+    except Exception as exc:  # the reader should raise InvalidArgument; never leak a trace
+        raise program_error(f"Eigen-Lang error: {type(exc).__name__}: {exc}") from None
+    circuit = program.circuit
+    if not isinstance(circuit, QuantumCircuit):
+        raise program_error("Eigen-Lang program produced no circuit")
+    return ParsedProgram(
+        circuit=circuit,
+        language=ProgramLanguage.EIGEN_LANG,
+        defaults={str(k): float(v) for k, v in (program.defaults or {}).items()},
+        hybrid=program.hybrid,
+        decorator=dict(program.decorator or {}),
+    )

@@ -1,0 +1,106 @@
+"""What the qiskit-aer backed drivers share: one ``run()`` call per request.
+
+All bindings of a request go to qiskit-aer in a single ``AerSimulator.run`` call (as
+``parameter_binds``), with the request's seed (or a drawn one, reported back). Circuits
+are never transpiled here: the compiler lowered them to the device already, and a gate
+the simulator cannot run is an :class:`~eigen.errors.InvalidArgument` naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from eigen.drivers import counts
+from eigen.drivers.base import Driver, invalid_circuit
+from eigen.drivers.binding import sweep_table
+from eigen.drivers.seeding import choose_seed
+from eigen.errors import ExecutionFailed, InvalidArgument
+from eigen.models.result import ExecutionResult, Experiment
+
+if TYPE_CHECKING:
+    from qiskit_aer import AerSimulator
+
+    from eigen.models.compiled import ExecutionRequest
+
+logger = logging.getLogger(__name__)
+
+#: Directives every aer simulator accepts whatever its basis.
+DIRECTIVES = frozenset({"barrier", "measure", "reset", "delay"})
+
+
+def unsupported_gate(circuit: Any, accepted: frozenset[str], device: str) -> InvalidArgument:
+    """The error for the first instruction of ``circuit`` whose name is not ``accepted``."""
+    for index, instruction in enumerate(circuit.data):
+        name = instruction.operation.name
+        if name not in accepted:
+            return invalid_circuit(
+                f"gate {name!r} (instruction {index}) is not supported by {device}; "
+                "compile the circuit for this device first",
+            )
+    return invalid_circuit(f"circuit cannot run on {device}")
+
+
+class AerDriver(Driver):
+    """Base of drivers whose backend is an ``AerSimulator``."""
+
+    @abstractmethod
+    def simulator(self) -> AerSimulator:
+        """The one simulator instance of this driver (reused by every call)."""
+
+    @abstractmethod
+    def accepted_operations(self) -> frozenset[str]:
+        """Instruction names this driver runs."""
+
+    @property
+    def calibration_id(self) -> str:
+        return self.info.calibration_id
+
+    def check_circuit(self, circuit: Any) -> None:
+        """Raise :class:`InvalidArgument` for an instruction the device cannot run."""
+        accepted = self.accepted_operations()
+        if not set(circuit.count_ops()) <= accepted:
+            raise unsupported_gate(circuit, accepted, self.name)
+
+    def run(self, request: ExecutionRequest) -> ExecutionResult:
+        self.check_request(request)
+        circuit = request.circuit
+        self.check_circuit(circuit)
+        seed = choose_seed(request.seed)
+        bindings = request.parameter_bindings
+        table = sweep_table(circuit, bindings)
+        options: dict[str, Any] = {"shots": request.shots, "seed_simulator": seed}
+        if table:
+            circuits = [circuit]
+            options["parameter_binds"] = [table]
+        else:
+            circuits = [circuit] * max(1, len(bindings))
+        simulator = self.simulator()
+        start = perf_counter()
+        try:
+            result = simulator.run(circuits, **options).result()
+        except Exception as exc:  # aer raises AerError, QiskitError, ValueError, ...
+            logger.warning("aer run failed", extra={"device": self.name, "error": repr(exc)})
+            raise ExecutionFailed(f"{self.name}: simulation failed: {exc}") from exc
+        elapsed = perf_counter() - start
+        if not result.success:
+            statuses = "; ".join(str(r.status) for r in result.results if not r.success)
+            raise ExecutionFailed(f"{self.name}: simulation failed: {statuses or result.status}")
+        num_clbits = circuit.num_clbits
+        experiments = [
+            Experiment(
+                counts=counts.from_hex(getattr(res.data, "counts", None) or {}, num_clbits),
+                shots=request.shots,
+                bindings=dict(bindings[i]) if bindings else {},
+            )
+            for i, res in enumerate(result.results)
+        ]
+        return ExecutionResult(
+            backend=self.name,
+            experiments=experiments,
+            seed=seed,
+            calibration_id=self.calibration_id,
+            timings={"execute_s": elapsed},
+        )

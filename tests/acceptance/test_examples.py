@@ -1,0 +1,65 @@
+"""Every example runs through the CLI exactly as the README tells users to run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.acceptance
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/job.yaml"))
+
+
+def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EIGEN_DATA_DIR": str(data_dir)}
+    env.pop("EIGEN_ENDPOINT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "eigen.cli", *args], env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_runs_to_done(example: Path, tmp_path: Path) -> None:
+    submitted = cli(tmp_path, "submit", "--job", str(example / "job.yaml"), "--json")
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job = json.loads(submitted.stdout)
+    assert job["state"] == "DONE"
+    # A later, separate CLI process finds the job in the local data folder.
+    results = cli(tmp_path, "results", job["id"], "--json")
+    assert results.returncode == 0, results.stderr
+    payload = json.loads(results.stdout)
+    assert payload["job_id"] == job["id"]
+    assert payload["experiments"] or payload["summary"]
+
+
+def test_cli_reports_user_errors_with_exit_code_2(tmp_path: Path) -> None:
+    (tmp_path / "job.yaml").write_text("apiVersion: eigen.os/v1\nkind: QuantumJob\nspec:\n  program: {path: ../x.qasm}\n")
+    failed = cli(tmp_path / "data", "submit", "--job", str(tmp_path / "job.yaml"))
+    assert failed.returncode == 2
+    assert "spec.program.path" in failed.stderr and "Traceback" not in failed.stderr
+    missing = cli(tmp_path / "data", "status", "no-such-job")
+    assert missing.returncode == 2 and "EIGEN_NOT_FOUND" in missing.stderr
+
+
+def test_cli_network_error_exit_code_3(tmp_path: Path) -> None:
+    failed = cli(tmp_path, "jobs", "--endpoint", "127.0.0.1:1")
+    assert failed.returncode == 3, failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+def test_bell_results_table_and_job_listing(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "bell-qasm3" / "job.yaml"
+    watched = cli(tmp_path, "submit", "--job", str(example), "--watch")
+    assert watched.returncode == 0, watched.stderr
+    assert "DONE" in watched.stdout and "00" in watched.stdout and "█" in watched.stdout
+    listing = cli(tmp_path, "jobs", "--state", "done")
+    assert listing.returncode == 0 and "bell-pair" in listing.stdout
+    compiled = tmp_path / "bell.compiled.qasm"
+    done = cli(tmp_path, "compile", "--job", str(example), "--out", str(compiled))
+    assert done.returncode == 0, done.stderr
+    assert compiled.read_text().startswith("OPENQASM 3")

@@ -1,0 +1,93 @@
+"""The RFC 0002 topology: api, kernel, compiler and driver-manager as four processes
+talking gRPC on loopback; a job goes job.yaml -> SubmitJob -> DONE -> GetJobResults."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from eigen.client.client import Client
+from eigen.errors import InvalidArgument
+from eigen.models.state import JobState
+
+pytestmark = pytest.mark.integration
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_serving(address: str, process: subprocess.Popen[bytes], deadline: float) -> None:
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server at {address} exited with {process.returncode}")
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.2)
+    raise TimeoutError(f"server at {address} did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def api_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    ports = {role: free_port() for role in ("api", "kernel", "compiler", "driver-manager")}
+    env = {
+        **os.environ,
+        "EIGEN_DATA_DIR": str(tmp_path_factory.mktemp("four")),
+        "EIGEN_KERNEL_ADDRESS": f"127.0.0.1:{ports['kernel']}",
+        "EIGEN_COMPILER_ADDRESS": f"127.0.0.1:{ports['compiler']}",
+        "EIGEN_DRIVER_MANAGER_ADDRESS": f"127.0.0.1:{ports['driver-manager']}",
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for role in ("driver-manager", "compiler", "kernel", "api"):
+            command = [sys.executable, "-m", "eigen.server", "serve", "--role", role, "--port", str(ports[role])]
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            processes.append(process)
+            wait_serving(f"127.0.0.1:{ports[role]}", process, time.monotonic() + 60)
+        yield f"127.0.0.1:{ports['api']}"
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_job_yaml_to_results_across_four_processes(api_address: str) -> None:
+    with Client(api_address, caller="four-process-test") as client:
+        job = client.submit(EXAMPLES / "bell-qasm3" / "job.yaml")
+        final = client.wait(job.id)
+        assert final.state is JobState.DONE, final.error_summary
+        assert final.owner == "four-process-test"  # the caller's identity crossed api -> kernel
+        result = client.results(job.id)
+        assert set(result.counts) <= {"00", "11"} and sum(result.counts.values()) == 1000
+        assert {d.name for d, _ in client.backends()} >= {"sim:statevector", "emu:manila"}
+
+
+def test_errors_cross_every_edge_with_their_details(api_address: str) -> None:
+    with Client(api_address) as client:
+        from eigen.models.job import JobRequest
+        from eigen.models.program import ProgramLanguage
+
+        bad = JobRequest(name="bad", program="OPENQASM 3.0; qubit[2] q; nonsense q[0];", language=ProgramLanguage.QASM3)
+        with pytest.raises(InvalidArgument) as caught:
+            client.submit(bad)
+        assert caught.value.violations and caught.value.violations[0].field == "program"

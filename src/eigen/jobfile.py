@@ -26,7 +26,9 @@ def load_job_file(path: str | Path) -> JobRequest:
 def jobspec_from_text(text: str, base_dir: Path | None) -> JobRequest:
     """Parse job.yaml text; ``base_dir`` is the folder program paths are relative to."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_JOBSPEC_BYTES:
-        raise InvalidArgument.for_field("(document)", f"job spec is larger than {MAX_JOBSPEC_BYTES // 1024} KiB")
+        raise InvalidArgument.for_field(
+            "(document)", f"job spec is larger than {MAX_JOBSPEC_BYTES // 1024} KiB"
+        )
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

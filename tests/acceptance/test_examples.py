@@ -19,7 +19,11 @@ def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "EIGEN_DATA_DIR": str(data_dir)}
     env.pop("EIGEN_ENDPOINT", None)
     return subprocess.run(
-        [sys.executable, "-m", "eigen.cli", *args], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "eigen.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -38,7 +42,9 @@ def test_example_runs_to_done(example: Path, tmp_path: Path) -> None:
 
 
 def test_cli_reports_user_errors_with_exit_code_2(tmp_path: Path) -> None:
-    (tmp_path / "job.yaml").write_text("apiVersion: eigen.os/v1\nkind: QuantumJob\nspec:\n  program: {path: ../x.qasm}\n")
+    (tmp_path / "job.yaml").write_text(
+        "apiVersion: eigen.os/v1\nkind: QuantumJob\nspec:\n  program: {path: ../x.qasm}\n"
+    )
     failed = cli(tmp_path / "data", "submit", "--job", str(tmp_path / "job.yaml"))
     assert failed.returncode == 2
     assert "spec.program.path" in failed.stderr and "Traceback" not in failed.stderr

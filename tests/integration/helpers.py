@@ -19,13 +19,18 @@ c = measure q;
 """
 
 # ~1 s of statevector work: long enough to observe a job before it ends.
-SLOW = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[22] q;\n" + "".join(
+SLOW = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[22] q;\n' + "".join(
     f"h q[{i}];\nrz(0.{i + 1}) q[{i}];\ncx q[{i}], q[{(i + 1) % 22}];\n" for i in range(22) for _ in range(3)
 )
 
 
 def job(source: str = BELL, **fields: object) -> pb.JobRequest:
-    values: dict[str, object] = {"name": "it", "target": "sim:statevector", "shots": 1000, "seed": 11}
+    values: dict[str, object] = {
+        "name": "it",
+        "target": "sim:statevector",
+        "shots": 1000,
+        "seed": 11,
+    }
     values.update(fields)
     return pb.JobRequest(program=pb.Program(source=source), **values)  # type: ignore[arg-type]
 

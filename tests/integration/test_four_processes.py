@@ -56,7 +56,16 @@ def api_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for role in ("driver-manager", "compiler", "kernel", "api"):
-            command = [sys.executable, "-m", "eigen.server", "serve", "--role", role, "--port", str(ports[role])]
+            command = [
+                sys.executable,
+                "-m",
+                "eigen.server",
+                "serve",
+                "--role",
+                role,
+                "--port",
+                str(ports[role]),
+            ]
             process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             processes.append(process)
             wait_serving(f"127.0.0.1:{ports[role]}", process, time.monotonic() + 60)
@@ -87,7 +96,11 @@ def test_errors_cross_every_edge_with_their_details(api_address: str) -> None:
         from eigen.models.job import JobRequest
         from eigen.models.program import ProgramLanguage
 
-        bad = JobRequest(name="bad", program="OPENQASM 3.0; qubit[2] q; nonsense q[0];", language=ProgramLanguage.QASM3)
+        bad = JobRequest(
+            name="bad",
+            program="OPENQASM 3.0; qubit[2] q; nonsense q[0];",
+            language=ProgramLanguage.QASM3,
+        )
         with pytest.raises(InvalidArgument) as caught:
             client.submit(bad)
         assert caught.value.violations and caught.value.violations[0].field == "program"

@@ -21,8 +21,11 @@ def test_bell_job_end_to_end(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
     assert accepted.state == pb.JOB_STATE_PENDING and accepted.id
     events = wait(jobs, accepted.id)
     assert [e.state for e in events if e.kind == "state"] == [
-        pb.JOB_STATE_PENDING, pb.JOB_STATE_COMPILING, pb.JOB_STATE_QUEUED,
-        pb.JOB_STATE_RUNNING, pb.JOB_STATE_DONE,
+        pb.JOB_STATE_PENDING,
+        pb.JOB_STATE_COMPILING,
+        pb.JOB_STATE_QUEUED,
+        pb.JOB_STATE_RUNNING,
+        pb.JOB_STATE_DONE,
     ]
     assert [e.event_seq for e in events] == list(range(1, len(events) + 1))
     assert events[-1].terminal
@@ -68,7 +71,11 @@ def test_idempotency_key(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
         (job(""), grpc.StatusCode.INVALID_ARGUMENT, "job.program.source"),
         (job("   \n"), grpc.StatusCode.INVALID_ARGUMENT, "job.program.source"),
         (job("this is not a circuit at all"), grpc.StatusCode.INVALID_ARGUMENT, "program"),
-        (job("OPENQASM 3.0;\x00\x01\x02\xff"), grpc.StatusCode.INVALID_ARGUMENT, "job.program.source"),
+        (
+            job("OPENQASM 3.0;\x00\x01\x02\xff"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "job.program.source",
+        ),
         (job(BELL, shots=0), grpc.StatusCode.INVALID_ARGUMENT, "shots"),
         (job(BELL, shots=10_000_001), grpc.StatusCode.INVALID_ARGUMENT, "job.shots"),
         (job(BELL, priority=101), grpc.StatusCode.INVALID_ARGUMENT, "job.priority"),
@@ -76,11 +83,24 @@ def test_idempotency_key(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
         (job("OPENQASM 3.0; qubit[40] q; h q[39];"), grpc.StatusCode.INVALID_ARGUMENT, "program"),
         (job(BELL, target="sim:nowhere"), grpc.StatusCode.NOT_FOUND, ""),
     ],
-    ids=["empty", "blank", "garbage", "binary", "zero-shots", "too-many-shots", "priority",
-         "name", "too-many-qubits", "unknown-backend"],
+    ids=[
+        "empty",
+        "blank",
+        "garbage",
+        "binary",
+        "zero-shots",
+        "too-many-shots",
+        "priority",
+        "name",
+        "too-many-qubits",
+        "unknown-backend",
+    ],
 )
 def test_bad_input_gets_a_precise_error(
-    jobs: jobs_pb2_grpc.JobServiceStub, request_job: pb.JobRequest, code: grpc.StatusCode, field: str
+    jobs: jobs_pb2_grpc.JobServiceStub,
+    request_job: pb.JobRequest,
+    code: grpc.StatusCode,
+    field: str,
 ) -> None:
     before = len(jobs.ListJobs(jobs_pb2.ListJobsRequest(page_size=500)).jobs)
     with pytest.raises(grpc.RpcError) as caught:
@@ -170,6 +190,8 @@ def test_health_and_reflection(channel: grpc.Channel) -> None:
         status = health.Check(health_pb2.HealthCheckRequest(service=service)).status
         assert status == health_pb2.HealthCheckResponse.SERVING
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-    answer = next(iter(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))))
+    answer = next(
+        iter(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+    )
     names = {s.name for s in answer.list_services_response.service}
     assert {"eigen.api.v1.JobService", "eigen.api.v1.BackendService"} <= names

@@ -60,9 +60,12 @@ def test_imports_only_go_down() -> None:
 def test_client_import_is_light() -> None:
     code = (
         "import sys, eigen.client, eigen.client.client\n"
-        "heavy = [m for m in ('qiskit', 'qiskit_aer', 'sqlalchemy', 'psycopg', 'eigen.server', 'eigen.kernel')"
-        " if m in sys.modules]\n"
+        "names = ('qiskit', 'qiskit_aer', 'sqlalchemy', 'psycopg',"
+        " 'eigen.server', 'eigen.kernel')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert loaded == "", f"import eigen.client loaded: {loaded}"

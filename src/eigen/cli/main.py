@@ -28,7 +28,8 @@ out = Console()
 err = Console(stderr=True)
 
 EndpointOpt = Annotated[
-    str | None, typer.Option("--endpoint", "-e", help="host:port of an Eigen server (or EIGEN_ENDPOINT)")
+    str | None,
+    typer.Option("--endpoint", "-e", help="host:port of an Eigen server (or EIGEN_ENDPOINT)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
@@ -47,7 +48,11 @@ def submit(
         follow = watch or session.embedded  # an embedded job runs inside this process
         if not as_json:
             out.print(f"submitted job [bold]{accepted.id}[/bold] ({accepted.request.name})")
-        final = render.follow(session.client, accepted.id, err, quiet=as_json or not watch) if follow else accepted
+        final = (
+            render.follow(session.client, accepted.id, err, quiet=as_json or not watch)
+            if follow
+            else accepted
+        )
         if as_json:
             out.print_json(json.dumps(render.job_dict(final)))
         elif follow:
@@ -110,9 +115,11 @@ def jobs(
     states = [render.parse_state(s) for s in state or []]
     labels = render.parse_labels(label or [])
     with Session(endpoint, err) as session:
-        found, token = session.client.list(states, target, labels, limit, page_token)
+        found, token = session.client.list_jobs(states, target, labels, limit, page_token)
         if as_json:
-            out.print_json(json.dumps({"jobs": [render.job_dict(j) for j in found], "next_page_token": token}))
+            out.print_json(
+                json.dumps({"jobs": [render.job_dict(j) for j in found], "next_page_token": token})
+            )
         else:
             render.print_jobs(out, found, token)
 

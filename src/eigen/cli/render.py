@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -156,7 +155,14 @@ def print_jobs(console: Console, jobs: list[Job], token: str) -> None:
         table.add_column(column)
     for job in jobs:
         created = dt.datetime.fromtimestamp(job.created_at).isoformat(timespec="seconds")
-        table.add_row(job.id, job.request.name, job.state.value, job.request.target, str(job.request.priority), created)
+        table.add_row(
+            job.id,
+            job.request.name,
+            job.state.value,
+            job.request.target,
+            str(job.request.priority),
+            created,
+        )
     console.print(table)
     if token:
         console.print(f"next page: --page-token {token}")
@@ -185,7 +191,12 @@ def print_backends(console: Console, listed: list[tuple[DeviceInfo, int]]) -> No
         table.add_column(column)
     for device, depth in listed:
         kind = "emulator (noisy)" if device.noisy else ("stabilizer" if device.clifford_only else "simulator")
-        table.add_row(device.name, str(device.num_qubits), device.status.value, kind, str(depth), device.description)
+        table.add_row(
+            device.name,
+            str(device.num_qubits),
+            device.status.value,
+            kind,
+            str(depth),
+            device.description,
+        )
     console.print(table)
-
-

@@ -57,7 +57,7 @@ class Client:
     def cancel(self, job_id: str) -> Job:
         return convert.job_from_pb(self._call(self.jobs.CancelJob, jobs_pb2.CancelJobRequest(job_id=job_id)))
 
-    def list(
+    def list_jobs(
         self,
         states: list[JobState] | None = None,
         target: str = "",
@@ -125,4 +125,3 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-

@@ -50,9 +50,7 @@ ParamValue = float | int | str
 
 def canonical_json(document: Any) -> str:
     """The canonical text of a JSON-compatible value."""
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def fingerprint(text: str, *, canonical: bool = False) -> str:
@@ -149,9 +147,7 @@ def _instruction(
         return Barrier(len(qubits)), qubits, clbits
     template = _STANDARD[name]
     if len(params) != len(template.params):
-        raise program_error(
-            f"{where} ({name!r}): expects {len(template.params)} params, got {len(params)}"
-        )
+        raise program_error(f"{where} ({name!r}): expects {len(template.params)} params, got {len(params)}")
     if len(qubits) != template.num_qubits or len(clbits) != template.num_clbits:
         raise program_error(
             f"{where} ({name!r}): acts on {template.num_qubits} qubits and "
@@ -206,9 +202,7 @@ def _param_out(value: object, index: int) -> ParamValue:
     raise program_error(f"instruction {index}: parameter {value!r} cannot be written as AQO")
 
 
-def _param_in(
-    value: object, symbols: dict[str, Parameter], where: str
-) -> float | int | ParameterExpression:
+def _param_in(value: object, symbols: dict[str, Parameter], where: str) -> float | int | ParameterExpression:
     if isinstance(value, bool):
         raise program_error(f"{where}: parameter must be a number or an expression, got {value}")
     if isinstance(value, int | float):

@@ -33,9 +33,7 @@ class ParsedProgram:
     decorator: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_program(
-    source: str, language: ProgramLanguage | str, entrypoint: str = "main"
-) -> ParsedProgram:
+def parse_program(source: str, language: ProgramLanguage | str, entrypoint: str = "main") -> ParsedProgram:
     """Parse ``source``; every user error is an InvalidArgument on ``program``."""
     check_source(source)
     lang = resolve_language(language)

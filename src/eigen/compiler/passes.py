@@ -132,8 +132,7 @@ class PassManagerCache:
         except Exception as exc:
             reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             raise CompilationFailed(
-                f"cannot compile for {device.name} at optimization level "
-                f"{optimization_level}: {reason}"
+                f"cannot compile for {device.name} at optimization level {optimization_level}: {reason}"
             ) from exc
         return result
 

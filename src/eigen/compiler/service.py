@@ -234,9 +234,7 @@ class CompilationService:
         )
         return compiled
 
-    def _prepare(
-        self, request: CompileRequest
-    ) -> tuple[ParsedProgram, QuantumCircuit, QuantumCircuit, bool]:
+    def _prepare(self, request: CompileRequest) -> tuple[ParsedProgram, QuantumCircuit, QuantumCircuit, bool]:
         """Parse and check: (parsed, logical circuit, circuit to transpile, measures added)."""
         parsed = parse_program(request.program, request.language, request.entrypoint)
         circuit = parsed.circuit

@@ -23,16 +23,12 @@ ALLOWED_INCLUDES = frozenset({"stdgates.inc", "qelib1.inc"})
 # DEL; U+FFFD (what a lossy decoder leaves behind for bytes that were not UTF-8).
 _BINARY = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 _INCLUDE = re.compile(r"""\binclude\s*(["'])(.*?)\1""")
-_REGISTER = re.compile(
-    r"\b(?:qreg|creg)\s+[A-Za-z_]\w*\s*\[\s*(\d+)\s*\]|\b(?:qubit|bit)\s*\[\s*(\d+)\s*\]"
-)
+_REGISTER = re.compile(r"\b(?:qreg|creg)\s+[A-Za-z_]\w*\s*\[\s*(\d+)\s*\]|\b(?:qubit|bit)\s*\[\s*(\d+)\s*\]")
 
 
 def program_error(description: str) -> InvalidArgument:
     """An :class:`InvalidArgument` about the ``program`` field (message starts 'program: ')."""
-    return InvalidArgument(
-        f"{PROGRAM_FIELD}: {description}", [FieldViolation(PROGRAM_FIELD, description)]
-    )
+    return InvalidArgument(f"{PROGRAM_FIELD}: {description}", [FieldViolation(PROGRAM_FIELD, description)])
 
 
 def line_column(text: str, offset: int) -> tuple[int, int]:
@@ -80,8 +76,7 @@ def check_qasm_text(source: str) -> None:
         if size > MAX_REGISTER_SIZE:
             line, _ = line_column(source, match.start())
             raise program_error(
-                f"line {line}: register of {size} (qu)bits is larger than the limit "
-                f"of {MAX_REGISTER_SIZE}"
+                f"line {line}: register of {size} (qu)bits is larger than the limit of {MAX_REGISTER_SIZE}"
             )
 
 

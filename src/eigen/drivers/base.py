@@ -81,9 +81,7 @@ class Driver(ABC):
                 "circuit", f"expected a qiskit QuantumCircuit, got {type(circuit).__name__}"
             )
         if width > info.num_qubits:
-            raise invalid_circuit(
-                f"circuit uses {width} qubits but {info.name} has {info.num_qubits}"
-            )
+            raise invalid_circuit(f"circuit uses {width} qubits but {info.name} has {info.num_qubits}")
         if not 1 <= request.shots <= info.max_shots:
             raise InvalidArgument.for_field(
                 "shots",

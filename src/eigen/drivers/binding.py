@@ -40,9 +40,7 @@ def check_binding(circuit: Any, binding: dict[str, float], index: int = 0) -> di
         problems.append(f"parameter(s) {_quoted(bad)} need a finite real value")
     if problems:
         description = "; ".join(problems)
-        raise InvalidArgument(
-            f"{field_path}: {description}", [FieldViolation(field_path, description)]
-        )
+        raise InvalidArgument(f"{field_path}: {description}", [FieldViolation(field_path, description)])
     return {params[name]: float(value) for name, value in binding.items()}
 
 

@@ -40,9 +40,7 @@ def from_packed(packed: npt.NDArray[np.uint8], num_clbits: int) -> dict[str, int
             values = words.view("<u2").ravel()
         histogram = np.bincount(values)
         seen = np.flatnonzero(histogram)
-        return dict(
-            zip([format(v, fmt) for v in seen.tolist()], histogram[seen].tolist(), strict=True)
-        )
+        return dict(zip([format(v, fmt) for v in seen.tolist()], histogram[seen].tolist(), strict=True))
     if num_clbits <= 64:
         words = np.zeros((shots, 8), dtype=np.uint8)
         words[:, :width] = packed

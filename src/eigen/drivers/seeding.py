@@ -17,7 +17,5 @@ def choose_seed(seed: int | None) -> int:
     if seed is None:
         return secrets.randbelow(DRAWN_SEED_BOUND)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InvalidArgument.for_field(
-            "seed", f"must be an integer between 0 and {MAX_SEED}, got {seed!r}"
-        )
+        raise InvalidArgument.for_field("seed", f"must be an integer between 0 and {MAX_SEED}, got {seed!r}")
     return seed

@@ -146,17 +146,12 @@ class StabilizerDriver(Driver):
             simulator.set_num_qubits(width)
             simulator.do_circuit(to_stim(bound, self.name).circuit)
             values.append(
-                [
-                    sum(w * simulator.peek_observable_expectation(p) for p, w in terms)
-                    for terms in paulis
-                ]
+                [sum(w * simulator.peek_observable_expectation(p) for p, w in terms) for terms in paulis]
             )
         return values
 
 
-def _pauli_terms(
-    observable: Observable, width: int, index: int
-) -> list[tuple[stim.PauliString, float]]:
+def _pauli_terms(observable: Observable, width: int, index: int) -> list[tuple[stim.PauliString, float]]:
     terms: list[tuple[stim.PauliString, float]] = []
     for label, weight in observable:
         if len(label) != width or not set(label) <= _PAULI_CHARS:

@@ -49,8 +49,7 @@ def pauli_operator(observable: Observable, num_qubits: int, index: int) -> Spars
         if len(label) != num_qubits or not set(label) <= _PAULI_CHARS:
             raise InvalidArgument.for_field(
                 field_path,
-                f"Pauli label {label!r} must be {num_qubits} characters of I, X, Y, Z "
-                "(the circuit width)",
+                f"Pauli label {label!r} must be {num_qubits} characters of I, X, Y, Z (the circuit width)",
             )
         try:
             weight = float(coeff)
@@ -118,9 +117,7 @@ class StatevectorDriver(AerDriver):
                 f"exact estimation needs a circuit without mid-circuit {' or '.join(leftover)}",
             )
         self.check_circuit(unitary)
-        operators = [
-            pauli_operator(obs, unitary.num_qubits, k) for k, obs in enumerate(observables)
-        ]
+        operators = [pauli_operator(obs, unitary.num_qubits, k) for k, obs in enumerate(observables)]
         table = sweep_table(unitary, bindings)
         labels = [f"eigen_obs_{k}" for k in range(len(operators))]
         for label, op in zip(labels, operators, strict=True):
@@ -134,8 +131,5 @@ class StatevectorDriver(AerDriver):
             raise ExecutionFailed(f"{self.name}: estimation failed: {exc}") from exc
         if not result.success:
             raise ExecutionFailed(f"{self.name}: estimation failed: {result.status}")
-        values = [
-            [float(result.data(i)[label].real) for label in labels]
-            for i in range(len(result.results))
-        ]
+        values = [[float(result.data(i)[label].real) for label in labels] for i in range(len(result.results))]
         return values if table else values * runs

@@ -69,8 +69,7 @@ class StimProgram:
 
 def not_clifford(name: str, index: int, device: str, detail: str = "") -> InvalidArgument:
     return invalid_circuit(
-        f"circuit is not Clifford: gate {name!r}{detail} (instruction {index}) "
-        f"cannot run on {device}",
+        f"circuit is not Clifford: gate {name!r}{detail} (instruction {index}) cannot run on {device}",
     )
 
 

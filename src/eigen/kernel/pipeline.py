@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from eigen.errors import EigenError
+from eigen.errors import Cancelled, EigenError
+from eigen.kernel.hybrid.runner import HybridRunner
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
@@ -38,8 +39,6 @@ PROGRAM_FILES = {
     ProgramLanguage.AQO: "program.aqo.json",
 }
 
-HybridRunner = Callable[[Job, CompiledProgram, DeviceInfo], JobResult]
-
 
 class Pipeline:
     def __init__(
@@ -50,7 +49,6 @@ class Pipeline:
         artifacts: ArtifactStore,
         scheduler: PriorityScheduler[str],
         devices: Callable[[str], DeviceInfo],
-        hybrid: HybridRunner | None = None,
     ) -> None:
         self.lifecycle = lifecycle
         self.compiler = compiler
@@ -58,7 +56,7 @@ class Pipeline:
         self.artifacts = artifacts
         self.scheduler = scheduler
         self.devices = devices
-        self.hybrid = hybrid
+        self.hybrid = HybridRunner(lifecycle, compiler, drivers)
         self._compiled: dict[str, CompiledProgram] = {}
         self._lock = threading.Lock()
 
@@ -85,10 +83,12 @@ class Pipeline:
         with self._lock:
             self._compiled[job.id] = compiled
         timings = {**job.timings, "compile_s": compile_s}
-        if job.state is JobState.COMPILING:
-            if self.lifecycle.move(job.id, JobState.QUEUED, "queued", timings=timings) is None:
-                self._forget(job.id)
-                return
+        moved = job.state is not JobState.COMPILING or self.lifecycle.move(
+            job.id, JobState.QUEUED, "queued", timings=timings
+        )
+        if not moved:
+            self._forget(job.id)
+            return
         self.scheduler.push(job.id, job.request.priority)
 
     def _compile(self, job: Job) -> CompiledProgram:
@@ -134,8 +134,10 @@ class Pipeline:
             return
         started = time.perf_counter()
         device = self.devices(job.request.target)
-        if compiled.hybrid is not None and self.hybrid is not None:
-            result = self.hybrid(running, compiled, device)
+        if compiled.hybrid is not None:
+            result = self.hybrid.run_program(running, compiled, device)
+        elif job.request.observables:
+            result = self.hybrid.run_sweep(running, compiled, device)
         else:
             result = self._execute_circuit(running, compiled)
         result.timings["execute_s"] = time.perf_counter() - started
@@ -176,6 +178,8 @@ class Pipeline:
         )
         try:
             stage(job)
+        except Cancelled:
+            return  # the job was cancelled or timed out meanwhile: its state says so already
         except EigenError as exc:
             self.fail(job.id, exc.code, exc.message)
         except Exception as exc:  # a bug must end the job, never the worker

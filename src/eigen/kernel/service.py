@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from eigen.kernel.events import EventBus
+from eigen.kernel.hybrid.observables import check_observable
+from eigen.kernel.hybrid.settings import check_estimation, loop_settings, sweep_shots
 from eigen.kernel.lifecycle import Lifecycle
-from eigen.kernel.pipeline import HybridRunner, Pipeline
+from eigen.kernel.pipeline import Pipeline
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.scheduler import PriorityScheduler
@@ -45,7 +47,6 @@ class Kernel:
         compiler: CompilerPort,
         drivers: DriverPort,
         settings: KernelSettings | None = None,
-        hybrid: HybridRunner | None = None,
     ) -> None:
         self.settings = settings or KernelSettings()
         self.store = store
@@ -54,9 +55,7 @@ class Kernel:
         self.bus = EventBus()
         self.lifecycle = Lifecycle(store, self.bus)
         self.scheduler: PriorityScheduler[str] = PriorityScheduler(self.settings.queue_capacity)
-        self.pipeline = Pipeline(
-            self.lifecycle, compiler, drivers, artifacts, self.scheduler, self.device, hybrid
-        )
+        self.pipeline = Pipeline(self.lifecycle, compiler, drivers, artifacts, self.scheduler, self.device)
         self._compile_queue: queue.Queue[str | None] = queue.Queue()
         self._deadlines: dict[str, float] = {}
         self._devices: dict[str, DeviceInfo] = {}
@@ -138,8 +137,7 @@ class Kernel:
     def _same_payload(self, existing: Job, request: JobRequest) -> Job:
         if existing.request.fingerprint() != request.fingerprint():
             raise FailedPrecondition(
-                "idempotency key was already used for a different job payload "
-                f"(job {existing.id})"
+                f"idempotency key was already used for a different job payload (job {existing.id})"
             )
         return existing
 
@@ -157,10 +155,16 @@ class Kernel:
                 entrypoint=request.entrypoint,
             )
         )
-        estimates = checked.hybrid is not None or bool(request.observables)
-        if shots < 1 and not (estimates and device.simulator and not device.noisy):
+        if checked.hybrid is not None:
+            check_estimation(loop_settings(request, checked).shots, device)
+        elif request.observables:
+            for index, observable in enumerate(request.observables):
+                check_observable(list(observable.items()), checked.num_qubits, f"observables[{index}]")
+            check_estimation(sweep_shots(request), device)
+        elif shots < 1:
             raise InvalidArgument.for_field(
-                "shots", "must be at least 1 (0 means exact estimation, for observables on simulators)"
+                "shots",
+                "must be at least 1 (0 means exact estimation, for observables on simulators)",
             )
         if len(request.parameter_bindings) > device.max_circuits:
             raise InvalidArgument.for_field(
@@ -173,8 +177,8 @@ class Kernel:
             raise NotFound(f"job {job_id} not found")
         return job
 
-    def list(self, query: JobFilter) -> list[Job]:
-        return self.store.list(query)
+    def list_jobs(self, query: JobFilter) -> list[Job]:
+        return self.store.list_jobs(query)
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)

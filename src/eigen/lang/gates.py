@@ -165,8 +165,7 @@ def check_ops(ops: list[Op], width: int, clbits: int, *, hybrid: bool) -> None:
                 if bit >= clbits:
                     fail(
                         op.line,
-                        f"classical bit {bit} is out of range: the circuit has {clbits} "
-                        "classical bits",
+                        f"classical bit {bit} is out of range: the circuit has {clbits} classical bits",
                     )
             measured.update(op.qubits)
             total += len(op.qubits) * (1 + {"Z": 0, "X": 1, "Y": 2}[op.basis])

@@ -70,13 +70,7 @@ def split_module(tree: ast.Module, entrypoint: str, imports: Imports) -> ModuleP
             f"'{function.name}' (set spec.entrypoint to '{function.name}' or rename it)",
         )
     arguments = function.args
-    if (
-        arguments.posonlyargs
-        or arguments.args
-        or arguments.vararg
-        or arguments.kwonlyargs
-        or arguments.kwarg
-    ):
+    if arguments.posonlyargs or arguments.args or arguments.vararg or arguments.kwonlyargs or arguments.kwarg:
         fail(function, "the @hybrid_program function takes no arguments")
     return ModuleParts(function, decorator, assignments)
 

@@ -41,8 +41,7 @@ def bind(
     if len(call.args) > len(positional_names) and not var_positional:
         fail(
             call,
-            f"{func}() takes at most {len(positional_names)} positional arguments "
-            f"({len(call.args)} given)",
+            f"{func}() takes at most {len(positional_names)} positional arguments ({len(call.args)} given)",
         )
     if var_positional:
         bound.rest_positional = list(call.args)

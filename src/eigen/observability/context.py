@@ -30,9 +30,7 @@ class CallContext:
         return tuple(pairs)
 
 
-_current: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
-    "eigen_call", default=None
-)
+_current: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("eigen_call", default=None)
 
 
 def new_traceparent() -> str:

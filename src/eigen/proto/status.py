@@ -33,9 +33,7 @@ def to_status(error: EigenError) -> grpc.Status:
         holder = any_pb2.Any()
         holder.Pack(detail)
         packed.append(holder)
-    status = status_pb2.Status(
-        code=getattr(code_pb2, error.info.grpc), message=error.message, details=packed
-    )
+    status = status_pb2.Status(code=getattr(code_pb2, error.info.grpc), message=error.message, details=packed)
     converted = rpc_status.to_status(status)
     assert converted.code == grpc_code
     return converted

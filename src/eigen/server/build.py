@@ -97,8 +97,4 @@ def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> 
         queue_capacity=settings.queue_capacity,
         default_timeout_s=settings.default_timeout_s,
     )
-    return Kernel(store, artifacts, compiler, drivers, kernel_settings, hybrid=_hybrid_runner(drivers))
-
-
-def _hybrid_runner(drivers: DriverPort) -> None:
-    return None
+    return Kernel(store, artifacts, compiler, drivers, kernel_settings)

@@ -49,7 +49,7 @@ class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
     def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext
     ) -> jobs_pb2.ListJobsResponse:
-        jobs, token = self.api.list(list_query_from_pb(request))
+        jobs, token = self.api.list_jobs(list_query_from_pb(request))
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
 
     @unary
@@ -137,6 +137,12 @@ class DriverManagerServicer(driver_pb2_grpc.DriverManagerServiceServicer):
     ) -> driver_pb2.ExecuteResponse:
         result = self.drivers.execute(wire.execute_request_from_pb(request))
         return wire.execution_result_to_pb(result)
+
+    @unary
+    def Estimate(
+        self, request: driver_pb2.EstimateRequest, context: grpc.ServicerContext
+    ) -> driver_pb2.EstimateResponse:
+        return wire.estimates_to_pb(self.drivers.estimate(wire.estimate_request_from_pb(request)))
 
     @unary
     def Calibrate(self, request: driver_pb2.DeviceRequest, context: grpc.ServicerContext) -> pb.Calibration:

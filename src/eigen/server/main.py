@@ -34,7 +34,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Serve gRPC until SIGINT or SIGTERM, then stop gracefully."""
-    flags = {
+    flags: dict[str, object] = {
         "role": role or None,
         "host": host,
         "port": port,
@@ -44,7 +44,7 @@ def serve(
         "driver_manager_address": driver_manager_address,
     }
     try:
-        settings = Settings(**{k: v for k, v in flags.items() if v is not None})
+        settings = Settings.model_validate({k: v for k, v in flags.items() if v is not None})
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

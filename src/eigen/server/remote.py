@@ -15,7 +15,12 @@ import grpc
 
 from eigen.errors import NotFound
 from eigen.kernel.store.base import JobFilter
-from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
+from eigen.models.compiled import (
+    CompiledProgram,
+    CompileRequest,
+    EstimationRequest,
+    ExecutionRequest,
+)
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import ExecutionResult, JobResult
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -80,7 +85,7 @@ class RemoteKernel(_Remote):
     def get(self, job_id: str) -> Job:
         return convert.job_from_pb(self.call(self.stub.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)))
 
-    def list(self, query: JobFilter) -> list[Job]:
+    def list_jobs(self, query: JobFilter) -> list[Job]:
         # The kernel pages by itself; ask for this page with the same cursor semantics.
         request = jobs_pb2.ListJobsRequest(
             states=[convert.STATE_TO_PB[s] for s in query.states],
@@ -117,7 +122,9 @@ class RemoteKernel(_Remote):
             raise error_from_rpc(exc, self.peer) from None
 
     def results(self, job_id: str) -> JobResult:
-        return convert.result_from_pb(self.call(self.stub.GetResults, jobs_pb2.GetJobResultsRequest(job_id=job_id)))
+        return convert.result_from_pb(
+            self.call(self.stub.GetResults, jobs_pb2.GetJobResultsRequest(job_id=job_id))
+        )
 
     def device(self, name: str) -> DeviceInfo:
         return convert.device_from_pb(self.call(self.stub.GetBackend, jobs_pb2.GetBackendRequest(name=name)))
@@ -174,6 +181,11 @@ class RemoteDrivers(_Remote):
         response = self.call(self.stub.Execute, wire.execute_request_to_pb(request), timeout=None)
         return wire.execution_result_from_pb(response)
 
-    def calibrate(self, name: str) -> Calibration:
-        return convert.calibration_from_pb(self.call(self.stub.Calibrate, driver_pb2.DeviceRequest(name=name)))
+    def estimate(self, request: EstimationRequest) -> list[list[float]]:
+        response = self.call(self.stub.Estimate, wire.estimate_request_to_pb(request), timeout=None)
+        return wire.estimates_from_pb(response)
 
+    def calibrate(self, name: str) -> Calibration:
+        return convert.calibration_from_pb(
+            self.call(self.stub.Calibrate, driver_pb2.DeviceRequest(name=name))
+        )

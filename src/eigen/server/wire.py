@@ -7,7 +7,13 @@ from typing import Any
 
 from qiskit import qpy
 
-from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest, HybridSpec
+from eigen.models.compiled import (
+    CompiledProgram,
+    CompileRequest,
+    EstimationRequest,
+    ExecutionRequest,
+    HybridSpec,
+)
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import ExecutionResult
 from eigen.proto import convert
@@ -42,6 +48,7 @@ def compile_request_to_pb(request: CompileRequest) -> compiler_pb2.CompileReques
         message.optimization_level = request.optimization_level
     if request.seed is not None:
         message.seed = request.seed
+    message.measurement_bases.extend(request.measurement_bases)
     return message
 
 
@@ -54,6 +61,7 @@ def compile_request_from_pb(message: compiler_pb2.CompileRequest) -> CompileRequ
         entrypoint=message.program.entrypoint or "main",
         optimization_level=message.optimization_level if message.HasField("optimization_level") else None,
         seed=message.seed if message.HasField("seed") else None,
+        measurement_bases=tuple(message.measurement_bases),
     )
 
 
@@ -73,6 +81,8 @@ def compiled_to_pb(compiled: CompiledProgram) -> compiler_pb2.CompileResponse:
         qasm3=compiled.qasm3,
         aqo_json=compiled.aqo_json,
         defaults=compiled.defaults,
+        decorator=convert.struct(compiled.decorator),
+        basis_circuits_qpy={b: circuit_to_qpy(c) for b, c in compiled.basis_circuits.items()},
     )
     if compiled.hybrid is not None:
         hybrid = compiled.hybrid
@@ -96,7 +106,8 @@ def compiled_from_pb(message: compiler_pb2.CompileResponse) -> CompiledProgram:
         spec = message.hybrid
         hybrid = HybridSpec(
             observables={
-                label: [(t.pauli, t.coefficient) for t in obs.terms] for label, obs in spec.observables.items()
+                label: [(t.pauli, t.coefficient) for t in obs.terms]
+                for label, obs in spec.observables.items()
             },
             objective=spec.objective or None,
             method=spec.method,
@@ -117,6 +128,8 @@ def compiled_from_pb(message: compiler_pb2.CompileResponse) -> CompiledProgram:
         source_circuit=circuit_from_qpy(message.source_circuit_qpy),
         defaults=dict(message.defaults),
         hybrid=hybrid,
+        decorator=convert.plain(message.decorator),
+        basis_circuits={b: circuit_from_qpy(q) for b, q in message.basis_circuits_qpy.items()},
     )
 
 
@@ -162,3 +175,31 @@ def execution_result_from_pb(message: driver_pb2.ExecuteResponse) -> ExecutionRe
         calibration_id=message.calibration_id,
         timings=dict(message.timings),
     )
+
+
+def estimate_request_to_pb(request: EstimationRequest) -> driver_pb2.EstimateRequest:
+    return driver_pb2.EstimateRequest(
+        device=request.device,
+        circuit_qpy=circuit_to_qpy(request.circuit),
+        observables=[_observable_pb(terms) for terms in request.observables],
+        parameter_bindings=[pb.ParameterBinding(values=b) for b in request.parameter_bindings],
+    )
+
+
+def estimate_request_from_pb(message: driver_pb2.EstimateRequest) -> EstimationRequest:
+    return EstimationRequest(
+        device=message.device,
+        circuit=circuit_from_qpy(message.circuit_qpy),
+        observables=[[(t.pauli, t.coefficient) for t in o.terms] for o in message.observables],
+        parameter_bindings=[dict(b.values) for b in message.parameter_bindings],
+    )
+
+
+def estimates_to_pb(values: list[list[float]]) -> driver_pb2.EstimateResponse:
+    return driver_pb2.EstimateResponse(
+        bindings=[driver_pb2.EstimateResponse.Values(values=row) for row in values]
+    )
+
+
+def estimates_from_pb(message: driver_pb2.EstimateResponse) -> list[list[float]]:
+    return [list(row.values) for row in message.bindings]

@@ -71,11 +71,11 @@ class JobApi:
     def results(self, job_id: str) -> JobResult:
         return self.kernel.results(check_job_id(job_id))
 
-    def list(self, query: ListQuery) -> tuple[list[Job], str]:
+    def list_jobs(self, query: ListQuery) -> tuple[list[Job], str]:
         size = query.page_size or DEFAULT_PAGE_SIZE
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument.for_field("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
-        jobs = self.kernel.list(
+        jobs = self.kernel.list_jobs(
             JobFilter(
                 states=query.states,
                 target=query.target or None,
@@ -129,4 +129,3 @@ def decode_page_token(token: str) -> tuple[float, str]:
         return float(stamp), check_job_id(str(job_id))
     except (ValueError, TypeError, InvalidArgument):
         raise InvalidArgument.for_field("page_token", "is not a token this server issued") from None
-

@@ -49,9 +49,7 @@ def service() -> CompilationService:
     return CompilationService(pass_managers=PassManagerCache())
 
 
-def request(
-    program: str, language: ProgramLanguage, device: DeviceInfo, **kw: Any
-) -> CompileRequest:
+def request(program: str, language: ProgramLanguage, device: DeviceInfo, **kw: Any) -> CompileRequest:
     return CompileRequest(program=program, language=language, device=device, **kw)
 
 
@@ -278,18 +276,14 @@ def test_concurrent_compiles_agree() -> None:
     service = CompilationService(cache_size=0, pass_managers=PassManagerCache())
 
     def compile_once(_: int) -> dict[str, int]:
-        return dict(
-            service.compile(request(GHZ5, ProgramLanguage.QASM2, LINE5)).circuit.count_ops()
-        )
+        return dict(service.compile(request(GHZ5, ProgramLanguage.QASM2, LINE5)).circuit.count_ops())
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(compile_once, range(16)))
     assert all(result == results[0] for result in results)
 
 
-LINE5 = DeviceInfo(
-    "emu:line5", 5, ("rz", "sx", "x", "cx"), coupling_map=tuple((i, i + 1) for i in range(4))
-)
+LINE5 = DeviceInfo("emu:line5", 5, ("rz", "sx", "x", "cx"), coupling_map=tuple((i, i + 1) for i in range(4)))
 
 
 def test_language_aliases_and_unknown_languages(service: CompilationService) -> None:

@@ -56,9 +56,7 @@ def test_same_seed_same_counts(stabilizer: StabilizerDriver, bell: QuantumCircui
     assert any(counts_of(stabilizer, bell, seed=s) != first for s in range(10, 15))
 
 
-def test_drawn_seed_is_reported_and_reproduces(
-    stabilizer: StabilizerDriver, bell: QuantumCircuit
-) -> None:
+def test_drawn_seed_is_reported_and_reproduces(stabilizer: StabilizerDriver, bell: QuantumCircuit) -> None:
     result = stabilizer.run(request(bell))
     assert isinstance(result.seed, int)
     assert counts_of(stabilizer, bell, seed=result.seed) == result.experiments[0].counts

@@ -82,9 +82,7 @@ def test_same_seed_same_counts_different_seeds_differ(
     assert any(c != first for c in others)
 
 
-def test_drawn_seed_is_reported_and_reproduces(
-    statevector: StatevectorDriver, bell: QuantumCircuit
-) -> None:
+def test_drawn_seed_is_reported_and_reproduces(statevector: StatevectorDriver, bell: QuantumCircuit) -> None:
     result = statevector.run(request(bell, seed=None))
     assert isinstance(result.seed, int)
     replay = statevector.run(request(bell, seed=result.seed))

@@ -42,8 +42,14 @@ class FakeCompiler:
 
     def _program(self, request: CompileRequest) -> CompiledProgram:
         return CompiledProgram(
-            circuit=request.program, device=request.device.name, num_qubits=2, num_clbits=2,
-            parameters=[], report={"depth": 2}, qasm3="OPENQASM 3.0;", aqo_json="{}",
+            circuit=request.program,
+            device=request.device.name,
+            num_qubits=2,
+            num_clbits=2,
+            parameters=[],
+            report={"depth": 2},
+            qasm3="OPENQASM 3.0;",
+            aqo_json="{}",
         )
 
 
@@ -83,8 +89,11 @@ class FakeDrivers:
 
 def job_request(program: str = "OPENQASM 3.0; qubit[2] q;", **fields: object) -> JobRequest:
     base: dict[str, object] = {
-        "name": "t", "program": program, "language": ProgramLanguage.QASM3,
-        "target": DEVICE.name, "shots": 100,
+        "name": "t",
+        "program": program,
+        "language": ProgramLanguage.QASM3,
+        "target": DEVICE.name,
+        "shots": 100,
     }
     return JobRequest(**{**base, **fields})
 
@@ -102,7 +111,10 @@ def compiler() -> FakeCompiler:
 @pytest.fixture
 def kernel(tmp_path: Path, compiler: FakeCompiler, drivers: FakeDrivers) -> Iterator[Kernel]:
     kernel = Kernel(
-        MemoryJobStore(), ArtifactStore(tmp_path / "artifacts"), compiler, drivers,
+        MemoryJobStore(),
+        ArtifactStore(tmp_path / "artifacts"),
+        compiler,
+        drivers,
         KernelSettings(watchdog_interval_s=0.02),
     )
     kernel.start()

@@ -21,7 +21,11 @@ def test_job_runs_through_every_stage_with_ordered_events(kernel: Kernel) -> Non
     assert not dedup and job.state is JobState.PENDING
     states = finish(kernel, job.id)
     assert states == [
-        JobState.PENDING, JobState.COMPILING, JobState.QUEUED, JobState.RUNNING, JobState.DONE
+        JobState.PENDING,
+        JobState.COMPILING,
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.DONE,
     ]
     events = kernel.store.events(job.id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -35,7 +39,13 @@ def test_artifacts_are_written(kernel: Kernel) -> None:
     job, _ = kernel.submit(job_request())
     finish(kernel, job.id)
     names = kernel.pipeline.artifacts.names(job.id)
-    assert {"job.yaml", "program.qasm", "compiled.qasm", "compiled.aqo.json", "results.json"} <= set(names)
+    assert {
+        "job.yaml",
+        "program.qasm",
+        "compiled.qasm",
+        "compiled.aqo.json",
+        "results.json",
+    } <= set(names)
 
 
 def test_validation_errors_create_no_job(kernel: Kernel) -> None:

@@ -20,7 +20,9 @@ from tests.unit.kernel.conftest import job_request
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    made: JobStore = MemoryJobStore() if request.param == "memory" else SqlJobStore(sqlite_url(tmp_path / "j.db"))
+    made: JobStore = (
+        MemoryJobStore() if request.param == "memory" else SqlJobStore(sqlite_url(tmp_path / "j.db"))
+    )
     yield made
     made.close()
 
@@ -29,8 +31,12 @@ def new_job(
     store: JobStore, job_id: str, created: float, key: str | None = None, **request_fields: object
 ) -> Job:
     job = Job(
-        id=job_id, request=job_request(**request_fields), state=JobState.PENDING,
-        created_at=created, updated_at=created, idempotency_key=key,
+        id=job_id,
+        request=job_request(**request_fields),
+        state=JobState.PENDING,
+        created_at=created,
+        updated_at=created,
+        idempotency_key=key,
     )
     store.create(job, JobEvent(job_id, 1, JobState.PENDING, "state", created))
     return job
@@ -54,7 +60,10 @@ def test_transition_is_compare_and_set(store: JobStore) -> None:
     assert not store.transition("a1", JobState.PENDING, event("a1", 3, JobState.CANCELLED), {})
     assert not store.transition("a1", JobState.COMPILING, event("a1", 9, JobState.QUEUED), {})
     assert store.transition(
-        "a1", JobState.COMPILING, event("a1", 3, JobState.ERROR), {"error_code": "E", "error_summary": "s"}
+        "a1",
+        JobState.COMPILING,
+        event("a1", 3, JobState.ERROR),
+        {"error_code": "E", "error_summary": "s"},
     )
     job = store.get("a1")
     assert job is not None and job.state is JobState.ERROR and job.error_code == "E" and job.last_seq == 3
@@ -83,21 +92,31 @@ def test_idempotency_key_is_unique_per_owner(store: JobStore) -> None:
 
 def test_list_filters_and_keyset_pages(store: JobStore) -> None:
     for index in range(5):
-        new_job(store, f"j{index}", 100.0 + index, labels={"parity": "even" if index % 2 == 0 else "odd"})
-    newest = store.list(JobFilter(limit=2))
+        new_job(
+            store,
+            f"j{index}",
+            100.0 + index,
+            labels={"parity": "even" if index % 2 == 0 else "odd"},
+        )
+    newest = store.list_jobs(JobFilter(limit=2))
     assert [j.id for j in newest] == ["j4", "j3"]
-    after = store.list(JobFilter(limit=2, before=(newest[-1].created_at, newest[-1].id)))
+    after = store.list_jobs(JobFilter(limit=2, before=(newest[-1].created_at, newest[-1].id)))
     assert [j.id for j in after] == ["j2", "j1"]
-    assert [j.id for j in store.list(JobFilter(labels={"parity": "odd"}))] == ["j3", "j1"]
-    assert [j.id for j in store.list(JobFilter(created_after=102.0, created_before=104.0))] == ["j3", "j2"]
+    assert [j.id for j in store.list_jobs(JobFilter(labels={"parity": "odd"}))] == ["j3", "j1"]
+    assert [j.id for j in store.list_jobs(JobFilter(created_after=102.0, created_before=104.0))] == [
+        "j3",
+        "j2",
+    ]
     store.transition("j0", JobState.PENDING, event("j0", 2, JobState.CANCELLED), {})
-    assert [j.id for j in store.list(JobFilter(states=(JobState.CANCELLED,)))] == ["j0"]
+    assert [j.id for j in store.list_jobs(JobFilter(states=(JobState.CANCELLED,)))] == ["j0"]
     assert {j.id for j in store.in_states((JobState.PENDING,))} == {"j1", "j2", "j3", "j4"}
 
 
 def test_results_and_checkpoints(store: JobStore) -> None:
     new_job(store, "a1", 10.0)
-    result = JobResult(job_id="a1", backend="b", experiments=[Experiment({"01": 3}, 3)], seed=5, summary={"e": 1.5})
+    result = JobResult(
+        job_id="a1", backend="b", experiments=[Experiment({"01": 3}, 3)], seed=5, summary={"e": 1.5}
+    )
     store.save_result("a1", result)
     assert store.result("a1") == result
     assert store.result("missing") is None

@@ -50,6 +50,4 @@ def test_value_types_construct() -> None:
         "",
         {},
     )
-    assert eigen_lang.load_dataset("qfs://d", format="csv") == eigen_lang.DatasetRef(
-        "qfs://d", "csv"
-    )
+    assert eigen_lang.load_dataset("qfs://d", format="csv") == eigen_lang.DatasetRef("qfs://d", "csv")

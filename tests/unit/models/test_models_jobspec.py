@@ -122,25 +122,18 @@ def test_parse_jobspec_returns_v1_model() -> None:
     ],
     ids=["qasm2", "qasm3", "qasm2-after-comment", "qasm3-short-header"],
 )
-def test_qasm_file_language_from_header(
-    tmp_path: Path, source: str, expected: ProgramLanguage
-) -> None:
+def test_qasm_file_language_from_header(tmp_path: Path, source: str, expected: ProgramLanguage) -> None:
     job = write_job(tmp_path, v1("  program:\n    path: prog.qasm\n"), {"prog.qasm": source})
     assert load_job_file(job).language is expected
 
 
 def test_py_file_is_eigen_lang_whatever_its_text(tmp_path: Path) -> None:
-    job = write_job(
-        tmp_path, v1("  program:\n    path: program.eigen.py\n"), {"program.eigen.py": "x = 1\n"}
-    )
+    job = write_job(tmp_path, v1("  program:\n    path: program.eigen.py\n"), {"program.eigen.py": "x = 1\n"})
     assert load_job_file(job).language is ProgramLanguage.EIGEN_LANG
 
 
 def test_inline_eigen_lang_sniffed() -> None:
-    text = v1(
-        "  program:\n    source: |\n"
-        + "".join(f"      {line}\n" for line in EIGEN_LANG.splitlines())
-    )
+    text = v1("  program:\n    source: |\n" + "".join(f"      {line}\n" for line in EIGEN_LANG.splitlines()))
     assert from_text(text).language is ProgramLanguage.EIGEN_LANG
 
 
@@ -153,9 +146,7 @@ def test_inline_eigen_lang_sniffed() -> None:
         ("aqo", ProgramLanguage.AQO),
     ],
 )
-def test_explicit_language_wins_over_header(
-    tmp_path: Path, name: str, expected: ProgramLanguage
-) -> None:
+def test_explicit_language_wins_over_header(tmp_path: Path, name: str, expected: ProgramLanguage) -> None:
     job = write_job(
         tmp_path,
         v1(f"  program:\n    path: prog.qasm\n    language: {name}\n"),
@@ -165,9 +156,7 @@ def test_explicit_language_wins_over_header(
 
 
 def test_explicit_language_wins_over_py_extension(tmp_path: Path) -> None:
-    job = write_job(
-        tmp_path, v1("  program:\n    path: p.py\n    language: qasm3\n"), {"p.py": QASM3}
-    )
+    job = write_job(tmp_path, v1("  program:\n    path: p.py\n    language: qasm3\n"), {"p.py": QASM3})
     assert load_job_file(job).language is ProgramLanguage.QASM3
 
 
@@ -202,9 +191,7 @@ def test_v01_program_string_naming_a_file(tmp_path: Path) -> None:
 
 
 def test_v01_is_migrated_to_v1() -> None:
-    spec = parse_jobspec(
-        {"apiVersion": "eigen.os/v0.1", "spec": {"program_path": "p.qasm", "priority": 7}}
-    )
+    spec = parse_jobspec({"apiVersion": "eigen.os/v0.1", "spec": {"program_path": "p.qasm", "priority": 7}})
     assert spec.api_version == API_V1
     assert spec.spec.program.path == "p.qasm"
     assert spec.spec.program.source is None
@@ -245,9 +232,7 @@ def test_v1_unknown_top_level_key_rejected_naming_it() -> None:
 
 
 def test_v1_unknown_key_in_spec_rejected() -> None:
-    invalid(
-        lambda: from_text(v1("  program:\n    source: 'OPENQASM 3;'\n  shotz: 5\n")), "spec.shotz"
-    )
+    invalid(lambda: from_text(v1("  program:\n    source: 'OPENQASM 3;'\n  shotz: 5\n")), "spec.shotz")
 
 
 def test_v1_unknown_key_in_program_rejected() -> None:
@@ -293,9 +278,7 @@ def test_spec_metadata_typed_fields_and_options() -> None:
 
 
 def test_spec_metadata_numbers_as_strings_accepted() -> None:
-    text = v1(
-        "  program:\n    source: 'OPENQASM 3;'\n  metadata:\n    shots: '512'\n    seed: '7'\n"
-    )
+    text = v1("  program:\n    source: 'OPENQASM 3;'\n  metadata:\n    shots: '512'\n    seed: '7'\n")
     request = from_text(text)
     assert (request.shots, request.seed) == (512, 7)
 

@@ -223,9 +223,7 @@ def test_yaml_at_limit_accepted(tmp_path: Path) -> None:
 
 
 def test_yaml_text_over_limit_rejected() -> None:
-    exc = invalid(
-        lambda: jobspec_from_text(_padded_yaml(MAX_JOBSPEC_BYTES + 1), None), "(document)"
-    )
+    exc = invalid(lambda: jobspec_from_text(_padded_yaml(MAX_JOBSPEC_BYTES + 1), None), "(document)")
     assert "64 KiB" in exc.violations[0].description
 
 

@@ -36,9 +36,7 @@ class JobStore(Protocol):
 
     def find_by_idempotency_key(self, owner: str, key: str) -> Job | None: ...
 
-    def transition(
-        self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]
-    ) -> bool:
+    def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
         """Set the job's state to ``event.state`` (and ``changes``) only if it is still
         ``expected`` and its last event is ``event.seq - 1``; append ``event``.
         Returns False when the job had moved on (the caller re-reads and decides)."""
@@ -48,7 +46,7 @@ class JobStore(Protocol):
 
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]: ...
 
-    def list(self, query: JobFilter) -> list[Job]: ...
+    def list_jobs(self, query: JobFilter) -> list[Job]: ...
 
     def in_states(self, states: tuple[JobState, ...]) -> list[Job]: ...
 

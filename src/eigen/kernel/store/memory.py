@@ -43,13 +43,9 @@ class MemoryJobStore:
             return copy.deepcopy(job) if job else None
 
     def _by_key(self, owner: str, key: str) -> Job | None:
-        return next(
-            (j for j in self._jobs.values() if j.owner == owner and j.idempotency_key == key), None
-        )
+        return next((j for j in self._jobs.values() if j.owner == owner and j.idempotency_key == key), None)
 
-    def transition(
-        self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]
-    ) -> bool:
+    def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None or job.state != expected or job.last_seq + 1 != event.seq:
@@ -76,7 +72,7 @@ class MemoryJobStore:
         with self._lock:
             return [e for e in self._events.get(job_id, []) if e.seq > after_seq]
 
-    def list(self, query: JobFilter) -> list[Job]:
+    def list_jobs(self, query: JobFilter) -> list[Job]:
         with self._lock:
             found = [j for j in self._jobs.values() if matches(j, query)]
         found.sort(key=lambda j: (j.created_at, j.id), reverse=True)

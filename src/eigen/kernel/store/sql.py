@@ -62,9 +62,7 @@ class SqlJobStore:
                 conn.execute(schema.jobs.insert().values(**row))
                 conn.execute(schema.events.insert().values(**_event_row(event)))
         except sa.exc.IntegrityError:
-            raise AlreadyExists(
-                f"job {job.id} or idempotency key {job.idempotency_key!r} exists"
-            ) from None
+            raise AlreadyExists(f"job {job.id} or idempotency key {job.idempotency_key!r} exists") from None
 
     def get(self, job_id: str) -> Job | None:
         with self._engine.connect() as conn:
@@ -72,16 +70,12 @@ class SqlJobStore:
         return _job_from_row(row) if row else None
 
     def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
-        query = schema.jobs.select().where(
-            schema.jobs.c.owner == owner, schema.jobs.c.idempotency_key == key
-        )
+        query = schema.jobs.select().where(schema.jobs.c.owner == owner, schema.jobs.c.idempotency_key == key)
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _job_from_row(row) if row else None
 
-    def transition(
-        self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]
-    ) -> bool:
+    def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
         values = {"state": event.state.value, "last_seq": event.seq, "updated_at": event.timestamp}
         values.update({k: v for k, v in changes.items() if k in _JOB_COLUMNS})
         with self._engine.begin() as conn:
@@ -128,7 +122,7 @@ class SqlJobStore:
         with self._engine.connect() as conn:
             return [_event_from_row(r) for r in conn.execute(query).mappings()]
 
-    def list(self, query: JobFilter) -> list[Job]:
+    def list_jobs(self, query: JobFilter) -> list[Job]:
         jobs = schema.jobs
         stmt = jobs.select()
         if query.states:
@@ -156,7 +150,9 @@ class SqlJobStore:
     def in_states(self, states: tuple[JobState, ...]) -> list[Job]:
         stmt = schema.jobs.select().where(schema.jobs.c.state.in_([s.value for s in states]))
         with self._engine.connect() as conn:
-            return [_job_from_row(r) for r in conn.execute(stmt.order_by(schema.jobs.c.created_at)).mappings()]
+            return [
+                _job_from_row(r) for r in conn.execute(stmt.order_by(schema.jobs.c.created_at)).mappings()
+            ]
 
     # -- results and checkpoints --------------------------------------------------------
     def save_result(self, job_id: str, result: JobResult) -> None:

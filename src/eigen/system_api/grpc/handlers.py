@@ -74,5 +74,3 @@ def streaming(
 def active(context: grpc.ServicerContext) -> Callable[[], bool]:
     """A predicate that turns false once the client has gone away."""
     return lambda: bool(context.is_active())
-
-

@@ -34,7 +34,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext
     ) -> jobs_pb2.ListJobsResponse:
-        jobs, token = self.api.list(list_query_from_pb(request))
+        jobs, token = self.api.list_jobs(list_query_from_pb(request))
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
 
     @unary
@@ -66,10 +66,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     ) -> Iterator[jobs_pb2.ResultChunk]:
         raise Unimplemented("StreamResults is declared but not served yet; use GetJobResults")
 
+    @streaming
     def SubmitBatchStream(
         self, request_iterator: Iterator[jobs_pb2.BatchStreamRequest], context: grpc.ServicerContext
     ) -> Iterator[jobs_pb2.BatchStreamResponse]:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "SubmitBatchStream is declared but not served yet")
+        raise Unimplemented("SubmitBatchStream is declared but not served yet; use SubmitJob")
 
 
 def list_query_from_pb(request: jobs_pb2.ListJobsRequest) -> ListQuery:
@@ -77,8 +78,12 @@ def list_query_from_pb(request: jobs_pb2.ListJobsRequest) -> ListQuery:
         states=tuple(convert.STATE_FROM_PB[s] for s in request.states if s in convert.STATE_FROM_PB),
         target=request.target or None,
         labels=dict(request.labels),
-        created_after=convert.seconds_of(request.created_after) if request.HasField("created_after") else None,
-        created_before=convert.seconds_of(request.created_before) if request.HasField("created_before") else None,
+        created_after=convert.seconds_of(request.created_after)
+        if request.HasField("created_after")
+        else None,
+        created_before=convert.seconds_of(request.created_before)
+        if request.HasField("created_before")
+        else None,
         page_size=request.page_size,
         page_token=request.page_token,
     )

@@ -26,7 +26,7 @@ from eigen.proto.api.v1 import common_pb2 as eigen_dot_proto_dot_api_dot_v1_dot_
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&eigen/proto/internal/v1/compiler.proto\x12\x11\x65igen.internal.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xb3\x01\n\x0e\x43ompileRequest\x12&\n\x07program\x18\x01 \x01(\x0b\x32\x15.eigen.api.v1.Program\x12%\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x15.eigen.api.v1.Backend\x12\x1f\n\x12optimization_level\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x01\x88\x01\x01\x42\x15\n\x13_optimization_levelB\x07\n\x05_seed\"\xec\x03\n\nHybridSpec\x12\x43\n\x0bobservables\x18\x01 \x03(\x0b\x32..eigen.internal.v1.HybridSpec.ObservablesEntry\x12\x11\n\tobjective\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x11\n\tmax_iters\x18\x04 \x01(\x05\x12H\n\x0einitial_params\x18\x05 \x03(\x0b\x32\x30.eigen.internal.v1.HybridSpec.InitialParamsEntry\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12;\n\x07returns\x18\x07 \x03(\x0b\x32*.eigen.internal.v1.HybridSpec.ReturnsEntry\x1aL\n\x10ObservablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.eigen.api.v1.Observable:\x02\x38\x01\x1a\x34\n\x12InitialParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a.\n\x0cReturnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x03\n\x0f\x43ompileResponse\x12\x13\n\x0b\x63ircuit_qpy\x18\x01 \x01(\x0c\x12\x1a\n\x12source_circuit_qpy\x18\x02 \x01(\x0c\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x12\n\nnum_qubits\x18\x04 \x01(\x05\x12\x12\n\nnum_clbits\x18\x05 \x01(\x05\x12\x12\n\nparameters\x18\x06 \x03(\t\x12\'\n\x06report\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05qasm3\x18\x08 \x01(\t\x12\x10\n\x08\x61qo_json\x18\t \x01(\t\x12\x42\n\x08\x64\x65\x66\x61ults\x18\n \x03(\x0b\x32\x30.eigen.internal.v1.CompileResponse.DefaultsEntry\x12\x32\n\x06hybrid\x18\x0b \x01(\x0b\x32\x1d.eigen.internal.v1.HybridSpecH\x00\x88\x01\x01\x1a/\n\rDefaultsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\t\n\x07_hybrid2\x8c\x02\n\x12\x43ompilationService\x12P\n\x07\x43ompile\x12!.eigen.internal.v1.CompileRequest\x1a\".eigen.internal.v1.CompileResponse\x12Q\n\x08Validate\x12!.eigen.internal.v1.CompileRequest\x1a\".eigen.internal.v1.CompileResponse\x12Q\n\x08Optimize\x12!.eigen.internal.v1.CompileRequest\x1a\".eigen.internal.v1.CompileResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&eigen/proto/internal/v1/compiler.proto\x12\x11\x65igen.internal.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xce\x01\n\x0e\x43ompileRequest\x12&\n\x07program\x18\x01 \x01(\x0b\x32\x15.eigen.api.v1.Program\x12%\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x15.eigen.api.v1.Backend\x12\x1f\n\x12optimization_level\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x01\x88\x01\x01\x12\x19\n\x11measurement_bases\x18\x05 \x03(\tB\x15\n\x13_optimization_levelB\x07\n\x05_seed\"\xec\x03\n\nHybridSpec\x12\x43\n\x0bobservables\x18\x01 \x03(\x0b\x32..eigen.internal.v1.HybridSpec.ObservablesEntry\x12\x11\n\tobjective\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x11\n\tmax_iters\x18\x04 \x01(\x05\x12H\n\x0einitial_params\x18\x05 \x03(\x0b\x32\x30.eigen.internal.v1.HybridSpec.InitialParamsEntry\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12;\n\x07returns\x18\x07 \x03(\x0b\x32*.eigen.internal.v1.HybridSpec.ReturnsEntry\x1aL\n\x10ObservablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.eigen.api.v1.Observable:\x02\x38\x01\x1a\x34\n\x12InitialParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a.\n\x0cReturnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc7\x04\n\x0f\x43ompileResponse\x12\x13\n\x0b\x63ircuit_qpy\x18\x01 \x01(\x0c\x12\x1a\n\x12source_circuit_qpy\x18\x02 \x01(\x0c\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x12\n\nnum_qubits\x18\x04 \x01(\x05\x12\x12\n\nnum_clbits\x18\x05 \x01(\x05\x12\x12\n\nparameters\x18\x06 \x03(\t\x12\'\n\x06report\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05qasm3\x18\x08 \x01(\t\x12\x10\n\x08\x61qo_json\x18\t \x01(\t\x12\x42\n\x08\x64\x65\x66\x61ults\x18\n \x03(\x0b\x32\x30.eigen.internal.v1.CompileResponse.DefaultsEntry\x12\x32\n\x06hybrid\x18\x0b \x01(\x0b\x32\x1d.eigen.internal.v1.HybridSpecH\x00\x88\x01\x01\x12*\n\tdecorator\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12T\n\x12\x62\x61sis_circuits_qpy\x18\r \x03(\x0b\x32\x38.eigen.internal.v1.CompileResponse.BasisCircuitsQpyEntry\x1a/\n\rDefaultsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x37\n\x15\x42\x61sisCircuitsQpyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\x42\t\n\x07_hybrid2\x8c\x02\n\x12\x43ompilationService\x12P\n\x07\x43ompile\x12!.eigen.internal.v1.CompileRequest\x1a\".eigen.internal.v1.CompileResponse\x12Q\n\x08Validate\x12!.eigen.internal.v1.CompileRequest\x1a\".eigen.internal.v1.CompileResponse\x12Q\n\x08Optimize\x12!.eigen.internal.v1.CompileRequest\x1a\".eigen.internal.v1.CompileResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,20 +41,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HYBRIDSPEC_RETURNSENTRY']._serialized_options = b'8\001'
   _globals['_COMPILERESPONSE_DEFAULTSENTRY']._loaded_options = None
   _globals['_COMPILERESPONSE_DEFAULTSENTRY']._serialized_options = b'8\001'
+  _globals['_COMPILERESPONSE_BASISCIRCUITSQPYENTRY']._loaded_options = None
+  _globals['_COMPILERESPONSE_BASISCIRCUITSQPYENTRY']._serialized_options = b'8\001'
   _globals['_COMPILEREQUEST']._serialized_start=125
-  _globals['_COMPILEREQUEST']._serialized_end=304
-  _globals['_HYBRIDSPEC']._serialized_start=307
-  _globals['_HYBRIDSPEC']._serialized_end=799
-  _globals['_HYBRIDSPEC_OBSERVABLESENTRY']._serialized_start=621
-  _globals['_HYBRIDSPEC_OBSERVABLESENTRY']._serialized_end=697
-  _globals['_HYBRIDSPEC_INITIALPARAMSENTRY']._serialized_start=699
-  _globals['_HYBRIDSPEC_INITIALPARAMSENTRY']._serialized_end=751
-  _globals['_HYBRIDSPEC_RETURNSENTRY']._serialized_start=753
-  _globals['_HYBRIDSPEC_RETURNSENTRY']._serialized_end=799
-  _globals['_COMPILERESPONSE']._serialized_start=802
-  _globals['_COMPILERESPONSE']._serialized_end=1198
-  _globals['_COMPILERESPONSE_DEFAULTSENTRY']._serialized_start=1140
-  _globals['_COMPILERESPONSE_DEFAULTSENTRY']._serialized_end=1187
-  _globals['_COMPILATIONSERVICE']._serialized_start=1201
-  _globals['_COMPILATIONSERVICE']._serialized_end=1469
+  _globals['_COMPILEREQUEST']._serialized_end=331
+  _globals['_HYBRIDSPEC']._serialized_start=334
+  _globals['_HYBRIDSPEC']._serialized_end=826
+  _globals['_HYBRIDSPEC_OBSERVABLESENTRY']._serialized_start=648
+  _globals['_HYBRIDSPEC_OBSERVABLESENTRY']._serialized_end=724
+  _globals['_HYBRIDSPEC_INITIALPARAMSENTRY']._serialized_start=726
+  _globals['_HYBRIDSPEC_INITIALPARAMSENTRY']._serialized_end=778
+  _globals['_HYBRIDSPEC_RETURNSENTRY']._serialized_start=780
+  _globals['_HYBRIDSPEC_RETURNSENTRY']._serialized_end=826
+  _globals['_COMPILERESPONSE']._serialized_start=829
+  _globals['_COMPILERESPONSE']._serialized_end=1412
+  _globals['_COMPILERESPONSE_DEFAULTSENTRY']._serialized_start=1297
+  _globals['_COMPILERESPONSE_DEFAULTSENTRY']._serialized_end=1344
+  _globals['_COMPILERESPONSE_BASISCIRCUITSQPYENTRY']._serialized_start=1346
+  _globals['_COMPILERESPONSE_BASISCIRCUITSQPYENTRY']._serialized_end=1401
+  _globals['_COMPILATIONSERVICE']._serialized_start=1415
+  _globals['_COMPILATIONSERVICE']._serialized_end=1683
 # @@protoc_insertion_point(module_scope)

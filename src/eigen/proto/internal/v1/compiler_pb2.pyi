@@ -9,16 +9,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CompileRequest(_message.Message):
-    __slots__ = ("program", "device", "optimization_level", "seed")
+    __slots__ = ("program", "device", "optimization_level", "seed", "measurement_bases")
     PROGRAM_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZATION_LEVEL_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    MEASUREMENT_BASES_FIELD_NUMBER: _ClassVar[int]
     program: _common_pb2.Program
     device: _common_pb2.Backend
     optimization_level: int
     seed: int
-    def __init__(self, program: _Optional[_Union[_common_pb2.Program, _Mapping]] = ..., device: _Optional[_Union[_common_pb2.Backend, _Mapping]] = ..., optimization_level: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+    measurement_bases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, program: _Optional[_Union[_common_pb2.Program, _Mapping]] = ..., device: _Optional[_Union[_common_pb2.Backend, _Mapping]] = ..., optimization_level: _Optional[int] = ..., seed: _Optional[int] = ..., measurement_bases: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HybridSpec(_message.Message):
     __slots__ = ("observables", "objective", "method", "max_iters", "initial_params", "options", "returns")
@@ -60,7 +62,7 @@ class HybridSpec(_message.Message):
     def __init__(self, observables: _Optional[_Mapping[str, _common_pb2.Observable]] = ..., objective: _Optional[str] = ..., method: _Optional[str] = ..., max_iters: _Optional[int] = ..., initial_params: _Optional[_Mapping[str, float]] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., returns: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CompileResponse(_message.Message):
-    __slots__ = ("circuit_qpy", "source_circuit_qpy", "device", "num_qubits", "num_clbits", "parameters", "report", "qasm3", "aqo_json", "defaults", "hybrid")
+    __slots__ = ("circuit_qpy", "source_circuit_qpy", "device", "num_qubits", "num_clbits", "parameters", "report", "qasm3", "aqo_json", "defaults", "hybrid", "decorator", "basis_circuits_qpy")
     class DefaultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +70,13 @@ class CompileResponse(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class BasisCircuitsQpyEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
     CIRCUIT_QPY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_CIRCUIT_QPY_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +88,8 @@ class CompileResponse(_message.Message):
     AQO_JSON_FIELD_NUMBER: _ClassVar[int]
     DEFAULTS_FIELD_NUMBER: _ClassVar[int]
     HYBRID_FIELD_NUMBER: _ClassVar[int]
+    DECORATOR_FIELD_NUMBER: _ClassVar[int]
+    BASIS_CIRCUITS_QPY_FIELD_NUMBER: _ClassVar[int]
     circuit_qpy: bytes
     source_circuit_qpy: bytes
     device: str
@@ -90,4 +101,6 @@ class CompileResponse(_message.Message):
     aqo_json: str
     defaults: _containers.ScalarMap[str, float]
     hybrid: HybridSpec
-    def __init__(self, circuit_qpy: _Optional[bytes] = ..., source_circuit_qpy: _Optional[bytes] = ..., device: _Optional[str] = ..., num_qubits: _Optional[int] = ..., num_clbits: _Optional[int] = ..., parameters: _Optional[_Iterable[str]] = ..., report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., qasm3: _Optional[str] = ..., aqo_json: _Optional[str] = ..., defaults: _Optional[_Mapping[str, float]] = ..., hybrid: _Optional[_Union[HybridSpec, _Mapping]] = ...) -> None: ...
+    decorator: _struct_pb2.Struct
+    basis_circuits_qpy: _containers.ScalarMap[str, bytes]
+    def __init__(self, circuit_qpy: _Optional[bytes] = ..., source_circuit_qpy: _Optional[bytes] = ..., device: _Optional[str] = ..., num_qubits: _Optional[int] = ..., num_clbits: _Optional[int] = ..., parameters: _Optional[_Iterable[str]] = ..., report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., qasm3: _Optional[str] = ..., aqo_json: _Optional[str] = ..., defaults: _Optional[_Mapping[str, float]] = ..., hybrid: _Optional[_Union[HybridSpec, _Mapping]] = ..., decorator: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., basis_circuits_qpy: _Optional[_Mapping[str, bytes]] = ...) -> None: ...

@@ -65,3 +65,26 @@ class ExecuteResponse(_message.Message):
     calibration_id: str
     timings: _containers.ScalarMap[str, float]
     def __init__(self, backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[_common_pb2.Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class EstimateRequest(_message.Message):
+    __slots__ = ("device", "circuit_qpy", "observables", "parameter_bindings")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    CIRCUIT_QPY_FIELD_NUMBER: _ClassVar[int]
+    OBSERVABLES_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    device: str
+    circuit_qpy: bytes
+    observables: _containers.RepeatedCompositeFieldContainer[_common_pb2.Observable]
+    parameter_bindings: _containers.RepeatedCompositeFieldContainer[_common_pb2.ParameterBinding]
+    def __init__(self, device: _Optional[str] = ..., circuit_qpy: _Optional[bytes] = ..., observables: _Optional[_Iterable[_Union[_common_pb2.Observable, _Mapping]]] = ..., parameter_bindings: _Optional[_Iterable[_Union[_common_pb2.ParameterBinding, _Mapping]]] = ...) -> None: ...
+
+class EstimateResponse(_message.Message):
+    __slots__ = ("bindings",)
+    class Values(_message.Message):
+        __slots__ = ("values",)
+        VALUES_FIELD_NUMBER: _ClassVar[int]
+        values: _containers.RepeatedScalarFieldContainer[float]
+        def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+    BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    bindings: _containers.RepeatedCompositeFieldContainer[EstimateResponse.Values]
+    def __init__(self, bindings: _Optional[_Iterable[_Union[EstimateResponse.Values, _Mapping]]] = ...) -> None: ...

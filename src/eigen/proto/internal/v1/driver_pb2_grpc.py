@@ -56,6 +56,11 @@ class DriverManagerServiceStub:
                 request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.DeviceRequest.SerializeToString,
                 response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.Calibration.FromString,
                 _registered_method=True)
+        self.Estimate = channel.unary_unary(
+                '/eigen.internal.v1.DriverManagerService/Estimate',
+                request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.EstimateRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.EstimateResponse.FromString,
+                _registered_method=True)
 
 
 class DriverManagerServiceServicer:
@@ -86,6 +91,13 @@ class DriverManagerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Estimate(self, request, context):
+        """Exact expectation values (statevector devices).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DriverManagerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -108,6 +120,11 @@ def add_DriverManagerServiceServicer_to_server(servicer, server):
                     servicer.Calibrate,
                     request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.DeviceRequest.FromString,
                     response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.Calibration.SerializeToString,
+            ),
+            'Estimate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Estimate,
+                    request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.EstimateRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.EstimateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +236,33 @@ class DriverManagerService:
             '/eigen.internal.v1.DriverManagerService/Calibrate',
             eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.DeviceRequest.SerializeToString,
             eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.Calibration.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Estimate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.internal.v1.DriverManagerService/Estimate',
+            eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.EstimateRequest.SerializeToString,
+            eigen_dot_proto_dot_internal_dot_v1_dot_driver__pb2.EstimateResponse.FromString,
             options,
             channel_credentials,
             insecure,

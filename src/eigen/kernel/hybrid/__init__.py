@@ -1,0 +1,1 @@
+"""Hybrid execution: estimation of Pauli observables, parameter sweeps and the variational loop."""

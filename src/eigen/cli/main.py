@@ -83,10 +83,20 @@ def watch(job_id: str, endpoint: EndpointOpt = None) -> None:
 
 
 @app.command()
-def results(job_id: str, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+def results(
+    job_id: str,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option(help="write the convergence curve (PNG)")] = None,
+    endpoint: EndpointOpt = None,
+) -> None:
     """Print the results of a finished job (counts as a table with a bar per outcome)."""
     with Session(endpoint, err) as session:
         result = session.client.results(job_id)
+        if plot is not None:
+            from eigen.cli.plot import plot_convergence
+
+            plot_convergence(result, plot)
+            err.print(f"wrote {plot}")
         if as_json:
             out.print_json(json.dumps(render.result_dict(result)))
         else:

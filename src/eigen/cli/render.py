@@ -124,12 +124,8 @@ def print_job(console: Console, job: Job) -> None:
 
 def print_results(console: Console, result: JobResult) -> None:
     console.print(f"backend {result.backend}  seed {result.seed}  calibration {result.calibration_id or '-'}")
-    if result.summary:
-        summary = Table(title="summary", show_header=False)
-        for key, value in result.summary.items():
-            if key != "history":
-                summary.add_row(key, str(value))
-        console.print(summary)
+    if "energy" in result.summary:
+        print_hybrid_summary(console, result.summary)
     for index, experiment in enumerate(result.experiments):
         title = f"experiment {index}" + (f" {experiment.bindings}" if experiment.bindings else "")
         table = Table(title=title)
@@ -199,4 +195,48 @@ def print_backends(console: Console, listed: list[tuple[DeviceInfo, int]]) -> No
             str(depth),
             device.description,
         )
+    console.print(table)
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def print_hybrid_summary(console: Console, summary: dict[str, object]) -> None:
+    """The answer of a hybrid job: energy, how it was reached, the optimal parameters."""
+    table = Table(title="hybrid result", show_header=False)
+    energy = f"{summary['energy']:.10f}"
+    if summary.get("std_error"):
+        energy += f" ± {summary['std_error']:.6f}"
+    table.add_row("[bold]energy[/bold]", f"[bold]{energy}[/bold]")
+    for key in (
+        "start_energy",
+        "iterations",
+        "evaluations",
+        "method",
+        "estimator",
+        "shots_per_basis",
+        "gradient",
+        "converged",
+        "resumed",
+    ):
+        if summary.get(key) is not None:
+            table.add_row(key, _number(summary[key]))
+    parameters = summary.get("optimal_parameters") or {}
+    if isinstance(parameters, dict):
+        for name, value in sorted(parameters.items()):
+            table.add_row(f"parameter {name}", _number(value))
+    returns = summary.get("returns") or {}
+    if isinstance(returns, dict):
+        for name, value in returns.items():
+            table.add_row(
+                f"returns.{name}",
+                _number(value)
+                if not isinstance(value, list)
+                else "[" + ", ".join(_number(v) for v in value) + "]",
+            )
     console.print(table)

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from eigen.errors import Cancelled, EigenError
-from eigen.kernel.hybrid.runner import HybridRunner
+from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
@@ -49,6 +49,7 @@ class Pipeline:
         artifacts: ArtifactStore,
         scheduler: PriorityScheduler[str],
         devices: Callable[[str], DeviceInfo],
+        stopping: threading.Event | None = None,
     ) -> None:
         self.lifecycle = lifecycle
         self.compiler = compiler
@@ -56,7 +57,7 @@ class Pipeline:
         self.artifacts = artifacts
         self.scheduler = scheduler
         self.devices = devices
-        self.hybrid = HybridRunner(lifecycle, compiler, drivers)
+        self.hybrid = HybridRunner(lifecycle, compiler, drivers, stopping or threading.Event())
         self._compiled: dict[str, CompiledProgram] = {}
         self._lock = threading.Lock()
 
@@ -180,6 +181,11 @@ class Pipeline:
             stage(job)
         except Cancelled:
             return  # the job was cancelled or timed out meanwhile: its state says so already
+        except Interrupted:
+            # The kernel is stopping: the job stays RUNNING with its last checkpoint, and the
+            # next kernel to start on this store re-queues and resumes it.
+            log.info("job interrupted by shutdown", extra={"job_id": job.id})
+            return
         except EigenError as exc:
             self.fail(job.id, exc.code, exc.message)
         except Exception as exc:  # a bug must end the job, never the worker

@@ -55,13 +55,15 @@ class Kernel:
         self.bus = EventBus()
         self.lifecycle = Lifecycle(store, self.bus)
         self.scheduler: PriorityScheduler[str] = PriorityScheduler(self.settings.queue_capacity)
-        self.pipeline = Pipeline(self.lifecycle, compiler, drivers, artifacts, self.scheduler, self.device)
+        self._stopping = threading.Event()
+        self.pipeline = Pipeline(
+            self.lifecycle, compiler, drivers, artifacts, self.scheduler, self.device, self._stopping
+        )
         self._compile_queue: queue.Queue[str | None] = queue.Queue()
         self._deadlines: dict[str, float] = {}
         self._devices: dict[str, DeviceInfo] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
 
     # -- lifecycle of the kernel itself --------------------------------------------------
     def start(self) -> None:

@@ -9,6 +9,7 @@ last checkpoint. Cancel and timeout are seen at the next evaluation.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -30,11 +31,22 @@ from eigen.models.target import DeviceInfo
 log = logging.getLogger(__name__)
 
 
+class Interrupted(Exception):
+    """The kernel is shutting down: leave the job as it is, to be resumed."""
+
+
 class HybridRunner:
-    def __init__(self, lifecycle: Lifecycle, compiler: CompilerPort, drivers: DriverPort) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        compiler: CompilerPort,
+        drivers: DriverPort,
+        stopping: threading.Event,
+    ) -> None:
         self.lifecycle = lifecycle
         self.compiler = compiler
         self.drivers = drivers
+        self.stopping = stopping
 
     # -- shared ---------------------------------------------------------------------------
     def _estimator(
@@ -68,6 +80,8 @@ class HybridRunner:
         return Estimator(self.drivers, device.name, compiled, observables, measurement, shots, seed)
 
     def _check_active(self, job_id: str) -> None:
+        if self.stopping.is_set():
+            raise Interrupted(job_id)
         current = self.lifecycle.store.get(job_id)
         if current is None or current.terminal:
             state = current.state.value if current else "gone"
@@ -230,7 +244,7 @@ class _Loop:
             "estimator": "exact" if self.estimator.exact else "shots",
             "shots_per_basis": self.settings.shots,
             "measurement_bases": list(self.estimator.plan.bases),
-            "gradient": "parameter-shift" if self.shift_rule else "finite-difference",
+            "gradient": self._gradient_kind(),
             "converged": outcome.success,
             "message": outcome.message,
             "resumed": self.resumed,
@@ -255,6 +269,11 @@ class _Loop:
             counts.calibration_id,
             summary=summary,
         )
+
+    def _gradient_kind(self) -> str | None:
+        if not needs_gradient(self.settings.method):
+            return None
+        return "parameter-shift" if self.shift_rule else "finite-difference"
 
     def _final_counts(self, x: np.ndarray, device: DeviceInfo) -> Any:
         width = self.compiled.num_qubits

@@ -1,0 +1,432 @@
+"""Small jobs through the public gRPC API: jobs/s and submit-to-result latency.
+
+A job is the Bell pair of ``examples/bell-qasm3`` (OpenQASM 3, 1000 shots):
+SubmitJob -> WatchJob until the terminal event -> GetJobResults, over ``grpc.aio`` with
+the raw stubs of ``eigen.proto.api.v1``. Each client is a coroutine running jobs back to
+back; we measure with 1 client and with 32 clients, after a warm-up, for a fixed time
+per round (and at most ``--max-jobs`` jobs per round).
+
+By default the server is a real ``eigen-server serve`` subprocess on a free loopback port
+with a temporary data folder, stopped at the end (it also dies with this process on
+Linux); ``--endpoint`` targets a running server instead.
+
+Baseline, in this run and this process: qiskit-aer ``AerSimulator().run(bell, shots=1000)
+.result().get_counts()`` on a pre-transpiled circuit, median jobs/s of repeated timings.
+
+Bars (issue "foundation", section 7): >= 200 jobs/s with 32 clients, p50 <= 15 ms with
+1 client. Reported as pass/fail, never asserted.
+
+    .venv/bin/python benchmarks/small_jobs.py            # ~1 minute
+    .venv/bin/python benchmarks/small_jobs.py --endpoint 127.0.0.1:50051
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from eigen.jobfile import load_job_file
+from eigen.proto import convert
+from eigen.proto.api.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+BELL_JOB = ROOT / "examples" / "bell-qasm3" / "job.yaml"
+RESULTS = Path(__file__).resolve().parent / "results"
+SHOTS = 1000
+BAR_JOBS_PER_S_32 = 200.0
+BAR_P50_MS_1 = 15.0
+
+
+# -- the server under test -------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the benchmark process dies (Linux only)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def server_command(port: int, data_dir: Path, log_level: str) -> list[str]:
+    script = Path(sys.executable).parent / "eigen-server"
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "eigen.server"]
+    return [*base, "serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", log_level]
+
+
+def wait_serving(address: str, timeout: float, proc: subprocess.Popen[bytes] | None) -> float:
+    """Poll gRPC health until SERVING; returns the seconds it took."""
+    started = time.perf_counter()
+    deadline = started + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.perf_counter() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"eigen-server exited early with code {proc.returncode}")
+            with contextlib.suppress(grpc.RpcError):
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.perf_counter() - started
+            time.sleep(0.1)
+    raise TimeoutError(f"no SERVING from {address} within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def eigen_server(log_level: str, start_timeout: float) -> Iterator[tuple[str, int, float]]:
+    """A real ``eigen-server`` process; yields (address, pid, start-up seconds)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="eigen-bench-"))
+    port = free_port()
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            server_command(port, data_dir, log_level),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    address = f"127.0.0.1:{port}"
+    try:
+        startup = wait_serving(address, start_timeout, proc)
+        yield address, proc.pid, startup
+    except BaseException:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# -- the load generator ---------------------------------------------------------------------
+@dataclass
+class Round:
+    clients: int
+    jobs: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies_s: list[float] = field(default_factory=list)
+    server_timings: dict[str, list[float]] = field(default_factory=dict)
+    first_error: str = ""
+
+    @property
+    def jobs_per_s(self) -> float:
+        return self.jobs / self.seconds if self.seconds > 0 else 0.0
+
+
+async def one_job(
+    stub: jobs_pb2_grpc.JobServiceStub, request: jobs_pb2.SubmitJobRequest
+) -> common_pb2.JobResults:
+    submitted = await stub.SubmitJob(request)
+    job_id = submitted.job.id
+    watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
+    state = common_pb2.JOB_STATE_UNSPECIFIED
+    try:
+        async for event in watch:
+            if event.terminal:
+                state = event.state
+                break
+    finally:
+        watch.cancel()
+    if state != common_pb2.JOB_STATE_DONE:
+        raise RuntimeError(f"job {job_id} ended in {common_pb2.JobState.Name(state)}")
+    results = await stub.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=job_id))
+    counts = results.experiments[0].counts if results.experiments else {}
+    if sum(counts.values()) != SHOTS or not set(counts) <= {"00", "11"}:
+        raise RuntimeError(f"job {job_id}: unexpected counts {dict(counts)}")
+    return results
+
+
+async def client_loop(
+    stub: jobs_pb2_grpc.JobServiceStub,
+    request: jobs_pb2.SubmitJobRequest,
+    stop_at: float,
+    budget: list[int],
+    into: Round | None,
+) -> None:
+    while time.perf_counter() < stop_at and budget[0] > 0:
+        budget[0] -= 1
+        started = time.perf_counter()
+        try:
+            results = await one_job(stub, request)
+        except (grpc.RpcError, RuntimeError) as exc:
+            if into is not None:
+                into.errors += 1
+                into.first_error = into.first_error or f"{type(exc).__name__}: {exc}"
+            continue
+        if into is not None:
+            into.latencies_s.append(time.perf_counter() - started)
+            into.jobs += 1
+            for key, value in results.timings.items():
+                into.server_timings.setdefault(key, []).append(value)
+
+
+async def run_round(
+    stub: jobs_pb2_grpc.JobServiceStub,
+    request: jobs_pb2.SubmitJobRequest,
+    clients: int,
+    seconds: float,
+    max_jobs: int,
+    measure: bool,
+) -> Round:
+    result = Round(clients)
+    budget = [max_jobs]
+    started = time.perf_counter()
+    stop_at = started + seconds
+    loops = [client_loop(stub, request, stop_at, budget, result if measure else None) for _ in range(clients)]
+    await asyncio.wait_for(asyncio.gather(*loops), timeout=seconds + 60)
+    result.seconds = time.perf_counter() - started  # until the last job in flight finished
+    return result
+
+
+async def measure_api(
+    address: str, request: jobs_pb2.SubmitJobRequest, args: argparse.Namespace
+) -> dict[int, list[Round]]:
+    rounds: dict[int, list[Round]] = {}
+    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+        for clients in args.clients:
+            await run_round(stub, request, clients, args.warmup, args.max_jobs, measure=False)
+            rounds[clients] = []
+            for _ in range(args.rounds):
+                done = await run_round(stub, request, clients, args.duration, args.max_jobs, measure=True)
+                rounds[clients].append(done)
+                print(
+                    f"  {clients:>3} client(s): {done.jobs} jobs in {done.seconds:.2f} s "
+                    f"= {done.jobs_per_s:.1f} jobs/s, {done.errors} errors",
+                    flush=True,
+                )
+    return rounds
+
+
+# -- the baseline ---------------------------------------------------------------------------
+def aer_baseline(repeats: int, per_timing: int) -> dict[str, Any]:
+    from qiskit import qasm3, transpile
+    from qiskit_aer import AerSimulator
+
+    source = (BELL_JOB.parent / "bell.qasm").read_text()
+    backend = AerSimulator()
+    circuit = transpile(qasm3.loads(source), backend)
+    for _ in range(max(3, per_timing // 10)):  # warm-up
+        backend.run(circuit, shots=SHOTS).result().get_counts()
+    rates: list[float] = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(per_timing):
+            counts = backend.run(circuit, shots=SHOTS).result().get_counts()
+        rates.append(per_timing / (time.perf_counter() - started))
+        assert sum(counts.values()) == SHOTS
+    median = statistics.median(rates)
+    return {
+        "what": "AerSimulator().run(pre-transpiled bell, shots=1000).result().get_counts(), one process",
+        "repeats": repeats,
+        "jobs_per_timing": per_timing,
+        "jobs_per_s_each": [round(r, 1) for r in rates],
+        "jobs_per_s_median": median,
+        "ms_per_job_median": 1000.0 / median,
+    }
+
+
+# -- figures --------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100.0 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def summarise(rounds: list[Round]) -> dict[str, Any]:
+    latencies = [x for r in rounds for x in r.latencies_s]
+    rates = [r.jobs_per_s for r in rounds]
+    timings: dict[str, list[float]] = {}
+    for r in rounds:
+        for key, values in r.server_timings.items():
+            timings.setdefault(key, []).extend(values)
+    figures: dict[str, Any] = {
+        "clients": rounds[0].clients,
+        "rounds": len(rounds),
+        "jobs": sum(r.jobs for r in rounds),
+        "errors": sum(r.errors for r in rounds),
+        "first_error": next((r.first_error for r in rounds if r.first_error), ""),
+        "jobs_per_s_each": [round(x, 1) for x in rates],
+        "jobs_per_s_median": statistics.median(rates),
+        "server_timings_ms_median": {k: 1000.0 * statistics.median(v) for k, v in sorted(timings.items())},
+    }
+    if latencies:
+        figures["latency_ms"] = {
+            "p50": 1000.0 * percentile(latencies, 50),
+            "p90": 1000.0 * percentile(latencies, 90),
+            "p99": 1000.0 * percentile(latencies, 99),
+            "mean": 1000.0 * statistics.fmean(latencies),
+            "min": 1000.0 * min(latencies),
+            "max": 1000.0 * max(latencies),
+        }
+    return figures
+
+
+def versions() -> dict[str, str]:
+    found: dict[str, str] = {"python": platform.python_version()}
+    for name in ("eigen", "grpcio", "protobuf", "qiskit", "qiskit-aer"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def print_table(report: dict[str, Any]) -> None:
+    base = report["baseline"]["jobs_per_s_median"]
+    print()
+    print(f"{'case':<34} {'jobs/s':>9} {'x aer':>7} {'p50 ms':>8} {'p99 ms':>8} {'jobs':>6} {'err':>4}")
+    print(
+        f"{'aer in-process (baseline)':<34} {base:>9.1f} {1.0:>7.3f} "
+        f"{report['baseline']['ms_per_job_median']:>8.2f} {'-':>8} {'-':>6} {'-':>4}"
+    )
+    for phase in report["phases"]:
+        lat = phase.get("latency_ms", {})
+        print(
+            f"{'eigen gRPC, ' + str(phase['clients']) + ' client(s)':<34} "
+            f"{phase['jobs_per_s_median']:>9.1f} {phase['jobs_per_s_median'] / base:>7.3f} "
+            f"{lat.get('p50', float('nan')):>8.2f} {lat.get('p99', float('nan')):>8.2f} "
+            f"{phase['jobs']:>6} {phase['errors']:>4}"
+        )
+    print()
+    for name, bar in report["bars"].items():
+        verdict = "n/a" if bar["pass"] is None else ("PASS" if bar["pass"] else "FAIL")
+        print(f"bar {name}: measured {bar['measured']}, target {bar['target']} -> {verdict}")
+    for phase in report["phases"]:
+        if phase["server_timings_ms_median"]:
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["server_timings_ms_median"].items())
+            print(f"server-reported timings (ms, median), {phase['clients']} client(s): {shown}")
+
+
+def bars(phases: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    many = phases.get(32)
+    one = phases.get(1)
+    rate = many["jobs_per_s_median"] if many else None
+    p50 = one["latency_ms"]["p50"] if one and "latency_ms" in one else None
+    return {
+        "jobs_per_s_32_clients": {
+            "target": f">= {BAR_JOBS_PER_S_32:g}",
+            "measured": None if rate is None else round(rate, 1),
+            "pass": None if rate is None else rate >= BAR_JOBS_PER_S_32,
+        },
+        "p50_ms_1_client": {
+            "target": f"<= {BAR_P50_MS_1:g}",
+            "measured": None if p50 is None else round(p50, 2),
+            "pass": None if p50 is None else p50 <= BAR_P50_MS_1,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--endpoint", help="target a running server (host:port) instead of starting one")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 32], help="concurrency levels")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured round")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds per concurrency level")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per level")
+    parser.add_argument("--max-jobs", type=int, default=5000, help="at most this many jobs per round")
+    parser.add_argument("--baseline-repeats", type=int, default=7)
+    parser.add_argument("--baseline-jobs", type=int, default=200, help="aer runs per baseline timing")
+    parser.add_argument("--server-log-level", default="INFO", help="of the spawned server (its default)")
+    parser.add_argument("--start-timeout", type=float, default=60.0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "small_jobs.json")
+    args = parser.parse_args()
+    if not all(c >= 1 for c in args.clients) or args.duration <= 0 or args.rounds < 1:
+        parser.error("clients, duration and rounds must be positive")
+
+    request = jobs_pb2.SubmitJobRequest(job=convert.request_to_pb(load_job_file(BELL_JOB)))
+    request.job.shots = SHOTS
+
+    print(f"baseline: aer in-process, {args.baseline_repeats} x {args.baseline_jobs} runs ...", flush=True)
+    baseline = aer_baseline(args.baseline_repeats, args.baseline_jobs)
+    print(f"  {baseline['jobs_per_s_median']:.1f} jobs/s ({baseline['ms_per_job_median']:.2f} ms/job)")
+
+    server: dict[str, Any]
+    with contextlib.ExitStack() as stack:
+        if args.endpoint:
+            address = args.endpoint
+            wait_serving(address, args.start_timeout, None)
+            server = {"kind": "existing", "address": address}
+        else:
+            address, pid, startup = stack.enter_context(
+                eigen_server(args.server_log_level, args.start_timeout)
+            )
+            server = {
+                "kind": "subprocess eigen-server serve",
+                "address": address,
+                "pid": pid,
+                "startup_s": round(startup, 3),
+                "log_level": args.server_log_level,
+            }
+            print(f"eigen-server pid {pid} on {address}, SERVING after {startup:.2f} s", flush=True)
+        print(
+            f"load: {args.rounds} x {args.duration:g} s per level after {args.warmup:g} s warm-up", flush=True
+        )
+        rounds = asyncio.run(measure_api(address, request, args))
+
+    phases = {clients: summarise(done) for clients, done in rounds.items()}
+    report: dict[str, Any] = {
+        "benchmark": "small_jobs",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "platform": platform.platform(),
+        },
+        "versions": versions(),
+        "job": {
+            "example": "examples/bell-qasm3",
+            "language": "OpenQASM 3",
+            "shots": SHOTS,
+            "calls": "SubmitJob -> WatchJob (to terminal) -> GetJobResults",
+            "client": "grpc.aio raw stubs",
+        },
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "server": server,
+        "baseline": baseline,
+        "phases": list(phases.values()),
+        "ratios_to_baseline": {
+            f"{c}_clients_jobs_per_s": p["jobs_per_s_median"] / baseline["jobs_per_s_median"]
+            for c, p in phases.items()
+        },
+        "bars": bars(phases),
+    }
+    print_table(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

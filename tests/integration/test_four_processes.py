@@ -3,6 +3,7 @@ talking gRPC on loopback; a job goes job.yaml -> SubmitJob -> DONE -> GetJobResu
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from eigen.client.client import Client
 from eigen.errors import InvalidArgument
 from eigen.models.state import JobState
+from eigen.proto.api.v1 import common_pb2 as pb
+from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -44,7 +47,12 @@ def wait_serving(address: str, process: subprocess.Popen[bytes], deadline: float
 
 
 @pytest.fixture(scope="module")
-def api_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="module")
+def api_address(tmp_path_factory: pytest.TempPathFactory, logs: Path) -> Iterator[str]:
     ports = {role: free_port() for role in ("api", "kernel", "compiler", "driver-manager")}
     env = {
         **os.environ,
@@ -66,7 +74,9 @@ def api_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "--port",
                 str(ports[role]),
             ]
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            command += ["--log-level", "DEBUG"]
+            log_file = (logs / f"{role}.log").open("w")
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
             processes.append(process)
             wait_serving(f"127.0.0.1:{ports[role]}", process, time.monotonic() + 60)
         yield f"127.0.0.1:{ports['api']}"
@@ -104,3 +114,25 @@ def test_errors_cross_every_edge_with_their_details(api_address: str) -> None:
         with pytest.raises(InvalidArgument) as caught:
             client.submit(bad)
         assert caught.value.violations and caught.value.violations[0].field == "program"
+
+
+def test_trace_and_caller_cross_every_edge(api_address: str, logs: Path) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    metadata = (("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"), ("x-eigen-caller", "tracer"))
+    with grpc.insecure_channel(api_address) as channel:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+        bell = (EXAMPLES / "bell-qasm3" / "bell.qasm").read_text()
+        request = jobs_pb2.SubmitJobRequest(job=pb.JobRequest(program=pb.Program(source=bell), shots=10))
+        job = stub.SubmitJob(request, metadata=metadata).job
+        events = list(stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job.id), metadata=metadata))
+    assert events[-1].state == pb.JOB_STATE_DONE
+    time.sleep(0.5)  # let the servers flush their logs
+    for role in ("api", "kernel", "compiler", "driver-manager"):
+        lines = [
+            json.loads(line)
+            for line in (logs / f"{role}.log").read_text().splitlines()
+            if line.startswith("{")
+        ]
+        traced = [line for line in lines if line.get("trace_id") == trace_id]
+        assert traced, f"{role} saw no call of trace {trace_id}"
+        assert {line["caller"] for line in traced} == {"tracer"}

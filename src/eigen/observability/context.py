@@ -23,6 +23,10 @@ class CallContext:
     caller: str = ANONYMOUS
     traceparent: str = ""
 
+    @property
+    def trace_id(self) -> str:
+        return self.traceparent.split("-")[1] if valid_traceparent(self.traceparent) else ""
+
     def metadata(self) -> tuple[tuple[str, str], ...]:
         pairs = [(REQUEST_ID, self.request_id), (CALLER, self.caller)]
         if self.traceparent:

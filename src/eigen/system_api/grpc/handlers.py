@@ -22,9 +22,18 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
-def _enter(context: grpc.ServicerContext) -> call_context.CallContext:
+def _enter(context: grpc.ServicerContext, method: str) -> call_context.CallContext:
     call = call_context.from_metadata(context.invocation_metadata() or ())
     context.send_initial_metadata(((call_context.REQUEST_ID, call.request_id),))
+    log.debug(
+        "rpc",
+        extra={
+            "method": method,
+            "request_id": call.request_id,
+            "caller": call.caller,
+            "trace_id": call.trace_id,
+        },
+    )
     return call
 
 
@@ -41,7 +50,7 @@ def unary(
 ) -> Callable[[S, Req, grpc.ServicerContext], Resp]:
     @functools.wraps(method)
     def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
-        call = _enter(context)
+        call = _enter(context, method.__name__)
         token = call_context.activate(call)
         try:
             return method(self, request, context)
@@ -59,7 +68,7 @@ def streaming(
 ) -> Callable[[S, Req, grpc.ServicerContext], Iterator[Resp]]:
     @functools.wraps(method)
     def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
-        call = _enter(context)
+        call = _enter(context, method.__name__)
         token = call_context.activate(call)
         try:
             yield from method(self, request, context)

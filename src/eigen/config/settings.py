@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="job store URL; default: SQLite in data_dir")
     host: str = Field(default="127.0.0.1", description="address the gRPC server binds")
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one")
+    http_port: int | None = Field(
+        default=None, ge=0, le=65535, description="REST gateway, health and metrics port; unset: no HTTP"
+    )
     role: Role = Field(default="all", description="all roles in one process, or one of them")
     kernel_address: str = Field(default="127.0.0.1:50052", description="KernelService, for api")
     compiler_address: str = Field(default="127.0.0.1:50053", description="CompilationService")

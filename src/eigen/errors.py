@@ -67,6 +67,11 @@ class EigenError(Exception):
     def retryable(self) -> bool:
         return self.info.retryable
 
+    def within(self, prefix: str) -> EigenError:
+        """The same error about an item of a list: fields and message gain ``prefix``."""
+        violations = [FieldViolation(f"{prefix}.{v.field}", v.description) for v in self.violations]
+        return type(self)(f"{prefix}: {self.message}", violations or [FieldViolation(prefix, self.message)])
+
     @classmethod
     def for_field(cls, field_path: str, description: str) -> EigenError:
         """An error about one field, with the field named in the message and the details."""

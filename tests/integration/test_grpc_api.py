@@ -178,12 +178,6 @@ def test_backends(backends: jobs_pb2_grpc.BackendServiceStub) -> None:
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
 
 
-def test_declared_rpcs_answer_unimplemented(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
-    with pytest.raises(grpc.RpcError) as caught:
-        jobs.SubmitBatch(jobs_pb2.SubmitBatchRequest(jobs=[job()]))
-    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
-
-
 def test_health_and_reflection(channel: grpc.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
     for service in ("", "eigen.api.v1.JobService", "eigen.internal.v1.KernelService"):

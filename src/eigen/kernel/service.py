@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from eigen.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from eigen.errors import EigenError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from eigen.kernel.events import EventBus
 from eigen.kernel.hybrid.observables import check_observable
 from eigen.kernel.hybrid.settings import check_estimation, loop_settings, sweep_shots
@@ -116,10 +116,35 @@ class Kernel:
             existing = self.store.find_by_idempotency_key(owner, idempotency_key)
             if existing is not None:
                 return self._same_payload(existing, request), True
-        device = self.device(request.target)
-        self._validate(request, device)
-        if self.scheduler.full() or self._compile_queue.qsize() >= self.settings.queue_capacity:
+        self.validate(request)
+        self._check_capacity(1)
+        return self._accept(request, owner, idempotency_key, traceparent), False
+
+    def submit_batch(
+        self, requests: list[JobRequest], *, owner: str = "anonymous", traceparent: str = ""
+    ) -> list[Job]:
+        """All or nothing: every request is validated before any job is created; an error
+        names the item (``jobs[i].<field>``). Jobs are returned in input order."""
+        if not requests:
+            raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
+        for index, request in enumerate(requests):
+            try:
+                self.validate(request)
+            except EigenError as exc:
+                raise exc.within(f"jobs[{index}]") from None
+        self._check_capacity(len(requests))
+        return [self._accept(request, owner, None, traceparent) for request in requests]
+
+    def validate(self, request: JobRequest) -> None:
+        """Everything a submission is checked for, without creating anything."""
+        self._validate(request, self.device(request.target))
+
+    def _check_capacity(self, count: int) -> None:
+        waiting = len(self.scheduler) + self._compile_queue.qsize()
+        if waiting + count > self.settings.queue_capacity:
             raise ResourceExhausted("queue full: try again later")
+
+    def _accept(self, request: JobRequest, owner: str, idempotency_key: str | None, traceparent: str) -> Job:
         now = time.time()
         job = Job(
             id=uuid.uuid4().hex,
@@ -134,7 +159,7 @@ class Kernel:
         job = self.lifecycle.create(job)
         self._track_deadline(job)
         self._compile_queue.put(job.id)
-        return job, False
+        return job
 
     def _same_payload(self, existing: Job, request: JobRequest) -> Job:
         if existing.request.fingerprint() != request.fingerprint():

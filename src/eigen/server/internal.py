@@ -22,7 +22,7 @@ from eigen.proto.internal.v1 import (
 )
 from eigen.server import wire
 from eigen.system_api.grpc.handlers import active, streaming, unary
-from eigen.system_api.grpc.jobs import list_query_from_pb
+from eigen.system_api.grpc.jobs import batch_from_pb, list_query_from_pb
 from eigen.system_api.service import JobApi
 
 
@@ -40,6 +40,13 @@ class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
         job_request = convert.request_from_pb(request.job)
         job, deduplicated = self.api.submit(job_request, request.idempotency_key)
         return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
+
+    @unary
+    def EnqueueBatch(
+        self, request: jobs_pb2.SubmitBatchRequest, context: grpc.ServicerContext
+    ) -> kernel_pb2.EnqueueBatchResponse:
+        jobs = self.api.submit_batch(batch_from_pb(request))
+        return kernel_pb2.EnqueueBatchResponse(jobs=[convert.job_to_pb(j) for j in jobs])
 
     @unary
     def GetJob(self, request: jobs_pb2.GetJobRequest, context: grpc.ServicerContext) -> pb.Job:

@@ -82,6 +82,13 @@ class RemoteKernel(_Remote):
         response = self.call(self.stub.Enqueue, message)
         return convert.job_from_pb(response.job, request), response.deduplicated
 
+    def submit_batch(
+        self, requests: list[JobRequest], *, owner: str = call_context.ANONYMOUS, traceparent: str = ""
+    ) -> list[Job]:
+        message = jobs_pb2.SubmitBatchRequest(jobs=[convert.request_to_pb(r) for r in requests])
+        response = self.call(self.stub.EnqueueBatch, message)
+        return [convert.job_from_pb(j, r) for j, r in zip(response.jobs, requests, strict=True)]
+
     def get(self, job_id: str) -> Job:
         return convert.job_from_pb(self.call(self.stub.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from eigen.errors import InvalidArgument
 from eigen.kernel.store.base import JobFilter
+from eigen.models.chunks import DEFAULT_CHUNK_OUTCOMES, Chunk, split
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
@@ -22,6 +23,7 @@ from eigen.observability import context
 from eigen.system_api.ports import KernelPort
 
 MAX_PAGE_SIZE = 500
+MAX_BATCH = 10_000
 DEFAULT_PAGE_SIZE = 50
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,256}$")
@@ -54,6 +56,17 @@ class JobApi:
             idempotency_key=idempotency_key or None,
             traceparent=call.traceparent,
         )
+
+    def submit_batch(self, requests: list[JobRequest]) -> list[Job]:
+        if len(requests) > MAX_BATCH:
+            raise InvalidArgument.for_field("jobs", f"at most {MAX_BATCH} jobs per batch")
+        call = context.current()
+        return self.kernel.submit_batch(requests, owner=call.caller, traceparent=call.traceparent)
+
+    def result_chunks(self, job_id: str, chunk_size: int = 0) -> list[Chunk]:
+        if chunk_size < 0:
+            raise InvalidArgument.for_field("chunk_size", "must not be negative")
+        return split(self.results(job_id), chunk_size or DEFAULT_CHUNK_OUTCOMES)
 
     def get(self, job_id: str) -> Job:
         return self.kernel.get(check_job_id(job_id))

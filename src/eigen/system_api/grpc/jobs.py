@@ -6,10 +6,12 @@ from collections.abc import Iterator
 
 import grpc
 
-from eigen.errors import Unimplemented
+from eigen.errors import EigenError, InvalidArgument
+from eigen.models.job import JobRequest
 from eigen.proto import convert
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
+from eigen.system_api.batch_stream import BatchEvent, run_batch_stream
 from eigen.system_api.grpc.handlers import active, streaming, unary
 from eigen.system_api.service import JobApi, ListQuery
 
@@ -58,19 +60,29 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def SubmitBatch(
         self, request: jobs_pb2.SubmitBatchRequest, context: grpc.ServicerContext
     ) -> jobs_pb2.SubmitBatchResponse:
-        raise Unimplemented("SubmitBatch is declared but not served yet; submit jobs one by one")
+        jobs = self.api.submit_batch(batch_from_pb(request))
+        return jobs_pb2.SubmitBatchResponse(job_ids=[job.id for job in jobs])
 
     @streaming
     def StreamResults(
         self, request: jobs_pb2.StreamResultsRequest, context: grpc.ServicerContext
     ) -> Iterator[jobs_pb2.ResultChunk]:
-        raise Unimplemented("StreamResults is declared but not served yet; use GetJobResults")
+        for chunk in self.api.result_chunks(request.job_id, request.chunk_size):
+            yield jobs_pb2.ResultChunk(
+                job_id=request.job_id,
+                index=chunk.index,
+                total=chunk.total,
+                is_final=chunk.is_final,
+                partial=convert.result_to_pb(chunk.result),
+                experiment_indices=chunk.experiment_indices,
+            )
 
     @streaming
     def SubmitBatchStream(
         self, request_iterator: Iterator[jobs_pb2.BatchStreamRequest], context: grpc.ServicerContext
     ) -> Iterator[jobs_pb2.BatchStreamResponse]:
-        raise Unimplemented("SubmitBatchStream is declared but not served yet; use SubmitJob")
+        for event in run_batch_stream(self.api, _batch_items(request_iterator), active(context)):
+            yield batch_event_to_pb(event)
 
 
 def list_query_from_pb(request: jobs_pb2.ListJobsRequest) -> ListQuery:
@@ -111,3 +123,31 @@ class BackendServicer(jobs_pb2_grpc.BackendServiceServicer):
         self, request: jobs_pb2.GetCalibrationRequest, context: grpc.ServicerContext
     ) -> pb.Calibration:
         return convert.calibration_to_pb(self.api.calibration(request.name))
+
+
+def batch_from_pb(request: jobs_pb2.SubmitBatchRequest) -> list[JobRequest]:
+    """Every item validated; the first bad one is named ``jobs[i].<field>``."""
+    if not request.jobs:
+        raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
+    return [convert.request_from_pb(job, f"jobs[{index}]") for index, job in enumerate(request.jobs)]
+
+
+def _batch_items(
+    requests: Iterator[jobs_pb2.BatchStreamRequest],
+) -> Iterator[tuple[str, JobRequest | EigenError]]:
+    for message in requests:
+        try:
+            yield message.client_request_id, convert.request_from_pb(message.job)
+        except EigenError as exc:
+            yield message.client_request_id, exc
+
+
+def batch_event_to_pb(event: BatchEvent) -> jobs_pb2.BatchStreamResponse:
+    response = jobs_pb2.BatchStreamResponse(client_request_id=event.client_request_id)
+    if event.kind == "submitted":
+        response.submitted_job_id = event.job_id
+    elif event.kind == "completed" and event.result is not None:
+        response.completed.CopyFrom(convert.result_to_pb(event.result))
+    elif event.error is not None:
+        response.error.CopyFrom(jobs_pb2.BatchItemError(reason=event.error.code, message=event.error.message))
+    return response

@@ -106,18 +106,20 @@ class StreamResultsRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., chunk_size: _Optional[int] = ...) -> None: ...
 
 class ResultChunk(_message.Message):
-    __slots__ = ("job_id", "index", "total", "is_final", "partial")
+    __slots__ = ("job_id", "index", "total", "is_final", "partial", "experiment_indices")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_INDICES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     index: int
     total: int
     is_final: bool
     partial: _common_pb2.JobResults
-    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., total: _Optional[int] = ..., is_final: _Optional[bool] = ..., partial: _Optional[_Union[_common_pb2.JobResults, _Mapping]] = ...) -> None: ...
+    experiment_indices: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., total: _Optional[int] = ..., is_final: _Optional[bool] = ..., partial: _Optional[_Union[_common_pb2.JobResults, _Mapping]] = ..., experiment_indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class BatchStreamRequest(_message.Message):
     __slots__ = ("client_request_id", "job")

@@ -43,6 +43,11 @@ class KernelServiceStub:
                 request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueRequest.SerializeToString,
                 response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitJobResponse.FromString,
                 _registered_method=True)
+        self.EnqueueBatch = channel.unary_unary(
+                '/eigen.internal.v1.KernelService/EnqueueBatch',
+                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitBatchRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchResponse.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/eigen.internal.v1.KernelService/GetJob',
                 request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.GetJobRequest.SerializeToString,
@@ -92,6 +97,13 @@ class KernelServiceServicer:
 
     def Enqueue(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnqueueBatch(self, request, context):
+        """All or nothing; jobs in input order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -152,6 +164,11 @@ def add_KernelServiceServicer_to_server(servicer, server):
                     servicer.Enqueue,
                     request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueRequest.FromString,
                     response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitJobResponse.SerializeToString,
+            ),
+            'EnqueueBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnqueueBatch,
+                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitBatchRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchResponse.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
@@ -223,6 +240,33 @@ class KernelService:
             '/eigen.internal.v1.KernelService/Enqueue',
             eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueRequest.SerializeToString,
             eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueueBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.internal.v1.KernelService/EnqueueBatch',
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitBatchRequest.SerializeToString,
+            eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,3 +69,17 @@ def test_bell_results_table_and_job_listing(tmp_path: Path) -> None:
     done = cli(tmp_path, "compile", "--job", str(example), "--out", str(compiled))
     assert done.returncode == 0, done.stderr
     assert compiled.read_text().startswith("OPENQASM 3")
+
+
+def test_vqe_results_summary_and_convergence_plot(tmp_path: Path) -> None:
+    submitted = cli(tmp_path, "submit", "--job", str(ROOT / "examples" / "vqe-h2" / "job.yaml"), "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = json.loads(submitted.stdout)["id"]
+    plot = tmp_path / "convergence.png"
+    shown = cli(tmp_path, "results", job_id, "--plot", str(plot))
+    assert shown.returncode == 0, shown.stderr
+    assert "energy" in shown.stdout and "-1.8572" in shown.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5_000
+    bell = cli(tmp_path, "submit", "--job", str(ROOT / "examples" / "bell-qasm3" / "job.yaml"), "--json")
+    not_hybrid = cli(tmp_path, "results", json.loads(bell.stdout)["id"], "--plot", str(tmp_path / "x.png"))
+    assert not_hybrid.returncode == 2 and "no convergence history" in not_hybrid.stderr

@@ -25,7 +25,7 @@ from eigen.models.state import JobState
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EndpointOpt = Annotated[
     str | None,

@@ -174,3 +174,33 @@ def test_a_restarted_kernel_resumes_from_the_checkpoint(tmp_path: Path) -> None:
         assert second.get(job.id).attempt == 2
     finally:
         second.stop()
+
+
+NO_PARAMS = """from eigen_lang import ExpectationValue, Observable, h, hybrid_program
+from eigen_lang.optimizers import minimize
+
+
+@hybrid_program
+def main():
+    h(0)
+    value = ExpectationValue("x", observable=Observable(X=0))
+    best = minimize(value, [])
+    return {"x": best.fun}
+"""
+
+
+def test_a_program_without_parameters_returns_its_values(client: Client) -> None:
+    request = JobRequest(name="fixed", program=NO_PARAMS, language=ProgramLanguage.EIGEN_LANG, shots=0)
+    job = client.submit(request)
+    assert client.wait(job.id).state is JobState.DONE
+    summary = client.results(job.id).summary
+    assert summary["energy"] == pytest.approx(1.0) and summary["iterations"] == 0
+    assert summary["returns"] == {"x": pytest.approx(1.0)}
+
+
+def test_returned_parameters_follow_declaration_order(client: Client) -> None:
+    job = client.submit(EXAMPLES / "vqe-seed-style" / "job.yaml")
+    client.wait(job.id)
+    summary = client.results(job.id).summary
+    optimum = summary["optimal_parameters"]
+    assert summary["returns"]["parameters"] == [optimum["theta"], optimum["phi"]]

@@ -122,9 +122,9 @@ def jobs(
     endpoint: EndpointOpt = None,
 ) -> None:
     """List jobs, newest first."""
-    states = [render.parse_state(s) for s in state or []]
-    labels = render.parse_labels(label or [])
     with Session(endpoint, err) as session:
+        states = [render.parse_state(s) for s in state or []]
+        labels = render.parse_labels(label or [])
         found, token = session.client.list_jobs(states, target, labels, limit, page_token)
         if as_json:
             out.print_json(

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import grpc
 
 from eigen.kernel.ports import CompilerPort, DriverPort
+from eigen.kernel.store.base import JobFilter
 from eigen.kernel.service import Kernel
+from eigen.observability import context as call_context
 from eigen.proto import convert
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2
@@ -23,7 +25,7 @@ from eigen.proto.internal.v1 import (
 from eigen.server import wire
 from eigen.system_api.grpc.handlers import active, streaming, unary
 from eigen.system_api.grpc.jobs import batch_from_pb, list_query_from_pb
-from eigen.system_api.service import JobApi
+from eigen.system_api.service import MAX_PAGE_SIZE, JobApi, decode_page_token
 
 
 class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
@@ -37,8 +39,13 @@ class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
     def Enqueue(
         self, request: kernel_pb2.EnqueueRequest, context: grpc.ServicerContext
     ) -> jobs_pb2.SubmitJobResponse:
-        job_request = convert.request_from_pb(request.job)
-        job, deduplicated = self.api.submit(job_request, request.idempotency_key)
+        call = call_context.current()
+        job, deduplicated = self.kernel.submit(
+            convert.request_from_pb(request.job),
+            owner=request.owner or call.caller,
+            idempotency_key=request.idempotency_key or None,
+            traceparent=call.traceparent,
+        )
         return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
 
     @unary
@@ -56,8 +63,20 @@ class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
     def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext
     ) -> jobs_pb2.ListJobsResponse:
-        jobs, token = self.api.list_jobs(list_query_from_pb(request))
-        return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
+        """Up to ``page_size`` jobs before the cursor: system-api does the paging itself."""
+        query = list_query_from_pb(request)
+        found = self.kernel.list_jobs(
+            JobFilter(
+                states=query.states,
+                target=query.target,
+                labels=dict(query.labels or {}),
+                created_after=query.created_after,
+                created_before=query.created_before,
+                limit=min(max(query.page_size, 1), MAX_PAGE_SIZE + 1),
+                before=decode_page_token(query.page_token) if query.page_token else None,
+            )
+        )
+        return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found])
 
     @unary
     def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: grpc.ServicerContext) -> pb.Job:

@@ -55,7 +55,7 @@ def minimize(
 ) -> Outcome:
     name = canonical_method(method)
     if max_iters < 1:
-        return Outcome(x0, objective(x0), 0, True, "no iterations left")
+        return Outcome(x0, objective(x0), 0, True, "nothing to optimise (no parameters or iterations left)")
     if name == "SPSA":
         return _spsa(objective, x0, max_iters, options, on_iteration)
     return _scipy(name, objective, x0, max_iters, options, on_iteration, gradient)

@@ -158,7 +158,10 @@ class _Loop:
         self.estimator = estimator
         self.target = target
         self.settings = settings
-        self.names = sorted(compiled.parameters)
+        assert compiled.hybrid is not None
+        # Declaration order (the order of minimize's list-form initial_params and of opt.x).
+        declared = [n for n in compiled.hybrid.initial_params if n in compiled.parameters]
+        self.names = declared + sorted(set(compiled.parameters) - set(declared))
         self.shift_rule = gradients.shift_rule_applies(compiled.source_circuit, self.names)
         saved = runner.lifecycle.store.checkpoint(job.id) or {}
         self.resumed = bool(saved)
@@ -215,7 +218,7 @@ class _Loop:
 
     def run(self, labels: list[str], device: DeviceInfo) -> JobResult:
         started = time.perf_counter()
-        remaining = self.settings.max_iters - len(self.history)
+        remaining = self.settings.max_iters - len(self.history) if self.names else 0
         outcome = minimize(
             self.settings.method,
             self.energy,

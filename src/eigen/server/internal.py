@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import grpc
 
 from eigen.kernel.ports import CompilerPort, DriverPort
-from eigen.kernel.store.base import JobFilter
 from eigen.kernel.service import Kernel
+from eigen.kernel.store.base import JobFilter
 from eigen.observability import context as call_context
 from eigen.proto import convert
 from eigen.proto.api.v1 import common_pb2 as pb

@@ -96,7 +96,9 @@ def wait_serving(address: str, timeout: float, proc: subprocess.Popen[bytes] | N
 
 
 @contextlib.contextmanager
-def eigen_server(log_level: str, start_timeout: float) -> Iterator[tuple[str, int, float]]:
+def eigen_server(
+    log_level: str, start_timeout: float, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int, float]]:
     """A real ``eigen-server`` process; yields (address, pid, start-up seconds)."""
     data_dir = Path(tempfile.mkdtemp(prefix="eigen-bench-"))
     port = free_port()
@@ -107,6 +109,7 @@ def eigen_server(log_level: str, start_timeout: float) -> Iterator[tuple[str, in
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     address = f"127.0.0.1:{port}"
@@ -128,6 +131,22 @@ def eigen_server(log_level: str, start_timeout: float) -> Iterator[tuple[str, in
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process, all threads (Linux /proc; None elsewhere)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 # -- the load generator ---------------------------------------------------------------------
 @dataclass
 class Round:
@@ -137,34 +156,60 @@ class Round:
     seconds: float = 0.0
     latencies_s: list[float] = field(default_factory=list)
     server_timings: dict[str, list[float]] = field(default_factory=dict)
+    stages: dict[str, list[float]] = field(default_factory=dict)
     first_error: str = ""
+    server_cpu_s: float | None = None
+    client_cpu_s: float = 0.0
 
     @property
     def jobs_per_s(self) -> float:
         return self.jobs / self.seconds if self.seconds > 0 else 0.0
 
 
+#: Where a job's time goes: client-side RPC times and the gaps between the server's
+#: state events (server timestamps; meaningful when client and server share a clock).
+STAGES = ("submit_rpc", "pending", "compiling", "queued", "running", "done_to_client", "results_rpc")
+_STAGE_EDGES = (
+    ("pending", common_pb2.JOB_STATE_PENDING, common_pb2.JOB_STATE_COMPILING),
+    ("compiling", common_pb2.JOB_STATE_COMPILING, common_pb2.JOB_STATE_QUEUED),
+    ("queued", common_pb2.JOB_STATE_QUEUED, common_pb2.JOB_STATE_RUNNING),
+    ("running", common_pb2.JOB_STATE_RUNNING, common_pb2.JOB_STATE_DONE),
+)
+
+
 async def one_job(
     stub: jobs_pb2_grpc.JobServiceStub, request: jobs_pb2.SubmitJobRequest
-) -> common_pb2.JobResults:
+) -> tuple[common_pb2.JobResults, dict[str, float]]:
+    """Run one job to its results; returns them and the seconds spent in each stage."""
+    stages: dict[str, float] = {}
+    begun = time.time()
     submitted = await stub.SubmitJob(request)
+    stages["submit_rpc"] = time.time() - begun
     job_id = submitted.job.id
+    seen: dict[int, float] = {}
     watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
     state = common_pb2.JOB_STATE_UNSPECIFIED
     try:
         async for event in watch:
+            seen.setdefault(event.state, event.timestamp.ToNanoseconds() / 1e9)
             if event.terminal:
                 state = event.state
+                stages["done_to_client"] = time.time() - seen[event.state]
                 break
     finally:
         watch.cancel()
     if state != common_pb2.JOB_STATE_DONE:
         raise RuntimeError(f"job {job_id} ended in {common_pb2.JobState.Name(state)}")
+    asked = time.time()
     results = await stub.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=job_id))
+    stages["results_rpc"] = time.time() - asked
     counts = results.experiments[0].counts if results.experiments else {}
     if sum(counts.values()) != SHOTS or not set(counts) <= {"00", "11"}:
         raise RuntimeError(f"job {job_id}: unexpected counts {dict(counts)}")
-    return results
+    for name, start, end in _STAGE_EDGES:
+        if start in seen and end in seen:
+            stages[name] = seen[end] - seen[start]
+    return results, stages
 
 
 async def client_loop(
@@ -178,7 +223,7 @@ async def client_loop(
         budget[0] -= 1
         started = time.perf_counter()
         try:
-            results = await one_job(stub, request)
+            results, stages = await one_job(stub, request)
         except (grpc.RpcError, RuntimeError) as exc:
             if into is not None:
                 into.errors += 1
@@ -189,6 +234,8 @@ async def client_loop(
             into.jobs += 1
             for key, value in results.timings.items():
                 into.server_timings.setdefault(key, []).append(value)
+            for key, value in stages.items():
+                into.stages.setdefault(key, []).append(value)
 
 
 async def run_round(
@@ -198,29 +245,36 @@ async def run_round(
     seconds: float,
     max_jobs: int,
     measure: bool,
+    server_pid: int | None = None,
 ) -> Round:
     result = Round(clients)
     budget = [max_jobs]
+    server_cpu = process_cpu_s(server_pid)
+    client_cpu = own_cpu_s()
     started = time.perf_counter()
     stop_at = started + seconds
     loops = [client_loop(stub, request, stop_at, budget, result if measure else None) for _ in range(clients)]
     await asyncio.wait_for(asyncio.gather(*loops), timeout=seconds + 60)
     result.seconds = time.perf_counter() - started  # until the last job in flight finished
+    result.client_cpu_s = own_cpu_s() - client_cpu
+    server_after = process_cpu_s(server_pid)
+    if server_cpu is not None and server_after is not None:
+        result.server_cpu_s = server_after - server_cpu
     return result
 
 
 async def measure_api(
-    address: str, request: jobs_pb2.SubmitJobRequest, args: argparse.Namespace
+    address: str, request: jobs_pb2.SubmitJobRequest, args: argparse.Namespace, server_pid: int | None
 ) -> dict[int, list[Round]]:
     rounds: dict[int, list[Round]] = {}
     options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
     async with grpc.aio.insecure_channel(address, options=options) as channel:
         stub = jobs_pb2_grpc.JobServiceStub(channel)
         for clients in args.clients:
-            await run_round(stub, request, clients, args.warmup, args.max_jobs, measure=False)
+            await run_round(stub, request, clients, args.warmup, args.max_jobs, False)
             rounds[clients] = []
             for _ in range(args.rounds):
-                done = await run_round(stub, request, clients, args.duration, args.max_jobs, measure=True)
+                done = await run_round(stub, request, clients, args.duration, args.max_jobs, True, server_pid)
                 rounds[clients].append(done)
                 print(
                     f"  {clients:>3} client(s): {done.jobs} jobs in {done.seconds:.2f} s "
@@ -246,7 +300,8 @@ def aer_baseline(repeats: int, per_timing: int) -> dict[str, Any]:
         for _ in range(per_timing):
             counts = backend.run(circuit, shots=SHOTS).result().get_counts()
         rates.append(per_timing / (time.perf_counter() - started))
-        assert sum(counts.values()) == SHOTS
+        if sum(counts.values()) != SHOTS:
+            raise RuntimeError(f"aer baseline: unexpected counts {counts}")
     median = statistics.median(rates)
     return {
         "what": "AerSimulator().run(pre-transpiled bell, shots=1000).result().get_counts(), one process",
@@ -270,9 +325,12 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
     latencies = [x for r in rounds for x in r.latencies_s]
     rates = [r.jobs_per_s for r in rounds]
     timings: dict[str, list[float]] = {}
+    stages: dict[str, list[float]] = {}
     for r in rounds:
         for key, values in r.server_timings.items():
             timings.setdefault(key, []).extend(values)
+        for key, values in r.stages.items():
+            stages.setdefault(key, []).extend(values)
     figures: dict[str, Any] = {
         "clients": rounds[0].clients,
         "rounds": len(rounds),
@@ -282,7 +340,21 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
         "jobs_per_s_each": [round(x, 1) for x in rates],
         "jobs_per_s_median": statistics.median(rates),
         "server_timings_ms_median": {k: 1000.0 * statistics.median(v) for k, v in sorted(timings.items())},
+        "stages_ms_median": {k: 1000.0 * statistics.median(stages[k]) for k in STAGES if stages.get(k)},
     }
+    jobs = figures["jobs"]
+    seconds = sum(r.seconds for r in rounds)
+    client_cpu = sum(r.client_cpu_s for r in rounds)
+    figures["client_cpu"] = {
+        "ms_per_job": 1000.0 * client_cpu / jobs if jobs else None,
+        "cores_busy": client_cpu / seconds if seconds else None,
+    }
+    if all(r.server_cpu_s is not None for r in rounds):
+        server_cpu = sum(r.server_cpu_s or 0.0 for r in rounds)
+        figures["server_cpu"] = {
+            "ms_per_job": 1000.0 * server_cpu / jobs if jobs else None,
+            "cores_busy": server_cpu / seconds if seconds else None,
+        }
     if latencies:
         figures["latency_ms"] = {
             "p50": 1000.0 * percentile(latencies, 50),
@@ -293,6 +365,19 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
             "max": 1000.0 * max(latencies),
         }
     return figures
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted changes (others edit it)."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "src_dirty": bool(git("status", "--porcelain", "src"))}
+    except (OSError, subprocess.SubprocessError):
+        return {}
 
 
 def versions() -> dict[str, str]:
@@ -323,6 +408,16 @@ def print_table(report: dict[str, Any]) -> None:
     for name, bar in report["bars"].items():
         verdict = "n/a" if bar["pass"] is None else ("PASS" if bar["pass"] else "FAIL")
         print(f"bar {name}: measured {bar['measured']}, target {bar['target']} -> {verdict}")
+    for phase in report["phases"]:
+        cpu = ", ".join(
+            f"{who} {phase[key]['ms_per_job']:.2f} ms/job ({phase[key]['cores_busy']:.2f} cores busy)"
+            for who, key in (("server", "server_cpu"), ("client", "client_cpu"))
+            if phase.get(key) and phase[key]["ms_per_job"] is not None
+        )
+        print(f"CPU, {phase['clients']} client(s): {cpu}")
+    for phase in report["phases"]:
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["stages_ms_median"].items())
+        print(f"stages (ms, median), {phase['clients']} client(s): {shown}")
     for phase in report["phases"]:
         if phase["server_timings_ms_median"]:
             shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["server_timings_ms_median"].items())
@@ -359,11 +454,22 @@ def main() -> None:
     parser.add_argument("--baseline-repeats", type=int, default=7)
     parser.add_argument("--baseline-jobs", type=int, default=200, help="aer runs per baseline timing")
     parser.add_argument("--server-log-level", default="INFO", help="of the spawned server (its default)")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment of the spawned server (repeatable), e.g. OMP_WAIT_POLICY=passive",
+    )
     parser.add_argument("--start-timeout", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "small_jobs.json")
     args = parser.parse_args()
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # others' work adds noise
     if not all(c >= 1 for c in args.clients) or args.duration <= 0 or args.rounds < 1:
         parser.error("clients, duration and rounds must be positive")
+    if not all("=" in item for item in args.server_env):
+        parser.error("--server-env takes KEY=VALUE")
+    server_env = dict(item.split("=", 1) for item in args.server_env)
 
     request = jobs_pb2.SubmitJobRequest(job=convert.request_to_pb(load_job_file(BELL_JOB)))
     request.job.shots = SHOTS
@@ -373,27 +479,29 @@ def main() -> None:
     print(f"  {baseline['jobs_per_s_median']:.1f} jobs/s ({baseline['ms_per_job_median']:.2f} ms/job)")
 
     server: dict[str, Any]
+    server_pid: int | None = None
     with contextlib.ExitStack() as stack:
         if args.endpoint:
             address = args.endpoint
             wait_serving(address, args.start_timeout, None)
             server = {"kind": "existing", "address": address}
         else:
-            address, pid, startup = stack.enter_context(
-                eigen_server(args.server_log_level, args.start_timeout)
+            address, server_pid, startup = stack.enter_context(
+                eigen_server(args.server_log_level, args.start_timeout, server_env)
             )
             server = {
                 "kind": "subprocess eigen-server serve",
                 "address": address,
-                "pid": pid,
+                "pid": server_pid,
                 "startup_s": round(startup, 3),
                 "log_level": args.server_log_level,
+                "extra_env": server_env,
             }
-            print(f"eigen-server pid {pid} on {address}, SERVING after {startup:.2f} s", flush=True)
+            print(f"eigen-server pid {server_pid} on {address}, SERVING after {startup:.2f} s", flush=True)
         print(
             f"load: {args.rounds} x {args.duration:g} s per level after {args.warmup:g} s warm-up", flush=True
         )
-        rounds = asyncio.run(measure_api(address, request, args))
+        rounds = asyncio.run(measure_api(address, request, args, server_pid))
 
     phases = {clients: summarise(done) for clients, done in rounds.items()}
     report: dict[str, Any] = {
@@ -403,8 +511,11 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "platform": platform.platform(),
+            "loadavg_1m_start": None if load_start is None else round(load_start, 2),
+            "loadavg_1m_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         },
         "versions": versions(),
+        "git": git_state(),
         "job": {
             "example": "examples/bell-qasm3",
             "language": "OpenQASM 3",
@@ -423,6 +534,11 @@ def main() -> None:
         "bars": bars(phases),
     }
     print_table(report)
+    machine = report["machine"]
+    print(
+        f"machine: {machine['cpu_count']} CPUs, load average (1 min) "
+        f"{machine['loadavg_1m_start']} at start, {machine['loadavg_1m_end']} at end"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")

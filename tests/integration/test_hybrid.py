@@ -160,7 +160,7 @@ def test_a_restarted_kernel_resumes_from_the_checkpoint(tmp_path: Path) -> None:
     first.stop()
     stopped = first.get(job.id)
     assert stopped.state is JobState.RUNNING
-    done_before = len((first.store.checkpoint(job.id) or {})["history"])
+    done_before = int((first.store.checkpoint(job.id) or {})["iterations"])
     assert done_before >= 5
     second = kernel()
     second.start()

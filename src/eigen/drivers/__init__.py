@@ -9,6 +9,14 @@ Importing this package does not import qiskit, aer, stim or qiskit-ibm-runtime; 
 driver module does, when its driver is first looked up.
 """
 
+import os
+
+# qiskit-aer's OpenMP threads spin after every run by default, burning a core that the
+# server needs between small jobs; passive waiting costs nothing measurable on large
+# circuits. It must be set before qiskit_aer is first imported (the drivers import it
+# lazily, after this).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from eigen.drivers.base import Driver, Observable
 from eigen.drivers.registry import GROUP, DriverRegistry
 

@@ -12,6 +12,8 @@ once and reused, and each request is a single ``run()`` call.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 from qiskit.quantum_info import SparsePauliOp
@@ -25,6 +27,7 @@ from eigen.errors import ExecutionFailed, InvalidArgument
 from eigen.models.target import DeviceInfo
 
 NUM_QUBITS = 28
+PREPARED_CACHE = 32  # estimation circuits kept ready, by (circuit, observables)
 
 #: Standard gates aer runs natively. ``barrier`` runs too but is not listed: it is a
 #: directive, and qiskit's ``transpile(basis_gates=...)`` refuses it as a basis gate.
@@ -69,6 +72,8 @@ class StatevectorDriver(AerDriver):
 
     def __init__(self) -> None:
         self._simulator = AerSimulator(method="statevector")
+        self._lock = threading.Lock()
+        self._prepared: OrderedDict[tuple[Any, ...], tuple[Any, Any, list[str]]] = OrderedDict()
         self._accepted = frozenset(self._simulator.target.operation_names) | DIRECTIVES
         self._info = DeviceInfo(
             name=self.name,
@@ -105,6 +110,38 @@ class StatevectorDriver(AerDriver):
         runs = max(1, len(bindings))
         if not observables:
             return [[] for _ in range(runs)]
+        key = (id(circuit), tuple(tuple(obs) for obs in observables))
+        with self._lock:
+            cached = self._prepared.get(key)
+            if cached is not None and cached[0] is circuit:
+                self._prepared.move_to_end(key)
+        if cached is not None and cached[0] is circuit:
+            unitary, labels = cached[1], cached[2]
+        else:
+            unitary, labels = self._prepare_estimation(circuit, observables)
+            with self._lock:
+                self._prepared[key] = (circuit, unitary, labels)
+                while len(self._prepared) > PREPARED_CACHE:
+                    self._prepared.popitem(last=False)
+        table = sweep_table(unitary, bindings)
+        options: dict[str, Any] = {"shots": 1}
+        if table:
+            options["parameter_binds"] = [table]
+        try:
+            result = self._simulator.run([unitary], **options).result()
+        except Exception as exc:
+            raise ExecutionFailed(f"{self.name}: estimation failed: {exc}") from exc
+        if not result.success:
+            raise ExecutionFailed(f"{self.name}: estimation failed: {result.status}")
+        values = [[float(result.data(i)[label].real) for label in labels] for i in range(len(result.results))]
+        return values if table else values * runs
+
+    def _prepare_estimation(self, circuit: Any, observables: list[Observable]) -> tuple[Any, list[str]]:
+        """The circuit without final measurements, saving each observable's expectation.
+
+        Built once per (circuit, observables) and reused: a variational loop estimates the
+        same circuit with new bindings hundreds of times.
+        """
         unitary = circuit.remove_final_measurements(inplace=False)
         if unitary.num_qubits > NUM_QUBITS:
             raise invalid_circuit(
@@ -118,18 +155,7 @@ class StatevectorDriver(AerDriver):
             )
         self.check_circuit(unitary)
         operators = [pauli_operator(obs, unitary.num_qubits, k) for k, obs in enumerate(observables)]
-        table = sweep_table(unitary, bindings)
         labels = [f"eigen_obs_{k}" for k in range(len(operators))]
         for label, op in zip(labels, operators, strict=True):
             unitary.append(SaveExpectationValue(op, label=label), unitary.qubits)
-        options: dict[str, Any] = {"shots": 1}
-        if table:
-            options["parameter_binds"] = [table]
-        try:
-            result = self._simulator.run([unitary], **options).result()
-        except Exception as exc:
-            raise ExecutionFailed(f"{self.name}: estimation failed: {exc}") from exc
-        if not result.success:
-            raise ExecutionFailed(f"{self.name}: estimation failed: {result.status}")
-        values = [[float(result.data(i)[label].real) for label in labels] for i in range(len(result.results))]
-        return values if table else values * runs
+        return unitary, labels

@@ -24,7 +24,7 @@ from eigen.kernel.hybrid.settings import LoopSettings, loop_settings, sweep_shot
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
-from eigen.models.job import DEFAULT_SHOTS, Job
+from eigen.models.job import DEFAULT_SHOTS, Job, JobEvent
 from eigen.models.result import Experiment, JobResult
 from eigen.models.target import DeviceInfo
 
@@ -82,10 +82,8 @@ class HybridRunner:
     def _check_active(self, job_id: str) -> None:
         if self.stopping.is_set():
             raise Interrupted(job_id)
-        current = self.lifecycle.store.get(job_id)
-        if current is None or current.terminal:
-            state = current.state.value if current else "gone"
-            raise Cancelled(f"job {job_id} ended ({state}); the loop stops")
+        if self.lifecycle.bus.ended(job_id):  # cancel and timeout go through this kernel
+            raise Cancelled(f"job {job_id} ended; the loop stops")
 
     # -- parameter sweeps with observables -------------------------------------------------
     def run_sweep(self, job: Job, compiled: CompiledProgram, device: DeviceInfo) -> JobResult:
@@ -165,7 +163,7 @@ class _Loop:
         self.shift_rule = gradients.shift_rule_applies(compiled.source_circuit, self.names)
         saved = runner.lifecycle.store.checkpoint(job.id) or {}
         self.resumed = bool(saved)
-        self.history: list[dict[str, Any]] = list(saved.get("history", []))
+        self.history = _history(runner.lifecycle.store.events(job.id)) if saved else []
         self.evaluations = int(saved.get("evaluations", 0))
         self.x0 = np.array(saved.get("x") or self._initial(), dtype=float)
         self.start_energy: float | None = saved.get("start_energy")
@@ -208,9 +206,10 @@ class _Loop:
         self.history.append(entry)
         progress = {**entry, "max_iters": self.settings.max_iters, "parameters": self.binding(x)}
         self.runner.lifecycle.progress(self.job.id, progress, f"iteration {iteration}")
+        # The history lives in the progress events; the checkpoint stays small.
         checkpoint = {
             "x": [float(v) for v in x],
-            "history": self.history,
+            "iterations": iteration,
             "evaluations": self.evaluations,
             "start_energy": self.start_energy,
         }
@@ -305,3 +304,15 @@ class _Loop:
             else:
                 resolved[key] = known.get(path)
         return resolved
+
+
+HISTORY_FIELDS = ("iteration", "energy", "std_error", "evaluations")
+
+
+def _history(events: list[JobEvent]) -> list[dict[str, Any]]:
+    """The iterations recorded so far, from the job's progress events."""
+    return [
+        {key: event.data[key] for key in HISTORY_FIELDS if key in event.data}
+        for event in events
+        if event.kind == "progress" and "iteration" in event.data
+    ]

@@ -1,15 +1,38 @@
-"""Server settings: defaults < EIGEN_* environment variables < flags (entry points only)."""
+"""Server settings: one model, loaded only by entry points.
+
+Precedence, lowest first (each later source overrides the earlier ones key by key):
+
+1. defaults (this model),
+2. the YAML file named by ``config_file`` (flag ``--config``, or ``EIGEN_CONFIG``),
+3. the ``.env`` file, where present and where the entry point asks for it
+   (:func:`eigen.config.loader.load_settings` does; ``Settings()`` alone does not),
+4. ``EIGEN_*`` environment variables,
+5. flags (keyword arguments).
+
+``Settings()`` with no arguments is defaults + ``EIGEN_*`` variables (+ the YAML file of
+``EIGEN_CONFIG`` if that is set). docs/configuration.md lists every key; a test keeps it
+in step with this model.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from eigen.config.yaml_source import YamlFileSource
 
 Role = Literal["all", "api", "kernel", "compiler", "driver-manager"]
 ROLES: tuple[str, ...] = ("api", "kernel", "compiler", "driver-manager")
+CONFIG_ENV = "EIGEN_CONFIG"
 
 
 def default_data_dir() -> Path:
@@ -17,12 +40,45 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Every key can be set as ``EIGEN_<KEY>`` (e.g. ``EIGEN_DATA_DIR``) or as a flag."""
+    """Every key can be set in the YAML file, as ``EIGEN_<KEY>`` (e.g. ``EIGEN_DATA_DIR``)
+    or, where the command has one, as a flag."""
 
-    model_config = SettingsConfigDict(env_prefix="EIGEN_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="EIGEN_", extra="ignore", populate_by_name=True, env_file=None
+    )
 
+    config_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices(CONFIG_ENV),
+        description="YAML settings file (flag --config); its keys are the keys of this table",
+    )
     data_dir: Path = Field(default_factory=default_data_dir, description="SQLite file and artifacts")
-    database_url: str = Field(default="", description="job store URL; default: SQLite in data_dir")
+    database_url: str = Field(
+        default="",
+        description="job store: sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB; "
+        "empty: SQLite file eigen.db in data_dir",
+    )
+    database_password: SecretStr | None = Field(
+        default=None,
+        description="password added to database_url when the URL has none (keeps it out of files)",
+    )
+    database_auto_migrate: bool = Field(
+        default=True,
+        description="upgrade the schema to head when the store opens; off: refuse to start "
+        "until `eigen-server migrate` ran",
+    )
+    database_pool_size: int = Field(default=5, ge=1, description="connections kept open per process")
+    database_max_overflow: int = Field(default=10, ge=0, description="extra connections under load")
+    database_pool_timeout_s: float = Field(default=30.0, gt=0, description="wait for a free connection")
+    database_pool_recycle_s: float = Field(
+        default=1800.0, ge=0, description="reopen connections older than this; 0: never"
+    )
+    result_retention_days: float | None = Field(
+        default=None, ge=0, description="expire results older than this many days; unset or 0: keep forever"
+    )
+    result_retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="how often a server expires old results"
+    )
     host: str = Field(default="127.0.0.1", description="address the gRPC server binds")
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one")
     http_port: int | None = Field(
@@ -33,11 +89,24 @@ class Settings(BaseSettings):
     compiler_address: str = Field(default="127.0.0.1:50053", description="CompilationService")
     driver_manager_address: str = Field(default="127.0.0.1:50054", description="DriverManagerService")
     grpc_workers: int = Field(default=64, ge=4, description="threads serving RPCs (watch holds one)")
-    compile_workers: int = Field(default=1, ge=1)
-    execute_workers: int = Field(default=2, ge=1)
-    queue_capacity: int = Field(default=10_000, ge=1)
+    compile_workers: int = Field(default=1, ge=1, description="kernel threads compiling jobs")
+    execute_workers: int = Field(default=2, ge=1, description="kernel threads executing jobs")
+    queue_capacity: int = Field(default=10_000, ge=1, description="queued jobs before submit is refused")
     default_timeout_s: float = Field(default=3600.0, gt=0, description="job timeout when unset")
-    max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="largest gRPC message")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Highest priority first: flags, EIGEN_* variables, .env, YAML file."""
+        path = _config_path(init_settings, env_settings, dotenv_settings)
+        return (init_settings, env_settings, dotenv_settings, YamlFileSource(settings_cls, path))
 
     @property
     def sqlite_path(self) -> Path:
@@ -45,4 +114,32 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.sqlite_path}"
+        """The job store URL, with ``database_password`` filled in where the URL has none."""
+        if not self.database_url:
+            return f"sqlite:///{self.sqlite_path}"
+        if self.database_password is None:
+            return self.database_url
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.password:
+            return self.database_url
+        return url.set(password=self.database_password.get_secret_value()).render_as_string(
+            hide_password=False
+        )
+
+
+def _config_path(*sources: PydanticBaseSettingsSource) -> Path | None:
+    """The YAML file named by a flag, else by EIGEN_CONFIG (or EIGEN_CONFIG_FILE, which
+    pydantic-settings also maps to the field) in the environment, else in .env."""
+    for source in sources:
+        if isinstance(source, InitSettingsSource):
+            names: tuple[str, ...] = (CONFIG_ENV, "config_file")
+            values: Mapping[str, Any] = source.init_kwargs
+        else:
+            names = (CONFIG_ENV.lower(), f"{CONFIG_ENV.lower()}_file")
+            values = getattr(source, "env_vars", {})
+        for name in names:
+            if values.get(name):
+                return Path(values[name])
+    return None

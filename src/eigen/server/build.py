@@ -14,7 +14,8 @@ from eigen.config.settings import ROLES, Settings
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings
-from eigen.kernel.store.sql import SqlJobStore
+from eigen.kernel.store.factory import open_store
+from eigen.kernel.store.retention import RetentionSweeper
 from eigen.system_api.ports import KernelPort
 from eigen.system_api.service import JobApi
 
@@ -29,6 +30,7 @@ class Stack:
     kernel: Kernel | None = None
     kernel_port: KernelPort | None = None
     api: JobApi | None = None
+    retention: RetentionSweeper | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -39,6 +41,8 @@ class Stack:
             warm_up(self.drivers.list_devices() if local and self.drivers is not None else [])
         if self.kernel is not None:
             self.kernel.start()
+        if self.retention is not None:
+            self.retention.start()
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -75,6 +79,10 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
         stack.kernel_port = stack.kernel
         stack.closers.append(stack.kernel.store.close)
         stack.closers.append(stack.kernel.stop)
+        stack.retention = RetentionSweeper(
+            stack.kernel.store, settings.result_retention_days, settings.result_retention_interval_s
+        )
+        stack.closers.append(stack.retention.stop)
     elif "api" in wanted:
         from eigen.server.remote import RemoteKernel
 
@@ -89,7 +97,7 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
 
 def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> Kernel:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlJobStore(settings.store_url)
+    store = open_store(settings)
     artifacts = ArtifactStore(settings.data_dir / "artifacts")
     kernel_settings = KernelSettings(
         compile_workers=settings.compile_workers,

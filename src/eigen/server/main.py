@@ -6,10 +6,14 @@ import sys
 
 import typer
 
+from eigen.server.admin import config_app, gc, migrate
 from eigen.server.serve import serve
 
 app = typer.Typer(add_completion=False, help="Eigen server: system-api, kernel, compiler, driver-manager.")
 app.command()(serve)
+app.command()(migrate)
+app.command()(gc)
+app.add_typer(config_app, name="config")
 
 
 @app.callback()

@@ -54,6 +54,13 @@ class JobStore(Protocol):
 
     def result(self, job_id: str) -> JobResult | None: ...
 
+    def expire_results(self, older_than: float) -> int:
+        """Remove the results saved before ``older_than`` (epoch seconds) and mark their
+        jobs as expired; the jobs and their events stay. Returns how many expired."""
+
+    def result_expired_at(self, job_id: str) -> float | None:
+        """When retention removed the job's result; None if it did not (or no such job)."""
+
     def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None: ...
 
     def checkpoint(self, job_id: str) -> dict[str, Any] | None: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +21,8 @@ class MemoryJobStore:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, list[JobEvent]] = {}
-        self._results: dict[str, JobResult] = {}
+        self._results: dict[str, tuple[float, JobResult]] = {}
+        self._expired: dict[str, float] = {}
         self._checkpoints: dict[str, dict[str, Any]] = {}
 
     def create(self, job: Job, event: JobEvent) -> None:
@@ -84,12 +86,26 @@ class MemoryJobStore:
 
     def save_result(self, job_id: str, result: JobResult) -> None:
         with self._lock:
-            self._results[job_id] = copy.deepcopy(result)
+            self._results[job_id] = (time.time(), copy.deepcopy(result))
+            self._expired.pop(job_id, None)
 
     def result(self, job_id: str) -> JobResult | None:
         with self._lock:
             found = self._results.get(job_id)
-            return copy.deepcopy(found) if found else None
+            return copy.deepcopy(found[1]) if found else None
+
+    def expire_results(self, older_than: float) -> int:
+        with self._lock:
+            old = [job_id for job_id, (saved, _) in self._results.items() if saved < older_than]
+            now = time.time()
+            for job_id in old:
+                del self._results[job_id]
+                self._expired[job_id] = now
+            return len(old)
+
+    def result_expired_at(self, job_id: str) -> float | None:
+        with self._lock:
+            return self._expired.get(job_id)
 
     def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
         with self._lock:

@@ -1,4 +1,13 @@
-"""Tables of the SQL job store (SQLite and PostgreSQL share them)."""
+"""Tables of the SQL job store (SQLite and PostgreSQL share them).
+
+These are the models the Alembic migrations in :mod:`eigen.kernel.store.migrations` must
+produce: a test compares the migrated schema with this metadata on both dialects. Change
+a table here and add a migration in the same change.
+
+JSON columns are plain ``JSON`` on both dialects (``json``, not ``jsonb``, on PostgreSQL)
+so that objects keep their key order, exactly as SQLite and the memory store keep it.
+Timestamps are ``Float`` (epoch seconds; ``double precision`` on PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +38,8 @@ jobs = sa.Table(
     sa.Column("request", sa.JSON, nullable=False),
     sa.Column("timings", sa.JSON, nullable=False),
     sa.Column("progress", sa.JSON, nullable=False),
+    # set when retention removed the job's result (the job itself stays)
+    sa.Column("result_expired_at", sa.Float),
     sa.Index("ix_jobs_created", "created_at", "id"),
     sa.Index("ix_jobs_state", "state"),
     sa.Index("ux_jobs_idempotency", "owner", "idempotency_key", unique=True),
@@ -51,6 +62,8 @@ results = sa.Table(
     metadata,
     sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("saved_at", sa.Float, nullable=False),
+    sa.Index("ix_job_results_saved_at", "saved_at"),
 )
 
 checkpoints = sa.Table(

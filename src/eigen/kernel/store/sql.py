@@ -1,16 +1,25 @@
-"""SQL job store on SQLAlchemy Core: SQLite (WAL) for one node; the same code for PostgreSQL."""
+"""SQL job store on SQLAlchemy Core: SQLite (WAL) for one node, PostgreSQL for many.
+
+One code path serves both dialects; only the upsert differs (both spell it
+``INSERT ... ON CONFLICT DO UPDATE``). The schema is owned by the Alembic migrations:
+opening a store upgrades its database to head (see :mod:`eigen.kernel.store.migrate`).
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from eigen.errors import AlreadyExists
 from eigen.kernel.store import schema
 from eigen.kernel.store.base import JobFilter
+from eigen.kernel.store.engine import PoolOptions, make_engine, masked
+from eigen.kernel.store.migrate import ensure_schema
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict, result_to_dict
 from eigen.models.state import JobState
@@ -27,31 +36,36 @@ _JOB_COLUMNS = (
     "timings",
     "progress",
 )
+# results expired per statement, so a large sweep never holds one long transaction
+EXPIRE_BATCH = 500
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
 class SqlJobStore:
-    """JobStore over a database URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+    """JobStore over a database URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
 
-    def __init__(self, url: str, *, create_schema: bool = True) -> None:
+    ``migrate`` (default) upgrades the schema to head on open; with ``migrate=False`` the
+    store refuses a database that is not at head (run ``eigen-server migrate`` first).
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, pool: PoolOptions | None = None) -> None:
         self.url = url
-        self._engine: Engine = sa.create_engine(url, future=True)
-        if self._engine.dialect.name == "sqlite":
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        if create_schema:
-            schema.metadata.create_all(self._engine)
+        self._engine: Engine = make_engine(url, pool)
+        try:
+            ensure_schema(self._engine, migrate=migrate)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqlJobStore({masked(self._engine.url)!r})"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
 
     # -- jobs ---------------------------------------------------------------------------
     def create(self, job: Job, event: JobEvent) -> None:
@@ -154,25 +168,73 @@ class SqlJobStore:
                 _job_from_row(r) for r in conn.execute(stmt.order_by(schema.jobs.c.created_at)).mappings()
             ]
 
-    # -- results and checkpoints --------------------------------------------------------
+    # -- results, retention and checkpoints ----------------------------------------------
     def save_result(self, job_id: str, result: JobResult) -> None:
-        self._upsert(schema.results, job_id, {"result": result_to_dict(result)})
+        with self._engine.begin() as conn:
+            values = {"result": result_to_dict(result), "saved_at": time.time()}
+            self._upsert(conn, schema.results, job_id, values)
+            conn.execute(
+                schema.jobs.update()
+                .where(schema.jobs.c.id == job_id, schema.jobs.c.result_expired_at.is_not(None))
+                .values(result_expired_at=None)
+            )
 
     def result(self, job_id: str) -> JobResult | None:
         data = self._fetch(schema.results, job_id, "result")
         return result_from_dict(data) if data is not None else None
 
+    def expire_results(self, older_than: float) -> int:
+        """Delete results saved before ``older_than`` (epoch seconds) and mark their jobs
+        with ``result_expired_at``; the jobs and their events stay. Returns how many."""
+        results, jobs = schema.results, schema.jobs
+        expired = 0
+        while True:
+            batch = (
+                sa.select(results.c.job_id)
+                .where(results.c.saved_at < older_than)
+                .order_by(results.c.saved_at)
+                .limit(EXPIRE_BATCH)
+            )
+            with self._engine.begin() as conn:
+                gone = (
+                    conn.execute(
+                        results.delete()
+                        .where(results.c.job_id.in_(batch.scalar_subquery()), results.c.saved_at < older_than)
+                        .returning(results.c.job_id)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if gone:
+                    conn.execute(
+                        jobs.update().where(jobs.c.id.in_(gone)).values(result_expired_at=time.time())
+                    )
+            expired += len(gone)
+            if len(gone) < EXPIRE_BATCH:
+                return expired
+
+    def result_expired_at(self, job_id: str) -> float | None:
+        with self._engine.connect() as conn:
+            stamp = conn.execute(
+                sa.select(schema.jobs.c.result_expired_at).where(schema.jobs.c.id == job_id)
+            ).scalar()
+        return float(stamp) if stamp is not None else None
+
     def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
-        self._upsert(schema.checkpoints, job_id, {"data": data})
+        with self._engine.begin() as conn:
+            self._upsert(conn, schema.checkpoints, job_id, {"data": data})
 
     def checkpoint(self, job_id: str) -> dict[str, Any] | None:
         return self._fetch(schema.checkpoints, job_id, "data")
 
-    def _upsert(self, table: sa.Table, job_id: str, values: dict[str, Any]) -> None:
-        with self._engine.begin() as conn:
-            done = conn.execute(table.update().where(table.c.job_id == job_id).values(**values)).rowcount
-            if not done:
-                conn.execute(table.insert().values(job_id=job_id, **values))
+    @staticmethod
+    def _upsert(conn: Connection, table: sa.Table, job_id: str, values: dict[str, Any]) -> None:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(
+            insert(table)
+            .values(job_id=job_id, **values)
+            .on_conflict_do_update(index_elements=[table.c.job_id], set_=values)
+        )
 
     def _fetch(self, table: sa.Table, job_id: str, column: str) -> Any:
         with self._engine.connect() as conn:

@@ -1,0 +1,1 @@
+"""Revisions, oldest first: v0001 (initial tables), v0002 (result retention)."""

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No EIGEN_* settings from the outside and no .env: runs in an empty folder."""
+    for name in list(os.environ):
+        if name.startswith("EIGEN_") and name != "EIGEN_CI":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,92 @@
+"""What the SQL store does beyond the contract: engines, pools, batches, reopening."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from eigen.kernel.store import sql
+from eigen.kernel.store.engine import PoolOptions, make_engine, masked, normalize_url
+from eigen.kernel.store.sql import SqlJobStore, sqlite_url
+from eigen.models.state import JobState
+from tests.unit.store.contract import a_result, new_job
+
+
+def test_store_survives_reopening(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "j.db")
+    first = SqlJobStore(url)
+    new_job(first, "a1", 10.0)
+    first.save_result("a1", a_result("a1"))
+    first.close()
+    second = SqlJobStore(url)
+    try:
+        assert second.get("a1") is not None
+        assert second.in_states((JobState.PENDING,))[0].id == "a1"
+        assert second.result("a1") == a_result("a1")
+    finally:
+        second.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("postgresql://u:p@h:5432/db", "postgresql+psycopg"),
+        ("postgres://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+        ("sqlite:///tmp/x.db", "sqlite"),
+    ],
+)
+def test_urls_are_normalised_to_psycopg(given: str, driver: str) -> None:
+    assert normalize_url(given).drivername == driver
+
+
+def test_other_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database 'mysql'"):
+        normalize_url("mysql://u@h/db")
+
+
+def test_passwords_are_masked() -> None:
+    assert masked("postgresql+psycopg://eigen:s3cret@db:5432/eigen") == (
+        "postgresql+psycopg://eigen:***@db:5432/eigen"
+    )
+
+
+def test_engine_applies_the_pool_and_creates_the_sqlite_folder(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "eigen.db"
+    engine = make_engine(sqlite_url(path), PoolOptions(size=3, max_overflow=1, timeout_s=7.0))
+    try:
+        with engine.connect() as connection:
+            mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+            foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        assert path.is_file() and mode == "wal" and foreign_keys == 1
+        pool = engine.pool
+        assert isinstance(pool, sa.pool.QueuePool)
+        assert pool.size() == 3 and pool.timeout() == 7.0
+    finally:
+        engine.dispose()
+
+
+def test_results_expire_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sql, "EXPIRE_BATCH", 2)
+    store = SqlJobStore(sqlite_url(tmp_path / "j.db"))
+    try:
+        for index in range(5):
+            new_job(store, f"j{index}", 10.0)
+            store.save_result(f"j{index}", a_result(f"j{index}"))
+        assert store.expire_results(time.time() + 1) == 5
+        assert all(store.result_expired_at(f"j{index}") is not None for index in range(5))
+        assert store.expire_results(time.time() + 1) == 0
+    finally:
+        store.close()
+
+
+def test_a_result_needs_its_job(tmp_path: Path) -> None:
+    store = SqlJobStore(sqlite_url(tmp_path / "j.db"))
+    try:
+        with pytest.raises(sa.exc.IntegrityError):
+            store.save_result("missing", a_result("missing"))
+    finally:
+        store.close()

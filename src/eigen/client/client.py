@@ -1,56 +1,180 @@
 """Synchronous Python client over the public gRPC API (one channel, reused).
 
-Errors come back as the typed :mod:`eigen.errors` classes carried in the status details.
+Every unary call has a deadline (``timeout``); the idempotent ones are retried by gRPC
+itself (the channel's retry policy, :mod:`eigen.client.channel`); a circuit breaker
+(:mod:`eigen.client.breaker`) fails calls fast while the server is unreachable. Errors
+come back as the typed :mod:`eigen.errors` classes carried in the status details.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
+import logging
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import grpc
 
-from eigen.jobfile import load_job_file
+from eigen.client.breaker import CircuitBreaker
+from eigen.client.cache import ResultCache
+from eigen.client.channel import ENDPOINT_ENV, ChannelOptions, call_error, open_channel, resolve_endpoint
+from eigen.client.futures import JobFuture
+from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
+from eigen.client.watch import Watcher
+from eigen.errors import EigenError, Unimplemented
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.proto import convert
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
-from eigen.proto.status import error_from_rpc
 
-T = TypeVar("T")
-ENDPOINT_ENV = "EIGEN_ENDPOINT"
+if TYPE_CHECKING:
+    from eigen.client.batch import BatchResult
+
+__all__ = ["ENDPOINT_ENV", "Client"]
+
+log = logging.getLogger(__name__)
 
 
 class Client:
-    def __init__(self, endpoint: str | None = None, *, timeout: float = 30.0, caller: str = "") -> None:
-        self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or "127.0.0.1:50051"
-        self.timeout = timeout
+    """A client of one Eigen endpoint (``host:port``; default ``$EIGEN_ENDPOINT``).
+
+    ``timeout`` is the deadline of each unary call in seconds (``options.timeout`` when
+    ``options`` is given). ``options`` tunes the
+    channel (retry policy, reconnect backoff, message sizes); ``breaker`` and ``cache``
+    replace the default circuit breaker and result cache (``cache=None`` keeps a small
+    memory cache; pass ``ResultCache(0)`` to turn caching off). At most
+    ``max_watch_streams`` WatchJob streams drive futures at once.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        timeout: float = 30.0,
+        caller: str = "",
+        options: ChannelOptions | None = None,
+        breaker: CircuitBreaker | None = None,
+        cache: ResultCache | None = None,
+        max_watch_streams: int = 32,
+        watch_resume_timeout: float = 60.0,
+    ) -> None:
+        self.endpoint = resolve_endpoint(endpoint)
+        self.options = options or ChannelOptions(timeout=timeout)
+        self.timeout = timeout if options is None else self.options.timeout
         self._metadata: tuple[tuple[str, str], ...] = (("x-eigen-caller", caller),) if caller else ()
-        self.channel = grpc.insecure_channel(self.endpoint)
+        self.breaker = breaker or CircuitBreaker(name=f"Eigen at {self.endpoint}")
+        self.cache = cache if cache is not None else ResultCache()
+        self.channel = open_channel(self.endpoint, self.options)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.backends_stub = jobs_pb2_grpc.BackendServiceStub(self.channel)
+        self._watcher = Watcher(self, max_watch_streams, watch_resume_timeout)
+        self._batch_rpc: bool | None = None  # None: not tried yet; False: server lacks SubmitBatch
+
+    @property
+    def peer(self) -> str:
+        return f"Eigen at {self.endpoint}"
 
     def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
+        """One unary call: breaker check, deadline, typed error."""
+        self.breaker.before_call()
         try:
-            return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise error_from_rpc(exc, f"Eigen at {self.endpoint}") from None
+            error = call_error(exc, self.peer)
+            self.breaker.record_failure(error)
+            raise error from None
+        except BaseException:
+            self.breaker.release()
+            raise
+        self.breaker.record_success()
+        return response
 
-    # -- jobs ------------------------------------------------------------------------------
-    def submit(self, job: JobRequest | str | Path, idempotency_key: str = "") -> Job:
-        """Submit a JobRequest or a job.yaml path; returns the accepted job."""
-        request = job if isinstance(job, JobRequest) else load_job_file(job)
+    # -- submitting --------------------------------------------------------------------------
+    def submit(
+        self, job: Submittable, idempotency_key: str = "", **options: Unpack[SubmitOptions]
+    ) -> JobFuture:
+        """Submit one job; returns its :class:`JobFuture` (also the accepted :class:`Job`).
+
+        ``job`` is a qiskit ``QuantumCircuit``, program text (OpenQASM 2/3, Eigen-Lang), a
+        path to a job.yaml or program file, an AQO mapping or a :class:`JobRequest`;
+        ``options`` (target, shots, seed, name, priority, parameter_bindings, observables,
+        labels, ...) override what it says. The same ``idempotency_key`` with the same job
+        returns the job submitted first.
+        """
+        request = to_request(job, **options)
         response = self._call(
             self.jobs.SubmitJob,
             jobs_pb2.SubmitJobRequest(job=convert.request_to_pb(request), idempotency_key=idempotency_key),
         )
-        return convert.job_from_pb(response.job, request)
+        return self._future(convert.job_from_pb(response.job, request))
 
+    def submit_batch(self, jobs: Iterable[Submittable], **options: Unpack[SubmitOptions]) -> list[JobFuture]:
+        """Submit several jobs at once (all or none); futures in input order.
+
+        Uses SubmitBatch; against a server that does not serve it, submits the jobs one by
+        one and cancels the ones already accepted if a later one is refused. Errors name
+        the item as ``jobs[i]``.
+        """
+        requests = resolve_many(jobs, options)
+        if not requests:
+            return []
+        if self._batch_rpc is not False:
+            message = jobs_pb2.SubmitBatchRequest(jobs=[convert.request_to_pb(r) for r in requests])
+            try:
+                response = self._call(self.jobs.SubmitBatch, message)
+            except Unimplemented:
+                log.info("%s does not serve SubmitBatch; submitting jobs one by one", self.peer)
+                self._batch_rpc = False
+            else:
+                self._batch_rpc = True
+                now = time.time()
+                return [
+                    self._future(
+                        Job(id=job_id, request=r, state=JobState.PENDING, created_at=now, updated_at=now)
+                    )
+                    for job_id, r in zip(response.job_ids, requests, strict=True)
+                ]
+        return self._submit_each(requests)
+
+    def _submit_each(self, requests: Sequence[JobRequest]) -> list[JobFuture]:
+        accepted: list[JobFuture] = []
+        for index, request in enumerate(requests):
+            try:
+                accepted.append(self.submit(request))
+            except EigenError as exc:
+                for future in accepted:
+                    future.cancel()
+                raise error_for_item(exc, index) from None
+        return accepted
+
+    def future(self, job_id: str) -> JobFuture:
+        """A future for a job submitted earlier (by this or any client)."""
+        return self._future(self.get(job_id))
+
+    def run_batch(
+        self,
+        jobs: Iterable[Submittable],
+        *,
+        max_in_flight: int = 32,
+        progress: bool = True,
+        on_progress: Callable[[int, int | None], object] | None = None,
+        timeout: float | None = None,
+        **options: Unpack[SubmitOptions],
+    ) -> BatchResult:
+        """Run many jobs with at most ``max_in_flight`` unfinished at once, with a progress
+        bar; see :class:`eigen.client.batch.BatchManager`."""
+        from eigen.client.batch import BatchManager
+
+        manager = BatchManager(self, max_in_flight=max_in_flight, progress=progress, on_progress=on_progress)
+        return manager.run(jobs, timeout=timeout, **options)
+
+    def _future(self, job: Job) -> JobFuture:
+        return self._watcher.follow(JobFuture(job, self.cancel))
+
+    # -- jobs ------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
         return convert.job_from_pb(self._call(self.jobs.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)))
 
@@ -65,6 +189,7 @@ class Client:
         page_size: int = 50,
         page_token: str = "",
     ) -> tuple[list[Job], str]:
+        """One page of jobs (newest first) and the token of the next page ("" at the end)."""
         request = jobs_pb2.ListJobsRequest(
             states=[convert.STATE_TO_PB[s] for s in states or []],
             target=target,
@@ -75,18 +200,35 @@ class Client:
         response = self._call(self.jobs.ListJobs, request)
         return [convert.job_from_pb(j) for j in response.jobs], response.next_page_token
 
-    def watch(self, job_id: str, after_seq: int = 0) -> Iterator[JobEvent]:
+    def watch(self, job_id: str, after_seq: int = 0) -> Generator[JobEvent, None, None]:
         """Live events of a job until its terminal event."""
+        self.breaker.before_call()
         stream = self.jobs.WatchJob(
             jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=after_seq), metadata=self._metadata
         )
+        settled = False  # the breaker has been told how this call went
         try:
+            stream.initial_metadata()  # the server's headers: it took the call
+            if stream.is_active():
+                settled = True
+                self.breaker.record_success()
             for message in stream:
+                if not settled:
+                    settled = True
+                    self.breaker.record_success()
                 yield convert.event_from_pb(message)
+            if not settled:
+                settled = True
+                self.breaker.record_success()
         except grpc.RpcError as exc:
-            raise error_from_rpc(exc, f"Eigen at {self.endpoint}") from None
+            error = call_error(exc, self.peer)
+            settled = True
+            self.breaker.record_failure(error)
+            raise error from None
         finally:
             stream.cancel()
+            if not settled:
+                self.breaker.release()
 
     def wait(self, job_id: str) -> Job:
         """Block until the job is terminal (driven by WatchJob); returns the final job."""
@@ -95,11 +237,18 @@ class Client:
         return self.get(job_id)
 
     def results(self, job_id: str) -> JobResult:
+        """The results of a DONE job (served from the cache when it has them)."""
+        cached = self.cache.get(job_id)
+        if cached is not None:
+            return cached
         message = self._call(self.jobs.GetJobResults, jobs_pb2.GetJobResultsRequest(job_id=job_id))
-        return convert.result_from_pb(message)
+        result = convert.result_from_pb(message)
+        self.cache.put(result)
+        return result
 
     # -- backends --------------------------------------------------------------------------
     def backends(self) -> list[tuple[DeviceInfo, int]]:
+        """Every backend with its queue depth."""
         response = self._call(self.backends_stub.ListBackends, jobs_pb2.ListBackendsRequest())
         return [(convert.device_from_pb(b), b.queue_depth) for b in response.backends]
 
@@ -112,10 +261,13 @@ class Client:
         message = self._call(self.backends_stub.GetCalibration, jobs_pb2.GetCalibrationRequest(name=name))
         return convert.calibration_from_pb(message)
 
+    # -- lifetime --------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the channel; futures still running fail with FailedPrecondition."""
+        self._watcher.close()
         self.channel.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -3,8 +3,6 @@ DriverManagerService, each a thin adapter over the in-process service."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 
 from eigen.kernel.ports import CompilerPort, DriverPort
@@ -23,17 +21,18 @@ from eigen.proto.internal.v1 import (
     kernel_pb2_grpc,
 )
 from eigen.server import wire
-from eigen.system_api.grpc.handlers import active, streaming, unary
-from eigen.system_api.grpc.jobs import batch_from_pb, list_query_from_pb
+from eigen.system_api.grpc.handlers import unary
+from eigen.system_api.grpc.jobs import BackendServicer, JobServicer, batch_from_pb, list_query_from_pb
 from eigen.system_api.service import MAX_PAGE_SIZE, JobApi, decode_page_token
 
 
-class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
-    """The kernel's own gRPC face. The caller's identity arrives in ``x-eigen-caller``."""
+class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelServiceServicer):
+    """The kernel's own gRPC face: the public servicers' methods over the kernel itself,
+    plus the kernel-only ones. The caller's identity arrives in ``x-eigen-caller``."""
 
     def __init__(self, kernel: Kernel) -> None:
+        super().__init__(JobApi(kernel))  # same edge checks (ids, page tokens) as the public API
         self.kernel = kernel
-        self.api = JobApi(kernel)  # same edge checks (ids, page tokens) as the public API
 
     @unary
     def Enqueue(
@@ -56,10 +55,6 @@ class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
         return kernel_pb2.EnqueueBatchResponse(jobs=[convert.job_to_pb(j) for j in jobs])
 
     @unary
-    def GetJob(self, request: jobs_pb2.GetJobRequest, context: grpc.ServicerContext) -> pb.Job:
-        return convert.job_to_pb(self.api.get(request.job_id))
-
-    @unary
     def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext
     ) -> jobs_pb2.ListJobsResponse:
@@ -78,41 +73,10 @@ class KernelServicer(kernel_pb2_grpc.KernelServiceServicer):
         )
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found])
 
-    @unary
-    def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: grpc.ServicerContext) -> pb.Job:
-        return convert.job_to_pb(self.api.cancel(request.job_id))
-
-    @streaming
-    def WatchJob(
-        self, request: jobs_pb2.WatchJobRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.JobEvent]:
-        for event in self.api.watch(request.job_id, request.after_seq, active(context)):
-            yield convert.event_to_pb(event)
-
-    @unary
     def GetResults(
         self, request: jobs_pb2.GetJobResultsRequest, context: grpc.ServicerContext
     ) -> pb.JobResults:
-        return convert.result_to_pb(self.api.results(request.job_id))
-
-    @unary
-    def ListBackends(
-        self, request: jobs_pb2.ListBackendsRequest, context: grpc.ServicerContext
-    ) -> jobs_pb2.ListBackendsResponse:
-        return jobs_pb2.ListBackendsResponse(
-            backends=[convert.device_to_pb(d, depth) for d, depth in self.api.backends()]
-        )
-
-    @unary
-    def GetBackend(self, request: jobs_pb2.GetBackendRequest, context: grpc.ServicerContext) -> pb.Backend:
-        device, depth = self.api.backend(request.name)
-        return convert.device_to_pb(device, depth)
-
-    @unary
-    def GetCalibration(
-        self, request: jobs_pb2.GetCalibrationRequest, context: grpc.ServicerContext
-    ) -> pb.Calibration:
-        return convert.calibration_to_pb(self.api.calibration(request.name))
+        return self.GetJobResults(request, context)
 
 
 class CompilationServicer(compiler_pb2_grpc.CompilationServiceServicer):

@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     queue_capacity: int = Field(default=10_000, ge=1, description="queued jobs before submit is refused")
     default_timeout_s: float = Field(default=3600.0, gt=0, description="job timeout when unset")
     max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="largest gRPC message")
+    compile_timeout_s: float = Field(
+        default=300.0, ge=0, description="a compile running longer ends its job in TIMEOUT; 0: no limit"
+    )
+    rate_limit_per_s: float = Field(
+        default=0.0, ge=0, description="SubmitJob/SubmitBatch calls per second per caller; 0: no limit"
+    )
+    rate_limit_burst: int = Field(default=0, ge=0, description="rate-limit bucket size; 0: the rate rounded up")
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="on SIGTERM/SIGINT: time for running jobs and in-flight RPCs"
+    )
+    otlp_endpoint: str = Field(
+        default="", description="OTLP collector for traces: host:4317 or http://host:4318/v1/traces"
+    )
+    log_format: Literal["json", "console"] = Field(default="json", description="log lines: json or console")
 
     @classmethod
     def settings_customise_sources(

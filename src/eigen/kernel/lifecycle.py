@@ -1,6 +1,7 @@
 """The only writer of job state: every transition is checked against the one table in
 :mod:`eigen.models.state`, stored compare-and-set, recorded as an event with the next
-per-job sequence number, and published to watchers."""
+per-job sequence number, and published to watchers. Being the one writer, it is also
+where job counters and state-transition metrics are kept."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from eigen.kernel.events import EventBus
 from eigen.kernel.store.base import JobStore
 from eigen.models.job import Job, JobEvent
 from eigen.models.state import JobState, can_transition
+from eigen.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class Lifecycle:
         job = replace(job, state=JobState.PENDING, last_seq=1)
         self.store.create(job, event)
         self.bus.publish(event)
+        metrics.job_submitted(job.request.target)
         return job
 
     def move(
@@ -59,6 +62,9 @@ class Lifecycle:
             event = JobEvent(job_id, job.last_seq + 1, target, "state", now, message, dict(data or {}))
             if self.store.transition(job_id, job.state, event, fields):
                 self.bus.publish(event)
+                metrics.job_transition(
+                    job.state.value, target.value, job.request.target, str(fields.get("error_code") or "")
+                )
                 log.info(
                     "job state changed",
                     extra={"job_id": job_id, "from": job.state.value, "to": target.value},

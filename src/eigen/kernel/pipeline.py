@@ -3,20 +3,29 @@
 Each stage moves the job through :class:`~eigen.kernel.lifecycle.Lifecycle`; when a move
 is refused (the job was cancelled or timed out meanwhile) the stage drops the job.
 Errors end the job in ERROR with the error's code and summary, and an ``error.json``
-artifact; nothing a job does can stop a worker.
+artifact; nothing a job does can stop a worker. A compile that runs past
+``compile_timeout_s`` ends the job in TIMEOUT.
+
+Each stage runs in a span (``kernel.compile``, ``kernel.queue_wait``, ``kernel.execute``)
+whose parent is the job's traceparent, so the whole job is one trace, and feeds the stage
+histograms of :mod:`eigen.observability.metrics`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import yaml
 
-from eigen.errors import Cancelled, EigenError
+from eigen.errors import Cancelled, DeadlineExceeded, EigenError
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
@@ -29,8 +38,10 @@ from eigen.models.result import JobResult, result_to_dict
 from eigen.models.state import JobState
 from eigen.models.target import DeviceInfo
 from eigen.observability import context as call_context
+from eigen.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PROGRAM_FILES = {
     ProgramLanguage.QASM2: "program.qasm",
@@ -38,6 +49,10 @@ PROGRAM_FILES = {
     ProgramLanguage.EIGEN_LANG: "program.eigen.py",
     ProgramLanguage.AQO: "program.aqo.json",
 }
+
+
+class StageTimeout(DeadlineExceeded):
+    """A stage ran past its limit: the job ends in TIMEOUT."""
 
 
 class Pipeline:
@@ -50,8 +65,10 @@ class Pipeline:
         scheduler: PriorityScheduler[str],
         devices: Callable[[str], DeviceInfo],
         stopping: threading.Event | None = None,
+        compile_timeout_s: float | None = None,
     ) -> None:
         self.lifecycle = lifecycle
+        self.compile_timeout_s = compile_timeout_s
         self.compiler = compiler
         self.drivers = drivers
         self.artifacts = artifacts
@@ -66,18 +83,20 @@ class Pipeline:
         job = self.lifecycle.store.get(job_id)
         if job is None or job.terminal:
             return
-        if job.state is JobState.PENDING:
-            moved = self.lifecycle.move(job_id, JobState.COMPILING, "compiling")
-            if moved is None:
-                return
-            job = moved
-        self._guard(job, self._compile_and_queue)
+        with job_context(job):
+            if job.state is JobState.PENDING:
+                moved = self.lifecycle.move(job_id, JobState.COMPILING, "compiling")
+                if moved is None:
+                    return
+                job = moved
+            self._guard(job, self._compile_and_queue, "compile")
 
     def _compile_and_queue(self, job: Job) -> None:
         started = time.perf_counter()
         self._write_inputs(job)
         compiled = self._compile(job)
         compile_s = time.perf_counter() - started
+        metrics.stage_seconds("compile", compile_s)
         self.artifacts.put(job.id, "compiled.qasm", compiled.qasm3)
         self.artifacts.put(job.id, "compiled.aqo.json", compiled.aqo_json)
         self.artifacts.put_json(job.id, "compile_report.json", compiled.report)
@@ -94,16 +113,22 @@ class Pipeline:
 
     def _compile(self, job: Job) -> CompiledProgram:
         request = job.request
-        return self.compiler.compile(
-            CompileRequest(
-                program=request.program,
-                language=request.language,
-                device=self.devices(request.target),
-                entrypoint=request.entrypoint,
-                optimization_level=request.optimization_level,
-                seed=request.seed,
-            )
+        compile_request = CompileRequest(
+            program=request.program,
+            language=request.language,
+            device=self.devices(request.target),
+            entrypoint=request.entrypoint,
+            optimization_level=request.optimization_level,
+            seed=request.seed,
         )
+        limit = self.compile_timeout_s
+        if not limit:
+            return self.compiler.compile(compile_request)
+        try:
+            return call_with_deadline(lambda: self.compiler.compile(compile_request), limit)
+        except FutureTimeout:
+            message = f"compilation exceeded its timeout of {limit:g} s"
+            raise StageTimeout(message) from None
 
     def _write_inputs(self, job: Job) -> None:
         request = job.request
@@ -123,7 +148,8 @@ class Pipeline:
         if job is None or job.state is not JobState.QUEUED:
             self._forget(job_id)
             return
-        self._guard(job, self._run)
+        with job_context(job):
+            self._guard(job, self._run, "execute")
 
     def _run(self, job: Job) -> None:
         with self._lock:
@@ -133,6 +159,7 @@ class Pipeline:
         running = self.lifecycle.move(job.id, JobState.RUNNING, "running", attempt=job.attempt + 1)
         if running is None:
             return
+        self._queue_waited(job, running)
         started = time.perf_counter()
         device = self.devices(job.request.target)
         if compiled.hybrid is not None:
@@ -146,7 +173,22 @@ class Pipeline:
         self.lifecycle.store.save_result(job.id, result)
         self.artifacts.put_json(job.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
-        self.lifecycle.move(job.id, JobState.DONE, "done", timings=timings)
+        if self.lifecycle.move(job.id, JobState.DONE, "done", timings=timings) is not None:
+            metrics.execution_seconds(job.request.target, result.timings["execute_s"])
+
+    @staticmethod
+    def _queue_waited(queued: Job, running: Job) -> None:
+        """The queue wait (QUEUED -> RUNNING) as a metric and as a span of the job's trace."""
+        started = running.started_at or time.time()
+        metrics.stage_seconds("queue_wait", started - queued.updated_at)
+        span = tracing.start_span(
+            "kernel.queue_wait",
+            parent=queued.traceparent,
+            role="kernel",
+            attributes={"eigen.job_id": queued.id},
+            start_time=min(queued.updated_at, started),
+        )
+        span.end(end_time=int(started * 1e9))
 
     def _execute_circuit(self, job: Job, compiled: CompiledProgram) -> JobResult:
         request = job.request
@@ -172,13 +214,15 @@ class Pipeline:
         )
 
     # -- failure handling ----------------------------------------------------------------
-    def _guard(self, job: Job, stage: Callable[[Job], None]) -> None:
-        # The job's submitter and trace travel with every call this stage makes.
-        token = call_context.activate(
-            call_context.CallContext(request_id=job.id, caller=job.owner, traceparent=job.traceparent)
-        )
+    def _guard(self, job: Job, stage: Callable[[Job], None], name: str) -> None:
         try:
-            stage(job)
+            with tracing.span(
+                f"kernel.{name}",
+                role="kernel",
+                attributes={"eigen.job_id": job.id, "eigen.backend": job.request.target},
+                expected=(Cancelled, Interrupted),
+            ):
+                stage(job)
         except Cancelled:
             return  # the job was cancelled or timed out meanwhile: its state says so already
         except Interrupted:
@@ -186,22 +230,54 @@ class Pipeline:
             # next kernel to start on this store re-queues and resumes it.
             log.info("job interrupted by shutdown", extra={"job_id": job.id})
             return
+        except StageTimeout as exc:
+            log.warning(exc.message, extra={"job_id": job.id})
+            self.fail(job.id, exc.code, exc.message, JobState.TIMEOUT)
         except EigenError as exc:
             self.fail(job.id, exc.code, exc.message)
         except Exception as exc:  # a bug must end the job, never the worker
             log.exception("stage failed", extra={"job_id": job.id})
             self.fail(job.id, "EIGEN_INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
-        finally:
-            call_context.deactivate(token)
 
-    def fail(self, job_id: str, code: str, summary: str) -> None:
+    def fail(self, job_id: str, code: str, summary: str, state: JobState = JobState.ERROR) -> None:
         self._forget(job_id)
         error: dict[str, Any] = {"error_code": code, "error_summary": summary}
         try:
             self.artifacts.put_json(job_id, "error.json", error)
         finally:
-            self.lifecycle.move(job_id, JobState.ERROR, summary, data=error, **error)
+            self.lifecycle.move(job_id, state, summary, data=error, **error)
 
     def _forget(self, job_id: str) -> None:
         with self._lock:
             self._compiled.pop(job_id, None)
+
+
+@contextmanager
+def job_context(job: Job) -> Iterator[None]:
+    """The job's submitter and trace travel with every call (and log line) of a stage."""
+    token = call_context.activate(
+        call_context.CallContext(
+            request_id=job.id, caller=job.owner, traceparent=job.traceparent, job_id=job.id
+        )
+    )
+    try:
+        yield
+    finally:
+        call_context.deactivate(token)
+
+
+def call_with_deadline(function: Callable[[], T], timeout_s: float) -> T:
+    """``function()`` on its own daemon thread (with this thread's context: call context and
+    span); raises ``concurrent.futures.TimeoutError`` after ``timeout_s``. A call that runs
+    over is abandoned, not killed: its result is dropped when it ends."""
+    future: Future[T] = Future()
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            future.set_result(context.run(function))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="eigen-compile-call", daemon=True).start()
+    return future.result(timeout_s)

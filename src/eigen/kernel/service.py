@@ -1,5 +1,11 @@
 """eigen-kernel (QRTX): accepts jobs, runs the pipeline on worker threads, serves state,
-events and results, enforces timeouts, and resumes unfinished work after a restart."""
+events and results, enforces timeouts, and resumes unfinished work after a restart.
+
+Shutdown is two steps: :meth:`Kernel.drain` stops taking work (submissions are refused,
+nothing new is compiled or started) and gives running jobs a grace period to finish;
+:meth:`Kernel.stop` then ends the workers. Whatever did not finish stays in the store
+(PENDING, QUEUED, or RUNNING with its hybrid checkpoint) and the next start resumes it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from eigen.errors import EigenError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from eigen.errors import (
+    EigenError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from eigen.kernel.events import EventBus
 from eigen.kernel.hybrid.observables import check_observable
 from eigen.kernel.hybrid.settings import check_estimation, loop_settings, sweep_shots
@@ -21,13 +34,20 @@ from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.kernel.store.base import JobFilter, JobStore
+from eigen.kernel.store.retention import load_result
 from eigen.models.compiled import CompileRequest
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
-from eigen.models.target import Calibration, DeviceInfo
+from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+from eigen.observability import metrics
+from eigen.observability.tracing import traced_port
 
 log = logging.getLogger(__name__)
+
+# Port calls that get a span of their own (cheap look-ups such as ``device`` do not).
+COMPILER_SPANS = frozenset({"compile", "validate", "optimize"})
+DRIVER_SPANS = frozenset({"execute", "estimate", "calibrate"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,8 @@ class KernelSettings:
     queue_capacity: int = 10_000
     default_timeout_s: float = 3600.0
     watchdog_interval_s: float = 0.1
+    compile_timeout_s: float = 300.0  # a compile running longer ends its job in TIMEOUT; 0: none
+    backend_refresh_s: float = 30.0  # how often eigen_backend_available is refreshed
 
 
 class Kernel:
@@ -50,14 +72,23 @@ class Kernel:
     ) -> None:
         self.settings = settings or KernelSettings()
         self.store = store
-        self.drivers = drivers
-        self.compiler = compiler
+        self.drivers = traced_port(drivers, "driver-manager", DRIVER_SPANS)
+        self.compiler = traced_port(compiler, "compiler", COMPILER_SPANS)
         self.bus = EventBus()
         self.lifecycle = Lifecycle(store, self.bus)
         self.scheduler: PriorityScheduler[str] = PriorityScheduler(self.settings.queue_capacity)
         self._stopping = threading.Event()
+        self._draining = threading.Event()
+        self._stopped = False
         self.pipeline = Pipeline(
-            self.lifecycle, compiler, drivers, artifacts, self.scheduler, self.device, self._stopping
+            self.lifecycle,
+            self.compiler,
+            self.drivers,
+            artifacts,
+            self.scheduler,
+            self.device,
+            self._stopping,
+            compile_timeout_s=self.settings.compile_timeout_s or None,
         )
         self._compile_queue: queue.Queue[str | None] = queue.Queue()
         self._deadlines: dict[str, float] = {}
@@ -68,26 +99,60 @@ class Kernel:
     # -- lifecycle of the kernel itself --------------------------------------------------
     def start(self) -> None:
         self._recover()
+        metrics.track_queue(self, self.queue_depth, self.settings.queue_capacity)
         workers: list[tuple[str, Callable[[], None]]] = [
             *[("compile", self._compile_loop)] * self.settings.compile_workers,
             *[("execute", self._execute_loop)] * self.settings.execute_workers,
             ("watchdog", self._watchdog_loop),
         ]
+        if self.settings.backend_refresh_s > 0:
+            workers.append(("backends", self._backends_loop))
         for index, (name, target) in enumerate(workers):
             thread = threading.Thread(target=target, name=f"eigen-{name}-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
+    def drain(self, grace_s: float = 30.0) -> bool:
+        """Stop taking work and give running jobs up to ``grace_s`` to finish. New
+        submissions are refused (UNAVAILABLE), nothing new is compiled or started: those
+        jobs stay PENDING or QUEUED in the store for the next start. Returns True when
+        every worker finished within the grace period."""
+        with self._lock:
+            first = not self._draining.is_set()
+            self._draining.set()
+        if first:
+            for _ in range(self.settings.compile_workers):
+                self._compile_queue.put(None)
+            log.info("kernel draining", extra={"grace_s": grace_s})
+        workers = [t for t in self._threads if t.name.split("-")[1] in ("compile", "execute")]
+        deadline = time.monotonic() + grace_s
+        for thread in workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        drained = not any(t.is_alive() for t in workers)
+        if not drained:
+            log.warning("grace period over with jobs still running; they resume at the next start")
+        return drained
+
     def stop(self, timeout: float = 10.0) -> None:
+        """End the workers (after :meth:`drain`, or at once). A hybrid loop still running is
+        interrupted at its next evaluation and stays RUNNING with its checkpoint."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            first_drain = not self._draining.is_set()
+            self._draining.set()
         self._stopping.set()
-        for _ in range(self.settings.compile_workers):
-            self._compile_queue.put(None)
+        if first_drain:
+            for _ in range(self.settings.compile_workers):
+                self._compile_queue.put(None)
         self.scheduler.close()
         self.bus.close()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        metrics.untrack_queue(self)
 
     def _recover(self) -> None:
         """Resume what a previous run left: compile again, re-queue, re-run."""
@@ -140,6 +205,8 @@ class Kernel:
         self._validate(request, self.device(request.target))
 
     def _check_capacity(self, count: int) -> None:
+        if self._draining.is_set():
+            raise Unavailable("the kernel is shutting down: try again shortly")
         waiting = len(self.scheduler) + self._compile_queue.qsize()
         if waiting + count > self.settings.queue_capacity:
             raise ResourceExhausted("queue full: try again later")
@@ -249,10 +316,7 @@ class Kernel:
             raise FailedPrecondition(
                 f"job {job_id} ended in {job.state.value}: {job.error_summary or 'no results'}"
             )
-        result = self.store.result(job_id)
-        if result is None:
-            raise NotFound(f"job {job_id} has no stored results")
-        return result
+        return load_result(self.store, job_id)  # FAILED_PRECONDITION once results expired
 
     # -- devices ---------------------------------------------------------------------------
     def device(self, name: str) -> DeviceInfo:
@@ -279,14 +343,22 @@ class Kernel:
             job_id = self._compile_queue.get()
             if job_id is None:
                 return
+            if self._draining.is_set():
+                continue  # left PENDING: the next start compiles it
             self.pipeline.compile(job_id)
 
     def _execute_loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self._draining.is_set():
             job_id = self.scheduler.pop(timeout=0.5)
             if job_id is None:
                 continue
-            self.pipeline.execute(job_id)
+            if self._draining.is_set():
+                return  # left QUEUED: the next start runs it
+            metrics.JOBS_RUNNING.inc()
+            try:
+                self.pipeline.execute(job_id)
+            finally:
+                metrics.JOBS_RUNNING.dec()
             self._untrack(job_id)
 
     def _track_deadline(self, job: Job) -> None:
@@ -297,6 +369,30 @@ class Kernel:
     def _untrack(self, job_id: str) -> None:
         with self._lock:
             self._deadlines.pop(job_id, None)
+
+    def refresh_backends(self) -> None:
+        """Set ``eigen_backend_available`` from the driver-manager's device status."""
+        try:
+            names = [device.name for device in self.drivers.list_devices()]
+        except Exception as exc:  # e.g. the driver-manager is not reachable
+            log.warning("cannot list backends", extra={"error": str(exc)})
+            with self._lock:
+                names = list(self._devices)
+            for name in names:
+                metrics.backend_available(name, False)
+            return
+        for name in names:
+            try:
+                online = self.drivers.device_status(name) is DeviceStatus.ONLINE
+            except Exception:
+                online = False
+            metrics.backend_available(name, online)
+
+    def _backends_loop(self) -> None:
+        while True:
+            self.refresh_backends()
+            if self._stopping.wait(self.settings.backend_refresh_s):
+                return
 
     def _watchdog_loop(self) -> None:
         while not self._stopping.wait(self.settings.watchdog_interval_s):

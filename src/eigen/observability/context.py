@@ -22,6 +22,7 @@ class CallContext:
     request_id: str
     caller: str = ANONYMOUS
     traceparent: str = ""
+    job_id: str = ""  # set while the kernel works on a job; logs carry it, metadata does not
 
     @property
     def trace_id(self) -> str:
@@ -46,6 +47,14 @@ def valid_traceparent(value: str) -> bool:
     return len(parts) == 4 and [len(p) for p in parts] == [2, 32, 16, 2]
 
 
+def incoming_traceparent(pairs: Iterable[tuple[str, str | bytes]]) -> str:
+    """The caller's valid ``traceparent``, or "" when it sent none (a new trace starts)."""
+    for key, value in pairs:
+        if key.lower() == TRACEPARENT and isinstance(value, str) and valid_traceparent(value):
+            return value
+    return ""
+
+
 def from_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> CallContext:
     found = {key.lower(): value for key, value in pairs if isinstance(value, str)}
     traceparent = found.get(TRACEPARENT, "")
@@ -54,6 +63,11 @@ def from_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> CallContext:
         caller=found.get(CALLER) or ANONYMOUS,
         traceparent=traceparent if valid_traceparent(traceparent) else new_traceparent(),
     )
+
+
+def active_context() -> CallContext | None:
+    """The activated context, or None outside of a call (no new ids are made up)."""
+    return _current.get()
 
 
 def current() -> CallContext:

@@ -104,5 +104,6 @@ def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> 
         execute_workers=settings.execute_workers,
         queue_capacity=settings.queue_capacity,
         default_timeout_s=settings.default_timeout_s,
+        compile_timeout_s=settings.compile_timeout_s,
     )
     return Kernel(store, artifacts, compiler, drivers, kernel_settings)

@@ -1,19 +1,34 @@
-"""Decorators every servicer method goes through: call context from metadata, the
-``x-request-id`` echo, and EigenError -> status with details (never a bare INTERNAL
-for user input; an unexpected exception is logged and answered as EIGEN_INTERNAL)."""
+"""Decorators every servicer method goes through.
+
+Per call: the call context from metadata (request id, caller, W3C traceparent), the
+``x-request-id`` echo, a SERVER span (child of the caller's traceparent; the call context
+then carries the span, so every outgoing call is its child), the per-caller rate limit
+of submissions, API metrics (count, duration and in-flight by service, method and code)
+and EigenError -> status with details (never a bare INTERNAL for user input; an
+unexpected exception is logged and answered as EIGEN_INTERNAL).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from dataclasses import replace
+from typing import NoReturn, TypeVar
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from eigen.errors import EigenError, InternalError
 from eigen.observability import context as call_context
+from eigen.observability import metrics, tracing
 from eigen.proto.status import to_status
+from eigen.system_api import ratelimit
 
 log = logging.getLogger(__name__)
 
@@ -21,28 +36,126 @@ S = TypeVar("S")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
-
-def _enter(context: grpc.ServicerContext, method: str) -> call_context.CallContext:
-    call = call_context.from_metadata(context.invocation_metadata() or ())
-    context.send_initial_metadata(((call_context.REQUEST_ID, call.request_id),))
-    log.debug(
-        "rpc",
-        extra={
-            "method": method,
-            "request_id": call.request_id,
-            "caller": call.caller,
-            "trace_id": call.trace_id,
-        },
-    )
-    return call
+ROLES = {
+    "JobService": "api",
+    "BackendService": "api",
+    "KernelService": "kernel",
+    "CompilationService": "compiler",
+    "DriverManagerService": "driver-manager",
+}
+_DETAILS_KEY = "grpc-status-details-bin"
 
 
-def _abort(context: grpc.ServicerContext, exc: Exception, call: call_context.CallContext) -> None:
-    if isinstance(exc, EigenError):
-        context.abort_with_status(to_status(exc))
-    log.exception("unhandled error in RPC", extra={"request_id": call.request_id})
-    error = InternalError(f"internal error (request id {call.request_id})")
-    context.abort_with_status(to_status(error))
+def service_name(servicer: object) -> str:
+    """``JobServicer`` -> ``JobService``: the gRPC service a servicer class implements."""
+    name = type(servicer).__name__
+    return name[:-1] if name.endswith("Servicer") else name
+
+
+class _Rpc:
+    """The bookkeeping of one RPC from its first to its last message."""
+
+    def __init__(self, servicer: object, method: str, context: grpc.ServicerContext) -> None:
+        self.service = service_name(servicer)
+        self.method = method
+        self.context = context
+        self.code = "OK"
+        self.started = time.perf_counter()
+        metadata = tuple(context.invocation_metadata() or ())
+        call = call_context.from_metadata(metadata)
+        self.span = tracing.start_span(
+            f"{self.service}/{method}",
+            parent=call_context.incoming_traceparent(metadata),
+            kind=SpanKind.SERVER,
+            role=ROLES.get(self.service, ""),
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": self.service,
+                "rpc.method": method,
+                "eigen.request_id": call.request_id,
+            },
+        )
+        self.call = replace(call, traceparent=tracing.traceparent_of(self.span) or call.traceparent)
+        context.send_initial_metadata(((call_context.REQUEST_ID, call.request_id),))
+        log.debug(
+            "rpc",
+            extra={
+                "method": method,
+                "request_id": call.request_id,
+                "caller": call.caller,
+                "trace_id": self.call.trace_id,
+            },
+        )
+        metrics.rpc_started(self.service, method)
+        self._token = call_context.activate(self.call)
+
+    def limit(self, servicer: object) -> None:
+        limiter = getattr(servicer, "rate_limiter", None) or ratelimit.installed()
+        if not isinstance(limiter, ratelimit.RateLimiter) or not limiter.applies_to(self.method):
+            return
+        try:
+            limiter.check(ratelimit.caller_key(self.call.caller, self.context.peer()), self.method)
+        except EigenError:
+            metrics.rate_limited(self.method)
+            raise
+
+    def fail(self, exc: BaseException) -> NoReturn:
+        if isinstance(exc, EigenError):
+            error = exc
+        else:
+            aborted = _aborted_code(self.context)
+            if aborted is not None:  # the servicer aborted by itself: keep its status
+                self.code = aborted
+                tracing.fail_span(self.span, exc, aborted)
+                raise exc
+            log.exception("unhandled error in RPC", extra={"request_id": self.call.request_id})
+            error = InternalError(f"internal error (request id {self.call.request_id})")
+        self.code = error.info.grpc
+        tracing.fail_span(self.span, error, error.code)
+        self.context.abort_with_status(status_of(error))
+        raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+    def end(self) -> None:
+        seconds = time.perf_counter() - self.started
+        self.span.set_attribute("rpc.grpc.status_code", getattr(grpc.StatusCode, self.code).value[0])
+        self.span.end()
+        metrics.rpc_finished(self.service, self.method, self.code, seconds)
+        log.debug(
+            "rpc done",
+            extra={
+                "method": self.method,
+                "code": self.code,
+                "duration_ms": round(seconds * 1000, 3),
+                "request_id": self.call.request_id,
+                "caller": self.call.caller,
+                "trace_id": self.call.trace_id,
+            },
+        )
+        with contextlib.suppress(ValueError):  # a stream closed in another context (e.g. by GC)
+            call_context.deactivate(self._token)
+
+
+def _aborted_code(context: grpc.ServicerContext) -> str | None:
+    code = getattr(context, "code", lambda: None)()
+    if isinstance(code, grpc.StatusCode) and code is not grpc.StatusCode.OK:
+        return code.name
+    return None
+
+
+def status_of(error: EigenError) -> grpc.Status:
+    """The status of ``error``; one with ``retry_after_s`` also gets a RetryInfo detail."""
+    status = to_status(error)
+    retry_after = error.metadata.get("retry_after_s", "")
+    if not retry_after:
+        return status
+    message = status_pb2.Status()
+    for key, value in status.trailing_metadata or ():
+        if key == _DETAILS_KEY:
+            message.ParseFromString(value)
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromNanoseconds(int(float(retry_after) * 1e9))
+    message.details.add().Pack(retry)
+    return rpc_status.to_status(message)
 
 
 def unary(
@@ -50,15 +163,17 @@ def unary(
 ) -> Callable[[S, Req, grpc.ServicerContext], Resp]:
     @functools.wraps(method)
     def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
-        call = _enter(context, method.__name__)
-        token = call_context.activate(call)
+        rpc = _Rpc(self, method.__name__, context)
         try:
-            return method(self, request, context)
+            with trace.use_span(
+                rpc.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+            ):
+                rpc.limit(self)
+                return method(self, request, context)
         except Exception as exc:
-            _abort(context, exc, call)
-            raise  # unreachable: abort raises
+            rpc.fail(exc)
         finally:
-            call_context.deactivate(token)
+            rpc.end()
 
     return wrapper
 
@@ -66,16 +181,23 @@ def unary(
 def streaming(
     method: Callable[[S, Req, grpc.ServicerContext], Iterator[Resp]],
 ) -> Callable[[S, Req, grpc.ServicerContext], Iterator[Resp]]:
+    # No OpenTelemetry context is attached across yields (a generator may be resumed or
+    # closed elsewhere); the call context carries the span to whatever the stream calls.
     @functools.wraps(method)
     def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
-        call = _enter(context, method.__name__)
-        token = call_context.activate(call)
+        rpc = _Rpc(self, method.__name__, context)
         try:
+            rpc.limit(self)
             yield from method(self, request, context)
+            if not context.is_active():
+                rpc.code = "CANCELLED"
+        except GeneratorExit:
+            rpc.code = "CANCELLED"  # the client went away
+            raise
         except Exception as exc:
-            _abort(context, exc, call)
+            rpc.fail(exc)
         finally:
-            call_context.deactivate(token)
+            rpc.end()
 
     return wrapper
 

@@ -43,14 +43,22 @@ class Lifecycle:
         target: JobState,
         message: str = "",
         data: dict[str, Any] | None = None,
+        *,
+        snapshot: Job | None = None,
         **changes: Any,
     ) -> Job | None:
         """Move a job to ``target``. Returns the updated job, or None when the job is in a
-        state from which ``target`` is not allowed (cancelled meanwhile, already terminal)."""
+        state from which ``target`` is not allowed (cancelled meanwhile, already terminal).
+
+        ``snapshot``: the caller's copy of the job; then only its state and sequence number
+        are read from the store (the hot path of the pipeline)."""
         for _ in range(_MAX_RACES):
-            job = self.store.get(job_id)
-            if job is None:
+            job = snapshot if snapshot is not None else self.store.get(job_id)
+            head = self.store.head(job_id) if snapshot is not None else None
+            if job is None or (snapshot is not None and head is None):
                 raise NotFound(f"job {job_id} not found")
+            if head is not None:
+                job = replace(job, state=head[0], last_seq=head[1])
             if not can_transition(job.state, target):
                 return None
             now = self.clock()
@@ -65,7 +73,7 @@ class Lifecycle:
                 metrics.job_transition(
                     job.state.value, target.value, job.request.target, str(fields.get("error_code") or "")
                 )
-                log.info(
+                log.debug(
                     "job state changed",
                     extra={"job_id": job_id, "from": job.state.value, "to": target.value},
                 )

@@ -43,6 +43,8 @@ from eigen.observability import metrics, tracing
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
+
 PROGRAM_FILES = {
     ProgramLanguage.QASM2: "program.qasm",
     ProgramLanguage.QASM3: "program.qasm",
@@ -85,7 +87,7 @@ class Pipeline:
             return
         with job_context(job):
             if job.state is JobState.PENDING:
-                moved = self.lifecycle.move(job_id, JobState.COMPILING, "compiling")
+                moved = self.lifecycle.move(job_id, JobState.COMPILING, "compiling", snapshot=job)
                 if moved is None:
                     return
                 job = moved
@@ -104,7 +106,7 @@ class Pipeline:
             self._compiled[job.id] = compiled
         timings = {**job.timings, "compile_s": compile_s}
         moved = job.state is not JobState.COMPILING or self.lifecycle.move(
-            job.id, JobState.QUEUED, "queued", timings=timings
+            job.id, JobState.QUEUED, "queued", snapshot=job, timings=timings
         )
         if not moved:
             self._forget(job.id)
@@ -131,16 +133,38 @@ class Pipeline:
             raise StageTimeout(message) from None
 
     def _write_inputs(self, job: Job) -> None:
+        """The program and a job.yaml that resubmits the same job (eigen.os/v1)."""
         request = job.request
-        self.artifacts.put(job.id, PROGRAM_FILES[request.language], request.program)
-        spec = request.model_dump(mode="json", exclude={"program"}, exclude_defaults=True)
+        program_file = PROGRAM_FILES[request.language]
+        self.artifacts.put(job.id, program_file, request.program)
+        typed = {
+            "shots": request.shots,
+            "seed": request.seed,
+            "optimization_level": request.optimization_level,
+            "timeout_seconds": request.timeout_seconds,
+        }
+        spec: dict[str, Any] = {
+            "target": request.target,
+            "entrypoint": request.entrypoint,
+            "priority": request.priority,
+            "program": {"path": program_file, "language": request.language.value},
+            "metadata": {**{k: v for k, v in typed.items() if v is not None}, **request.options},
+        }
+        for key, value in (
+            ("parameters", request.parameter_bindings),
+            ("observables", request.observables),
+            ("dependencies", request.dependencies),
+        ):
+            if value:
+                spec[key] = value
         document = {
             "apiVersion": "eigen.os/v1",
             "kind": "QuantumJob",
             "metadata": {"name": request.name, "labels": request.labels},
-            "spec": {"program": {"path": PROGRAM_FILES[request.language]}, **spec},
+            "spec": spec,
         }
-        self.artifacts.put(job.id, "job.yaml", yaml.safe_dump(document, sort_keys=False))
+        text = yaml.dump(document, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
+        self.artifacts.put(job.id, "job.yaml", text)
 
     # -- stage 2: execute, then persist --------------------------------------------------
     def execute(self, job_id: str) -> None:
@@ -156,7 +180,9 @@ class Pipeline:
             compiled = self._compiled.pop(job.id, None)
         if compiled is None:  # e.g. resumed after a restart: compile again, quietly
             compiled = self._compile(job)
-        running = self.lifecycle.move(job.id, JobState.RUNNING, "running", attempt=job.attempt + 1)
+        running = self.lifecycle.move(
+            job.id, JobState.RUNNING, "running", snapshot=job, attempt=job.attempt + 1
+        )
         if running is None:
             return
         self._queue_waited(job, running)
@@ -173,7 +199,7 @@ class Pipeline:
         self.lifecycle.store.save_result(job.id, result)
         self.artifacts.put_json(job.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
-        if self.lifecycle.move(job.id, JobState.DONE, "done", timings=timings) is not None:
+        if self.lifecycle.move(job.id, JobState.DONE, "done", snapshot=running, timings=timings) is not None:
             metrics.execution_seconds(job.request.target, result.timings["execute_s"])
 
     @staticmethod

@@ -144,3 +144,15 @@ def test_watch_resumes_after_a_sequence_number(kernel: Kernel) -> None:
     assert list(kernel.watch(job.id, after_seq=all_events[-1].seq)) == []
     with pytest.raises(NotFound):
         list(kernel.watch("missing"))
+
+
+def test_the_job_yaml_artifact_resubmits_the_same_job(kernel: Kernel) -> None:
+    from eigen.jobfile import load_job_file
+
+    request = job_request(
+        seed=5, labels={"team": "q"}, options={"max_iters": "3"}, parameter_bindings=[{"a": 1.0}]
+    )
+    job, _ = kernel.submit(request)
+    finish(kernel, job.id)
+    folder = kernel.pipeline.artifacts.folder(job.id)
+    assert load_job_file(folder / "job.yaml") == request

@@ -34,6 +34,9 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
+    def head(self, job_id: str) -> tuple[JobState, int] | None:
+        """(state, last event seq) of a job: the cheap read a transition needs."""
+
     def find_by_idempotency_key(self, owner: str, key: str) -> Job | None: ...
 
     def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:

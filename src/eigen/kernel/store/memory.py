@@ -39,6 +39,11 @@ class MemoryJobStore:
             job = self._jobs.get(job_id)
             return copy.deepcopy(job) if job else None
 
+    def head(self, job_id: str) -> tuple[JobState, int] | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return (job.state, job.last_seq) if job else None
+
     def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
         with self._lock:
             job = self._by_key(owner, key)

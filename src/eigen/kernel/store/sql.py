@@ -7,7 +7,9 @@ opening a store upgrades its database to head (see :mod:`eigen.kernel.store.migr
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ class SqlJobStore:
 
     def __init__(self, url: str, *, migrate: bool = True, pool: PoolOptions | None = None) -> None:
         self.url = url
+        self._requests = RequestCache()
         self._engine: Engine = make_engine(url, pool)
         try:
             ensure_schema(self._engine, migrate=migrate)
@@ -69,6 +72,7 @@ class SqlJobStore:
 
     # -- jobs ---------------------------------------------------------------------------
     def create(self, job: Job, event: JobEvent) -> None:
+        self._requests.put(job.id, job.request)
         row = _job_row(job)
         row["last_seq"] = event.seq
         try:
@@ -79,15 +83,37 @@ class SqlJobStore:
             raise AlreadyExists(f"job {job.id} or idempotency key {job.idempotency_key!r} exists") from None
 
     def get(self, job_id: str) -> Job | None:
+        """One job; its request (which never changes) comes from a cache when it can."""
         with self._engine.connect() as conn:
-            row = conn.execute(schema.jobs.select().where(schema.jobs.c.id == job_id)).mappings().first()
-        return _job_from_row(row) if row else None
+            row = (
+                conn.execute(sa.select(*_WITHOUT_REQUEST).where(schema.jobs.c.id == job_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            request = self._requests.get(job_id)
+            if request is None:
+                stored = conn.execute(sa.select(schema.jobs.c.request).where(schema.jobs.c.id == job_id))
+                request = self._requests.parse(job_id, stored.scalar_one())
+        return _job_from_row(row, request)
+
+    def _from_row(self, row: RowMapping) -> Job:
+        request = self._requests.get(row["id"]) or self._requests.parse(row["id"], row["request"])
+        return _job_from_row(row, request)
+
+    def head(self, job_id: str) -> tuple[JobState, int] | None:
+        """The job's state and last event number (what a transition compares against)."""
+        query = sa.select(schema.jobs.c.state, schema.jobs.c.last_seq).where(schema.jobs.c.id == job_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (JobState(row[0]), int(row[1])) if row else None
 
     def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
         query = schema.jobs.select().where(schema.jobs.c.owner == owner, schema.jobs.c.idempotency_key == key)
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return _job_from_row(row) if row else None
+        return self._from_row(row) if row else None
 
     def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
         values = {"state": event.state.value, "last_seq": event.seq, "updated_at": event.timestamp}
@@ -159,13 +185,13 @@ class SqlJobStore:
             )
         stmt = stmt.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(query.limit)
         with self._engine.connect() as conn:
-            return [_job_from_row(r) for r in conn.execute(stmt).mappings()]
+            return [self._from_row(r) for r in conn.execute(stmt).mappings()]
 
     def in_states(self, states: tuple[JobState, ...]) -> list[Job]:
         stmt = schema.jobs.select().where(schema.jobs.c.state.in_([s.value for s in states]))
         with self._engine.connect() as conn:
             return [
-                _job_from_row(r) for r in conn.execute(stmt.order_by(schema.jobs.c.created_at)).mappings()
+                self._from_row(r) for r in conn.execute(stmt.order_by(schema.jobs.c.created_at)).mappings()
             ]
 
     # -- results, retention and checkpoints ----------------------------------------------
@@ -272,10 +298,42 @@ def _job_row(job: Job) -> dict[str, Any]:
     }
 
 
-def _job_from_row(row: RowMapping) -> Job:
+_WITHOUT_REQUEST = [column for column in schema.jobs.c if column.name != "request"]
+
+
+class RequestCache:
+    """Parsed requests by job id (bounded): a request never changes once stored, and
+    parsing it (pydantic validation of up to 256 KiB of program) dominates a read."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[str, JobRequest] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str) -> JobRequest | None:
+        with self._lock:
+            found = self._items.get(job_id)
+            if found is not None:
+                self._items.move_to_end(job_id)
+            return found
+
+    def put(self, job_id: str, request: JobRequest) -> None:
+        with self._lock:
+            self._items[job_id] = request
+            self._items.move_to_end(job_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def parse(self, job_id: str, data: Any) -> JobRequest:
+        request = JobRequest.model_validate(data)
+        self.put(job_id, request)
+        return request
+
+
+def _job_from_row(row: RowMapping, request: JobRequest) -> Job:
     return Job(
         id=row["id"],
-        request=JobRequest.model_validate(row["request"]),
+        request=request,
         state=JobState(row["state"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],

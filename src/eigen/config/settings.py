@@ -100,7 +100,9 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(
         default=0.0, ge=0, description="SubmitJob/SubmitBatch calls per second per caller; 0: no limit"
     )
-    rate_limit_burst: int = Field(default=0, ge=0, description="rate-limit bucket size; 0: the rate rounded up")
+    rate_limit_burst: int = Field(
+        default=0, ge=0, description="rate-limit bucket size; 0: the rate rounded up"
+    )
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, description="on SIGTERM/SIGINT: time for running jobs and in-flight RPCs"
     )

@@ -10,42 +10,68 @@ from typing import Annotated
 
 import typer
 
-from eigen.config.settings import ROLES, Settings
+from eigen.config.loader import load_settings
+from eigen.config.settings import ROLES
+from eigen.errors import EigenError
+from eigen.kernel.store.migrate import SchemaVersionError
 from eigen.observability.logs import configure_logging
+from eigen.observability.metrics import metrics_asgi_app
+from eigen.observability.tracing import configure_tracing, shutdown_tracing
+from eigen.system_api import ratelimit
 
 
 def serve(
     role: Annotated[str, typer.Option(help="all, api, kernel, compiler or driver-manager")] = "",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML settings file (default: $EIGEN_CONFIG)")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="gRPC port; 0 picks a free one")] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(help="HTTP port (REST gateway, health, metrics); 0 picks a free one; unset: none"),
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="SQLite store and artifacts")] = None,
+    database_url: Annotated[str | None, typer.Option(help="job store URL (default: SQLite)")] = None,
     kernel_address: Annotated[str | None, typer.Option(help="KernelService address (api role)")] = None,
     compiler_address: Annotated[str | None, typer.Option(help="CompilationService address")] = None,
     driver_manager_address: Annotated[str | None, typer.Option(help="DriverManagerService address")] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
-    """Serve gRPC until SIGINT or SIGTERM, then stop gracefully."""
+    """Serve gRPC (and HTTP when an HTTP port is set) until SIGINT or SIGTERM, then stop
+    gracefully: refuse new work, let running jobs finish within the grace period, leave the
+    rest for the next start."""
     flags: dict[str, object] = {
         "role": role or None,
         "host": host,
         "port": port,
+        "http_port": http_port,
         "data_dir": data_dir,
+        "database_url": database_url,
         "kernel_address": kernel_address,
         "compiler_address": compiler_address,
         "driver_manager_address": driver_manager_address,
     }
     try:
-        settings = Settings.model_validate({k: v for k, v in flags.items() if v is not None})
+        settings = load_settings(config, flags)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(log_level, service=f"eigen-{settings.role}")
+    service = f"eigen-{settings.role}"
+    configure_logging(log_level, service=service, fmt=settings.log_format)
+    configure_tracing(service, settings.otlp_endpoint)
+    ratelimit.install(ratelimit.limiter(settings.rate_limit_per_s, settings.rate_limit_burst))
     roles = ROLES if settings.role == "all" else (settings.role,)
 
     from eigen.server.build import build
     from eigen.server.grpc_server import start_grpc
+    from eigen.server.http import HttpServer, start_http
 
-    stack = build(settings, roles)
+    try:
+        stack = build(settings, roles)
+    except (EigenError, SchemaVersionError) as exc:  # e.g. a schema that needs `eigen-server migrate`
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     stack.start()
     try:
         server, bound = start_grpc(stack, settings)
@@ -53,11 +79,30 @@ def serve(
         stack.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None
+    http: HttpServer | None = None
+    if settings.http_port is not None:
+        try:
+            http = start_http(stack, settings, mounts={"/metrics": metrics_asgi_app()})
+        except OSError as exc:
+            server.stop(grace=0).wait()
+            stack.close()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(3) from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"eigen-server {settings.role} listening on {settings.host}:{bound}", flush=True)
+    if http is not None:
+        print(f"eigen-server {settings.role} serving HTTP on {http.url}", flush=True)
     stop.wait()
-    logging.getLogger(__name__).info("shutting down")
-    server.stop(grace=5.0).wait()
+    grace = settings.shutdown_grace_s
+    logging.getLogger(__name__).info("shutting down", extra={"grace_s": grace})
+    if http is not None:
+        http.stop()
+    stopped = server.stop(grace=grace)  # refuse new RPCs now; in-flight ones get up to `grace`
+    if stack.kernel is not None:
+        stack.kernel.drain(grace)  # nothing new starts; running jobs get up to `grace` to finish
+        stack.kernel.stop()  # open WatchJob streams end; unfinished jobs stay for the next start
+    stopped.wait()
     stack.close()
+    shutdown_tracing()  # flush spans still batched for export

@@ -1,0 +1,112 @@
+"""The HTTP server of a process: uvicorn in a background thread, beside gRPC.
+
+Serves the REST gateway (roles with the API), health, and whatever the composition root
+adds (``extra_routers``, ``mounts``: e.g. Prometheus ``/metrics``). The socket is bound
+before the thread starts, so a port in use fails here and port 0 gives the bound port.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+import uvicorn
+from fastapi import APIRouter
+from starlette.types import ASGIApp
+
+from eigen.config.settings import Settings
+from eigen.server.build import Stack
+from eigen.system_api.rest import create_app
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 10.0
+
+
+class HttpServer:
+    """A running uvicorn server; :meth:`stop` ends open streams and waits for the thread."""
+
+    def __init__(self, app: ASGIApp, sock: socket.socket, closing: threading.Event, grace_s: float) -> None:
+        self.sock = sock
+        self.closing = closing
+        self.host, self.port = sock.getsockname()[:2]
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=max(1, round(grace_s)),
+        )
+        self.server = uvicorn.Server(config)  # a thread that is not main: no signal handlers
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, name="eigen-http", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> HttpServer:
+        self.thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise OSError(f"HTTP server on port {self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.closing.set()  # open event streams end, readiness answers 503
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+            if self.thread.is_alive():
+                log.warning("HTTP server did not stop in %.0f s", timeout)
+        self.sock.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6; port 0 picks a free one)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def start_http(
+    stack: Stack,
+    settings: Settings,
+    *,
+    extra_routers: Sequence[APIRouter] = (),
+    mounts: Mapping[str, ASGIApp] | None = None,
+    grace_s: float = 2.0,
+) -> HttpServer:
+    """Serve the stack's HTTP app on ``settings.host:settings.http_port``."""
+    if settings.http_port is None:
+        raise ValueError("settings.http_port is not set")
+    closing = threading.Event()
+    app = create_app(
+        stack.api,
+        extra_routers=extra_routers,
+        mounts=mounts,
+        closing=closing,
+        max_body_bytes=settings.max_message_bytes,  # the same limit as a gRPC message
+    )
+    try:
+        sock = bind(settings.host, settings.http_port)
+    except OSError as exc:
+        raise OSError(f"cannot bind HTTP {settings.host}:{settings.http_port}: {exc}") from exc
+    return HttpServer(app, sock, closing, grace_s).start()

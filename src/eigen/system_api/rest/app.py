@@ -1,0 +1,86 @@
+"""The HTTP application of a server process: the REST gateway, health, and whatever else
+the composition root mounts beside them (e.g. Prometheus ``/metrics``).
+
+    create_app(api)                                    # REST + health
+    create_app(api, mounts={"/metrics": metrics_app})  # + any ASGI app
+    create_app(None)                                   # health only (roles without the API)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import eigen
+from eigen.system_api.rest import problems
+from eigen.system_api.rest.backends import backends_router
+from eigen.system_api.rest.health import ReadyCheck, api_checks, health_router
+from eigen.system_api.rest.jobs import jobs_router
+from eigen.system_api.rest.middleware import BodyLimitMiddleware, CallContextMiddleware
+from eigen.system_api.rest.openapi import DESCRIPTION, document
+from eigen.system_api.service import JobApi
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def create_app(
+    api: JobApi | None,
+    *,
+    extra_routers: Sequence[APIRouter] = (),
+    mounts: Mapping[str, ASGIApp] | None = None,
+    ready_checks: Mapping[str, ReadyCheck] | None = None,
+    closing: threading.Event | None = None,
+    keep_alive_s: float = 15.0,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The FastAPI app over ``api`` (the one service layer).
+
+    ``extra_routers`` are included as they are; each of ``mounts`` serves its path and
+    everything below it. ``ready_checks`` replace the default readiness checks of the API.
+    Setting ``closing`` ends open event streams and makes ``/health/ready`` answer 503.
+    """
+    if closing is None:
+        closing = threading.Event()
+    app = FastAPI(
+        title="Eigen REST API",
+        version=eigen.__version__,
+        description=DESCRIPTION,
+    )
+    app.state.closing = closing
+    problems.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(CallContextMiddleware)  # added last: the outermost
+    checks = dict(api_checks(api) if api is not None else {})
+    if ready_checks is not None:
+        checks = dict(ready_checks)
+    app.include_router(health_router(checks, closing))
+    if api is not None:
+        app.include_router(jobs_router(api, closing=closing, keep_alive_s=keep_alive_s))
+        app.include_router(backends_router(api))
+    for router in extra_routers:
+        app.include_router(router)
+    for path, sub_app in (mounts or {}).items():
+        exact = Route(path, endpoint=_AsgiEndpoint(sub_app), include_in_schema=False)
+        app.router.routes.append(exact)  # the path itself, without a redirect to "path/"
+        app.mount(path, sub_app)
+
+    def openapi() -> dict[str, Any]:
+        return document(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+class _AsgiEndpoint:
+    """An ASGI app as a Route endpoint (Starlette would treat a bare function as a view)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)

@@ -1,0 +1,202 @@
+"""Conversions between the REST bodies (:mod:`.schemas`) and Eigen's models.
+
+The JSON twin of :mod:`eigen.proto.convert`: a request is resolved the same way (defaults,
+language detection, one :func:`validated_request`) and its errors name the same fields
+(``job.shots``, ``jobs[1].program.source``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from eigen.errors import InvalidArgument
+from eigen.models.chunks import Chunk
+from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.jobspec import validated_request
+from eigen.models.program import ProgramLanguage, sniff_language
+from eigen.models.result import Experiment, JobResult
+from eigen.models.state import JobState
+from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+from eigen.system_api.rest import schemas as rest
+
+LANGUAGE_TO_REST = {
+    ProgramLanguage.QASM2: rest.ProgramLanguage.QASM2,
+    ProgramLanguage.QASM3: rest.ProgramLanguage.QASM3,
+    ProgramLanguage.EIGEN_LANG: rest.ProgramLanguage.EIGEN_LANG,
+    ProgramLanguage.AQO: rest.ProgramLanguage.AQO,
+}
+LANGUAGE_FROM_REST = {value: language for language, value in LANGUAGE_TO_REST.items()}
+STATUS_TO_REST = {status: rest.BackendStatus(status.value) for status in DeviceStatus}
+
+
+# -- scalars ---------------------------------------------------------------------------
+def timestamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def seconds_from_text(field: str, text: str) -> float:
+    """Unix seconds from RFC 3339 (``2025-01-31T12:00:00Z``) or a number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise InvalidArgument.for_field(field, "must be an RFC 3339 timestamp or unix seconds") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    if not math.isfinite(value):
+        raise InvalidArgument.for_field(field, "must be a finite number of seconds")
+    return value
+
+
+def labels_from_pairs(field: str, pairs: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidArgument.for_field(field, f"{pair!r} is not key=value")
+        labels[key] = value
+    return labels
+
+
+# -- requests --------------------------------------------------------------------------
+def request_from_rest(body: rest.JobRequest, field_prefix: str = "job") -> JobRequest:
+    """Validate a JobRequest body; errors name fields as ``job.<field>``."""
+    source = body.program.source
+    if not source.strip():
+        raise InvalidArgument.for_field(f"{field_prefix}.program.source", "is empty")
+    language = LANGUAGE_FROM_REST.get(body.program.language) or sniff_language(source)
+    fields: dict[str, Any] = {
+        "program": source,
+        "language": language,
+        "labels": dict(body.labels),
+        "options": dict(body.options),
+        "dependencies": list(body.dependencies),
+        "parameter_bindings": [dict(b.values) for b in body.parameter_bindings],
+        "observables": [{t.pauli: t.coefficient for t in o.terms} for o in body.observables],
+    }
+    for name in ("name", "target"):
+        if getattr(body, name):
+            fields[name] = getattr(body, name)
+    if body.program.entrypoint:
+        fields["entrypoint"] = body.program.entrypoint
+    for name in ("shots", "seed", "optimization_level", "priority", "timeout_seconds"):
+        if getattr(body, name) is not None:
+            fields[name] = getattr(body, name)
+    rename = {key: f"{field_prefix}.{key}" for key in fields}
+    rename["program"] = f"{field_prefix}.program.source"
+    return validated_request(fields, field_names=rename)
+
+
+def batch_from_rest(body: rest.SubmitBatchRequest) -> list[JobRequest]:
+    """Every item validated; the first bad one is named ``jobs[i].<field>``."""
+    if not body.jobs:
+        raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
+    return [request_from_rest(job, f"jobs[{index}]") for index, job in enumerate(body.jobs)]
+
+
+# -- jobs, events, results -------------------------------------------------------------
+def job_to_rest(job: Job) -> rest.Job:
+    return rest.Job(
+        id=job.id,
+        name=job.request.name,
+        state=rest.JobState(job.state.value),
+        target=job.request.target,
+        priority=job.request.priority,
+        shots=job.request.shots_or_default,
+        language=LANGUAGE_TO_REST[job.request.language],
+        created_at=timestamp(job.created_at),
+        updated_at=timestamp(job.updated_at),
+        started_at=timestamp(job.started_at),
+        finished_at=timestamp(job.finished_at),
+        error_code=job.error_code or "",
+        error_summary=job.error_summary or "",
+        labels=dict(job.request.labels),
+        timings=dict(job.timings),
+        attempt=job.attempt,
+        last_event_seq=job.last_seq,
+        owner=job.owner,
+        progress=dict(job.progress),
+    )
+
+
+def event_to_rest(event: JobEvent) -> rest.JobEvent:
+    return rest.JobEvent(
+        job_id=event.job_id,
+        event_seq=event.seq,
+        state=rest.JobState(event.state.value),
+        kind=event.kind,
+        message=event.message,
+        timestamp=timestamp(event.timestamp),
+        data=dict(event.data),
+        terminal=event.terminal,
+    )
+
+
+def experiment_to_rest(experiment: Experiment) -> rest.Experiment:
+    return rest.Experiment(
+        counts=dict(experiment.counts),
+        shots=experiment.shots,
+        bindings=dict(experiment.bindings),
+        expectation_values=list(experiment.expectation_values),
+        standard_errors=list(experiment.standard_errors),
+    )
+
+
+def result_to_rest(result: JobResult, state: JobState = JobState.DONE) -> rest.JobResults:
+    return rest.JobResults(
+        job_id=result.job_id,
+        state=rest.JobState(state.value),
+        backend=result.backend,
+        experiments=[experiment_to_rest(e) for e in result.experiments],
+        seed=result.seed,
+        calibration_id=result.calibration_id,
+        timings=dict(result.timings),
+        compile_report=dict(result.compile_report),
+        summary=dict(result.summary),
+    )
+
+
+def chunk_to_rest(job_id: str, chunk: Chunk) -> rest.ResultChunk:
+    return rest.ResultChunk(
+        job_id=job_id,
+        index=chunk.index,
+        total=chunk.total,
+        is_final=chunk.is_final,
+        partial=result_to_rest(chunk.result),
+        experiment_indices=list(chunk.experiment_indices),
+    )
+
+
+# -- devices ---------------------------------------------------------------------------
+def device_to_rest(device: DeviceInfo, queue_depth: int = 0) -> rest.Backend:
+    return rest.Backend(
+        name=device.name,
+        num_qubits=device.num_qubits,
+        basis_gates=list(device.basis_gates),
+        coupling_map=[rest.CouplingEdge(control=a, target=b) for a, b in device.coupling_map or ()],
+        max_shots=device.max_shots,
+        max_circuits=device.max_circuits,
+        status=STATUS_TO_REST[device.status],
+        queue_depth=queue_depth,
+        calibration_id=device.calibration_id,
+        simulator=device.simulator,
+        noisy=device.noisy,
+        clifford_only=device.clifford_only,
+        description=device.description,
+        aliases=list(device.aliases),
+    )
+
+
+def calibration_to_rest(calibration: Calibration) -> rest.Calibration:
+    return rest.Calibration(
+        backend=calibration.device,
+        calibration_id=calibration.calibration_id,
+        taken_at=calibration.taken_at,
+        qubits=list(calibration.qubits),
+        gates=list(calibration.gates),
+    )

@@ -1,0 +1,210 @@
+"""JobService over HTTP: one route per RPC, each a thin call of the service layer."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+
+from eigen.errors import EigenError, InvalidArgument
+from eigen.models.state import JobState as ModelState
+from eigen.observability import context as call_context
+from eigen.observability import metrics
+from eigen.system_api import ratelimit
+from eigen.system_api.rest import convert
+from eigen.system_api.rest.events import Watch, event_stream
+from eigen.system_api.rest.problems import ERRORS
+from eigen.system_api.rest.schemas import (
+    INT32_MAX,
+    INT64_MAX,
+    JobResults,
+    JobState,
+    ListJobsResponse,
+    SubmitBatchRequest,
+    SubmitBatchResponse,
+    SubmitJobRequest,
+    SubmitJobResponse,
+)
+from eigen.system_api.rest.schemas import Job as JobBody
+from eigen.system_api.service import JobApi, ListQuery
+
+NDJSON = "application/x-ndjson"
+EVENT_STREAM = "text/event-stream"
+
+_SSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events (`id: <event_seq>`, `event: state|progress|error`, "
+        "`data: <JobEvent JSON>`), ending after the terminal event",
+        "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+    }
+}
+_NDJSON_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One ResultChunk JSON per line; merging the chunks' counts gives the results",
+        "content": {NDJSON: {"schema": {"$ref": "#/components/schemas/ResultChunk"}}},
+    }
+}
+
+
+def idempotency_key_of(body_key: str, header_key: str | None) -> str:
+    if header_key and body_key and header_key != body_key:
+        raise InvalidArgument.for_field(
+            "idempotency_key", "differs from the Idempotency-Key header; send one of them"
+        )
+    return header_key or body_key
+
+
+def last_seq_of(after_seq: int, last_event_id: str | None) -> int:
+    """Where a watch resumes: the Last-Event-ID of a reconnecting client wins."""
+    if last_event_id is None or not last_event_id.strip():
+        return after_seq
+    try:
+        seq = int(last_event_id.strip())
+    except ValueError:
+        seq = -1
+    if not 0 <= seq <= INT64_MAX:
+        raise InvalidArgument.for_field("Last-Event-ID", "must be an event_seq (a non-negative integer)")
+    return seq
+
+
+def check_rate(request: Request, method: str) -> None:
+    """The per-caller submission limit of the gRPC edge, with the same buckets."""
+    limiter = ratelimit.installed()
+    if limiter is None or not limiter.applies_to(method):
+        return
+    client = request.client
+    host = client.host if client is not None else "unknown"
+    peer = f"ipv6:[{host}]:0" if ":" in host else f"ipv4:{host}:0"
+    try:
+        limiter.check(ratelimit.caller_key(call_context.current().caller, peer), method)
+    except EigenError:
+        metrics.rate_limited(method)
+        raise
+
+
+def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 15.0) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERRORS)
+
+    @router.post(
+        "/jobs",
+        status_code=201,
+        operation_id="SubmitJob",
+        responses={200: {"model": SubmitJobResponse, "description": "deduplicated: the existing job"}},
+    )
+    def submit_job(
+        body: SubmitJobRequest,
+        request: Request,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> SubmitJobResponse:
+        """SubmitJob. 201 with the new job, or 200 with the job an idempotency key already made."""
+        check_rate(request, "SubmitJob")
+        key = idempotency_key_of(body.idempotency_key, idempotency_key)
+        job, deduplicated = api.submit(convert.request_from_rest(body.job), key)
+        response.status_code = 200 if deduplicated else 201
+        response.headers["Location"] = f"/v1/jobs/{job.id}"
+        return SubmitJobResponse(job=convert.job_to_rest(job), deduplicated=deduplicated)
+
+    @router.post("/jobs:batch", status_code=201, operation_id="SubmitBatch")
+    def submit_batch(body: SubmitBatchRequest, request: Request) -> SubmitBatchResponse:
+        """SubmitBatch: all or nothing; the first invalid item is named ``jobs[i].<field>``."""
+        check_rate(request, "SubmitBatch")
+        jobs = api.submit_batch(convert.batch_from_rest(body))
+        return SubmitBatchResponse(job_ids=[job.id for job in jobs])
+
+    @router.get("/jobs", operation_id="ListJobs")
+    def list_jobs(
+        state: Annotated[list[JobState] | None, Query(description="repeatable: any of these")] = None,
+        target: Annotated[str, Query(description="backend name")] = "",
+        label: Annotated[list[str] | None, Query(description="key=value, repeatable: all must match")] = None,
+        created_after: Annotated[str | None, Query(description="RFC 3339 or unix seconds")] = None,
+        created_before: Annotated[str | None, Query(description="RFC 3339 or unix seconds")] = None,
+        page_size: Annotated[
+            int, Query(description="1-500; 0 or absent: 50", ge=-INT32_MAX - 1, le=INT32_MAX)
+        ] = 0,
+        page_token: Annotated[str, Query(description="next_page_token of the previous page")] = "",
+    ) -> ListJobsResponse:
+        """ListJobs, newest first, with keyset pagination."""
+        query = ListQuery(
+            states=tuple(ModelState(s.value) for s in state or ()),
+            target=target or None,
+            labels=convert.labels_from_pairs("label", label or []),
+            created_after=convert.seconds_from_text("created_after", created_after)
+            if created_after is not None
+            else None,
+            created_before=convert.seconds_from_text("created_before", created_before)
+            if created_before is not None
+            else None,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        jobs, token = api.list_jobs(query)
+        return ListJobsResponse(jobs=[convert.job_to_rest(j) for j in jobs], next_page_token=token)
+
+    @router.get("/jobs/{job_id}", operation_id="GetJob")
+    def get_job(job_id: str) -> JobBody:
+        """GetJob."""
+        return convert.job_to_rest(api.get(job_id))
+
+    @router.post("/jobs/{job_id}:cancel", operation_id="CancelJob")
+    def cancel_job(job_id: str) -> JobBody:
+        """CancelJob (idempotent; 409 once the job ended otherwise)."""
+        return convert.job_to_rest(api.cancel(job_id))
+
+    @router.get(
+        "/jobs/{job_id}/events",
+        operation_id="WatchJob",
+        response_class=StreamingResponse,
+        responses=_SSE_DOC,
+    )
+    async def watch_job(
+        job_id: str,
+        after_seq: Annotated[
+            int,
+            Query(
+                description="resume: only events with event_seq > after_seq", ge=-INT64_MAX - 1, le=INT64_MAX
+            ),
+        ] = 0,
+        last_event_id: Annotated[
+            str | None, Header(alias="Last-Event-ID", description="resume point of a reconnecting client")
+        ] = None,
+    ) -> StreamingResponse:
+        """WatchJob as server-sent events, from event_seq 1 (or after the resume point) to the
+        terminal event."""
+        watch = Watch(closing)
+        resume = last_seq_of(after_seq, last_event_id)
+        events = await run_in_threadpool(api.watch, job_id, resume, watch.active)
+        await run_in_threadpool(api.get, job_id)  # unknown job: 404 before the stream starts
+        return StreamingResponse(
+            event_stream(events, watch, label=job_id, keep_alive_s=keep_alive_s),
+            media_type=EVENT_STREAM,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/jobs/{job_id}/results", operation_id="GetJobResults")
+    def get_job_results(job_id: str) -> JobResults:
+        """GetJobResults (409 EIGEN_FAILED_PRECONDITION until the job is DONE)."""
+        return convert.result_to_rest(api.results(job_id))
+
+    @router.get(
+        "/jobs/{job_id}/results:stream",
+        operation_id="StreamResults",
+        response_class=StreamingResponse,
+        responses=_NDJSON_DOC,
+    )
+    def stream_results(
+        job_id: str,
+        chunk_size: Annotated[
+            int,
+            Query(description="outcomes per chunk; 0: the server's default", ge=-INT32_MAX - 1, le=INT32_MAX),
+        ] = 0,
+    ) -> StreamingResponse:
+        """StreamResults as NDJSON: one ResultChunk per line (index, total, is_final)."""
+        chunks = api.result_chunks(job_id, chunk_size)
+        lines = (convert.chunk_to_rest(job_id, chunk).model_dump_json() + "\n" for chunk in chunks)
+        return StreamingResponse(lines, media_type=NDJSON)
+
+    return router

@@ -1,0 +1,56 @@
+"""The OpenAPI document: FastAPI's, with errors as problem+json and no 422 (validation
+errors are 400 problems here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from eigen.system_api.rest.problems import PROBLEM_JSON
+from eigen.system_api.rest.schemas import ResultChunk
+
+DESCRIPTION = """\
+The REST/JSON gateway of Eigen: every RPC of `eigen.api.v1` (JobService, BackendService) over
+the same service layer as gRPC, with the messages' field names; enums are strings
+(`"DONE"`), timestamps RFC 3339.
+
+Errors are `application/problem+json` with the gRPC reasons: `reason` (`EIGEN_*`),
+`retryable`, `request_id` and `violations` (`[{field, description}]`, fields named as in
+gRPC, e.g. `job.shots`, `jobs[1].program.source`).
+
+Headers: `x-request-id` (echoed, or generated, on every response), `x-eigen-caller` (the
+caller, the job's owner), `traceparent` (W3C trace context).
+
+SubmitBatchStream (bidirectional streaming) has no REST form: use gRPC, or `POST /v1/jobs`
+per item and `GET /v1/jobs/{job_id}/events` to follow each one.
+"""
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    chunk = ResultChunk.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    for name, definition in chunk.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components.setdefault("ResultChunk", chunk)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            for code, response in responses.items():
+                content = response.get("content", {})
+                if (code == "default" or code[0] in "45") and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,267 @@
+"""JSON bodies of the REST gateway: the messages of ``eigen.api.v1`` with the same field names.
+
+Enums are strings without their proto prefix (``"DONE"`` for ``JOB_STATE_DONE``) and
+timestamps are RFC 3339. Request bodies reject unknown fields, non-finite numbers and text
+that is not valid Unicode; everything else is validated by the service layer, exactly as
+for gRPC, so both edges answer with the same reasons and field names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _valid_unicode(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (lone surrogate)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+# Integers are bounded like the proto fields they mirror: what gRPC cannot carry is a 400.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+Int64 = Annotated[int, Field(ge=-INT64_MAX - 1, le=INT64_MAX)]
+
+
+class JobState(StrEnum):
+    PENDING = "PENDING"
+    COMPILING = "COMPILING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    TIMEOUT = "TIMEOUT"
+
+
+class ProgramLanguage(StrEnum):
+    UNSPECIFIED = "UNSPECIFIED"
+    QASM2 = "QASM2"
+    QASM3 = "QASM3"
+    EIGEN_LANG = "EIGEN_LANG"
+    AQO = "AQO"
+
+
+class BackendStatus(StrEnum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+    MAINTENANCE = "MAINTENANCE"
+
+
+BELL = (
+    'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\n'
+    "h q[0];\ncx q[0], q[1];\nc = measure q;\n"
+)
+BELL_JOB: dict[str, Any] = {
+    "name": "bell",
+    "program": {"source": BELL},
+    "target": "sim:statevector",
+    "shots": 1000,
+    "seed": 7,
+    "labels": {"team": "docs"},
+}
+
+
+# -- requests ----------------------------------------------------------------------------
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Program(_Input):
+    source: Text = Field(description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON)")
+    language: ProgramLanguage = Field(
+        default=ProgramLanguage.UNSPECIFIED, description="UNSPECIFIED: detected from the source"
+    )
+    entrypoint: Text = Field(default="", description='Eigen-Lang only; default "main"')
+
+
+class ParameterBinding(_Input):
+    values: dict[Text, float] = Field(default_factory=dict)
+
+
+class PauliTerm(_Input):
+    pauli: Text = Field(default="", description="Qiskit order: the rightmost character acts on qubit 0")
+    coefficient: float = 0.0
+
+
+class Observable(_Input):
+    terms: list[PauliTerm] = Field(default_factory=list)
+
+
+class JobRequest(_Input):
+    """Everything a user submits. Unset (null or absent) fields take the server's defaults."""
+
+    name: Text = ""
+    program: Program
+    target: Text = ""
+    shots: Int64 | None = None
+    seed: Int64 | None = None
+    optimization_level: Int32 | None = None
+    priority: Int32 | None = None
+    parameter_bindings: list[ParameterBinding] = Field(default_factory=list)
+    observables: list[Observable] = Field(default_factory=list)
+    timeout_seconds: float | None = None
+    labels: dict[Text, Text] = Field(default_factory=dict)
+    options: dict[Text, Text] = Field(default_factory=dict)
+    dependencies: list[Text] = Field(default_factory=list)
+
+
+class SubmitJobRequest(_Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"job": BELL_JOB}]})
+
+    job: JobRequest
+    idempotency_key: Text = Field(
+        default="", description="same key, same payload: the existing job (also the Idempotency-Key header)"
+    )
+
+
+class SubmitBatchRequest(_Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"jobs": [BELL_JOB, {**BELL_JOB, "seed": 8}]}]})
+
+    jobs: list[JobRequest] = Field(description="all or nothing: one invalid item rejects the batch")
+
+
+# -- responses ---------------------------------------------------------------------------
+class Job(BaseModel):
+    id: str
+    name: str
+    state: JobState
+    target: str
+    priority: int
+    shots: int
+    language: ProgramLanguage
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error_code: str = ""
+    error_summary: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    attempt: int = 0
+    last_event_seq: int = 0
+    owner: str = ""
+    progress: dict[str, Any] = Field(default_factory=dict)
+
+
+class SubmitJobResponse(BaseModel):
+    job: Job
+    deduplicated: bool = Field(description="true when the idempotency key matched an existing job")
+
+
+class SubmitBatchResponse(BaseModel):
+    job_ids: list[str] = Field(description="input order")
+
+
+class ListJobsResponse(BaseModel):
+    jobs: list[Job]
+    next_page_token: str = Field(description="empty on the last page")
+
+
+class JobEvent(BaseModel):
+    job_id: str
+    event_seq: int
+    state: JobState
+    kind: str = Field(description='"state" or "progress"')
+    message: str = ""
+    timestamp: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    terminal: bool = False
+
+
+class Experiment(BaseModel):
+    counts: dict[str, int] = Field(default_factory=dict)
+    shots: int = 0
+    bindings: dict[str, float] = Field(default_factory=dict)
+    expectation_values: list[float] = Field(default_factory=list)
+    standard_errors: list[float] = Field(default_factory=list)
+
+
+class JobResults(BaseModel):
+    job_id: str
+    state: JobState
+    backend: str
+    experiments: list[Experiment] = Field(default_factory=list)
+    seed: int | None = None
+    calibration_id: str = ""
+    timings: dict[str, float] = Field(default_factory=dict)
+    compile_report: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResultChunk(BaseModel):
+    """One line of ``results:stream``; merging the counts of all chunks by experiment index
+    gives ``GET /v1/jobs/{job_id}/results``."""
+
+    job_id: str
+    index: int
+    total: int
+    is_final: bool
+    partial: JobResults
+    experiment_indices: list[int] = Field(default_factory=list)
+
+
+class CouplingEdge(BaseModel):
+    control: int
+    target: int
+
+
+class Backend(BaseModel):
+    name: str
+    num_qubits: int
+    basis_gates: list[str] = Field(default_factory=list)
+    coupling_map: list[CouplingEdge] = Field(default_factory=list, description="empty: all-to-all")
+    max_shots: int = 0
+    max_circuits: int = 0
+    status: BackendStatus
+    queue_depth: int = 0
+    calibration_id: str = ""
+    simulator: bool = False
+    noisy: bool = False
+    clifford_only: bool = False
+    description: str = ""
+    aliases: list[str] = Field(default_factory=list)
+
+
+class ListBackendsResponse(BaseModel):
+    backends: list[Backend]
+
+
+class Calibration(BaseModel):
+    backend: str
+    calibration_id: str
+    taken_at: str
+    qubits: list[Any] = Field(default_factory=list)
+    gates: list[Any] = Field(default_factory=list)
+
+
+class Health(BaseModel):
+    status: str = Field(description='"ok"')
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+# -- errors ------------------------------------------------------------------------------
+class Violation(BaseModel):
+    field: str = Field(description="dotted path of the field, as gRPC's BadRequest names it")
+    description: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as ``application/problem+json``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    reason: str = Field(description="the EIGEN_* reason, as in gRPC's ErrorInfo")
+    retryable: bool
+    request_id: str
+    violations: list[Violation] = Field(default_factory=list)

@@ -68,9 +68,11 @@ class Pipeline:
         devices: Callable[[str], DeviceInfo],
         stopping: threading.Event | None = None,
         compile_timeout_s: float | None = None,
+        default_timeout_s: float = 3600.0,
     ) -> None:
         self.lifecycle = lifecycle
         self.compile_timeout_s = compile_timeout_s
+        self.default_timeout_s = default_timeout_s
         self.compiler = compiler
         self.drivers = drivers
         self.artifacts = artifacts
@@ -198,6 +200,9 @@ class Pipeline:
         result.compile_report = compiled.report
         self.lifecycle.store.save_result(job.id, result)
         self.artifacts.put_json(job.id, "results.json", result_to_dict(result))
+        if self.overdue(running):  # finished, but too late: the timeout wins
+            self.time_out(running)
+            return
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
         if self.lifecycle.move(job.id, JobState.DONE, "done", snapshot=running, timings=timings) is not None:
             metrics.execution_seconds(job.request.target, result.timings["execute_s"])
@@ -264,6 +269,17 @@ class Pipeline:
         except Exception as exc:  # a bug must end the job, never the worker
             log.exception("stage failed", extra={"job_id": job.id})
             self.fail(job.id, "EIGEN_INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
+
+    def overdue(self, job: Job) -> bool:
+        """Past its timeout (counted from submission), whether or not the watchdog saw it."""
+        return time.time() >= job.created_at + (job.request.timeout_seconds or self.default_timeout_s)
+
+    def time_out(self, job: Job) -> None:
+        """End the job in TIMEOUT (the watchdog, or a stage that finished too late)."""
+        limit = job.request.timeout_seconds or self.default_timeout_s
+        summary = f"job exceeded its timeout of {limit:g} s"
+        error = {"error_code": "EIGEN_DEADLINE_EXCEEDED", "error_summary": summary}
+        self.lifecycle.move(job.id, JobState.TIMEOUT, summary, data=error, **error)
 
     def fail(self, job_id: str, code: str, summary: str, state: JobState = JobState.ERROR) -> None:
         self._forget(job_id)

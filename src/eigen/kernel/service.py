@@ -89,6 +89,7 @@ class Kernel:
             self.device,
             self._stopping,
             compile_timeout_s=self.settings.compile_timeout_s or None,
+            default_timeout_s=self.settings.default_timeout_s,
         )
         self._compile_queue: queue.Queue[str | None] = queue.Queue()
         self._deadlines: dict[str, float] = {}
@@ -404,11 +405,4 @@ class Kernel:
                 job = self.store.get(job_id)
                 if job is None or job.terminal:
                     continue
-                limit = job.request.timeout_seconds or self.settings.default_timeout_s
-                self.lifecycle.move(
-                    job_id,
-                    JobState.TIMEOUT,
-                    f"job exceeded its timeout of {limit:g} s",
-                    error_code="EIGEN_DEADLINE_EXCEEDED",
-                    error_summary=f"job exceeded its timeout of {limit:g} s",
-                )
+                self.pipeline.time_out(job)

@@ -204,3 +204,13 @@ def test_returned_parameters_follow_declaration_order(client: Client) -> None:
     summary = client.results(job.id).summary
     optimum = summary["optimal_parameters"]
     assert summary["returns"]["parameters"] == [optimum["theta"], optimum["phi"]]
+
+
+def test_eigen_lang_params_sweep_in_one_job(client: Client) -> None:
+    request = load_job_file(EXAMPLES / "eigen-lang-circuit" / "job.yaml")
+    bindings = [{"theta": 0.0}, {"theta": math.pi}]
+    job = client.submit(request.model_copy(update={"parameter_bindings": bindings, "shots": 200}))
+    assert client.wait(job.id).state is JobState.DONE
+    experiments = client.results(job.id).experiments
+    assert [e.bindings for e in experiments] == bindings
+    assert [e.counts for e in experiments] == [{"00": 200}, {"11": 200}]  # shots are per binding

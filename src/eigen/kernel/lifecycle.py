@@ -50,15 +50,16 @@ class Lifecycle:
         """Move a job to ``target``. Returns the updated job, or None when the job is in a
         state from which ``target`` is not allowed (cancelled meanwhile, already terminal).
 
-        ``snapshot``: the caller's copy of the job; then only its state and sequence number
-        are read from the store (the hot path of the pipeline)."""
-        for _ in range(_MAX_RACES):
+        ``snapshot``: the caller's up-to-date copy of the job (the pipeline's hot path): the
+        first attempt trusts it, and only when the compare-and-set finds the job moved on are
+        its state and sequence number read again."""
+        for attempt in range(_MAX_RACES):
             job = snapshot if snapshot is not None else self.store.get(job_id)
-            head = self.store.head(job_id) if snapshot is not None else None
-            if job is None or (snapshot is not None and head is None):
+            if snapshot is not None and attempt > 0:
+                head = self.store.head(job_id)
+                job = replace(snapshot, state=head[0], last_seq=head[1]) if head else None
+            if job is None:
                 raise NotFound(f"job {job_id} not found")
-            if head is not None:
-                job = replace(job, state=head[0], last_seq=head[1])
             if not can_transition(job.state, target):
                 return None
             now = self.clock()

@@ -292,7 +292,7 @@ class Kernel:
         self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
     ) -> Iterator[JobEvent]:
         """Events of a job after ``after_seq``, live, until its terminal event."""
-        job = self.get(job_id)
+        state = self._state(job_id)
         seq = after_seq
         while active() and not self._stopping.is_set():
             events = self.store.events(job_id, seq)
@@ -301,11 +301,17 @@ class Kernel:
                 seq = event.seq
                 if event.terminal:
                     return
-            if not events and job.terminal:
+            if not events and state.terminal:
                 return
             self.bus.wait(job_id, seq, timeout=0.5)
             if not events:
-                job = self.get(job_id)
+                state = self._state(job_id)
+
+    def _state(self, job_id: str) -> JobState:
+        head = self.store.head(job_id)
+        if head is None:
+            raise NotFound(f"job {job_id} not found")
+        return head[0]
 
     def results(self, job_id: str) -> JobResult:
         job = self.get(job_id)

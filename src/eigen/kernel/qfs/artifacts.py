@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,15 @@ class ArtifactStore:
         folder = self.folder(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         payload = data.encode() if isinstance(data, str) else data
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        # A temporary name private to this thread (no two threads write one job's artifact
+        # at once, and names starting with "." are never listed), then an atomic rename.
+        temp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with open(temp, "wb") as handle:
                 handle.write(payload)
             os.replace(temp, folder / name)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
         return folder / name
 

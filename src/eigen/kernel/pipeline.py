@@ -278,7 +278,7 @@ class Pipeline:
         """End the job in TIMEOUT (the watchdog, or a stage that finished too late)."""
         limit = job.request.timeout_seconds or self.default_timeout_s
         summary = f"job exceeded its timeout of {limit:g} s"
-        error = {"error_code": "EIGEN_DEADLINE_EXCEEDED", "error_summary": summary}
+        error: dict[str, Any] = {"error_code": "EIGEN_DEADLINE_EXCEEDED", "error_summary": summary}
         self.lifecycle.move(job.id, JobState.TIMEOUT, summary, data=error, **error)
 
     def fail(self, job_id: str, code: str, summary: str, state: JobState = JobState.ERROR) -> None:

@@ -7,6 +7,7 @@ opening a store upgrades its database to head (see :mod:`eigen.kernel.store.migr
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -77,24 +78,20 @@ class SqlJobStore:
         row["last_seq"] = event.seq
         try:
             with self._engine.begin() as conn:
-                conn.execute(schema.jobs.insert().values(**row))
-                conn.execute(schema.events.insert().values(**_event_row(event)))
+                conn.execute(_INSERT_JOB, row)
+                conn.execute(_INSERT_EVENT, _event_row(event))
         except sa.exc.IntegrityError:
             raise AlreadyExists(f"job {job.id} or idempotency key {job.idempotency_key!r} exists") from None
 
     def get(self, job_id: str) -> Job | None:
         """One job; its request (which never changes) comes from a cache when it can."""
         with self._engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(*_WITHOUT_REQUEST).where(schema.jobs.c.id == job_id))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(_SELECT_JOB, {"job_id": job_id}).mappings().first()
             if row is None:
                 return None
             request = self._requests.get(job_id)
             if request is None:
-                stored = conn.execute(sa.select(schema.jobs.c.request).where(schema.jobs.c.id == job_id))
+                stored = conn.execute(_SELECT_REQUEST, {"job_id": job_id})
                 request = self._requests.parse(job_id, stored.scalar_one())
         return _job_from_row(row, request)
 
@@ -104,9 +101,8 @@ class SqlJobStore:
 
     def head(self, job_id: str) -> tuple[JobState, int] | None:
         """The job's state and last event number (what a transition compares against)."""
-        query = sa.select(schema.jobs.c.state, schema.jobs.c.last_seq).where(schema.jobs.c.id == job_id)
         with self._engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_SELECT_HEAD, {"job_id": job_id}).first()
         return (JobState(row[0]), int(row[1])) if row else None
 
     def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
@@ -118,19 +114,12 @@ class SqlJobStore:
     def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
         values = {"state": event.state.value, "last_seq": event.seq, "updated_at": event.timestamp}
         values.update({k: v for k, v in changes.items() if k in _JOB_COLUMNS})
+        statement = _transition_statement(tuple(sorted(values)))
+        parameters = {**values, "b_id": job_id, "b_state": expected.value, "b_seq": event.seq - 1}
         with self._engine.begin() as conn:
-            updated = conn.execute(
-                schema.jobs.update()
-                .where(
-                    schema.jobs.c.id == job_id,
-                    schema.jobs.c.state == expected.value,
-                    schema.jobs.c.last_seq == event.seq - 1,
-                )
-                .values(**values)
-            ).rowcount
-            if updated != 1:
+            if conn.execute(statement, parameters).rowcount != 1:
                 return False
-            conn.execute(schema.events.insert().values(**_event_row(event)))
+            conn.execute(_INSERT_EVENT, _event_row(event))
         return True
 
     def append_event(self, event: JobEvent, progress: dict[str, Any] | None = None) -> bool:
@@ -150,17 +139,13 @@ class SqlJobStore:
             ).rowcount
             if updated != 1:
                 return False
-            conn.execute(schema.events.insert().values(**_event_row(event)))
+            conn.execute(_INSERT_EVENT, _event_row(event))
         return True
 
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
-        query = (
-            schema.events.select()
-            .where(schema.events.c.job_id == job_id, schema.events.c.seq > after_seq)
-            .order_by(schema.events.c.seq)
-        )
         with self._engine.connect() as conn:
-            return [_event_from_row(r) for r in conn.execute(query).mappings()]
+            rows = conn.execute(_SELECT_EVENTS, {"job_id": job_id, "after_seq": after_seq}).mappings()
+            return [_event_from_row(r) for r in rows]
 
     def list_jobs(self, query: JobFilter) -> list[Job]:
         jobs = schema.jobs
@@ -299,6 +284,35 @@ def _job_row(job: Job) -> dict[str, Any]:
 
 
 _WITHOUT_REQUEST = [column for column in schema.jobs.c if column.name != "request"]
+
+# The hot statements, built once with bound parameters (building a statement per call, with
+# .values(**row), costs more than running it on SQLite).
+_JOB_ID: sa.BindParameter[str] = sa.bindparam("job_id")
+_INSERT_JOB = schema.jobs.insert()
+_INSERT_EVENT = schema.events.insert()
+_SELECT_JOB = sa.select(*_WITHOUT_REQUEST).where(schema.jobs.c.id == _JOB_ID)
+_SELECT_REQUEST = sa.select(schema.jobs.c.request).where(schema.jobs.c.id == _JOB_ID)
+_SELECT_HEAD = sa.select(schema.jobs.c.state, schema.jobs.c.last_seq).where(schema.jobs.c.id == _JOB_ID)
+_SELECT_EVENTS = (
+    schema.events.select()
+    .where(schema.events.c.job_id == _JOB_ID, schema.events.c.seq > sa.bindparam("after_seq"))
+    .order_by(schema.events.c.seq)
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _transition_statement(columns: tuple[str, ...]) -> sa.Update:
+    """UPDATE jobs SET <columns> WHERE id, state and last_seq are as expected."""
+    jobs = schema.jobs
+    return (
+        jobs.update()
+        .where(
+            jobs.c.id == sa.bindparam("b_id"),
+            jobs.c.state == sa.bindparam("b_state"),
+            jobs.c.last_seq == sa.bindparam("b_seq"),
+        )
+        .values({name: sa.bindparam(name) for name in columns})
+    )
 
 
 class RequestCache:

@@ -84,10 +84,11 @@ class Lifecycle:
     def progress(self, job_id: str, data: dict[str, Any], message: str = "") -> bool:
         """Record a progress event (e.g. one optimiser iteration); False once terminal."""
         for _ in range(_MAX_RACES):
-            job = self.store.get(job_id)
-            if job is None or job.terminal:
+            head = self.store.head(job_id)
+            if head is None or head[0].terminal:
                 return False
-            event = JobEvent(job_id, job.last_seq + 1, job.state, "progress", self.clock(), message, data)
+            state, last_seq = head
+            event = JobEvent(job_id, last_seq + 1, state, "progress", self.clock(), message, data)
             if self.store.append_event(event, progress=data):
                 self.bus.publish(event)
                 return True

@@ -47,19 +47,23 @@ def from_rpc_error(error: grpc.RpcError) -> EigenError | None:
     if status is None:
         return None
     reason = ""
+    metadata: dict[str, str] = {}
     violations: list[FieldViolation] = []
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
             reason = info.reason
+            metadata = {k: v for k, v in info.metadata.items() if k != "retryable"}
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
     if not reason:
         return None
-    return error_for(reason, status.message, violations)
+    error = error_for(reason, status.message, violations)
+    error.metadata.update(metadata)  # e.g. retry_after_s, line: they survive every hop
+    return error
 
 
 def error_from_rpc(error: grpc.RpcError, peer: str) -> EigenError:

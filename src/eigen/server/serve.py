@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from eigen.config.loader import load_settings
 from eigen.config.settings import ROLES
@@ -57,6 +58,9 @@ def serve(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        typer.echo(f"error: --log-level must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}", err=True)
+        raise typer.Exit(2)
     service = f"eigen-{settings.role}"
     configure_logging(log_level, service=service, fmt=settings.log_format)
     configure_tracing(service, settings.otlp_endpoint)
@@ -72,10 +76,13 @@ def serve(
     except (EigenError, SchemaVersionError) as exc:  # e.g. a schema that needs `eigen-server migrate`
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except OperationalError as exc:
+        typer.echo(f"error: the job store is not reachable: {exc.orig}", err=True)
+        raise typer.Exit(3) from None
     stack.start()
     try:
         server, bound = start_grpc(stack, settings)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # grpcio raises RuntimeError for a port in use
         stack.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveExpectationValue
 
@@ -28,6 +29,24 @@ from eigen.models.target import DeviceInfo
 
 NUM_QUBITS = 28
 PREPARED_CACHE = 32  # estimation circuits kept ready, by (circuit, observables)
+SMALL_CIRCUIT_QUBITS = 12  # up to this width, exact estimation uses qiskit's Statevector
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    source: Any  # the circuit it was prepared from (identity-checked on reuse)
+    unitary: Any  # without final measurements
+    operators: list[SparsePauliOp]
+    saving: Any  # unitary + save_expectation_value per observable (aer)
+    labels: list[str]
+
+
+def _states(unitary: Any, table: dict[Any, list[float]], runs: int) -> list[Statevector]:
+    if not table:
+        return [Statevector(unitary)] * runs
+    count = len(next(iter(table.values())))
+    return [Statevector(unitary.assign_parameters({p: v[i] for p, v in table.items()})) for i in range(count)]
+
 
 #: Standard gates aer runs natively. ``barrier`` runs too but is not listed: it is a
 #: directive, and qiskit's ``transpile(basis_gates=...)`` refuses it as a basis gate.
@@ -73,7 +92,7 @@ class StatevectorDriver(AerDriver):
     def __init__(self) -> None:
         self._simulator = AerSimulator(method="statevector")
         self._lock = threading.Lock()
-        self._prepared: OrderedDict[tuple[Any, ...], tuple[Any, Any, list[str]]] = OrderedDict()
+        self._prepared: OrderedDict[tuple[Any, ...], _Prepared] = OrderedDict()
         self._accepted = frozenset(self._simulator.target.operation_names) | DIRECTIVES
         self._info = DeviceInfo(
             name=self.name,
@@ -104,44 +123,52 @@ class StatevectorDriver(AerDriver):
     ) -> list[list[float]]:
         """Exact expectation values of ``circuit`` without its final measurements.
 
-        All bindings run in one aer call; the observables are saved with
-        ``save_expectation_value`` on the final state (no sampling, no shot noise).
+        Small circuits (up to ``SMALL_CIRCUIT_QUBITS``) use qiskit's ``Statevector``, whose
+        per-call cost is far below an aer run's; larger ones run all bindings in one aer call
+        with ``save_expectation_value`` on the final state. No sampling, no shot noise.
         """
         runs = max(1, len(bindings))
         if not observables:
             return [[] for _ in range(runs)]
-        key = (id(circuit), tuple(tuple(obs) for obs in observables))
-        with self._lock:
-            cached = self._prepared.get(key)
-            if cached is not None and cached[0] is circuit:
-                self._prepared.move_to_end(key)
-        if cached is not None and cached[0] is circuit:
-            unitary, labels = cached[1], cached[2]
-        else:
-            unitary, labels = self._prepare_estimation(circuit, observables)
-            with self._lock:
-                self._prepared[key] = (circuit, unitary, labels)
-                while len(self._prepared) > PREPARED_CACHE:
-                    self._prepared.popitem(last=False)
-        table = sweep_table(unitary, bindings)
+        prepared = self._prepared_for(circuit, observables)
+        table = sweep_table(prepared.unitary, bindings)
+        if prepared.unitary.num_qubits <= SMALL_CIRCUIT_QUBITS:
+            return [
+                [float(state.expectation_value(op).real) for op in prepared.operators]
+                for state in _states(prepared.unitary, table, runs)
+            ]
         options: dict[str, Any] = {"shots": 1}
         if table:
             options["parameter_binds"] = [table]
         try:
-            result = self._simulator.run([unitary], **options).result()
+            result = self._simulator.run([prepared.saving], **options).result()
         except Exception as exc:
             raise ExecutionFailed(f"{self.name}: estimation failed: {exc}") from exc
         if not result.success:
             raise ExecutionFailed(f"{self.name}: estimation failed: {result.status}")
+        labels = prepared.labels
         values = [[float(result.data(i)[label].real) for label in labels] for i in range(len(result.results))]
         return values if table else values * runs
 
-    def _prepare_estimation(self, circuit: Any, observables: list[Observable]) -> tuple[Any, list[str]]:
-        """The circuit without final measurements, saving each observable's expectation.
+    def _prepared_for(self, circuit: Any, observables: list[Observable]) -> _Prepared:
+        """Built once per (circuit, observables) and reused: a variational loop estimates the
+        same circuit with new bindings hundreds of times."""
+        key = (id(circuit), tuple(tuple(obs) for obs in observables))
+        with self._lock:
+            cached = self._prepared.get(key)
+            if cached is not None and cached.source is circuit:
+                self._prepared.move_to_end(key)
+                return cached
+        prepared = self._prepare_estimation(circuit, observables)
+        with self._lock:
+            self._prepared[key] = prepared
+            while len(self._prepared) > PREPARED_CACHE:
+                self._prepared.popitem(last=False)
+        return prepared
 
-        Built once per (circuit, observables) and reused: a variational loop estimates the
-        same circuit with new bindings hundreds of times.
-        """
+    def _prepare_estimation(self, circuit: Any, observables: list[Observable]) -> _Prepared:
+        """The circuit without final measurements, its observables as operators, and a copy
+        that saves each observable's expectation value (for aer)."""
         unitary = circuit.remove_final_measurements(inplace=False)
         if unitary.num_qubits > NUM_QUBITS:
             raise invalid_circuit(
@@ -156,6 +183,7 @@ class StatevectorDriver(AerDriver):
         self.check_circuit(unitary)
         operators = [pauli_operator(obs, unitary.num_qubits, k) for k, obs in enumerate(observables)]
         labels = [f"eigen_obs_{k}" for k in range(len(operators))]
+        saving = unitary.copy()
         for label, op in zip(labels, operators, strict=True):
-            unitary.append(SaveExpectationValue(op, label=label), unitary.qubits)
-        return unitary, labels
+            saving.append(SaveExpectationValue(op, label=label), saving.qubits)
+        return _Prepared(circuit, unitary, operators, saving, labels)

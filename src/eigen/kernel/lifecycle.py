@@ -81,15 +81,22 @@ class Lifecycle:
                 return replace(job, state=target, last_seq=event.seq, updated_at=now, **fields)
         raise InternalError(f"job {job_id}: too many concurrent updates")
 
-    def progress(self, job_id: str, data: dict[str, Any], message: str = "") -> bool:
-        """Record a progress event (e.g. one optimiser iteration); False once terminal."""
+    def progress(
+        self,
+        job_id: str,
+        data: dict[str, Any],
+        message: str = "",
+        checkpoint: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record a progress event (e.g. one optimiser iteration) and, atomically with it,
+        the checkpoint to resume from; False once terminal."""
         for _ in range(_MAX_RACES):
             head = self.store.head(job_id)
             if head is None or head[0].terminal:
                 return False
             state, last_seq = head
             event = JobEvent(job_id, last_seq + 1, state, "progress", self.clock(), message, data)
-            if self.store.append_event(event, progress=data):
+            if self.store.append_event(event, progress=data, checkpoint=checkpoint):
                 self.bus.publish(event)
                 return True
         return False

@@ -205,15 +205,15 @@ class _Loop:
         }
         self.history.append(entry)
         progress = {**entry, "max_iters": self.settings.max_iters, "parameters": self.binding(x)}
-        self.runner.lifecycle.progress(self.job.id, progress, f"iteration {iteration}")
-        # The history lives in the progress events; the checkpoint stays small.
+        # The history lives in the progress events; the checkpoint stays small and is
+        # stored in the same transaction as its event.
         checkpoint = {
             "x": [float(v) for v in x],
             "iterations": iteration,
             "evaluations": self.evaluations,
             "start_energy": self.start_energy,
         }
-        self.runner.lifecycle.store.save_checkpoint(self.job.id, checkpoint)
+        self.runner.lifecycle.progress(self.job.id, progress, f"iteration {iteration}", checkpoint)
 
     def run(self, labels: list[str], device: DeviceInfo) -> JobResult:
         started = time.perf_counter()

@@ -44,8 +44,14 @@ class JobStore(Protocol):
         ``expected`` and its last event is ``event.seq - 1``; append ``event``.
         Returns False when the job had moved on (the caller re-reads and decides)."""
 
-    def append_event(self, event: JobEvent, progress: dict[str, Any] | None = None) -> bool:
-        """Append a non-state event (progress); False if the job is already terminal."""
+    def append_event(
+        self,
+        event: JobEvent,
+        progress: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> bool:
+        """Append a non-state event (progress), with the job's checkpoint in the same
+        transaction when given; False if the job is already terminal."""
 
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]: ...
 

@@ -63,7 +63,12 @@ class MemoryJobStore:
             self._events[job_id].append(event)
             return True
 
-    def append_event(self, event: JobEvent, progress: dict[str, Any] | None = None) -> bool:
+    def append_event(
+        self,
+        event: JobEvent,
+        progress: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> bool:
         with self._lock:
             job = self._jobs.get(event.job_id)
             if job is None or job.terminal or job.last_seq + 1 != event.seq:
@@ -73,6 +78,8 @@ class MemoryJobStore:
                 changes["progress"] = dict(progress)
             self._jobs[event.job_id] = replace(job, **changes)
             self._events[event.job_id].append(event)
+            if checkpoint is not None:
+                self._checkpoints[event.job_id] = copy.deepcopy(checkpoint)
             return True
 
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:

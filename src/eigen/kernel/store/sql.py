@@ -122,24 +122,22 @@ class SqlJobStore:
             conn.execute(_INSERT_EVENT, _event_row(event))
         return True
 
-    def append_event(self, event: JobEvent, progress: dict[str, Any] | None = None) -> bool:
+    def append_event(
+        self,
+        event: JobEvent,
+        progress: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> bool:
         values: dict[str, Any] = {"last_seq": event.seq, "updated_at": event.timestamp}
         if progress is not None:
             values["progress"] = progress
-        terminal = [s.value for s in JobState if s.terminal]
+        parameters = {**values, "b_id": event.job_id, "b_seq": event.seq - 1}
         with self._engine.begin() as conn:
-            updated = conn.execute(
-                schema.jobs.update()
-                .where(
-                    schema.jobs.c.id == event.job_id,
-                    schema.jobs.c.last_seq == event.seq - 1,
-                    schema.jobs.c.state.not_in(terminal),
-                )
-                .values(**values)
-            ).rowcount
-            if updated != 1:
+            if conn.execute(_progress_statement(tuple(sorted(values))), parameters).rowcount != 1:
                 return False
             conn.execute(_INSERT_EVENT, _event_row(event))
+            if checkpoint is not None:
+                self._upsert(conn, schema.checkpoints, event.job_id, {"data": checkpoint})
         return True
 
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
@@ -298,6 +296,21 @@ _SELECT_EVENTS = (
     .where(schema.events.c.job_id == _JOB_ID, schema.events.c.seq > sa.bindparam("after_seq"))
     .order_by(schema.events.c.seq)
 )
+
+
+@functools.lru_cache(maxsize=8)
+def _progress_statement(columns: tuple[str, ...]) -> sa.Update:
+    """UPDATE jobs SET <columns> WHERE id and last_seq are as expected and it has not ended."""
+    jobs = schema.jobs
+    return (
+        jobs.update()
+        .where(
+            jobs.c.id == sa.bindparam("b_id"),
+            jobs.c.last_seq == sa.bindparam("b_seq"),
+            jobs.c.state.not_in([s.value for s in JobState if s.terminal]),
+        )
+        .values({name: sa.bindparam(name) for name in columns})
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -238,12 +238,8 @@ class SqlJobStore:
 
     @staticmethod
     def _upsert(conn: Connection, table: sa.Table, job_id: str, values: dict[str, Any]) -> None:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(
-            insert(table)
-            .values(job_id=job_id, **values)
-            .on_conflict_do_update(index_elements=[table.c.job_id], set_=values)
-        )
+        statement = _upsert_statement(conn.dialect.name, table.name, tuple(sorted(values)))
+        conn.execute(statement, {**values, "job_id": job_id})
 
     def _fetch(self, table: sa.Table, job_id: str, column: str) -> Any:
         with self._engine.connect() as conn:
@@ -296,6 +292,17 @@ _SELECT_EVENTS = (
     .where(schema.events.c.job_id == _JOB_ID, schema.events.c.seq > sa.bindparam("after_seq"))
     .order_by(schema.events.c.seq)
 )
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_statement(dialect: str, table_name: str, columns: tuple[str, ...]) -> sa.Insert:
+    """INSERT ... ON CONFLICT (job_id) DO UPDATE, for SQLite and PostgreSQL alike."""
+    table = schema.metadata.tables[table_name]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values({name: sa.bindparam(name) for name in ("job_id", *columns)})
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.job_id], set_={name: statement.excluded[name] for name in columns}
+    )
 
 
 @functools.lru_cache(maxsize=8)

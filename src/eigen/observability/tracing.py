@@ -116,17 +116,20 @@ def shutdown_tracing() -> None:
         shutdown()
 
 
-_tracers: dict[int, trace.Tracer] = {}
+_cached: tuple[Any, trace.Tracer] | None = None  # (provider, its tracer)
 
 
 def tracer() -> trace.Tracer:
-    """Eigen's tracer from the configured provider (or the global one: a no-op by default)."""
+    """Eigen's tracer from the configured provider (or the global one: a no-op by default).
+
+    Cached with the provider object itself, not its id(): a replaced provider's id can be
+    reused by the next one, which would hand out the old (shut down) provider's tracer."""
+    global _cached
     provider = _provider or trace.get_tracer_provider()
-    found = _tracers.get(id(provider))
-    if found is None:
-        _tracers.clear()  # one provider at a time; a replaced one is never asked again
-        found = _tracers[id(provider)] = provider.get_tracer(TRACER_NAME)
-    return found
+    cached = _cached
+    if cached is None or cached[0] is not provider:
+        cached = _cached = (provider, provider.get_tracer(TRACER_NAME))
+    return cached[1]
 
 
 # -- traceparent <-> span context ------------------------------------------------------------

@@ -153,6 +153,43 @@ def validated_request(fields: dict[str, Any], field_names: dict[str, str] | None
         raise invalid_from_pydantic(exc, field_names or {}) from None
 
 
+def request_from_wire(
+    *,
+    source: str,
+    language: ProgramLanguage | None,
+    entrypoint: str,
+    name: str,
+    target: str,
+    scalars: dict[str, Any],
+    labels: dict[str, str],
+    options: dict[str, str],
+    dependencies: list[str],
+    bindings: list[dict[str, float]],
+    observables: list[dict[str, float]],
+    field_prefix: str = "job",
+) -> JobRequest:
+    """A JobRequest from an API message (gRPC or REST alike): empty strings and unset
+    scalars take the defaults; errors name fields as ``<field_prefix>.<field>``."""
+    if not source.strip():
+        raise InvalidArgument.for_field(f"{field_prefix}.program.source", "is empty")
+    fields: dict[str, Any] = {
+        "program": source,
+        "language": language or sniff_language(source),
+        "labels": labels,
+        "options": options,
+        "dependencies": dependencies,
+        "parameter_bindings": bindings,
+        "observables": observables,
+        **{key: value for key, value in scalars.items() if value is not None},
+    }
+    for key, value in (("name", name), ("target", target), ("entrypoint", entrypoint)):
+        if value:
+            fields[key] = value
+    rename = {key: f"{field_prefix}.{key}" for key in fields}
+    rename["program"] = f"{field_prefix}.program.source"
+    return validated_request(fields, field_names=rename)
+
+
 def invalid_from_pydantic(exc: ValidationError, rename: dict[str, str] | None = None) -> InvalidArgument:
     """One InvalidArgument naming every bad field of a pydantic validation error."""
     violations = []

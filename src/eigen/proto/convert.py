@@ -6,10 +6,9 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from eigen.errors import InvalidArgument
 from eigen.models.job import Job, JobEvent, JobRequest
-from eigen.models.jobspec import validated_request
-from eigen.models.program import ProgramLanguage, sniff_language
+from eigen.models.jobspec import request_from_wire
+from eigen.models.program import ProgramLanguage
 from eigen.models.result import Experiment, JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -105,30 +104,23 @@ def request_to_pb(request: JobRequest) -> pb.JobRequest:
 
 def request_from_pb(message: pb.JobRequest, field_prefix: str = "job") -> JobRequest:
     """Validate a JobRequest message; errors name fields as ``job.<field>``."""
-    source = message.program.source
-    if not source.strip():
-        raise InvalidArgument.for_field(f"{field_prefix}.program.source", "is empty")
-    language = LANGUAGE_FROM_PB.get(message.program.language) or sniff_language(source)
-    fields: dict[str, Any] = {
-        "program": source,
-        "language": language,
-        "labels": dict(message.labels),
-        "options": dict(message.options),
-        "dependencies": list(message.dependencies),
-        "parameter_bindings": [dict(b.values) for b in message.parameter_bindings],
-        "observables": [{t.pauli: t.coefficient for t in o.terms} for o in message.observables],
-    }
-    for name in ("name", "target"):
-        if getattr(message, name):
-            fields[name] = getattr(message, name)
-    if message.program.entrypoint:
-        fields["entrypoint"] = message.program.entrypoint
-    for name in ("shots", "seed", "optimization_level", "priority", "timeout_seconds"):
-        if message.HasField(name):
-            fields[name] = getattr(message, name)
-    rename = {key: f"{field_prefix}.{key}" for key in fields}
-    rename["program"] = f"{field_prefix}.program.source"
-    return validated_request(fields, field_names=rename)
+    return request_from_wire(
+        source=message.program.source,
+        language=LANGUAGE_FROM_PB.get(message.program.language),
+        entrypoint=message.program.entrypoint,
+        name=message.name,
+        target=message.target,
+        scalars={
+            name: getattr(message, name) if message.HasField(name) else None
+            for name in ("shots", "seed", "optimization_level", "priority", "timeout_seconds")
+        },
+        labels=dict(message.labels),
+        options=dict(message.options),
+        dependencies=list(message.dependencies),
+        bindings=[dict(b.values) for b in message.parameter_bindings],
+        observables=[{t.pauli: t.coefficient for t in o.terms} for o in message.observables],
+        field_prefix=field_prefix,
+    )
 
 
 # -- jobs, events, results -------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Conversions between the REST bodies (:mod:`.schemas`) and Eigen's models.
 
 The JSON twin of :mod:`eigen.proto.convert`: a request is resolved the same way (defaults,
-language detection, one :func:`validated_request`) and its errors name the same fields
+language detection, one :func:`request_from_wire`) and its errors name the same fields
 (``job.shots``, ``jobs[1].program.source``).
 """
 
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
 
 from eigen.errors import InvalidArgument
 from eigen.models.chunks import Chunk
 from eigen.models.job import Job, JobEvent, JobRequest
-from eigen.models.jobspec import validated_request
-from eigen.models.program import ProgramLanguage, sniff_language
+from eigen.models.jobspec import request_from_wire
+from eigen.models.program import ProgramLanguage
 from eigen.models.result import Experiment, JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -66,30 +65,23 @@ def labels_from_pairs(field: str, pairs: list[str]) -> dict[str, str]:
 # -- requests --------------------------------------------------------------------------
 def request_from_rest(body: rest.JobRequest, field_prefix: str = "job") -> JobRequest:
     """Validate a JobRequest body; errors name fields as ``job.<field>``."""
-    source = body.program.source
-    if not source.strip():
-        raise InvalidArgument.for_field(f"{field_prefix}.program.source", "is empty")
-    language = LANGUAGE_FROM_REST.get(body.program.language) or sniff_language(source)
-    fields: dict[str, Any] = {
-        "program": source,
-        "language": language,
-        "labels": dict(body.labels),
-        "options": dict(body.options),
-        "dependencies": list(body.dependencies),
-        "parameter_bindings": [dict(b.values) for b in body.parameter_bindings],
-        "observables": [{t.pauli: t.coefficient for t in o.terms} for o in body.observables],
-    }
-    for name in ("name", "target"):
-        if getattr(body, name):
-            fields[name] = getattr(body, name)
-    if body.program.entrypoint:
-        fields["entrypoint"] = body.program.entrypoint
-    for name in ("shots", "seed", "optimization_level", "priority", "timeout_seconds"):
-        if getattr(body, name) is not None:
-            fields[name] = getattr(body, name)
-    rename = {key: f"{field_prefix}.{key}" for key in fields}
-    rename["program"] = f"{field_prefix}.program.source"
-    return validated_request(fields, field_names=rename)
+    return request_from_wire(
+        source=body.program.source,
+        language=LANGUAGE_FROM_REST.get(body.program.language),
+        entrypoint=body.program.entrypoint,
+        name=body.name,
+        target=body.target,
+        scalars={
+            name: getattr(body, name)
+            for name in ("shots", "seed", "optimization_level", "priority", "timeout_seconds")
+        },
+        labels=dict(body.labels),
+        options=dict(body.options),
+        dependencies=list(body.dependencies),
+        bindings=[dict(b.values) for b in body.parameter_bindings],
+        observables=[{t.pauli: t.coefficient for t in o.terms} for o in body.observables],
+        field_prefix=field_prefix,
+    )
 
 
 def batch_from_rest(body: rest.SubmitBatchRequest) -> list[JobRequest]:

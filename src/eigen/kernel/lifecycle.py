@@ -28,6 +28,7 @@ class Lifecycle:
         self.store = store
         self.bus = bus
         self.clock = clock
+        self._progressed: dict[str, tuple[JobState, int]] = {}
 
     def create(self, job: Job, message: str = "submitted") -> Job:
         event = JobEvent(job.id, 1, JobState.PENDING, "state", job.created_at, message)
@@ -70,6 +71,7 @@ class Lifecycle:
                 fields.setdefault("finished_at", now)
             event = JobEvent(job_id, job.last_seq + 1, target, "state", now, message, dict(data or {}))
             if self.store.transition(job_id, job.state, event, fields):
+                self._progressed.pop(job_id, None)
                 self.bus.publish(event)
                 metrics.job_transition(
                     job.state.value, target.value, job.request.target, str(fields.get("error_code") or "")
@@ -90,13 +92,18 @@ class Lifecycle:
     ) -> bool:
         """Record a progress event (e.g. one optimiser iteration) and, atomically with it,
         the checkpoint to resume from; False once terminal."""
+        head = self._progressed.pop(job_id, None)  # our own last event, if this job had one
         for _ in range(_MAX_RACES):
-            head = self.store.head(job_id)
+            head = head or self.store.head(job_id)
             if head is None or head[0].terminal:
                 return False
             state, last_seq = head
             event = JobEvent(job_id, last_seq + 1, state, "progress", self.clock(), message, data)
             if self.store.append_event(event, progress=data, checkpoint=checkpoint):
                 self.bus.publish(event)
+                # A loop reports many iterations in a row: remember where it stands, so the
+                # next one tries without a read (the compare-and-set catches anything else).
+                self._progressed[job_id] = (state, event.seq)
                 return True
+            head = None
         return False

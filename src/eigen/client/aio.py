@@ -19,7 +19,7 @@ from typing import Any, Self, Unpack
 import grpc
 import grpc.aio
 
-from eigen.client.breaker import CircuitBreaker
+from eigen.client.breaker import CircuitBreaker, StreamSettlement
 from eigen.client.cache import ResultCache
 from eigen.client.channel import ChannelOptions, call_error, open_aio_channel, resolve_endpoint
 from eigen.client.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, LiveJob, job_error
@@ -278,29 +278,22 @@ class AsyncClient:
         call = self.jobs.WatchJob(
             jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=after_seq), metadata=self._metadata
         )
-        settled = False
+        settle = StreamSettlement(self.breaker)
         try:
             await call.initial_metadata()  # the server's headers: it took the call
             if not call.done():
-                settled = True
-                self.breaker.record_success()
+                settle.success()
             async for message in call:
-                if not settled:
-                    settled = True
-                    self.breaker.record_success()
+                settle.success()
                 yield convert.event_from_pb(message)
-            if not settled:
-                settled = True
-                self.breaker.record_success()
+            settle.success()
         except grpc.RpcError as exc:
             error = aio_error(exc, self.peer)
-            settled = True
-            self.breaker.record_failure(error)
+            settle.failure(error)
             raise error from None
         finally:
             call.cancel()
-            if not settled:
-                self.breaker.release()
+            settle.release()
 
     async def wait(self, job_id: str) -> Job:
         """Until the job is terminal (driven by WatchJob); returns the final job."""

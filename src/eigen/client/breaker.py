@@ -164,3 +164,25 @@ class CircuitBreaker:
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(state={self.state.value}, failures={self._failures})"
+
+
+class StreamSettlement:
+    """Tells the breaker, exactly once, how a streaming call went: success once the server
+    answered (headers or a message), failure on an error, release if neither happened."""
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self.breaker = breaker
+        self.settled = False
+
+    def success(self) -> None:
+        if not self.settled:
+            self.settled = True
+            self.breaker.record_success()
+
+    def failure(self, error: BaseException) -> None:
+        self.settled = True
+        self.breaker.record_failure(error)
+
+    def release(self) -> None:
+        if not self.settled:
+            self.breaker.release()

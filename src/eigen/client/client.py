@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import grpc
 
-from eigen.client.breaker import CircuitBreaker
+from eigen.client.breaker import CircuitBreaker, StreamSettlement
 from eigen.client.cache import ResultCache
 from eigen.client.channel import ENDPOINT_ENV, ChannelOptions, call_error, open_channel, resolve_endpoint
 from eigen.client.futures import JobFuture
@@ -206,29 +206,22 @@ class Client:
         stream = self.jobs.WatchJob(
             jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=after_seq), metadata=self._metadata
         )
-        settled = False  # the breaker has been told how this call went
+        settle = StreamSettlement(self.breaker)
         try:
             stream.initial_metadata()  # the server's headers: it took the call
             if stream.is_active():
-                settled = True
-                self.breaker.record_success()
+                settle.success()
             for message in stream:
-                if not settled:
-                    settled = True
-                    self.breaker.record_success()
+                settle.success()
                 yield convert.event_from_pb(message)
-            if not settled:
-                settled = True
-                self.breaker.record_success()
+            settle.success()
         except grpc.RpcError as exc:
             error = call_error(exc, self.peer)
-            settled = True
-            self.breaker.record_failure(error)
+            settle.failure(error)
             raise error from None
         finally:
             stream.cancel()
-            if not settled:
-                self.breaker.release()
+            settle.release()
 
     def wait(self, job_id: str) -> Job:
         """Block until the job is terminal (driven by WatchJob); returns the final job."""

@@ -38,13 +38,20 @@ def submit(client: httpx.Client, body: dict[str, Any], **kwargs: Any) -> dict[st
     return accepted
 
 
+# A 24-qubit statevector run of about 1.3 s on this machine: long enough that a job queued
+# behind four of them is certainly not terminal while a test looks at it.
+BLOCKER = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[24] q;\n' + "".join(
+    f"h q[{i}];\nrz(0.{i + 1}) q[{i}];\ncx q[{i}], q[{(i + 1) % 24}];\n" for i in range(24) for _ in range(3)
+)
+
+
 def queued_job(client: httpx.Client) -> tuple[dict[str, Any], list[str]]:
     """A slow job that waits in the queue: four slow blockers of higher priority come first
     (the kernel runs two at a time), so it stays queued for two rounds of them and is not
-    terminal for well over a second. Returns (the job, the blockers' ids); cancel them all
-    when done."""
+    terminal for a few seconds. Returns (the job, the blockers' ids); cancel them all when
+    done."""
     blockers = client.post(
-        "/v1/jobs:batch", json={"jobs": [job(SLOW, shots=10, priority=100) for _ in range(4)]}
+        "/v1/jobs:batch", json={"jobs": [job(BLOCKER, shots=10, priority=100) for _ in range(4)]}
     )
     assert blockers.status_code == 201, blockers.text
     return submit(client, job(SLOW, shots=10, priority=0)), blockers.json()["job_ids"]

@@ -20,6 +20,8 @@ from eigen.observability.metrics import metrics_asgi_app
 from eigen.observability.tracing import configure_tracing, shutdown_tracing
 from eigen.system_api import ratelimit
 
+_SIGNAL_POLL_S = 0.2
+
 
 def serve(
     role: Annotated[str, typer.Option(help="all, api, kernel, compiler or driver-manager")] = "",
@@ -101,7 +103,11 @@ def serve(
     print(f"eigen-server {settings.role} listening on {settings.host}:{bound}", flush=True)
     if http is not None:
         print(f"eigen-server {settings.role} serving HTTP on {http.url}", flush=True)
-    stop.wait()
+    # Wake up now and then: a signal that the OS hands to another thread (gRPC's, OpenMP's)
+    # only runs its Python handler once the main thread executes bytecode again, so an
+    # untimed wait could sleep through SIGINT or SIGTERM forever.
+    while not stop.wait(_SIGNAL_POLL_S):
+        pass
     grace = settings.shutdown_grace_s
     logging.getLogger(__name__).info("shutting down", extra={"grace_s": grace})
     if http is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -11,7 +9,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
-from tests.integration.helpers import BELL, SLOW, details, job, submit, wait
+from eigen.server.embedded import EmbeddedServer
+from tests.integration.held import HELD, holding
+from tests.integration.helpers import BELL, details, job, submit, wait
 
 pytestmark = pytest.mark.integration
 
@@ -129,16 +129,20 @@ def test_unknown_job_is_not_found(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_results_before_terminal_and_cancel_is_final(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
-    accepted = submit(jobs, job(SLOW, shots=10))
-    with pytest.raises(grpc.RpcError) as caught:
-        jobs.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=accepted.id))
-    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
-    cancelled = jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id=accepted.id))
-    assert cancelled.state == pb.JOB_STATE_CANCELLED
-    events = wait(jobs, accepted.id)
-    assert events[-1].state == pb.JOB_STATE_CANCELLED and events[-1].terminal
-    time.sleep(2.0)  # the simulation finishes meanwhile; the job must not change
+def test_results_before_terminal_and_cancel_is_final(
+    server: EmbeddedServer, jobs: jobs_pb2_grpc.JobServiceStub
+) -> None:
+    with holding(server) as held:
+        accepted = submit(jobs, job(BELL, target=HELD, shots=10))
+        held.wait_held()
+        with pytest.raises(grpc.RpcError) as caught:
+            jobs.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=accepted.id))
+        assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        cancelled = jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id=accepted.id))
+        assert cancelled.state == pb.JOB_STATE_CANCELLED
+        events = wait(jobs, accepted.id)
+        assert events[-1].state == pb.JOB_STATE_CANCELLED and events[-1].terminal
+    # the run went on and returned its result meanwhile: the job must not change
     after = jobs.GetJob(jobs_pb2.GetJobRequest(job_id=accepted.id))
     assert after.state == pb.JOB_STATE_CANCELLED and after.last_event_seq == events[-1].event_seq
     again = jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id=accepted.id))

@@ -11,7 +11,8 @@ from eigen.observability import metrics
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
-from tests.integration.helpers import SLOW, job, submit, wait
+from tests.integration.held import HELD, holding
+from tests.integration.helpers import BELL, SLOW, job, submit, wait
 
 pytestmark = pytest.mark.integration
 SIM = {"backend": "sim:statevector"}
@@ -55,15 +56,18 @@ def test_a_job_moves_the_job_stage_and_api_metrics(
 def test_a_cancel_moves_the_cancel_counter(
     server: EmbeddedServer, jobs: jobs_pb2_grpc.JobServiceStub
 ) -> None:
-    cancelled = value("eigen_jobs_cancelled_total", SIM)
-    completed = value("eigen_jobs_completed_total", SIM)
-    created = submit(jobs, job(SLOW, shots=10))
-    jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id=created.id))
-    assert wait(jobs, created.id)[-1].state == pb.JOB_STATE_CANCELLED
-    assert value("eigen_jobs_cancelled_total", SIM) == cancelled + 1
-    assert value("eigen_api_requests_total", api("CancelJob")) >= 1
-    time.sleep(0.2)
-    assert value("eigen_jobs_completed_total", SIM) == completed
+    device = {"backend": HELD}
+    cancelled = value("eigen_jobs_cancelled_total", device)
+    completed = value("eigen_jobs_completed_total", device)
+    with holding(server) as held:
+        created = submit(jobs, job(BELL, target=HELD, shots=10))
+        held.wait_held()
+        jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id=created.id))
+        assert wait(jobs, created.id)[-1].state == pb.JOB_STATE_CANCELLED
+        assert value("eigen_jobs_cancelled_total", device) == cancelled + 1
+        assert value("eigen_api_requests_total", api("CancelJob")) >= 1
+    # the held run returned its result after the cancel: it is not counted as completed
+    assert value("eigen_jobs_completed_total", device) == completed
 
 
 def test_a_timeout_moves_the_failed_counter(

@@ -19,6 +19,7 @@ from eigen.client import (
 )
 from eigen.client.inputs import SubmitOptions
 from eigen.server.embedded import EmbeddedServer
+from tests.integration.held import HELD, holding
 from tests.integration.helpers import BELL, SLOW
 
 pytestmark = pytest.mark.integration
@@ -67,10 +68,11 @@ def test_as_completed_callbacks_and_batch(server: EmbeddedServer) -> None:
 def test_cancel_timeout_and_typed_errors(server: EmbeddedServer) -> None:
     async def scenario() -> None:
         async with AsyncClient(server.address) as client:
-            slow = await client.submit(SLOW, shots=10)
-            with pytest.raises(TimeoutError):
-                await slow.result(timeout=0.01)
-            assert await slow.cancel() is True
+            with holding(server):
+                slow = await client.submit(BELL, target=HELD, shots=10)
+                with pytest.raises(TimeoutError):
+                    await slow.result(timeout=0.01)
+                assert await slow.cancel() is True
             with pytest.raises(Cancelled):
                 await slow
             assert slow.cancelled() and isinstance(await slow.exception(), Cancelled)

@@ -26,6 +26,7 @@ from eigen.client import (
 )
 from eigen.client.inputs import SubmitOptions
 from eigen.server.embedded import EmbeddedServer
+from tests.integration.held import HELD, holding
 from tests.integration.helpers import BELL, SLOW
 
 pytestmark = pytest.mark.integration
@@ -86,23 +87,26 @@ def test_done_callback_fires_once_with_the_future(client: Client) -> None:
     assert calls == [future] and future.result().job_id == future.id
 
 
-def test_cancel_ends_the_future_with_cancelled(client: Client) -> None:
-    future = client.submit(SLOW, shots=10)
-    assert future.cancel() is True
+def test_cancel_ends_the_future_with_cancelled(client: Client, server: EmbeddedServer) -> None:
+    with holding(server) as held:
+        future = client.submit(BELL, target=HELD, shots=10)
+        held.wait_held()
+        assert future.cancel() is True
     assert future.done() and future.cancelled() and future.state is JobState.CANCELLED
     with pytest.raises(Cancelled) as caught:
         future.result(timeout=5)
     assert caught.value.metadata["job_id"] == future.id
-    assert client.get(future.id).state is JobState.CANCELLED
+    assert client.get(future.id).state is JobState.CANCELLED  # the run returned: still cancelled
     assert future.cancel() is False  # already over
 
 
-def test_result_timeout_raises_timeout_error(client: Client) -> None:
-    slow = client.submit(SLOW, shots=10)
-    with pytest.raises(TimeoutError):
-        slow.result(timeout=0.01)
-    assert not slow.done()
-    slow.cancel()
+def test_result_timeout_raises_timeout_error(client: Client, server: EmbeddedServer) -> None:
+    with holding(server):
+        slow = client.submit(BELL, target=HELD, shots=10)
+        with pytest.raises(TimeoutError):
+            slow.result(timeout=0.01)
+        assert not slow.done()
+        assert slow.cancel() is True
 
 
 def test_as_completed_and_wait(client: Client) -> None:

@@ -25,6 +25,7 @@ from eigen.client import (
     wait,
 )
 from eigen.client.inputs import SubmitOptions
+from eigen.models.jobspec import parse_jobspec
 from eigen.server.embedded import EmbeddedServer
 from tests.integration.held import HELD, holding
 from tests.integration.helpers import BELL, SLOW
@@ -64,6 +65,20 @@ def test_submit_job_yaml_and_keyword_overrides(client: Client) -> None:
     result = future.result(timeout=60)
     assert future.request.name == "bell-pair" and future.request.seed == 42
     assert result.experiments[0].shots == 32
+
+
+def test_submit_a_jobspec_object(client: Client) -> None:
+    spec = parse_jobspec(
+        {
+            "apiVersion": "eigen.os/v1",
+            "kind": "QuantumJob",
+            "metadata": {"name": "spec-bell"},
+            "spec": {"target": "sim:stabilizer", "program": {"source": BELL}, "metadata": {"shots": 48}},
+        }
+    )
+    future = client.submit(spec, seed=3)
+    counts = future.result(timeout=60).counts
+    assert future.request.name == "spec-bell" and set(counts) <= {"00", "11"} and sum(counts.values()) == 48
 
 
 def test_submit_quantum_circuit(client: Client) -> None:

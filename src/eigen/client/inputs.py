@@ -1,6 +1,8 @@
 """What ``submit`` accepts, turned into one validated :class:`JobRequest`.
 
 * a :class:`JobRequest` (keyword options override its fields);
+* a :class:`~eigen.models.jobspec.JobSpec` (a parsed ``job.yaml``, either apiVersion); a
+  ``spec.program.path`` in it is relative to the current directory and stays inside it;
 * a qiskit ``QuantumCircuit`` (written as OpenQASM 3; qiskit is imported only then);
 * OpenQASM 2/3 or Eigen-Lang source text, or an AQO document (a mapping);
 * a path (``str`` or :class:`~pathlib.Path`) to a ``job.yaml`` or to a program file
@@ -19,9 +21,9 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from eigen.errors import EigenError, FieldViolation, InvalidArgument
-from eigen.jobfile import load_job_file
+from eigen.jobfile import load_job_file, program_source
 from eigen.models.job import JobRequest
-from eigen.models.jobspec import validated_request
+from eigen.models.jobspec import JobSpec, validated_request
 from eigen.models.program import (
     MAX_PROGRAM_BYTES,
     ProgramLanguage,
@@ -35,7 +37,7 @@ PROGRAM_SUFFIXES = (".qasm", ".qasm2", ".qasm3", ".py", ".json")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
 # Anything submit accepts; qiskit circuits are recognised by duck typing (``Any`` here).
-Submittable = JobRequest | str | Path | Mapping[str, Any] | Any
+Submittable = JobRequest | JobSpec | str | Path | Mapping[str, Any] | Any
 
 
 class SubmitOptions(TypedDict, total=False):
@@ -109,6 +111,8 @@ def error_for_item(error: EigenError, index: int) -> EigenError:
 def _base_fields(job: Submittable) -> dict[str, Any]:
     if isinstance(job, JobRequest):
         return job.model_dump()
+    if isinstance(job, JobSpec):
+        return job.to_request(program_source(job, Path.cwd())).model_dump()
     if is_quantum_circuit(job):
         fields: dict[str, Any] = {"program": circuit_to_qasm3(job), "language": ProgramLanguage.QASM3}
         name = _clean_name(str(getattr(job, "name", "") or ""))
@@ -126,7 +130,7 @@ def _base_fields(job: Submittable) -> dict[str, Any]:
     raise InvalidArgument.for_field(
         "job",
         f"cannot submit a {type(job).__name__}: give a QuantumCircuit, program text, "
-        "a job.yaml or program path, a mapping (AQO) or a JobRequest",
+        "a job.yaml or program path, a mapping (AQO), a JobSpec or a JobRequest",
     )
 
 

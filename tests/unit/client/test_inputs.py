@@ -11,6 +11,7 @@ from qiskit.circuit import Parameter
 
 from eigen.client import InvalidArgument, JobRequest, to_request
 from eigen.client.inputs import error_for_item, is_quantum_circuit, resolve_many
+from eigen.models.jobspec import parse_jobspec
 from eigen.models.program import ProgramLanguage
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -114,3 +115,39 @@ def test_batch_errors_name_the_item() -> None:
     again = error_for_item(caught.value, 1)
     assert [v.field for v in again.violations] == ["jobs[1].program"]
     assert caught.value.metadata["index"] == "1"
+
+
+def test_jobspec_objects_of_both_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    legacy = parse_jobspec(
+        {
+            "apiVersion": "eigen.os/v0.1",
+            "kind": "QuantumJob",
+            "metadata": {"name": "legacy-bell"},
+            "spec": {"target": "sim:stabilizer", "program": BELL3, "metadata": {"shots": "64"}},
+        }
+    )
+    request = to_request(legacy, seed=9)
+    assert (request.name, request.target, request.shots, request.seed) == (
+        "legacy-bell",
+        "sim:stabilizer",
+        64,
+        9,
+    )
+    assert request.program == BELL3 and request.language is ProgramLanguage.QASM3
+
+    (tmp_path / "ghz.qasm").write_text(GHZ2)
+    by_path = parse_jobspec(
+        {
+            "apiVersion": "eigen.os/v1",
+            "kind": "QuantumJob",
+            "metadata": {"name": "ghz"},
+            "spec": {"target": "sim:statevector", "program": {"path": "ghz.qasm"}},
+        }
+    )
+    monkeypatch.chdir(tmp_path)  # a path in a JobSpec object is relative to the current folder
+    assert to_request(by_path).program == GHZ2
+    escaping = by_path.model_copy(deep=True)
+    escaping.spec.program.path = "../ghz.qasm"
+    with pytest.raises(InvalidArgument) as caught:
+        to_request(escaping)
+    assert caught.value.violations[0].field == "spec.program.path"

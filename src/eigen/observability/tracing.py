@@ -49,7 +49,7 @@ def configure_tracing(
     set_global: bool = True,
 ) -> trace.TracerProvider | None:
     """Install an SDK tracer provider for ``service`` when there is somewhere to send spans:
-    an OTLP endpoint (``otlp_endpoint``; needs ``opentelemetry-exporter-otlp``) and/or a given
+    an OTLP endpoint (``otlp_endpoint``, see :func:`otlp_exporter`) and/or a given
     span ``exporter`` (tests pass an ``InMemorySpanExporter``; it is flushed synchronously).
     Returns the provider, or None when tracing stays a no-op."""
     global _provider, _global_set
@@ -83,11 +83,13 @@ def configure_tracing(
 
 
 def otlp_exporter(endpoint: str) -> Any:
-    """An OTLP span exporter for ``endpoint`` (``host:4317`` or ``http://host:4317``: gRPC;
-    a URL ending in ``/v1/traces``: HTTP/protobuf), or None with a warning when the exporter
+    """An OTLP span exporter for ``endpoint`` (``host:4317`` or ``http://host:4317``: gRPC,
+    whose exporter Eigen depends on; a URL ending in ``/v1/traces``: HTTP/protobuf, which
+    needs ``opentelemetry-exporter-otlp-proto-http``), or None with a warning when that
     package is not installed."""
+    http = endpoint.rstrip("/").endswith("/v1/traces")
     try:
-        if endpoint.rstrip("/").endswith("/v1/traces"):
+        if http:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                 OTLPSpanExporter as HttpExporter,
             )
@@ -99,9 +101,10 @@ def otlp_exporter(endpoint: str) -> Any:
 
         return GrpcExporter(endpoint=endpoint, insecure=not endpoint.startswith("https://"))
     except ImportError:
+        package = f"opentelemetry-exporter-otlp-proto-{'http' if http else 'grpc'}"
         log.warning(
-            "otlp_endpoint is set but opentelemetry-exporter-otlp is not installed; spans are not "
-            "exported (pip install opentelemetry-exporter-otlp)",
+            f"otlp_endpoint is set but {package} is not installed; spans are not exported "
+            f"(pip install {package}, or use an OTLP/gRPC endpoint host:4317)",
             extra={"otlp_endpoint": endpoint},
         )
         return None

@@ -87,17 +87,25 @@ def test_traced_port_wraps_the_named_methods() -> None:
     assert spans[0].kind is SpanKind.CLIENT
 
 
-def test_otlp_without_the_exporter_package_warns(caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("opentelemetry.sdk")
+def test_otlp_over_http_without_its_exporter_package_warns(caplog: pytest.LogCaptureFixture) -> None:
     try:
-        import opentelemetry.exporter.otlp  # noqa: F401
+        import opentelemetry.exporter.otlp.proto.http  # noqa: F401
     except ImportError:
         pass
     else:
-        pytest.skip("the OTLP exporter is installed here")
+        pytest.skip("the OTLP/HTTP exporter is installed here")
     with caplog.at_level(logging.WARNING):
-        assert tracing.configure_tracing("eigen-test", otlp_endpoint="127.0.0.1:4317") is None
-    assert "opentelemetry-exporter-otlp is not installed" in caplog.text
+        endpoint = "http://127.0.0.1:4318/v1/traces"
+        assert tracing.configure_tracing("eigen-test", otlp_endpoint=endpoint) is None
+    assert "opentelemetry-exporter-otlp-proto-http is not installed" in caplog.text
+
+
+def test_otlp_grpc_exporter_is_installed_with_eigen() -> None:
+    exporter = tracing.otlp_exporter("127.0.0.1:4317")
+    try:
+        assert type(exporter).__module__.startswith("opentelemetry.exporter.otlp.proto.grpc")
+    finally:
+        exporter.shutdown()
 
 
 def test_traceparent_helpers() -> None:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from eigen.config.settings import Settings
 from eigen.server.build import Stack
+from eigen.server.readiness import ready_checks
 from eigen.system_api.rest import create_app
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def start_http(
         stack.api,
         extra_routers=extra_routers,
         mounts=mounts,
+        ready_checks=ready_checks(stack),
         closing=closing,
         max_body_bytes=settings.max_message_bytes,  # the same limit as a gRPC message
     )

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 
 from eigen.server.embedded import EmbeddedServer
-from tests.integration.helpers import BELL, SLOW
+from tests.integration.held import HELD, holding
+from tests.integration.helpers import BELL
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -38,23 +39,14 @@ def submit(client: httpx.Client, body: dict[str, Any], **kwargs: Any) -> dict[st
     return accepted
 
 
-# A 24-qubit statevector run of about 1.3 s on this machine: long enough that a job queued
-# behind four of them is certainly not terminal while a test looks at it.
-BLOCKER = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[24] q;\n' + "".join(
-    f"h q[{i}];\nrz(0.{i + 1}) q[{i}];\ncx q[{i}], q[{(i + 1) % 24}];\n" for i in range(24) for _ in range(3)
-)
-
-
-def queued_job(client: httpx.Client) -> tuple[dict[str, Any], list[str]]:
-    """A slow job that waits in the queue: four slow blockers of higher priority come first
-    (the kernel runs two at a time), so it stays queued for two rounds of them and is not
-    terminal for a few seconds. Returns (the job, the blockers' ids); cancel them all when
-    done."""
-    blockers = client.post(
-        "/v1/jobs:batch", json={"jobs": [job(BLOCKER, shots=10, priority=100) for _ in range(4)]}
-    )
-    assert blockers.status_code == 201, blockers.text
-    return submit(client, job(SLOW, shots=10, priority=0)), blockers.json()["job_ids"]
+@contextmanager
+def held_job(client: httpx.Client, server: EmbeddedServer) -> Iterator[dict[str, Any]]:
+    """A job that is RUNNING on the gated ``test:held`` device for the whole block (it
+    cannot end before the test is done looking); its run goes on when the block ends."""
+    with holding(server) as held:
+        accepted = submit(client, job(BELL, target=HELD, shots=10))
+        held.wait_held()
+        yield accepted
 
 
 def cancel_all(client: httpx.Client, job_ids: Iterable[str]) -> None:

@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from eigen.errors import Unavailable
+from eigen.observability import metrics
 from eigen.server.embedded import EmbeddedServer
 from eigen.server.http import HttpServer, bind
 from eigen.system_api import ratelimit
@@ -279,3 +280,26 @@ def test_serve_with_http_port(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def test_rest_calls_move_the_api_metrics(client: httpx.Client) -> None:
+    def count(method: str, code: str) -> float:
+        return metrics.value("eigen_api_requests_total", {"service": "REST", "method": method, "code": code})
+
+    def observed(method: str, code: str) -> float:
+        labels = {"service": "REST", "method": method, "code": code}
+        return metrics.value("eigen_api_request_duration_seconds_count", labels)
+
+    ok, missing, unmatched = (
+        count("ListBackends", "OK"),
+        count("GetJob", "NOT_FOUND"),
+        count("unmatched", "NOT_FOUND"),
+    )
+    timed = observed("ListBackends", "OK")
+    assert client.get("/v1/backends").status_code == 200
+    assert client.get("/v1/jobs/no-such-job").status_code == 404
+    assert client.get("/no/such/path").status_code == 404
+    assert count("ListBackends", "OK") == ok + 1 and observed("ListBackends", "OK") == timed + 1
+    assert count("GetJob", "NOT_FOUND") == missing + 1
+    assert count("unmatched", "NOT_FOUND") == unmatched + 1  # a stray path never becomes a label
+    assert 'method="/no/such/path"' not in metrics.render().decode()

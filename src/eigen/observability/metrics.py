@@ -171,13 +171,18 @@ def backend_available(backend: str, available: bool) -> None:
     BACKEND_AVAILABLE.labels(backend=backend).set(1.0 if available else 0.0)
 
 
-# -- API helpers (called by the gRPC handler decorator) --------------------------------------
+# -- API helpers (the gRPC handler decorator, the REST metrics middleware) -------------------
 def rpc_started(service: str, method: str) -> None:
     API_IN_FLIGHT.labels(service=service, method=method).inc()
 
 
 def rpc_finished(service: str, method: str, code: str, seconds: float) -> None:
     API_IN_FLIGHT.labels(service=service, method=method).dec()
+    api_request(service, method, code, seconds)
+
+
+def api_request(service: str, method: str, code: str, seconds: float) -> None:
+    """One answered API call (gRPC or REST): the request counter and duration histogram."""
     API_REQUESTS.labels(service=service, method=method, code=code).inc()
     API_REQUEST_SECONDS.labels(service=service, method=method, code=code).observe(max(0.0, seconds))
 

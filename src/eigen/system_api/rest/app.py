@@ -21,6 +21,7 @@ from eigen.system_api.rest import problems
 from eigen.system_api.rest.backends import backends_router
 from eigen.system_api.rest.health import ReadyCheck, api_checks, health_router
 from eigen.system_api.rest.jobs import jobs_router
+from eigen.system_api.rest.metrics import RequestMetricsMiddleware
 from eigen.system_api.rest.middleware import BodyLimitMiddleware, CallContextMiddleware
 from eigen.system_api.rest.openapi import DESCRIPTION, document
 from eigen.system_api.service import JobApi
@@ -54,6 +55,7 @@ def create_app(
     app.state.closing = closing
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(CallContextMiddleware)  # added last: the outermost
     checks = dict(api_checks(api) if api is not None else {})
     if ready_checks is not None:

@@ -16,9 +16,9 @@ SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 class PoolOptions:
     """Connection pool of a server database (ignored for in-memory SQLite).
 
-    ``recycle_s`` of 0 keeps connections forever; connections are always checked with a
-    cheap ping before use (``pool_pre_ping``), so a restarted PostgreSQL costs one retry
-    and no failed request.
+    ``recycle_s`` of 0 keeps connections forever; connections to a server database are
+    checked with a cheap ping before use (``pool_pre_ping``), so a restarted PostgreSQL
+    costs one retry and no failed request.
     """
 
     size: int = 5
@@ -64,11 +64,13 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str | URL, pool: PoolOptions | None = None) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys on, or PostgreSQL via
-    psycopg, both with ``pool_pre_ping``. A SQLite file's folder is created if missing."""
+    psycopg with ``pool_pre_ping``. A SQLite file's folder is created if missing."""
     parsed = normalize_url(url)
     options = pool or PoolOptions()
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
     file = sqlite_file(parsed)
+    # A server database can drop connections (restart, idle timeout): ping on checkout. A
+    # SQLite file cannot, and the ping would be one more statement on every store call.
+    kwargs: dict[str, Any] = {"pool_pre_ping": parsed.get_backend_name() != "sqlite"}
     if parsed.get_backend_name() != "sqlite" or file is not None:
         kwargs.update(
             pool_size=options.size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosedOK
+from websockets.sync.client import connect as ws_connect
 
 from eigen.server.embedded import EmbeddedServer
 from tests.integration.helpers import BELL
@@ -331,3 +334,61 @@ def test_results_stream_merges_into_results(client: httpx.Client) -> None:
     assert len(default) == 1
     bad = client.get(f"/v1/jobs/{accepted['id']}/results:stream", params={"chunk_size": -1})
     assert fields(problem(bad, 400, "EIGEN_INVALID_ARGUMENT")) == ["chunk_size"]
+
+
+def batch_stream(server: EmbeddedServer, messages: list[str]) -> tuple[list[dict[str, Any]], int | None]:
+    """Send ``messages`` on the SubmitBatchStream WebSocket; every answer and the close code."""
+    url = server.http_address.replace("http://", "ws://") + "/v1/jobs:batchStream"
+    answers: list[dict[str, Any]] = []
+    with ws_connect(url, open_timeout=10, close_timeout=10) as socket:
+        for message in messages:
+            socket.send(message)
+        try:
+            while True:
+                answers.append(json.loads(socket.recv(timeout=60)))
+        except ConnectionClosedOK:
+            pass
+        code = socket.close_code
+    return answers, code
+
+
+def test_submit_batch_stream_over_websocket(server: EmbeddedServer, client: httpx.Client) -> None:
+    items = [
+        {"client_request_id": "a", "job": job(BELL, target="sim:stabilizer", shots=20)},
+        {"client_request_id": "b", "job": job(BELL, shots=0)},
+        {"client_request_id": "c", "job": job(BELL, target="sim:statevector", shots=30)},
+        {"client_request_id": "d", "job": job(BELL, shots="many")},
+    ]
+    answers, code = batch_stream(server, [*(json.dumps(i) for i in items), "not json", '{"end": true}'])
+    assert code == 1000
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for answer in answers:
+        by_item.setdefault(answer["client_request_id"], []).append(answer)
+    for ok, shots in (("a", 20), ("c", 30)):
+        kinds = [a["kind"] for a in by_item[ok]]
+        assert kinds == ["submitted", "completed"], by_item[ok]
+        submitted, completed = by_item[ok]
+        assert completed["job_id"] == submitted["job_id"]
+        assert completed["results"] == client.get(f"/v1/jobs/{submitted['job_id']}/results").json()
+        assert sum(completed["results"]["experiments"][0]["counts"].values()) == shots
+    (refused,) = by_item["b"]
+    assert refused["kind"] == "error" and refused["job_id"] == ""
+    assert refused["error"]["reason"] == "EIGEN_INVALID_ARGUMENT"
+    assert [v["field"] for v in refused["error"]["violations"]] == ["shots"]  # as POST /v1/jobs names it
+    (malformed,) = by_item["d"]
+    assert [v["field"] for v in malformed["error"]["violations"]] == ["job.shots"]
+    (garbled,) = by_item[""]
+    assert garbled["kind"] == "error" and "not valid JSON" in garbled["error"]["message"]
+
+
+def test_batch_stream_ends_when_the_client_goes_away(server: EmbeddedServer) -> None:
+    url = server.http_address.replace("http://", "ws://") + "/v1/jobs:batchStream"
+    with ws_connect(url, open_timeout=10) as socket:
+        socket.send(
+            json.dumps({"client_request_id": "x", "job": job(BELL, target="sim:stabilizer", shots=8)})
+        )
+        assert json.loads(socket.recv(timeout=30))["kind"] == "submitted"
+    deadline = time.monotonic() + 10  # gone without the end marker: the server stops watching
+    while any(t.name == "eigen-ws-batch" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "eigen-ws-batch" for t in threading.enumerate())

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import eigen
 from eigen.system_api.rest import problems
 from eigen.system_api.rest.backends import backends_router
+from eigen.system_api.rest.batch_stream import batch_stream_router
 from eigen.system_api.rest.health import ReadyCheck, api_checks, health_router
 from eigen.system_api.rest.jobs import jobs_router
 from eigen.system_api.rest.metrics import RequestMetricsMiddleware
@@ -63,6 +64,7 @@ def create_app(
     app.include_router(health_router(checks, closing))
     if api is not None:
         app.include_router(jobs_router(api, closing=closing, keep_alive_s=keep_alive_s))
+        app.include_router(batch_stream_router(api, closing=closing))
         app.include_router(backends_router(api))
     for router in extra_routers:
         app.include_router(router)

@@ -23,8 +23,10 @@ gRPC, e.g. `job.shots`, `jobs[1].program.source`).
 Headers: `x-request-id` (echoed, or generated, on every response), `x-eigen-caller` (the
 caller, the job's owner), `traceparent` (W3C trace context).
 
-SubmitBatchStream (bidirectional streaming) has no REST form: use gRPC, or `POST /v1/jobs`
-per item and `GET /v1/jobs/{job_id}/events` to follow each one.
+SubmitBatchStream (bidirectional streaming) is a WebSocket at `/v1/jobs:batchStream`
+(OpenAPI cannot describe it): send `{"client_request_id", "job"}` per item, then
+`{"end": true}`; each item is answered `submitted`, then `completed` (with its results) or
+`error`, and the server closes the socket once every job is terminal.
 """
 
 

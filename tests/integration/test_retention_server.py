@@ -39,4 +39,5 @@ def test_the_servers_sweeper_expires_results_and_keeps_the_job(tmp_path: Path) -
         assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
         assert details(error)[0] == "EIGEN_FAILED_PRECONDITION" and "expired" in (error.details() or "")
         kept = stub.GetJob(jobs_pb2.GetJobRequest(job_id=created.id), timeout=10)
-        assert kept.state == pb.JOB_STATE_DONE
+        assert kept.state == pb.JOB_STATE_DONE and kept.HasField("result_expired_at")
+        assert kept.result_expired_at.ToNanoseconds() >= kept.finished_at.ToNanoseconds()

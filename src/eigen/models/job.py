@@ -84,6 +84,7 @@ class Job:
     last_seq: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     progress: dict[str, Any] = field(default_factory=dict)
+    result_expired_at: float | None = None  # when result retention removed its result
 
     @property
     def terminal(self) -> bool:

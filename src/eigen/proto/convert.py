@@ -145,6 +145,7 @@ def job_to_pb(job: Job) -> pb.Job:
         last_event_seq=job.last_seq,
         owner=job.owner,
         progress=struct(job.progress),
+        result_expired_at=timestamp(job.result_expired_at),
     )
 
 
@@ -174,6 +175,9 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
         last_seq=message.last_event_seq,
         timings=dict(message.timings),
         progress=plain(message.progress),
+        result_expired_at=(
+            seconds_of(message.result_expired_at) if message.HasField("result_expired_at") else None
+        ),
     )
 
 

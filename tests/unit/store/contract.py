@@ -222,6 +222,12 @@ class StoreContract:
         assert store.result_expired_at("new") is None and store.result_expired_at("missing") is None
         job = store.get("old1")
         assert job is not None and [e.seq for e in store.events("old1")] == [1]
+        assert job.result_expired_at == expired_at  # the job record says so too
+        assert {j.id: j.result_expired_at is not None for j in store.list_jobs(JobFilter())} == {
+            "old1": True,
+            "old2": True,
+            "new": False,
+        }
         assert store.expire_results(cutoff) == 0
 
     def test_saving_again_clears_the_expiry(self, store: JobStore) -> None:
@@ -230,6 +236,8 @@ class StoreContract:
         assert store.expire_results(pause()) == 1
         store.save_result("a1", a_result("a1", {"1": 1}))
         assert store.result_expired_at("a1") is None
+        job = store.get("a1")
+        assert job is not None and job.result_expired_at is None
         assert load_result(store, "a1").experiments[0].counts == {"1": 1}
 
     def test_reading_an_expired_result_is_a_failed_precondition(self, store: JobStore) -> None:

@@ -100,6 +100,8 @@ class MemoryJobStore:
         with self._lock:
             self._results[job_id] = (time.time(), copy.deepcopy(result))
             self._expired.pop(job_id, None)
+            if job_id in self._jobs:
+                self._jobs[job_id] = replace(self._jobs[job_id], result_expired_at=None)
 
     def result(self, job_id: str) -> JobResult | None:
         with self._lock:
@@ -113,6 +115,8 @@ class MemoryJobStore:
             for job_id in old:
                 del self._results[job_id]
                 self._expired[job_id] = now
+                if job_id in self._jobs:
+                    self._jobs[job_id] = replace(self._jobs[job_id], result_expired_at=now)
             return len(old)
 
     def result_expired_at(self, job_id: str) -> float | None:

@@ -382,6 +382,7 @@ def _job_from_row(row: RowMapping, request: JobRequest) -> Job:
         last_seq=row["last_seq"],
         timings=dict(row["timings"] or {}),
         progress=dict(row["progress"] or {}),
+        result_expired_at=row["result_expired_at"],
     )
 
 

@@ -113,6 +113,7 @@ def job_to_rest(job: Job) -> rest.Job:
         last_event_seq=job.last_seq,
         owner=job.owner,
         progress=dict(job.progress),
+        result_expired_at=timestamp(job.result_expired_at),
     )
 
 

@@ -150,6 +150,9 @@ class Job(BaseModel):
     last_event_seq: int = 0
     owner: str = ""
     progress: dict[str, Any] = Field(default_factory=dict)
+    result_expired_at: datetime | None = Field(
+        default=None, description="set once result retention removed the result; the job stays"
+    )
 
 
 class SubmitJobResponse(BaseModel):

@@ -9,6 +9,7 @@ so a loaded machine cannot finish the job before the test acts.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import ClassVar
@@ -30,50 +31,49 @@ class HeldDriver(StabilizerDriver):
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
-        self._lock = threading.Lock()
-        self._started = threading.Condition(self._lock)
+        self._runs = threading.Condition()  # guards the two counters
         self.runs_started = 0
         self.runs_finished = 0
 
     def run(self, request: ExecutionRequest) -> ExecutionResult:
-        with self._started:
+        with self._runs:
             self.runs_started += 1
-            self._started.notify_all()
+            self._runs.notify_all()
         try:
             self.gate.wait(MAX_HOLD_S)
             return super().run(request)
         finally:
-            with self._started:
+            with self._runs:
                 self.runs_finished += 1
-                self._started.notify_all()
+                self._runs.notify_all()
 
     def wait_held(self, count: int = 1, timeout: float = 30.0) -> None:
         """Block until ``count`` runs wait at the gate (their jobs are RUNNING)."""
-        with self._started:
-            held = self._started.wait_for(lambda: self.runs_started - self.runs_finished >= count, timeout)
+        with self._runs:
+            held = self._runs.wait_for(lambda: self.runs_started - self.runs_finished >= count, timeout)
             assert held, f"{count} run(s) did not start within {timeout}s"
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every started run has returned."""
-        with self._started:
-            assert self._started.wait_for(lambda: self.runs_finished >= self.runs_started, timeout)
+        with self._runs:
+            assert self._runs.wait_for(lambda: self.runs_finished >= self.runs_started, timeout)
 
     def release(self) -> None:
         self.gate.set()
 
 
+_INSTALLED: weakref.WeakKeyDictionary[EmbeddedServer, HeldDriver] = weakref.WeakKeyDictionary()
+
+
 def install(server: EmbeddedServer) -> HeldDriver:
     """The server's ``test:held`` device, registered on first use."""
     assert server.stack is not None and isinstance(server.stack.drivers, DriverRegistry)
-    drivers = server.stack.drivers
-    existing = getattr(server, "_held_driver", None)
-    if existing is None:
-        existing = HeldDriver()
-        drivers.register(existing)
+    if server not in _INSTALLED:
+        _INSTALLED[server] = HeldDriver()
+        server.stack.drivers.register(_INSTALLED[server])
         if server.stack.kernel is not None:
             server.stack.kernel.refresh_backends()  # as its periodic refresh would
-        server._held_driver = existing  # type: ignore[attr-defined]
-    return existing
+    return _INSTALLED[server]
 
 
 @contextmanager

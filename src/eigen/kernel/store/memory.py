@@ -22,7 +22,6 @@ class MemoryJobStore:
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, list[JobEvent]] = {}
         self._results: dict[str, tuple[float, JobResult]] = {}
-        self._expired: dict[str, float] = {}
         self._checkpoints: dict[str, dict[str, Any]] = {}
 
     def create(self, job: Job, event: JobEvent) -> None:
@@ -99,7 +98,6 @@ class MemoryJobStore:
     def save_result(self, job_id: str, result: JobResult) -> None:
         with self._lock:
             self._results[job_id] = (time.time(), copy.deepcopy(result))
-            self._expired.pop(job_id, None)
             if job_id in self._jobs:
                 self._jobs[job_id] = replace(self._jobs[job_id], result_expired_at=None)
 
@@ -114,14 +112,14 @@ class MemoryJobStore:
             now = time.time()
             for job_id in old:
                 del self._results[job_id]
-                self._expired[job_id] = now
                 if job_id in self._jobs:
                     self._jobs[job_id] = replace(self._jobs[job_id], result_expired_at=now)
             return len(old)
 
     def result_expired_at(self, job_id: str) -> float | None:
         with self._lock:
-            return self._expired.get(job_id)
+            job = self._jobs.get(job_id)
+            return job.result_expired_at if job else None
 
     def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
         with self._lock:

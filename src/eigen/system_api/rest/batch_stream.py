@@ -34,7 +34,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from eigen.errors import EigenError, InvalidArgument
+from eigen.errors import EigenError, FieldViolation, InvalidArgument
 from eigen.observability import context as call_context
 from eigen.system_api.batch_stream import BatchEvent, Item, run_batch_stream
 from eigen.system_api.rest import convert
@@ -84,11 +84,8 @@ def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
             finally:
                 inbox.put(None)
 
-        token = call_context.activate(call_from_scope(websocket.scope))  # caller, request id, trace
-        try:
-            context = contextvars.copy_context()
-        finally:
-            call_context.deactivate(token)
+        context = contextvars.copy_context()  # the producer runs with the caller, request id, trace
+        context.run(call_context.activate, call_from_scope(websocket.scope))
         threading.Thread(target=context.run, args=(produce,), name="eigen-ws-batch", daemon=True).start()
         receiver = asyncio.create_task(receive())
         try:
@@ -127,7 +124,7 @@ def read_item(text: str) -> Item | None:
         return request_id, convert.request_from_rest(body)
     except ValidationError as exc:
         violations = [
-            type(v)(f"job.{v.field}" if v.field != "body" else "job", v.description)
+            FieldViolation(f"job.{v.field}" if v.field != "body" else "job", v.description)
             for v in validation_violations(exc.errors())
         ]
         detail = "; ".join(f"{v.field}: {v.description}" for v in violations[:5])

@@ -2,9 +2,10 @@
 histogram as gRPC (not the in-flight gauge: the route is known only once the request is
 routed), labelled ``service="REST"``, ``method`` the route's operation id (the RPC it
 mirrors: ``SubmitJob``, ``GetJob``, ...; ``Ready`` and ``Live`` for health; a mounted app
-its path, e.g. ``/metrics``) and ``code`` the gRPC status code name that the answer's HTTP
-status stands for in :data:`eigen.errors.CODES`. An event stream counts until it ends.
-Paths that match no route (404) count as method ``unmatched``: no path becomes a label.
+its path, e.g. ``/metrics``) and ``code`` the gRPC status code name of the answer: ``OK``,
+or that of the reason :func:`~eigen.system_api.rest.problems.reason_of_status` gives an
+error status. An event stream counts until it ends. Paths that match no route (404) count
+as method ``unmatched``: no path becomes a label.
 
 A plain ASGI middleware (no buffering), placed inside the call-context middleware.
 """
@@ -17,20 +18,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eigen.errors import CODES
 from eigen.observability import metrics
+from eigen.system_api.rest.problems import reason_of_status
 
 SERVICE = "REST"
 UNMATCHED = "unmatched"
-
-# HTTP status -> gRPC code name: the first reason of CODES with that status.
-_GRPC_BY_STATUS: dict[int, str] = {}
-for _info in CODES.values():
-    _GRPC_BY_STATUS.setdefault(_info.http, _info.grpc)
 
 
 def grpc_code_of(status: int) -> str:
     if 200 <= status < 400:
         return "OK"
-    return _GRPC_BY_STATUS.get(status, "INTERNAL" if status >= 500 else "INVALID_ARGUMENT")
+    return CODES[reason_of_status(status)].grpc
 
 
 class RequestMetricsMiddleware:

@@ -140,11 +140,14 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     return problem_response(problem("EIGEN_INVALID_ARGUMENT", detail, violations=violations))
 
 
+def reason_of_status(status: int) -> str:
+    """The EIGEN_* reason an HTTP error status stands for."""
+    return _REASON_BY_STATUS.get(status, "EIGEN_INTERNAL" if status >= 500 else "EIGEN_INVALID_ARGUMENT")
+
+
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    reason = _REASON_BY_STATUS.get(
-        exc.status_code, "EIGEN_INTERNAL" if exc.status_code >= 500 else "EIGEN_INVALID_ARGUMENT"
-    )
+    reason = reason_of_status(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, default=str)
     body = problem(reason, detail, status=exc.status_code)
     return problem_response(body, headers=dict(exc.headers or {}))

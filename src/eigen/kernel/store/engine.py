@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,35 @@ def sqlite_file(url: URL) -> Path | None:
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+    try:
+        cursor.execute("PRAGMA busy_timeout=10000")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """WAL mode is kept in the file: set it only when it is not set yet. Switching needs
+    the database to itself and fails at once ("database is locked", without the busy wait)
+    while another connection writes: e.g. on a new file, a migrator that switched a moment
+    earlier and is still in its first transaction (the file says WAL once that commits).
+    Then wait for that writer the way SQLite waits for any (``BEGIN IMMEDIATE`` under the
+    busy timeout) and look again."""
+    if _journal_mode(cursor) == "wal":
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("COMMIT")
+        if _journal_mode(cursor) != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _journal_mode(cursor: Any) -> str:
+    return str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
 
 def make_engine(url: str | URL, pool: PoolOptions | None = None) -> Engine:

@@ -1,19 +1,27 @@
-"""In-process fan-out of job events: wakes the watchers of a job when it has news.
+"""In-process fan-out of job events: wakes the watchers of a job when it has news, and
+hands them the news.
 
-The store is the record; this bus only says "job X reached seq N" so that watchers
-re-read the store instead of polling it. Each job has its own condition, so an event
-wakes only that job's watchers. It also remembers which jobs ended, which lets a long
-loop notice a cancel without reading the store.
+The store is the record; the bus holds a copy of what this process published: the recent
+events of each job (``since``), so that a watcher is served from memory instead of
+reading the store after every event. Only one kernel writes a store, so its bus sees
+every event of the jobs it runs; whatever the bus cannot vouch for (a job it never saw, a
+gap, events older than it keeps) it answers with None and the caller reads the store.
+Each job has its own condition, so an event wakes only that job's watchers. It also
+remembers which jobs ended, which lets a long loop notice a cancel without reading the
+store.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from eigen.models.job import JobEvent
 
-_ENDED_MEMORY = 100_000
+_ENDED_MEMORY = 100_000  # ended job ids remembered (``ended``)
+_ENDED_LOGS = 4096  # ended jobs whose events stay in memory, for watchers that come late
+_LOG_LENGTH = 512  # events kept per job; a watcher further behind reads the store
 
 
 class _Channel:
@@ -28,22 +36,53 @@ class EventBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
-        self._latest: dict[str, int] = {}  # jobs that have not ended
+        self._logs: dict[str, list[JobEvent]] = {}  # by job, in seq order
         self._ended: OrderedDict[str, None] = OrderedDict()
+        self._ended_logs: deque[str] = deque()
         self._closed = False
 
     def publish(self, event: JobEvent) -> None:
+        """Called once the event is stored (threads may publish a job's events out of
+        order: the log stays sorted, and a gap sends readers to the store)."""
         with self._lock:
-            if event.terminal:
-                self._latest.pop(event.job_id, None)
-                self._ended[event.job_id] = None
-                if len(self._ended) > _ENDED_MEMORY:
-                    self._ended.popitem(last=False)
+            log = self._logs.setdefault(event.job_id, [])
+            if not log or log[-1].seq < event.seq:
+                log.append(event)
             else:
-                self._latest[event.job_id] = max(self._latest.get(event.job_id, 0), event.seq)
+                index = bisect.bisect_left([e.seq for e in log], event.seq)
+                if index == len(log) or log[index].seq != event.seq:
+                    log.insert(index, event)
+            if len(log) > _LOG_LENGTH:
+                del log[0]
+            if event.terminal:
+                self._end(event.job_id)
             channel = self._channels.get(event.job_id)
             if channel is not None:
                 channel.cond.notify_all()
+
+    def _end(self, job_id: str) -> None:
+        self._ended[job_id] = None
+        if len(self._ended) > _ENDED_MEMORY:
+            self._ended.popitem(last=False)
+        self._ended_logs.append(job_id)
+        while len(self._ended_logs) > _ENDED_LOGS:
+            self._logs.pop(self._ended_logs.popleft(), None)
+
+    def since(self, job_id: str, after_seq: int) -> list[JobEvent] | None:
+        """The job's events after ``after_seq`` that this bus holds without a gap (``[]``:
+        none published yet), or None when it cannot say: read the store."""
+        with self._lock:
+            log = self._logs.get(job_id)
+            if not log or log[0].seq > after_seq + 1:
+                return None
+            found: list[JobEvent] = []
+            expected = after_seq + 1
+            for event in log[bisect.bisect_right([e.seq for e in log], after_seq) :]:
+                if event.seq != expected:
+                    return found or None  # a gap: what is missing is in the store
+                found.append(event)
+                expected += 1
+            return found
 
     def wait(self, job_id: str, after_seq: int, timeout: float) -> bool:
         """Block until the job has an event past ``after_seq`` (True) or timeout (False).
@@ -64,7 +103,10 @@ class EventBus:
                     del self._channels[job_id]
 
     def _has_news(self, job_id: str, after_seq: int) -> bool:
-        return self._closed or job_id in self._ended or self._latest.get(job_id, 0) > after_seq
+        if self._closed or job_id in self._ended:
+            return True
+        log = self._logs.get(job_id)
+        return log is not None and bool(log) and log[-1].seq > after_seq
 
     def ended(self, job_id: str) -> bool:
         """True once this process has published the job's terminal event."""

@@ -15,6 +15,7 @@ from eigen.errors import InternalError, NotFound
 from eigen.kernel.events import EventBus
 from eigen.kernel.store.base import JobStore
 from eigen.models.job import Job, JobEvent
+from eigen.models.result import JobResult
 from eigen.models.state import JobState, can_transition
 from eigen.observability import metrics
 
@@ -46,10 +47,12 @@ class Lifecycle:
         data: dict[str, Any] | None = None,
         *,
         snapshot: Job | None = None,
+        result: JobResult | None = None,
         **changes: Any,
     ) -> Job | None:
         """Move a job to ``target``. Returns the updated job, or None when the job is in a
         state from which ``target`` is not allowed (cancelled meanwhile, already terminal).
+        ``result`` is saved with the move, in one transaction (DONE with its result).
 
         ``snapshot``: the caller's up-to-date copy of the job (the pipeline's hot path): the
         first attempt trusts it, and only when the compare-and-set finds the job moved on are
@@ -70,7 +73,7 @@ class Lifecycle:
             if target.terminal:
                 fields.setdefault("finished_at", now)
             event = JobEvent(job_id, job.last_seq + 1, target, "state", now, message, dict(data or {}))
-            if self.store.transition(job_id, job.state, event, fields):
+            if self.store.transition(job_id, job.state, event, fields, result):
                 self._progressed.pop(job_id, None)
                 self.bus.publish(event)
                 metrics.job_transition(

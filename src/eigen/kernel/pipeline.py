@@ -13,19 +13,19 @@ histograms of :mod:`eigen.observability.metrics`.
 
 from __future__ import annotations
 
-import contextvars
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from eigen.errors import Cancelled, DeadlineExceeded, EigenError
+from eigen.kernel.deadline import call_with_deadline
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
@@ -41,7 +41,6 @@ from eigen.observability import context as call_context
 from eigen.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
 
@@ -79,17 +78,19 @@ class Pipeline:
         self.scheduler = scheduler
         self.devices = devices
         self.hybrid = HybridRunner(lifecycle, compiler, drivers, stopping or threading.Event())
-        self._compiled: dict[str, CompiledProgram] = {}
+        # compiled and queued, waiting for an executor: the job as queued and its program
+        self._compiled: dict[str, tuple[Job, CompiledProgram]] = {}
         self._lock = threading.Lock()
 
     # -- stage 1: compile, then queue ----------------------------------------------------
-    def compile(self, job_id: str) -> None:
-        job = self.lifecycle.store.get(job_id)
-        if job is None or job.terminal:
+    def compile(self, job: Job) -> None:
+        """Compile ``job`` (as accepted or resumed: a snapshot that may be stale, e.g.
+        cancelled since; the first move sees it) and queue it."""
+        if job.terminal:
             return
         with job_context(job):
             if job.state is JobState.PENDING:
-                moved = self.lifecycle.move(job_id, JobState.COMPILING, "compiling", snapshot=job)
+                moved = self.lifecycle.move(job.id, JobState.COMPILING, "compiling", snapshot=job)
                 if moved is None:
                     return
                 job = moved
@@ -104,15 +105,14 @@ class Pipeline:
         self.artifacts.put(job.id, "compiled.qasm", compiled.qasm3)
         self.artifacts.put(job.id, "compiled.aqo.json", compiled.aqo_json)
         self.artifacts.put_json(job.id, "compile_report.json", compiled.report)
-        with self._lock:
-            self._compiled[job.id] = compiled
         timings = {**job.timings, "compile_s": compile_s}
-        moved = job.state is not JobState.COMPILING or self.lifecycle.move(
-            job.id, JobState.QUEUED, "queued", snapshot=job, timings=timings
-        )
-        if not moved:
-            self._forget(job.id)
+        queued = job if job.state is not JobState.COMPILING else None
+        if queued is None:
+            queued = self.lifecycle.move(job.id, JobState.QUEUED, "queued", snapshot=job, timings=timings)
+        if queued is None:
             return
+        with self._lock:
+            self._compiled[job.id] = (queued, compiled)
         self.scheduler.push(job.id, job.request.priority)
 
     def _compile(self, job: Job) -> CompiledProgram:
@@ -129,7 +129,9 @@ class Pipeline:
         if not limit:
             return self.compiler.compile(compile_request)
         try:
-            return call_with_deadline(lambda: self.compiler.compile(compile_request), limit)
+            return call_with_deadline(
+                lambda: self.compiler.compile(compile_request), limit, name="eigen-compile-call"
+            )
         except FutureTimeout:
             message = f"compilation exceeded its timeout of {limit:g} s"
             raise StageTimeout(message) from None
@@ -170,16 +172,16 @@ class Pipeline:
 
     # -- stage 2: execute, then persist --------------------------------------------------
     def execute(self, job_id: str) -> None:
-        job = self.lifecycle.store.get(job_id)
+        with self._lock:
+            waiting = self._compiled.pop(job_id, None)
+        # The job as queued (the move to RUNNING sees a cancel since), else as stored.
+        job, compiled = waiting if waiting is not None else (self.lifecycle.store.get(job_id), None)
         if job is None or job.state is not JobState.QUEUED:
-            self._forget(job_id)
             return
         with job_context(job):
-            self._guard(job, self._run, "execute")
+            self._guard(job, functools.partial(self._run, compiled=compiled), "execute")
 
-    def _run(self, job: Job) -> None:
-        with self._lock:
-            compiled = self._compiled.pop(job.id, None)
+    def _run(self, job: Job, compiled: CompiledProgram | None = None) -> None:
         if compiled is None:  # e.g. resumed after a restart: compile again, quietly
             compiled = self._compile(job)
         running = self.lifecycle.move(
@@ -198,13 +200,15 @@ class Pipeline:
             result = self._execute_circuit(running, compiled)
         result.timings["execute_s"] = time.perf_counter() - started
         result.compile_report = compiled.report
-        self.lifecycle.store.save_result(job.id, result)
-        self.artifacts.put_json(job.id, "results.json", result_to_dict(result))
         if self.overdue(running):  # finished, but too late: the timeout wins
             self.time_out(running)
             return
+        self.artifacts.put_json(job.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
-        if self.lifecycle.move(job.id, JobState.DONE, "done", snapshot=running, timings=timings) is not None:
+        done = self.lifecycle.move(
+            job.id, JobState.DONE, "done", snapshot=running, result=result, timings=timings
+        )
+        if done is not None:
             metrics.execution_seconds(job.request.target, result.timings["execute_s"])
 
     @staticmethod
@@ -306,20 +310,3 @@ def job_context(job: Job) -> Iterator[None]:
         yield
     finally:
         call_context.deactivate(token)
-
-
-def call_with_deadline(function: Callable[[], T], timeout_s: float) -> T:
-    """``function()`` on its own daemon thread (with this thread's context: call context and
-    span); raises ``concurrent.futures.TimeoutError`` after ``timeout_s``. A call that runs
-    over is abandoned, not killed: its result is dropped when it ends."""
-    future: Future[T] = Future()
-    context = contextvars.copy_context()
-
-    def run() -> None:
-        try:
-            future.set_result(context.run(function))
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="eigen-compile-call", daemon=True).start()
-    return future.result(timeout_s)

@@ -91,7 +91,7 @@ class Kernel:
             compile_timeout_s=self.settings.compile_timeout_s or None,
             default_timeout_s=self.settings.default_timeout_s,
         )
-        self._compile_queue: queue.Queue[str | None] = queue.Queue()
+        self._compile_queue: queue.Queue[Job | None] = queue.Queue()  # jobs as accepted
         self._deadlines: dict[str, float] = {}
         self._devices: dict[str, DeviceInfo] = {}
         self._lock = threading.Lock()
@@ -163,7 +163,7 @@ class Kernel:
             if job.state is JobState.RUNNING:
                 self.lifecycle.move(job.id, JobState.QUEUED, "requeued after a restart")
             if job.state in (JobState.PENDING, JobState.COMPILING):
-                self._compile_queue.put(job.id)
+                self._compile_queue.put(job)
             else:
                 self.scheduler.push(job.id, job.request.priority)
             log.info("resumed job", extra={"job_id": job.id, "state": job.state.value})
@@ -226,7 +226,7 @@ class Kernel:
         )
         job = self.lifecycle.create(job)
         self._track_deadline(job)
-        self._compile_queue.put(job.id)
+        self._compile_queue.put(job)
         return job
 
     def _same_payload(self, existing: Job, request: JobRequest) -> Job:
@@ -295,7 +295,9 @@ class Kernel:
         state = self._state(job_id)
         seq = after_seq
         while active() and not self._stopping.is_set():
-            events = self.store.events(job_id, seq)
+            events = self.bus.since(job_id, seq)  # from memory when this kernel saw them
+            if events is None:
+                events = self.store.events(job_id, seq)
             for event in events:
                 yield event
                 seq = event.seq
@@ -347,12 +349,12 @@ class Kernel:
     # -- workers ---------------------------------------------------------------------------
     def _compile_loop(self) -> None:
         while True:
-            job_id = self._compile_queue.get()
-            if job_id is None:
+            job = self._compile_queue.get()
+            if job is None:
                 return
             if self._draining.is_set():
                 continue  # left PENDING: the next start compiles it
-            self.pipeline.compile(job_id)
+            self.pipeline.compile(job)
 
     def _execute_loop(self) -> None:
         while not self._draining.is_set():

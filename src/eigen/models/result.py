@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -47,7 +48,26 @@ class JobResult:
 
 
 def result_to_dict(result: JobResult) -> dict[str, Any]:
-    return asdict(result)
+    """A JSON-ready copy (``dataclasses.asdict`` spelled out: it is on every job's path)."""
+    return {
+        "job_id": result.job_id,
+        "backend": result.backend,
+        "experiments": [
+            {
+                "counts": dict(e.counts),
+                "shots": e.shots,
+                "bindings": dict(e.bindings),
+                "expectation_values": list(e.expectation_values),
+                "standard_errors": list(e.standard_errors),
+            }
+            for e in result.experiments
+        ],
+        "seed": result.seed,
+        "calibration_id": result.calibration_id,
+        "timings": dict(result.timings),
+        "compile_report": copy.deepcopy(result.compile_report),
+        "summary": copy.deepcopy(result.summary),
+    }
 
 
 def result_from_dict(data: dict[str, Any]) -> JobResult:

@@ -205,6 +205,21 @@ class StoreContract:
         store.save_checkpoint("a1", {"iteration": 2, "params": [0.5, 1.25]})
         assert store.checkpoint("a1") == {"iteration": 2, "params": [0.5, 1.25]}
 
+    def test_a_transition_saves_its_result_with_it(self, store: JobStore) -> None:
+        new_job(store, "a1", 10.0)
+        assert store.transition("a1", JobState.PENDING, event("a1", 2, JobState.CANCELLED), {})
+        refused = event("a1", 3, JobState.DONE)
+        assert not store.transition("a1", JobState.PENDING, refused, {}, a_result("a1"))
+        assert store.result("a1") is None  # a refused move saves nothing
+
+        new_job(store, "a2", 10.0)
+        store.save_result("a2", a_result("a2", {"0": 1}))
+        assert store.expire_results(pause()) == 1
+        assert store.transition("a2", JobState.PENDING, event("a2", 2, JobState.DONE), {}, a_result("a2"))
+        assert store.result("a2") == a_result("a2")
+        job = store.get("a2")
+        assert job is not None and job.state is JobState.DONE and job.result_expired_at is None
+
     def test_expired_results_are_gone_but_jobs_stay(self, store: JobStore) -> None:
         for job_id in ("old1", "old2", "new"):
             new_job(store, job_id, 10.0)

@@ -6,6 +6,7 @@ never sees half a file and a crash never leaves one behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,19 +33,20 @@ class ArtifactStore:
         if not _NAME.match(name) or name.startswith("."):
             raise InvalidArgument.for_field("artifact", f"bad artifact name {name!r}")
         folder = self.folder(job_id)
-        folder.mkdir(parents=True, exist_ok=True)
         payload = data.encode() if isinstance(data, str) else data
         # A temporary name private to this thread (no two threads write one job's artifact
         # at once, and names starting with "." are never listed), then an atomic rename.
-        temp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        # Plain os.path strings: this runs several times for every job.
+        temp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        target = os.path.join(folder, name)
         try:
-            with open(temp, "wb") as handle:
-                handle.write(payload)
-            os.replace(temp, folder / name)
+            _write(temp, payload)
+            os.replace(temp, target)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
             raise
-        return folder / name
+        return Path(target)
 
     def put_json(self, job_id: str, name: str, data: Any) -> Path:
         return self.put(job_id, name, json.dumps(data, indent=2, sort_keys=True, default=str))
@@ -61,3 +63,14 @@ class ArtifactStore:
         if not folder.is_dir():
             return []
         return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _write(path: str, payload: bytes) -> None:
+    """Write a new file, creating its folder on the first write of a job."""
+    try:
+        handle = open(path, "wb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle = open(path, "wb")  # noqa: SIM115
+    with handle:
+        handle.write(payload)

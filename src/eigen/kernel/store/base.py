@@ -39,10 +39,19 @@ class JobStore(Protocol):
 
     def find_by_idempotency_key(self, owner: str, key: str) -> Job | None: ...
 
-    def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
+    def transition(
+        self,
+        job_id: str,
+        expected: JobState,
+        event: JobEvent,
+        changes: dict[str, Any],
+        result: JobResult | None = None,
+    ) -> bool:
         """Set the job's state to ``event.state`` (and ``changes``) only if it is still
-        ``expected`` and its last event is ``event.seq - 1``; append ``event``.
-        Returns False when the job had moved on (the caller re-reads and decides)."""
+        ``expected`` and its last event is ``event.seq - 1``; append ``event``; with
+        ``result``, save it in the same transaction (a job is never DONE without its
+        result, and a refused transition saves none). Returns False when the job had
+        moved on (the caller re-reads and decides)."""
 
     def append_event(
         self,

@@ -51,11 +51,21 @@ class MemoryJobStore:
     def _by_key(self, owner: str, key: str) -> Job | None:
         return next((j for j in self._jobs.values() if j.owner == owner and j.idempotency_key == key), None)
 
-    def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
+    def transition(
+        self,
+        job_id: str,
+        expected: JobState,
+        event: JobEvent,
+        changes: dict[str, Any],
+        result: JobResult | None = None,
+    ) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None or job.state != expected or job.last_seq + 1 != event.seq:
                 return False
+            if result is not None:
+                self._results[job_id] = (time.time(), copy.deepcopy(result))
+                changes = {**changes, "result_expired_at": None}
             self._jobs[job_id] = replace(
                 job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **changes
             )

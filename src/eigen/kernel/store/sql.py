@@ -111,15 +111,30 @@ class SqlJobStore:
             row = conn.execute(query).mappings().first()
         return self._from_row(row) if row else None
 
-    def transition(self, job_id: str, expected: JobState, event: JobEvent, changes: dict[str, Any]) -> bool:
-        values = {"state": event.state.value, "last_seq": event.seq, "updated_at": event.timestamp}
+    def transition(
+        self,
+        job_id: str,
+        expected: JobState,
+        event: JobEvent,
+        changes: dict[str, Any],
+        result: JobResult | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {
+            "state": event.state.value,
+            "last_seq": event.seq,
+            "updated_at": event.timestamp,
+        }
         values.update({k: v for k, v in changes.items() if k in _JOB_COLUMNS})
+        if result is not None:
+            values["result_expired_at"] = None
         statement = _transition_statement(tuple(sorted(values)))
         parameters = {**values, "b_id": job_id, "b_state": expected.value, "b_seq": event.seq - 1}
         with self._engine.begin() as conn:
             if conn.execute(statement, parameters).rowcount != 1:
                 return False
             conn.execute(_INSERT_EVENT, _event_row(event))
+            if result is not None:
+                self._upsert(conn, schema.results, job_id, _result_row(result))
         return True
 
     def append_event(
@@ -180,8 +195,7 @@ class SqlJobStore:
     # -- results, retention and checkpoints ----------------------------------------------
     def save_result(self, job_id: str, result: JobResult) -> None:
         with self._engine.begin() as conn:
-            values = {"result": result_to_dict(result), "saved_at": time.time()}
-            self._upsert(conn, schema.results, job_id, values)
+            self._upsert(conn, schema.results, job_id, _result_row(result))
             conn.execute(
                 schema.jobs.update()
                 .where(schema.jobs.c.id == job_id, schema.jobs.c.result_expired_at.is_not(None))
@@ -384,6 +398,10 @@ def _job_from_row(row: RowMapping, request: JobRequest) -> Job:
         progress=dict(row["progress"] or {}),
         result_expired_at=row["result_expired_at"],
     )
+
+
+def _result_row(result: JobResult) -> dict[str, Any]:
+    return {"result": result_to_dict(result), "saved_at": time.time()}
 
 
 def _event_row(event: JobEvent) -> dict[str, Any]:

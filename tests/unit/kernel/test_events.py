@@ -1,0 +1,87 @@
+"""The event bus: what it hands watchers from memory, and when it sends them to the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from eigen.kernel import events as events_module
+from eigen.kernel.events import EventBus
+from eigen.models.job import JobEvent
+from eigen.models.state import JobState
+
+
+def event(seq: int, job_id: str = "j1", state: JobState = JobState.RUNNING) -> JobEvent:
+    return JobEvent(job_id, seq, state, "state", time.time())
+
+
+def seqs(found: list[JobEvent] | None) -> list[int] | None:
+    return None if found is None else [e.seq for e in found]
+
+
+def test_a_job_it_never_saw_is_read_from_the_store() -> None:
+    assert EventBus().since("unknown", 0) is None
+
+
+def test_events_after_a_sequence_number() -> None:
+    bus = EventBus()
+    for seq in (1, 2, 3):
+        bus.publish(event(seq))
+    assert seqs(bus.since("j1", 0)) == [1, 2, 3]
+    assert seqs(bus.since("j1", 2)) == [3]
+    assert bus.since("j1", 3) == []  # nothing newer yet: wait
+
+
+def test_events_published_out_of_order_are_kept_in_order() -> None:
+    bus = EventBus()
+    bus.publish(event(1))
+    bus.publish(event(3))  # another thread's event 2 is stored but not yet published
+    assert seqs(bus.since("j1", 0)) == [1]  # the gap: the rest comes later or from the store
+    assert bus.since("j1", 1) is None
+    bus.publish(event(2))
+    bus.publish(event(2))  # published twice: kept once
+    assert seqs(bus.since("j1", 0)) == [1, 2, 3]
+
+
+def test_a_bus_that_started_late_sends_old_readers_to_the_store() -> None:
+    bus = EventBus()  # e.g. after a restart: the job's first events are only in the store
+    bus.publish(event(5))
+    assert bus.since("j1", 0) is None
+    assert seqs(bus.since("j1", 4)) == [5]
+
+
+def test_a_long_log_keeps_its_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "_LOG_LENGTH", 3)
+    bus = EventBus()
+    for seq in range(1, 6):
+        bus.publish(event(seq))
+    assert bus.since("j1", 0) is None
+    assert seqs(bus.since("j1", 2)) == [3, 4, 5]
+
+
+def test_ended_jobs_are_remembered_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "_ENDED_LOGS", 2)
+    bus = EventBus()
+    for job_id in ("a", "b", "c"):
+        bus.publish(event(1, job_id, JobState.PENDING))
+        bus.publish(event(2, job_id, JobState.CANCELLED))
+    assert bus.since("a", 0) is None  # its log was dropped: the store has it
+    assert seqs(bus.since("b", 0)) == [1, 2] and seqs(bus.since("c", 1)) == [2]
+    assert all(bus.ended(job_id) for job_id in ("a", "b", "c"))
+
+
+def test_wait_wakes_on_news_and_times_out_without() -> None:
+    bus = EventBus()
+    bus.publish(event(1))
+    assert not bus.wait("j1", 1, timeout=0.05)
+    assert bus.wait("j1", 0, timeout=0.05)  # already newer than 0
+
+    woke: list[bool] = []
+    watcher = threading.Thread(target=lambda: woke.append(bus.wait("j1", 1, timeout=5.0)))
+    watcher.start()
+    time.sleep(0.05)
+    bus.publish(event(2))
+    watcher.join(timeout=5.0)
+    assert woke == [True]

@@ -2,4 +2,5 @@
 
 from eigen.cli.main import run
 
-run()
+if __name__ == "__main__":  # not when a spawned driver process imports this module
+    run()

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     grpc_workers: int = Field(default=64, ge=4, description="threads serving RPCs (watch holds one)")
     compile_workers: int = Field(default=1, ge=1, description="kernel threads compiling jobs")
     execute_workers: int = Field(default=2, ge=1, description="kernel threads executing jobs")
+    driver_processes: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="worker processes running circuits of the entry-point drivers; 0: in process; "
+        "unset: 1 in eigen-server serve, 0 in an embedded stack",
+    )
     queue_capacity: int = Field(default=10_000, ge=1, description="queued jobs before submit is refused")
     default_timeout_s: float = Field(default=3600.0, gt=0, description="job timeout when unset")
     max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="largest gRPC message")

@@ -23,6 +23,7 @@ from eigen.errors import AlreadyExists, EigenError, ExecutionFailed, FieldViolat
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from eigen.drivers.processes import DriverProcesses
     from eigen.models.compiled import EstimationRequest, ExecutionRequest
     from eigen.models.result import ExecutionResult
     from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -41,8 +42,13 @@ class DriverRegistry:
         *,
         load_entry_points: bool = True,
         group: str = GROUP,
+        processes: DriverProcesses | None = None,
     ) -> None:
+        """``processes``: run the executions of entry-point drivers in these worker
+        processes (:mod:`eigen.drivers.processes`); drivers registered here stay here."""
         self._lock = threading.RLock()
+        self.processes = processes
+        self._from_entry_points: set[str] = set()
         self._drivers: dict[str, Driver] = {}
         self._pending: dict[str, EntryPoint] = {}
         self._aliases: dict[str, str] = {}
@@ -72,6 +78,7 @@ class DriverRegistry:
                 if owner not in (None, driver.name) and not replace:
                     raise AlreadyExists(f"alias {alias!r} already names device {owner!r}")
             self._pending.pop(driver.name, None)
+            self._from_entry_points.discard(driver.name)
             self._add(driver)
 
     def _owner(self, name: str) -> str | None:
@@ -108,6 +115,7 @@ class DriverRegistry:
                 extra={"device": driver.name, "entry_point": name},
             )
         self._add(driver, name)
+        self._from_entry_points.add(driver.name)
         logger.debug("driver loaded", extra={"device": driver.name, "entry_point": ep.value})
 
     def _load_all(self) -> None:
@@ -188,6 +196,8 @@ class DriverRegistry:
     def execute(self, request: ExecutionRequest) -> ExecutionResult:
         """Run ``request`` on its device; adds ``timings["driver_s"]`` (whole driver call)."""
         driver = self.driver(request.device)
+        if self.processes is not None and driver.name in self._from_entry_points:
+            return self.processes.execute(request)  # the worker's registry times the call
         start = perf_counter()
         try:
             result = driver.run(request)

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from eigen.errors import Cancelled, DeadlineExceeded, EigenError
+from eigen.errors import Cancelled, DeadlineExceeded, EigenError, ExecutionFailed
 from eigen.kernel.deadline import call_with_deadline
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.lifecycle import Lifecycle
@@ -77,7 +77,8 @@ class Pipeline:
         self.artifacts = artifacts
         self.scheduler = scheduler
         self.devices = devices
-        self.hybrid = HybridRunner(lifecycle, compiler, drivers, stopping or threading.Event())
+        self.stopping = stopping or threading.Event()
+        self.hybrid = HybridRunner(lifecycle, compiler, drivers, self.stopping)
         # compiled and queued, waiting for an executor: the job as queued and its program
         self._compiled: dict[str, tuple[Job, CompiledProgram]] = {}
         self._lock = threading.Lock()
@@ -265,6 +266,11 @@ class Pipeline:
             # next kernel to start on this store re-queues and resumes it.
             log.info("job interrupted by shutdown", extra={"job_id": job.id})
             return
+        except ExecutionFailed as exc:
+            if self.stopping.is_set():  # e.g. the driver processes were stopped under it
+                log.info("job interrupted by shutdown", extra={"job_id": job.id, "error": exc.message})
+                return
+            self.fail(job.id, exc.code, exc.message)
         except StageTimeout as exc:
             log.warning(exc.message, extra={"job_id": job.id})
             self.fail(job.id, exc.code, exc.message, JobState.TIMEOUT)

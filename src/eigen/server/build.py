@@ -35,6 +35,9 @@ class Stack:
 
     def start(self) -> None:
         """Pay one-time costs before the first job (first transpile ~1 s), then run."""
+        processes = getattr(self.drivers, "processes", None)
+        if processes is not None:
+            processes.warm_up()
         warm_up = getattr(self.compiler, "warm_up", None)
         if warm_up is not None:
             local = self.drivers is not None and "driver-manager" in self.roles
@@ -54,9 +57,14 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
     wanted = frozenset(roles)
     stack = Stack(roles=wanted)
     if "driver-manager" in wanted:
-        from eigen.drivers.registry import DriverRegistry
+        from eigen.drivers.processes import DriverProcesses
+        from eigen.drivers.registry import GROUP, DriverRegistry
 
-        stack.drivers = DriverRegistry()
+        workers = settings.driver_processes or 0  # unset: the embedded default (serve sets 1)
+        processes = DriverProcesses(workers, GROUP) if workers else None
+        stack.drivers = DriverRegistry(processes=processes)
+        if processes is not None:
+            stack.closers.append(processes.close)
     elif "kernel" in wanted:
         from eigen.server.remote import RemoteDrivers
 

@@ -21,6 +21,7 @@ from eigen.observability.tracing import configure_tracing, shutdown_tracing
 from eigen.system_api import ratelimit
 
 _SIGNAL_POLL_S = 0.2
+SERVE_DRIVER_PROCESSES = 1  # driver_processes when unset
 
 
 def serve(
@@ -63,6 +64,8 @@ def serve(
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         typer.echo(f"error: --log-level must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}", err=True)
         raise typer.Exit(2)
+    if settings.driver_processes is None:  # a server runs circuits off its own GIL
+        settings = settings.model_copy(update={"driver_processes": SERVE_DRIVER_PROCESSES})
     service = f"eigen-{settings.role}"
     configure_logging(log_level, service=service, fmt=settings.log_format)
     configure_tracing(service, settings.otlp_endpoint)

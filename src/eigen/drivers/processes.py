@@ -1,0 +1,112 @@
+"""Circuit execution in worker processes, off the server's interpreter lock.
+
+qiskit-aer holds Python's GIL while it simulates, so in one process every simulation
+stops the server's RPCs, store writes and compiles for its duration. With
+``driver_processes`` > 0 the driver-manager hands ``Execute`` calls of the devices it
+found through entry points to that many worker processes; each has its own registry,
+built from the same entry points, so a device behaves as it does in process (same
+drivers, same seeds, same counts). Devices registered at run time with
+:meth:`DriverRegistry.register <eigen.drivers.registry.DriverRegistry.register>` exist
+only in this process and keep running here, as do estimates and calibrations.
+
+Workers are spawned (never forked: the server has gRPC's threads running) and started,
+with their imports, before the first job. A worker that dies (a crash in native code)
+fails the call it was running with EIGEN_EXECUTION_FAILED; the pool is replaced and
+later calls run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
+
+from eigen.errors import ExecutionFailed
+
+if TYPE_CHECKING:
+    from eigen.drivers.registry import DriverRegistry
+    from eigen.models.compiled import ExecutionRequest
+    from eigen.models.result import ExecutionResult
+
+log = logging.getLogger(__name__)
+
+_registry: DriverRegistry | None = None  # in a worker: its own registry
+
+
+def _start_worker(group: str) -> None:
+    global _registry
+    from eigen.drivers.registry import DriverRegistry
+
+    _registry = DriverRegistry(group=group)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def _execute(request: ExecutionRequest) -> ExecutionResult:
+    assert _registry is not None, "worker started without its registry"
+    return _registry.execute(request)
+
+
+class DriverProcesses:
+    """A pool of ``workers`` processes that execute requests for entry-point drivers."""
+
+    def __init__(self, workers: int, group: str) -> None:
+        if workers < 1:
+            raise ValueError("driver processes need at least one worker")
+        self.workers = workers
+        self.group = group
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.group,),
+        )
+
+    def warm_up(self) -> set[int]:
+        """Start the workers and their imports now, not on the first job; their pids."""
+        with self._lock:
+            pool = self._pool
+        pids = {future.result() for future in [pool.submit(_ready) for _ in range(self.workers)]}
+        log.info("driver processes started", extra={"workers": self.workers, "pids": sorted(pids)})
+        return pids
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        with self._lock:
+            pool = self._pool
+        try:
+            return pool.submit(_execute, request).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._closed:
+                    raise ExecutionFailed(f"{request.device}: driver processes stopped") from None
+                if self._pool is pool:  # the first caller to notice replaces it
+                    self._pool = self._new_pool()
+            log.error("a driver process died; its pool was replaced", extra={"device": request.device})
+            raise ExecutionFailed(
+                f"{request.device}: the driver process running this circuit died; try again"
+            ) from None
+
+    def close(self) -> None:
+        """Stop the workers now, abandoning what they run (as a stopping server abandons a
+        simulation in process): a worker is never waited for, so a long circuit cannot hold
+        up the exit. Calls in flight fail with EIGEN_EXECUTION_FAILED; the kernel, being
+        stopped itself by then, leaves their jobs to the next start."""
+        with self._lock:
+            self._closed = True
+            pool = self._pool
+        pool.shutdown(wait=False, cancel_futures=True)
+        # The executor has no public way to stop a busy worker; its process table does.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True)

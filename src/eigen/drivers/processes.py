@@ -45,6 +45,9 @@ def _start_worker(group: str) -> None:
 
 
 def _ready() -> int:
+    """Load every driver (and what it imports: qiskit-aer, stim) before the first job."""
+    assert _registry is not None, "worker started without its registry"
+    _registry.list_devices()
     return os.getpid()
 
 
@@ -64,6 +67,8 @@ class DriverProcesses:
         self._lock = threading.Lock()
         self._closed = False
         self._pool = self._new_pool()
+        # The workers start importing now, while the server does its own warm-up.
+        self._starting = [self._pool.submit(_ready) for _ in range(workers)]
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -74,10 +79,9 @@ class DriverProcesses:
         )
 
     def warm_up(self) -> set[int]:
-        """Start the workers and their imports now, not on the first job; their pids."""
-        with self._lock:
-            pool = self._pool
-        pids = {future.result() for future in [pool.submit(_ready) for _ in range(self.workers)]}
+        """Wait until the workers, started with the pool, have loaded their drivers (so the
+        first job does not pay for it); their pids."""
+        pids = {future.result() for future in self._starting}
         log.info("driver processes started", extra={"workers": self.workers, "pids": sorted(pids)})
         return pids
 

@@ -35,13 +35,13 @@ class Stack:
 
     def start(self) -> None:
         """Pay one-time costs before the first job (first transpile ~1 s), then run."""
-        processes = getattr(self.drivers, "processes", None)
-        if processes is not None:
-            processes.warm_up()
         warm_up = getattr(self.compiler, "warm_up", None)
         if warm_up is not None:
             local = self.drivers is not None and "driver-manager" in self.roles
             warm_up(self.drivers.list_devices() if local and self.drivers is not None else [])
+        processes = getattr(self.drivers, "processes", None)
+        if processes is not None:
+            processes.warm_up()  # they started with the pool, alongside the above
         if self.kernel is not None:
             self.kernel.start()
         if self.retention is not None:

@@ -22,7 +22,7 @@ from eigen.models.result import ExecutionResult
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
-from tests.integration.helpers import job, submit
+from tests.integration.helpers import SLOW, job, submit
 from tests.unit.drivers.test_driver_registry import EchoDriver
 
 pytestmark = pytest.mark.integration
@@ -122,3 +122,23 @@ def test_a_server_with_driver_processes_runs_jobs(tmp_path: Path) -> None:
         results = stub.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=done.id))
         counts = dict(results.experiments[0].counts)
         assert sum(counts.values()) == 1000 and set(counts) <= {"00", "11"}
+
+
+def test_the_server_answers_while_a_worker_simulates(tmp_path: Path) -> None:
+    # qiskit-aer holds the GIL while it simulates: in process, a GetJob waits for the
+    # whole simulation (about one answer per run of ~1 s); from a worker, it does not.
+    settings = Settings(data_dir=tmp_path, driver_processes=1)
+    with EmbeddedServer(settings) as server, grpc.insecure_channel(server.address) as channel:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+        slow = submit(stub, job(SLOW, shots=100))
+        answered_while_running = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            state = stub.GetJob(jobs_pb2.GetJobRequest(job_id=slow.id), timeout=30).state
+            if state == pb.JOB_STATE_RUNNING:
+                answered_while_running += 1
+            elif state == pb.JOB_STATE_DONE:
+                break
+            time.sleep(0.005)
+        assert state == pb.JOB_STATE_DONE
+        assert answered_while_running >= 10

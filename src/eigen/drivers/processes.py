@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
-from eigen.errors import ExecutionFailed
+from eigen.errors import ExecutionFailed, Unavailable
 
 if TYPE_CHECKING:
     from eigen.drivers.registry import DriverRegistry
@@ -81,7 +81,14 @@ class DriverProcesses:
     def warm_up(self) -> set[int]:
         """Wait until the workers, started with the pool, have loaded their drivers (so the
         first job does not pay for it); their pids."""
-        pids = {future.result() for future in self._starting}
+        try:
+            pids = {future.result() for future in self._starting}
+        except BrokenProcessPool:
+            raise Unavailable(
+                "driver processes failed to start (see the log); a script of your own that runs "
+                "Eigen with driver_processes > 0 must start it under `if __name__ == '__main__':` "
+                "(workers are spawned and import the main module), or set driver_processes to 0"
+            ) from None
         log.info("driver processes started", extra={"workers": self.workers, "pids": sorted(pids)})
         return pids
 

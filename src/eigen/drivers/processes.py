@@ -93,20 +93,27 @@ class DriverProcesses:
         return pids
 
     def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        stopped = ExecutionFailed(f"{request.device}: driver processes stopped")
         with self._lock:
+            if self._closed:
+                raise stopped
             pool = self._pool
         try:
             return pool.submit(_execute, request).result()
         except BrokenProcessPool:
             with self._lock:
                 if self._closed:
-                    raise ExecutionFailed(f"{request.device}: driver processes stopped") from None
+                    raise stopped from None
                 if self._pool is pool:  # the first caller to notice replaces it
                     self._pool = self._new_pool()
             log.error("a driver process died; its pool was replaced", extra={"device": request.device})
             raise ExecutionFailed(
                 f"{request.device}: the driver process running this circuit died; try again"
             ) from None
+        except RuntimeError:  # "cannot schedule new futures after shutdown": close() won a race
+            if self._closed:
+                raise stopped from None
+            raise
 
     def close(self) -> None:
         """Stop the workers now, abandoning what they run (as a stopping server abandons a
@@ -116,8 +123,11 @@ class DriverProcesses:
         with self._lock:
             self._closed = True
             pool = self._pool
-        pool.shutdown(wait=False, cancel_futures=True)
         # The executor has no public way to stop a busy worker; its process table does.
+        # Workers first, then a waiting shutdown: that joins the executor's manager thread
+        # once it has cleaned up after them (a shutdown without waiting would leave it
+        # running into the interpreter's exit, where it races the exit hook of
+        # concurrent.futures and prints "Bad file descriptor").
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -107,11 +107,11 @@ class Pipeline:
         self.artifacts.put(job.id, "compiled.aqo.json", compiled.aqo_json)
         self.artifacts.put_json(job.id, "compile_report.json", compiled.report)
         timings = {**job.timings, "compile_s": compile_s}
-        queued = job if job.state is not JobState.COMPILING else None
-        if queued is None:
+        queued: Job | None = job
+        if job.state is JobState.COMPILING:
             queued = self.lifecycle.move(job.id, JobState.QUEUED, "queued", snapshot=job, timings=timings)
         if queued is None:
-            return
+            return  # cancelled or timed out meanwhile
         with self._lock:
             self._compiled[job.id] = (queued, compiled)
         self.scheduler.push(job.id, job.request.priority)
@@ -266,15 +266,14 @@ class Pipeline:
             # next kernel to start on this store re-queues and resumes it.
             log.info("job interrupted by shutdown", extra={"job_id": job.id})
             return
-        except ExecutionFailed as exc:
-            if self.stopping.is_set():  # e.g. the driver processes were stopped under it
-                log.info("job interrupted by shutdown", extra={"job_id": job.id, "error": exc.message})
-                return
-            self.fail(job.id, exc.code, exc.message)
         except StageTimeout as exc:
             log.warning(exc.message, extra={"job_id": job.id})
             self.fail(job.id, exc.code, exc.message, JobState.TIMEOUT)
         except EigenError as exc:
+            if isinstance(exc, ExecutionFailed) and self.stopping.is_set():
+                # e.g. the driver processes were stopped under it: the next start re-runs it
+                log.info("job interrupted by shutdown", extra={"job_id": job.id, "error": exc.message})
+                return
             self.fail(job.id, exc.code, exc.message)
         except Exception as exc:  # a bug must end the job, never the worker
             log.exception("stage failed", extra={"job_id": job.id})

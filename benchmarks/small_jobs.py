@@ -132,14 +132,25 @@ def eigen_server(
 
 
 def process_cpu_s(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process, all threads (Linux /proc; None elsewhere)."""
+    """User + system CPU seconds of a process, all threads, and of the processes it started
+    (the server's driver processes) while they run (Linux /proc; None elsewhere)."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_s(child) or 0.0 for child in child_pids(pid))
+
+
+def child_pids(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def own_cpu_s() -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from qiskit import QuantumCircuit
 
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
@@ -22,6 +23,15 @@ c = measure q;
 SLOW = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[22] q;\n' + "".join(
     f"h q[{i}];\nrz(0.{i + 1}) q[{i}];\ncx q[{i}], q[{(i + 1) % 22}];\n" for i in range(22) for _ in range(3)
 )
+
+
+def bell_circuit() -> QuantumCircuit:
+    """The Bell pair of :data:`BELL` as a measured qiskit circuit."""
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    return circuit
 
 
 def job(source: str = BELL, **fields: object) -> pb.JobRequest:

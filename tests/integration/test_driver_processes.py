@@ -22,7 +22,7 @@ from eigen.models.result import ExecutionResult
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
-from tests.integration.helpers import SLOW, job, submit
+from tests.integration.helpers import SLOW, bell_circuit, job, submit
 from tests.unit.drivers.test_driver_registry import EchoDriver
 
 pytestmark = pytest.mark.integration
@@ -34,14 +34,6 @@ def processes() -> Iterator[DriverProcesses]:
     pool.warm_up()
     yield pool
     pool.close()
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
 
 
 class SpyProcesses(DriverProcesses):
@@ -60,7 +52,7 @@ def test_a_worker_gives_the_counts_of_the_same_driver_in_process(processes: Driv
     here = DriverRegistry()
     for device in ("sim:statevector", "emu:manila"):
         info = here.device(device)
-        lowered = transpile(bell(), basis_gates=list(info.basis_gates), seed_transpiler=1)
+        lowered = transpile(bell_circuit(), basis_gates=list(info.basis_gates), seed_transpiler=1)
         request = ExecutionRequest(device=device, circuit=lowered, shots=500, seed=7)
         remote, local = processes.execute(request), here.execute(request)
         assert remote.experiments[0].counts == local.experiments[0].counts
@@ -86,8 +78,8 @@ def test_a_registry_sends_entry_point_drivers_to_its_workers_and_keeps_its_own()
     spy = SpyProcesses(1, GROUP)
     try:
         registry = DriverRegistry([EchoDriver()], processes=spy)
-        registry.execute(ExecutionRequest(device="sim:local", circuit=bell(), shots=10, seed=1))
-        echoed = registry.execute(ExecutionRequest(device="test:echo", circuit=bell(), shots=10))
+        registry.execute(ExecutionRequest(device="sim:local", circuit=bell_circuit(), shots=10, seed=1))
+        echoed = registry.execute(ExecutionRequest(device="test:echo", circuit=bell_circuit(), shots=10))
         assert spy.calls == ["sim:local"]  # the alias resolves in the worker too
         assert echoed.experiments[0].counts == {"00": 10}
     finally:
@@ -99,7 +91,7 @@ def test_a_worker_that_dies_fails_its_call_and_the_next_call_runs() -> None:
     try:
         (pid,) = pool.warm_up()
         os.kill(pid, signal.SIGKILL)
-        request = ExecutionRequest(device="sim:statevector", circuit=bell(), shots=10, seed=1)
+        request = ExecutionRequest(device="sim:statevector", circuit=bell_circuit(), shots=10, seed=1)
         deadline = time.monotonic() + 30
         with pytest.raises(ExecutionFailed, match="driver process"):
             while time.monotonic() < deadline:  # until the pool has noticed the death

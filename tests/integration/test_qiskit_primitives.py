@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 from eigen.client.client import Client
 from eigen.client.qiskit import EigenBackend, EigenEstimator, EigenSampler
 from eigen.server.embedded import EmbeddedServer
+from tests.integration.helpers import bell_circuit
 
 pytestmark = pytest.mark.integration
 
@@ -58,17 +59,9 @@ def optimum(ansatz: QuantumCircuit) -> tuple[np.ndarray, float]:
     return np.asarray(found.x), float(found.fun)
 
 
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
-
-
 # -- sampler -----------------------------------------------------------------------------
 def test_sampler_on_bell(client: Client) -> None:
-    result = EigenSampler(client, seed=3).run([bell()], shots=500).result()
+    result = EigenSampler(client, seed=3).run([bell_circuit()], shots=500).result()
     data = result[0].data
     assert data.c.num_shots == 500
     assert data.c.num_bits == 2
@@ -87,7 +80,7 @@ def test_sampler_sweep_keeps_order_shape_and_registers(client: Client) -> None:
     values = np.array([[[0.0, 0.0], [np.pi, 0.0], [0.0, np.pi]], [[np.pi, np.pi], [0.0, 0.0], [np.pi, 0.0]]])
     expected = [["00", "01", "10"], ["11", "00", "01"]]
     pub = (circuit, values, 64)
-    data = EigenSampler(client, seed=1).run([pub, bell()]).result()[0].data
+    data = EigenSampler(client, seed=1).run([pub, bell_circuit()]).result()[0].data
     assert data.shape == (2, 3)
     assert data.meas.shape == (2, 3)
     for index in np.ndindex(2, 3):
@@ -167,7 +160,7 @@ def test_estimator_broadcasts_observables_against_bindings(client: Client, ansat
 
 
 def test_estimator_without_parameters_and_several_pubs(client: Client) -> None:
-    circuit = bell().remove_final_measurements(inplace=False)
+    circuit = bell_circuit().remove_final_measurements(inplace=False)
     theta = Parameter("t")
     rotated = QuantumCircuit(1)
     rotated.rx(theta, 0)
@@ -180,4 +173,4 @@ def test_exact_estimation_needs_a_noiseless_simulator(client: Client) -> None:
     estimator = EigenEstimator(client, "emu:manila")
     assert estimator.default_precision > 0
     with pytest.raises(ValueError, match="noiseless simulator"):
-        estimator.run([(bell().remove_final_measurements(inplace=False), "ZZ")], precision=0.0)
+        estimator.run([(bell_circuit().remove_final_measurements(inplace=False), "ZZ")], precision=0.0)

@@ -56,6 +56,10 @@ def _execute(request: ExecutionRequest) -> ExecutionResult:
     return _registry.execute(request)
 
 
+def _stopped(request: ExecutionRequest) -> ExecutionFailed:
+    return ExecutionFailed(f"{request.device}: driver processes stopped")
+
+
 class DriverProcesses:
     """A pool of ``workers`` processes that execute requests for entry-point drivers."""
 
@@ -93,17 +97,16 @@ class DriverProcesses:
         return pids
 
     def execute(self, request: ExecutionRequest) -> ExecutionResult:
-        stopped = ExecutionFailed(f"{request.device}: driver processes stopped")
         with self._lock:
             if self._closed:
-                raise stopped
+                raise _stopped(request)
             pool = self._pool
         try:
             return pool.submit(_execute, request).result()
         except BrokenProcessPool:
             with self._lock:
                 if self._closed:
-                    raise stopped from None
+                    raise _stopped(request) from None
                 if self._pool is pool:  # the first caller to notice replaces it
                     self._pool = self._new_pool()
             log.error("a driver process died; its pool was replaced", extra={"device": request.device})
@@ -112,7 +115,7 @@ class DriverProcesses:
             ) from None
         except RuntimeError:  # "cannot schedule new futures after shutdown": close() won a race
             if self._closed:
-                raise stopped from None
+                raise _stopped(request) from None
             raise
 
     def close(self) -> None:

@@ -47,7 +47,7 @@ class DriverRegistry:
         """``processes``: run the executions of entry-point drivers in these worker
         processes (:mod:`eigen.drivers.processes`); drivers registered here stay here."""
         self._lock = threading.RLock()
-        self.processes = processes
+        self._processes = processes
         self._from_entry_points: set[str] = set()
         self._drivers: dict[str, Driver] = {}
         self._pending: dict[str, EntryPoint] = {}
@@ -196,8 +196,8 @@ class DriverRegistry:
     def execute(self, request: ExecutionRequest) -> ExecutionResult:
         """Run ``request`` on its device; adds ``timings["driver_s"]`` (whole driver call)."""
         driver = self.driver(request.device)
-        if self.processes is not None and driver.name in self._from_entry_points:
-            return self.processes.execute(request)  # the worker's registry times the call
+        if self._processes is not None and driver.name in self._from_entry_points:
+            return self._processes.execute(request)  # the worker's registry times the call
         start = perf_counter()
         try:
             result = driver.run(request)

@@ -77,7 +77,9 @@ class EventBus:
                 return None
             found: list[JobEvent] = []
             expected = after_seq + 1
-            for event in log[bisect.bisect_right([e.seq for e in log], after_seq) :]:
+            for event in log:
+                if event.seq <= after_seq:
+                    continue
                 if event.seq != expected:
                     return found or None  # a gap: what is missing is in the store
                 found.append(event)

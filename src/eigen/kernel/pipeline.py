@@ -291,16 +291,11 @@ class Pipeline:
         self.lifecycle.move(job.id, JobState.TIMEOUT, summary, data=error, **error)
 
     def fail(self, job_id: str, code: str, summary: str, state: JobState = JobState.ERROR) -> None:
-        self._forget(job_id)
         error: dict[str, Any] = {"error_code": code, "error_summary": summary}
         try:
             self.artifacts.put_json(job_id, "error.json", error)
         finally:
             self.lifecycle.move(job_id, state, summary, data=error, **error)
-
-    def _forget(self, job_id: str) -> None:
-        with self._lock:
-            self._compiled.pop(job_id, None)
 
 
 @contextmanager

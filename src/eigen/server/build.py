@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from eigen.config.settings import ROLES, Settings
 from eigen.kernel.ports import CompilerPort, DriverPort
@@ -18,6 +19,9 @@ from eigen.kernel.store.factory import open_store
 from eigen.kernel.store.retention import RetentionSweeper
 from eigen.system_api.ports import KernelPort
 from eigen.system_api.service import JobApi
+
+if TYPE_CHECKING:
+    from eigen.drivers.processes import DriverProcesses
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ class Stack:
     kernel_port: KernelPort | None = None
     api: JobApi | None = None
     retention: RetentionSweeper | None = None
+    driver_processes: DriverProcesses | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -39,9 +44,8 @@ class Stack:
         if warm_up is not None:
             local = self.drivers is not None and "driver-manager" in self.roles
             warm_up(self.drivers.list_devices() if local and self.drivers is not None else [])
-        processes = getattr(self.drivers, "processes", None)
-        if processes is not None:
-            processes.warm_up()  # they started with the pool, alongside the above
+        if self.driver_processes is not None:
+            self.driver_processes.warm_up()  # they started with the pool, alongside the above
         if self.kernel is not None:
             self.kernel.start()
         if self.retention is not None:
@@ -61,10 +65,10 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
         from eigen.drivers.registry import GROUP, DriverRegistry
 
         workers = settings.driver_processes or 0  # unset: the embedded default (serve sets 1)
-        processes = DriverProcesses(workers, GROUP) if workers else None
-        stack.drivers = DriverRegistry(processes=processes)
-        if processes is not None:
-            stack.closers.append(processes.close)
+        stack.driver_processes = DriverProcesses(workers, GROUP) if workers else None
+        stack.drivers = DriverRegistry(processes=stack.driver_processes)
+        if stack.driver_processes is not None:
+            stack.closers.append(stack.driver_processes.close)
     elif "kernel" in wanted:
         from eigen.server.remote import RemoteDrivers
 

@@ -26,16 +26,18 @@ class LRUCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._data)
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: K, *, count: bool = True) -> V | None:
+        """The value of ``key`` (now the most recent), or None; ``count=False`` leaves
+        the hit and miss counters alone (a look before the counted lookup)."""
         if self._maxsize <= 0:
             return None
         with self._lock:
             value = self._data.get(key)
             if value is None:
-                self.misses += 1
+                self.misses += count
                 return None
             self._data.move_to_end(key)
-            self.hits += 1
+            self.hits += count
             return value
 
     def put(self, key: K, value: V) -> None:

@@ -144,6 +144,12 @@ class CompilationService:
         level = request.optimization_level
         return self._compile(request, self._optimize_level if level is None else level)
 
+    def cached(self, request: CompileRequest) -> CompiledProgram | None:
+        """What :meth:`compile` returns for ``request`` when it is in the result cache."""
+        level = request.optimization_level
+        _, key = self._compile_key(request, self._default_level if level is None else level)
+        return self._results.get(key, count=False)
+
     # -- operations --------------------------------------------------------------------
 
     def warm_up(self, devices: Iterable[DeviceInfo] = ()) -> float:
@@ -164,18 +170,22 @@ class CompilationService:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _compile(self, request: CompileRequest, level: int) -> CompiledProgram:
+    def _compile_key(self, request: CompileRequest, level: int) -> tuple[str, Hashable]:
+        """The program's sha256 and the result cache key of compiling it at ``level``."""
         device = request.device
-        pm_key = key_for(device, level, request.seed)
         digest = source_digest(check_source(request.program))
-        key = (
+        return digest, (
             "compile",
             digest,
             *self._program_key(request),
-            pm_key,
+            key_for(device, level, request.seed),
             device.clifford_only,
             request.measurement_bases,
         )
+
+    def _compile(self, request: CompileRequest, level: int) -> CompiledProgram:
+        device = request.device
+        digest, key = self._compile_key(request, level)
         cached = self._results.get(key)
         if cached is not None:
             return cached

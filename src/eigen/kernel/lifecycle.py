@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eigen.errors import InternalError, NotFound
 from eigen.kernel.events import EventBus
-from eigen.kernel.store.base import JobStore
+from eigen.kernel.store.base import JobStore, Transition
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
 from eigen.models.state import JobState, can_transition
@@ -22,6 +22,18 @@ from eigen.observability import metrics
 log = logging.getLogger(__name__)
 
 _MAX_RACES = 50
+
+
+@dataclass(frozen=True)
+class Move:
+    """A request to move ``job`` (the caller's snapshot of it) to ``target``."""
+
+    job: Job
+    target: JobState
+    message: str = ""
+    data: dict[str, Any] | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    result: JobResult | None = None
 
 
 class Lifecycle:
@@ -64,27 +76,71 @@ class Lifecycle:
                 job = replace(snapshot, state=head[0], last_seq=head[1]) if head else None
             if job is None:
                 raise NotFound(f"job {job_id} not found")
-            if not can_transition(job.state, target):
+            planned = self._plan(job, Move(job, target, message, data, changes, result))
+            if planned is None:
                 return None
-            now = self.clock()
-            fields = dict(changes)
-            if target is JobState.RUNNING:
-                fields.setdefault("started_at", now)
-            if target.terminal:
-                fields.setdefault("finished_at", now)
-            event = JobEvent(job_id, job.last_seq + 1, target, "state", now, message, dict(data or {}))
-            if self.store.transition(job_id, job.state, event, fields, result):
-                self._progressed.pop(job_id, None)
-                self.bus.publish(event)
-                metrics.job_transition(
-                    job.state.value, target.value, job.request.target, str(fields.get("error_code") or "")
-                )
-                log.debug(
-                    "job state changed",
-                    extra={"job_id": job_id, "from": job.state.value, "to": target.value},
-                )
-                return replace(job, state=target, last_seq=event.seq, updated_at=now, **fields)
+            if self.store.transition(job_id, job.state, planned.event, planned.changes, result):
+                return self._moved(job, planned)
         raise InternalError(f"job {job_id}: too many concurrent updates")
+
+    def move_many(self, moves: Sequence[Move]) -> list[Job | None]:
+        """:meth:`move` for several jobs (each from its snapshot) in one transaction; the
+        pipeline's stages move a batch of jobs at once. A move whose compare-and-set is
+        refused (the job moved on meanwhile) is retried alone, as :meth:`move` does."""
+        planned = [self._plan(move.job, move) for move in moves]
+        batch = [p for p in planned if p is not None]
+        applied = iter(self.store.transitions(batch))
+        moved: list[Job | None] = []
+        for move, plan in zip(moves, planned, strict=True):
+            if plan is None:
+                moved.append(None)
+            elif next(applied):
+                moved.append(self._moved(move.job, plan))
+            else:
+                moved.append(
+                    self.move(
+                        move.job.id,
+                        move.target,
+                        move.message,
+                        move.data,
+                        snapshot=move.job,
+                        result=move.result,
+                        **move.changes,
+                    )
+                )
+        return moved
+
+    def _plan(self, job: Job, move: Move) -> Transition | None:
+        """The transition that moves ``job`` (as last seen) as ``move`` asks; None when its
+        state does not allow the target."""
+        if not can_transition(job.state, move.target):
+            return None
+        now = self.clock()
+        fields = dict(move.changes)
+        if move.target is JobState.RUNNING:
+            fields.setdefault("started_at", now)
+        if move.target.terminal:
+            fields.setdefault("finished_at", now)
+        event = JobEvent(
+            job.id, job.last_seq + 1, move.target, "state", now, move.message, dict(move.data or {})
+        )
+        return Transition(job.id, job.state, event, fields, move.result)
+
+    def _moved(self, job: Job, applied: Transition) -> Job:
+        """Publish an applied transition and count it; the job as it is now."""
+        event = applied.event
+        self._progressed.pop(job.id, None)
+        self.bus.publish(event)
+        metrics.job_transition(
+            job.state.value, event.state.value, job.request.target, str(applied.changes.get("error_code") or "")
+        )
+        log.debug(
+            "job state changed",
+            extra={"job_id": job.id, "from": job.state.value, "to": event.state.value},
+        )
+        return replace(
+            job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **applied.changes
+        )
 
     def progress(
         self,

@@ -17,17 +17,17 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from eigen.errors import Cancelled, DeadlineExceeded, EigenError, ExecutionFailed
 from eigen.kernel.deadline import call_with_deadline
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
-from eigen.kernel.lifecycle import Lifecycle
+from eigen.kernel.lifecycle import Lifecycle, Move
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.scheduler import PriorityScheduler
@@ -41,6 +41,10 @@ from eigen.observability import context as call_context
 from eigen.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+# a batch of compiled jobs waits at most this long for the rest of its batch to be queued
+QUEUE_FLUSH_S = 0.01
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
 
@@ -84,20 +88,36 @@ class Pipeline:
         self._lock = threading.Lock()
 
     # -- stage 1: compile, then queue ----------------------------------------------------
-    def compile(self, job: Job) -> None:
-        """Compile ``job`` (as accepted or resumed: a snapshot that may be stale, e.g.
-        cancelled since; the first move sees it) and queue it."""
-        if job.terminal:
-            return
-        with job_context(job):
-            if job.state is JobState.PENDING:
-                moved = self.lifecycle.move(job.id, JobState.COMPILING, "compiling", snapshot=job)
-                if moved is None:
-                    return
-                job = moved
-            self._guard(job, self._compile_and_queue, "compile")
+    def compile(self, jobs: Sequence[Job]) -> None:
+        """Compile ``jobs`` (as accepted or resumed: snapshots that may be stale, e.g.
+        cancelled since; the first move sees it) and queue them.
 
-    def _compile_and_queue(self, job: Job) -> None:
+        A batch shares its transactions: every job moves to COMPILING in one, and the
+        compiled ones to QUEUED in another, or in several when compiling the batch takes
+        longer than ``QUEUE_FLUSH_S`` (a slow compile never holds back the jobs compiled
+        before it)."""
+        live = [job for job in jobs if not job.terminal]
+        starting = self.lifecycle.move_many(
+            [Move(job, JobState.COMPILING, "compiling") for job in live if job.state is JobState.PENDING]
+        )
+        moved = iter(starting)
+        ready: list[tuple[Job, CompiledProgram, float]] = []
+        flush_at = time.monotonic() + QUEUE_FLUSH_S
+        for job in live:
+            compiling = next(moved) if job.state is JobState.PENDING else job
+            if compiling is None:
+                continue  # cancelled or timed out meanwhile
+            with job_context(compiling):
+                compiled = self._guard(compiling, self._compile_stage, "compile")
+            if compiled is not None:
+                ready.append((compiling, *compiled))
+            if ready and time.monotonic() >= flush_at:
+                self._queue(ready)
+                ready, flush_at = [], time.monotonic() + QUEUE_FLUSH_S
+        self._queue(ready)
+
+    def _compile_stage(self, job: Job) -> tuple[CompiledProgram, float]:
+        """Write the inputs, compile, write the compiled forms; the program and seconds."""
         started = time.perf_counter()
         self._write_inputs(job)
         compiled = self._compile(job)
@@ -106,15 +126,23 @@ class Pipeline:
         self.artifacts.put(job.id, "compiled.qasm", compiled.qasm3)
         self.artifacts.put(job.id, "compiled.aqo.json", compiled.aqo_json)
         self.artifacts.put_json(job.id, "compile_report.json", compiled.report)
-        timings = {**job.timings, "compile_s": compile_s}
-        queued: Job | None = job
-        if job.state is JobState.COMPILING:
-            queued = self.lifecycle.move(job.id, JobState.QUEUED, "queued", snapshot=job, timings=timings)
-        if queued is None:
-            return  # cancelled or timed out meanwhile
-        with self._lock:
-            self._compiled[job.id] = (queued, compiled)
-        self.scheduler.push(job.id, job.request.priority)
+        return compiled, compile_s
+
+    def _queue(self, ready: list[tuple[Job, CompiledProgram, float]]) -> None:
+        """Move compiled jobs to QUEUED (one transaction) and hand them to the scheduler."""
+        compiling = [(job, seconds) for job, _, seconds in ready if job.state is JobState.COMPILING]
+        moves = [
+            Move(job, JobState.QUEUED, "queued", changes={"timings": {**job.timings, "compile_s": seconds}})
+            for job, seconds in compiling
+        ]
+        queued = dict(zip((job.id for job, _ in compiling), self.lifecycle.move_many(moves), strict=True))
+        for job, compiled, _ in ready:
+            now = queued.get(job.id, job)
+            if now is None:
+                continue  # cancelled or timed out meanwhile
+            with self._lock:
+                self._compiled[job.id] = (now, compiled)
+            self.scheduler.push(job.id, job.request.priority)
 
     def _compile(self, job: Job) -> CompiledProgram:
         request = job.request
@@ -127,6 +155,9 @@ class Pipeline:
             seed=request.seed,
         )
         limit = self.compile_timeout_s
+        compiled = self.compiler.cached(compile_request) if limit else None
+        if compiled is not None:
+            return compiled
         if not limit:
             return self.compiler.compile(compile_request)
         try:
@@ -250,7 +281,9 @@ class Pipeline:
         )
 
     # -- failure handling ----------------------------------------------------------------
-    def _guard(self, job: Job, stage: Callable[[Job], None], name: str) -> None:
+    def _guard(self, job: Job, stage: Callable[[Job], R], name: str) -> R | None:
+        """Run one stage of ``job``; what it returns, or None when it ended the job (error,
+        timeout) or gave it up (cancelled meanwhile, shutdown)."""
         try:
             with tracing.span(
                 f"kernel.{name}",
@@ -258,14 +291,14 @@ class Pipeline:
                 attributes={"eigen.job_id": job.id, "eigen.backend": job.request.target},
                 expected=(Cancelled, Interrupted),
             ):
-                stage(job)
+                return stage(job)
         except Cancelled:
-            return  # the job was cancelled or timed out meanwhile: its state says so already
+            return None  # the job was cancelled or timed out meanwhile: its state says so already
         except Interrupted:
             # The kernel is stopping: the job stays RUNNING with its last checkpoint, and the
             # next kernel to start on this store re-queues and resumes it.
             log.info("job interrupted by shutdown", extra={"job_id": job.id})
-            return
+            return None
         except StageTimeout as exc:
             log.warning(exc.message, extra={"job_id": job.id})
             self.fail(job.id, exc.code, exc.message, JobState.TIMEOUT)
@@ -273,11 +306,12 @@ class Pipeline:
             if isinstance(exc, ExecutionFailed) and self.stopping.is_set():
                 # e.g. the driver processes were stopped under it: the next start re-runs it
                 log.info("job interrupted by shutdown", extra={"job_id": job.id, "error": exc.message})
-                return
+                return None
             self.fail(job.id, exc.code, exc.message)
         except Exception as exc:  # a bug must end the job, never the worker
             log.exception("stage failed", extra={"job_id": job.id})
             self.fail(job.id, "EIGEN_INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
+        return None
 
     def overdue(self, job: Job) -> bool:
         """Past its timeout (counted from submission), whether or not the watchdog saw it."""

@@ -25,6 +25,10 @@ class CompilerPort(Protocol):
 
     def optimize(self, request: CompileRequest) -> CompiledProgram: ...
 
+    def cached(self, request: CompileRequest) -> CompiledProgram | None:
+        """``compile(request)`` when it is at hand without compiling (a cache hit), else
+        None; never slow, so it needs no deadline."""
+
 
 class DriverPort(Protocol):
     def list_devices(self) -> list[DeviceInfo]: ...

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 # Port calls that get a span of their own (cheap look-ups such as ``device`` do not).
 COMPILER_SPANS = frozenset({"compile", "validate", "optimize"})
 DRIVER_SPANS = frozenset({"execute", "estimate", "calibrate"})
+# jobs compiled per batch (their moves share transactions); more wait for the next batch
+COMPILE_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -349,12 +351,26 @@ class Kernel:
     # -- workers ---------------------------------------------------------------------------
     def _compile_loop(self) -> None:
         while True:
-            job = self._compile_queue.get()
-            if job is None:
+            batch, last = self._compile_batch()
+            if batch and not self._draining.is_set():  # draining: left PENDING for the next start
+                self.pipeline.compile(batch)
+            if last:
                 return
-            if self._draining.is_set():
-                continue  # left PENDING: the next start compiles it
-            self.pipeline.compile(job)
+
+    def _compile_batch(self) -> tuple[list[Job], bool]:
+        """The next jobs to compile: one (waiting for it), then whatever else has arrived,
+        up to ``COMPILE_BATCH``; and whether the queue said stop (None) meanwhile."""
+        batch: list[Job] = []
+        job = self._compile_queue.get()
+        while job is not None:
+            batch.append(job)
+            if len(batch) >= COMPILE_BATCH:
+                return batch, False
+            try:
+                job = self._compile_queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
 
     def _execute_loop(self) -> None:
         while not self._draining.is_set():

@@ -163,6 +163,10 @@ class RemoteCompiler(_Remote):
     def optimize(self, request: CompileRequest) -> CompiledProgram:
         return wire.compiled_from_pb(self.call(self.stub.Optimize, wire.compile_request_to_pb(request)))
 
+    def cached(self, request: CompileRequest) -> CompiledProgram | None:
+        """Never: the compiler's cache is in its own process, one call away like a compile."""
+        return None
+
 
 class RemoteDrivers(_Remote):
     def __init__(self, address: str) -> None:

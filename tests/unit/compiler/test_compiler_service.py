@@ -198,6 +198,16 @@ def test_result_cache_returns_the_same_program(service: CompilationService) -> N
     assert service.compile(request(BELL, ProgramLanguage.QASM3, STATEVECTOR)) is not first
 
 
+def test_cached_is_a_compile_without_the_work(service: CompilationService) -> None:
+    bell = request(BELL, ProgramLanguage.QASM3, STATEVECTOR)
+    assert service.cached(bell) is None
+    first = service.compile(bell)
+    assert service.cached(bell) is first
+    assert service.cached(request(BELL, ProgramLanguage.QASM3, STATEVECTOR, optimization_level=2)) is None
+    assert service.cached(request(BELL, ProgramLanguage.QASM3, LINE)) is None
+    assert service.cache_info()["hits"] == 0 and service.cache_info()["misses"] == 1  # looks are not counted
+
+
 def test_result_cache_can_be_disabled() -> None:
     service = CompilationService(cache_size=0, pass_managers=PassManagerCache())
     first = service.compile(request(BELL, ProgramLanguage.QASM3, STATEVECTOR))

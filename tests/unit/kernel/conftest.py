@@ -40,6 +40,9 @@ class FakeCompiler:
 
     optimize = compile
 
+    def cached(self, request: CompileRequest) -> CompiledProgram | None:
+        return None  # every compile is a call, so the deadline applies to each
+
     def _program(self, request: CompileRequest) -> CompiledProgram:
         return CompiledProgram(
             circuit=request.program,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from eigen.errors import AlreadyExists, FailedPrecondition, NotFound
-from eigen.kernel.store.base import JobFilter, JobStore
+from eigen.kernel.store.base import JobFilter, JobStore, Transition
 from eigen.kernel.store.retention import expire_old_results, load_result
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.program import ProgramLanguage
@@ -219,6 +219,28 @@ class StoreContract:
         assert store.result("a2") == a_result("a2")
         job = store.get("a2")
         assert job is not None and job.state is JobState.DONE and job.result_expired_at is None
+
+    def test_transitions_apply_each_compare_and_set_on_its_own(self, store: JobStore) -> None:
+        for job_id in ("b1", "b2", "b3"):
+            new_job(store, job_id, 10.0)
+        store.transition("b2", JobState.PENDING, event("b2", 2, JobState.CANCELLED), {})
+        applied = store.transitions(
+            [
+                Transition("b1", JobState.PENDING, event("b1", 2, JobState.DONE), {"attempt": 1}, a_result("b1")),
+                Transition("b2", JobState.PENDING, event("b2", 2, JobState.DONE), {}, a_result("b2")),
+                Transition("b3", JobState.PENDING, event("b3", 2, JobState.COMPILING)),
+                Transition("missing", JobState.PENDING, event("missing", 2, JobState.COMPILING)),
+            ]
+        )
+        assert applied == [True, False, True, False]
+        b1, b2, b3 = (store.get(job_id) for job_id in ("b1", "b2", "b3"))
+        assert b1 is not None and b1.state is JobState.DONE and b1.attempt == 1 and b1.last_seq == 2
+        assert store.result("b1") == a_result("b1")
+        assert b2 is not None and b2.state is JobState.CANCELLED and store.result("b2") is None
+        assert b3 is not None and b3.state is JobState.COMPILING
+        assert [(e.seq, e.state) for e in store.events("b3")] == [(1, JobState.PENDING), (2, JobState.COMPILING)]
+        assert [e.seq for e in store.events("b2")] == [1, 2]  # the refused move added no event
+        assert store.transitions([]) == []
 
     def test_expired_results_are_gone_but_jobs_stay(self, store: JobStore) -> None:
         for job_id in ("old1", "old2", "new"):

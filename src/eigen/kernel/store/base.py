@@ -7,6 +7,7 @@ safely. Only :mod:`eigen.kernel.lifecycle` calls ``transition``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +26,17 @@ class JobFilter:
     limit: int = 50
     # keyset cursor: jobs strictly older than (created_at, id), newest first
     before: tuple[float, str] | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One compare-and-set state change (see :meth:`JobStore.transition`)."""
+
+    job_id: str
+    expected: JobState
+    event: JobEvent
+    changes: dict[str, Any] = field(default_factory=dict)
+    result: JobResult | None = None
 
 
 class JobStore(Protocol):
@@ -52,6 +64,11 @@ class JobStore(Protocol):
         ``result``, save it in the same transaction (a job is never DONE without its
         result, and a refused transition saves none). Returns False when the job had
         moved on (the caller re-reads and decides)."""
+
+    def transitions(self, batch: Sequence[Transition]) -> list[bool]:
+        """Several transitions (of different jobs) in one transaction: each is
+        compare-and-set on its own, exactly as :meth:`transition`, and a refused one does
+        not stop the others. Returns, in order, which were applied."""
 
     def append_event(
         self,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from eigen.errors import AlreadyExists
-from eigen.kernel.store.base import JobFilter
+from eigen.kernel.store.base import JobFilter, Transition
 from eigen.kernel.store.query import matches
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
@@ -59,18 +60,26 @@ class MemoryJobStore:
         changes: dict[str, Any],
         result: JobResult | None = None,
     ) -> bool:
+        return self.transitions([Transition(job_id, expected, event, changes, result)])[0]
+
+    def transitions(self, batch: Sequence[Transition]) -> list[bool]:
         with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None or job.state != expected or job.last_seq + 1 != event.seq:
-                return False
-            if result is not None:
-                self._results[job_id] = (time.time(), copy.deepcopy(result))
-                changes = {**changes, "result_expired_at": None}
-            self._jobs[job_id] = replace(
-                job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **changes
-            )
-            self._events[job_id].append(event)
-            return True
+            return [self._apply(move) for move in batch]
+
+    def _apply(self, move: Transition) -> bool:
+        job = self._jobs.get(move.job_id)
+        if job is None or job.state != move.expected or job.last_seq + 1 != move.event.seq:
+            return False
+        changes = move.changes
+        if move.result is not None:
+            self._results[move.job_id] = (time.time(), copy.deepcopy(move.result))
+            changes = {**changes, "result_expired_at": None}
+        event = move.event
+        self._jobs[move.job_id] = replace(
+            job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **changes
+        )
+        self._events[move.job_id].append(event)
+        return True
 
     def append_event(
         self,

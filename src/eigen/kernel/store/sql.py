@@ -11,6 +11,7 @@ import functools
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from eigen.errors import AlreadyExists
 from eigen.kernel.store import schema
-from eigen.kernel.store.base import JobFilter
+from eigen.kernel.store.base import JobFilter, Transition
 from eigen.kernel.store.engine import PoolOptions, make_engine, masked
 from eigen.kernel.store.migrate import ensure_schema
 from eigen.models.job import Job, JobEvent, JobRequest
@@ -119,23 +120,42 @@ class SqlJobStore:
         changes: dict[str, Any],
         result: JobResult | None = None,
     ) -> bool:
-        values: dict[str, Any] = {
-            "state": event.state.value,
-            "last_seq": event.seq,
-            "updated_at": event.timestamp,
-        }
-        values.update({k: v for k, v in changes.items() if k in _JOB_COLUMNS})
-        if result is not None:
-            values["result_expired_at"] = None
-        statement = _transition_statement(tuple(sorted(values)))
-        parameters = {**values, "b_id": job_id, "b_state": expected.value, "b_seq": event.seq - 1}
+        return self.transitions([Transition(job_id, expected, event, changes, result)])[0]
+
+    def transitions(self, batch: Sequence[Transition]) -> list[bool]:
+        applied: list[bool] = []
+        events: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
         with self._engine.begin() as conn:
-            if conn.execute(statement, parameters).rowcount != 1:
-                return False
-            conn.execute(_INSERT_EVENT, _event_row(event))
-            if result is not None:
-                self._upsert(conn, schema.results, job_id, _result_row(result))
-        return True
+            for move in batch:
+                values: dict[str, Any] = {
+                    "state": move.event.state.value,
+                    "last_seq": move.event.seq,
+                    "updated_at": move.event.timestamp,
+                }
+                values.update({k: v for k, v in move.changes.items() if k in _JOB_COLUMNS})
+                if move.result is not None:
+                    values["result_expired_at"] = None
+                parameters = {
+                    **values,
+                    "b_id": move.job_id,
+                    "b_state": move.expected.value,
+                    "b_seq": move.event.seq - 1,
+                }
+                statement = _transition_statement(tuple(sorted(values)))
+                ok = conn.execute(statement, parameters).rowcount == 1
+                applied.append(ok)
+                if ok:
+                    events.append(_event_row(move.event))
+                    if move.result is not None:
+                        results.append({**_result_row(move.result), "job_id": move.job_id})
+            # one executemany each for the rows of the applied moves
+            if events:
+                conn.execute(_INSERT_EVENT, events)
+            if results:
+                columns = tuple(sorted(k for k in results[0] if k != "job_id"))
+                conn.execute(_upsert_statement(conn.dialect.name, schema.results.name, columns), results)
+        return applied
 
     def append_event(
         self,

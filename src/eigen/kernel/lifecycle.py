@@ -5,9 +5,11 @@ where job counters and state-transition metrics are kept."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,6 +19,7 @@ from eigen.kernel.store.base import JobStore, Transition
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
 from eigen.models.state import JobState, can_transition
+from eigen.observability import context as call_context
 from eigen.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -132,12 +135,19 @@ class Lifecycle:
         self._progressed.pop(job.id, None)
         self.bus.publish(event)
         metrics.job_transition(
-            job.state.value, event.state.value, job.request.target, str(applied.changes.get("error_code") or "")
+            job.state.value,
+            event.state.value,
+            job.request.target,
+            str(applied.changes.get("error_code") or ""),
         )
-        log.debug(
-            "job state changed",
-            extra={"job_id": job.id, "from": job.state.value, "to": event.state.value},
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            # A worker moving a batch is in no job's context: give each line its own.
+            outside = call_context.active_context() is None
+            with job_context(job) if outside else contextlib.nullcontext():
+                log.debug(
+                    "job state changed",
+                    extra={"job_id": job.id, "from": job.state.value, "to": event.state.value},
+                )
         return replace(
             job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **applied.changes
         )
@@ -166,3 +176,17 @@ class Lifecycle:
                 return True
             head = None
         return False
+
+
+@contextmanager
+def job_context(job: Job) -> Iterator[None]:
+    """The job's submitter and trace travel with every call (and log line) of a stage."""
+    token = call_context.activate(
+        call_context.CallContext(
+            request_id=job.id, caller=job.owner, traceparent=job.traceparent, job_id=job.id
+        )
+    )
+    try:
+        yield
+    finally:
+        call_context.deactivate(token)

@@ -13,13 +13,13 @@ histograms of :mod:`eigen.observability.metrics`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import yaml
@@ -27,7 +27,7 @@ import yaml
 from eigen.errors import Cancelled, DeadlineExceeded, EigenError, ExecutionFailed
 from eigen.kernel.deadline import call_with_deadline
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
-from eigen.kernel.lifecycle import Lifecycle, Move
+from eigen.kernel.lifecycle import Lifecycle, Move, job_context
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.scheduler import PriorityScheduler
@@ -37,7 +37,6 @@ from eigen.models.program import ProgramLanguage
 from eigen.models.result import JobResult, result_to_dict
 from eigen.models.state import JobState
 from eigen.models.target import DeviceInfo
-from eigen.observability import context as call_context
 from eigen.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,11 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 # a batch of compiled jobs waits at most this long for the rest of its batch to be queued
 QUEUE_FLUSH_S = 0.01
+DONE_FLUSH_S = 0.01  # the same for executed jobs waiting to be recorded DONE
+# what counts as a small circuit (see Pipeline.batchable)
+SMALL_QUBITS = 12
+SMALL_GATES = 2_000
+SMALL_SHOTS = 100_000
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
 
@@ -97,7 +101,7 @@ class Pipeline:
         longer than ``QUEUE_FLUSH_S`` (a slow compile never holds back the jobs compiled
         before it)."""
         live = [job for job in jobs if not job.terminal]
-        starting = self.lifecycle.move_many(
+        starting = self._move_batch(
             [Move(job, JobState.COMPILING, "compiling") for job in live if job.state is JobState.PENDING]
         )
         moved = iter(starting)
@@ -135,7 +139,7 @@ class Pipeline:
             Move(job, JobState.QUEUED, "queued", changes={"timings": {**job.timings, "compile_s": seconds}})
             for job, seconds in compiling
         ]
-        queued = dict(zip((job.id for job, _ in compiling), self.lifecycle.move_many(moves), strict=True))
+        queued = dict(zip((job.id for job, _ in compiling), self._move_batch(moves), strict=True))
         for job, compiled, _ in ready:
             now = queued.get(job.id, job)
             if now is None:
@@ -203,30 +207,70 @@ class Pipeline:
         self.artifacts.put(job.id, "job.yaml", text)
 
     # -- stage 2: execute, then persist --------------------------------------------------
-    def execute(self, job_id: str) -> None:
+    def batchable(self, job_id: str) -> bool:
+        """Whether a queued job may share an execute batch: a small plain circuit (no
+        sweep, no hybrid loop), which runs in milliseconds, so the jobs after it in its
+        batch barely wait for it."""
         with self._lock:
-            waiting = self._compiled.pop(job_id, None)
-        # The job as queued (the move to RUNNING sees a cancel since), else as stored.
-        job, compiled = waiting if waiting is not None else (self.lifecycle.store.get(job_id), None)
-        if job is None or job.state is not JobState.QUEUED:
-            return
-        with job_context(job):
-            self._guard(job, functools.partial(self._run, compiled=compiled), "execute")
-
-    def _run(self, job: Job, compiled: CompiledProgram | None = None) -> None:
-        if compiled is None:  # e.g. resumed after a restart: compile again, quietly
-            compiled = self._compile(job)
-        running = self.lifecycle.move(
-            job.id, JobState.RUNNING, "running", snapshot=job, attempt=job.attempt + 1
+            entry = self._compiled.get(job_id)
+        if entry is None:
+            return False
+        job, compiled = entry
+        request = job.request
+        after = compiled.report.get("after") or {}
+        return (
+            compiled.hybrid is None
+            and not request.observables
+            and len(request.parameter_bindings) <= 1
+            and compiled.num_qubits <= SMALL_QUBITS
+            and int(after.get("size", SMALL_GATES + 1)) <= SMALL_GATES
+            and request.shots_or_default <= SMALL_SHOTS
         )
-        if running is None:
-            return
-        self._queue_waited(job, running)
+
+    def execute(self, job_ids: Sequence[str]) -> None:
+        """Run queued jobs, one after another. A batch shares its transactions: every job
+        moves to RUNNING in one, and the finished ones to DONE in another, or in several
+        when running the batch takes longer than ``DONE_FLUSH_S``."""
+        with self._lock:
+            waiting = [(job_id, self._compiled.pop(job_id, None)) for job_id in job_ids]
+        queued: list[tuple[Job, CompiledProgram]] = []
+        for job_id, entry in waiting:
+            # The job as queued (the move to RUNNING sees a cancel since), else as stored.
+            job, compiled = entry if entry is not None else (self.lifecycle.store.get(job_id), None)
+            if job is None or job.state is not JobState.QUEUED:
+                continue
+            if compiled is None:  # e.g. resumed after a restart: compile again, quietly
+                with job_context(job):
+                    compiled = self._guard(job, self._compile, "compile")
+                if compiled is None:
+                    continue
+            queued.append((job, compiled))
+        moves = [
+            Move(job, JobState.RUNNING, "running", changes={"attempt": job.attempt + 1}) for job, _ in queued
+        ]
+        finished: list[Move] = []
+        flush_at = time.monotonic() + DONE_FLUSH_S
+        for (job, compiled), running in zip(queued, self._move_batch(moves), strict=True):
+            if running is None:
+                continue  # cancelled or timed out meanwhile
+            self._queue_waited(job, running)
+            with job_context(running):
+                done = self._guard(running, functools.partial(self._run, compiled=compiled), "execute")
+            if done is not None:
+                finished.append(done)
+            if finished and time.monotonic() >= flush_at:
+                self._finish(finished)
+                finished, flush_at = [], time.monotonic() + DONE_FLUSH_S
+        self._finish(finished)
+
+    def _run(self, running: Job, compiled: CompiledProgram) -> Move | None:
+        """Execute a RUNNING job and write its results; the move to DONE that records them
+        (None when the job ran past its timeout: it is TIMEOUT now)."""
         started = time.perf_counter()
-        device = self.devices(job.request.target)
+        device = self.devices(running.request.target)
         if compiled.hybrid is not None:
             result = self.hybrid.run_program(running, compiled, device)
-        elif job.request.observables:
+        elif running.request.observables:
             result = self.hybrid.run_sweep(running, compiled, device)
         else:
             result = self._execute_circuit(running, compiled)
@@ -234,14 +278,28 @@ class Pipeline:
         result.compile_report = compiled.report
         if self.overdue(running):  # finished, but too late: the timeout wins
             self.time_out(running)
-            return
-        self.artifacts.put_json(job.id, "results.json", result_to_dict(result))
+            return None
+        self.artifacts.put_json(running.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
-        done = self.lifecycle.move(
-            job.id, JobState.DONE, "done", snapshot=running, result=result, timings=timings
-        )
-        if done is not None:
-            metrics.execution_seconds(job.request.target, result.timings["execute_s"])
+        return Move(running, JobState.DONE, "done", changes={"timings": timings}, result=result)
+
+    def _finish(self, finished: list[Move]) -> None:
+        """Move executed jobs to DONE with their results (one transaction)."""
+        for move, done in zip(finished, self._move_batch(finished), strict=True):
+            if done is not None and move.result is not None:
+                metrics.execution_seconds(done.request.target, move.result.timings["execute_s"])
+
+    def _move_batch(self, moves: list[Move]) -> list[Job | None]:
+        """``move_many``; when the store fails it, each job ends in ERROR on its own (a
+        failing store never stops a worker)."""
+        try:
+            return self.lifecycle.move_many(moves)
+        except Exception as exc:
+            log.exception("moving a batch of jobs failed", extra={"jobs": len(moves)})
+            for move in moves:
+                with contextlib.suppress(Exception):
+                    self.fail(move.job.id, "EIGEN_INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
+            return [None] * len(moves)
 
     @staticmethod
     def _queue_waited(queued: Job, running: Job) -> None:
@@ -330,17 +388,3 @@ class Pipeline:
             self.artifacts.put_json(job_id, "error.json", error)
         finally:
             self.lifecycle.move(job_id, state, summary, data=error, **error)
-
-
-@contextmanager
-def job_context(job: Job) -> Iterator[None]:
-    """The job's submitter and trace travel with every call (and log line) of a stage."""
-    token = call_context.activate(
-        call_context.CallContext(
-            request_id=job.id, caller=job.owner, traceparent=job.traceparent, job_id=job.id
-        )
-    )
-    try:
-        yield
-    finally:
-        call_context.deactivate(token)

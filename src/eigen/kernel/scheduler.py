@@ -1,6 +1,6 @@
 """Priority scheduler: highest priority first, then first come first served.
 
-Thread-safe; ``pop`` blocks until a job is ready or the timeout passes. A job cancelled
+Thread-safe; ``pop_batch`` blocks until a job is ready or the timeout passes. A job cancelled
 while queued stays in the heap until popped: the pipeline's compare-and-set transition
 to RUNNING refuses it, so removal needs no bookkeeping here.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -35,13 +36,22 @@ class PriorityScheduler(Generic[T]):
             heapq.heappush(self._heap, _Entry((-priority, next(self._order)), item))
             self._cond.notify()
 
-    def pop(self, timeout: float | None = None) -> T | None:
+    def pop_batch(
+        self, limit: int, timeout: float | None = None, together: Callable[[T], bool] = lambda _: False
+    ) -> list[T]:
+        """The next item (waiting up to ``timeout``; ``[]`` when none came) and, while it
+        and each next one satisfy ``together``, more of them, in order, up to ``limit``."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._heap or self._closed, timeout):
-                return None
+                return []
             if not self._heap:
-                return None
-            return heapq.heappop(self._heap).item
+                return []
+            batch = [heapq.heappop(self._heap).item]
+            if not together(batch[0]):
+                return batch
+            while self._heap and len(batch) < limit and together(self._heap[0].item):
+                batch.append(heapq.heappop(self._heap).item)
+            return batch
 
     def __len__(self) -> int:
         with self._cond:

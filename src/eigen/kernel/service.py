@@ -50,6 +50,7 @@ COMPILER_SPANS = frozenset({"compile", "validate", "optimize"})
 DRIVER_SPANS = frozenset({"execute", "estimate", "calibrate"})
 # jobs compiled per batch (their moves share transactions); more wait for the next batch
 COMPILE_BATCH = 32
+EXECUTE_BATCH = 16  # small circuits executed per batch (see Pipeline.batchable)
 
 
 @dataclass(frozen=True)
@@ -374,17 +375,18 @@ class Kernel:
 
     def _execute_loop(self) -> None:
         while not self._draining.is_set():
-            job_id = self.scheduler.pop(timeout=0.5)
-            if job_id is None:
+            job_ids = self.scheduler.pop_batch(EXECUTE_BATCH, 0.5, self.pipeline.batchable)
+            if not job_ids:
                 continue
             if self._draining.is_set():
-                return  # left QUEUED: the next start runs it
-            metrics.JOBS_RUNNING.inc()
+                return  # left QUEUED: the next start runs them
+            metrics.JOBS_RUNNING.inc(len(job_ids))
             try:
-                self.pipeline.execute(job_id)
+                self.pipeline.execute(job_ids)
             finally:
-                metrics.JOBS_RUNNING.dec()
-            self._untrack(job_id)
+                metrics.JOBS_RUNNING.dec(len(job_ids))
+            for job_id in job_ids:
+                self._untrack(job_id)
 
     def _track_deadline(self, job: Job) -> None:
         timeout = job.request.timeout_seconds or self.settings.default_timeout_s

@@ -226,7 +226,9 @@ class StoreContract:
         store.transition("b2", JobState.PENDING, event("b2", 2, JobState.CANCELLED), {})
         applied = store.transitions(
             [
-                Transition("b1", JobState.PENDING, event("b1", 2, JobState.DONE), {"attempt": 1}, a_result("b1")),
+                Transition(
+                    "b1", JobState.PENDING, event("b1", 2, JobState.DONE), {"attempt": 1}, a_result("b1")
+                ),
                 Transition("b2", JobState.PENDING, event("b2", 2, JobState.DONE), {}, a_result("b2")),
                 Transition("b3", JobState.PENDING, event("b3", 2, JobState.COMPILING)),
                 Transition("missing", JobState.PENDING, event("missing", 2, JobState.COMPILING)),
@@ -238,7 +240,10 @@ class StoreContract:
         assert store.result("b1") == a_result("b1")
         assert b2 is not None and b2.state is JobState.CANCELLED and store.result("b2") is None
         assert b3 is not None and b3.state is JobState.COMPILING
-        assert [(e.seq, e.state) for e in store.events("b3")] == [(1, JobState.PENDING), (2, JobState.COMPILING)]
+        assert [(e.seq, e.state) for e in store.events("b3")] == [
+            (1, JobState.PENDING),
+            (2, JobState.COMPILING),
+        ]
         assert [e.seq for e in store.events("b2")] == [1, 2]  # the refused move added no event
         assert store.transitions([]) == []
 

@@ -86,6 +86,11 @@ class EventBus:
                 expected += 1
             return found
 
+    def knows(self, job_id: str) -> bool:
+        """Whether this bus holds events of the job (so the job exists)."""
+        with self._lock:
+            return job_id in self._logs
+
     def wait(self, job_id: str, after_seq: int, timeout: float) -> bool:
         """Block until the job has an event past ``after_seq`` (True) or timeout (False).
 

@@ -295,7 +295,8 @@ class Kernel:
         self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
     ) -> Iterator[JobEvent]:
         """Events of a job after ``after_seq``, live, until its terminal event."""
-        state = self._state(job_id)
+        # A job whose events this kernel holds exists; any other is looked up first.
+        state = None if self.bus.knows(job_id) else self._state(job_id)
         seq = after_seq
         while active() and not self._stopping.is_set():
             events = self.bus.since(job_id, seq)  # from memory when this kernel saw them
@@ -306,7 +307,7 @@ class Kernel:
                 seq = event.seq
                 if event.terminal:
                     return
-            if not events and state.terminal:
+            if not events and state is not None and state.terminal:
                 return
             self.bus.wait(job_id, seq, timeout=0.5)
             if not events:
@@ -319,6 +320,9 @@ class Kernel:
         return head[0]
 
     def results(self, job_id: str) -> JobResult:
+        recent = self.pipeline.recent.get(job_id)  # DONE here lately: nothing can change it
+        if recent is not None:
+            return recent
         job = self.get(job_id)
         if not job.terminal:
             raise FailedPrecondition(

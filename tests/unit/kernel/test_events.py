@@ -22,7 +22,10 @@ def seqs(found: list[JobEvent] | None) -> list[int] | None:
 
 
 def test_a_job_it_never_saw_is_read_from_the_store() -> None:
-    assert EventBus().since("unknown", 0) is None
+    bus = EventBus()
+    assert bus.since("unknown", 0) is None and not bus.knows("unknown")
+    bus.publish(event(1))
+    assert bus.knows("j1")
 
 
 def test_events_after_a_sequence_number() -> None:

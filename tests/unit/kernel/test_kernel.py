@@ -8,8 +8,9 @@ import pytest
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound
 from eigen.kernel.service import Kernel
+from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.state import JobState
-from tests.unit.kernel.conftest import FakeDrivers, job_request
+from tests.unit.kernel.conftest import FakeCompiler, FakeDrivers, job_request
 
 
 def finish(kernel: Kernel, job_id: str) -> list[JobState]:
@@ -156,3 +157,49 @@ def test_the_job_yaml_artifact_resubmits_the_same_job(kernel: Kernel) -> None:
     finish(kernel, job.id)
     folder = kernel.pipeline.artifacts.folder(job.id)
     assert load_job_file(folder / "job.yaml") == request
+
+
+def hold_compiles(kernel: Kernel, compiler: FakeCompiler) -> threading.Event:
+    """Compiles of programs containing 'hold' wait until the returned event is set."""
+    release = threading.Event()
+    original = compiler.compile
+
+    def compile(request: CompileRequest) -> CompiledProgram:
+        if "hold" in request.program:
+            release.wait(10)
+        return original(request)
+
+    compiler.compile = compile  # type: ignore[method-assign]
+    return release
+
+
+def test_jobs_that_arrive_together_move_together(kernel: Kernel, compiler: FakeCompiler) -> None:
+    batches: list[int] = []
+    transitions = kernel.store.transitions
+    kernel.store.transitions = lambda batch: batches.append(len(batch)) or transitions(batch)  # type: ignore[method-assign]
+    release = hold_compiles(kernel, compiler)
+    first, _ = kernel.submit(job_request("OPENQASM 3.0; qubit[2] q; // hold"))
+    waiting = [kernel.submit(job_request(f"OPENQASM 3.0; qubit[2] q; // {i}"))[0] for i in range(10)]
+    cancelled = kernel.cancel(waiting[3].id)
+    release.set()
+    for job in [first, *waiting]:
+        finish(kernel, job.id)
+    assert cancelled.state is JobState.CANCELLED
+    assert kernel.get(waiting[3].id).state is JobState.CANCELLED
+    assert [e.state for e in kernel.store.events(waiting[3].id)] == [JobState.PENDING, JobState.CANCELLED]
+    for job in [first, *(j for i, j in enumerate(waiting) if i != 3)]:
+        events = kernel.store.events(job.id)
+        assert [e.seq for e in events] == [1, 2, 3, 4, 5] and events[-1].state is JobState.DONE
+        assert kernel.results(job.id).counts == {"00": 100}
+    assert max(batches) >= 9  # the nine still waiting moved to COMPILING in one transaction
+
+
+def test_results_of_a_job_that_just_ended_come_from_memory(kernel: Kernel) -> None:
+    job, _ = kernel.submit(job_request())
+    finish(kernel, job.id)
+
+    def unreachable(job_id: str) -> None:
+        raise AssertionError("read the store")
+
+    kernel.store.result = unreachable  # type: ignore[method-assign]
+    assert kernel.results(job.id).counts == {"00": 100}

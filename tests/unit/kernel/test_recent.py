@@ -10,7 +10,9 @@ from eigen.models.result import Experiment, JobResult
 
 def result(job_id: str, outcomes: int = 2) -> JobResult:
     counts = {format(i, "b"): 1 for i in range(outcomes)}
-    return JobResult(job_id=job_id, backend="sim:test", experiments=[Experiment(counts=counts, shots=outcomes)])
+    return JobResult(
+        job_id=job_id, backend="sim:test", experiments=[Experiment(counts=counts, shots=outcomes)]
+    )
 
 
 def test_a_kept_result_is_served_as_recorded() -> None:

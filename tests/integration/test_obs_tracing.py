@@ -23,7 +23,7 @@ from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.build import Stack, build
 from eigen.server.embedded import EmbeddedServer
-from eigen.server.grpc_server import start_grpc
+from eigen.server.grpc_server import GrpcServer, start_grpc
 from tests.integration.helpers import job
 from tests.unit.observability.support import assert_linked, recorded_spans, role_of, trace_of
 
@@ -80,7 +80,7 @@ def test_the_callers_traceparent_is_the_parent(tmp_path: Path, exporter: InMemor
     assert_linked(spans)
 
 
-def serve_role(role: str, settings: Settings, stacks: list[tuple[Stack, grpc.Server]]) -> str:
+def serve_role(role: str, settings: Settings, stacks: list[tuple[Stack, GrpcServer]]) -> str:
     stack = build(settings, [role])
     stack.start()
     server, port = start_grpc(stack, settings)
@@ -90,7 +90,7 @@ def serve_role(role: str, settings: Settings, stacks: list[tuple[Stack, grpc.Ser
 
 def test_four_roles_over_grpc_one_trace(tmp_path: Path, exporter: InMemorySpanExporter) -> None:
     settings = Settings(data_dir=tmp_path, host="127.0.0.1", port=0)
-    stacks: list[tuple[Stack, grpc.Server]] = []
+    stacks: list[tuple[Stack, GrpcServer]] = []
     try:
         drivers = serve_role("driver-manager", settings, stacks)
         compiler = serve_role("compiler", settings, stacks)

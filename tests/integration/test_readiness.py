@@ -8,20 +8,19 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import grpc
 import httpx
 import pytest
 
 from eigen.config.settings import Settings
 from eigen.server.build import Stack, build
-from eigen.server.grpc_server import start_grpc
+from eigen.server.grpc_server import GrpcServer, start_grpc
 from eigen.server.http import HttpServer, start_http
 
 pytestmark = pytest.mark.integration
 
 
 @contextmanager
-def role(name: str, settings: Settings) -> Iterator[tuple[Stack, grpc.Server, HttpServer, str]]:
+def role(name: str, settings: Settings) -> Iterator[tuple[Stack, GrpcServer, HttpServer, str]]:
     """One role's stack, serving gRPC and HTTP; yields (stack, grpc server, http, address)."""
     stack = build(settings, [name])
     stack.start()

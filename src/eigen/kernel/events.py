@@ -6,7 +6,8 @@ events of each job (``since``), so that a watcher is served from memory instead 
 reading the store after every event. Only one kernel writes a store, so its bus sees
 every event of the jobs it runs; whatever the bus cannot vouch for (a job it never saw, a
 gap, events older than it keeps) it answers with None and the caller reads the store.
-Each job has its own condition, so an event wakes only that job's watchers. It also
+Each job has its own condition, so an event wakes only that job's watchers (threads
+waiting in ``wait``, or asyncio watchers through ``subscribe``). It also
 remembers which jobs ended, which lets a long loop notice a cancel without reading the
 store.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 
 from eigen.models.job import JobEvent
 
@@ -25,11 +27,17 @@ _LOG_LENGTH = 512  # events kept per job; a watcher further behind reads the sto
 
 
 class _Channel:
-    __slots__ = ("cond", "watchers")
+    __slots__ = ("callbacks", "cond", "watchers")
 
     def __init__(self, lock: threading.Lock) -> None:
         self.cond = threading.Condition(lock)
         self.watchers = 0
+        self.callbacks: list[Callable[[], None]] = []
+
+    def wake(self) -> None:
+        self.cond.notify_all()
+        for callback in self.callbacks:
+            callback()
 
 
 class EventBus:
@@ -58,7 +66,7 @@ class EventBus:
                 self._end(event.job_id)
             channel = self._channels.get(event.job_id)
             if channel is not None:
-                channel.cond.notify_all()
+                channel.wake()
 
     def _end(self, job_id: str) -> None:
         self._ended[job_id] = None
@@ -91,6 +99,24 @@ class EventBus:
         with self._lock:
             return job_id in self._logs
 
+    def subscribe(self, job_id: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the publishing thread, so it must only hand the news on,
+        e.g. to an event loop) whenever the job has an event, and when the bus closes."""
+        with self._lock:
+            channel = self._channels.get(job_id)
+            if channel is None:
+                channel = self._channels[job_id] = _Channel(self._lock)
+            channel.callbacks.append(callback)
+
+    def unsubscribe(self, job_id: str, callback: Callable[[], None]) -> None:
+        with self._lock:
+            channel = self._channels.get(job_id)
+            if channel is None or callback not in channel.callbacks:
+                return
+            channel.callbacks.remove(callback)
+            if channel.watchers == 0 and not channel.callbacks:
+                del self._channels[job_id]
+
     def wait(self, job_id: str, after_seq: int, timeout: float) -> bool:
         """Block until the job has an event past ``after_seq`` (True) or timeout (False).
 
@@ -106,7 +132,7 @@ class EventBus:
                 return channel.cond.wait_for(lambda: self._has_news(job_id, after_seq), timeout)
             finally:
                 channel.watchers -= 1
-                if channel.watchers == 0:
+                if channel.watchers == 0 and not channel.callbacks:
                     del self._channels[job_id]
 
     def _has_news(self, job_id: str, after_seq: int) -> bool:
@@ -124,7 +150,7 @@ class EventBus:
         with self._lock:
             self._closed = True
             for channel in self._channels.values():
-                channel.cond.notify_all()
+                channel.wake()
 
     @property
     def closed(self) -> bool:

@@ -30,7 +30,6 @@ from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.lifecycle import Lifecycle, Move, job_context
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
-from eigen.kernel.recent import RecentResults
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
@@ -90,7 +89,6 @@ class Pipeline:
         self.hybrid = HybridRunner(lifecycle, compiler, drivers, self.stopping)
         # compiled and queued, waiting for an executor: the job as queued and its program
         self._compiled: dict[str, tuple[Job, CompiledProgram]] = {}
-        self.recent = RecentResults()  # what the jobs that just ended returned
         self._lock = threading.Lock()
 
     # -- stage 1: compile, then queue ----------------------------------------------------
@@ -289,7 +287,6 @@ class Pipeline:
         """Move executed jobs to DONE with their results (one transaction)."""
         for move, done in zip(finished, self._move_batch(finished), strict=True):
             if done is not None and move.result is not None:
-                self.recent.put(move.result)
                 metrics.execution_seconds(done.request.target, move.result.timings["execute_s"])
 
     def _move_batch(self, moves: list[Move]) -> list[Job | None]:

@@ -9,12 +9,14 @@ nothing new is compiled or started) and gives running jobs a grace period to fin
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from eigen.errors import (
@@ -295,13 +297,10 @@ class Kernel:
         self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
     ) -> Iterator[JobEvent]:
         """Events of a job after ``after_seq``, live, until its terminal event."""
-        # A job whose events this kernel holds exists; any other is looked up first.
-        state = None if self.bus.knows(job_id) else self._state(job_id)
+        state = self._watched_state(job_id)
         seq = after_seq
         while active() and not self._stopping.is_set():
-            events = self.bus.since(job_id, seq)  # from memory when this kernel saw them
-            if events is None:
-                events = self.store.events(job_id, seq)
+            events = self._events_after(job_id, seq)
             for event in events:
                 yield event
                 seq = event.seq
@@ -313,6 +312,46 @@ class Kernel:
             if not events:
                 state = self._state(job_id)
 
+    async def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
+        """:meth:`watch` for asyncio callers: the same events, waiting on the event loop
+        (woken through the bus) instead of holding a thread."""
+        loop = asyncio.get_running_loop()
+        news = asyncio.Event()
+
+        def wake() -> None:  # on the publishing thread
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(news.set)
+
+        self.bus.subscribe(job_id, wake)
+        try:
+            state = self._watched_state(job_id)
+            seq = after_seq
+            while not self._stopping.is_set():
+                news.clear()
+                events = self._events_after(job_id, seq)
+                for event in events:
+                    yield event
+                    seq = event.seq
+                    if event.terminal:
+                        return
+                if not events and state is not None and state.terminal:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(news.wait(), 0.5)
+                if not events:
+                    state = self._state(job_id)
+        finally:
+            self.bus.unsubscribe(job_id, wake)
+
+    def _watched_state(self, job_id: str) -> JobState | None:
+        """A job whose events the bus holds exists (None: its events will say the rest);
+        any other is looked up (NotFound when there is no such job)."""
+        return None if self.bus.knows(job_id) else self._state(job_id)
+
+    def _events_after(self, job_id: str, seq: int) -> list[JobEvent]:
+        events = self.bus.since(job_id, seq)  # from memory when this kernel saw them
+        return self.store.events(job_id, seq) if events is None else events
+
     def _state(self, job_id: str) -> JobState:
         head = self.store.head(job_id)
         if head is None:
@@ -320,9 +359,6 @@ class Kernel:
         return head[0]
 
     def results(self, job_id: str) -> JobResult:
-        recent = self.pipeline.recent.get(job_id)  # DONE here lately: nothing can change it
-        if recent is not None:
-            return recent
         job = self.get(job_id)
         if not job.terminal:
             raise FailedPrecondition(

@@ -9,12 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
-import grpc
-
 from eigen.config.settings import Settings
 from eigen.observability.metrics import metrics_asgi_app
 from eigen.server.build import Stack, build
-from eigen.server.grpc_server import start_grpc
+from eigen.server.grpc_server import GrpcServer, start_grpc
 from eigen.server.http import HttpServer, start_http
 
 
@@ -36,7 +34,7 @@ class EmbeddedServer:
             updates["http_port"] = http_port
         self.settings = base.model_copy(update=updates)
         self.stack: Stack | None = None
-        self.server: grpc.Server | None = None
+        self.server: GrpcServer | None = None
         self.port = 0
         self.http: HttpServer | None = None
 

@@ -1,10 +1,21 @@
-"""The gRPC server of a process: the servicers of its roles, health checking, reflection."""
+"""The gRPC server of a process: the servicers of its roles, health checking, reflection.
+
+It is a ``grpc.aio`` server on an event loop of its own thread: a watch waits on that
+loop instead of holding a thread, and a quick call runs there without a hand-off to a
+worker thread. Work that may block runs on the RPC thread pool (``grpc_workers``
+threads), the loop's default executor (see :mod:`eigen.system_api.grpc.handlers`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Coroutine
 from concurrent import futures
+from typing import Any, TypeVar
 
 import grpc
+from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -22,21 +33,82 @@ from eigen.server.build import Stack
 from eigen.server.internal import CompilationServicer, DriverManagerServicer, KernelServicer
 from eigen.system_api.grpc.jobs import BackendServicer, JobServicer
 
+T = TypeVar("T")
 
-def start_grpc(stack: Stack, settings: Settings) -> tuple[grpc.Server, int]:
+
+class GrpcServer:
+    """A started server; ``stop(grace)`` returns an event set once it has stopped (as
+    ``grpc.Server.stop`` does)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._pool = futures.ThreadPoolExecutor(
+            max_workers=settings.grpc_workers, thread_name_prefix="eigen-rpc"
+        )
+        self._loop.set_default_executor(self._pool)
+        self._thread = threading.Thread(target=self._run_loop, name="eigen-grpc-loop", daemon=True)
+        self._thread.start()
+        self._stopped: threading.Event | None = None
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+
+    def _run_loop(self) -> None:
+        self._loop.run_forever()
+        try:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        finally:
+            self._loop.close()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def stop(self, grace: float | None) -> threading.Event:
+        """Refuse new RPCs now; those in flight get up to ``grace`` seconds, then are
+        cancelled. Idempotent; the returned event is set once the loop has ended."""
+        if self._stopped is not None:
+            return self._stopped
+        stopped = self._stopped = threading.Event()
+        server = self.server
+
+        def finished(_: object) -> None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5.0)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            stopped.set()
+
+        if server is None or self._loop.is_closed():
+            finished(None)
+            return stopped
+        done = asyncio.run_coroutine_threadsafe(server.stop(grace), self._loop)
+        threading.Thread(
+            target=lambda: finished(done.exception()), name="eigen-grpc-stop", daemon=True
+        ).start()
+        return stopped
+
+
+def start_grpc(stack: Stack, settings: Settings) -> tuple[GrpcServer, int]:
     """Start serving the stack's roles on ``settings.host:settings.port``; returns the port."""
+    handle = GrpcServer(settings)
+    try:
+        handle.port = handle.run(_serve(handle, stack, settings))
+    except BaseException:
+        handle.stop(0).wait()
+        raise
+    return handle, handle.port
+
+
+async def _serve(handle: GrpcServer, stack: Stack, settings: Settings) -> int:
     options = [
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="eigen-rpc"),
-        options=options,
-    )
+    server = handle.server = grpc.aio.server(options=options)
     names: list[str] = []
     if stack.api is not None:
-        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(stack.api), server)
+        local = stack.kernel is not None
+        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(stack.api, local=local), server)
         jobs_pb2_grpc.add_BackendServiceServicer_to_server(BackendServicer(stack.api), server)
         names += [
             jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
@@ -55,13 +127,13 @@ def start_grpc(stack: Stack, settings: Settings) -> tuple[grpc.Server, int]:
             DriverManagerServicer(stack.drivers), server
         )
         names.append(driver_pb2.DESCRIPTOR.services_by_name["DriverManagerService"].full_name)
-    health_servicer = health.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *names]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
-    server.start()
-    return server, port
+    await server.start()
+    return port

@@ -3,7 +3,7 @@ DriverManagerService, each a thin adapter over the in-process service."""
 
 from __future__ import annotations
 
-import grpc
+import functools
 
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.service import Kernel
@@ -21,8 +21,14 @@ from eigen.proto.internal.v1 import (
     kernel_pb2_grpc,
 )
 from eigen.server import wire
-from eigen.system_api.grpc.handlers import unary
-from eigen.system_api.grpc.jobs import BackendServicer, JobServicer, batch_from_pb, list_query_from_pb
+from eigen.system_api.grpc.handlers import Context, blocking, unary
+from eigen.system_api.grpc.jobs import (
+    INLINE_SUBMIT_BYTES,
+    BackendServicer,
+    JobServicer,
+    batch_from_pb,
+    list_query_from_pb,
+)
 from eigen.system_api.service import MAX_PAGE_SIZE, JobApi, decode_page_token
 
 
@@ -31,36 +37,42 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
     plus the kernel-only ones. The caller's identity arrives in ``x-eigen-caller``."""
 
     def __init__(self, kernel: Kernel) -> None:
-        super().__init__(JobApi(kernel))  # same edge checks (ids, page tokens) as the public API
+        # same edge checks (ids, page tokens) as the public API, over the kernel in process
+        super().__init__(JobApi(kernel), local=True)
         self.kernel = kernel
 
     @unary
-    def Enqueue(
-        self, request: kernel_pb2.EnqueueRequest, context: grpc.ServicerContext
+    async def Enqueue(
+        self, request: kernel_pb2.EnqueueRequest, context: Context
     ) -> jobs_pb2.SubmitJobResponse:
         call = call_context.current()
-        job, deduplicated = self.kernel.submit(
-            convert.request_from_pb(request.job),
+        job_request = convert.request_from_pb(request.job)
+        submit = functools.partial(
+            self.kernel.submit,
+            job_request,
             owner=request.owner or call.caller,
             idempotency_key=request.idempotency_key or None,
             traceparent=call.traceparent,
         )
+        large = request.ByteSize() > INLINE_SUBMIT_BYTES
+        job, deduplicated = await blocking(submit) if large else submit()
         return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
 
     @unary
-    def EnqueueBatch(
-        self, request: jobs_pb2.SubmitBatchRequest, context: grpc.ServicerContext
+    async def EnqueueBatch(
+        self, request: jobs_pb2.SubmitBatchRequest, context: Context
     ) -> kernel_pb2.EnqueueBatchResponse:
-        jobs = self.api.submit_batch(batch_from_pb(request))
+        jobs = await blocking(self.api.submit_batch, batch_from_pb(request))
         return kernel_pb2.EnqueueBatchResponse(jobs=[convert.job_to_pb(j) for j in jobs])
 
     @unary
-    def ListJobs(
-        self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext
+    async def ListJobs(
+        self, request: jobs_pb2.ListJobsRequest, context: Context
     ) -> jobs_pb2.ListJobsResponse:
         """Up to ``page_size`` jobs before the cursor: system-api does the paging itself."""
         query = list_query_from_pb(request)
-        found = self.kernel.list_jobs(
+        found = await blocking(
+            self.kernel.list_jobs,
             JobFilter(
                 states=query.states,
                 target=query.target,
@@ -69,14 +81,12 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
                 created_before=query.created_before,
                 limit=min(max(query.page_size, 1), MAX_PAGE_SIZE + 1),
                 before=decode_page_token(query.page_token) if query.page_token else None,
-            )
+            ),
         )
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found])
 
-    def GetResults(
-        self, request: jobs_pb2.GetJobResultsRequest, context: grpc.ServicerContext
-    ) -> pb.JobResults:
-        return self.GetJobResults(request, context)
+    async def GetResults(self, request: jobs_pb2.GetJobResultsRequest, context: Context) -> pb.JobResults:
+        return await self.GetJobResults(request, context)
 
 
 class CompilationServicer(compiler_pb2_grpc.CompilationServiceServicer):
@@ -84,22 +94,25 @@ class CompilationServicer(compiler_pb2_grpc.CompilationServiceServicer):
         self.compiler = compiler
 
     @unary
-    def Compile(
-        self, request: compiler_pb2.CompileRequest, context: grpc.ServicerContext
+    async def Compile(
+        self, request: compiler_pb2.CompileRequest, context: Context
     ) -> compiler_pb2.CompileResponse:
-        return wire.compiled_to_pb(self.compiler.compile(wire.compile_request_from_pb(request)))
+        compiled = await blocking(self.compiler.compile, wire.compile_request_from_pb(request))
+        return wire.compiled_to_pb(compiled)
 
     @unary
-    def Validate(
-        self, request: compiler_pb2.CompileRequest, context: grpc.ServicerContext
+    async def Validate(
+        self, request: compiler_pb2.CompileRequest, context: Context
     ) -> compiler_pb2.CompileResponse:
-        return wire.compiled_to_pb(self.compiler.validate(wire.compile_request_from_pb(request)))
+        compiled = await blocking(self.compiler.validate, wire.compile_request_from_pb(request))
+        return wire.compiled_to_pb(compiled)
 
     @unary
-    def Optimize(
-        self, request: compiler_pb2.CompileRequest, context: grpc.ServicerContext
+    async def Optimize(
+        self, request: compiler_pb2.CompileRequest, context: Context
     ) -> compiler_pb2.CompileResponse:
-        return wire.compiled_to_pb(self.compiler.optimize(wire.compile_request_from_pb(request)))
+        compiled = await blocking(self.compiler.optimize, wire.compile_request_from_pb(request))
+        return wire.compiled_to_pb(compiled)
 
 
 class DriverManagerServicer(driver_pb2_grpc.DriverManagerServiceServicer):
@@ -107,33 +120,33 @@ class DriverManagerServicer(driver_pb2_grpc.DriverManagerServiceServicer):
         self.drivers = drivers
 
     @unary
-    def ListDevices(
-        self, request: driver_pb2.ListDevicesRequest, context: grpc.ServicerContext
+    async def ListDevices(
+        self, request: driver_pb2.ListDevicesRequest, context: Context
     ) -> driver_pb2.ListDevicesResponse:
-        return driver_pb2.ListDevicesResponse(
-            devices=[convert.device_to_pb(d) for d in self.drivers.list_devices()]
-        )
+        devices = await blocking(self.drivers.list_devices)
+        return driver_pb2.ListDevicesResponse(devices=[convert.device_to_pb(d) for d in devices])
 
     @unary
-    def GetDeviceStatus(
-        self, request: driver_pb2.DeviceRequest, context: grpc.ServicerContext
+    async def GetDeviceStatus(
+        self, request: driver_pb2.DeviceRequest, context: Context
     ) -> driver_pb2.DeviceStatusResponse:
-        status = self.drivers.device_status(request.name)
+        status = await blocking(self.drivers.device_status, request.name)
         return driver_pb2.DeviceStatusResponse(name=request.name, status=convert.STATUS_TO_PB[status])
 
     @unary
-    def Execute(
-        self, request: driver_pb2.ExecuteRequest, context: grpc.ServicerContext
+    async def Execute(
+        self, request: driver_pb2.ExecuteRequest, context: Context
     ) -> driver_pb2.ExecuteResponse:
-        result = self.drivers.execute(wire.execute_request_from_pb(request))
+        result = await blocking(self.drivers.execute, wire.execute_request_from_pb(request))
         return wire.execution_result_to_pb(result)
 
     @unary
-    def Estimate(
-        self, request: driver_pb2.EstimateRequest, context: grpc.ServicerContext
+    async def Estimate(
+        self, request: driver_pb2.EstimateRequest, context: Context
     ) -> driver_pb2.EstimateResponse:
-        return wire.estimates_to_pb(self.drivers.estimate(wire.estimate_request_from_pb(request)))
+        estimates = await blocking(self.drivers.estimate, wire.estimate_request_from_pb(request))
+        return wire.estimates_to_pb(estimates)
 
     @unary
-    def Calibrate(self, request: driver_pb2.DeviceRequest, context: grpc.ServicerContext) -> pb.Calibration:
-        return convert.calibration_to_pb(self.drivers.calibrate(request.name))
+    async def Calibrate(self, request: driver_pb2.DeviceRequest, context: Context) -> pb.Calibration:
+        return convert.calibration_to_pb(await blocking(self.drivers.calibrate, request.name))

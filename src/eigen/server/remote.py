@@ -8,7 +8,7 @@ and turns a failed status back into the EigenError it carries.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
@@ -37,6 +37,7 @@ from eigen.proto.internal.v1 import (
 from eigen.proto.status import error_from_rpc
 from eigen.server import wire
 from eigen.system_api.service import encode_cursor
+from eigen.system_api.streams import from_thread
 
 T = TypeVar("T")
 
@@ -127,6 +128,12 @@ class RemoteKernel(_Remote):
                 yield convert.event_from_pb(message)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, self.peer) from None
+
+    async def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
+        """:meth:`watch` on a thread of its own (the stream is a blocking gRPC call)."""
+        events = from_thread(lambda active: self.watch(job_id, after_seq, active), "eigen-remote-watch")
+        async for event in events:
+            yield event
 
     def results(self, job_id: str) -> JobResult:
         return convert.result_from_pb(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol
 
 from eigen.kernel.store.base import JobFilter
@@ -34,6 +34,9 @@ class KernelPort(Protocol):
     def watch(
         self, job_id: str, after_seq: int = ..., active: Callable[[], bool] = ...
     ) -> Iterator[JobEvent]: ...
+
+    def watch_async(self, job_id: str, after_seq: int = ...) -> AsyncIterator[JobEvent]:
+        """``watch`` for asyncio callers (the gRPC servicers): the same events."""
 
     def results(self, job_id: str) -> JobResult: ...
 

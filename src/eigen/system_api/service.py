@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from eigen.errors import InvalidArgument
@@ -80,6 +80,11 @@ class JobApi:
         if after_seq < 0:
             raise InvalidArgument.for_field("after_seq", "must not be negative")
         return self.kernel.watch(check_job_id(job_id), after_seq, active)
+
+    def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
+        if after_seq < 0:
+            raise InvalidArgument.for_field("after_seq", "must not be negative")
+        return self.kernel.watch_async(check_job_id(job_id), after_seq)
 
     def results(self, job_id: str) -> JobResult:
         return self.kernel.results(check_job_id(job_id))

@@ -192,14 +192,3 @@ def test_jobs_that_arrive_together_move_together(kernel: Kernel, compiler: FakeC
         assert [e.seq for e in events] == [1, 2, 3, 4, 5] and events[-1].state is JobState.DONE
         assert kernel.results(job.id).counts == {"00": 100}
     assert max(batches) >= 9  # the nine still waiting moved to COMPILING in one transaction
-
-
-def test_results_of_a_job_that_just_ended_come_from_memory(kernel: Kernel) -> None:
-    job, _ = kernel.submit(job_request())
-    finish(kernel, job.id)
-
-    def unreachable(job_id: str) -> None:
-        raise AssertionError("read the store")
-
-    kernel.store.result = unreachable  # type: ignore[method-assign]
-    assert kernel.results(job.id).counts == {"00": 100}

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from eigen.kernel.store import sql
 from eigen.kernel.store.engine import PoolOptions, make_engine, masked, normalize_url
 from eigen.kernel.store.sql import SqlJobStore, sqlite_url
+from eigen.models.job import JobEvent
 from eigen.models.state import JobState
 from tests.unit.store.contract import a_result, new_job
 
@@ -88,5 +89,21 @@ def test_a_result_needs_its_job(tmp_path: Path) -> None:
     try:
         with pytest.raises(sa.exc.IntegrityError):
             store.save_result("missing", a_result("missing"))
+    finally:
+        store.close()
+
+
+def test_a_result_saved_with_done_is_read_back_without_a_query(tmp_path: Path) -> None:
+    store = SqlJobStore(sqlite_url(tmp_path / "j.db"))
+    try:
+        new_job(store, "a1", 10.0)
+        done = JobEvent("a1", 2, JobState.DONE, "state", time.time())
+        assert store.transition("a1", JobState.PENDING, done, {}, a_result("a1"))
+        statements: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        assert store.result("a1") == a_result("a1")
+        assert statements == []
+        assert store.expire_results(time.time() + 1) == 1
+        assert store.result("a1") is None  # an expired result is gone from memory too
     finally:
         store.close()

@@ -24,6 +24,7 @@ from eigen.kernel.store import schema
 from eigen.kernel.store.base import JobFilter, Transition
 from eigen.kernel.store.engine import PoolOptions, make_engine, masked
 from eigen.kernel.store.migrate import ensure_schema
+from eigen.kernel.store.recent import RecentResults
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict, result_to_dict
 from eigen.models.state import JobState
@@ -58,6 +59,7 @@ class SqlJobStore:
     def __init__(self, url: str, *, migrate: bool = True, pool: PoolOptions | None = None) -> None:
         self.url = url
         self._requests = RequestCache()
+        self._recent = RecentResults()  # results saved lately, for the read that follows
         self._engine: Engine = make_engine(url, pool)
         try:
             ensure_schema(self._engine, migrate=migrate)
@@ -155,6 +157,9 @@ class SqlJobStore:
             if results:
                 columns = tuple(sorted(k for k in results[0] if k != "job_id"))
                 conn.execute(_upsert_statement(conn.dialect.name, schema.results.name, columns), results)
+        for move, ok in zip(batch, applied, strict=True):
+            if ok and move.result is not None:
+                self._recent.put(move.result)
         return applied
 
     def append_event(
@@ -214,6 +219,7 @@ class SqlJobStore:
 
     # -- results, retention and checkpoints ----------------------------------------------
     def save_result(self, job_id: str, result: JobResult) -> None:
+        self._recent.drop([job_id])
         with self._engine.begin() as conn:
             self._upsert(conn, schema.results, job_id, _result_row(result))
             conn.execute(
@@ -223,6 +229,9 @@ class SqlJobStore:
             )
 
     def result(self, job_id: str) -> JobResult | None:
+        recent = self._recent.get(job_id)
+        if recent is not None:
+            return recent
         data = self._fetch(schema.results, job_id, "result")
         return result_from_dict(data) if data is not None else None
 
@@ -249,6 +258,7 @@ class SqlJobStore:
                     .all()
                 )
                 if gone:
+                    self._recent.drop(gone)
                     conn.execute(
                         jobs.update().where(jobs.c.id.in_(gone)).values(result_expired_at=time.time())
                     )

@@ -1,4 +1,10 @@
-"""Decorators every servicer method goes through.
+"""Decorators every servicer method goes through, and how a method runs blocking work.
+
+Servicers are ``grpc.aio`` coroutines (an ``async def`` returning the response, or an
+async generator of stream messages) on the server's event loop. Fast in-process calls
+(the kernel's store reads and writes) run on the loop; anything that may block for long
+(a call to another process, a large batch, a simulation) runs on the RPC thread pool
+through :func:`blocking`, with the call's context.
 
 Per call: the call context from metadata (request id, caller, W3C traceparent), the
 ``x-request-id`` echo, a SERVER span (child of the caller's traceparent; the call context
@@ -10,13 +16,14 @@ unexpected exception is logged and answered as EIGEN_INTERNAL).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeAlias, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -35,6 +42,8 @@ log = logging.getLogger(__name__)
 S = TypeVar("S")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+T = TypeVar("T")
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 ROLES = {
     "JobService": "api",
@@ -55,7 +64,7 @@ def service_name(servicer: object) -> str:
 class _Rpc:
     """The bookkeeping of one RPC from its first to its last message."""
 
-    def __init__(self, servicer: object, method: str, context: grpc.ServicerContext) -> None:
+    def __init__(self, servicer: object, method: str, context: Context) -> None:
         self.service = service_name(servicer)
         self.method = method
         self.context = context
@@ -76,7 +85,6 @@ class _Rpc:
             },
         )
         self.call = replace(call, traceparent=tracing.traceparent_of(self.span) or call.traceparent)
-        context.send_initial_metadata(((call_context.REQUEST_ID, call.request_id),))
         log.debug(
             "rpc",
             extra={
@@ -89,6 +97,11 @@ class _Rpc:
         metrics.rpc_started(self.service, method)
         self._token = call_context.activate(self.call)
 
+    async def begin(self, servicer: object) -> None:
+        """Echo the request id (as a header) and apply the rate limit."""
+        await self.context.send_initial_metadata(((call_context.REQUEST_ID, self.call.request_id),))
+        self.limit(servicer)
+
     def limit(self, servicer: object) -> None:
         limiter = getattr(servicer, "rate_limiter", None) or ratelimit.installed()
         if not isinstance(limiter, ratelimit.RateLimiter) or not limiter.applies_to(self.method):
@@ -99,7 +112,7 @@ class _Rpc:
             metrics.rate_limited(self.method)
             raise
 
-    def fail(self, exc: BaseException) -> NoReturn:
+    async def fail(self, exc: BaseException) -> NoReturn:
         if isinstance(exc, EigenError):
             error = exc
         else:
@@ -112,7 +125,7 @@ class _Rpc:
             error = InternalError(f"internal error (request id {self.call.request_id})")
         self.code = error.info.grpc
         tracing.fail_span(self.span, error, error.code)
-        self.context.abort_with_status(status_of(error))
+        await self.context.abort_with_status(status_of(error))
         raise AssertionError("abort_with_status returned")  # pragma: no cover
 
     def end(self) -> None:
@@ -135,8 +148,8 @@ class _Rpc:
             call_context.deactivate(self._token)
 
 
-def _aborted_code(context: grpc.ServicerContext) -> str | None:
-    code = getattr(context, "code", lambda: None)()
+def _aborted_code(context: Context) -> str | None:
+    code = context.code()
     if isinstance(code, grpc.StatusCode) and code is not grpc.StatusCode.OK:
         return code.name
     return None
@@ -159,19 +172,19 @@ def status_of(error: EigenError) -> grpc.Status:
 
 
 def unary(
-    method: Callable[[S, Req, grpc.ServicerContext], Resp],
-) -> Callable[[S, Req, grpc.ServicerContext], Resp]:
+    method: Callable[[S, Req, Context], Awaitable[Resp]],
+) -> Callable[[S, Req, Context], Awaitable[Resp]]:
     @functools.wraps(method)
-    def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
+    async def wrapper(self: S, request: Req, context: Context) -> Resp:
         rpc = _Rpc(self, method.__name__, context)
         try:
             with trace.use_span(
                 rpc.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
             ):
-                rpc.limit(self)
-                return method(self, request, context)
+                await rpc.begin(self)
+                return await method(self, request, context)
         except Exception as exc:
-            rpc.fail(exc)
+            await rpc.fail(exc)
         finally:
             rpc.end()
 
@@ -179,29 +192,31 @@ def unary(
 
 
 def streaming(
-    method: Callable[[S, Req, grpc.ServicerContext], Iterator[Resp]],
-) -> Callable[[S, Req, grpc.ServicerContext], Iterator[Resp]]:
+    method: Callable[[S, Req, Context], AsyncIterator[Resp]],
+) -> Callable[[S, Req, Context], AsyncIterator[Resp]]:
     # No OpenTelemetry context is attached across yields (a generator may be resumed or
     # closed elsewhere); the call context carries the span to whatever the stream calls.
     @functools.wraps(method)
-    def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
+    async def wrapper(self: S, request: Req, context: Context) -> AsyncIterator[Resp]:
         rpc = _Rpc(self, method.__name__, context)
         try:
-            rpc.limit(self)
-            yield from method(self, request, context)
-            if not context.is_active():
+            await rpc.begin(self)
+            async for message in method(self, request, context):
+                yield message
+            if context.cancelled():
                 rpc.code = "CANCELLED"
-        except GeneratorExit:
+        except (GeneratorExit, asyncio.CancelledError):
             rpc.code = "CANCELLED"  # the client went away
             raise
         except Exception as exc:
-            rpc.fail(exc)
+            await rpc.fail(exc)
         finally:
             rpc.end()
 
     return wrapper
 
 
-def active(context: grpc.ServicerContext) -> Callable[[], bool]:
-    """A predicate that turns false once the client has gone away."""
-    return lambda: bool(context.is_active())
+async def blocking(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on the RPC thread pool (the loop's default executor), with
+    this call's context; for work that may block the event loop for long."""
+    return await asyncio.to_thread(function, *args)

@@ -2,72 +2,90 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import grpc
+import asyncio
+import queue
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models.job import JobRequest
 from eigen.proto import convert
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
-from eigen.system_api.batch_stream import BatchEvent, run_batch_stream
-from eigen.system_api.grpc.handlers import active, streaming, unary
+from eigen.system_api.batch_stream import BatchEvent, Item, run_batch_stream
+from eigen.system_api.grpc.handlers import Context, blocking, streaming, unary
 from eigen.system_api.service import JobApi, ListQuery
+from eigen.system_api.streams import from_thread
+
+T = TypeVar("T")
+
+
+# A SubmitJob this large (its program to parse and check) runs on the RPC thread pool
+# even with the kernel in process, so that it never holds up the event loop for long.
+INLINE_SUBMIT_BYTES = 16 * 1024
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
-    def __init__(self, api: JobApi) -> None:
+    """``local``: the kernel is in this process, so its quick calls (a store read or
+    write) run on the event loop; through a remote kernel every call is ``blocking``."""
+
+    def __init__(self, api: JobApi, *, local: bool = False) -> None:
         self.api = api
+        self.local = local
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        """A quick call of the service layer: inline when the kernel is local."""
+        return function(*args) if self.local else await blocking(function, *args)
 
     @unary
-    def SubmitJob(
-        self, request: jobs_pb2.SubmitJobRequest, context: grpc.ServicerContext
+    async def SubmitJob(
+        self, request: jobs_pb2.SubmitJobRequest, context: Context
     ) -> jobs_pb2.SubmitJobResponse:
         job_request = convert.request_from_pb(request.job)
-        job, deduplicated = self.api.submit(job_request, request.idempotency_key)
+        if request.ByteSize() > INLINE_SUBMIT_BYTES:
+            job, deduplicated = await blocking(self.api.submit, job_request, request.idempotency_key)
+        else:
+            job, deduplicated = await self._call(self.api.submit, job_request, request.idempotency_key)
         return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
 
     @unary
-    def GetJob(self, request: jobs_pb2.GetJobRequest, context: grpc.ServicerContext) -> pb.Job:
-        return convert.job_to_pb(self.api.get(request.job_id))
+    async def GetJob(self, request: jobs_pb2.GetJobRequest, context: Context) -> pb.Job:
+        return convert.job_to_pb(await self._call(self.api.get, request.job_id))
 
     @unary
-    def ListJobs(
-        self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext
+    async def ListJobs(
+        self, request: jobs_pb2.ListJobsRequest, context: Context
     ) -> jobs_pb2.ListJobsResponse:
-        jobs, token = self.api.list_jobs(list_query_from_pb(request))
+        jobs, token = await blocking(self.api.list_jobs, list_query_from_pb(request))
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
 
     @unary
-    def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: grpc.ServicerContext) -> pb.Job:
-        return convert.job_to_pb(self.api.cancel(request.job_id))
+    async def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: Context) -> pb.Job:
+        return convert.job_to_pb(await self._call(self.api.cancel, request.job_id))
 
     @streaming
-    def WatchJob(
-        self, request: jobs_pb2.WatchJobRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.JobEvent]:
-        for event in self.api.watch(request.job_id, request.after_seq, active(context)):
+    async def WatchJob(
+        self, request: jobs_pb2.WatchJobRequest, context: Context
+    ) -> AsyncIterator[pb.JobEvent]:
+        async for event in self.api.watch_async(request.job_id, request.after_seq):
             yield convert.event_to_pb(event)
 
     @unary
-    def GetJobResults(
-        self, request: jobs_pb2.GetJobResultsRequest, context: grpc.ServicerContext
-    ) -> pb.JobResults:
-        return convert.result_to_pb(self.api.results(request.job_id))
+    async def GetJobResults(self, request: jobs_pb2.GetJobResultsRequest, context: Context) -> pb.JobResults:
+        return convert.result_to_pb(await self._call(self.api.results, request.job_id))
 
     @unary
-    def SubmitBatch(
-        self, request: jobs_pb2.SubmitBatchRequest, context: grpc.ServicerContext
+    async def SubmitBatch(
+        self, request: jobs_pb2.SubmitBatchRequest, context: Context
     ) -> jobs_pb2.SubmitBatchResponse:
-        jobs = self.api.submit_batch(batch_from_pb(request))
+        jobs = await blocking(self.api.submit_batch, batch_from_pb(request))
         return jobs_pb2.SubmitBatchResponse(job_ids=[job.id for job in jobs])
 
     @streaming
-    def StreamResults(
-        self, request: jobs_pb2.StreamResultsRequest, context: grpc.ServicerContext
-    ) -> Iterator[jobs_pb2.ResultChunk]:
-        for chunk in self.api.result_chunks(request.job_id, request.chunk_size):
+    async def StreamResults(
+        self, request: jobs_pb2.StreamResultsRequest, context: Context
+    ) -> AsyncIterator[jobs_pb2.ResultChunk]:
+        for chunk in await blocking(self.api.result_chunks, request.job_id, request.chunk_size):
             yield jobs_pb2.ResultChunk(
                 job_id=request.job_id,
                 index=chunk.index,
@@ -78,11 +96,33 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             )
 
     @streaming
-    def SubmitBatchStream(
-        self, request_iterator: Iterator[jobs_pb2.BatchStreamRequest], context: grpc.ServicerContext
-    ) -> Iterator[jobs_pb2.BatchStreamResponse]:
-        for event in run_batch_stream(self.api, _batch_items(request_iterator), active(context)):
-            yield batch_event_to_pb(event)
+    async def SubmitBatchStream(
+        self, request_iterator: AsyncIterator[jobs_pb2.BatchStreamRequest], context: Context
+    ) -> AsyncIterator[jobs_pb2.BatchStreamResponse]:
+        inbox: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+
+        def items() -> Iterator[Item]:
+            while (item := inbox.get()) is not None:
+                yield item
+
+        async def receive() -> None:
+            try:
+                async for message in request_iterator:
+                    try:
+                        inbox.put((message.client_request_id, convert.request_from_pb(message.job)))
+                    except EigenError as exc:
+                        inbox.put((message.client_request_id, exc))
+            finally:
+                inbox.put(None)
+
+        receiver = asyncio.create_task(receive())
+        try:
+            events = from_thread(lambda active: run_batch_stream(self.api, items(), active), "eigen-batch")
+            async for event in events:
+                yield batch_event_to_pb(event)
+        finally:
+            receiver.cancel()
+            inbox.put(None)
 
 
 def list_query_from_pb(request: jobs_pb2.ListJobsRequest) -> ListQuery:
@@ -106,23 +146,24 @@ class BackendServicer(jobs_pb2_grpc.BackendServiceServicer):
         self.api = api
 
     @unary
-    def ListBackends(
-        self, request: jobs_pb2.ListBackendsRequest, context: grpc.ServicerContext
+    async def ListBackends(
+        self, request: jobs_pb2.ListBackendsRequest, context: Context
     ) -> jobs_pb2.ListBackendsResponse:
+        backends = await blocking(self.api.backends)
         return jobs_pb2.ListBackendsResponse(
-            backends=[convert.device_to_pb(d, depth) for d, depth in self.api.backends()]
+            backends=[convert.device_to_pb(d, depth) for d, depth in backends]
         )
 
     @unary
-    def GetBackend(self, request: jobs_pb2.GetBackendRequest, context: grpc.ServicerContext) -> pb.Backend:
-        device, depth = self.api.backend(request.name)
+    async def GetBackend(self, request: jobs_pb2.GetBackendRequest, context: Context) -> pb.Backend:
+        device, depth = await blocking(self.api.backend, request.name)
         return convert.device_to_pb(device, depth)
 
     @unary
-    def GetCalibration(
-        self, request: jobs_pb2.GetCalibrationRequest, context: grpc.ServicerContext
+    async def GetCalibration(
+        self, request: jobs_pb2.GetCalibrationRequest, context: Context
     ) -> pb.Calibration:
-        return convert.calibration_to_pb(self.api.calibration(request.name))
+        return convert.calibration_to_pb(await blocking(self.api.calibration, request.name))
 
 
 def batch_from_pb(request: jobs_pb2.SubmitBatchRequest) -> list[JobRequest]:
@@ -130,16 +171,6 @@ def batch_from_pb(request: jobs_pb2.SubmitBatchRequest) -> list[JobRequest]:
     if not request.jobs:
         raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
     return [convert.request_from_pb(job, f"jobs[{index}]") for index, job in enumerate(request.jobs)]
-
-
-def _batch_items(
-    requests: Iterator[jobs_pb2.BatchStreamRequest],
-) -> Iterator[tuple[str, JobRequest | EigenError]]:
-    for message in requests:
-        try:
-            yield message.client_request_id, convert.request_from_pb(message.job)
-        except EigenError as exc:
-            yield message.client_request_id, exc
 
 
 def batch_event_to_pb(event: BatchEvent) -> jobs_pb2.BatchStreamResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from eigen.kernel.recent import MAX_OUTCOMES, RecentResults
+from eigen.kernel.store.recent import MAX_OUTCOMES, RecentResults
 from eigen.models.result import Experiment, JobResult
 
 

@@ -1,10 +1,10 @@
-"""The results this kernel recorded lately, kept in memory for the GetJobResults that
-usually follows a job's end within milliseconds (the store is the record; this spares
-reading and parsing it again).
+"""The results a store saved lately, kept in memory for the GetJobResults that usually
+follows a job's end within milliseconds (the database is the record; this spares reading
+and parsing it again).
 
 Only small results are kept (a few thousand outcomes in all), only for a while, and only
-so many: a result older than ``max_age_s`` is read from the store, which is also where
-retention removes results (days later), so nothing expired is ever served from here.
+so many: a result older than ``max_age_s`` is read from the database. The store drops a
+result from here when it expires it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from eigen.models.result import JobResult
 
@@ -34,6 +35,11 @@ class RecentResults:
             self._items.move_to_end(result.job_id)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
+
+    def drop(self, job_ids: Iterable[str]) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                self._items.pop(job_id, None)
 
     def get(self, job_id: str) -> JobResult | None:
         with self._lock:

@@ -94,6 +94,12 @@ class EventBus:
                 expected += 1
             return found
 
+    def final(self, job_id: str) -> JobEvent | None:
+        """The job's terminal event, when this bus holds it."""
+        with self._lock:
+            log = self._logs.get(job_id)
+            return log[-1] if log and log[-1].terminal else None
+
     def knows(self, job_id: str) -> bool:
         """Whether this bus holds events of the job (so the job exists)."""
         with self._lock:

@@ -359,6 +359,9 @@ class Kernel:
         return head[0]
 
     def results(self, job_id: str) -> JobResult:
+        final = self.bus.final(job_id)
+        if final is not None and final.state is JobState.DONE:  # ended here: no need to read the job
+            return load_result(self.store, job_id)
         job = self.get(job_id)
         if not job.terminal:
             raise FailedPrecondition(

@@ -7,7 +7,7 @@ metadata, so the trace and the caller travel across every RFC 0002 edge.
 from __future__ import annotations
 
 import contextvars
-import secrets
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,7 +39,13 @@ _current: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("e
 
 
 def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return f"00-{_hex(128)}-{_hex(64)}-01"
+
+
+def _hex(bits: int) -> str:
+    """Random ids for requests and traces (unique, not secret: no need for the OS's
+    entropy on every call, as OpenTelemetry's own id generator does)."""
+    return f"{random.getrandbits(bits):0{bits // 4}x}"
 
 
 def valid_traceparent(value: str) -> bool:
@@ -59,7 +65,7 @@ def from_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> CallContext:
     found = {key.lower(): value for key, value in pairs if isinstance(value, str)}
     traceparent = found.get(TRACEPARENT, "")
     return CallContext(
-        request_id=found.get(REQUEST_ID) or secrets.token_hex(8),
+        request_id=found.get(REQUEST_ID) or _hex(64),
         caller=found.get(CALLER) or ANONYMOUS,
         traceparent=traceparent if valid_traceparent(traceparent) else new_traceparent(),
     )
@@ -71,7 +77,7 @@ def active_context() -> CallContext | None:
 
 
 def current() -> CallContext:
-    return _current.get() or CallContext(request_id=secrets.token_hex(8), traceparent=new_traceparent())
+    return _current.get() or CallContext(request_id=_hex(64), traceparent=new_traceparent())
 
 
 def activate(context: CallContext) -> contextvars.Token[CallContext | None]:

@@ -25,7 +25,10 @@ def test_a_job_it_never_saw_is_read_from_the_store() -> None:
     bus = EventBus()
     assert bus.since("unknown", 0) is None and not bus.knows("unknown")
     bus.publish(event(1))
-    assert bus.knows("j1")
+    assert bus.knows("j1") and bus.final("j1") is None
+    bus.publish(event(2, state=JobState.DONE))
+    final = bus.final("j1")
+    assert final is not None and final.seq == 2
 
 
 def test_events_after_a_sequence_number() -> None:

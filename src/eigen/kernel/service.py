@@ -316,18 +316,23 @@ class Kernel:
         """:meth:`watch` for asyncio callers: the same events, waiting on the event loop
         (woken through the bus) instead of holding a thread."""
         loop = asyncio.get_running_loop()
-        news = asyncio.Event()
+        news: list[asyncio.Future[None]] = [loop.create_future()]  # the one to wake
+
+        def settle(future: asyncio.Future[None]) -> None:
+            if not future.done():
+                future.set_result(None)
 
         def wake() -> None:  # on the publishing thread
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(news.set)
+                loop.call_soon_threadsafe(settle, news[0])
 
         self.bus.subscribe(job_id, wake)
         try:
             state = self._watched_state(job_id)
             seq = after_seq
             while not self._stopping.is_set():
-                news.clear()
+                if news[0].done():
+                    news[0] = loop.create_future()
                 events = self._events_after(job_id, seq)
                 for event in events:
                     yield event
@@ -336,8 +341,11 @@ class Kernel:
                         return
                 if not events and state is not None and state.terminal:
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(news.wait(), 0.5)
+                timer = loop.call_later(0.5, settle, news[0])  # a plain future, no task per wait
+                try:
+                    await news[0]
+                finally:
+                    timer.cancel()
                 if not events:
                     state = self._state(job_id)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -192,3 +193,32 @@ def test_jobs_that_arrive_together_move_together(kernel: Kernel, compiler: FakeC
         assert [e.seq for e in events] == [1, 2, 3, 4, 5] and events[-1].state is JobState.DONE
         assert kernel.results(job.id).counts == {"00": 100}
     assert max(batches) >= 9  # the nine still waiting moved to COMPILING in one transaction
+
+
+def test_an_asyncio_watch_sees_what_a_thread_watch_sees(kernel: Kernel) -> None:
+    async def states(job_id: str) -> list[JobState]:
+        return [event.state async for event in kernel.watch_async(job_id) if event.kind == "state"]
+
+    job, _ = kernel.submit(job_request())
+    live = asyncio.run(states(job.id))
+    assert live == [JobState.PENDING, JobState.COMPILING, JobState.QUEUED, JobState.RUNNING, JobState.DONE]
+    assert asyncio.run(states(job.id)) == live  # again once it ended: the same, then the end
+    with pytest.raises(NotFound):
+        asyncio.run(states("no-such-job"))
+
+
+def test_an_asyncio_watch_ends_when_the_kernel_stops(kernel: Kernel, drivers: FakeDrivers) -> None:
+    drivers.gate = threading.Event()  # the job runs until the test lets it go
+
+    async def watch(job_id: str) -> list[JobState]:
+        seen: list[JobState] = []
+        async for event in kernel.watch_async(job_id):
+            seen.append(event.state)
+            if event.state is JobState.RUNNING:
+                threading.Thread(target=kernel.stop, daemon=True).start()
+        return seen
+
+    job, _ = kernel.submit(job_request())
+    seen = asyncio.run(asyncio.wait_for(watch(job.id), 10))
+    assert seen[-1] is JobState.RUNNING
+    drivers.gate.set()

@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     kernel_address: str = Field(default="127.0.0.1:50052", description="KernelService, for api")
     compiler_address: str = Field(default="127.0.0.1:50053", description="CompilationService")
     driver_manager_address: str = Field(default="127.0.0.1:50054", description="DriverManagerService")
-    grpc_workers: int = Field(default=64, ge=4, description="threads for RPC work that may block (a watch holds none)")
+    grpc_workers: int = Field(
+        default=64, ge=4, description="threads for RPC work that may block (a watch holds none)"
+    )
     compile_workers: int = Field(default=1, ge=1, description="kernel threads compiling jobs")
     execute_workers: int = Field(default=2, ge=1, description="kernel threads executing jobs")
     driver_processes: int | None = Field(

@@ -74,14 +74,36 @@ def test_errors_come_back_as_they_are_raised(processes: DriverProcesses) -> None
         processes.execute(ExecutionRequest(device="sim:nowhere", circuit=circuit, shots=10))
 
 
+def test_a_batch_goes_to_a_worker_in_one_call_and_each_keeps_its_own_error(
+    processes: DriverProcesses,
+) -> None:
+    t_gate = QuantumCircuit(1, 1)
+    t_gate.t(0)
+    t_gate.measure(0, 0)
+    good = ExecutionRequest(device="sim:statevector", circuit=bell_circuit(), shots=100, seed=3)
+    batch = [good, ExecutionRequest(device="sim:stabilizer", circuit=t_gate, shots=10), good]
+    first, refused, last = processes.execute_many(batch)
+    assert isinstance(refused, InvalidArgument) and "sim:stabilizer" in refused.message
+    assert isinstance(first, ExecutionResult) and isinstance(last, ExecutionResult)
+    alone = DriverRegistry().execute(good)
+    assert first.experiments[0].counts == last.experiments[0].counts == alone.experiments[0].counts
+
+
 def test_a_registry_sends_entry_point_drivers_to_its_workers_and_keeps_its_own() -> None:
     spy = SpyProcesses(1, GROUP)
     try:
         registry = DriverRegistry([EchoDriver()], processes=spy)
         registry.execute(ExecutionRequest(device="sim:local", circuit=bell_circuit(), shots=10, seed=1))
-        echoed = registry.execute(ExecutionRequest(device="test:echo", circuit=bell_circuit(), shots=10))
+        echo = ExecutionRequest(device="test:echo", circuit=bell_circuit(), shots=10)
+        echoed = registry.execute(echo)
         assert spy.calls == ["sim:local"]  # the alias resolves in the worker too
         assert echoed.experiments[0].counts == {"00": 10}
+        # a batch with a device of its own runs here, each request on its own
+        local, mixed = registry.execute_many(
+            [echo, ExecutionRequest(device="sim:nowhere", circuit=None, shots=1)]
+        )
+        assert isinstance(local, ExecutionResult) and isinstance(mixed, NotFound)
+        assert spy.calls == ["sim:local"]
     finally:
         spy.close()
 

@@ -21,11 +21,12 @@ import logging
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from eigen.errors import ExecutionFailed, Unavailable
+from eigen.errors import EigenError, ExecutionFailed, Unavailable
 
 if TYPE_CHECKING:
     from eigen.drivers.registry import DriverRegistry
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from eigen.models.result import ExecutionResult
 
 log = logging.getLogger(__name__)
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 _registry: DriverRegistry | None = None  # in a worker: its own registry
 
@@ -56,8 +60,15 @@ def _execute(request: ExecutionRequest) -> ExecutionResult:
     return _registry.execute(request)
 
 
-def _stopped(request: ExecutionRequest) -> ExecutionFailed:
-    return ExecutionFailed(f"{request.device}: driver processes stopped")
+def _execute_many(requests: Sequence[ExecutionRequest]) -> list[ExecutionResult | EigenError]:
+    from eigen.drivers.registry import execute_each
+
+    assert _registry is not None, "worker started without its registry"
+    return execute_each(_registry.execute, requests)
+
+
+def _stopped(device: str) -> ExecutionFailed:
+    return ExecutionFailed(f"{device}: driver processes stopped")
 
 
 class DriverProcesses:
@@ -97,25 +108,32 @@ class DriverProcesses:
         return pids
 
     def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        return self._call(_execute, request, request.device)
+
+    def execute_many(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionResult | EigenError]:
+        """Every request in one hand-off to a worker, which runs them in turn."""
+        return self._call(_execute_many, requests, ", ".join(sorted({r.device for r in requests})))
+
+    def _call(self, function: Callable[[A], R], argument: A, device: str) -> R:
         with self._lock:
             if self._closed:
-                raise _stopped(request)
+                raise _stopped(device)
             pool = self._pool
         try:
-            return pool.submit(_execute, request).result()
+            return pool.submit(function, argument).result()
         except BrokenProcessPool:
             with self._lock:
                 if self._closed:
-                    raise _stopped(request) from None
+                    raise _stopped(device) from None
                 if self._pool is pool:  # the first caller to notice replaces it
                     self._pool = self._new_pool()
-            log.error("a driver process died; its pool was replaced", extra={"device": request.device})
+            log.error("a driver process died; its pool was replaced", extra={"device": device})
             raise ExecutionFailed(
-                f"{request.device}: the driver process running this circuit died; try again"
+                f"{device}: the driver process running this circuit died; try again"
             ) from None
         except RuntimeError:  # "cannot schedule new futures after shutdown": close() won a race
             if self._closed:
-                raise _stopped(request) from None
+                raise _stopped(device) from None
             raise
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from time import perf_counter
 from typing import TYPE_CHECKING
@@ -223,6 +224,19 @@ class DriverRegistry:
         )
         return result
 
+    def execute_many(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionResult | EigenError]:
+        """:meth:`execute` of each; all in one hand-off when they all go to the driver
+        processes."""
+        if self._processes is not None and requests and all(map(self._in_processes, requests)):
+            return self._processes.execute_many(requests)
+        return execute_each(self.execute, requests)
+
+    def _in_processes(self, request: ExecutionRequest) -> bool:
+        try:
+            return self.driver(request.device).name in self._from_entry_points
+        except EigenError:
+            return False  # e.g. an unknown device: its error comes from execute, in process
+
     def estimate(self, request: EstimationRequest) -> list[list[float]]:
         """Exact expectation values on a device that can compute them (statevector)."""
         driver = self.driver(request.device)
@@ -233,3 +247,16 @@ class DriverRegistry:
         except Exception as exc:
             logger.exception("estimate raised an unexpected error", extra={"device": driver.name})
             raise ExecutionFailed(f"{driver.name}: {exc}") from exc
+
+
+def execute_each(
+    execute: Callable[[ExecutionRequest], ExecutionResult], requests: Iterable[ExecutionRequest]
+) -> list[ExecutionResult | EigenError]:
+    """``execute`` of each request in turn, with the error of one that fails in its place."""
+    outcomes: list[ExecutionResult | EigenError] = []
+    for request in requests:
+        try:
+            outcomes.append(execute(request))
+        except EigenError as exc:
+            outcomes.append(exc)
+    return outcomes

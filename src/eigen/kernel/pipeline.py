@@ -34,7 +34,7 @@ from eigen.kernel.scheduler import PriorityScheduler
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
 from eigen.models.program import ProgramLanguage
-from eigen.models.result import JobResult, result_to_dict
+from eigen.models.result import ExecutionResult, JobResult, result_to_dict
 from eigen.models.state import JobState
 from eigen.models.target import DeviceInfo
 from eigen.observability import metrics, tracing
@@ -248,14 +248,20 @@ class Pipeline:
         moves = [
             Move(job, JobState.RUNNING, "running", changes={"attempt": job.attempt + 1}) for job, _ in queued
         ]
+        started = [
+            (job, compiled, running)
+            for (job, compiled), running in zip(queued, self._move_batch(moves), strict=True)
+            if running is not None  # else cancelled or timed out meanwhile
+        ]
+        for job, _, running in started:
+            self._queue_waited(job, running)
+        executed = self._execute_together([(running, compiled) for _, compiled, running in started])
         finished: list[Move] = []
         flush_at = time.monotonic() + DONE_FLUSH_S
-        for (job, compiled), running in zip(queued, self._move_batch(moves), strict=True):
-            if running is None:
-                continue  # cancelled or timed out meanwhile
-            self._queue_waited(job, running)
+        for _, compiled, running in started:
+            run = functools.partial(self._run, compiled=compiled, executed=executed.get(running.id))
             with job_context(running):
-                done = self._guard(running, functools.partial(self._run, compiled=compiled), "execute")
+                done = self._guard(running, run, "execute")
             if done is not None:
                 finished.append(done)
             if finished and time.monotonic() >= flush_at:
@@ -263,9 +269,26 @@ class Pipeline:
                 finished, flush_at = [], time.monotonic() + DONE_FLUSH_S
         self._finish(finished)
 
-    def _run(self, running: Job, compiled: CompiledProgram) -> Move | None:
-        """Execute a RUNNING job and write its results; the move to DONE that records them
-        (None when the job ran past its timeout: it is TIMEOUT now)."""
+    def _execute_together(
+        self, started: list[tuple[Job, CompiledProgram]]
+    ) -> dict[str, ExecutionResult | EigenError]:
+        """The plain circuits of a batch executed in one driver-manager call (one hand-off
+        to a driver process for them all), by job id; nothing for a batch of one."""
+        plain = [(job, compiled) for job, compiled in started if _plain(job, compiled)]
+        if len(plain) < 2:
+            return {}
+        try:
+            outcomes = self.drivers.execute_many([self._request(job, compiled) for job, compiled in plain])
+        except EigenError as exc:  # the call itself failed (e.g. the driver-manager is gone)
+            outcomes = [exc] * len(plain)
+        return {job.id: outcome for (job, _), outcome in zip(plain, outcomes, strict=True)}
+
+    def _run(
+        self, running: Job, compiled: CompiledProgram, executed: ExecutionResult | EigenError | None = None
+    ) -> Move | None:
+        """Execute a RUNNING job (or take its execution from ``executed``, run with its
+        batch) and write its results; the move to DONE that records them (None when the
+        job ran past its timeout: it is TIMEOUT now)."""
         started = time.perf_counter()
         device = self.devices(running.request.target)
         if compiled.hybrid is not None:
@@ -273,8 +296,12 @@ class Pipeline:
         elif running.request.observables:
             result = self.hybrid.run_sweep(running, compiled, device)
         else:
-            result = self._execute_circuit(running, compiled)
-        result.timings["execute_s"] = time.perf_counter() - started
+            result = self._execute_circuit(running, compiled, executed)
+        took = time.perf_counter() - started
+        # with its batch: the driver-manager's time for this circuit
+        result.timings["execute_s"] = (
+            float(result.timings.get("driver_s", took)) if executed is not None else took
+        )
         result.compile_report = compiled.report
         if self.overdue(running):  # finished, but too late: the timeout wins
             self.time_out(running)
@@ -315,20 +342,27 @@ class Pipeline:
         )
         span.end(end_time=int(started * 1e9))
 
-    def _execute_circuit(self, job: Job, compiled: CompiledProgram) -> JobResult:
+    @staticmethod
+    def _request(job: Job, compiled: CompiledProgram) -> ExecutionRequest:
         request = job.request
         bindings = list(request.parameter_bindings)
         if not bindings and compiled.parameters:
             bindings = [dict(compiled.defaults)]
-        executed = self.drivers.execute(
-            ExecutionRequest(
-                device=request.target,
-                circuit=compiled.circuit,
-                shots=request.shots_or_default,
-                seed=request.seed,
-                parameter_bindings=bindings,
-            )
+        return ExecutionRequest(
+            device=request.target,
+            circuit=compiled.circuit,
+            shots=request.shots_or_default,
+            seed=request.seed,
+            parameter_bindings=bindings,
         )
+
+    def _execute_circuit(
+        self, job: Job, compiled: CompiledProgram, executed: ExecutionResult | EigenError | None = None
+    ) -> JobResult:
+        if executed is None:
+            executed = self.drivers.execute(self._request(job, compiled))
+        elif isinstance(executed, EigenError):
+            raise executed  # this job's circuit failed in its batch
         return JobResult(
             job_id=job.id,
             backend=executed.backend,
@@ -388,3 +422,8 @@ class Pipeline:
             self.artifacts.put_json(job_id, "error.json", error)
         finally:
             self.lifecycle.move(job_id, state, summary, data=error, **error)
+
+
+def _plain(job: Job, compiled: CompiledProgram) -> bool:
+    """A circuit run by one ``Execute`` (no hybrid loop, no observables)."""
+    return compiled.hybrid is None and not job.request.observables

@@ -6,8 +6,10 @@ Each port has an in-process implementation (the services themselves) and a gRPC 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from eigen.errors import EigenError
 from eigen.models.compiled import (
     CompiledProgram,
     CompileRequest,
@@ -38,6 +40,11 @@ class DriverPort(Protocol):
     def device_status(self, name: str) -> DeviceStatus: ...
 
     def execute(self, request: ExecutionRequest) -> ExecutionResult: ...
+
+    def execute_many(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionResult | EigenError]:
+        """``execute`` of each request, in order, in one call where the driver-manager can
+        (one hand-off to a driver process for them all); a request that fails has its
+        error in its place and does not stop the others."""
 
     def estimate(self, request: EstimationRequest) -> list[list[float]]: ...
 

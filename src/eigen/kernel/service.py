@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 # Port calls that get a span of their own (cheap look-ups such as ``device`` do not).
 COMPILER_SPANS = frozenset({"compile", "validate", "optimize"})
-DRIVER_SPANS = frozenset({"execute", "estimate", "calibrate"})
+DRIVER_SPANS = frozenset({"execute", "execute_many", "estimate", "calibrate"})
 # jobs compiled per batch (their moves share transactions); more wait for the next batch
 COMPILE_BATCH = 32
 EXECUTE_BATCH = 16  # small circuits executed per batch (see Pipeline.batchable)

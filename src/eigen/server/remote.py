@@ -8,12 +8,13 @@ and turns a failed status back into the EigenError it carries.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import grpc
 
-from eigen.errors import NotFound
+from eigen.drivers.registry import execute_each
+from eigen.errors import EigenError, NotFound
 from eigen.kernel.store.base import JobFilter
 from eigen.models.compiled import (
     CompiledProgram,
@@ -198,6 +199,10 @@ class RemoteDrivers(_Remote):
     def execute(self, request: ExecutionRequest) -> ExecutionResult:
         response = self.call(self.stub.Execute, wire.execute_request_to_pb(request), timeout=None)
         return wire.execution_result_from_pb(response)
+
+    def execute_many(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionResult | EigenError]:
+        """One ``Execute`` call each (the service has no batch call)."""
+        return execute_each(self.execute, requests)
 
     def estimate(self, request: EstimationRequest) -> list[list[float]]:
         response = self.call(self.stub.Estimate, wire.estimate_request_to_pb(request), timeout=None)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from eigen.errors import InvalidArgument, NotFound
+from eigen.errors import EigenError, ExecutionFailed, InvalidArgument, NotFound
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
@@ -50,7 +50,7 @@ class FakeCompiler:
             num_qubits=2,
             num_clbits=2,
             parameters=[],
-            report={"depth": 2},
+            report={"depth": 2, "after": {"size": 3}},
             qasm3="OPENQASM 3.0;",
             aqo_json="{}",
         )
@@ -63,6 +63,7 @@ class FakeDrivers:
         self.gate: threading.Event | None = None
         self.started = threading.Event()
         self.executed: list[str] = []
+        self.batches: list[int] = []  # sizes of execute_many calls
 
     def list_devices(self) -> list[DeviceInfo]:
         return [DEVICE]
@@ -80,11 +81,23 @@ class FakeDrivers:
         if self.gate is not None:
             self.gate.wait(10)
         self.executed.append(str(request.circuit))
+        if "fail-run" in str(request.circuit):
+            raise ExecutionFailed(f"{request.device}: the circuit failed")
         return ExecutionResult(
             backend=request.device,
             experiments=[Experiment(counts={"00": request.shots}, shots=request.shots)],
             seed=request.seed if request.seed is not None else 1,
         )
+
+    def execute_many(self, requests: Sequence[ExecutionRequest]) -> list[ExecutionResult | EigenError]:
+        self.batches.append(len(requests))
+        outcomes: list[ExecutionResult | EigenError] = []
+        for request in requests:
+            try:
+                outcomes.append(self.execute(request))
+            except EigenError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def calibrate(self, name: str) -> Calibration:
         return Calibration(device=name, calibration_id="cal-1", taken_at="now")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound
-from eigen.kernel.service import Kernel
+from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.service import Kernel, KernelSettings
+from eigen.kernel.store.memory import MemoryJobStore
 from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.state import JobState
 from tests.unit.kernel.conftest import FakeCompiler, FakeDrivers, job_request
@@ -123,8 +127,12 @@ def test_idempotency_key(kernel: Kernel) -> None:
 
 def test_priority_order(kernel: Kernel, drivers: FakeDrivers) -> None:
     drivers.gate = threading.Event()
-    blockers = [kernel.submit(job_request("block"))[0] for _ in range(2)]  # occupy both workers
-    assert drivers.started.wait(5)
+    blockers = []
+    for _ in range(2):  # one after the other, so that each occupies a worker of its own
+        blockers.append(kernel.submit(job_request("block"))[0])
+        for event in kernel.watch(blockers[-1].id):
+            if event.state is JobState.RUNNING:
+                break
     low, _ = kernel.submit(job_request("low", priority=1))
     high, _ = kernel.submit(job_request("high", priority=99))
     for job in (low, high):
@@ -222,3 +230,32 @@ def test_an_asyncio_watch_ends_when_the_kernel_stops(kernel: Kernel, drivers: Fa
     seen = asyncio.run(asyncio.wait_for(watch(job.id), 10))
     assert seen[-1] is JobState.RUNNING
     drivers.gate.set()
+
+
+def test_small_circuits_queued_together_run_in_one_driver_call(
+    tmp_path: Path, compiler: FakeCompiler, drivers: FakeDrivers
+) -> None:
+    kernel = Kernel(
+        MemoryJobStore(), ArtifactStore(tmp_path), compiler, drivers, KernelSettings(execute_workers=1)
+    )
+    kernel.start()
+    try:
+        drivers.gate = threading.Event()  # the first job holds the one execute worker
+        first, _ = kernel.submit(job_request())
+        assert drivers.started.wait(5)
+        batch = [kernel.submit(job_request(f"OPENQASM 3.0; qubit[2] q; // {i}"))[0] for i in range(5)]
+        failing, _ = kernel.submit(job_request("OPENQASM 3.0; qubit[2] q; // fail-run"))
+        deadline = time.monotonic() + 5
+        while any(kernel.get(j.id).state is not JobState.QUEUED for j in [*batch, failing]):
+            assert time.monotonic() < deadline, "the jobs never queued"
+            time.sleep(0.01)
+        drivers.gate.set()
+        for job in [first, *batch, failing]:
+            finish(kernel, job.id)
+        assert drivers.batches == [6]  # the queued six in one call
+        for job in [first, *batch]:
+            assert kernel.get(job.id).state is JobState.DONE and kernel.results(job.id).counts == {"00": 100}
+        failed = kernel.get(failing.id)  # its error is its own: the others of its batch are DONE
+        assert failed.state is JobState.ERROR and failed.error_code == "EIGEN_EXECUTION_FAILED"
+    finally:
+        kernel.stop()

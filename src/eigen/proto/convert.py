@@ -46,13 +46,14 @@ def seconds_of(stamp: timestamp_pb2.Timestamp) -> float:
 
 def struct(data: dict[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
-    json_format.ParseDict(_jsonable(data), message)
+    if data:
+        message.update(_jsonable(data))  # what json_format.ParseDict builds, at half the cost
     return message
 
 
 def list_value(items: list[Any]) -> struct_pb2.ListValue:
     message = struct_pb2.ListValue()
-    json_format.ParseDict(_jsonable(items), message)
+    message.extend(_jsonable(items))
     return message
 
 

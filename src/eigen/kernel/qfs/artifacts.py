@@ -22,17 +22,16 @@ _NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 class ArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
         root.mkdir(parents=True, exist_ok=True)
 
     def folder(self, job_id: str) -> Path:
-        if not _NAME.match(job_id):
-            raise InvalidArgument.for_field("job_id", "is not a valid job id")
-        return self.root / job_id
+        return self.root / _checked(job_id)
 
-    def put(self, job_id: str, name: str, data: str | bytes) -> Path:
+    def put(self, job_id: str, name: str, data: str | bytes) -> None:
         if not _NAME.match(name) or name.startswith("."):
             raise InvalidArgument.for_field("artifact", f"bad artifact name {name!r}")
-        folder = self.folder(job_id)
+        folder = os.path.join(self._root, _checked(job_id))
         payload = data.encode() if isinstance(data, str) else data
         # A temporary name private to this thread (no two threads write one job's artifact
         # at once, and names starting with "." are never listed), then an atomic rename.
@@ -46,10 +45,9 @@ class ArtifactStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
-        return Path(target)
 
-    def put_json(self, job_id: str, name: str, data: Any) -> Path:
-        return self.put(job_id, name, json.dumps(data, indent=2, sort_keys=True, default=str))
+    def put_json(self, job_id: str, name: str, data: Any) -> None:
+        self.put(job_id, name, json.dumps(data, indent=2, sort_keys=True, default=str))
 
     def get(self, job_id: str, name: str) -> bytes:
         path = self.folder(job_id) / name
@@ -63,6 +61,12 @@ class ArtifactStore:
         if not folder.is_dir():
             return []
         return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _checked(job_id: str) -> str:
+    if not _NAME.match(job_id):
+        raise InvalidArgument.for_field("job_id", "is not a valid job id")
+    return job_id
 
 
 def _write(path: str, payload: bytes) -> None:

@@ -109,6 +109,8 @@ class Pipeline:
         flush_at = time.monotonic() + QUEUE_FLUSH_S
         for job in live:
             compiling = next(moved) if job.state is JobState.PENDING else job
+            if self.stopping.is_set():
+                break  # the rest stay COMPILING: the next start compiles them again
             if compiling is None:
                 continue  # cancelled or timed out meanwhile
             with job_context(compiling):

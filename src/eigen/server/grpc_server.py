@@ -15,7 +15,6 @@ from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
-from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -127,7 +126,7 @@ async def _serve(handle: GrpcServer, stack: Stack, settings: Settings) -> int:
             DriverManagerServicer(stack.drivers), server
         )
         names.append(driver_pb2.DESCRIPTOR.services_by_name["DriverManagerService"].full_name)
-    health_servicer = health_aio.HealthServicer()
+    health_servicer = health.aio.HealthServicer()  # the asyncio servicer grpc_health ships
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

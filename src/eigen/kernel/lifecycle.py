@@ -79,7 +79,7 @@ class Lifecycle:
                 job = replace(snapshot, state=head[0], last_seq=head[1]) if head else None
             if job is None:
                 raise NotFound(f"job {job_id} not found")
-            planned = self._plan(job, Move(job, target, message, data, changes, result))
+            planned = self._plan(Move(job, target, message, data, changes, result))
             if planned is None:
                 return None
             if self.store.transition(job_id, job.state, planned.event, planned.changes, result):
@@ -90,7 +90,7 @@ class Lifecycle:
         """:meth:`move` for several jobs (each from its snapshot) in one transaction; the
         pipeline's stages move a batch of jobs at once. A move whose compare-and-set is
         refused (the job moved on meanwhile) is retried alone, as :meth:`move` does."""
-        planned = [self._plan(move.job, move) for move in moves]
+        planned = [self._plan(move) for move in moves]
         batch = [p for p in planned if p is not None]
         applied = iter(self.store.transitions(batch))
         moved: list[Job | None] = []
@@ -113,9 +113,10 @@ class Lifecycle:
                 )
         return moved
 
-    def _plan(self, job: Job, move: Move) -> Transition | None:
-        """The transition that moves ``job`` (as last seen) as ``move`` asks; None when its
-        state does not allow the target."""
+    def _plan(self, move: Move) -> Transition | None:
+        """The transition that moves ``move.job`` (as last seen) to ``move.target``; None
+        when its state does not allow the target."""
+        job = move.job
         if not can_transition(job.state, move.target):
             return None
         now = self.clock()

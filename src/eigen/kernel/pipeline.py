@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import yaml
 
@@ -42,9 +42,9 @@ from eigen.observability import metrics, tracing
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
-# a batch of compiled jobs waits at most this long for the rest of its batch to be queued
-QUEUE_FLUSH_S = 0.01
-DONE_FLUSH_S = 0.01  # the same for executed jobs waiting to be recorded DONE
+T = TypeVar("T")
+# what a batch finished (compiled, executed) waits at most this long to be recorded
+RECORD_AFTER_S = 0.01
 # what counts as a small circuit (see Pipeline.batchable)
 SMALL_QUBITS = 12
 SMALL_GATES = 2_000
@@ -98,15 +98,14 @@ class Pipeline:
 
         A batch shares its transactions: every job moves to COMPILING in one, and the
         compiled ones to QUEUED in another, or in several when compiling the batch takes
-        longer than ``QUEUE_FLUSH_S`` (a slow compile never holds back the jobs compiled
+        longer than ``RECORD_AFTER_S`` (a slow compile never holds back the jobs compiled
         before it)."""
         live = [job for job in jobs if not job.terminal]
         starting = self._move_batch(
             [Move(job, JobState.COMPILING, "compiling") for job in live if job.state is JobState.PENDING]
         )
         moved = iter(starting)
-        ready: list[tuple[Job, CompiledProgram, float]] = []
-        flush_at = time.monotonic() + QUEUE_FLUSH_S
+        ready = _Recorder(self._queue)
         for job in live:
             compiling = next(moved) if job.state is JobState.PENDING else job
             if self.stopping.is_set():
@@ -115,12 +114,8 @@ class Pipeline:
                 continue  # cancelled or timed out meanwhile
             with job_context(compiling):
                 compiled = self._guard(compiling, self._compile_stage, "compile")
-            if compiled is not None:
-                ready.append((compiling, *compiled))
-            if ready and time.monotonic() >= flush_at:
-                self._queue(ready)
-                ready, flush_at = [], time.monotonic() + QUEUE_FLUSH_S
-        self._queue(ready)
+            ready.add(None if compiled is None else (compiling, *compiled))
+        ready.flush()
 
     def _compile_stage(self, job: Job) -> tuple[CompiledProgram, float]:
         """Write the inputs, compile, write the compiled forms; the program and seconds."""
@@ -232,7 +227,7 @@ class Pipeline:
     def execute(self, job_ids: Sequence[str]) -> None:
         """Run queued jobs, one after another. A batch shares its transactions: every job
         moves to RUNNING in one, and the finished ones to DONE in another, or in several
-        when running the batch takes longer than ``DONE_FLUSH_S``."""
+        when running the batch takes longer than ``RECORD_AFTER_S``."""
         with self._lock:
             waiting = [(job_id, self._compiled.pop(job_id, None)) for job_id in job_ids]
         queued: list[tuple[Job, CompiledProgram]] = []
@@ -258,18 +253,12 @@ class Pipeline:
         for job, _, running in started:
             self._queue_waited(job, running)
         executed = self._execute_together([(running, compiled) for _, compiled, running in started])
-        finished: list[Move] = []
-        flush_at = time.monotonic() + DONE_FLUSH_S
+        finished = _Recorder(self._finish)
         for _, compiled, running in started:
             run = functools.partial(self._run, compiled=compiled, executed=executed.get(running.id))
             with job_context(running):
-                done = self._guard(running, run, "execute")
-            if done is not None:
-                finished.append(done)
-            if finished and time.monotonic() >= flush_at:
-                self._finish(finished)
-                finished, flush_at = [], time.monotonic() + DONE_FLUSH_S
-        self._finish(finished)
+                finished.add(self._guard(running, run, "execute"))
+        finished.flush()
 
     def _execute_together(
         self, started: list[tuple[Job, CompiledProgram]]
@@ -424,6 +413,29 @@ class Pipeline:
             self.artifacts.put_json(job_id, "error.json", error)
         finally:
             self.lifecycle.move(job_id, state, summary, data=error, **error)
+
+
+class _Recorder(Generic[T]):
+    """What a batch has finished so far, recorded together by ``record`` (one store
+    transaction), and never held back longer than ``RECORD_AFTER_S``."""
+
+    def __init__(self, record: Callable[[list[T]], None]) -> None:
+        self._record = record
+        self._items: list[T] = []
+        self._due = time.monotonic() + RECORD_AFTER_S
+
+    def add(self, item: T | None) -> None:
+        """Note ``item`` (None: nothing to note this time); record now if it is time."""
+        if item is not None:
+            self._items.append(item)
+        if self._items and time.monotonic() >= self._due:
+            self.flush()
+
+    def flush(self) -> None:
+        items, self._items = self._items, []
+        self._due = time.monotonic() + RECORD_AFTER_S
+        if items:
+            self._record(items)
 
 
 def _plain(job: Job, compiled: CompiledProgram) -> bool:

@@ -297,20 +297,13 @@ class Kernel:
         self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
     ) -> Iterator[JobEvent]:
         """Events of a job after ``after_seq``, live, until its terminal event."""
-        state = self._watched_state(job_id)
-        seq = after_seq
+        cursor = _WatchCursor(self, job_id, after_seq)
         while active() and not self._stopping.is_set():
-            events = self._events_after(job_id, seq)
-            for event in events:
-                yield event
-                seq = event.seq
-                if event.terminal:
-                    return
-            if not events and state is not None and state.terminal:
+            yield from cursor.next()
+            if cursor.over:
                 return
-            self.bus.wait(job_id, seq, timeout=0.5)
-            if not events:
-                state = self._state(job_id)
+            self.bus.wait(job_id, cursor.seq, timeout=0.5)
+            cursor.waited()
 
     async def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
         """:meth:`watch` for asyncio callers: the same events, waiting on the event loop
@@ -328,37 +321,22 @@ class Kernel:
 
         self.bus.subscribe(job_id, wake)
         try:
-            state = self._watched_state(job_id)
-            seq = after_seq
+            cursor = _WatchCursor(self, job_id, after_seq)
             while not self._stopping.is_set():
                 if news[0].done():
                     news[0] = loop.create_future()
-                events = self._events_after(job_id, seq)
-                for event in events:
+                for event in cursor.next():
                     yield event
-                    seq = event.seq
-                    if event.terminal:
-                        return
-                if not events and state is not None and state.terminal:
+                if cursor.over:
                     return
                 timer = loop.call_later(0.5, settle, news[0])  # a plain future, no task per wait
                 try:
                     await news[0]
                 finally:
                     timer.cancel()
-                if not events:
-                    state = self._state(job_id)
+                cursor.waited()
         finally:
             self.bus.unsubscribe(job_id, wake)
-
-    def _watched_state(self, job_id: str) -> JobState | None:
-        """A job whose events the bus holds exists (None: its events will say the rest);
-        any other is looked up (NotFound when there is no such job)."""
-        return None if self.bus.knows(job_id) else self._state(job_id)
-
-    def _events_after(self, job_id: str, seq: int) -> list[JobEvent]:
-        events = self.bus.since(job_id, seq)  # from memory when this kernel saw them
-        return self.store.events(job_id, seq) if events is None else events
 
     def _state(self, job_id: str) -> JobState:
         head = self.store.head(job_id)
@@ -483,3 +461,41 @@ class Kernel:
                 if job is None or job.terminal:
                     continue
                 self.pipeline.time_out(job)
+
+
+class _WatchCursor:
+    """Where a watch of one job stands, for :meth:`Kernel.watch` and its asyncio twin:
+    the events to send next (from the bus when it holds them, else from the store) and
+    whether the watch is over."""
+
+    def __init__(self, kernel: Kernel, job_id: str, after_seq: int) -> None:
+        self.kernel = kernel
+        self.job_id = job_id
+        self.seq = after_seq
+        self.over = False
+        self._idle = False
+        # A job whose events the bus holds exists (its events say the rest); any other is
+        # looked up first (NotFound when there is no such job).
+        self._state = None if kernel.bus.knows(job_id) else kernel._state(job_id)
+
+    def next(self) -> list[JobEvent]:
+        """The events after the last one sent, up to the terminal one (then ``over``)."""
+        events = self.kernel.bus.since(self.job_id, self.seq)
+        if events is None:
+            events = self.kernel.store.events(self.job_id, self.seq)
+        for index, event in enumerate(events):
+            if event.terminal:
+                self.over = True
+                events = events[: index + 1]
+                break
+        if events:
+            self.seq = events[-1].seq
+        elif self._state is not None and self._state.terminal:
+            self.over = True
+        self._idle = not events
+        return events
+
+    def waited(self) -> None:
+        """After a wait that followed no news: look at the job's state again."""
+        if self._idle:
+            self._state = self.kernel._state(self.job_id)

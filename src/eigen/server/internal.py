@@ -23,10 +23,10 @@ from eigen.proto.internal.v1 import (
 from eigen.server import wire
 from eigen.system_api.grpc.handlers import Context, blocking, unary
 from eigen.system_api.grpc.jobs import (
-    INLINE_SUBMIT_BYTES,
     BackendServicer,
     JobServicer,
     batch_from_pb,
+    is_large,
     list_query_from_pb,
 )
 from eigen.system_api.service import MAX_PAGE_SIZE, JobApi, decode_page_token
@@ -54,8 +54,7 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
             idempotency_key=request.idempotency_key or None,
             traceparent=call.traceparent,
         )
-        large = request.ByteSize() > INLINE_SUBMIT_BYTES
-        job, deduplicated = await blocking(submit) if large else submit()
+        job, deduplicated = await self._call(submit, large=is_large(request))
         return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
 
     @unary

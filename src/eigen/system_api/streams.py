@@ -1,16 +1,22 @@
-"""A blocking iterator served to asyncio code: it runs on a thread of its own, with the
-caller's context (request id, caller, trace), and hands its items to the event loop in
-order; its errors are raised where they are awaited. When the consumer stops early, the
-iterator is told through the ``active`` predicate it was given."""
+"""Asyncio code and blocking iterators, both ways.
+
+``from_thread``: a blocking iterator served to asyncio code. It runs on a thread of its
+own, with the caller's context (request id, caller, trace), and hands its items to the
+event loop in order; its errors are raised where they are awaited. When the consumer
+stops early, the iterator is told through the ``active`` predicate it was given.
+
+``Inbox``: items the event loop receives (a client's stream) handed to a blocking
+consumer on another thread, as an iterator that ends when the inbox is closed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import contextvars
+import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -51,3 +57,19 @@ async def from_thread(produce: Callable[[Callable[[], bool]], Iterator[T]], name
             yield item
     finally:
         listening.clear()
+
+
+class Inbox(Generic[T]):
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[T] | None] = queue.SimpleQueue()
+
+    def put(self, item: T) -> None:
+        self._queue.put((item,))
+
+    def close(self) -> None:
+        """The end of the items (closing again changes nothing)."""
+        self._queue.put(None)
+
+    def __iter__(self) -> Iterator[T]:
+        while (entry := self._queue.get()) is not None:
+            yield entry[0]

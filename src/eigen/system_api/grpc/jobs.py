@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import queue
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
+
+from google.protobuf.message import Message
 
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models.job import JobRequest
@@ -15,7 +16,7 @@ from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.system_api.batch_stream import BatchEvent, Item, run_batch_stream
 from eigen.system_api.grpc.handlers import Context, blocking, streaming, unary
 from eigen.system_api.service import JobApi, ListQuery
-from eigen.system_api.streams import from_thread
+from eigen.system_api.streams import Inbox, from_thread
 
 T = TypeVar("T")
 
@@ -23,6 +24,10 @@ T = TypeVar("T")
 # A SubmitJob this large (its program to parse and check) runs on the RPC thread pool
 # even with the kernel in process, so that it never holds up the event loop for long.
 INLINE_SUBMIT_BYTES = 16 * 1024
+
+
+def is_large(request: Message) -> bool:
+    return request.ByteSize() > INLINE_SUBMIT_BYTES
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -33,19 +38,21 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self.api = api
         self.local = local
 
-    async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        """A quick call of the service layer: inline when the kernel is local."""
-        return function(*args) if self.local else await blocking(function, *args)
+    async def _call(self, function: Callable[..., T], *args: Any, large: bool = False) -> T:
+        """A quick call of the service layer: inline when the kernel is local, unless the
+        request is ``large`` (a big program to parse and check)."""
+        if self.local and not large:
+            return function(*args)
+        return await blocking(function, *args)
 
     @unary
     async def SubmitJob(
         self, request: jobs_pb2.SubmitJobRequest, context: Context
     ) -> jobs_pb2.SubmitJobResponse:
         job_request = convert.request_from_pb(request.job)
-        if request.ByteSize() > INLINE_SUBMIT_BYTES:
-            job, deduplicated = await blocking(self.api.submit, job_request, request.idempotency_key)
-        else:
-            job, deduplicated = await self._call(self.api.submit, job_request, request.idempotency_key)
+        job, deduplicated = await self._call(
+            self.api.submit, job_request, request.idempotency_key, large=is_large(request)
+        )
         return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
 
     @unary
@@ -99,11 +106,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def SubmitBatchStream(
         self, request_iterator: AsyncIterator[jobs_pb2.BatchStreamRequest], context: Context
     ) -> AsyncIterator[jobs_pb2.BatchStreamResponse]:
-        inbox: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
-
-        def items() -> Iterator[Item]:
-            while (item := inbox.get()) is not None:
-                yield item
+        inbox: Inbox[Item] = Inbox()
 
         async def receive() -> None:
             try:
@@ -113,16 +116,18 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                     except EigenError as exc:
                         inbox.put((message.client_request_id, exc))
             finally:
-                inbox.put(None)
+                inbox.close()
 
         receiver = asyncio.create_task(receive())
         try:
-            events = from_thread(lambda active: run_batch_stream(self.api, items(), active), "eigen-batch")
+            events = from_thread(
+                lambda active: run_batch_stream(self.api, iter(inbox), active), "eigen-batch"
+            )
             async for event in events:
                 yield batch_event_to_pb(event)
         finally:
             receiver.cancel()
-            inbox.put(None)
+            inbox.close()
 
 
 def list_query_from_pb(request: jobs_pb2.ListJobsRequest) -> ListQuery:

@@ -24,11 +24,9 @@ is terminal. A client that goes away stops the watching; its jobs run on.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
-import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -42,6 +40,7 @@ from eigen.system_api.rest import schemas as rest
 from eigen.system_api.rest.middleware import call_from_scope
 from eigen.system_api.rest.problems import validation_violations
 from eigen.system_api.service import JobApi
+from eigen.system_api.streams import Inbox, from_thread
 
 PATH = "/jobs:batchStream"
 
@@ -52,25 +51,15 @@ def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
     @router.websocket(PATH)
     async def submit_batch_stream(websocket: WebSocket) -> None:
         await websocket.accept()
-        inbox: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
-        outbox: asyncio.Queue[BatchEvent | None] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
+        inbox: Inbox[Item] = Inbox()
         connected = threading.Event()
         connected.set()
 
-        def items() -> Iterator[Item]:
-            while (item := inbox.get()) is not None:
-                yield item
+        def produce(listening: Callable[[], bool]) -> Iterator[BatchEvent]:
+            def active() -> bool:
+                return listening() and connected.is_set() and not closing.is_set()
 
-        def active() -> bool:
-            return connected.is_set() and not closing.is_set()
-
-        def produce() -> None:
-            try:
-                for event in run_batch_stream(api, items(), active):
-                    loop.call_soon_threadsafe(outbox.put_nowait, event)
-            finally:
-                loop.call_soon_threadsafe(outbox.put_nowait, None)
+            return run_batch_stream(api, iter(inbox), active)
 
         async def receive() -> None:
             try:
@@ -82,14 +71,13 @@ def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
             except WebSocketDisconnect:
                 connected.clear()
             finally:
-                inbox.put(None)
+                inbox.close()
 
-        context = contextvars.copy_context()  # the producer runs with the caller, request id, trace
-        context.run(call_context.activate, call_from_scope(websocket.scope))
-        threading.Thread(target=context.run, args=(produce,), name="eigen-ws-batch", daemon=True).start()
+        # the producer runs with the caller, request id and trace of this connection
+        token = call_context.activate(call_from_scope(websocket.scope))
         receiver = asyncio.create_task(receive())
         try:
-            while (event := await outbox.get()) is not None:
+            async for event in from_thread(produce, "eigen-ws-batch"):
                 await websocket.send_text(json.dumps(event_to_json(event)))
             if connected.is_set():
                 await websocket.close(code=1000)
@@ -97,8 +85,9 @@ def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
             connected.clear()
         finally:
             connected.clear()
-            inbox.put(None)
+            inbox.close()
             receiver.cancel()
+            call_context.deactivate(token)
 
     return router
 

@@ -86,6 +86,10 @@ def test_errors_are_counted_by_code(server: EmbeddedServer, jobs: jobs_pb2_grpc.
     with pytest.raises(grpc.RpcError) as caught:
         jobs.GetJob(jobs_pb2.GetJobRequest(job_id="no-such-job"))
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+    # The server records an RPC once its status is out, so the client may see it first.
+    deadline = time.monotonic() + 5
+    while value("eigen_api_requests_total", labels) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert value("eigen_api_requests_total", labels) == before + 1
     assert value("eigen_api_requests_in_flight", {"service": "JobService", "method": "GetJob"}) == 0
 

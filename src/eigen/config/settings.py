@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         description="worker processes running circuits of the entry-point drivers; 0: in process; "
         "unset: 1 in eigen-server serve, 0 in an embedded stack",
     )
+    artifact_writer: bool | None = Field(
+        default=None,
+        description="write job artifacts from a writer process, a batch at a time; "
+        "unset: on in eigen-server serve, off in an embedded stack",
+    )
     queue_capacity: int = Field(default=10_000, ge=1, description="queued jobs before submit is refused")
     default_timeout_s: float = Field(default=3600.0, gt=0, description="job timeout when unset")
     max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="largest gRPC message")

@@ -29,7 +29,7 @@ from eigen.kernel.deadline import call_with_deadline
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.lifecycle import Lifecycle, Move, job_context
 from eigen.kernel.ports import CompilerPort, DriverPort
-from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
@@ -117,27 +117,38 @@ class Pipeline:
             ready.add(None if compiled is None else (compiling, *compiled))
         ready.flush()
 
-    def _compile_stage(self, job: Job) -> tuple[CompiledProgram, float]:
-        """Write the inputs, compile, write the compiled forms; the program and seconds."""
+    def _compile_stage(self, job: Job) -> tuple[CompiledProgram, float, list[Artifact]]:
+        """Compile; the program, the seconds it took, and the artifacts to write (the
+        inputs and the compiled forms). A job that fails to compile keeps its inputs."""
         started = time.perf_counter()
-        self._write_inputs(job)
-        compiled = self._compile(job)
+        inputs = self._inputs(job)
+        try:
+            compiled = self._compile(job)
+        except Exception:
+            self.artifacts.put_many(inputs)
+            raise
         compile_s = time.perf_counter() - started
         metrics.stage_seconds("compile", compile_s)
-        self.artifacts.put(job.id, "compiled.qasm", compiled.qasm3)
-        self.artifacts.put(job.id, "compiled.aqo.json", compiled.aqo_json)
-        self.artifacts.put_json(job.id, "compile_report.json", compiled.report)
-        return compiled, compile_s
+        artifacts = [
+            *inputs,
+            Artifact.of(job.id, "compiled.qasm", compiled.qasm3),
+            Artifact.of(job.id, "compiled.aqo.json", compiled.aqo_json),
+            Artifact.json(job.id, "compile_report.json", compiled.report),
+        ]
+        return compiled, compile_s, artifacts
 
-    def _queue(self, ready: list[tuple[Job, CompiledProgram, float]]) -> None:
-        """Move compiled jobs to QUEUED (one transaction) and hand them to the scheduler."""
-        compiling = [(job, seconds) for job, _, seconds in ready if job.state is JobState.COMPILING]
+    def _queue(self, ready: list[tuple[Job, CompiledProgram, float, list[Artifact]]]) -> None:
+        """Write the artifacts of compiled jobs (one batch), move them to QUEUED (one
+        transaction) and hand them to the scheduler."""
+        written = self._write([(job, artifacts) for job, _, _, artifacts in ready])
+        ready = [entry for entry in ready if entry[0].id in written]
+        compiling = [(job, seconds) for job, _, seconds, _ in ready if job.state is JobState.COMPILING]
         moves = [
             Move(job, JobState.QUEUED, "queued", changes={"timings": {**job.timings, "compile_s": seconds}})
             for job, seconds in compiling
         ]
         queued = dict(zip((job.id for job, _ in compiling), self._move_batch(moves), strict=True))
-        for job, compiled, _ in ready:
+        for job, compiled, _, _ in ready:
             now = queued.get(job.id, job)
             if now is None:
                 continue  # cancelled or timed out meanwhile
@@ -169,11 +180,11 @@ class Pipeline:
             message = f"compilation exceeded its timeout of {limit:g} s"
             raise StageTimeout(message) from None
 
-    def _write_inputs(self, job: Job) -> None:
+    @staticmethod
+    def _inputs(job: Job) -> list[Artifact]:
         """The program and a job.yaml that resubmits the same job (eigen.os/v1)."""
         request = job.request
         program_file = PROGRAM_FILES[request.language]
-        self.artifacts.put(job.id, program_file, request.program)
         typed = {
             "shots": request.shots,
             "seed": request.seed,
@@ -201,7 +212,7 @@ class Pipeline:
             "spec": spec,
         }
         text = yaml.dump(document, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
-        self.artifacts.put(job.id, "job.yaml", text)
+        return [Artifact.of(job.id, program_file, request.program), Artifact.of(job.id, "job.yaml", text)]
 
     # -- stage 2: execute, then persist --------------------------------------------------
     def batchable(self, job_id: str) -> bool:
@@ -276,10 +287,10 @@ class Pipeline:
 
     def _run(
         self, running: Job, compiled: CompiledProgram, executed: ExecutionResult | EigenError | None = None
-    ) -> Move | None:
+    ) -> tuple[Move, Artifact] | None:
         """Execute a RUNNING job (or take its execution from ``executed``, run with its
-        batch) and write its results; the move to DONE that records them (None when the
-        job ran past its timeout: it is TIMEOUT now)."""
+        batch); the move to DONE that records its results and their artifact (None when
+        the job ran past its timeout: it is TIMEOUT now)."""
         started = time.perf_counter()
         device = self.devices(running.request.target)
         if compiled.hybrid is not None:
@@ -297,15 +308,37 @@ class Pipeline:
         if self.overdue(running):  # finished, but too late: the timeout wins
             self.time_out(running)
             return None
-        self.artifacts.put_json(running.id, "results.json", result_to_dict(result))
+        artifact = Artifact.json(running.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
-        return Move(running, JobState.DONE, "done", changes={"timings": timings}, result=result)
+        return Move(running, JobState.DONE, "done", changes={"timings": timings}, result=result), artifact
 
-    def _finish(self, finished: list[Move]) -> None:
-        """Move executed jobs to DONE with their results (one transaction)."""
-        for move, done in zip(finished, self._move_batch(finished), strict=True):
+    def _finish(self, finished: list[tuple[Move, Artifact]]) -> None:
+        """Write the results of executed jobs (one batch), then move them to DONE with
+        their results (one transaction): a DONE job always has its ``results.json``."""
+        written = self._write([(move.job, [artifact]) for move, artifact in finished])
+        moves = [move for move, _ in finished if move.job.id in written]
+        for move, done in zip(moves, self._move_batch(moves), strict=True):
             if done is not None and move.result is not None:
                 metrics.execution_seconds(done.request.target, move.result.timings["execute_s"])
+
+    def _write(self, batch: list[tuple[Job, list[Artifact]]]) -> set[str]:
+        """Write the artifacts of a batch of jobs in one go; the ids of the jobs whose
+        artifacts were all written. A job with one that was not ends in ERROR."""
+        files = [artifact for _, artifacts in batch for artifact in artifacts]
+        try:
+            errors = self.artifacts.put_many(files)
+        except Exception as exc:  # e.g. the writer process could not be replaced
+            log.exception("writing a batch of artifacts failed", extra={"files": len(files)})
+            errors = [f"{type(exc).__name__}: {exc}"] * len(files)
+        failed: dict[str, str] = {}
+        for artifact, error in zip(files, errors, strict=True):
+            if error is not None:
+                failed.setdefault(artifact.job_id, error)
+        for job_id, error in failed.items():
+            log.error("artifacts not written", extra={"job_id": job_id, "error": error})
+            with contextlib.suppress(Exception):
+                self.fail(job_id, "EIGEN_INTERNAL", f"internal error: {error}")
+        return {job.id for job, _ in batch if job.id not in failed}
 
     def _move_batch(self, moves: list[Move]) -> list[Job | None]:
         """``move_many``; when the store fails it, each job ends in ERROR on its own (a

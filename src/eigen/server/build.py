@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from eigen.config.settings import ROLES, Settings
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.qfs.writer import WriterProcess
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.factory import open_store
 from eigen.kernel.store.retention import RetentionSweeper
@@ -90,6 +91,7 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
         stack.kernel = _kernel(settings, stack.compiler, stack.drivers)
         stack.kernel_port = stack.kernel
         stack.closers.append(stack.kernel.store.close)
+        stack.closers.append(stack.kernel.pipeline.artifacts.close)
         stack.closers.append(stack.kernel.stop)
         stack.retention = RetentionSweeper(
             stack.kernel.store, settings.result_retention_days, settings.result_retention_interval_s
@@ -110,7 +112,9 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
 def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> Kernel:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
-    artifacts = ArtifactStore(settings.data_dir / "artifacts")
+    artifacts = ArtifactStore(
+        settings.data_dir / "artifacts", WriterProcess() if settings.artifact_writer else None
+    )
     kernel_settings = KernelSettings(
         compile_workers=settings.compile_workers,
         execute_workers=settings.execute_workers,

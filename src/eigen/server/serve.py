@@ -66,6 +66,8 @@ def serve(
         raise typer.Exit(2)
     if settings.driver_processes is None:  # a server runs circuits off its own GIL
         settings = settings.model_copy(update={"driver_processes": SERVE_DRIVER_PROCESSES})
+    if settings.artifact_writer is None:  # ... and writes artifacts off it
+        settings = settings.model_copy(update={"artifact_writer": True})
     service = f"eigen-{settings.role}"
     configure_logging(log_level, service=service, fmt=settings.log_format)
     configure_tracing(service, settings.otlp_endpoint)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound
-from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
 from eigen.models.compiled import CompiledProgram, CompileRequest
@@ -111,6 +112,8 @@ def test_compiler_crash_ends_in_error_not_a_dead_worker(kernel: Kernel) -> None:
     assert finish(kernel, job.id)[-1] is JobState.ERROR
     failed = kernel.get(job.id)
     assert failed.error_code == "EIGEN_INTERNAL" and "compiler bug" in (failed.error_summary or "")
+    # what it was asked to compile stays, beside the error
+    assert kernel.pipeline.artifacts.names(job.id) == ["error.json", "job.yaml", "program.qasm"]
     again, _ = kernel.submit(job_request())
     assert finish(kernel, again.id)[-1] is JobState.DONE
 
@@ -257,5 +260,55 @@ def test_small_circuits_queued_together_run_in_one_driver_call(
             assert kernel.get(job.id).state is JobState.DONE and kernel.results(job.id).counts == {"00": 100}
         failed = kernel.get(failing.id)  # its error is its own: the others of its batch are DONE
         assert failed.state is JobState.ERROR and failed.error_code == "EIGEN_EXECUTION_FAILED"
+    finally:
+        kernel.stop()
+
+
+class FailingArtifacts(ArtifactStore):
+    """Refuses, as a full disk would, the files named in ``refused`` of jobs whose
+    program contains 'doomed'."""
+
+    def __init__(self, root: Path, refused: set[str]) -> None:
+        super().__init__(root)
+        self.refused = refused
+        self.doomed: set[str] = set()
+        self.batches: list[int] = []
+
+    def put_many(self, artifacts: Sequence[Artifact]) -> list[str | None]:
+        self.batches.append(len(artifacts))
+        written = super().put_many([a for a in artifacts if not self._refuses(a)])
+        errors = iter(written)
+        return ["No space left on device" if self._refuses(a) else next(errors) for a in artifacts]
+
+    def _refuses(self, artifact: Artifact) -> bool:
+        if artifact.name == "program.qasm" and b"doomed" in artifact.data:
+            self.doomed.add(artifact.job_id)
+        return artifact.job_id in self.doomed and artifact.name in self.refused
+
+
+@pytest.mark.parametrize("refused", ["compiled.qasm", "results.json"])
+def test_a_job_whose_artifacts_cannot_be_written_ends_in_error_alone(
+    tmp_path: Path, compiler: FakeCompiler, drivers: FakeDrivers, refused: str
+) -> None:
+    artifacts = FailingArtifacts(tmp_path, {refused})
+    kernel = Kernel(MemoryJobStore(), artifacts, compiler, drivers, KernelSettings(execute_workers=1))
+    kernel.start()
+    try:
+        release = hold_compiles(kernel, compiler)
+        first, _ = kernel.submit(job_request("OPENQASM 3.0; qubit[2] q; // hold"))
+        doomed, _ = kernel.submit(job_request("OPENQASM 3.0; qubit[2] q; // doomed"))
+        fine, _ = kernel.submit(job_request("OPENQASM 3.0; qubit[2] q; // fine"))
+        release.set()
+        states = {job.id: finish(kernel, job.id)[-1] for job in (first, doomed, fine)}
+        assert states == {first.id: JobState.DONE, doomed.id: JobState.ERROR, fine.id: JobState.DONE}
+        failed = kernel.get(doomed.id)
+        assert failed.error_code == "EIGEN_INTERNAL" and "No space left on device" in (
+            failed.error_summary or ""
+        )
+        assert kernel.store.result(doomed.id) is None  # never DONE, so no result either
+        if refused == "compiled.qasm":  # it never reached the queue
+            assert JobState.QUEUED not in [e.state for e in kernel.store.events(doomed.id)]
+        assert "results.json" in artifacts.names(fine.id)
+        assert max(artifacts.batches) > 5  # a batch's files went out together
     finally:
         kernel.stop()

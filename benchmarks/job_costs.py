@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import grpc
 import sqlalchemy as sa
 
 from eigen.jobfile import load_job_file
-from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.proto import convert
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
@@ -43,20 +44,23 @@ SHOTS = 1000
 
 
 class Counters:
-    """Store statements (by SQL verb), commits and artifact writes, from every thread."""
+    """Store statements (by SQL verb), commits, artifact writes and the batches they
+    went out in, from every thread."""
 
     def __init__(self) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._statement)
         sa.event.listen(sa.engine.Engine, "commit", self._commit)
-        original = ArtifactStore.put
+        original = ArtifactStore.put_many
 
-        def put(store: ArtifactStore, job_id: str, name: str, data: str | bytes) -> Path:
-            self._add("artifact_writes")
-            return original(store, job_id, name, data)
+        def put_many(store: ArtifactStore, artifacts: Sequence[Artifact]) -> list[str | None]:
+            self._add("artifact_batches")
+            for _ in artifacts:
+                self._add("artifact_writes")
+            return original(store, artifacts)
 
-        ArtifactStore.put = put  # type: ignore[method-assign]
+        ArtifactStore.put_many = put_many  # type: ignore[method-assign]
 
     def _add(self, key: str) -> None:
         with self._lock:

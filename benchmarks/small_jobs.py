@@ -1,10 +1,16 @@
 """Small jobs through the public gRPC API: jobs/s and submit-to-result latency.
 
-A job is the Bell pair of ``examples/bell-qasm3`` (OpenQASM 3, 1000 shots):
-SubmitJob -> WatchJob until the terminal event -> GetJobResults, over ``grpc.aio`` with
-the raw stubs of ``eigen.proto.api.v1``. Each client is a coroutine running jobs back to
-back; we measure with 1 client and with 32 clients, after a warm-up, for a fixed time
-per round (and at most ``--max-jobs`` jobs per round).
+A job is the Bell pair of ``examples/bell-qasm3`` (OpenQASM 3, 1000 shots), run over
+``grpc.aio`` with the raw stubs of ``eigen.proto.api.v1`` in one of two flows:
+
+- ``watch``: SubmitJob -> WatchJob until the terminal event -> GetJobResults (a client
+  that shows progress);
+- ``wait``: SubmitJob -> GetJobResults with ``wait_seconds`` (the long poll: a client that
+  wants the results and no progress; ``Client.results(job_id, wait=...)`` in the SDK).
+
+Each client is a coroutine running jobs back to back; we measure each flow with 1 client
+and with 32 clients, after a warm-up, for a fixed time per round (and at most
+``--max-jobs`` jobs per round).
 
 By default the server is a real ``eigen-server serve`` subprocess on a free loopback port
 with a temporary data folder, stopped at the end (it also dies with this process on
@@ -14,7 +20,7 @@ Baseline, in this run and this process: qiskit-aer ``AerSimulator().run(bell, sh
 .result().get_counts()`` on a pre-transpiled circuit, median jobs/s of repeated timings.
 
 Bars (issue "foundation", section 7): >= 200 jobs/s with 32 clients, p50 <= 15 ms with
-1 client. Reported as pass/fail, never asserted.
+1 client, for each flow. Reported as pass/fail, never asserted.
 
     .venv/bin/python benchmarks/small_jobs.py            # ~1 minute
     .venv/bin/python benchmarks/small_jobs.py --endpoint 127.0.0.1:50051
@@ -159,9 +165,14 @@ def own_cpu_s() -> float:
 
 
 # -- the load generator ---------------------------------------------------------------------
+FLOWS = ("watch", "wait")
+WAIT_S = 60.0  # GetJobResults' wait in the wait flow
+
+
 @dataclass
 class Round:
     clients: int
+    flow: str = "watch"
     jobs: int = 0
     errors: int = 0
     seconds: float = 0.0
@@ -179,7 +190,16 @@ class Round:
 
 #: Where a job's time goes: client-side RPC times and the gaps between the server's
 #: state events (server timestamps; meaningful when client and server share a clock).
-STAGES = ("submit_rpc", "pending", "compiling", "queued", "running", "done_to_client", "results_rpc")
+STAGES = (
+    "submit_rpc",
+    "pending",
+    "compiling",
+    "queued",
+    "running",
+    "done_to_client",
+    "results_rpc",
+    "results_wait_rpc",
+)
 _STAGE_EDGES = (
     ("pending", common_pb2.JOB_STATE_PENDING, common_pb2.JOB_STATE_COMPILING),
     ("compiling", common_pb2.JOB_STATE_COMPILING, common_pb2.JOB_STATE_QUEUED),
@@ -189,7 +209,7 @@ _STAGE_EDGES = (
 
 
 async def one_job(
-    stub: jobs_pb2_grpc.JobServiceStub, request: jobs_pb2.SubmitJobRequest
+    stub: jobs_pb2_grpc.JobServiceStub, request: jobs_pb2.SubmitJobRequest, flow: str
 ) -> tuple[common_pb2.JobResults, dict[str, float]]:
     """Run one job to its results; returns them and the seconds spent in each stage."""
     stages: dict[str, float] = {}
@@ -197,6 +217,13 @@ async def one_job(
     submitted = await stub.SubmitJob(request)
     stages["submit_rpc"] = time.time() - begun
     job_id = submitted.job.id
+    if flow == "wait":
+        asked = time.time()
+        wait = jobs_pb2.GetJobResultsRequest(job_id=job_id, wait_seconds=WAIT_S)
+        results = await stub.GetJobResults(wait)
+        stages["results_wait_rpc"] = time.time() - asked
+        check_counts(job_id, results)
+        return results, stages
     seen: dict[int, float] = {}
     watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
     state = common_pb2.JOB_STATE_UNSPECIFIED
@@ -214,18 +241,23 @@ async def one_job(
     asked = time.time()
     results = await stub.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=job_id))
     stages["results_rpc"] = time.time() - asked
-    counts = results.experiments[0].counts if results.experiments else {}
-    if sum(counts.values()) != SHOTS or not set(counts) <= {"00", "11"}:
-        raise RuntimeError(f"job {job_id}: unexpected counts {dict(counts)}")
+    check_counts(job_id, results)
     for name, start, end in _STAGE_EDGES:
         if start in seen and end in seen:
             stages[name] = seen[end] - seen[start]
     return results, stages
 
 
+def check_counts(job_id: str, results: common_pb2.JobResults) -> None:
+    counts = results.experiments[0].counts if results.experiments else {}
+    if sum(counts.values()) != SHOTS or not set(counts) <= {"00", "11"}:
+        raise RuntimeError(f"job {job_id}: unexpected counts {dict(counts)}")
+
+
 async def client_loop(
     stub: jobs_pb2_grpc.JobServiceStub,
     request: jobs_pb2.SubmitJobRequest,
+    flow: str,
     stop_at: float,
     budget: list[int],
     into: Round | None,
@@ -234,7 +266,7 @@ async def client_loop(
         budget[0] -= 1
         started = time.perf_counter()
         try:
-            results, stages = await one_job(stub, request)
+            results, stages = await one_job(stub, request, flow)
         except (grpc.RpcError, RuntimeError) as exc:
             if into is not None:
                 into.errors += 1
@@ -252,19 +284,22 @@ async def client_loop(
 async def run_round(
     stub: jobs_pb2_grpc.JobServiceStub,
     request: jobs_pb2.SubmitJobRequest,
+    flow: str,
     clients: int,
     seconds: float,
     max_jobs: int,
     measure: bool,
     server_pid: int | None = None,
 ) -> Round:
-    result = Round(clients)
+    result = Round(clients, flow)
     budget = [max_jobs]
     server_cpu = process_cpu_s(server_pid)
     client_cpu = own_cpu_s()
     started = time.perf_counter()
     stop_at = started + seconds
-    loops = [client_loop(stub, request, stop_at, budget, result if measure else None) for _ in range(clients)]
+    loops = [
+        client_loop(stub, request, flow, stop_at, budget, result if measure else None) for _ in range(clients)
+    ]
     await asyncio.wait_for(asyncio.gather(*loops), timeout=seconds + 60)
     result.seconds = time.perf_counter() - started  # until the last job in flight finished
     result.client_cpu_s = own_cpu_s() - client_cpu
@@ -276,22 +311,25 @@ async def run_round(
 
 async def measure_api(
     address: str, request: jobs_pb2.SubmitJobRequest, args: argparse.Namespace, server_pid: int | None
-) -> dict[int, list[Round]]:
-    rounds: dict[int, list[Round]] = {}
+) -> dict[tuple[str, int], list[Round]]:
+    rounds: dict[tuple[str, int], list[Round]] = {}
     options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
     async with grpc.aio.insecure_channel(address, options=options) as channel:
         stub = jobs_pb2_grpc.JobServiceStub(channel)
-        for clients in args.clients:
-            await run_round(stub, request, clients, args.warmup, args.max_jobs, False)
-            rounds[clients] = []
-            for _ in range(args.rounds):
-                done = await run_round(stub, request, clients, args.duration, args.max_jobs, True, server_pid)
-                rounds[clients].append(done)
-                print(
-                    f"  {clients:>3} client(s): {done.jobs} jobs in {done.seconds:.2f} s "
-                    f"= {done.jobs_per_s:.1f} jobs/s, {done.errors} errors",
-                    flush=True,
-                )
+        for flow in args.flows:
+            for clients in args.clients:
+                await run_round(stub, request, flow, clients, args.warmup, args.max_jobs, False)
+                level = rounds[flow, clients] = []
+                for _ in range(args.rounds):
+                    done = await run_round(
+                        stub, request, flow, clients, args.duration, args.max_jobs, True, server_pid
+                    )
+                    level.append(done)
+                    print(
+                        f"  {flow}, {clients:>3} client(s): {done.jobs} jobs in {done.seconds:.2f} s "
+                        f"= {done.jobs_per_s:.1f} jobs/s, {done.errors} errors",
+                        flush=True,
+                    )
     return rounds
 
 
@@ -343,6 +381,7 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
         for key, values in r.stages.items():
             stages.setdefault(key, []).extend(values)
     figures: dict[str, Any] = {
+        "flow": rounds[0].flow,
         "clients": rounds[0].clients,
         "rounds": len(rounds),
         "jobs": sum(r.jobs for r in rounds),
@@ -410,7 +449,7 @@ def print_table(report: dict[str, Any]) -> None:
     for phase in report["phases"]:
         lat = phase.get("latency_ms", {})
         print(
-            f"{'eigen gRPC, ' + str(phase['clients']) + ' client(s)':<34} "
+            f"{'eigen ' + phase['flow'] + ', ' + str(phase['clients']) + ' client(s)':<34} "
             f"{phase['jobs_per_s_median']:>9.1f} {phase['jobs_per_s_median'] / base:>7.3f} "
             f"{lat.get('p50', float('nan')):>8.2f} {lat.get('p99', float('nan')):>8.2f} "
             f"{phase['jobs']:>6} {phase['errors']:>4}"
@@ -425,39 +464,44 @@ def print_table(report: dict[str, Any]) -> None:
             for who, key in (("server", "server_cpu"), ("client", "client_cpu"))
             if phase.get(key) and phase[key]["ms_per_job"] is not None
         )
-        print(f"CPU, {phase['clients']} client(s): {cpu}")
+        print(f"CPU, {phase['flow']}, {phase['clients']} client(s): {cpu}")
     for phase in report["phases"]:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["stages_ms_median"].items())
-        print(f"stages (ms, median), {phase['clients']} client(s): {shown}")
+        print(f"stages (ms, median), {phase['flow']}, {phase['clients']} client(s): {shown}")
     for phase in report["phases"]:
         if phase["server_timings_ms_median"]:
             shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["server_timings_ms_median"].items())
-            print(f"server-reported timings (ms, median), {phase['clients']} client(s): {shown}")
+            level = f"{phase['flow']}, {phase['clients']} client(s)"
+            print(f"server-reported timings (ms, median), {level}: {shown}")
 
 
-def bars(phases: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    many = phases.get(32)
-    one = phases.get(1)
-    rate = many["jobs_per_s_median"] if many else None
-    p50 = one["latency_ms"]["p50"] if one and "latency_ms" in one else None
-    return {
-        "jobs_per_s_32_clients": {
+def bars(phases: dict[tuple[str, int], dict[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for flow in dict.fromkeys(flow for flow, _ in phases):
+        many = phases.get((flow, 32))
+        one = phases.get((flow, 1))
+        rate = many["jobs_per_s_median"] if many else None
+        p50 = one["latency_ms"]["p50"] if one and "latency_ms" in one else None
+        found[f"jobs_per_s_32_clients_{flow}"] = {
             "target": f">= {BAR_JOBS_PER_S_32:g}",
             "measured": None if rate is None else round(rate, 1),
             "pass": None if rate is None else rate >= BAR_JOBS_PER_S_32,
-        },
-        "p50_ms_1_client": {
+        }
+        found[f"p50_ms_1_client_{flow}"] = {
             "target": f"<= {BAR_P50_MS_1:g}",
             "measured": None if p50 is None else round(p50, 2),
             "pass": None if p50 is None else p50 <= BAR_P50_MS_1,
-        },
-    }
+        }
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", help="target a running server (host:port) instead of starting one")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 32], help="concurrency levels")
+    parser.add_argument(
+        "--flows", nargs="+", choices=FLOWS, default=list(FLOWS), help="call flows to measure"
+    )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured round")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per concurrency level")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per level")
@@ -514,7 +558,7 @@ def main() -> None:
         )
         rounds = asyncio.run(measure_api(address, request, args, server_pid))
 
-    phases = {clients: summarise(done) for clients, done in rounds.items()}
+    phases = {level: summarise(done) for level, done in rounds.items()}
     report: dict[str, Any] = {
         "benchmark": "small_jobs",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -531,7 +575,10 @@ def main() -> None:
             "example": "examples/bell-qasm3",
             "language": "OpenQASM 3",
             "shots": SHOTS,
-            "calls": "SubmitJob -> WatchJob (to terminal) -> GetJobResults",
+            "calls": {
+                "watch": "SubmitJob -> WatchJob (to terminal) -> GetJobResults",
+                "wait": f"SubmitJob -> GetJobResults(wait_seconds={WAIT_S:g})",
+            },
             "client": "grpc.aio raw stubs",
         },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -539,8 +586,8 @@ def main() -> None:
         "baseline": baseline,
         "phases": list(phases.values()),
         "ratios_to_baseline": {
-            f"{c}_clients_jobs_per_s": p["jobs_per_s_median"] / baseline["jobs_per_s_median"]
-            for c, p in phases.items()
+            f"{flow}_{c}_clients_jobs_per_s": p["jobs_per_s_median"] / baseline["jobs_per_s_median"]
+            for (flow, c), p in phases.items()
         },
         "bars": bars(phases),
     }

@@ -34,7 +34,7 @@ def test_example_runs_to_done(example: Path, tmp_path: Path) -> None:
     job = json.loads(submitted.stdout)
     assert job["state"] == "DONE"
     # A later, separate CLI process finds the job in the local data folder.
-    results = cli(tmp_path, "results", job["id"], "--json")
+    results = cli(tmp_path, "results", job["id"], "--json", "--wait", "30")
     assert results.returncode == 0, results.stderr
     payload = json.loads(results.stdout)
     assert payload["job_id"] == job["id"]
@@ -50,6 +50,8 @@ def test_cli_reports_user_errors_with_exit_code_2(tmp_path: Path) -> None:
     assert "spec.program.path" in failed.stderr and "Traceback" not in failed.stderr
     missing = cli(tmp_path / "data", "status", "no-such-job")
     assert missing.returncode == 2 and "EIGEN_NOT_FOUND" in missing.stderr
+    negative = cli(tmp_path / "data", "results", "no-such-job", "--wait", "-1")
+    assert negative.returncode == 2 and "--wait" in negative.stderr
 
 
 def test_cli_network_error_exit_code_3(tmp_path: Path) -> None:

@@ -149,6 +149,33 @@ def test_results_before_terminal_and_cancel_is_final(
     assert again.state == pb.JOB_STATE_CANCELLED
 
 
+def test_results_with_a_wait_come_once_the_job_ends(
+    server: EmbeddedServer, jobs: jobs_pb2_grpc.JobServiceStub
+) -> None:
+    accepted = submit(jobs, job(seed=7))
+    results = jobs.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=accepted.id, wait_seconds=60))
+    assert sum(results.experiments[0].counts.values()) == 1000  # one call after SubmitJob
+    assert jobs.GetJob(jobs_pb2.GetJobRequest(job_id=accepted.id)).state == pb.JOB_STATE_DONE
+    with holding(server) as held:
+        running = submit(jobs, job(BELL, target=HELD, shots=10))
+        held.wait_held()
+        with pytest.raises(grpc.RpcError) as caught:  # the wait runs out: as without one
+            jobs.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=running.id, wait_seconds=0.2))
+        assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert "RUNNING" in (caught.value.details() or "")
+        held.release()
+        waited = jobs.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=running.id, wait_seconds=60))
+        assert waited.job_id == running.id
+    for bad in (-1.0, 3601.0, float("nan")):
+        with pytest.raises(grpc.RpcError) as caught:
+            jobs.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id=accepted.id, wait_seconds=bad))
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert details(caught.value) == ("EIGEN_INVALID_ARGUMENT", ["wait_seconds"])
+    with pytest.raises(grpc.RpcError) as caught:
+        jobs.GetJobResults(jobs_pb2.GetJobResultsRequest(job_id="doesnotexist", wait_seconds=5))
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+
+
 def test_list_jobs_filters_and_pages(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
     ids = []
     for index in range(3):

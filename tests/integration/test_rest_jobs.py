@@ -201,6 +201,17 @@ def test_unknown_job_is_not_found(client: httpx.Client) -> None:
     assert fields(body) == ["job_id"]
 
 
+def test_results_with_a_wait(client: httpx.Client) -> None:
+    accepted = submit(client, job())
+    waited = client.get(f"/v1/jobs/{accepted['id']}/results", params={"wait_seconds": 60})
+    assert waited.status_code == 200, waited.text
+    assert sum(waited.json()["experiments"][0]["counts"].values()) == 1000
+    for bad in ("-1", "3601", "nan"):
+        response = client.get(f"/v1/jobs/{accepted['id']}/results", params={"wait_seconds": bad})
+        body = problem(response, 400, "EIGEN_INVALID_ARGUMENT")
+        assert "wait_seconds" in body["detail"]
+
+
 def test_results_before_terminal_and_cancel_is_final(client: httpx.Client, server: EmbeddedServer) -> None:
     with held_job(client, server) as accepted:
         body = problem(client.get(f"/v1/jobs/{accepted['id']}/results"), 409, "EIGEN_FAILED_PRECONDITION")

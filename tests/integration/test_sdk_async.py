@@ -41,6 +41,8 @@ def test_submit_and_await(server: EmbeddedServer) -> None:
             final = await client.wait(future.id)
             assert final.state is JobState.DONE
             assert (await client.results(future.id)) == result
+            waited = await client.submit(BELL, **FAST)
+            assert (await client.results(waited.id, wait=30)).job_id == waited.id
             jobs, _ = await client.list_jobs(page_size=50)
             assert {future.id, from_yaml.id} <= {j.id for j in jobs}
             assert "sim:stabilizer" in {d.name for d, _ in await client.backends()}

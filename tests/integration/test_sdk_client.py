@@ -15,6 +15,7 @@ from eigen.client import (
     FIRST_COMPLETED,
     Cancelled,
     Client,
+    FailedPrecondition,
     InvalidArgument,
     JobFuture,
     JobState,
@@ -58,6 +59,18 @@ def test_submit_program_text_resolves_through_watch(client: Client) -> None:
     assert sum(result.counts.values()) == 64
     assert future.last_seq >= 4  # the events of PENDING .. DONE came over the stream
     assert client.results(future.id) == result
+
+
+def test_results_with_a_wait_need_no_watch(server: EmbeddedServer) -> None:
+    with Client(server.address, timeout=5) as client:  # the wait is longer than the deadline
+        job_id = client.submit(BELL, **FAST).id
+        result = client.results(job_id, wait=30)
+        assert result.job_id == job_id and sum(result.counts.values()) == 64
+        with holding(server) as held:
+            running = client.submit(BELL, target=HELD, shots=8)
+            held.wait_held()
+            with pytest.raises(FailedPrecondition, match="RUNNING"):
+                client.results(running.id, wait=0.2)
 
 
 def test_submit_job_yaml_and_keyword_overrides(client: Client) -> None:
@@ -184,8 +197,6 @@ def test_results_cache_and_invalidation(server: EmbeddedServer, tmp_path: Path) 
 
 
 def test_closing_fails_unfinished_futures(server: EmbeddedServer) -> None:
-    from eigen.client import FailedPrecondition
-
     client = Client(server.address)
     future = client.submit(SLOW, shots=10)
     client.close()

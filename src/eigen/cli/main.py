@@ -87,11 +87,14 @@ def results(
     job_id: str,
     as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="write the convergence curve (PNG)")] = None,
+    wait: Annotated[
+        float, typer.Option(min=0, max=3600, help="seconds to wait for the job to end first")
+    ] = 0.0,
     endpoint: EndpointOpt = None,
 ) -> None:
     """Print the results of a finished job (counts as a table with a bar per outcome)."""
     with Session(endpoint, err) as session:
-        result = session.client.results(job_id)
+        result = session.client.results(job_id, wait=wait)
         if plot is not None:
             from eigen.cli.plot import plot_convergence
 

@@ -301,11 +301,13 @@ class AsyncClient:
             pass
         return await self.get(job_id)
 
-    async def results(self, job_id: str) -> JobResult:
+    async def results(self, job_id: str, wait: float = 0.0) -> JobResult:
+        """:meth:`Client.results <eigen.client.client.Client.results>`, awaited."""
         cached = self.cache.get(job_id)
         if cached is not None:
             return cached
-        message = await self._call(self.jobs.GetJobResults, jobs_pb2.GetJobResultsRequest(job_id=job_id))
+        request = jobs_pb2.GetJobResultsRequest(job_id=job_id, wait_seconds=wait)
+        message = await self._call(self.jobs.GetJobResults, request, self.options.deadline_for_wait(wait))
         result = convert.result_from_pb(message)
         self.cache.put(result)
         return result

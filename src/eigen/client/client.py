@@ -229,12 +229,14 @@ class Client:
             pass
         return self.get(job_id)
 
-    def results(self, job_id: str) -> JobResult:
-        """The results of a DONE job (served from the cache when it has them)."""
+    def results(self, job_id: str, wait: float = 0.0) -> JobResult:
+        """The results of a DONE job (served from the cache when it has them). ``wait``:
+        seconds the server waits for the job to end first (one call; no progress shown)."""
         cached = self.cache.get(job_id)
         if cached is not None:
             return cached
-        message = self._call(self.jobs.GetJobResults, jobs_pb2.GetJobResultsRequest(job_id=job_id))
+        request = jobs_pb2.GetJobResultsRequest(job_id=job_id, wait_seconds=wait)
+        message = self._call(self.jobs.GetJobResults, request, self.options.deadline_for_wait(wait))
         result = convert.result_from_pb(message)
         self.cache.put(result)
         return result

@@ -32,12 +32,13 @@ class _Channel:
     def __init__(self, lock: threading.Lock) -> None:
         self.cond = threading.Condition(lock)
         self.watchers = 0
-        self.callbacks: list[Callable[[], None]] = []
+        self.callbacks: list[tuple[Callable[[], None], bool]] = []  # (callback, ends only)
 
-    def wake(self) -> None:
+    def wake(self, ended: bool) -> None:
         self.cond.notify_all()
-        for callback in self.callbacks:
-            callback()
+        for callback, ends_only in self.callbacks:
+            if ended or not ends_only:
+                callback()
 
 
 class EventBus:
@@ -66,7 +67,7 @@ class EventBus:
                 self._end(event.job_id)
             channel = self._channels.get(event.job_id)
             if channel is not None:
-                channel.wake()
+                channel.wake(event.terminal)
 
     def _end(self, job_id: str) -> None:
         self._ended[job_id] = None
@@ -105,21 +106,23 @@ class EventBus:
         with self._lock:
             return job_id in self._logs
 
-    def subscribe(self, job_id: str, callback: Callable[[], None]) -> None:
+    def subscribe(self, job_id: str, callback: Callable[[], None], *, ends_only: bool = False) -> None:
         """Call ``callback`` (on the publishing thread, so it must only hand the news on,
-        e.g. to an event loop) whenever the job has an event, and when the bus closes."""
+        e.g. to an event loop) whenever the job has an event (``ends_only``: its terminal
+        event), and when the bus closes."""
         with self._lock:
             channel = self._channels.get(job_id)
             if channel is None:
                 channel = self._channels[job_id] = _Channel(self._lock)
-            channel.callbacks.append(callback)
+            channel.callbacks.append((callback, ends_only))
 
     def unsubscribe(self, job_id: str, callback: Callable[[], None]) -> None:
         with self._lock:
             channel = self._channels.get(job_id)
-            if channel is None or callback not in channel.callbacks:
+            entry = next((e for e in channel.callbacks if e[0] is callback), None) if channel else None
+            if channel is None or entry is None:
                 return
-            channel.callbacks.remove(callback)
+            channel.callbacks.remove(entry)
             if channel.watchers == 0 and not channel.callbacks:
                 del self._channels[job_id]
 
@@ -156,7 +159,7 @@ class EventBus:
         with self._lock:
             self._closed = True
             for channel in self._channels.values():
-                channel.wake()
+                channel.wake(True)
 
     @property
     def closed(self) -> bool:

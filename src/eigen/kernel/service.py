@@ -338,6 +338,40 @@ class Kernel:
         finally:
             self.bus.unsubscribe(job_id, wake)
 
+    async def wait_async(self, job_id: str, timeout_s: float) -> bool:
+        """Wait on the event loop until the job has ended (True) or ``timeout_s`` has
+        passed (False); woken by the bus on the job's terminal event only."""
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def settle() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        def wake() -> None:  # on the publishing thread
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle)
+
+        self.bus.subscribe(job_id, wake, ends_only=True)
+        try:
+            if self._has_ended(job_id) or self._stopping.is_set():
+                return self._has_ended(job_id)
+            timer = loop.call_later(timeout_s, settle)
+            try:
+                await ended
+            finally:
+                timer.cancel()
+            return self._has_ended(job_id)
+        finally:
+            self.bus.unsubscribe(job_id, wake)
+
+    def _has_ended(self, job_id: str) -> bool:
+        if self.bus.final(job_id) is not None:
+            return True
+        if self.bus.knows(job_id):  # its events so far are here, and none ended it
+            return False
+        return self._state(job_id).terminal  # NotFound for no such job
+
     def _state(self, job_id: str) -> JobState:
         head = self.store.head(job_id)
         if head is None:

@@ -7,6 +7,7 @@ and turns a failed status back into the EigenError it carries.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -135,6 +136,17 @@ class RemoteKernel(_Remote):
         events = from_thread(lambda active: self.watch(job_id, after_seq, active), "eigen-remote-watch")
         async for event in events:
             yield event
+
+    async def wait_async(self, job_id: str, timeout_s: float) -> bool:
+        """The kernel's event stream, read until the job's terminal event."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for event in self.watch_async(job_id):
+                    if event.terminal:
+                        return True
+        except TimeoutError:
+            return False
+        return False  # the stream ended first (the kernel is stopping)
 
     def results(self, job_id: str) -> JobResult:
         return convert.result_from_pb(

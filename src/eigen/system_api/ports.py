@@ -38,6 +38,9 @@ class KernelPort(Protocol):
     def watch_async(self, job_id: str, after_seq: int = ...) -> AsyncIterator[JobEvent]:
         """``watch`` for asyncio callers (the gRPC servicers): the same events."""
 
+    async def wait_async(self, job_id: str, timeout_s: float) -> bool:
+        """Wait until the job has ended (True) or ``timeout_s`` has passed (False)."""
+
     def results(self, job_id: str) -> JobResult: ...
 
     def device(self, name: str) -> DeviceInfo: ...

@@ -24,6 +24,7 @@ from eigen.system_api.ports import KernelPort
 
 MAX_PAGE_SIZE = 500
 MAX_BATCH = 10_000
+MAX_WAIT_S = 3600.0  # the longest GetJobResults waits for a job to end
 DEFAULT_PAGE_SIZE = 50
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,256}$")
@@ -88,6 +89,13 @@ class JobApi:
 
     def results(self, job_id: str) -> JobResult:
         return self.kernel.results(check_job_id(job_id))
+
+    async def wait(self, job_id: str, wait_s: float) -> None:
+        """Wait up to ``wait_s`` for the job to end (the long poll of GetJobResults)."""
+        if not 0 <= wait_s <= MAX_WAIT_S:  # NaN fails too
+            raise InvalidArgument.for_field("wait_seconds", f"must be between 0 and {MAX_WAIT_S:g} seconds")
+        if wait_s > 0:
+            await self.kernel.wait_async(check_job_id(job_id), wait_s)
 
     def list_jobs(self, query: ListQuery) -> tuple[list[Job], str]:
         size = query.page_size or DEFAULT_PAGE_SIZE

@@ -91,3 +91,22 @@ def test_wait_wakes_on_news_and_times_out_without() -> None:
     bus.publish(event(2))
     watcher.join(timeout=5.0)
     assert woke == [True]
+
+
+def test_a_subscriber_for_the_end_hears_only_the_terminal_event_and_the_close() -> None:
+    bus = EventBus()
+    every: list[int] = []
+    ends: list[int] = []
+    bus.subscribe("j1", lambda: every.append(1))
+    on_end = lambda: ends.append(1)  # noqa: E731 - one identity to unsubscribe with
+    bus.subscribe("j1", on_end, ends_only=True)
+    bus.publish(event(1, state=JobState.PENDING))
+    bus.publish(event(2, state=JobState.RUNNING))
+    assert (len(every), len(ends)) == (2, 0)
+    bus.publish(event(3, state=JobState.DONE))
+    assert (len(every), len(ends)) == (3, 1)
+    bus.subscribe("j2", on_end, ends_only=True)
+    bus.close()  # a closing bus wakes everyone, so no waiter waits for nothing
+    assert (len(every), len(ends)) == (4, 3)
+    bus.unsubscribe("j1", on_end)
+    bus.unsubscribe("j1", on_end)  # twice: nothing to remove, no error

@@ -312,3 +312,26 @@ def test_a_job_whose_artifacts_cannot_be_written_ends_in_error_alone(
         assert max(artifacts.batches) > 5  # a batch's files went out together
     finally:
         kernel.stop()
+
+
+def test_wait_async_returns_when_the_job_ends_or_the_wait_runs_out(
+    kernel: Kernel, drivers: FakeDrivers
+) -> None:
+    drivers.gate = threading.Event()
+    job, _ = kernel.submit(job_request())
+    assert drivers.started.wait(5)
+    started = time.monotonic()
+    assert asyncio.run(kernel.wait_async(job.id, 0.2)) is False  # still RUNNING
+    assert 0.15 < time.monotonic() - started < 5
+
+    async def wait_then_release() -> bool:
+        waiting = asyncio.ensure_future(kernel.wait_async(job.id, 10))
+        await asyncio.sleep(0.05)
+        drivers.gate.set()  # type: ignore[union-attr]
+        return await waiting
+
+    assert asyncio.run(wait_then_release()) is True
+    assert kernel.get(job.id).state is JobState.DONE
+    assert asyncio.run(kernel.wait_async(job.id, 10)) is True  # ended already: at once
+    with pytest.raises(NotFound):
+        asyncio.run(kernel.wait_async("no-such-job", 1))

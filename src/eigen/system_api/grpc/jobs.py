@@ -79,6 +79,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     @unary
     async def GetJobResults(self, request: jobs_pb2.GetJobResultsRequest, context: Context) -> pb.JobResults:
+        if request.wait_seconds:
+            await self.api.wait(request.job_id, request.wait_seconds)
         return convert.result_to_pb(await self._call(self.api.results, request.job_id))
 
     @unary

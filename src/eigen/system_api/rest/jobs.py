@@ -185,9 +185,16 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         )
 
     @router.get("/jobs/{job_id}/results", operation_id="GetJobResults")
-    def get_job_results(job_id: str) -> JobResults:
-        """GetJobResults (409 EIGEN_FAILED_PRECONDITION until the job is DONE)."""
-        return convert.result_to_rest(api.results(job_id))
+    async def get_job_results(
+        job_id: str,
+        wait_seconds: Annotated[
+            float, Query(description="wait up to this long (0..3600 s) for the job to end first")
+        ] = 0.0,
+    ) -> JobResults:
+        """GetJobResults (409 EIGEN_FAILED_PRECONDITION until the job is DONE; with
+        ``wait_seconds``, once the wait runs out)."""
+        await api.wait(job_id, wait_seconds)
+        return convert.result_to_rest(await run_in_threadpool(api.results, job_id))
 
     @router.get(
         "/jobs/{job_id}/results:stream",

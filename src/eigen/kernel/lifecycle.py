@@ -47,12 +47,17 @@ class Lifecycle:
         self._progressed: dict[str, tuple[JobState, int]] = {}
 
     def create(self, job: Job, message: str = "submitted") -> Job:
-        event = JobEvent(job.id, 1, JobState.PENDING, "state", job.created_at, message)
-        job = replace(job, state=JobState.PENDING, last_seq=1)
-        self.store.create(job, event)
-        self.bus.publish(event)
-        metrics.job_submitted(job.request.target)
-        return job
+        return self.create_many([job], message)[0]
+
+    def create_many(self, jobs: Sequence[Job], message: str = "submitted") -> list[Job]:
+        """Store new jobs as PENDING (one transaction: all or none) and publish them."""
+        events = [JobEvent(job.id, 1, JobState.PENDING, "state", job.created_at, message) for job in jobs]
+        created = [replace(job, state=JobState.PENDING, last_seq=1) for job in jobs]
+        self.store.create_many(list(zip(created, events, strict=True)))
+        for job, event in zip(created, events, strict=True):
+            self.bus.publish(event)
+            metrics.job_submitted(job.request.target)
+        return created
 
     def move(
         self,

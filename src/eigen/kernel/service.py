@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from eigen.errors import (
@@ -30,6 +30,7 @@ from eigen.errors import (
 from eigen.kernel.events import EventBus
 from eigen.kernel.hybrid.observables import check_observable
 from eigen.kernel.hybrid.settings import check_estimation, loop_settings, sweep_shots
+from eigen.kernel.intake import Intake
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
 from eigen.kernel.ports import CompilerPort, DriverPort
@@ -97,6 +98,7 @@ class Kernel:
             default_timeout_s=self.settings.default_timeout_s,
         )
         self._compile_queue: queue.Queue[Job | None] = queue.Queue()  # jobs as accepted
+        self._intake = Intake(self._accept_many)
         self._deadlines: dict[str, float] = {}
         self._devices: dict[str, DeviceInfo] = {}
         self._lock = threading.Lock()
@@ -105,6 +107,7 @@ class Kernel:
     # -- lifecycle of the kernel itself --------------------------------------------------
     def start(self) -> None:
         self._recover()
+        self._intake.start()
         metrics.track_queue(self, self.queue_depth, self.settings.queue_capacity)
         workers: list[tuple[str, Callable[[], None]]] = [
             *[("compile", self._compile_loop)] * self.settings.compile_workers,
@@ -148,6 +151,7 @@ class Kernel:
             self._stopped = True
             first_drain = not self._draining.is_set()
             self._draining.set()
+        self._intake.stop(timeout)
         self._stopping.set()
         if first_drain:
             for _ in range(self.settings.compile_workers):
@@ -189,7 +193,17 @@ class Kernel:
                 return self._same_payload(existing, request), True
         self.validate(request)
         self._check_capacity(1)
-        return self._accept(request, owner, idempotency_key, traceparent), False
+        return self._accept_many([self._new_job(request, owner, idempotency_key, traceparent)])[0], False
+
+    async def submit_async(
+        self, request: JobRequest, *, owner: str = "anonymous", traceparent: str = ""
+    ) -> Job:
+        """:meth:`submit` (without an idempotency key) for a caller on an event loop: the
+        job is validated here and stored by the intake thread with whatever else arrives
+        meanwhile (one transaction), so the loop never waits for the store."""
+        self.validate(request)
+        self._check_capacity(1)
+        return await self._intake.submit(self._new_job(request, owner, None, traceparent))
 
     def submit_batch(
         self, requests: list[JobRequest], *, owner: str = "anonymous", traceparent: str = ""
@@ -204,7 +218,7 @@ class Kernel:
             except EigenError as exc:
                 raise exc.within(f"jobs[{index}]") from None
         self._check_capacity(len(requests))
-        return [self._accept(request, owner, None, traceparent) for request in requests]
+        return self._accept_many([self._new_job(request, owner, None, traceparent) for request in requests])
 
     def validate(self, request: JobRequest) -> None:
         """Everything a submission is checked for, without creating anything."""
@@ -217,9 +231,10 @@ class Kernel:
         if waiting + count > self.settings.queue_capacity:
             raise ResourceExhausted("queue full: try again later")
 
-    def _accept(self, request: JobRequest, owner: str, idempotency_key: str | None, traceparent: str) -> Job:
+    @staticmethod
+    def _new_job(request: JobRequest, owner: str, idempotency_key: str | None, traceparent: str) -> Job:
         now = time.time()
-        job = Job(
+        return Job(
             id=uuid.uuid4().hex,
             request=request,
             state=JobState.PENDING,
@@ -229,10 +244,14 @@ class Kernel:
             idempotency_key=idempotency_key or None,
             traceparent=traceparent,
         )
-        job = self.lifecycle.create(job)
-        self._track_deadline(job)
-        self._compile_queue.put(job)
-        return job
+
+    def _accept_many(self, jobs: Sequence[Job]) -> list[Job]:
+        """Store new jobs (one transaction) and put them on the compile queue."""
+        created = self.lifecycle.create_many(jobs)
+        for job in created:
+            self._track_deadline(job)
+            self._compile_queue.put(job)
+        return created
 
     def _same_payload(self, existing: Job, request: JobRequest) -> Job:
         if existing.request.fingerprint() != request.fingerprint():

@@ -47,6 +47,10 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
     ) -> jobs_pb2.SubmitJobResponse:
         call = call_context.current()
         job_request = convert.request_from_pb(request.job)
+        if self.grouped(request, request.idempotency_key):
+            owner = request.owner or call.caller
+            job = await self.kernel.submit_async(job_request, owner=owner, traceparent=call.traceparent)
+            return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=False)
         submit = functools.partial(
             self.kernel.submit,
             job_request,

@@ -85,6 +85,13 @@ class RemoteKernel(_Remote):
         response = self.call(self.stub.Enqueue, message)
         return convert.job_from_pb(response.job, request), response.deduplicated
 
+    async def submit_async(
+        self, request: JobRequest, *, owner: str = call_context.ANONYMOUS, traceparent: str = ""
+    ) -> Job:
+        """:meth:`submit` on a thread (the call is a blocking gRPC call)."""
+        job, _ = await asyncio.to_thread(self.submit, request, owner=owner, traceparent=traceparent)
+        return job
+
     def submit_batch(
         self, requests: list[JobRequest], *, owner: str = call_context.ANONYMOUS, traceparent: str = ""
     ) -> list[Job]:

@@ -21,6 +21,9 @@ class KernelPort(Protocol):
         traceparent: str = ...,
     ) -> tuple[Job, bool]: ...
 
+    async def submit_async(self, request: JobRequest, *, owner: str = ..., traceparent: str = ...) -> Job:
+        """``submit`` without an idempotency key, for callers on an event loop."""
+
     def submit_batch(
         self, requests: list[JobRequest], *, owner: str = ..., traceparent: str = ...
     ) -> list[Job]: ...

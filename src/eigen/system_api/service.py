@@ -58,6 +58,11 @@ class JobApi:
             traceparent=call.traceparent,
         )
 
+    async def submit_async(self, request: JobRequest) -> Job:
+        """:meth:`submit` without an idempotency key, for callers on an event loop."""
+        call = context.current()
+        return await self.kernel.submit_async(request, owner=call.caller, traceparent=call.traceparent)
+
     def submit_batch(self, requests: list[JobRequest]) -> list[Job]:
         if len(requests) > MAX_BATCH:
             raise InvalidArgument.for_field("jobs", f"at most {MAX_BATCH} jobs per batch")

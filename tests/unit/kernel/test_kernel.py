@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eigen.errors import FailedPrecondition, InvalidArgument, NotFound
+from eigen.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
@@ -335,3 +335,33 @@ def test_wait_async_returns_when_the_job_ends_or_the_wait_runs_out(
     assert asyncio.run(kernel.wait_async(job.id, 10)) is True  # ended already: at once
     with pytest.raises(NotFound):
         asyncio.run(kernel.wait_async("no-such-job", 1))
+
+
+def test_submissions_from_an_event_loop_are_stored_together(kernel: Kernel) -> None:
+    batches: list[int] = []
+    create_many = kernel.store.create_many
+    kernel.store.create_many = lambda batch: batches.append(len(batch)) or create_many(batch)  # type: ignore[method-assign]
+
+    async def submit_many() -> list[str]:
+        jobs = await asyncio.gather(*(kernel.submit_async(job_request(), owner="me") for _ in range(20)))
+        return [job.id for job in jobs]
+
+    ids = asyncio.run(submit_many())
+    assert len(set(ids)) == 20 and sum(batches) == 20
+    assert len(batches) < 20  # those that arrived together shared a transaction
+    for job_id in ids:
+        assert finish(kernel, job_id)[-1] is JobState.DONE
+        assert kernel.get(job_id).owner == "me"
+    with pytest.raises(InvalidArgument, match="cannot parse"):  # checked before the intake
+        asyncio.run(kernel.submit_async(job_request("bad program")))
+    kernel.stop()
+    with pytest.raises(Unavailable, match="shutting down"):  # nothing is taken once stopped
+        asyncio.run(kernel.submit_async(job_request()))
+
+
+def test_a_batch_is_stored_in_one_transaction(kernel: Kernel) -> None:
+    batches: list[int] = []
+    create_many = kernel.store.create_many
+    kernel.store.create_many = lambda batch: batches.append(len(batch)) or create_many(batch)  # type: ignore[method-assign]
+    jobs = kernel.submit_batch([job_request() for _ in range(5)])
+    assert batches == [5] and [kernel.get(job.id).state for job in jobs]

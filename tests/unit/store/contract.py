@@ -86,6 +86,28 @@ class StoreContract:
         assert list(found.request.options) == ["z", "a"]
         assert store.get("missing") is None
 
+    def test_create_many_stores_all_or_none(self, store: JobStore) -> None:
+        def pending(job_id: str, key: str | None = None) -> tuple[Job, JobEvent]:
+            job = Job(
+                id=job_id,
+                request=job_request(),
+                state=JobState.PENDING,
+                created_at=5.0,
+                updated_at=5.0,
+                idempotency_key=key,
+            )
+            return job, JobEvent(job_id, 1, JobState.PENDING, "state", 5.0, "submitted")
+
+        store.create_many([pending("m1"), pending("m2", key="k"), pending("m3")])
+        assert [store.get(j).state for j in ("m1", "m2", "m3")] == [JobState.PENDING] * 3  # type: ignore[union-attr]
+        assert [e.seq for e in store.events("m3")] == [1]
+        with pytest.raises(AlreadyExists):  # m1 exists: m4 is not stored either
+            store.create_many([pending("m4"), pending("m1")])
+        with pytest.raises(AlreadyExists):  # the key is taken
+            store.create_many([pending("m5"), pending("m6", key="k")])
+        assert store.get("m4") is None and store.get("m5") is None and store.get("m6") is None
+        store.create_many([])
+
     def test_transition_is_compare_and_set(self, store: JobStore) -> None:
         new_job(store, "a1", 10.0)
         assert store.transition("a1", JobState.PENDING, event("a1", 2, JobState.COMPILING), {})

@@ -44,6 +44,10 @@ class JobStore(Protocol):
         """Insert a new job with its first event. Raises AlreadyExists on a duplicate
         (owner, idempotency key)."""
 
+    def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
+        """:meth:`create` for several jobs in one transaction: all of them, or (on a
+        duplicate, AlreadyExists) none."""
+
     def get(self, job_id: str) -> Job | None: ...
 
     def head(self, job_id: str) -> tuple[JobState, int] | None:

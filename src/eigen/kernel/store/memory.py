@@ -26,13 +26,21 @@ class MemoryJobStore:
         self._checkpoints: dict[str, dict[str, Any]] = {}
 
     def create(self, job: Job, event: JobEvent) -> None:
+        self.create_many([(job, event)])
+
+    def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
         with self._lock:
-            if job.idempotency_key and self._by_key(job.owner, job.idempotency_key):
-                raise AlreadyExists(f"idempotency key {job.idempotency_key!r} is taken")
-            if job.id in self._jobs:
-                raise AlreadyExists(f"job {job.id} exists")
-            self._jobs[job.id] = replace(job, last_seq=event.seq)
-            self._events[job.id] = [event]
+            keys = [(job.owner, job.idempotency_key) for job, _ in batch if job.idempotency_key]
+            for job, _ in batch:
+                if job.idempotency_key and self._by_key(job.owner, job.idempotency_key):
+                    raise AlreadyExists(f"idempotency key {job.idempotency_key!r} is taken")
+                if job.id in self._jobs:
+                    raise AlreadyExists(f"job {job.id} exists")
+            if len(set(keys)) < len(keys) or len({job.id for job, _ in batch}) < len(batch):
+                raise AlreadyExists("the batch repeats a job id or idempotency key")
+            for job, event in batch:
+                self._jobs[job.id] = replace(job, last_seq=event.seq)
+                self._events[job.id] = [event]
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

@@ -87,15 +87,24 @@ class SqlJobStore:
 
     # -- jobs ---------------------------------------------------------------------------
     def create(self, job: Job, event: JobEvent) -> None:
-        self._requests.put(job.id, job.request)
-        row = _job_row(job)
-        row["last_seq"] = event.seq
         try:
-            with self._writing() as conn:
-                conn.execute(_INSERT_JOB, row)
-                conn.execute(_INSERT_EVENT, _event_row(event))
-        except sa.exc.IntegrityError:
+            self.create_many([(job, event)])
+        except AlreadyExists:
             raise AlreadyExists(f"job {job.id} or idempotency key {job.idempotency_key!r} exists") from None
+
+    def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
+        rows: list[dict[str, Any]] = []
+        for job, event in batch:
+            self._requests.put(job.id, job.request)
+            rows.append({**_job_row(job), "last_seq": event.seq})
+        if not rows:
+            return
+        try:
+            with self._writing() as conn:  # one executemany each
+                conn.execute(_INSERT_JOB, rows)
+                conn.execute(_INSERT_EVENT, [_event_row(event) for _, event in batch])
+        except sa.exc.IntegrityError:
+            raise AlreadyExists("a job id or idempotency key of the batch exists") from None
 
     def get(self, job_id: str) -> Job | None:
         """One job; its request (which never changes) comes from a cache when it can."""

@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Generic, TypeVar
 
-import yaml
-
 from eigen.errors import Cancelled, DeadlineExceeded, EigenError, ExecutionFailed
 from eigen.kernel.deadline import call_with_deadline
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
@@ -49,8 +47,6 @@ RECORD_AFTER_S = 0.01
 SMALL_QUBITS = 12
 SMALL_GATES = 2_000
 SMALL_SHOTS = 100_000
-
-_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
 
 PROGRAM_FILES = {
     ProgramLanguage.QASM2: "program.qasm",
@@ -211,8 +207,10 @@ class Pipeline:
             "metadata": {"name": request.name, "labels": request.labels},
             "spec": spec,
         }
-        text = yaml.dump(document, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
-        return [Artifact.of(job.id, program_file, request.program), Artifact.of(job.id, "job.yaml", text)]
+        return [
+            Artifact.of(job.id, program_file, request.program),
+            Artifact.yaml(job.id, "job.yaml", document),  # encoded by the writer
+        ]
 
     # -- stage 2: execute, then persist --------------------------------------------------
     def batchable(self, job_id: str) -> bool:

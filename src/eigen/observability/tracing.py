@@ -120,15 +120,23 @@ def shutdown_tracing() -> None:
 
 
 _cached: tuple[Any, trace.Tracer] | None = None  # (provider, its tracer)
+_global_tracer: trace.Tracer | None = None
 
 
 def tracer() -> trace.Tracer:
     """Eigen's tracer from the configured provider (or the global one: a no-op by default).
 
     Cached with the provider object itself, not its id(): a replaced provider's id can be
-    reused by the next one, which would hand out the old (shut down) provider's tracer."""
-    global _cached
-    provider = _provider or trace.get_tracer_provider()
+    reused by the next one, which would hand out the old (shut down) provider's tracer.
+    The global one is looked up once: OpenTelemetry sets a global provider once for good,
+    and the tracer of its stand-in (the proxy, before one is set) follows the one set
+    later; looking it up reads the environment, which cost 3% of a busy server's time."""
+    global _cached, _global_tracer
+    provider = _provider
+    if provider is None:
+        if _global_tracer is None:
+            _global_tracer = trace.get_tracer(TRACER_NAME)
+        return _global_tracer
     cached = _cached
     if cached is None or cached[0] is not provider:
         cached = _cached = (provider, provider.get_tracer(TRACER_NAME))

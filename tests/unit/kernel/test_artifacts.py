@@ -38,11 +38,15 @@ def test_a_batch_is_written_whole_and_leaves_no_temporary_file(
             Artifact.of("job_1", "program.qasm", "OPENQASM 3.0;"),
             Artifact.json("job_1", "results.json", {"b": 1, "a": [1, 2]}),
             Artifact.of("job_2", "job.yaml", b"kind: QuantumJob\n"),
+            Artifact.yaml("job_2", "doc.yaml", {"kind": "QuantumJob", "spec": {"shots": 10, "name": "é"}}),
+            Artifact.yaml("job_2", "bad.yaml", {"x": object()}),  # YAML has no form for it
         ]
     )
-    assert errors == [None, None, None]
+    assert errors[:4] == [None, None, None, None]
+    assert errors[4] is not None and "cannot encode artifact 'bad.yaml'" in errors[4]
     assert files_in(store.folder("job_1")) == ["program.qasm", "results.json"]
-    assert files_in(store.folder("job_2")) == ["job.yaml"]
+    assert files_in(store.folder("job_2")) == ["doc.yaml", "job.yaml"]
+    assert store.get("job_2", "doc.yaml").decode() == "kind: QuantumJob\nspec:\n  shots: 10\n  name: é\n"
     assert store.get("job_1", "program.qasm") == b"OPENQASM 3.0;"
     assert json.loads(store.get("job_1", "results.json")) == {"a": [1, 2], "b": 1}
     # rewriting replaces the file (a job run again after a restart)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from eigen.errors import InvalidArgument, NotFound
-from eigen.kernel.qfs.writer import WriterProcess, write_files
+from eigen.kernel.qfs.writer import WriterProcess, Yaml, write_files
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _JSON_OPTIONS = (
@@ -33,7 +33,7 @@ class Artifact:
 
     job_id: str
     name: str
-    data: bytes
+    data: bytes | Yaml
 
     @classmethod
     def of(cls, job_id: str, name: str, data: str | bytes) -> Artifact:
@@ -42,6 +42,11 @@ class Artifact:
     @classmethod
     def json(cls, job_id: str, name: str, data: Any) -> Artifact:
         return cls(job_id, name, encode_json(data))
+
+    @classmethod
+    def yaml(cls, job_id: str, name: str, document: Any) -> Artifact:
+        """Encoded where it is written (in the writer process, when the store has one)."""
+        return cls(job_id, name, Yaml(document))
 
 
 def encode_json(data: Any) -> bytes:

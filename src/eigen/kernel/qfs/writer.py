@@ -6,9 +6,10 @@ jobs writes some 200 files; under load the kernel's worker threads then spend mo
 handing the GIL to and from the gRPC event loop than writing. A :class:`WriterProcess`
 takes a whole batch of files in one message and answers once, so the server's threads
 make two calls per batch instead of four per file, and the file system work runs on the
-other core. The writer imports nothing but the standard library and this module (it is
-started with ``python -m``, not through ``multiprocessing``, which would import the
-server's main module, qiskit included, into it).
+other core. YAML artifacts (job.yaml) are encoded there too (:class:`Yaml`): PyYAML's
+representer is pure Python. The writer imports nothing but the standard library, PyYAML
+and this module (it is started with ``python -m``, not through ``multiprocessing``, which
+would import the server's main module, qiskit included, into it).
 
 The writer is stopped by closing its pipe; if the server dies, the writer reads the end
 of its pipe and exits too. A writer that dies is replaced, and the batch it was writing
@@ -26,12 +27,29 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: One file to write: its job folder, its name in that folder, its bytes.
-File = tuple[str, str, bytes]
+
+@dataclass(frozen=True)
+class Yaml:
+    """A YAML document to write, encoded by whoever writes it (block style, keys in the
+    document's order)."""
+
+    document: Any
+
+    def encode(self) -> bytes:
+        import yaml
+
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when available
+        return yaml.dump(self.document, Dumper=dumper, sort_keys=False, allow_unicode=True).encode()
+
+
+#: One file to write: its job folder, its name in that folder, its content.
+File = tuple[str, str, "bytes | Yaml"]
 
 STOP_TIMEOUT_S = 5.0
 
@@ -42,8 +60,13 @@ def write_files(files: Sequence[File]) -> list[str | None]:
     that could not be written, in order (None for a file written)."""
     errors: list[str | None] = []
     private = f"{os.getpid()}.{threading.get_ident()}.tmp"
-    for folder, name, payload in files:
+    for folder, name, content in files:
         temp = os.path.join(folder, f".{name}.{private}")
+        try:
+            payload = content if isinstance(content, bytes) else content.encode()
+        except Exception as exc:  # a document YAML cannot represent
+            errors.append(f"cannot encode artifact {name!r}: {exc}")
+            continue
         try:
             _write(temp, payload)
             os.replace(temp, os.path.join(folder, name))
@@ -159,4 +182,6 @@ if __name__ == "__main__":  # the writer process
     # its pipe, so that the server's graceful drain can still write artifacts.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _serve(Connection(int(sys.argv[1])))
+    from eigen.kernel.qfs import writer  # the module by its name, as the server pickles it
+
+    writer._serve(Connection(int(sys.argv[1])))

@@ -10,9 +10,11 @@ drivers, same seeds, same counts). Devices registered at run time with
 only in this process and keep running here, as do estimates and calibrations.
 
 Workers are spawned (never forked: the server has gRPC's threads running) and started,
-with their imports, before the first job. A worker that dies (a crash in native code)
-fails the call it was running with EIGEN_EXECUTION_FAILED; the pool is replaced and
-later calls run again.
+with their imports, before the first job. Each has a pipe of its own: a call takes an
+idle worker, sends it the work and waits for the answer on that pipe, in the calling
+thread (no executor threads: under load their hand-offs cost the server more than the
+pickling). A worker that dies (a crash in native code) fails the call it was running
+with EIGEN_EXECUTION_FAILED and is replaced; later calls run again.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eigen.errors import EigenError, ExecutionFailed, Unavailable
 
@@ -38,33 +41,56 @@ log = logging.getLogger(__name__)
 A = TypeVar("A")
 R = TypeVar("R")
 
-_registry: DriverRegistry | None = None  # in a worker: its own registry
+STOP_TIMEOUT_S = 5.0
 
 
-def _start_worker(group: str) -> None:
-    global _registry
+# -- in a worker -------------------------------------------------------------------------
+def _serve(conn: Connection, group: str) -> None:
+    """A worker: load every driver (and what it imports: qiskit-aer, stim), say so with
+    its pid, then answer calls until the pipe closes."""
     from eigen.drivers.registry import DriverRegistry
 
-    _registry = DriverRegistry(group=group)
+    registry = DriverRegistry(group=group)
+    registry.list_devices()
+    conn.send(os.getpid())
+    while True:
+        try:
+            function, argument = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[bool, Any] = (True, function(registry, argument))
+        except BaseException as exc:  # the caller re-raises it
+            answer = (False, exc)
+        conn.send(answer)
 
 
-def _ready() -> int:
-    """Load every driver (and what it imports: qiskit-aer, stim) before the first job."""
-    assert _registry is not None, "worker started without its registry"
-    _registry.list_devices()
-    return os.getpid()
+def _execute(registry: DriverRegistry, request: ExecutionRequest) -> ExecutionResult:
+    return registry.execute(request)
 
 
-def _execute(request: ExecutionRequest) -> ExecutionResult:
-    assert _registry is not None, "worker started without its registry"
-    return _registry.execute(request)
-
-
-def _execute_many(requests: Sequence[ExecutionRequest]) -> list[ExecutionResult | EigenError]:
+def _execute_many(
+    registry: DriverRegistry, requests: Sequence[ExecutionRequest]
+) -> list[ExecutionResult | EigenError]:
     from eigen.drivers.registry import execute_each
 
-    assert _registry is not None, "worker started without its registry"
-    return execute_each(_registry.execute, requests)
+    return execute_each(registry.execute, requests)
+
+
+# -- in the server -----------------------------------------------------------------------
+@dataclass(eq=False)
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    pid: int | None = None  # once it said it is ready
+    _ready_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ready(self) -> int:
+        """Wait until the worker has loaded its drivers; its pid."""
+        with self._ready_lock:  # warm_up and a first call may ask at once
+            if self.pid is None:
+                self.pid = int(self.conn.recv())
+            return self.pid
 
 
 def _stopped(device: str) -> ExecutionFailed:
@@ -72,33 +98,35 @@ def _stopped(device: str) -> ExecutionFailed:
 
 
 class DriverProcesses:
-    """A pool of ``workers`` processes that execute requests for entry-point drivers."""
+    """``workers`` processes that execute requests for entry-point drivers."""
 
     def __init__(self, workers: int, group: str) -> None:
         if workers < 1:
             raise ValueError("driver processes need at least one worker")
         self.workers = workers
         self.group = group
-        self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("spawn")
+        self._idle_changed = threading.Condition()
         self._closed = False
-        self._pool = self._new_pool()
         # The workers start importing now, while the server does its own warm-up.
-        self._starting = [self._pool.submit(_ready) for _ in range(workers)]
+        self._all = [self._start() for _ in range(workers)]
+        self._idle = list(self._all)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(self.group,),
+    def _start(self) -> _Worker:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve, args=(theirs, self.group), name="eigen-driver", daemon=True
         )
+        process.start()
+        theirs.close()
+        return _Worker(process, ours)
 
     def warm_up(self) -> set[int]:
         """Wait until the workers, started with the pool, have loaded their drivers (so the
         first job does not pay for it); their pids."""
         try:
-            pids = {future.result() for future in self._starting}
-        except BrokenProcessPool:
+            pids = {worker.ready() for worker in list(self._all)}
+        except (EOFError, OSError):
             raise Unavailable(
                 "driver processes failed to start (see the log); a script of your own that runs "
                 "Eigen with driver_processes > 0 must start it under `if __name__ == '__main__':` "
@@ -114,41 +142,63 @@ class DriverProcesses:
         """Every request in one hand-off to a worker, which runs them in turn."""
         return self._call(_execute_many, requests, ", ".join(sorted({r.device for r in requests})))
 
-    def _call(self, function: Callable[[A], R], argument: A, device: str) -> R:
-        with self._lock:
-            if self._closed:
-                raise _stopped(device)
-            pool = self._pool
+    def _call(self, function: Callable[[DriverRegistry, A], R], argument: A, device: str) -> R:
+        worker = self._take(device)
         try:
-            return pool.submit(function, argument).result()
-        except BrokenProcessPool:
-            with self._lock:
-                if self._closed:
-                    raise _stopped(device) from None
-                if self._pool is pool:  # the first caller to notice replaces it
-                    self._pool = self._new_pool()
-            log.error("a driver process died; its pool was replaced", extra={"device": device})
+            worker.ready()
+            worker.conn.send((function, argument))
+            ok, answer = worker.conn.recv()
+        except (EOFError, OSError):
+            self._replace(worker)
+            if self._closed:
+                raise _stopped(device) from None
+            log.error("a driver process died; it was replaced", extra={"device": device})
             raise ExecutionFailed(
                 f"{device}: the driver process running this circuit died; try again"
             ) from None
-        except RuntimeError:  # "cannot schedule new futures after shutdown": close() won a race
+        self._give_back(worker)
+        if not ok:
+            raise answer
+        result: R = answer
+        return result
+
+    def _take(self, device: str) -> _Worker:
+        with self._idle_changed:
+            while not self._idle and not self._closed:
+                self._idle_changed.wait()
             if self._closed:
-                raise _stopped(device) from None
-            raise
+                raise _stopped(device)
+            return self._idle.pop()
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._idle_changed:
+            self._idle.append(worker)
+            self._idle_changed.notify()
+
+    def _replace(self, dead: _Worker) -> None:
+        """A new worker in place of ``dead`` (none once closed)."""
+        dead.conn.close()
+        dead.process.join(STOP_TIMEOUT_S)
+        with self._idle_changed:
+            if dead in self._all:
+                self._all.remove(dead)
+            if not self._closed:
+                fresh = self._start()
+                self._all.append(fresh)
+                self._idle.append(fresh)
+            self._idle_changed.notify()
 
     def close(self) -> None:
         """Stop the workers now, abandoning what they run (as a stopping server abandons a
         simulation in process): a worker is never waited for, so a long circuit cannot hold
         up the exit. Calls in flight fail with EIGEN_EXECUTION_FAILED; the kernel, being
         stopped itself by then, leaves their jobs to the next start."""
-        with self._lock:
+        with self._idle_changed:
             self._closed = True
-            pool = self._pool
-        # The executor has no public way to stop a busy worker; its process table does.
-        # Workers first, then a waiting shutdown: that joins the executor's manager thread
-        # once it has cleaned up after them (a shutdown without waiting would leave it
-        # running into the interpreter's exit, where it races the exit hook of
-        # concurrent.futures and prints "Bad file descriptor").
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+            workers = list(self._all)
+            self._idle_changed.notify_all()
+        for worker in workers:
+            worker.process.terminate()  # a caller waiting on its pipe reads the end of it
+        for worker in workers:
+            worker.process.join(STOP_TIMEOUT_S)
+            worker.conn.close()

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import grpc
 import sqlalchemy as sa
 
 from eigen.jobfile import load_job_file
-from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
+from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.proto import convert
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
@@ -52,15 +51,18 @@ class Counters:
         self._lock = threading.Lock()
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._statement)
         sa.event.listen(sa.engine.Engine, "commit", self._commit)
-        original = ArtifactStore.put_many
+        # put_many since 2026-12-02; put alone before (an older checkout through PYTHONPATH)
+        batched = hasattr(ArtifactStore, "put_many")
+        name = "put_many" if batched else "put"
+        original = getattr(ArtifactStore, name)
 
-        def put_many(store: ArtifactStore, artifacts: Sequence[Artifact]) -> list[str | None]:
+        def put(store: ArtifactStore, *args: Any) -> Any:
             self._add("artifact_batches")
-            for _ in artifacts:
+            for _ in args[0] if batched else [args]:
                 self._add("artifact_writes")
-            return original(store, artifacts)
+            return original(store, *args)
 
-        ArtifactStore.put_many = put_many  # type: ignore[method-assign]
+        setattr(ArtifactStore, name, put)
 
     def _add(self, key: str) -> None:
         with self._lock:

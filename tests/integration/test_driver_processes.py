@@ -156,3 +156,14 @@ def test_the_server_answers_while_a_worker_simulates(tmp_path: Path) -> None:
             time.sleep(0.005)
         assert state == pb.JOB_STATE_DONE
         assert answered_while_running >= 10
+
+
+def test_an_answer_that_cannot_be_pickled_comes_back_as_an_error(processes: DriverProcesses) -> None:
+    with pytest.raises(ExecutionFailed, match="could not be sent back"):
+        processes._call(_unpicklable, None, "sim:statevector")
+    request = ExecutionRequest(device="sim:statevector", circuit=bell_circuit(), shots=10, seed=1)
+    assert sum(processes.execute(request).experiments[0].counts.values()) == 10  # the worker goes on
+
+
+def _unpicklable(registry: object, argument: object) -> object:
+    return lambda: None  # a lambda cannot be pickled

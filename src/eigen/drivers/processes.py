@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,22 +48,25 @@ STOP_TIMEOUT_S = 5.0
 # -- in a worker -------------------------------------------------------------------------
 def _serve(conn: Connection, group: str) -> None:
     """A worker: load every driver (and what it imports: qiskit-aer, stim), say so with
-    its pid, then answer calls until the pipe closes."""
+    its pid, then answer calls until the pipe closes (the server stopped or died)."""
     from eigen.drivers.registry import DriverRegistry
 
     registry = DriverRegistry(group=group)
     registry.list_devices()
-    conn.send(os.getpid())
-    while True:
-        try:
+    try:
+        conn.send(os.getpid())
+        while True:
             function, argument = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            answer: tuple[bool, Any] = (True, function(registry, argument))
-        except BaseException as exc:  # the caller re-raises it
-            answer = (False, exc)
-        conn.send(answer)
+            try:
+                answer: tuple[bool, Any] = (True, function(registry, argument))
+            except BaseException as exc:  # the caller re-raises it
+                answer = (False, exc)
+            try:
+                conn.send(answer)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:  # e.g. an odd exception
+                conn.send((False, ExecutionFailed(f"the driver's answer could not be sent back: {exc}")))
+    except (EOFError, OSError):  # OSError: e.g. the server died before it read the answer
+        return
 
 
 def _execute(registry: DriverRegistry, request: ExecutionRequest) -> ExecutionResult:

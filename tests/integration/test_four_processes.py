@@ -99,6 +99,9 @@ def test_job_yaml_to_results_across_four_processes(api_address: str) -> None:
         result = client.results(job.id)
         assert set(result.counts) <= {"00", "11"} and sum(result.counts.values()) == 1000
         assert {d.name for d, _ in client.backends()} >= {"sim:statevector", "emu:manila"}
+        # the long poll through the api process: it waits on the kernel's event stream
+        waited = client.submit(EXAMPLES / "bell-qasm3" / "job.yaml", shots=10)
+        assert sum(client.results(waited.id, wait=60).counts.values()) == 10
 
 
 def test_errors_cross_every_edge_with_their_details(api_address: str) -> None:

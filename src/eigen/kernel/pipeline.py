@@ -121,7 +121,8 @@ class Pipeline:
         try:
             compiled = self._compile(job)
         except Exception:
-            self.artifacts.put_many(inputs)
+            with contextlib.suppress(Exception):  # the compile error is the one to report
+                self.artifacts.put_many(inputs)
             raise
         compile_s = time.perf_counter() - started
         metrics.stage_seconds("compile", compile_s)

@@ -330,13 +330,9 @@ class Kernel:
         loop = asyncio.get_running_loop()
         news: list[asyncio.Future[None]] = [loop.create_future()]  # the one to wake
 
-        def settle(future: asyncio.Future[None]) -> None:
-            if not future.done():
-                future.set_result(None)
-
         def wake() -> None:  # on the publishing thread
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(settle, news[0])
+                loop.call_soon_threadsafe(_settle, news[0])
 
         self.bus.subscribe(job_id, wake)
         try:
@@ -348,7 +344,7 @@ class Kernel:
                     yield event
                 if cursor.over:
                     return
-                timer = loop.call_later(0.5, settle, news[0])  # a plain future, no task per wait
+                timer = loop.call_later(0.5, _settle, news[0])  # a plain future, no task per wait
                 try:
                     await news[0]
                 finally:
@@ -363,19 +359,15 @@ class Kernel:
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[None] = loop.create_future()
 
-        def settle() -> None:
-            if not ended.done():
-                ended.set_result(None)
-
         def wake() -> None:  # on the publishing thread
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(settle)
+                loop.call_soon_threadsafe(_settle, ended)
 
         self.bus.subscribe(job_id, wake, ends_only=True)
         try:
             if self._has_ended(job_id) or self._stopping.is_set():
                 return self._has_ended(job_id)
-            timer = loop.call_later(timeout_s, settle)
+            timer = loop.call_later(timeout_s, _settle, ended)
             try:
                 await ended
             finally:
@@ -552,3 +544,9 @@ class _WatchCursor:
         """After a wait that followed no news: look at the job's state again."""
         if self._idle:
             self._state = self.kernel._state(self.job_id)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    """Wake an asyncio waiter (on its loop), once."""
+    if not future.done():
+        future.set_result(None)

@@ -50,6 +50,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import fs_probe
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -103,10 +104,11 @@ def wait_serving(address: str, timeout: float, proc: subprocess.Popen[bytes] | N
 
 @contextlib.contextmanager
 def eigen_server(
-    log_level: str, start_timeout: float, env: dict[str, str] | None = None
+    log_level: str, start_timeout: float, env: dict[str, str] | None = None, parent: Path | None = None
 ) -> Iterator[tuple[str, int, float]]:
-    """A real ``eigen-server`` process; yields (address, pid, start-up seconds)."""
-    data_dir = Path(tempfile.mkdtemp(prefix="eigen-bench-"))
+    """A real ``eigen-server`` process with a data folder under ``parent`` (default: the
+    system's temporary folder); yields (address, pid, start-up seconds)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="eigen-bench-", dir=parent))
     port = free_port()
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
@@ -137,9 +139,10 @@ def eigen_server(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def process_cpu_s(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process, all threads, and of the processes it started
-    (the server's driver processes) while they run (Linux /proc; None elsewhere)."""
+def process_cpu_s(pid: int | None) -> tuple[float, float] | None:
+    """User + system CPU seconds of a process (all threads) and of the processes it started
+    (the server's driver and artifact writer processes) while they run (Linux /proc; None
+    elsewhere)."""
     if pid is None:
         return None
     try:
@@ -147,7 +150,7 @@ def process_cpu_s(pid: int | None) -> float | None:
     except (OSError, IndexError):
         return None
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(process_cpu_s(child) or 0.0 for child in child_pids(pid))
+    return own, sum(sum(process_cpu_s(child) or (0.0, 0.0)) for child in child_pids(pid))
 
 
 def child_pids(pid: int) -> list[int]:
@@ -181,6 +184,7 @@ class Round:
     stages: dict[str, list[float]] = field(default_factory=dict)
     first_error: str = ""
     server_cpu_s: float | None = None
+    server_children_cpu_s: float | None = None
     client_cpu_s: float = 0.0
 
     @property
@@ -305,7 +309,8 @@ async def run_round(
     result.client_cpu_s = own_cpu_s() - client_cpu
     server_after = process_cpu_s(server_pid)
     if server_cpu is not None and server_after is not None:
-        result.server_cpu_s = server_after - server_cpu
+        result.server_cpu_s = sum(server_after) - sum(server_cpu)
+        result.server_children_cpu_s = server_after[1] - server_cpu[1]
     return result
 
 
@@ -401,9 +406,12 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
     }
     if all(r.server_cpu_s is not None for r in rounds):
         server_cpu = sum(r.server_cpu_s or 0.0 for r in rounds)
+        children_cpu = sum(r.server_children_cpu_s or 0.0 for r in rounds)
         figures["server_cpu"] = {
             "ms_per_job": 1000.0 * server_cpu / jobs if jobs else None,
             "cores_busy": server_cpu / seconds if seconds else None,
+            "main_process_ms_per_job": 1000.0 * (server_cpu - children_cpu) / jobs if jobs else None,
+            "child_processes_ms_per_job": 1000.0 * children_cpu / jobs if jobs else None,
         }
     if latencies:
         figures["latency_ms"] = {
@@ -464,6 +472,12 @@ def print_table(report: dict[str, Any]) -> None:
             for who, key in (("server", "server_cpu"), ("client", "client_cpu"))
             if phase.get(key) and phase[key]["ms_per_job"] is not None
         )
+        server = phase.get("server_cpu") or {}
+        if server.get("main_process_ms_per_job") is not None:
+            cpu += (
+                f"; server main process {server['main_process_ms_per_job']:.2f} ms/job, "
+                f"its driver and writer processes {server['child_processes_ms_per_job']:.2f}"
+            )
         print(f"CPU, {phase['flow']}, {phase['clients']} client(s): {cpu}")
     for phase in report["phases"]:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["stages_ms_median"].items())
@@ -517,6 +531,20 @@ def main() -> None:
         help="extra environment of the spawned server (repeatable), e.g. OMP_WAIT_POLICY=passive",
     )
     parser.add_argument("--start-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--data-parent",
+        type=Path,
+        default=Path(tempfile.gettempdir()),
+        help="where the spawned server's temporary data folder goes (default: the system's "
+        "temporary folder), e.g. /dev/shm to take the disk out of the measurement",
+    )
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=120.0,
+        help="wait up to this long for the data folder's file system to leave a slow phase "
+        "(e.g. after an earlier run deleted its data folder) before starting; 0: do not wait",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "small_jobs.json")
     args = parser.parse_args()
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # others' work adds noise
@@ -533,6 +561,11 @@ def main() -> None:
     baseline = aer_baseline(args.baseline_repeats, args.baseline_jobs)
     print(f"  {baseline['jobs_per_s_median']:.1f} jobs/s ({baseline['ms_per_job_median']:.2f} ms/job)")
 
+    disk: dict[str, Any] = {"where": str(args.data_parent)}
+    if not args.endpoint:  # the spawned server writes its artifacts there
+        cost, waited = fs_probe.settle(args.data_parent, args.settle_timeout)
+        disk.update(us_per_file_before=cost, settle_waited_s=round(waited, 1))
+        print(f"file system at {args.data_parent}: {fs_probe.describe(cost)}")
     server: dict[str, Any]
     server_pid: int | None = None
     with contextlib.ExitStack() as stack:
@@ -542,7 +575,7 @@ def main() -> None:
             server = {"kind": "existing", "address": address}
         else:
             address, server_pid, startup = stack.enter_context(
-                eigen_server(args.server_log_level, args.start_timeout, server_env)
+                eigen_server(args.server_log_level, args.start_timeout, server_env, args.data_parent)
             )
             server = {
                 "kind": "subprocess eigen-server serve",
@@ -557,6 +590,8 @@ def main() -> None:
             f"load: {args.rounds} x {args.duration:g} s per level after {args.warmup:g} s warm-up", flush=True
         )
         rounds = asyncio.run(measure_api(address, request, args, server_pid))
+        if not args.endpoint:  # before the data folder goes (its deletion slows the disk)
+            disk["us_per_file_after"] = fs_probe.create_cost_us(args.data_parent)
 
     phases = {level: summarise(done) for level, done in rounds.items()}
     report: dict[str, Any] = {
@@ -583,6 +618,7 @@ def main() -> None:
         },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "server": server,
+        "file_system": disk,
         "baseline": baseline,
         "phases": list(phases.values()),
         "ratios_to_baseline": {
@@ -597,6 +633,9 @@ def main() -> None:
         f"machine: {machine['cpu_count']} CPUs, load average (1 min) "
         f"{machine['loadavg_1m_start']} at start, {machine['loadavg_1m_end']} at end"
     )
+    if "us_per_file_after" in disk:
+        after = fs_probe.describe(disk["us_per_file_after"])
+        print(f"file system at {disk['where']} after the load: {after}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")

@@ -145,6 +145,7 @@ def test_shutdown_under_load_then_restart_loses_nothing(tmp_path: Path, signum: 
         stop(process, signal.SIGTERM)
     lines = log.read_text()
     assert "Traceback" not in lines, lines[-4000:]
+    assert lines.count("heap settled") == 2  # each start froze its warm heap (server/heap.py)
 
 
 def _collect(stub: jobs_pb2_grpc.JobServiceStub, job_id: str, into: list[pb.JobEvent]) -> None:

@@ -18,6 +18,7 @@ from eigen.kernel.store.migrate import SchemaVersionError
 from eigen.observability.logs import configure_logging
 from eigen.observability.metrics import metrics_asgi_app
 from eigen.observability.tracing import configure_tracing, shutdown_tracing
+from eigen.server import heap
 from eigen.system_api import ratelimit
 
 _SIGNAL_POLL_S = 0.2
@@ -102,6 +103,10 @@ def serve(
             stack.close()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(3) from None
+    settled = heap.settle()  # everything is imported and warm: keep the collector off it
+    logging.getLogger(__name__).info(
+        "heap settled", extra={"frozen": settled.frozen, "collected": settled.collected}
+    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

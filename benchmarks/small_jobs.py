@@ -139,18 +139,36 @@ def eigen_server(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def process_cpu_s(pid: int | None) -> tuple[float, float] | None:
-    """User + system CPU seconds of a process (all threads) and of the processes it started
-    (the server's driver and artifact writer processes) while they run (Linux /proc; None
-    elsewhere)."""
+#: The server's processes, by what their command line contains.
+SERVER_PARTS = (("writer", "eigen.kernel.qfs.writer"), ("drivers", "multiprocessing"))
+PARTS = ("main", "writer", "drivers", "other")
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process, all its threads (Linux /proc; None elsewhere)."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own, sum(sum(process_cpu_s(child) or (0.0, 0.0)) for child in child_pids(pid))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(pid: int | None) -> dict[str, float] | None:
+    """CPU seconds of the server's main process ("main") and of the processes it started
+    while they run: its artifact writer ("writer"), its driver processes ("drivers", with
+    multiprocessing's helper) and anything else ("other")."""
+    main = process_cpu_s(pid)
+    if pid is None or main is None:
+        return None
+    parts = {"main": main, "writer": 0.0, "drivers": 0.0, "other": 0.0}
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            part = next((name for name, mark in SERVER_PARTS if mark in command), "other")
+            parts[part] += process_cpu_s(child) or 0.0
+    return parts
 
 
 def child_pids(pid: int) -> list[int]:
@@ -183,8 +201,7 @@ class Round:
     server_timings: dict[str, list[float]] = field(default_factory=dict)
     stages: dict[str, list[float]] = field(default_factory=dict)
     first_error: str = ""
-    server_cpu_s: float | None = None
-    server_children_cpu_s: float | None = None
+    server_cpu_s: dict[str, float] | None = None  # by part (see server_cpu_s())
     client_cpu_s: float = 0.0
 
     @property
@@ -297,7 +314,7 @@ async def run_round(
 ) -> Round:
     result = Round(clients, flow)
     budget = [max_jobs]
-    server_cpu = process_cpu_s(server_pid)
+    server_cpu = server_cpu_s(server_pid)
     client_cpu = own_cpu_s()
     started = time.perf_counter()
     stop_at = started + seconds
@@ -307,10 +324,9 @@ async def run_round(
     await asyncio.wait_for(asyncio.gather(*loops), timeout=seconds + 60)
     result.seconds = time.perf_counter() - started  # until the last job in flight finished
     result.client_cpu_s = own_cpu_s() - client_cpu
-    server_after = process_cpu_s(server_pid)
+    server_after = server_cpu_s(server_pid)
     if server_cpu is not None and server_after is not None:
-        result.server_cpu_s = sum(server_after) - sum(server_cpu)
-        result.server_children_cpu_s = server_after[1] - server_cpu[1]
+        result.server_cpu_s = {part: server_after[part] - server_cpu[part] for part in server_after}
     return result
 
 
@@ -405,13 +421,12 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
         "cores_busy": client_cpu / seconds if seconds else None,
     }
     if all(r.server_cpu_s is not None for r in rounds):
-        server_cpu = sum(r.server_cpu_s or 0.0 for r in rounds)
-        children_cpu = sum(r.server_children_cpu_s or 0.0 for r in rounds)
+        parts = {part: sum((r.server_cpu_s or {}).get(part, 0.0) for r in rounds) for part in PARTS}
+        server_cpu = sum(parts.values())
         figures["server_cpu"] = {
             "ms_per_job": 1000.0 * server_cpu / jobs if jobs else None,
             "cores_busy": server_cpu / seconds if seconds else None,
-            "main_process_ms_per_job": 1000.0 * (server_cpu - children_cpu) / jobs if jobs else None,
-            "child_processes_ms_per_job": 1000.0 * children_cpu / jobs if jobs else None,
+            "ms_per_job_by_process": {p: 1000.0 * cpu / jobs for p, cpu in parts.items()} if jobs else None,
         }
     if latencies:
         figures["latency_ms"] = {
@@ -472,12 +487,9 @@ def print_table(report: dict[str, Any]) -> None:
             for who, key in (("server", "server_cpu"), ("client", "client_cpu"))
             if phase.get(key) and phase[key]["ms_per_job"] is not None
         )
-        server = phase.get("server_cpu") or {}
-        if server.get("main_process_ms_per_job") is not None:
-            cpu += (
-                f"; server main process {server['main_process_ms_per_job']:.2f} ms/job, "
-                f"its driver and writer processes {server['child_processes_ms_per_job']:.2f}"
-            )
+        by_process = (phase.get("server_cpu") or {}).get("ms_per_job_by_process")
+        if by_process:
+            cpu += "; server by process (ms/job): " + ", ".join(f"{p} {v:.2f}" for p, v in by_process.items())
         print(f"CPU, {phase['flow']}, {phase['clients']} client(s): {cpu}")
     for phase in report["phases"]:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["stages_ms_median"].items())

@@ -107,3 +107,21 @@ def test_a_result_saved_with_done_is_read_back_without_a_query(tmp_path: Path) -
         assert store.result("a1") is None  # an expired result is gone from memory too
     finally:
         store.close()
+
+
+def test_json_columns_round_trip_through_orjson_and_its_fallback(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path / "j.db"))
+    columns = sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.JSON)
+    table = sa.Table("t", sa.MetaData(), *columns)
+    table.create(engine)
+    values = [
+        {"counts": {"00": 500, "11": 500}, "nested": [1.5, None, True]},
+        {"big": 2**70 + 1},  # beyond orjson: the standard library encodes it
+    ]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": i, "v": v} for i, v in enumerate(values)])
+    with engine.connect() as conn:
+        assert [row.v for row in conn.execute(table.select().order_by(table.c.id))] == values
+        text = conn.execute(sa.text("SELECT v FROM t WHERE id = 0")).scalar_one()
+    assert text == '{"counts":{"00":500,"11":500},"nested":[1.5,null,true]}'  # compact, in order
+    engine.dispose()

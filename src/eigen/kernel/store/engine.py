@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
@@ -87,6 +89,16 @@ def _journal_mode(cursor: Any) -> str:
     return str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's text: orjson (a job's row in a tenth of the standard library's
+    time), or the standard library for what orjson refuses (an integer beyond 64 bits).
+    Reading stays with the standard library: orjson reads such integers as floats."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str | URL, pool: PoolOptions | None = None) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys on, or PostgreSQL via
     psycopg with ``pool_pre_ping``. A SQLite file's folder is created if missing."""
@@ -105,7 +117,7 @@ def make_engine(url: str | URL, pool: PoolOptions | None = None) -> Engine:
         )
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed, **kwargs)
+    engine = sa.create_engine(parsed, json_serializer=json_text, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", sqlite_pragmas)
     return engine

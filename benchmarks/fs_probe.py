@@ -7,7 +7,8 @@ charge is ~30-60 us of CPU, but it rises ten- to twentyfold for up to a minute o
 after a large deletion (a benchmark removing its data folder, a test suite its temporary
 folders). This probe writes job-like folders under a parent folder, measures the CPU time
 (user and system) that costs per file, and deletes them again (a few hundred files, not
-enough to slow the disk by itself).
+enough to slow the disk by itself). ``small_jobs.py`` runs it before its server starts
+(waiting while the disk is slow) and after its load.
 
     .venv/bin/python benchmarks/fs_probe.py            # the system's temporary folder
     .venv/bin/python benchmarks/fs_probe.py /dev/shm   # another file system

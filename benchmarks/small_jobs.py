@@ -553,7 +553,7 @@ def main() -> None:
     parser.add_argument(
         "--settle-timeout",
         type=float,
-        default=120.0,
+        default=300.0,
         help="wait up to this long for the data folder's file system to leave a slow phase "
         "(e.g. after an earlier run deleted its data folder) before starting; 0: do not wait",
     )

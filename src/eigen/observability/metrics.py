@@ -10,6 +10,7 @@ Producers call the small helpers below; the registry is served by whoever mounts
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -172,19 +173,33 @@ def backend_available(backend: str, available: bool) -> None:
 
 
 # -- API helpers (the gRPC handler decorator, the REST metrics middleware) -------------------
+# Every call touches these series; a labelled child is looked up once per label set (the
+# lookup builds, checks and hashes the label tuple under the metric's lock).
+@functools.lru_cache(maxsize=1024)
+def _in_flight(service: str, method: str) -> Any:
+    return API_IN_FLIGHT.labels(service=service, method=method)
+
+
+@functools.lru_cache(maxsize=4096)
+def _answered(service: str, method: str, code: str) -> tuple[Any, Any]:
+    labels = {"service": service, "method": method, "code": code}
+    return API_REQUESTS.labels(**labels), API_REQUEST_SECONDS.labels(**labels)
+
+
 def rpc_started(service: str, method: str) -> None:
-    API_IN_FLIGHT.labels(service=service, method=method).inc()
+    _in_flight(service, method).inc()
 
 
 def rpc_finished(service: str, method: str, code: str, seconds: float) -> None:
-    API_IN_FLIGHT.labels(service=service, method=method).dec()
+    _in_flight(service, method).dec()
     api_request(service, method, code, seconds)
 
 
 def api_request(service: str, method: str, code: str, seconds: float) -> None:
     """One answered API call (gRPC or REST): the request counter and duration histogram."""
-    API_REQUESTS.labels(service=service, method=method, code=code).inc()
-    API_REQUEST_SECONDS.labels(service=service, method=method, code=code).observe(max(0.0, seconds))
+    count, duration = _answered(service, method, code)
+    count.inc()
+    duration.observe(max(0.0, seconds))
 
 
 def rate_limited(method: str) -> None:

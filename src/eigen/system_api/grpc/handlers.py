@@ -84,7 +84,9 @@ class _Rpc:
                 "eigen.request_id": call.request_id,
             },
         )
-        self.call = replace(call, traceparent=tracing.traceparent_of(self.span) or call.traceparent)
+        traceparent = tracing.traceparent_of(self.span) or call.traceparent
+        # with tracing off, the span is the caller's traceparent again: keep the context
+        self.call = call if traceparent == call.traceparent else replace(call, traceparent=traceparent)
         log.debug(
             "rpc",
             extra={

@@ -3,12 +3,13 @@
 A job leaves six small files in a folder of its own, each written atomically (a
 temporary name, then a rename), so a server's throughput follows what its disk charges
 per file. On our 2-core machines (ext4 on a virtual disk, mounted with ``discard``) that
-charge is ~30-60 us of CPU, but it rises ten- to twentyfold for up to a minute or more
-after a large deletion (a benchmark removing its data folder, a test suite its temporary
-folders). This probe writes job-like folders under a parent folder, measures the CPU time
-(user and system) that costs per file, and deletes them again (a few hundred files, not
-enough to slow the disk by itself). ``small_jobs.py`` runs it before its server starts
-(waiting while the disk is slow) and after its load.
+charge is ~40-60 us of CPU, but 5 to 20 times more in slow phases of seconds to minutes
+(seen right after a large deletion, such as a benchmark removing its data folder, and in
+the middle of long runs of file creation). This probe writes job-like folders under a
+parent folder, measures the CPU time (user and system) that costs per file, and deletes
+them again (a few hundred files, not enough to slow the disk by itself).
+``small_jobs.py`` runs it before its server starts (waiting while the disk is slow) and
+after its load.
 
     .venv/bin/python benchmarks/fs_probe.py            # the system's temporary folder
     .venv/bin/python benchmarks/fs_probe.py /dev/shm   # another file system

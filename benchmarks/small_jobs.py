@@ -141,7 +141,7 @@ def eigen_server(
 
 #: The server's processes, by what their command line contains.
 SERVER_PARTS = (("writer", "eigen.kernel.qfs.writer"), ("drivers", "multiprocessing"))
-PARTS = ("main", "writer", "drivers", "other")
+PARTS = ("main", *(name for name, _ in SERVER_PARTS), "other")
 
 
 def process_cpu_s(pid: int | None) -> float | None:
@@ -162,7 +162,7 @@ def server_cpu_s(pid: int | None) -> dict[str, float] | None:
     main = process_cpu_s(pid)
     if pid is None or main is None:
         return None
-    parts = {"main": main, "writer": 0.0, "drivers": 0.0, "other": 0.0}
+    parts = dict.fromkeys(PARTS, 0.0) | {"main": main}
     for child in child_pids(pid):
         with contextlib.suppress(OSError):
             command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()

@@ -329,11 +329,7 @@ class Kernel:
         (woken through the bus) instead of holding a thread."""
         loop = asyncio.get_running_loop()
         news: list[asyncio.Future[None]] = [loop.create_future()]  # the one to wake
-
-        def wake() -> None:  # on the publishing thread
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(_settle, news[0])
-
+        wake = _waker(loop, lambda: news[0])
         self.bus.subscribe(job_id, wake)
         try:
             cursor = _WatchCursor(self, job_id, after_seq)
@@ -358,11 +354,7 @@ class Kernel:
         passed (False); woken by the bus on the job's terminal event only."""
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:  # on the publishing thread
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(_settle, ended)
-
+        wake = _waker(loop, lambda: ended)
         self.bus.subscribe(job_id, wake, ends_only=True)
         try:
             if self._has_ended(job_id) or self._stopping.is_set():
@@ -544,6 +536,16 @@ class _WatchCursor:
         """After a wait that followed no news: look at the job's state again."""
         if self._idle:
             self._state = self.kernel._state(self.job_id)
+
+
+def _waker(loop: asyncio.AbstractEventLoop, future: Callable[[], asyncio.Future[None]]) -> Callable[[], None]:
+    """A bus callback, run on the publishing thread, that settles ``future()`` on ``loop``."""
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(_settle, future())
+
+    return wake
 
 
 def _settle(future: asyncio.Future[None]) -> None:

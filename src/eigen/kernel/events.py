@@ -27,15 +27,25 @@ _LOG_LENGTH = 512  # events kept per job; a watcher further behind reads the sto
 
 
 class _Channel:
-    __slots__ = ("callbacks", "cond", "watchers")
+    """A job's watchers: threads waiting on ``cond`` (made for the first of them: most
+    watchers are asyncio callbacks) and callbacks."""
+
+    __slots__ = ("_lock", "callbacks", "cond", "watchers")
 
     def __init__(self, lock: threading.Lock) -> None:
-        self.cond = threading.Condition(lock)
+        self._lock = lock
+        self.cond: threading.Condition | None = None
         self.watchers = 0
         self.callbacks: list[tuple[Callable[[], None], bool]] = []  # (callback, ends only)
 
+    def condition(self) -> threading.Condition:
+        if self.cond is None:
+            self.cond = threading.Condition(self._lock)
+        return self.cond
+
     def wake(self, ended: bool) -> None:
-        self.cond.notify_all()
+        if self.cond is not None:
+            self.cond.notify_all()
         for callback, ends_only in self.callbacks:
             if ended or not ends_only:
                 callback()
@@ -138,7 +148,7 @@ class EventBus:
                 channel = self._channels[job_id] = _Channel(self._lock)
             channel.watchers += 1
             try:
-                return channel.cond.wait_for(lambda: self._has_news(job_id, after_seq), timeout)
+                return channel.condition().wait_for(lambda: self._has_news(job_id, after_seq), timeout)
             finally:
                 channel.watchers -= 1
                 if channel.watchers == 0 and not channel.callbacks:

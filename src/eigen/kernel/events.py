@@ -6,10 +6,10 @@ events of each job (``since``), so that a watcher is served from memory instead 
 reading the store after every event. Only one kernel writes a store, so its bus sees
 every event of the jobs it runs; whatever the bus cannot vouch for (a job it never saw, a
 gap, events older than it keeps) it answers with None and the caller reads the store.
-Each job has its own condition, so an event wakes only that job's watchers (threads
-waiting in ``wait``, or asyncio watchers through ``subscribe``). It also
-remembers which jobs ended, which lets a long loop notice a cancel without reading the
-store.
+Each job has its own channel, so an event wakes only that job's watchers (threads
+waiting in ``wait`` on the channel's condition, or asyncio watchers through
+``subscribe``). It also remembers which jobs ended, which lets a long loop notice a
+cancel without reading the store.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 A job is the Bell pair of ``examples/bell-qasm3`` (OpenQASM 3, 1000 shots), run over
 ``grpc.aio`` with the raw stubs of ``eigen.proto.api.v1`` in one of two flows:
 
-- ``watch``: SubmitJob -> WatchJob until the terminal event -> GetJobResults (a client
-  that shows progress);
+- ``watch``: SubmitJob -> WatchJob (after the event the SubmitJob answer showed, as the
+  SDK's futures resume) until the terminal event -> GetJobResults (a client that shows
+  progress);
 - ``wait``: SubmitJob -> GetJobResults with ``wait_seconds`` (the long poll: a client that
   wants the results and no progress; ``Client.results(job_id, wait=...)`` in the SDK).
 
@@ -245,8 +246,11 @@ async def one_job(
         stages["results_wait_rpc"] = time.time() - asked
         check_counts(job_id, results)
         return results, stages
-    seen: dict[int, float] = {}
-    watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id))
+    # The SubmitJob answer is the job as PENDING (event 1, stamped at created_at); the watch
+    # resumes after it, as the SDK's futures do: four stream messages.
+    seen: dict[int, float] = {submitted.job.state: submitted.job.created_at.ToNanoseconds() / 1e9}
+    after = submitted.job.last_event_seq
+    watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=after))
     state = common_pb2.JOB_STATE_UNSPECIFIED
     try:
         async for event in watch:
@@ -623,7 +627,7 @@ def main() -> None:
             "language": "OpenQASM 3",
             "shots": SHOTS,
             "calls": {
-                "watch": "SubmitJob -> WatchJob (to terminal) -> GetJobResults",
+                "watch": "SubmitJob -> WatchJob (after_seq=last_event_seq, to terminal) -> GetJobResults",
                 "wait": f"SubmitJob -> GetJobResults(wait_seconds={WAIT_S:g})",
             },
             "client": "grpc.aio raw stubs",

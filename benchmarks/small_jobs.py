@@ -249,8 +249,7 @@ async def one_job(
     # The SubmitJob answer is the job as PENDING (event 1, stamped at created_at); the watch
     # resumes after it, as the SDK's futures do: four stream messages.
     seen: dict[int, float] = {submitted.job.state: submitted.job.created_at.ToNanoseconds() / 1e9}
-    after = submitted.job.last_event_seq
-    watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=after))
+    watch = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=submitted.job.last_event_seq))
     state = common_pb2.JOB_STATE_UNSPECIFIED
     try:
         async for event in watch:

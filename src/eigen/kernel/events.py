@@ -27,25 +27,25 @@ _LOG_LENGTH = 512  # events kept per job; a watcher further behind reads the sto
 
 
 class _Channel:
-    """A job's watchers: threads waiting on ``cond`` (made for the first of them: most
-    watchers are asyncio callbacks) and callbacks."""
+    """A job's watchers: threads waiting on its condition (made for the first of them:
+    most watchers are asyncio callbacks) and callbacks."""
 
-    __slots__ = ("_lock", "callbacks", "cond", "watchers")
+    __slots__ = ("_cond", "_lock", "callbacks", "watchers")
 
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
-        self.cond: threading.Condition | None = None
+        self._cond: threading.Condition | None = None
         self.watchers = 0
         self.callbacks: list[tuple[Callable[[], None], bool]] = []  # (callback, ends only)
 
     def condition(self) -> threading.Condition:
-        if self.cond is None:
-            self.cond = threading.Condition(self._lock)
-        return self.cond
+        if self._cond is None:
+            self._cond = threading.Condition(self._lock)
+        return self._cond
 
     def wake(self, ended: bool) -> None:
-        if self.cond is not None:
-            self.cond.notify_all()
+        if self._cond is not None:
+            self._cond.notify_all()
         for callback, ends_only in self.callbacks:
             if ended or not ends_only:
                 callback()

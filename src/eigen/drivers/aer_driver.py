@@ -29,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 #: Directives every aer simulator accepts whatever its basis.
 DIRECTIVES = frozenset({"barrier", "measure", "reset", "delay"})
+#: Narrower circuits run on one thread. Below this width (aer's own
+#: ``statevector_parallel_threshold``) aer updates the state serially anyway, and its
+#: OpenMP threads only add work: a Bell pair with 1000 shots took 1.11 ms of CPU with
+#: them and 0.91 ms without, in the same wall time; at 16 qubits they halve the time.
+SERIAL_BELOW_QUBITS = 14
 
 
 def unsupported_gate(circuit: Any, accepted: frozenset[str], device: str) -> InvalidArgument:
@@ -72,6 +77,8 @@ class AerDriver(Driver):
         bindings = request.parameter_bindings
         table = sweep_table(circuit, bindings)
         options: dict[str, Any] = {"shots": request.shots, "seed_simulator": seed}
+        if circuit.num_qubits < SERIAL_BELOW_QUBITS:
+            options["max_parallel_threads"] = 1
         if table:
             circuits = [circuit]
             options["parameter_binds"] = [table]

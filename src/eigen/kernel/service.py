@@ -321,14 +321,13 @@ class Kernel:
             yield from cursor.next()
             if cursor.over:
                 return
-            self.bus.wait(job_id, cursor.seq, timeout=0.5)
-            cursor.waited()
+            cursor.waited(news=self.bus.wait(job_id, cursor.seq, timeout=0.5))
 
     async def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
         """:meth:`watch` for asyncio callers: the same events, waiting on the event loop
         (woken through the bus) instead of holding a thread."""
         loop = asyncio.get_running_loop()
-        news: list[asyncio.Future[None]] = [loop.create_future()]  # the one to wake
+        news: list[asyncio.Future[bool]] = [loop.create_future()]  # the one to wake
         wake = _waker(loop, lambda: news[0])
         self.bus.subscribe(job_id, wake)
         try:
@@ -340,12 +339,12 @@ class Kernel:
                     yield event
                 if cursor.over:
                     return
-                timer = loop.call_later(0.5, _settle, news[0])  # a plain future, no task per wait
+                timer = loop.call_later(0.5, _settle, news[0], False)  # a plain future, no task per wait
                 try:
-                    await news[0]
+                    woken = await news[0]
                 finally:
                     timer.cancel()
-                cursor.waited()
+                cursor.waited(news=woken)
         finally:
             self.bus.unsubscribe(job_id, wake)
 
@@ -353,13 +352,13 @@ class Kernel:
         """Wait on the event loop until the job has ended (True) or ``timeout_s`` has
         passed (False); woken by the bus on the job's terminal event only."""
         loop = asyncio.get_running_loop()
-        ended: asyncio.Future[None] = loop.create_future()
+        ended: asyncio.Future[bool] = loop.create_future()
         wake = _waker(loop, lambda: ended)
         self.bus.subscribe(job_id, wake, ends_only=True)
         try:
             if self._has_ended(job_id) or self._stopping.is_set():
                 return self._has_ended(job_id)
-            timer = loop.call_later(timeout_s, _settle, ended)
+            timer = loop.call_later(timeout_s, _settle, ended, False)
             try:
                 await ended
             finally:
@@ -527,28 +526,30 @@ class _WatchCursor:
                 break
         if events:
             self.seq = events[-1].seq
-        elif self._state is not None and self._state.terminal:
-            self.over = True
+        elif (self._state is not None and self._state.terminal) or self.kernel.bus.ended(self.job_id):
+            self.over = True  # nothing after the last event sent, and the job has ended
         self._idle = not events
         return events
 
-    def waited(self) -> None:
-        """After a wait that followed no news: look at the job's state again."""
-        if self._idle:
+    def waited(self, news: bool) -> None:
+        """After a wait: when it ended without news and followed none, look at the job's
+        state again (news is read by the next :meth:`next`)."""
+        if self._idle and not news:
             self._state = self.kernel._state(self.job_id)
 
 
-def _waker(loop: asyncio.AbstractEventLoop, future: Callable[[], asyncio.Future[None]]) -> Callable[[], None]:
-    """A bus callback, run on the publishing thread, that settles ``future()`` on ``loop``."""
+def _waker(loop: asyncio.AbstractEventLoop, future: Callable[[], asyncio.Future[bool]]) -> Callable[[], None]:
+    """A bus callback, run on the publishing thread, that settles ``future()`` on ``loop``
+    with True (news)."""
 
     def wake() -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(_settle, future())
+            loop.call_soon_threadsafe(_settle, future(), True)
 
     return wake
 
 
-def _settle(future: asyncio.Future[None]) -> None:
-    """Wake an asyncio waiter (on its loop), once."""
+def _settle(future: asyncio.Future[bool], news: bool) -> None:
+    """Wake an asyncio waiter (on its loop), once: with True for news, False for a timeout."""
     if not future.done():
-        future.set_result(None)
+        future.set_result(news)

@@ -7,6 +7,7 @@ import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
 from qiskit.circuit import Gate, Parameter
 
+from eigen.drivers.aer_driver import SERIAL_BELOW_QUBITS
 from eigen.drivers.statevector import StatevectorDriver
 from eigen.errors import InvalidArgument
 from eigen.models.compiled import ExecutionRequest
@@ -206,3 +207,17 @@ def test_estimate_rejects_mid_circuit_measurement(statevector: StatevectorDriver
     qc.h(0)
     with pytest.raises(InvalidArgument, match="mid-circuit"):
         statevector.estimate(qc, [[("Z", 1.0)]], [])
+
+
+def test_narrow_circuits_run_on_one_thread(
+    statevector: StatevectorDriver, ghz: Callable[[int], QuantumCircuit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simulator = statevector.simulator()
+    options: list[dict[str, object]] = []
+    run = simulator.run
+    monkeypatch.setattr(simulator, "run", lambda circuits, **kw: options.append(kw) or run(circuits, **kw))
+    narrow = statevector.run(request(ghz(SERIAL_BELOW_QUBITS - 1), shots=10, seed=3))
+    wide = statevector.run(request(ghz(SERIAL_BELOW_QUBITS), shots=10, seed=3))
+    assert options[0]["max_parallel_threads"] == 1  # aer's threads only cost CPU here
+    assert "max_parallel_threads" not in options[1]  # aer parallelises the state updates
+    assert sum(narrow.experiments[0].counts.values()) == sum(wide.experiments[0].counts.values()) == 10

@@ -12,7 +12,7 @@ import pytest
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
-from eigen.kernel.service import Kernel, KernelSettings
+from eigen.kernel.service import Kernel, KernelSettings, _WatchCursor
 from eigen.kernel.store.memory import MemoryJobStore
 from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.state import JobState
@@ -216,6 +216,25 @@ def test_an_asyncio_watch_sees_what_a_thread_watch_sees(kernel: Kernel) -> None:
     assert asyncio.run(states(job.id)) == live  # again once it ended: the same, then the end
     with pytest.raises(NotFound):
         asyncio.run(states("no-such-job"))
+
+
+def test_a_watch_reads_the_job_state_again_only_after_a_quiet_wait(
+    kernel: Kernel, drivers: FakeDrivers
+) -> None:
+    drivers.gate = threading.Event()
+    job, _ = kernel.submit(job_request())
+    assert drivers.started.wait(5)
+    heads: list[str] = []
+    head = kernel.store.head
+    kernel.store.head = lambda job_id: heads.append(job_id) or head(job_id)  # type: ignore[method-assign]
+    cursor = _WatchCursor(kernel, job.id, after_seq=4)  # after RUNNING: nothing new yet
+    assert cursor.next() == [] and not cursor.over
+    cursor.waited(news=True)  # woken by an event: the next read of events finds it
+    assert heads == []
+    cursor.waited(news=False)  # a wait that timed out: the job may have ended unseen
+    assert heads == [job.id]
+    drivers.gate.set()
+    assert [e.state for e in kernel.watch(job.id, after_seq=4)] == [JobState.DONE]
 
 
 def test_an_asyncio_watch_ends_when_the_kernel_stops(kernel: Kernel, drivers: FakeDrivers) -> None:

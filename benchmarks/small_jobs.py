@@ -186,6 +186,23 @@ def own_cpu_s() -> float:
     return times.user + times.system
 
 
+def machine_cpu_s() -> dict[str, float] | None:
+    """The whole machine's CPU seconds since boot, all cores: ``busy`` (user, nice, system,
+    irq, softirq), ``idle`` (with iowait) and ``steal`` (time the hypervisor gave another
+    guest while this one wanted to run). Linux ``/proc/stat``; None elsewhere."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = ticks
+    hz = os.sysconf("SC_CLK_TCK")
+    return {
+        "busy": (user + nice + system + irq + softirq) / hz,
+        "idle": (idle + iowait) / hz,
+        "steal": steal / hz,
+    }
+
+
 # -- the load generator ---------------------------------------------------------------------
 FLOWS = ("watch", "wait")
 WAIT_S = 60.0  # GetJobResults' wait in the wait flow
@@ -204,6 +221,7 @@ class Round:
     first_error: str = ""
     server_cpu_s: dict[str, float] | None = None  # by part (see server_cpu_s())
     client_cpu_s: float = 0.0
+    machine_cpu_s: dict[str, float] | None = None  # busy, idle, steal (see machine_cpu_s())
 
     @property
     def jobs_per_s(self) -> float:
@@ -319,6 +337,7 @@ async def run_round(
     budget = [max_jobs]
     server_cpu = server_cpu_s(server_pid)
     client_cpu = own_cpu_s()
+    machine_cpu = machine_cpu_s()
     started = time.perf_counter()
     stop_at = started + seconds
     loops = [
@@ -327,6 +346,9 @@ async def run_round(
     await asyncio.wait_for(asyncio.gather(*loops), timeout=seconds + 60)
     result.seconds = time.perf_counter() - started  # until the last job in flight finished
     result.client_cpu_s = own_cpu_s() - client_cpu
+    machine_after = machine_cpu_s()
+    if machine_cpu is not None and machine_after is not None:
+        result.machine_cpu_s = {kind: machine_after[kind] - machine_cpu[kind] for kind in machine_after}
     server_after = server_cpu_s(server_pid)
     if server_cpu is not None and server_after is not None:
         result.server_cpu_s = {part: server_after[part] - server_cpu[part] for part in server_after}
@@ -431,6 +453,14 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
             "cores_busy": server_cpu / seconds if seconds else None,
             "ms_per_job_by_process": {p: 1000.0 * cpu / jobs for p, cpu in parts.items()} if jobs else None,
         }
+    if all(r.machine_cpu_s is not None for r in rounds):
+        kinds = ("busy", "idle", "steal")
+        machine = {kind: sum((r.machine_cpu_s or {})[kind] for r in rounds) for kind in kinds}
+        elapsed = sum(machine.values())
+        figures["machine_cpu"] = {
+            "cores_busy": machine["busy"] / seconds if seconds else None,
+            "steal_share": machine["steal"] / elapsed if elapsed else None,
+        }
     if latencies:
         figures["latency_ms"] = {
             "p50": 1000.0 * percentile(latencies, 50),
@@ -493,6 +523,10 @@ def print_table(report: dict[str, Any]) -> None:
         by_process = (phase.get("server_cpu") or {}).get("ms_per_job_by_process")
         if by_process:
             cpu += "; server by process (ms/job): " + ", ".join(f"{p} {v:.2f}" for p, v in by_process.items())
+        machine = phase.get("machine_cpu")
+        if machine and machine["cores_busy"] is not None and machine["steal_share"] is not None:
+            stolen = 100 * machine["steal_share"]
+            cpu += f"; machine {machine['cores_busy']:.2f} cores busy, {stolen:.1f}% stolen"
         print(f"CPU, {phase['flow']}, {phase['clients']} client(s): {cpu}")
     for phase in report["phases"]:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in phase["stages_ms_median"].items())

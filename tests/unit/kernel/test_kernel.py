@@ -15,12 +15,21 @@ from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings, _WatchCursor
 from eigen.kernel.store.memory import MemoryJobStore
 from eigen.models.compiled import CompiledProgram, CompileRequest
+from eigen.models.job import Job
 from eigen.models.state import JobState
 from tests.unit.kernel.conftest import FakeCompiler, FakeDrivers, job_request
 
 
 def finish(kernel: Kernel, job_id: str) -> list[JobState]:
     return [e.state for e in kernel.watch(job_id) if e.kind == "state"]
+
+
+def running_held(kernel: Kernel, drivers: FakeDrivers) -> tuple[Job, threading.Event]:
+    """A submitted job, RUNNING and held in the driver until the returned gate is set."""
+    gate = drivers.gate = threading.Event()
+    job, _ = kernel.submit(job_request())
+    assert drivers.started.wait(5)
+    return job, gate
 
 
 def test_job_runs_through_every_stage_with_ordered_events(kernel: Kernel) -> None:
@@ -69,22 +78,18 @@ def test_validation_errors_create_no_job(kernel: Kernel) -> None:
 
 
 def test_results_before_terminal_are_a_failed_precondition(kernel: Kernel, drivers: FakeDrivers) -> None:
-    drivers.gate = threading.Event()
-    job, _ = kernel.submit(job_request())
-    assert drivers.started.wait(5)
+    job, gate = running_held(kernel, drivers)
     with pytest.raises(FailedPrecondition, match="RUNNING"):
         kernel.results(job.id)
-    drivers.gate.set()
+    gate.set()
     assert finish(kernel, job.id)[-1] is JobState.DONE
 
 
 def test_cancel_while_running_is_final(kernel: Kernel, drivers: FakeDrivers) -> None:
-    drivers.gate = threading.Event()
-    job, _ = kernel.submit(job_request())
-    assert drivers.started.wait(5)
+    job, gate = running_held(kernel, drivers)
     assert kernel.cancel(job.id).state is JobState.CANCELLED
     assert kernel.cancel(job.id).state is JobState.CANCELLED  # idempotent
-    drivers.gate.set()
+    gate.set()
     assert finish(kernel, job.id)[-1] is JobState.CANCELLED
     kernel.stop()  # let the worker finish: the late result must not revive the job
     assert kernel.get(job.id).state is JobState.CANCELLED
@@ -221,9 +226,7 @@ def test_an_asyncio_watch_sees_what_a_thread_watch_sees(kernel: Kernel) -> None:
 def test_a_watch_reads_the_job_state_again_only_after_a_quiet_wait(
     kernel: Kernel, drivers: FakeDrivers
 ) -> None:
-    drivers.gate = threading.Event()
-    job, _ = kernel.submit(job_request())
-    assert drivers.started.wait(5)
+    job, gate = running_held(kernel, drivers)
     heads: list[str] = []
     head = kernel.store.head
     kernel.store.head = lambda job_id: heads.append(job_id) or head(job_id)  # type: ignore[method-assign]
@@ -233,7 +236,7 @@ def test_a_watch_reads_the_job_state_again_only_after_a_quiet_wait(
     assert heads == []
     cursor.waited(news=False)  # a wait that timed out: the job may have ended unseen
     assert heads == [job.id]
-    drivers.gate.set()
+    gate.set()
     assert [e.state for e in kernel.watch(job.id, after_seq=4)] == [JobState.DONE]
 
 
@@ -336,9 +339,7 @@ def test_a_job_whose_artifacts_cannot_be_written_ends_in_error_alone(
 def test_wait_async_returns_when_the_job_ends_or_the_wait_runs_out(
     kernel: Kernel, drivers: FakeDrivers
 ) -> None:
-    drivers.gate = threading.Event()
-    job, _ = kernel.submit(job_request())
-    assert drivers.started.wait(5)
+    job, gate = running_held(kernel, drivers)
     started = time.monotonic()
     assert asyncio.run(kernel.wait_async(job.id, 0.2)) is False  # still RUNNING
     assert 0.15 < time.monotonic() - started < 5
@@ -346,7 +347,7 @@ def test_wait_async_returns_when_the_job_ends_or_the_wait_runs_out(
     async def wait_then_release() -> bool:
         waiting = asyncio.ensure_future(kernel.wait_async(job.id, 10))
         await asyncio.sleep(0.05)
-        drivers.gate.set()  # type: ignore[union-attr]
+        gate.set()
         return await waiting
 
     assert asyncio.run(wait_then_release()) is True

@@ -10,6 +10,52 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+MESSAGE_LIMIT = 1000
+"""The most UTF-8 bytes an error's message or a violation's description keeps. An error
+travels in gRPC trailing metadata (the message percent-encoded, the details in base64),
+which a client refuses past 8 KiB, so no input may make one larger."""
+
+FIELD_LIMIT = 200
+"""The most UTF-8 bytes a violation's field path or a metadata entry keeps."""
+
+VIOLATIONS_BUDGET = 1500
+"""The most UTF-8 bytes all field violations of an error keep together; the ones past it
+are dropped and the message says how many."""
+
+
+def quote(text: object, limit: int = 80) -> str:
+    """``text`` as ``repr`` shows it, cut to about ``limit`` characters: what to put in an
+    error or a log line when the text comes from a user, whose size nobody bounds.
+
+    A cut text ends in an ellipsis and says its full length, e.g. ``'abc…' (5000 chars)``.
+    Objects other than strings are quoted by their ``repr`` (an int too large to print
+    says only its size)."""
+    if isinstance(text, str):
+        if len(text) <= limit:
+            return repr(text)
+        shown = repr(text[:limit])
+        return f"{shown[:-1]}…{shown[-1]} ({len(text)} chars)"
+    if isinstance(text, int) and not isinstance(text, bool) and text.bit_length() > 4 * limit:
+        return f"<an integer of about {int(text.bit_length() * 0.30103) + 1} digits>"
+    try:
+        shown = repr(text)
+    except Exception:  # a repr that fails (or an int past Python's digit limit)
+        return f"<{type(text).__name__}>"
+    if len(shown) <= limit:
+        return shown
+    return f"{shown[:limit]}… ({len(shown)} chars)"
+
+
+def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` unchanged when it fits in ``limit`` UTF-8 bytes, else its first characters
+    that fit, an ellipsis and the full length (for texts already quoted or written for
+    humans)."""
+    encoded = text.encode("utf-8", "replace")
+    if len(encoded) <= limit:
+        return text
+    head = encoded[:limit].decode("utf-8", "ignore")
+    return f"{head}… ({len(text)} chars)"
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -33,6 +79,7 @@ CODES: dict[str, CodeInfo] = {
     "EIGEN_ALREADY_EXISTS": CodeInfo("ALREADY_EXISTS", 409, False),
     "EIGEN_RESOURCE_EXHAUSTED": CodeInfo("RESOURCE_EXHAUSTED", 429, True),
     "EIGEN_UNIMPLEMENTED": CodeInfo("UNIMPLEMENTED", 501, False),
+    "EIGEN_METHOD_NOT_ALLOWED": CodeInfo("UNIMPLEMENTED", 405, False),
     "EIGEN_UNAVAILABLE": CodeInfo("UNAVAILABLE", 503, True),
     "EIGEN_DEADLINE_EXCEEDED": CodeInfo("DEADLINE_EXCEEDED", 504, True),
     "EIGEN_CANCELLED": CodeInfo("CANCELLED", 499, False),
@@ -54,6 +101,24 @@ class EigenError(Exception):
     code: ClassVar[str] = "EIGEN_INTERNAL"
 
     def __post_init__(self) -> None:
+        # Bounded at construction: whatever a message quotes, no error outgrows the gRPC
+        # trailing metadata, a problem+json body or a log line.
+        message = str(self.message)
+        kept: list[FieldViolation] = []
+        spent = 0
+        for violation in self.violations:
+            short = FieldViolation(
+                bounded(str(violation.field), FIELD_LIMIT), bounded(str(violation.description))
+            )
+            spent += len(short.field.encode()) + len(short.description.encode())
+            if kept and spent > VIOLATIONS_BUDGET:
+                break
+            kept.append(short)
+        dropped = len(self.violations) - len(kept)
+        more = f" (and {dropped} more violations)" if dropped else ""
+        self.message = bounded(message, MESSAGE_LIMIT - len(more)) + more
+        self.violations = kept
+        self.metadata = {key: bounded(str(value), FIELD_LIMIT) for key, value in self.metadata.items()}
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -102,6 +167,12 @@ class Unimplemented(EigenError):
     code = "EIGEN_UNIMPLEMENTED"
 
 
+class MethodNotAllowed(EigenError):
+    """An HTTP method the REST path does not serve (the method of a gRPC call always is)."""
+
+    code = "EIGEN_METHOD_NOT_ALLOWED"
+
+
 class Unavailable(EigenError):
     code = "EIGEN_UNAVAILABLE"
 
@@ -135,6 +206,7 @@ ERROR_CLASSES: dict[str, type[EigenError]] = {
         AlreadyExists,
         ResourceExhausted,
         Unimplemented,
+        MethodNotAllowed,
         Unavailable,
         DeadlineExceeded,
         Cancelled,

@@ -211,9 +211,12 @@ def test_backends(backends: jobs_pb2_grpc.BackendServiceStub) -> None:
 
 def test_health_and_reflection(channel: grpc.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
-    for service in ("", "eigen.api.v1.JobService", "eigen.internal.v1.KernelService"):
+    for service in ("", "eigen.api.v1.JobService", "eigen.api.v1.BackendService"):
         status = health.Check(health_pb2.HealthCheckRequest(service=service)).status
         assert status == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.RpcError) as caught:  # in process only on an all-in-one server
+        health.Check(health_pb2.HealthCheckRequest(service="eigen.internal.v1.KernelService"))
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     answer = next(
         iter(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))

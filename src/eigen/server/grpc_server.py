@@ -4,6 +4,12 @@ It is a ``grpc.aio`` server on an event loop of its own thread: a watch waits on
 loop instead of holding a thread, and a quick call runs there without a hand-off to a
 worker thread. Work that may block runs on the RPC thread pool (``grpc_workers``
 threads), the loop's default executor (see :mod:`eigen.system_api.grpc.handlers`).
+
+An internal service (KernelService, CompilationService, DriverManagerService) is served
+only by a process whose caller of it is another process (:func:`internal_service`): the
+four-process topology serves each on its role's own port, while the all-in-one server
+(role ``all``) and the embedded stack call them in process and serve only the public
+services, health and reflection.
 """
 
 from __future__ import annotations
@@ -86,6 +92,19 @@ class GrpcServer:
         return stopped
 
 
+#: The role that calls each internal role's service (RFC 0002's service graph).
+CALLER_OF = {"kernel": "api", "compiler": "kernel", "driver-manager": "kernel"}
+
+
+def internal_service(role: str, roles: frozenset[str]) -> bool:
+    """Whether a process hosting ``roles`` serves ``role``'s internal service: only when
+    the process hosts that role and not the role that calls it. A caller in the same
+    process holds the service itself, so serving it would only hand the internal edges
+    (KernelService.Enqueue with any owner, CancelJob, DriverManagerService.Execute of any
+    circuit) to whoever reaches the port; in role ``all`` the port is the public one."""
+    return role in roles and CALLER_OF[role] not in roles
+
+
 def start_grpc(stack: Stack, settings: Settings) -> tuple[GrpcServer, int]:
     """Start serving the stack's roles on ``settings.host:settings.port``; returns the port."""
     handle = GrpcServer(settings)
@@ -113,15 +132,15 @@ async def _serve(handle: GrpcServer, stack: Stack, settings: Settings) -> int:
             jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
             jobs_pb2.DESCRIPTOR.services_by_name["BackendService"].full_name,
         ]
-    if "kernel" in stack.roles and stack.kernel is not None:
+    if internal_service("kernel", stack.roles) and stack.kernel is not None:
         kernel_pb2_grpc.add_KernelServiceServicer_to_server(KernelServicer(stack.kernel), server)
         names.append(kernel_pb2.DESCRIPTOR.services_by_name["KernelService"].full_name)
-    if "compiler" in stack.roles and stack.compiler is not None:
+    if internal_service("compiler", stack.roles) and stack.compiler is not None:
         compiler_pb2_grpc.add_CompilationServiceServicer_to_server(
             CompilationServicer(stack.compiler), server
         )
         names.append(compiler_pb2.DESCRIPTOR.services_by_name["CompilationService"].full_name)
-    if "driver-manager" in stack.roles and stack.drivers is not None:
+    if internal_service("driver-manager", stack.roles) and stack.drivers is not None:
         driver_pb2_grpc.add_DriverManagerServiceServicer_to_server(
             DriverManagerServicer(stack.drivers), server
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from qiskit import qpy
+from qiskit import QuantumCircuit, qpy
 
+from eigen.errors import InternalError, InvalidArgument, quote
 from eigen.models.compiled import (
     CompiledProgram,
     CompileRequest,
@@ -29,10 +30,34 @@ def circuit_to_qpy(circuit: Any) -> bytes:
     return buffer.getvalue()
 
 
-def circuit_from_qpy(data: bytes) -> Any:
+def circuit_from_qpy(data: bytes, field: str | None = None) -> Any:
+    """The circuit of QPY ``data`` (None for no bytes, a circuit the sender did not have).
+
+    With ``field``, the bytes came in a request, from whoever reached the port: bytes
+    that are not exactly one QPY circuit (none, garbage, a stream the installed qiskit
+    cannot read) are INVALID_ARGUMENT naming ``field``. Without it, they are the answer
+    of a service Eigen called, and a bad one is an internal error. Either way nothing
+    qiskit raises while decoding escapes as itself: its Rust parts panic with a
+    ``BaseException``, which only an interpreter exit may pass through."""
     if not data:
+        if field is not None:
+            raise InvalidArgument.for_field(field, "no circuit: QPY bytes of one circuit are required")
         return None
-    return qpy.load(io.BytesIO(data))[0]
+    try:
+        circuits = qpy.load(io.BytesIO(data))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # QpyError, struct.error, ValueError, a pyo3 panic, ...
+        reason = f"not a QPY circuit ({type(exc).__name__}: {quote(str(exc))})"
+        if field is None:
+            raise InternalError(f"a service answered with a circuit that is {reason}") from None
+        raise InvalidArgument.for_field(field, reason) from None
+    if len(circuits) != 1 or not isinstance(circuits[0], QuantumCircuit):
+        reason = f"QPY of {len(circuits)} programs, not of one circuit"
+        if field is None:
+            raise InternalError(f"a service answered with {reason}")
+        raise InvalidArgument.for_field(field, reason)
+    return circuits[0]
 
 
 def compile_request_to_pb(request: CompileRequest) -> compiler_pb2.CompileRequest:
@@ -148,7 +173,7 @@ def execute_request_to_pb(request: ExecutionRequest) -> driver_pb2.ExecuteReques
 def execute_request_from_pb(message: driver_pb2.ExecuteRequest) -> ExecutionRequest:
     return ExecutionRequest(
         device=message.device,
-        circuit=circuit_from_qpy(message.circuit_qpy),
+        circuit=circuit_from_qpy(message.circuit_qpy, "circuit_qpy"),
         shots=message.shots,
         seed=message.seed if message.HasField("seed") else None,
         parameter_bindings=[dict(b.values) for b in message.parameter_bindings],
@@ -189,7 +214,7 @@ def estimate_request_to_pb(request: EstimationRequest) -> driver_pb2.EstimateReq
 def estimate_request_from_pb(message: driver_pb2.EstimateRequest) -> EstimationRequest:
     return EstimationRequest(
         device=message.device,
-        circuit=circuit_from_qpy(message.circuit_qpy),
+        circuit=circuit_from_qpy(message.circuit_qpy, "circuit_qpy"),
         observables=[[(t.pauli, t.coefficient) for t in o.terms] for o in message.observables],
         parameter_bindings=[dict(b.values) for b in message.parameter_bindings],
     )

@@ -81,7 +81,7 @@ def _scipy(
         on_iteration(np.asarray(intermediate_result.x), float(intermediate_result.fun))
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unknown solver options are the user's, reported below
+        warnings.simplefilter("ignore")  # options are checked at submission (options.py)
         result = scipy_minimize(
             objective,
             x0,
@@ -117,7 +117,7 @@ def _spsa(
 
     try:
         optimizer = SPSA(maxiter=max_iters, callback=callback, **options)
-    except TypeError as exc:
-        raise InvalidArgument.for_field("optimizer", f"bad SPSA option: {exc}") from None
+    except TypeError as exc:  # not in options.OPTIONS["SPSA"], which loop_settings checked
+        raise InvalidArgument.for_field("program", f"bad SPSA option: {exc}") from None
     result = optimizer.minimize(objective, x0)
     return Outcome(np.asarray(result.x), float(result.fun), iterations, True, "SPSA finished its iterations")

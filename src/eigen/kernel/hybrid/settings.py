@@ -4,6 +4,9 @@
 program (``@hybrid_program(shots=..., seed=...)``, ``minimize(method=..., max_iters=...)``),
 which overrides the defaults (1024 shots per measurement basis, COBYLA, 100 iterations).
 Shots 0, or ``estimator: exact``, asks for exact expectation values (simulators only).
+The optimiser's keyword options are checked against the chosen optimiser's table
+(:mod:`eigen.kernel.hybrid.options`). The kernel resolves these settings at submission,
+so anything wrong is INVALID_ARGUMENT before a job exists, and again when the loop runs.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from eigen.errors import InvalidArgument
 from eigen.kernel.hybrid.optimizers import canonical_method
+from eigen.kernel.hybrid.options import check_options
 from eigen.models.compiled import CompiledProgram
 from eigen.models.job import DEFAULT_SHOTS, JobRequest
 from eigen.models.target import DeviceInfo
@@ -46,15 +50,18 @@ def loop_settings(request: JobRequest, compiled: CompiledProgram) -> LoopSetting
         shots = 0
     seed = request.seed if request.seed is not None else decorator.get("seed")
     method = canonical_method(request.options.get("optimizer") or hybrid.method, "spec.metadata.optimizer")
-    max_iters = hybrid.max_iters
+    max_iters, where = hybrid.max_iters, "program"  # the field that set it, for the error
     if "max_iters" in request.options:
+        where = "spec.metadata.max_iters"
         try:
             max_iters = int(request.options["max_iters"])
         except ValueError:
-            raise InvalidArgument.for_field("spec.metadata.max_iters", "must be a whole number") from None
+            raise InvalidArgument.for_field(where, "must be a whole number") from None
     if not 1 <= max_iters <= MAX_ITERS_LIMIT:
-        raise InvalidArgument.for_field("spec.metadata.max_iters", f"must be between 1 and {MAX_ITERS_LIMIT}")
-    return LoopSettings(shots, None if seed is None else int(seed), method, max_iters, dict(hybrid.options))
+        what = "minimize's max_iters " if where == "program" else ""
+        raise InvalidArgument.for_field(where, f"{what}must be between 1 and {MAX_ITERS_LIMIT}")
+    options = check_options(method, hybrid.options, len(compiled.parameters))
+    return LoopSettings(shots, None if seed is None else int(seed), method, max_iters, options)
 
 
 def sweep_shots(request: JobRequest) -> int:

@@ -6,42 +6,123 @@ paths, ``..`` and symbolic links that lead out are rejected before anything is r
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
-from eigen.errors import InvalidArgument
+from eigen.errors import InvalidArgument, quote
 from eigen.models.job import JobRequest
 from eigen.models.jobspec import MAX_JOBSPEC_BYTES, JobSpec, parse_jobspec
 from eigen.models.program import MAX_PROGRAM_BYTES
 
 # libyaml's safe loader where PyYAML was built with it (same documents, ~10x faster).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MAX_YAML_NODES = 20_000
+"""The most nodes a job.yaml may have once its aliases are expanded. Aliases share one
+node, so a few lines can stand for billions of values ("billion laughs"), which every
+later step (validation, JSON, error messages) would walk one by one; no job spec needs
+more than a few hundred."""
+
+MAX_YAML_DEPTH = 32
+"""The deepest nesting of collections a job.yaml may have (its format needs 5 levels)."""
 
 
 def load_job_file(path: str | Path) -> JobRequest:
     """Read, validate and resolve a job.yaml into the request the kernel runs."""
     job_path = Path(path)
     text = _read_limited(job_path, MAX_JOBSPEC_BYTES, "job file", str(job_path))
-    return jobspec_from_text(text, job_path.parent)
+    return jobspec_from_text(text, job_path.parent, source_name=str(job_path))
 
 
-def jobspec_from_text(text: str, base_dir: Path | None) -> JobRequest:
-    """Parse job.yaml text; ``base_dir`` is the folder program paths are relative to."""
+def jobspec_from_text(text: str, base_dir: Path | None, *, source_name: str = "job spec") -> JobRequest:
+    """Parse job.yaml text; ``base_dir`` is the folder program paths are relative to and
+    ``source_name`` names the text (its file) in errors."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_JOBSPEC_BYTES:
         raise InvalidArgument.for_field(
             "(document)", f"job spec is larger than {MAX_JOBSPEC_BYTES // 1024} KiB"
         )
+    spec = parse_jobspec(load_yaml(text, source_name))
+    return spec.to_request(program_source(spec, base_dir))
+
+
+def load_yaml(text: str, source_name: str = "job spec") -> Any:
+    """The one YAML document of ``text`` (safe tags only), refused as INVALID_ARGUMENT
+    naming ``source_name`` and the line when it is not valid YAML, holds a value Python
+    cannot read (an integer of thousands of digits), or is bigger or deeper than
+    :data:`MAX_YAML_NODES` / :data:`MAX_YAML_DEPTH` once its aliases are expanded."""
     try:
-        document = yaml.load(text, Loader=_YAML_LOADER)
+        loader = _YAML_LOADER(text)
     except UnicodeEncodeError:  # libyaml reads UTF-8 bytes: a lone surrogate cannot be one
-        raise InvalidArgument.for_field("(document)", "not valid YAML: text is not valid Unicode") from None
+        raise InvalidArgument.for_field(
+            "(document)", f"{source_name}: not valid YAML: text is not valid Unicode"
+        ) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, source_name)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InvalidArgument.for_field("(document)", f"not valid YAML{where}") from None
-    spec = parse_jobspec(document)
-    return spec.to_request(program_source(spec, base_dir))
+        raise InvalidArgument.for_field("(document)", f"{source_name}: not valid YAML{where}") from None
+    except (ValueError, OverflowError) as exc:  # a scalar its constructor cannot read
+        raise InvalidArgument.for_field(
+            "(document)", f"{source_name}: a value cannot be read: {quote(str(exc))}"
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, source_name: str) -> None:
+    """Count the nodes and depth of ``root`` as if every alias were a copy, without
+    expanding anything: each shared node is measured once and its size reused."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, depth)
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            measured = [sizes[id(child)] for child in children]
+            size = 1 + sum(m[0] for m in measured)
+            depth = 1 + max((m[1] for m in measured), default=0)
+            if size > MAX_YAML_NODES or depth > MAX_YAML_DEPTH:
+                what = f"more than {MAX_YAML_NODES} values" if size > MAX_YAML_NODES else "too deep"
+                raise InvalidArgument.for_field(
+                    "(document)",
+                    f"{source_name}: the YAML at line {node.start_mark.line + 1} expands to {what}"
+                    " (aliases copy what they name)",
+                )
+            sizes[key] = (size, depth)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise InvalidArgument.for_field(
+                "(document)", f"{source_name}: the YAML at line {node.start_mark.line + 1} contains itself"
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+        if len(open_nodes) > MAX_YAML_DEPTH:
+            raise InvalidArgument.for_field(
+                "(document)", f"{source_name}: the YAML at line {node.start_mark.line + 1} nests too deep"
+            )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def program_source(spec: JobSpec, base_dir: Path | None) -> str:
@@ -81,13 +162,27 @@ def safe_program_path(base_dir: Path, relative: str) -> Path:
 
 
 def _read_limited(path: Path, limit: int, what: str, field: str) -> str:
+    """The UTF-8 text of the regular file at ``path``, at most ``limit`` bytes.
+
+    The file is opened without blocking and checked to be a regular file before anything
+    is read: a FIFO would block forever, ``/dev/zero`` never ends, a folder has no text."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise InvalidArgument.for_field(field, f"{what} not found") from None
-    except OSError as exc:
-        raise InvalidArgument.for_field(str(path), f"cannot read {what}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:  # permissions, NUL bytes, overlong names
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidArgument.for_field(field, f"cannot read {what}: {reason}") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, a device...)"
+        raise InvalidArgument.for_field(field, f"{what} is {kind}")
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise InvalidArgument.for_field(field, f"cannot read {what}: {exc.strerror}") from None
     if len(data) > limit:
         raise InvalidArgument.for_field(field, f"{what} is larger than {limit // 1024} KiB")
     try:

@@ -5,14 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from eigen.models import limits
+from eigen.models.limits import (
+    Finite,
+    LabelKey,
+    LabelValue,
+    OptionKey,
+    OptionValue,
+    ParameterName,
+    Pauli,
+    Target,
+)
 from eigen.models.program import MAX_PROGRAM_BYTES, ProgramLanguage
 from eigen.models.state import JobState
 
-NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+NAME_PATTERN = rf"^[A-Za-z0-9._-]{{1,{limits.NAME_MAX}}}$"
+JOB_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{limits.JOB_ID_MAX}}}$"
 DEFAULT_TARGET = "sim:statevector"
 DEFAULT_SHOTS = 1024
 DEFAULT_PRIORITY = 50
@@ -31,17 +43,19 @@ class JobRequest(BaseModel):
     program: str = Field(min_length=1)
     language: ProgramLanguage
     entrypoint: str = Field(default="main", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-    target: str = Field(default=DEFAULT_TARGET, min_length=1, max_length=128)
-    shots: int | None = Field(default=None, ge=0, le=10_000_000)  # None: program or default
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    optimization_level: int | None = Field(default=None, ge=0, le=3)
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=100)
-    labels: dict[str, str] = Field(default_factory=dict)
-    options: dict[str, str] = Field(default_factory=dict)
-    parameter_bindings: list[dict[str, float]] = Field(default_factory=list)
-    observables: list[dict[str, float]] = Field(default_factory=list)
-    timeout_seconds: float | None = Field(default=None, gt=0)
-    dependencies: list[str] = Field(default_factory=list)
+    target: Target = DEFAULT_TARGET
+    shots: int | None = Field(default=None, ge=0, le=limits.SHOTS_MAX)  # None: program or default
+    seed: int | None = Field(default=None, ge=0, le=limits.SEED_MAX)
+    optimization_level: int | None = Field(default=None, ge=0, le=limits.OPTIMIZATION_LEVEL_MAX)
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=limits.PRIORITY_MAX)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=limits.LABELS_MAX)
+    options: dict[OptionKey, OptionValue] = Field(default_factory=dict, max_length=limits.OPTIONS_MAX)
+    parameter_bindings: list[dict[ParameterName, Finite]] = Field(default_factory=list)
+    observables: list[dict[Pauli, Finite]] = Field(default_factory=list)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=limits.TIMEOUT_S_MAX, allow_inf_nan=False)
+    dependencies: list[Annotated[str, Field(pattern=JOB_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=limits.DEPENDENCIES_MAX
+    )
 
     @field_validator("program")
     @classmethod

@@ -8,11 +8,12 @@ Reading files (with the path rules) lives in :mod:`eigen.jobfile`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from eigen.errors import FieldViolation, InvalidArgument
+from eigen.errors import FieldViolation, InvalidArgument, quote
 from eigen.models.job import DEFAULT_PRIORITY, DEFAULT_TARGET, NAME_PATTERN, JobRequest
 from eigen.models.program import (
     ProgramLanguage,
@@ -270,15 +271,21 @@ def _looks_like_path(value: str) -> bool:
 
 
 def _number(field_path: str, raw: Any, kind: type) -> Any:
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        number = kind(raw)
-    except (TypeError, ValueError):
-        raise InvalidArgument.for_field(field_path, f"must be a number, got {raw!r}") from None
+    """``raw`` (a YAML scalar) as an int or a float; ranges are the request's to check.
+    YAML reads ``.inf`` and ``.nan`` as floats: they are refused here, where ``int()``
+    would raise OverflowError."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise InvalidArgument.for_field(field_path, f"must be a number, got {quote(raw)}")
+    if isinstance(raw, str):
+        try:
+            raw = int(raw) if raw.strip().lstrip("+-").isdigit() else float(raw)
+        except ValueError:  # not a number, or more digits than Python converts
+            raise InvalidArgument.for_field(field_path, f"must be a number, got {quote(raw)}") from None
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise InvalidArgument.for_field(field_path, f"must be a finite number, got {quote(raw)}")
     if kind is int and isinstance(raw, float) and not raw.is_integer():
-        raise InvalidArgument.for_field(field_path, f"must be a whole number, got {raw!r}")
-    return number
+        raise InvalidArgument.for_field(field_path, f"must be a whole number, got {quote(raw)}")
+    return kind(raw)
 
 
 def _text(value: Any) -> str:

@@ -11,6 +11,9 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from eigen.errors import InvalidArgument
+from eigen.models import limits
+
 REQUEST_ID = "x-request-id"
 CALLER = "x-eigen-caller"
 TRACEPARENT = "traceparent"
@@ -69,6 +72,18 @@ def from_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> CallContext:
         caller=found.get(CALLER) or ANONYMOUS,
         traceparent=traceparent if valid_traceparent(traceparent) else new_traceparent(),
     )
+
+
+def checked_caller(call: CallContext) -> str:
+    """The caller of ``call`` as an owner the store can keep, or INVALID_ARGUMENT naming
+    the ``x-eigen-caller`` header (too long for ``jobs.owner``, or control characters).
+
+    Reading metadata never fails (every call gets a context, even one with a bad header);
+    what stores the caller checks it."""
+    problem = limits.CALLER.problem(call.caller)
+    if problem is not None:
+        raise InvalidArgument.for_field(CALLER, problem)
+    return call.caller
 
 
 def active_context() -> CallContext | None:

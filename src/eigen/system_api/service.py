@@ -12,10 +12,11 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-from eigen.errors import InvalidArgument
+from eigen.errors import InvalidArgument, quote
 from eigen.kernel.store.base import JobFilter
+from eigen.models import limits
 from eigen.models.chunks import DEFAULT_CHUNK_OUTCOMES, Chunk, split
-from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.job import JOB_ID_PATTERN, Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
@@ -25,9 +26,11 @@ from eigen.system_api.ports import KernelPort
 MAX_PAGE_SIZE = 500
 MAX_BATCH = 10_000
 MAX_WAIT_S = 3600.0  # the longest GetJobResults waits for a job to end
+MAX_CHUNK_SIZE = 1_000_000  # outcomes per result chunk
 DEFAULT_PAGE_SIZE = 50
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_KEY = re.compile(r"^[\x21-\x7e]{1,256}$")
+KEY_PATTERN = rf"^[\x21-\x7e]{{1,{limits.IDEMPOTENCY_KEY_MAX}}}$"
+_JOB_ID = re.compile(JOB_ID_PATTERN)
+_KEY = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,13 @@ class JobApi:
     def submit(self, request: JobRequest, idempotency_key: str = "") -> tuple[Job, bool]:
         if idempotency_key and not _KEY.match(idempotency_key):
             raise InvalidArgument.for_field(
-                "idempotency_key", "must be 1-256 printable ASCII characters without spaces"
+                "idempotency_key",
+                f"must be 1-{limits.IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
             )
         call = context.current()
         return self.kernel.submit(
             request,
-            owner=call.caller,
+            owner=context.checked_caller(call),
             idempotency_key=idempotency_key or None,
             traceparent=call.traceparent,
         )
@@ -61,17 +65,21 @@ class JobApi:
     async def submit_async(self, request: JobRequest) -> Job:
         """:meth:`submit` without an idempotency key, for callers on an event loop."""
         call = context.current()
-        return await self.kernel.submit_async(request, owner=call.caller, traceparent=call.traceparent)
+        return await self.kernel.submit_async(
+            request, owner=context.checked_caller(call), traceparent=call.traceparent
+        )
 
     def submit_batch(self, requests: list[JobRequest]) -> list[Job]:
         if len(requests) > MAX_BATCH:
             raise InvalidArgument.for_field("jobs", f"at most {MAX_BATCH} jobs per batch")
         call = context.current()
-        return self.kernel.submit_batch(requests, owner=call.caller, traceparent=call.traceparent)
+        return self.kernel.submit_batch(
+            requests, owner=context.checked_caller(call), traceparent=call.traceparent
+        )
 
     def result_chunks(self, job_id: str, chunk_size: int = 0) -> list[Chunk]:
-        if chunk_size < 0:
-            raise InvalidArgument.for_field("chunk_size", "must not be negative")
+        if not 0 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise InvalidArgument.for_field("chunk_size", f"must be between 0 and {MAX_CHUNK_SIZE}")
         return split(self.results(job_id), chunk_size or DEFAULT_CHUNK_OUTCOMES)
 
     def get(self, job_id: str) -> Job:
@@ -106,6 +114,7 @@ class JobApi:
         size = query.page_size or DEFAULT_PAGE_SIZE
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument.for_field("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+        check_filters(query)
         jobs = self.kernel.list_jobs(
             JobFilter(
                 states=query.states,
@@ -142,8 +151,24 @@ def check_job_id(job_id: str) -> str:
     if not job_id:
         raise InvalidArgument.for_field("job_id", "is required")
     if not _JOB_ID.match(job_id):
-        raise InvalidArgument.for_field("job_id", "is not a valid job id")
+        raise InvalidArgument.for_field(
+            "job_id", f"{quote(job_id)} is not a valid job id (1-{limits.JOB_ID_MAX} of A-Z a-z 0-9 _ -)"
+        )
     return job_id
+
+
+def check_filters(query: ListQuery) -> None:
+    """The text filters of a listing within the sizes of what they are compared with."""
+    if query.target and (problem := limits.TextLimit(limits.TARGET_MAX).problem(query.target)):
+        raise InvalidArgument.for_field("target", problem)
+    labels = query.labels or {}
+    if len(labels) > limits.LABELS_MAX:
+        raise InvalidArgument.for_field("labels", f"at most {limits.LABELS_MAX} labels")
+    for key, value in labels.items():
+        problem = limits.TextLimit(limits.LABEL_KEY_MAX).problem(key)
+        problem = problem or limits.TextLimit(limits.LABEL_VALUE_MAX, min_length=0).problem(value)
+        if problem:
+            raise InvalidArgument.for_field(f"labels.{quote(key, 40)}", problem)
 
 
 def encode_page_token(last: Job) -> str:

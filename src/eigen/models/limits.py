@@ -1,0 +1,106 @@
+"""The one table of sizes the edge enforces on what a caller sends.
+
+Each string a submission carries into a bounded column of the store
+(``kernel/store/schema.py``) has its limit here, equal to the column's size, so the gRPC
+servicers, the REST gateway (and its OpenAPI document) and job.yaml refuse it with
+INVALID_ARGUMENT naming the field, on SQLite (which does not enforce sizes) and
+PostgreSQL (which fails the whole transaction) alike. The other limits keep what is
+stored as JSON, logged or echoed small, and keep text a database can store (no NUL).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+
+# -- bounded store columns (jobs.*): must equal schema.py ------------------------------
+JOB_ID_MAX = 64  # jobs.id
+NAME_MAX = 128  # jobs.name
+OWNER_MAX = 128  # jobs.owner: the x-eigen-caller header
+TARGET_MAX = 128  # jobs.target
+IDEMPOTENCY_KEY_MAX = 256  # jobs.idempotency_key
+
+# -- strings kept in JSON columns (jobs.labels, jobs.request) ---------------------------
+LABELS_MAX = 64  # labels per job
+LABEL_KEY_MAX = 128
+LABEL_VALUE_MAX = 256
+OPTIONS_MAX = 64  # options per job
+OPTION_KEY_MAX = 128
+OPTION_VALUE_MAX = 4096
+DEPENDENCIES_MAX = 100
+PARAMETER_NAME_MAX = 128  # keys of a parameter binding
+PAULI_MAX = 1024  # a Pauli string of an observable (one letter per qubit)
+
+# -- what the kernel accepts as a number ------------------------------------------------
+SHOTS_MAX = 10_000_000
+SEED_MAX = 2**63 - 1
+OPTIMIZATION_LEVEL_MAX = 3
+PRIORITY_MAX = 100
+TIMEOUT_S_MAX = 30 * 24 * 3600.0  # a month
+
+# Text without control characters (a caller, a label): one line, printable.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# Text without NUL (an option value may hold several lines; no database stores NUL).
+NO_NUL = r"^[^\x00]*$"
+
+
+@dataclass(frozen=True)
+class TextLimit:
+    """The rule for one string at the edge: its length in characters and a pattern."""
+
+    max_length: int
+    pattern: str = PRINTABLE
+    min_length: int = 1
+
+    def problem(self, value: str) -> str | None:
+        """What is wrong with ``value`` (None when it is fine), for a field violation."""
+        if len(value) < self.min_length:
+            return "is empty" if self.min_length == 1 else f"must have at least {self.min_length} characters"
+        if len(value) > self.max_length:
+            return f"must have at most {self.max_length} characters (has {len(value)})"
+        if not re.match(self.pattern, value):
+            return (
+                "must not contain control characters" if self.pattern == PRINTABLE else "must not contain NUL"
+            )
+        return None
+
+
+CALLER = TextLimit(OWNER_MAX)
+
+
+def _printable(value: str) -> str:
+    if not re.match(PRINTABLE, value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _line(max_length: int) -> StringConstraints:
+    return StringConstraints(min_length=1, max_length=max_length)
+
+
+# pydantic types of the request's fields (JobRequest and the REST schemas use them).
+Target = Annotated[str, _line(TARGET_MAX), AfterValidator(_printable)]
+LabelKey = Annotated[str, _line(LABEL_KEY_MAX), AfterValidator(_printable)]
+LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX), AfterValidator(_printable)]
+OptionKey = Annotated[str, _line(OPTION_KEY_MAX), AfterValidator(_printable)]
+OptionValue = Annotated[str, StringConstraints(max_length=OPTION_VALUE_MAX), AfterValidator(_no_nul)]
+ParameterName = Annotated[str, _line(PARAMETER_NAME_MAX), AfterValidator(_printable)]
+Pauli = Annotated[str, _line(PAULI_MAX), AfterValidator(_printable)]
+Finite = Annotated[float, AfterValidator(_finite)]
+"""A float that is neither infinite nor NaN (JSON and PostgreSQL store neither)."""

@@ -6,6 +6,10 @@ served nobody else. The intake takes the job instead and hands it to one thread,
 stores everything that has arrived meanwhile in one transaction and then settles each
 submitter's future on its own loop. Under load a transaction carries many jobs; with one
 client it carries one, at the cost of one thread hand-off.
+
+The jobs of one transaction come from different callers, so one bad row (a value the
+database refuses) must not fail the others: when a group commit fails, each of its jobs
+is stored again on its own, and only the ones that fail alone hear an error.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from eigen.errors import Unavailable
 from eigen.models.job import Job
+from eigen.models.panics import describe, must_escape
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +82,33 @@ class Intake:
                 return
 
     def _store(self, batch: list[_Entry]) -> None:
+        jobs = [job for job, _, _ in batch]
+        outcomes: list[Job | BaseException]
         try:
-            outcomes: list[Job] | BaseException = self._accept([job for job, _, _ in batch])
-        except BaseException as exc:  # e.g. the store failed: every submitter hears it
-            log.warning("storing submitted jobs failed", extra={"jobs": len(batch), "error": str(exc)})
-            outcomes = exc
-        for index, (_, loop, stored) in enumerate(batch):
-            outcome = outcomes if isinstance(outcomes, BaseException) else outcomes[index]
+            outcomes = list(self._accept(jobs))
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
+            if len(batch) == 1:
+                outcomes = [exc]
+            else:  # one job may be the cause: store each alone, so only that one fails
+                log.warning(
+                    "storing submitted jobs together failed; storing them one by one",
+                    extra={"jobs": len(batch), "error": describe(exc)},
+                )
+                outcomes = [self._accept_one(job) for job in jobs]
+        for outcome, (_, loop, stored) in zip(outcomes, batch, strict=True):
             with contextlib.suppress(RuntimeError):  # the submitter's loop closed: nobody waits
                 loop.call_soon_threadsafe(_settle, stored, outcome)
+
+    def _accept_one(self, job: Job) -> Job | BaseException:
+        try:
+            return self._accept([job])[0]
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
+            log.warning("storing a submitted job failed", extra={"job_id": job.id, "error": describe(exc)})
+            return exc
 
 
 def _settle(stored: asyncio.Future[Job], outcome: Job | BaseException) -> None:

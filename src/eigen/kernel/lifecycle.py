@@ -45,6 +45,8 @@ class Lifecycle:
         self.bus = bus
         self.clock = clock
         self._progressed: dict[str, tuple[JobState, int]] = {}
+        # told of every state change applied (the kernel counts the jobs waiting to run)
+        self.on_state: Callable[[JobEvent], None] | None = None
 
     def create(self, job: Job, message: str = "submitted") -> Job:
         return self.create_many([job], message)[0]
@@ -140,6 +142,8 @@ class Lifecycle:
         event = applied.event
         self._progressed.pop(job.id, None)
         self.bus.publish(event)
+        if self.on_state is not None:
+            self.on_state(event)
         metrics.job_transition(
             job.state.value,
             event.state.value,

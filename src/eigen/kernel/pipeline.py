@@ -3,8 +3,13 @@
 Each stage moves the job through :class:`~eigen.kernel.lifecycle.Lifecycle`; when a move
 is refused (the job was cancelled or timed out meanwhile) the stage drops the job.
 Errors end the job in ERROR with the error's code and summary, and an ``error.json``
-artifact; nothing a job does can stop a worker. A compile that runs past
-``compile_timeout_s`` ends the job in TIMEOUT.
+artifact; nothing a job does can stop a worker: a stage catches every exception, a
+foreign panic (``pyo3_runtime.PanicException``, a ``BaseException``) included, and lets
+only the interpreter's own signals through (:mod:`eigen.models.panics`). A compile that
+runs past ``compile_timeout_s`` ends the job in TIMEOUT. A job whose files or state
+cannot be written because the data folder is full or unwritable does not fail: it is
+handed to ``strand`` (the kernel puts it back on the queue once the folder can be
+written again) and the condition is recorded in ``data`` (readiness, submissions).
 
 Each stage runs in a span (``kernel.compile``, ``kernel.queue_wait``, ``kernel.execute``)
 whose parent is the job's traceparent, so the whole job is one trace, and feeds the stage
@@ -28,9 +33,11 @@ from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.lifecycle import Lifecycle, Move, job_context
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
+from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
+from eigen.models.panics import describe, must_escape
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import ExecutionResult, JobResult, result_to_dict
 from eigen.models.state import JobState
@@ -72,8 +79,12 @@ class Pipeline:
         stopping: threading.Event | None = None,
         compile_timeout_s: float | None = None,
         default_timeout_s: float = 3600.0,
+        data: DataHealth | None = None,
+        strand: Callable[[str, EigenError], None] | None = None,
     ) -> None:
         self.lifecycle = lifecycle
+        self.data = data or DataHealth(artifacts.root)
+        self.strand = strand or (lambda job_id, problem: None)
         self.compile_timeout_s = compile_timeout_s
         self.default_timeout_s = default_timeout_s
         self.compiler = compiler
@@ -120,7 +131,9 @@ class Pipeline:
         inputs = self._inputs(job)
         try:
             compiled = self._compile(job)
-        except Exception:
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
             with contextlib.suppress(Exception):  # the compile error is the one to report
                 self.artifacts.put_many(inputs)
             raise
@@ -282,6 +295,11 @@ class Pipeline:
             outcomes = self.drivers.execute_many([self._request(job, compiled) for job, compiled in plain])
         except EigenError as exc:  # the call itself failed (e.g. the driver-manager is gone)
             outcomes = [exc] * len(plain)
+        except BaseException as exc:  # a bug or a foreign panic: each job hears it
+            if must_escape(exc):
+                raise
+            log.exception("executing a batch failed", extra={"jobs": len(plain)})
+            outcomes = [ExecutionFailed(f"the driver call failed: {describe(exc)}")] * len(plain)
         return {job.id: outcome for (job, _), outcome in zip(plain, outcomes, strict=True)}
 
     def _run(
@@ -326,15 +344,23 @@ class Pipeline:
         files = [artifact for _, artifacts in batch for artifact in artifacts]
         try:
             errors = self.artifacts.put_many(files)
-        except Exception as exc:  # e.g. the writer process could not be replaced
+        except BaseException as exc:  # e.g. the writer process could not be replaced
+            if must_escape(exc):
+                raise
             log.exception("writing a batch of artifacts failed", extra={"files": len(files)})
-            errors = [f"{type(exc).__name__}: {exc}"] * len(files)
+            problem = storage_error(exc)
+            errors = [problem.message if problem is not None else describe(exc)] * len(files)
         failed: dict[str, str] = {}
         for artifact, error in zip(files, errors, strict=True):
             if error is not None:
                 failed.setdefault(artifact.job_id, error)
         for job_id, error in failed.items():
             log.error("artifacts not written", extra={"job_id": job_id, "error": error})
+            problem = storage_error(error)
+            if problem is not None:  # the folder is full or unwritable: retried once it is not
+                self.data.failed(problem)
+                self.strand(job_id, problem)
+                continue
             with contextlib.suppress(Exception):
                 self.fail(job_id, "EIGEN_INTERNAL", f"internal error: {error}")
         return {job.id for job, _ in batch if job.id not in failed}
@@ -344,11 +370,18 @@ class Pipeline:
         failing store never stops a worker)."""
         try:
             return self.lifecycle.move_many(moves)
-        except Exception as exc:
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
             log.exception("moving a batch of jobs failed", extra={"jobs": len(moves)})
+            problem = storage_error(exc)
             for move in moves:
+                if problem is not None:  # the store cannot write now: retried once it can
+                    self.data.failed(problem)
+                    self.strand(move.job.id, problem)
+                    continue
                 with contextlib.suppress(Exception):
-                    self.fail(move.job.id, "EIGEN_INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
+                    self.fail(move.job.id, "EIGEN_INTERNAL", f"internal error: {describe(exc)}")
             return [None] * len(moves)
 
     @staticmethod
@@ -423,9 +456,17 @@ class Pipeline:
                 log.info("job interrupted by shutdown", extra={"job_id": job.id, "error": exc.message})
                 return None
             self.fail(job.id, exc.code, exc.message)
-        except Exception as exc:  # a bug must end the job, never the worker
-            log.exception("stage failed", extra={"job_id": job.id})
-            self.fail(job.id, "EIGEN_INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # a bug or a foreign panic ends the job, never the worker
+            if must_escape(exc):
+                raise
+            problem = storage_error(exc)
+            if problem is not None:  # the data folder is full or unwritable: retried later
+                self.data.failed(problem)
+                self.strand(job.id, problem)
+                return None
+            extra = {"job_id": job.id, "stage": name, "error": describe(exc)}
+            log.error("stage failed", extra=extra, exc_info=exc)
+            self.fail(job.id, "EIGEN_INTERNAL", f"internal error in the {name} stage: {describe(exc)}")
         return None
 
     def overdue(self, job: Job) -> bool:
@@ -440,11 +481,22 @@ class Pipeline:
         self.lifecycle.move(job.id, JobState.TIMEOUT, summary, data=error, **error)
 
     def fail(self, job_id: str, code: str, summary: str, state: JobState = JobState.ERROR) -> None:
+        """End the job in ``state`` (ERROR) with its ``error.json``. When the store cannot
+        record it for want of space or permission, the job is stranded instead (retried
+        once the data folder can be written: it never stays RUNNING unseen)."""
         error: dict[str, Any] = {"error_code": code, "error_summary": summary}
         try:
             self.artifacts.put_json(job_id, "error.json", error)
-        finally:
+        except OSError as exc:  # the state is what matters; the file is its copy
+            log.warning("error.json not written", extra={"job_id": job_id, "error": describe(exc)})
+        try:
             self.lifecycle.move(job_id, state, summary, data=error, **error)
+        except BaseException as exc:
+            problem = None if must_escape(exc) else storage_error(exc)
+            if problem is None:
+                raise
+            self.data.failed(problem)
+            self.strand(job_id, problem)
 
 
 class _Recorder(Generic[T]):

@@ -5,12 +5,22 @@ Shutdown is two steps: :meth:`Kernel.drain` stops taking work (submissions are r
 nothing new is compiled or started) and gives running jobs a grace period to finish;
 :meth:`Kernel.stop` then ends the workers. Whatever did not finish stays in the store
 (PENDING, QUEUED, or RUNNING with its hybrid checkpoint) and the next start resumes it.
+
+Workers survive whatever a job does: each loop catches every failure but the
+interpreter's own signals (:mod:`eigen.models.panics`) and ends the jobs it held in
+ERROR. A worker thread that ends anyway is replaced by the supervisor thread, which also
+puts jobs stranded by a full or unwritable data folder back on the queue once the folder
+can be written again; :meth:`Kernel.problems` (readiness) names both conditions.
+
+Queue capacity is exact: a submission reserves its slots before anything is stored, and
+a job holds its slot until it leaves the waiting set (starts running or ends).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -35,11 +45,13 @@ from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.retention import load_result
-from eigen.models.compiled import CompileRequest
+from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.panics import describe, must_escape
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -54,6 +66,7 @@ DRIVER_SPANS = frozenset({"execute", "execute_many", "estimate", "calibrate"})
 # jobs compiled per batch (their moves share transactions); more wait for the next batch
 COMPILE_BATCH = 32
 EXECUTE_BATCH = 16  # small circuits executed per batch (see Pipeline.batchable)
+MAX_STRANDED = 3  # times a job may wait for a writable data folder before it ends in ERROR
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class KernelSettings:
     watchdog_interval_s: float = 0.1
     compile_timeout_s: float = 300.0  # a compile running longer ends its job in TIMEOUT; 0: none
     backend_refresh_s: float = 30.0  # how often eigen_backend_available is refreshed
+    supervise_interval_s: float = 0.5  # how often dead workers and stranded jobs are looked at
+    queue_full_retry_s: float = 1.0  # the retry delay a queue-full refusal suggests
 
 
 class Kernel:
@@ -86,6 +101,7 @@ class Kernel:
         self._stopping = threading.Event()
         self._draining = threading.Event()
         self._stopped = False
+        self.data = DataHealth(artifacts.root)
         self.pipeline = Pipeline(
             self.lifecycle,
             self.compiler,
@@ -96,6 +112,8 @@ class Kernel:
             self._stopping,
             compile_timeout_s=self.settings.compile_timeout_s or None,
             default_timeout_s=self.settings.default_timeout_s,
+            data=self.data,
+            strand=self._strand,
         )
         self._compile_queue: queue.Queue[Job | None] = queue.Queue()  # jobs as accepted
         self._intake = Intake(self._accept_many)
@@ -103,6 +121,18 @@ class Kernel:
         self._devices: dict[str, DeviceInfo] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        # capacity: jobs accepted that have not started running nor ended, and the slots
+        # reserved by submissions being stored
+        self._waiting: set[str] = set()
+        self._reserved: set[str] = set()
+        self.lifecycle.on_state = self._left_waiting
+        # workers by thread name: their loop, and what each holds (to end if it dies)
+        self._workers: dict[str, tuple[Callable[[], None], threading.Thread]] = {}
+        self._in_hand: dict[str, list[str]] = {}
+        self._dead: dict[str, str] = {}  # thread name -> why it ended, until replaced
+        # jobs that could not be written, in order: the problem, and how often it came back
+        self._stranded: dict[str, tuple[EigenError, int]] = {}
+        self._strand_counts: dict[str, int] = {}  # by job, until it ends
 
     # -- lifecycle of the kernel itself --------------------------------------------------
     def start(self) -> None:
@@ -117,9 +147,76 @@ class Kernel:
         if self.settings.backend_refresh_s > 0:
             workers.append(("backends", self._backends_loop))
         for index, (name, target) in enumerate(workers):
-            thread = threading.Thread(target=target, name=f"eigen-{name}-{index}", daemon=True)
-            thread.start()
+            self._spawn(f"eigen-{name}-{index}", target)
+        supervisor = threading.Thread(target=self._supervise_loop, name="eigen-supervisor", daemon=True)
+        supervisor.start()
+        self._threads.append(supervisor)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        """Start (or restart) the worker thread ``name`` running ``target``."""
+        thread = threading.Thread(target=self._worker, args=(name, target), name=name, daemon=True)
+        with self._lock:
+            previous = self._workers.get(name)
+            self._workers[name] = (target, thread)
+            if previous is not None and previous[1] in self._threads:
+                self._threads.remove(previous[1])
             self._threads.append(thread)
+        thread.start()
+
+    def _worker(self, name: str, target: Callable[[], None]) -> None:
+        """Run a worker's loop; a loop that ends by an exception is recorded as dead (the
+        supervisor replaces it)."""
+        try:
+            target()
+        except BaseException as exc:
+            with self._lock:
+                self._dead[name] = describe(exc)
+            log.critical("worker died", extra={"worker": name, "error": describe(exc)}, exc_info=exc)
+
+    def supervise(self) -> None:
+        """Replace worker threads that ended (not by a stop or a drain), ending the jobs
+        they held in ERROR; put stranded jobs back on the queue once the data folder can
+        be written again. Runs on the supervisor thread; callable directly (tests)."""
+        if self._stopping.is_set():
+            return
+        with self._lock:
+            workers = list(self._workers.items())
+        for name, (target, thread) in workers:
+            if thread.is_alive():
+                continue
+            role = name.split("-")[1]
+            if self._draining.is_set() and role in ("compile", "execute"):
+                continue  # ended by the drain
+            with self._lock:
+                reason = self._dead.setdefault(name, "the thread ended")
+                held = self._in_hand.pop(name, [])
+            log.error("replacing a dead worker", extra={"worker": name, "error": reason, "jobs": len(held)})
+            for job_id in held:
+                self._abandon(job_id, f"internal error: the worker running this job died ({reason})")
+            self._spawn(name, target)
+            with self._lock:
+                self._dead.pop(name, None)
+        self._resume_stranded()
+
+    def _supervise_loop(self) -> None:
+        while not self._stopping.wait(self.settings.supervise_interval_s):
+            try:
+                self.supervise()
+            except BaseException as exc:
+                if must_escape(exc):
+                    raise
+                log.exception("supervising the workers failed")
+
+    def problems(self) -> list[str]:
+        """What keeps this kernel from serving (readiness): dead workers not yet replaced,
+        and a data folder that cannot be written (probed again, at most once a second)."""
+        with self._lock:
+            found = [f"worker {name} died ({reason})" for name, reason in sorted(self._dead.items())]
+        try:
+            self.data.check()
+        except EigenError as exc:
+            found.append(exc.message)
+        return found
 
     def drain(self, grace_s: float = 30.0) -> bool:
         """Stop taking work and give running jobs up to ``grace_s`` to finish. New
@@ -133,7 +230,8 @@ class Kernel:
             for _ in range(self.settings.compile_workers):
                 self._compile_queue.put(None)
             log.info("kernel draining", extra={"grace_s": grace_s})
-        workers = [t for t in self._threads if t.name.split("-")[1] in ("compile", "execute")]
+        with self._lock:
+            workers = [t for t in self._threads if t.name.split("-")[1] in ("compile", "execute")]
         deadline = time.monotonic() + grace_s
         for thread in workers:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -159,9 +257,12 @@ class Kernel:
         self.scheduler.close()
         self.bus.close()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self._threads.clear()
+        with self._lock:
+            self._threads.clear()
         metrics.untrack_queue(self)
 
     def _recover(self) -> None:
@@ -169,13 +270,76 @@ class Kernel:
         pending = (JobState.PENDING, JobState.COMPILING, JobState.QUEUED, JobState.RUNNING)
         for job in self.store.in_states(pending):
             self._track_deadline(job)
-            if job.state is JobState.RUNNING:
-                self.lifecycle.move(job.id, JobState.QUEUED, "requeued after a restart")
-            if job.state in (JobState.PENDING, JobState.COMPILING):
-                self._compile_queue.put(job)
-            else:
-                self.scheduler.push(job.id, job.request.priority)
+            self._resume(job, "requeued after a restart")
             log.info("resumed job", extra={"job_id": job.id, "state": job.state.value})
+
+    def _resume(self, job: Job, message: str) -> None:
+        """Put an unfinished job back where its state says: the compile queue or the
+        scheduler (a RUNNING one moves to QUEUED first, to run again)."""
+        if job.state is JobState.RUNNING:
+            self.lifecycle.move(job.id, JobState.QUEUED, message)
+        with self._lock:
+            self._waiting.add(job.id)
+        if job.state in (JobState.PENDING, JobState.COMPILING):
+            self._compile_queue.put(job)
+        else:
+            self.scheduler.push(job.id, job.request.priority)
+
+    def _strand(self, job_id: str, problem: EigenError) -> None:
+        """A job whose files or state could not be written (the data folder is full or
+        unwritable): kept here until :meth:`supervise` finds the folder writable again.
+        A job stranded ``MAX_STRANDED`` times (e.g. its results alone do not fit in the
+        space there is) ends in ERROR with the problem instead of going round again."""
+        with self._lock:
+            times = self._strand_counts.get(job_id, 0) + 1
+            self._strand_counts[job_id] = times
+            self._stranded[job_id] = (problem, times)
+        log.warning("job waits for the data folder to be writable", extra={"job_id": job_id})
+
+    def _resume_stranded(self) -> None:
+        with self._lock:
+            stranded = list(self._stranded.items())
+        if not stranded:
+            return
+        try:
+            self.data.check()
+        except EigenError:
+            return  # still full or unwritable: the next round looks again
+        for job_id, (problem, times) in stranded:
+            try:
+                job = self.store.get(job_id)
+                if job is not None and not job.terminal and times >= MAX_STRANDED:
+                    self.pipeline.fail(job_id, problem.code, problem.message)
+                elif job is not None and not job.terminal:
+                    self._resume(job, "requeued: the data folder can be written again")
+            except BaseException as exc:
+                if must_escape(exc):
+                    raise
+                found = storage_error(exc)
+                if found is not None:
+                    self.data.failed(found)
+                    return
+                log.exception("resuming a stranded job failed", extra={"job_id": job_id})
+            with self._lock:
+                if self._stranded.get(job_id, (problem, 0))[1] == times:  # not stranded again since
+                    self._stranded.pop(job_id, None)
+            log.info("stranded job resumed", extra={"job_id": job_id})
+
+    def _abandon(self, job_id: str, summary: str) -> None:
+        """End a job a worker held when it failed outside any stage (or died)."""
+        try:
+            job = self.store.get(job_id)
+            if job is not None and not job.terminal:
+                self.pipeline.fail(job_id, "EIGEN_INTERNAL", summary)
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
+            problem = storage_error(exc)
+            if problem is not None:
+                self.data.failed(problem)
+                self._strand(job_id, problem)
+            else:
+                log.exception("ending an abandoned job failed", extra={"job_id": job_id})
 
     # -- the KernelPort --------------------------------------------------------------------
     def submit(
@@ -192,18 +356,30 @@ class Kernel:
             if existing is not None:
                 return self._same_payload(existing, request), True
         self.validate(request)
-        self._check_capacity(1)
-        return self._accept_many([self._new_job(request, owner, idempotency_key, traceparent)])[0], False
+        job = self._new_job(request, owner, idempotency_key, traceparent)
+        self._reserve([job])
+        return self._accept_many([job])[0], False
 
     async def submit_async(
         self, request: JobRequest, *, owner: str = "anonymous", traceparent: str = ""
     ) -> Job:
         """:meth:`submit` (without an idempotency key) for a caller on an event loop: the
-        job is validated here and stored by the intake thread with whatever else arrives
-        meanwhile (one transaction), so the loop never waits for the store."""
-        self.validate(request)
-        self._check_capacity(1)
-        return await self._intake.submit(self._new_job(request, owner, None, traceparent))
+        job is stored by the intake thread with whatever else arrives meanwhile (one
+        transaction), so the loop never waits for the store. It is validated on the loop
+        only when the compiler has the program's validation at hand (``validated``);
+        otherwise on a thread, so other calls are served while a slow program is checked."""
+        device = self._known_device(request.target)
+        checked = self._cached_validation(request, device) if device is not None else None
+        if device is not None and checked is not None:
+            self._validate(request, device, checked)
+        else:
+            await asyncio.to_thread(self.validate, request)
+        job = self._new_job(request, owner, None, traceparent)
+        self._reserve([job])
+        try:
+            return await self._intake.submit(job)
+        finally:
+            self._release([job])  # stored: its slot is its place in the waiting set now
 
     def submit_batch(
         self, requests: list[JobRequest], *, owner: str = "anonymous", traceparent: str = ""
@@ -217,19 +393,57 @@ class Kernel:
                 self.validate(request)
             except EigenError as exc:
                 raise exc.within(f"jobs[{index}]") from None
-        self._check_capacity(len(requests))
-        return self._accept_many([self._new_job(request, owner, None, traceparent) for request in requests])
+        jobs = [self._new_job(request, owner, None, traceparent) for request in requests]
+        self._reserve(jobs)
+        return self._accept_many(jobs)
 
     def validate(self, request: JobRequest) -> None:
         """Everything a submission is checked for, without creating anything."""
         self._validate(request, self.device(request.target))
 
-    def _check_capacity(self, count: int) -> None:
+    def _known_device(self, name: str) -> DeviceInfo | None:
+        with self._lock:
+            return self._devices.get(name)
+
+    def _cached_validation(self, request: JobRequest, device: DeviceInfo) -> CompiledProgram | None:
+        """The compiler's validation of ``request`` when it has it at hand, else None."""
+        validated = getattr(self.compiler, "validated", None)
+        if validated is None:
+            return None
+        found: CompiledProgram | None = validated(self._compile_request(request, device))
+        return found
+
+    def _reserve(self, jobs: Sequence[Job]) -> None:
+        """Take a queue slot for each new job of a submission (all or none), or refuse it:
+        the kernel is draining (UNAVAILABLE), the data folder cannot be written, or the
+        queue is full (RESOURCE_EXHAUSTED with a retry delay). A slot is held by the job's
+        id until it is stored (then it is the job's place in the waiting set) or refused."""
+        count = len(jobs)
         if self._draining.is_set():
             raise Unavailable("the kernel is shutting down: try again shortly")
-        waiting = len(self.scheduler) + self._compile_queue.qsize()
-        if waiting + count > self.settings.queue_capacity:
-            raise ResourceExhausted("queue full: try again later")
+        self.data.check()
+        capacity = self.settings.queue_capacity
+        with self._lock:
+            waiting = len(self._waiting) + len(self._reserved)
+            if waiting + count > capacity:
+                retry = self.settings.queue_full_retry_s
+                raise ResourceExhausted(
+                    f"queue full ({waiting} of {capacity} jobs waiting): retry in {retry:g} s",
+                    metadata={"retry_after_s": f"{retry:g}"},
+                )
+            self._reserved.update(job.id for job in jobs)
+
+    def _release(self, jobs: Sequence[Job]) -> None:
+        with self._lock:
+            self._reserved.difference_update(job.id for job in jobs)
+
+    def _left_waiting(self, event: JobEvent) -> None:
+        """Lifecycle callback: a job that starts running or ends frees its queue slot."""
+        if event.state is JobState.RUNNING or event.state.terminal:
+            with self._lock:
+                self._waiting.discard(event.job_id)
+                if event.state.terminal:
+                    self._strand_counts.pop(event.job_id, None)
 
     @staticmethod
     def _new_job(request: JobRequest, owner: str, idempotency_key: str | None, traceparent: str) -> Job:
@@ -246,8 +460,22 @@ class Kernel:
         )
 
     def _accept_many(self, jobs: Sequence[Job]) -> list[Job]:
-        """Store new jobs (one transaction) and put them on the compile queue."""
-        created = self.lifecycle.create_many(jobs)
+        """Store new jobs (one transaction) and put them on the compile queue; their
+        reserved slots become places in the waiting set (a failed store releases them).
+        A store that cannot write for want of space or permission is refused as such
+        (RESOURCE_EXHAUSTED, UNAVAILABLE) and recorded for readiness."""
+        try:
+            created = self.lifecycle.create_many(jobs)
+        except BaseException as exc:
+            self._release(jobs)
+            problem = None if must_escape(exc) else storage_error(exc)
+            if problem is None:
+                raise
+            self.data.failed(problem)
+            raise problem from None
+        with self._lock:
+            self._reserved.difference_update(job.id for job in jobs)
+            self._waiting.update(job.id for job in created)
         for job in created:
             self._track_deadline(job)
             self._compile_queue.put(job)
@@ -260,20 +488,25 @@ class Kernel:
             )
         return existing
 
-    def _validate(self, request: JobRequest, device: DeviceInfo) -> None:
+    @staticmethod
+    def _compile_request(request: JobRequest, device: DeviceInfo) -> CompileRequest:
+        return CompileRequest(
+            program=request.program,
+            language=request.language,
+            device=device,
+            entrypoint=request.entrypoint,
+        )
+
+    def _validate(
+        self, request: JobRequest, device: DeviceInfo, checked: CompiledProgram | None = None
+    ) -> None:
         shots = request.shots_or_default
         if shots > device.max_shots:
             raise InvalidArgument.for_field(
                 "shots", f"{shots} is above the maximum of {device.max_shots} for {device.name}"
             )
-        checked = self.compiler.validate(
-            CompileRequest(
-                program=request.program,
-                language=request.language,
-                device=device,
-                entrypoint=request.entrypoint,
-            )
-        )
+        if checked is None:
+            checked = self.compiler.validate(self._compile_request(request, device))
         if checked.hybrid is not None:
             check_estimation(loop_settings(request, checked).shots, device)
         elif request.observables:
@@ -416,12 +649,29 @@ class Kernel:
 
     # -- workers ---------------------------------------------------------------------------
     def _compile_loop(self) -> None:
+        name = threading.current_thread().name
         while True:
             batch, last = self._compile_batch()
             if batch and not self._draining.is_set():  # draining: left PENDING for the next start
-                self.pipeline.compile(batch)
+                self._hold(name, [job.id for job in batch], functools.partial(self.pipeline.compile, batch))
             if last:
                 return
+
+    def _hold(self, name: str, job_ids: list[str], work: Callable[[], None]) -> None:
+        """Run a worker's ``work`` on ``job_ids``; a failure outside the stages (which end
+        their own jobs) ends the jobs still unfinished in ERROR and the worker goes on."""
+        with self._lock:
+            self._in_hand[name] = job_ids
+        try:
+            work()
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
+            log.error("a worker's batch failed", extra={"worker": name, "error": describe(exc)}, exc_info=exc)
+            for job_id in job_ids:
+                self._abandon(job_id, f"internal error: {describe(exc)}")
+        with self._lock:
+            self._in_hand.pop(name, None)
 
     def _compile_batch(self) -> tuple[list[Job], bool]:
         """The next jobs to compile: one (waiting for it), then whatever else has arrived,
@@ -439,6 +689,7 @@ class Kernel:
         return batch, True
 
     def _execute_loop(self) -> None:
+        name = threading.current_thread().name
         while not self._draining.is_set():
             job_ids = self.scheduler.pop_batch(EXECUTE_BATCH, 0.5, self.pipeline.batchable)
             if not job_ids:
@@ -447,7 +698,7 @@ class Kernel:
                 return  # left QUEUED: the next start runs them
             metrics.JOBS_RUNNING.inc(len(job_ids))
             try:
-                self.pipeline.execute(job_ids)
+                self._hold(name, job_ids, functools.partial(self.pipeline.execute, job_ids))
             finally:
                 metrics.JOBS_RUNNING.dec(len(job_ids))
             for job_id in job_ids:
@@ -493,10 +744,15 @@ class Kernel:
                 expired = [job_id for job_id, deadline in self._deadlines.items() if deadline <= now]
             for job_id in expired:
                 self._untrack(job_id)
-                job = self.store.get(job_id)
-                if job is None or job.terminal:
-                    continue
-                self.pipeline.time_out(job)
+                try:
+                    job = self.store.get(job_id)
+                    if job is None or job.terminal:
+                        continue
+                    self.pipeline.time_out(job)
+                except BaseException as exc:  # e.g. the store failed: the next round goes on
+                    if must_escape(exc):
+                        raise
+                    log.error("timing out a job failed", extra={"job_id": job_id, "error": describe(exc)})
 
 
 class _WatchCursor:

@@ -3,16 +3,20 @@
 A process with the API checks the store and the drivers through the service layer (the
 REST app's own checks). Any other role checks what it owns or depends on: a kernel its
 job store and the driver-manager it dispatches to, a driver-manager its devices. A
-compiler process needs nothing beyond answering.
+compiler process needs nothing beyond answering. A process that hosts a kernel also
+checks the kernel itself (``kernel``): it fails naming a worker thread that died until
+the kernel's supervisor has replaced it, and naming a data folder that is full or
+cannot be written until a probe write succeeds again (:meth:`Kernel.problems`).
 """
 
 from __future__ import annotations
 
 from eigen.errors import Unavailable
 from eigen.kernel.ports import DriverPort
+from eigen.kernel.service import Kernel
 from eigen.kernel.store.base import JobStore
 from eigen.server.build import Stack
-from eigen.system_api.rest.health import ReadyCheck
+from eigen.system_api.rest.health import ReadyCheck, api_checks
 
 _PROBE_JOB_ID = "readiness-probe"
 
@@ -20,13 +24,28 @@ _PROBE_JOB_ID = "readiness-probe"
 def ready_checks(stack: Stack) -> dict[str, ReadyCheck] | None:
     """The checks for ``stack``'s roles; None: the API's default checks apply."""
     if stack.api is not None:
-        return None
+        if stack.kernel is None:
+            return None
+        return {**api_checks(stack.api), "kernel": kernel_check(stack.kernel)}
     checks: dict[str, ReadyCheck] = {}
     if stack.kernel is not None:
         checks["store"] = _store_check(stack.kernel.store)
+        checks["kernel"] = kernel_check(stack.kernel)
     if stack.drivers is not None:
         checks["backends"] = _backends_check(stack.drivers)
     return checks
+
+
+def kernel_check(kernel: Kernel) -> ReadyCheck:
+    """Fails with what :meth:`Kernel.problems` names (a dead worker, a full disk)."""
+
+    def check() -> str:
+        problems = kernel.problems()
+        if problems:
+            raise Unavailable("; ".join(problems))
+        return "ok"
+
+    return check
 
 
 def _store_check(store: JobStore) -> ReadyCheck:

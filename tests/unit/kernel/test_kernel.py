@@ -313,7 +313,9 @@ def test_a_job_whose_artifacts_cannot_be_written_ends_in_error_alone(
     tmp_path: Path, compiler: FakeCompiler, drivers: FakeDrivers, refused: str
 ) -> None:
     artifacts = FailingArtifacts(tmp_path, {refused})
-    kernel = Kernel(MemoryJobStore(), artifacts, compiler, drivers, KernelSettings(execute_workers=1))
+    settings = KernelSettings(execute_workers=1, supervise_interval_s=0.05)
+    kernel = Kernel(MemoryJobStore(), artifacts, compiler, drivers, settings)
+    kernel.data.probe_every_s = 0.05
     kernel.start()
     try:
         release = hold_compiles(kernel, compiler)
@@ -323,8 +325,8 @@ def test_a_job_whose_artifacts_cannot_be_written_ends_in_error_alone(
         release.set()
         states = {job.id: finish(kernel, job.id)[-1] for job in (first, doomed, fine)}
         assert states == {first.id: JobState.DONE, doomed.id: JobState.ERROR, fine.id: JobState.DONE}
-        failed = kernel.get(doomed.id)
-        assert failed.error_code == "EIGEN_INTERNAL" and "No space left on device" in (
+        failed = kernel.get(doomed.id)  # retried when the folder could be written, then given up
+        assert failed.error_code == "EIGEN_RESOURCE_EXHAUSTED" and "No space left on device" in (
             failed.error_summary or ""
         )
         assert kernel.store.result(doomed.id) is None  # never DONE, so no result either

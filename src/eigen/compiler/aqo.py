@@ -37,7 +37,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from eigen.compiler.expressions import parse_expression
 from eigen.compiler.source import program_error
-from eigen.errors import InvalidArgument
+from eigen.errors import InvalidArgument, quote
 
 AQO_FORMAT = "eigen.aqo/v1"
 MAX_AQO_BITS = 65_536
@@ -73,7 +73,7 @@ def to_aqo(circuit: QuantumCircuit) -> str:
         operation = item.operation
         name = operation.name
         if name not in _SUPPORTED:
-            raise program_error(f"instruction {index} ({name!r}) cannot be written as AQO")
+            raise program_error(f"instruction {index} ({quote(name)}) cannot be written as AQO")
         entry: dict[str, Any] = {
             "op": name,
             "qubits": [qubit_index[q] for q in item.qubits],
@@ -102,7 +102,7 @@ def from_aqo(text: str) -> QuantumCircuit:
     if not isinstance(document, dict):
         raise program_error("AQO document must be a JSON object")
     if document.get("format") != AQO_FORMAT:
-        raise program_error(f"AQO 'format' must be {AQO_FORMAT!r}, got {document.get('format')!r}")
+        raise program_error(f"AQO 'format' must be {AQO_FORMAT!r}, got {quote(document.get('format'))}")
     num_qubits = _count(document, "num_qubits")
     num_clbits = _count(document, "num_clbits")
     names = document.get("parameters", [])
@@ -120,7 +120,7 @@ def from_aqo(text: str) -> QuantumCircuit:
         try:
             circuit.append(operation, qubits, clbits, copy=False)
         except Exception as exc:
-            raise program_error(f"AQO instruction {index} ({operation.name!r}): {exc}") from None
+            raise program_error(f"AQO instruction {index} ({quote(operation.name)}): {exc}") from None
     return circuit
 
 
@@ -136,21 +136,23 @@ def _instruction(
         raise program_error(f"{where} must be a JSON object")
     name = entry.get("op")
     if not isinstance(name, str) or name not in _SUPPORTED:
-        raise program_error(f"{where}: unknown op {name!r}")
-    qubits = _indices(entry.get("qubits", []), num_qubits, f"{where} ({name!r}) qubits")
-    clbits = _indices(entry.get("clbits", []), num_clbits, f"{where} ({name!r}) clbits")
+        raise program_error(f"{where}: unknown op {quote(name)}")
+    qubits = _indices(entry.get("qubits", []), num_qubits, f"{where} ({quote(name)}) qubits")
+    clbits = _indices(entry.get("clbits", []), num_clbits, f"{where} ({quote(name)}) clbits")
     raw_params = entry.get("params", [])
     if not isinstance(raw_params, list):
-        raise program_error(f"{where} ({name!r}): 'params' must be a list")
-    params = [_param_in(p, symbols, f"{where} ({name!r})") for p in raw_params]
+        raise program_error(f"{where} ({quote(name)}): 'params' must be a list")
+    params = [_param_in(p, symbols, f"{where} ({quote(name)})") for p in raw_params]
     if name == "barrier":
         return Barrier(len(qubits)), qubits, clbits
     template = _STANDARD[name]
     if len(params) != len(template.params):
-        raise program_error(f"{where} ({name!r}): expects {len(template.params)} params, got {len(params)}")
+        raise program_error(
+            f"{where} ({quote(name)}): expects {len(template.params)} params, got {len(params)}"
+        )
     if len(qubits) != template.num_qubits or len(clbits) != template.num_clbits:
         raise program_error(
-            f"{where} ({name!r}): acts on {template.num_qubits} qubits and "
+            f"{where} ({quote(name)}): acts on {template.num_qubits} qubits and "
             f"{template.num_clbits} clbits, got {len(qubits)} and {len(clbits)}"
         )
     try:
@@ -159,7 +161,7 @@ def _instruction(
         else:
             operation = template.base_class(*params)
     except Exception as exc:
-        raise program_error(f"{where} ({name!r}): {exc}") from None
+        raise program_error(f"{where} ({quote(name)}): {exc}") from None
     return operation, qubits, clbits
 
 
@@ -173,7 +175,7 @@ def _load_json(text: str) -> Any:
 def _count(document: dict[str, Any], key: str) -> int:
     value = document.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AQO_BITS:
-        raise program_error(f"AQO {key!r} must be an integer from 0 to {MAX_AQO_BITS}")
+        raise program_error(f"AQO {quote(key)} must be an integer from 0 to {MAX_AQO_BITS}")
     return value
 
 
@@ -199,7 +201,7 @@ def _param_out(value: object, index: int) -> ParamValue:
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)
-    raise program_error(f"instruction {index}: parameter {value!r} cannot be written as AQO")
+    raise program_error(f"instruction {index}: parameter {quote(value)} cannot be written as AQO")
 
 
 def _param_in(value: object, symbols: dict[str, Parameter], where: str) -> float | int | ParameterExpression:
@@ -214,7 +216,7 @@ def _param_in(value: object, symbols: dict[str, Parameter], where: str) -> float
             return parse_expression(value, symbols)
         except InvalidArgument as exc:
             raise program_error(f"{where}: {exc.message}") from None
-    raise program_error(f"{where}: parameter must be a number or an expression, got {value!r}")
+    raise program_error(f"{where}: parameter must be a number or an expression, got {quote(value)}")
 
 
 __all__: Sequence[str] = ("AQO_FORMAT", "canonical_json", "fingerprint", "from_aqo", "to_aqo")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from qiskit.circuit import ClassicalRegister, QuantumCircuit
 
 from eigen.compiler.source import program_error
+from eigen.errors import quote
 
 BASIS_LETTERS = frozenset("XYZ")
 
@@ -19,7 +20,7 @@ def measured_in_basis(logical: QuantumCircuit, basis: str) -> QuantumCircuit:
     width = logical.num_qubits
     if len(basis) != width or not set(basis) <= BASIS_LETTERS:
         raise program_error(
-            f"measurement basis {basis!r} must have one of X, Y, Z for each of the {width} qubits"
+            f"measurement basis {quote(basis)} must have one of X, Y, Z for each of the {width} qubits"
         )
     circuit = logical.remove_final_measurements(inplace=False)  # drops idle registers too
     register = ClassicalRegister(width, "meas")

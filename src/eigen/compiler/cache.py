@@ -40,6 +40,15 @@ class LRUCache(Generic[K, V]):
             self.hits += count
             return value
 
+    def hit(self, key: K) -> V | None:
+        """The value of ``key`` (now the most recent) counted as a hit, or None counting
+        nothing: a look whose miss the caller's next :meth:`get` counts."""
+        value = self.get(key, count=False)
+        if value is not None:
+            with self._lock:
+                self.hits += 1
+        return value
+
     def put(self, key: K, value: V) -> None:
         if self._maxsize <= 0:
             return

@@ -10,15 +10,32 @@
   for their angles (``rz(pi/2)``, ``u(pi/2, 0, pi)``, a user gate made of Cliffords) are
   replaced by qiskit's Clifford synthesis so the device's named-gate basis can express
   them.
+* :func:`check_structure` (device-independent, run where the program is parsed): the
+  circuit, expanded (each user gate replaced by its definition, each ``for`` loop
+  unrolled), has at most :data:`MAX_EXPANDED_OPERATIONS` operations, and no instruction
+  names the same qubit or classical bit twice (``cx q[0], q[0]``: qiskit's transpiler
+  panics on it), in the circuit, in gate definitions and in control-flow blocks.
 """
 
 from __future__ import annotations
 
-from qiskit.circuit import QuantumCircuit
+from qiskit.circuit import (
+    CircuitInstruction,
+    Clbit,
+    ControlFlowOp,
+    ForLoopOp,
+    Instruction,
+    QuantumCircuit,
+    Qubit,
+)
 from qiskit.quantum_info import Clifford, get_clifford_gate_names
 
 from eigen.compiler.source import program_error
+from eigen.errors import quote
+from eigen.models.panics import must_escape
 from eigen.models.target import DeviceInfo
+
+MAX_EXPANDED_OPERATIONS = 1_000_000
 
 _CLIFFORD_NAMES = frozenset(get_clifford_gate_names()) | {"measure", "reset", "barrier", "delay"}
 
@@ -55,11 +72,13 @@ def check_clifford(circuit: QuantumCircuit, device: DeviceInfo) -> QuantumCircui
             continue
         try:
             clifford = Clifford(operation)
-        except Exception:
+        except BaseException as exc:  # a foreign panic too: whatever it is, not a Clifford
+            if must_escape(exc):
+                raise
             params = ", ".join(str(p) for p in operation.params)
             shown = f"{operation.name}({params})" if params else operation.name
             raise program_error(
-                f"instruction {index} {shown!r} is not a Clifford gate; "
+                f"instruction {index} {quote(shown)} is not a Clifford gate; "
                 f"{device.name} runs Clifford circuits only"
             ) from None
         if rewritten is None:
@@ -68,3 +87,83 @@ def check_clifford(circuit: QuantumCircuit, device: DeviceInfo) -> QuantumCircui
                 rewritten.append(earlier)
         rewritten.compose(clifford.to_circuit(), qubits=list(item.qubits), inplace=True)
     return circuit if rewritten is None else rewritten
+
+
+class _Structure:
+    """One walk over a circuit, the definitions of its gates and its control-flow blocks.
+
+    Sizes are memoised per circuit object, so a definition used many times is walked once
+    and a circuit whose expanded size is exponential in its text is refused after at most
+    :data:`MAX_EXPANDED_OPERATIONS` visits.
+    """
+
+    def __init__(self) -> None:
+        self._sizes: dict[int, tuple[QuantumCircuit, int]] = {}  # the circuit keeps its id alive
+
+    def size(self, circuit: QuantumCircuit, where: str) -> int:
+        known = self._sizes.get(id(circuit))
+        if known is not None:
+            return known[1]
+        total = 0
+        for index, item in enumerate(circuit.data):
+            _distinct_operands(circuit, item, index, where)
+            total += self._operation(item.operation, where)
+            if total > MAX_EXPANDED_OPERATIONS:
+                raise program_error(
+                    f"expands to more than {MAX_EXPANDED_OPERATIONS:,} operations (gate definitions "
+                    "and loops unrolled); simplify it"
+                )
+        self._sizes[id(circuit)] = (circuit, total)
+        return total
+
+    def _operation(self, operation: Instruction, where: str) -> int:
+        if isinstance(operation, ControlFlowOp):
+            inner = f"{where}{_named(operation)} block: "
+            blocks = sum(self.size(block, inner) for block in operation.blocks)
+            if isinstance(operation, ForLoopOp):
+                blocks *= len(operation.params[0])
+            return max(blocks, 1)
+        if getattr(operation, "_standard_gate", None) is not None:
+            return 1
+        definition = operation.definition
+        if definition is None:
+            return 1
+        return max(self.size(definition, f"{where}in the definition of {_named(operation)}: "), 1)
+
+
+def check_structure(circuit: QuantumCircuit) -> None:
+    """Refuse a circuit that expands to more than :data:`MAX_EXPANDED_OPERATIONS`
+    operations or has an instruction naming one (qu)bit twice (see the module docs)."""
+    try:
+        _Structure().size(circuit, "")
+    except RecursionError:
+        raise program_error("its gate definitions nest too deeply to check; simplify it") from None
+
+
+def _named(operation: Instruction) -> str:
+    return quote(operation.name, 40)
+
+
+def _distinct_operands(circuit: QuantumCircuit, item: CircuitInstruction, index: int, where: str) -> None:
+    for kind, bits in (("qubit", item.qubits), ("classical bit", item.clbits)):
+        if len(bits) < 2 or len(set(bits)) == len(bits):
+            continue
+        seen: set[object] = set()
+        for bit in bits:
+            if bit in seen:
+                raise program_error(
+                    f"{where}instruction {index} ({_named(item.operation)}) uses {kind} "
+                    f"{_bit_name(circuit, bit)} more than once"
+                )
+            seen.add(bit)
+
+
+def _bit_name(circuit: QuantumCircuit, bit: Qubit | Clbit) -> str:
+    try:
+        location = circuit.find_bit(bit)
+    except Exception:  # a bit of no register of this circuit: its index is all there is
+        return "?"
+    if location.registers:
+        register, position = location.registers[0]
+        return f"{quote(register.name, 40)[1:-1]}[{position}]"
+    return f"#{location.index}"

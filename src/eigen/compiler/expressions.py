@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 
 from qiskit.circuit import Parameter, ParameterExpression
 
-from eigen.errors import InvalidArgument
+from eigen.errors import InvalidArgument, quote
 
 MAX_EXPRESSION_CHARS = 2_000
 
@@ -61,18 +61,18 @@ def parse_expression(text: str, symbols: Mapping[str, Parameter]) -> Value:
         tree = ast.parse(text.strip(), mode="eval")
         value = _evaluate(tree.body, symbols)
     except InvalidArgument as exc:
-        raise InvalidArgument(f"invalid expression {text!r}: {exc.message}") from None
+        raise InvalidArgument(f"invalid expression {quote(text)}: {exc.message}") from None
     except (SyntaxError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
-        raise InvalidArgument(f"invalid expression {text!r}: {exc}") from None
+        raise InvalidArgument(f"invalid expression {quote(text)}: {exc}") from None
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidArgument(f"invalid expression {text!r}: not a finite number")
+        raise InvalidArgument(f"invalid expression {quote(text)}: not a finite number")
     return value
 
 
 def _evaluate(node: ast.expr, symbols: Mapping[str, Parameter]) -> Value:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            raise InvalidArgument(f"unsupported constant {node.value!r}")
+            raise InvalidArgument(f"unsupported constant {quote(node.value)}")
         return float(node.value)  # float, so '9**9**9' overflows instead of running forever
     if isinstance(node, ast.Name):
         return _lookup(node.id, symbols)
@@ -94,7 +94,7 @@ def _evaluate(node: ast.expr, symbols: Mapping[str, Parameter]) -> Value:
         return result
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         if node.func.id not in _FUNCTIONS or len(node.args) != 1:
-            raise InvalidArgument(f"unsupported function {node.func.id!r}")
+            raise InvalidArgument(f"unsupported function {quote(node.func.id)}")
         method, numeric = _FUNCTIONS[node.func.id]
         argument = _evaluate(node.args[0], symbols)
         if isinstance(argument, ParameterExpression):
@@ -109,4 +109,4 @@ def _lookup(name: str, symbols: Mapping[str, Parameter]) -> Value:
         return symbols[name]
     if name in _CONSTANTS:
         return _CONSTANTS[name]
-    raise InvalidArgument(f"parameter {name!r} is not declared in 'parameters'")
+    raise InvalidArgument(f"parameter {quote(name)} is not declared in 'parameters'")

@@ -6,6 +6,11 @@
 * ``eigen-lang``: ``eigen.lang.read_program(source, entrypoint)`` (imported lazily; the
   reader parses the AST and never runs user code). Its ``defaults`` and ``hybrid`` are
   passed on to the :class:`~eigen.models.compiled.CompiledProgram`.
+
+:func:`parse_and_check` is what a program parser runs (:mod:`eigen.compiler.sandbox`):
+the parse, then the device-independent checks of the parsed circuit
+(:func:`~eigen.compiler.checks.check_structure`), so that nothing past it (the device
+checks, the transpiler) meets a circuit of unbounded size or a repeated operand.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from typing import Any
 from qiskit.circuit import QuantumCircuit
 
 from eigen.compiler.aqo import from_aqo
+from eigen.compiler.checks import check_structure
 from eigen.compiler.qasm import parse_qasm
 from eigen.compiler.source import check_source, program_error
-from eigen.errors import EigenError, Unimplemented
+from eigen.errors import EigenError, Unimplemented, quote
 from eigen.models.compiled import HybridSpec
+from eigen.models.panics import describe, must_escape
 from eigen.models.program import ProgramLanguage, language_from_name
 
 
@@ -46,13 +53,22 @@ def parse_program(source: str, language: ProgramLanguage | str, entrypoint: str 
     return _parse_eigen_lang(source, entrypoint)
 
 
+def parse_and_check(
+    source: str, language: ProgramLanguage | str, entrypoint: str = "main"
+) -> ParsedProgram:
+    """:func:`parse_program`, then :func:`~eigen.compiler.checks.check_structure`."""
+    parsed = parse_program(source, language, entrypoint)
+    check_structure(parsed.circuit)
+    return parsed
+
+
 def resolve_language(language: ProgramLanguage | str) -> ProgramLanguage:
     if isinstance(language, ProgramLanguage):
         return language
     found = language_from_name(str(language))  # aliases: "qasm", "openqasm2", "json", ...
     if found is None:
         names = ", ".join(member.value for member in ProgramLanguage)
-        raise program_error(f"unknown program language {language!r} (one of {names})")
+        raise program_error(f"unknown program language {quote(language)} (one of {names})")
     return found
 
 
@@ -63,10 +79,12 @@ def _parse_eigen_lang(source: str, entrypoint: str) -> ParsedProgram:
         raise Unimplemented("Eigen-Lang programs are not supported by this build") from None
     try:
         program = reader(source, entrypoint=entrypoint)
-    except EigenError:
+    except (EigenError, MemoryError):  # MemoryError: the caller knows the limit it hit
         raise
-    except Exception as exc:  # the reader should raise InvalidArgument; never leak a trace
-        raise program_error(f"Eigen-Lang error: {type(exc).__name__}: {exc}") from None
+    except BaseException as exc:  # the reader should raise InvalidArgument; never leak a trace
+        if must_escape(exc):
+            raise
+        raise program_error(f"Eigen-Lang error: {describe(exc)}") from None
     circuit = program.circuit
     if not isinstance(circuit, QuantumCircuit):
         raise program_error("Eigen-Lang program produced no circuit")

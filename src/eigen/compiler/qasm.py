@@ -4,18 +4,30 @@
   ``qelib1.inc`` gates become qiskit's standard gates (``u3``, ``cu1``, ...).
 * OpenQASM 3: the fast native ``qiskit.qasm3.loads_experimental`` (about 0.1 ms for a
   small circuit, straight-line standard gates only) first; when it fails, the
-  full-featured ``qiskit.qasm3.loads`` (qiskit-qasm3-import: ``gate`` definitions,
-  ``input float[64] theta;`` parameters, ``if``) as fallback. Its first call in a process
-  costs ~100 ms (see :func:`warm_up`). When both fail, the fallback's error is reported,
-  because it carries the line and column.
+  full-featured qiskit-qasm3-import (``gate`` definitions, ``input float[64] theta;``
+  parameters, ``if``) as fallback: ``openqasm3.parse`` to an AST, then
+  ``qiskit_qasm3_import.convert`` (what ``qiskit.qasm3.loads`` does). Its first call in a
+  process costs ~100 ms (see :func:`warm_up`). When both fail, the fallback's error is
+  reported, because it carries the line and column.
+
+The native parser declines some programs by panicking (``pyo3_runtime.PanicException``,
+a ``BaseException``: ``qubit[n] q;`` with a ``const``, a program without a version
+line): a panic is a decline like any other error (:mod:`eigen.models.panics`). The
+fallback copies a gate's whole definition at each call, so gate definitions that call
+each other cost time and memory exponential in their nesting: before converting, the
+AST's calls are counted with each user gate weighted by the operations its definition
+expands to, and a program past :data:`~eigen.compiler.checks.MAX_EXPANDED_OPERATIONS`
+is refused without being converted.
 
 Every failure is an :class:`~eigen.errors.InvalidArgument` on the field ``program`` with a
 message such as ``program: OpenQASM 3 parse error: line 3, column 1: gate 'foo' is not
 defined.``. Columns are 1-based.
 
 Known noise: on a syntax error the native parser prints its diagnostics to the process's
-stdout (from Rust, so it cannot be captured without redirecting the file descriptor),
-and the ANTLR parser behind the fallback prints a line to stderr.
+stdout (from Rust, so it cannot be captured without redirecting the file descriptor), a
+panic's message goes to stderr, and the ANTLR parser behind the fallback prints a line to
+stderr. Servers parse in the program sandbox (:mod:`eigen.compiler.sandbox`), whose
+workers point both descriptors at ``/dev/null``.
 """
 
 from __future__ import annotations
@@ -23,14 +35,22 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Iterator, Sequence
 
+import openqasm3
 import qiskit.qasm2
 import qiskit.qasm3
+import qiskit_qasm3_import
+from openqasm3 import ast
 from qiskit.circuit import QuantumCircuit
 from qiskit.exceptions import ExperimentalWarning
 
+from eigen.compiler.checks import MAX_EXPANDED_OPERATIONS
 from eigen.compiler.source import check_qasm_text, program_error
-from eigen.errors import InvalidArgument
+from eigen.errors import InvalidArgument, bounded, quote
+from eigen.models.panics import must_escape
+
+REASON_LIMIT = 300  # bytes of a parser's reason kept in an error: it may quote the program
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +95,11 @@ def parse_qasm2(source: str) -> QuantumCircuit:
             include_path=(),  # qelib1.inc is built in; never read files of the server
             custom_instructions=qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
         )
-    except Exception as exc:
+    except MemoryError:  # the caller knows which limit the parse ran into
+        raise
+    except BaseException as exc:  # a foreign panic too (see the module docs)
+        if must_escape(exc):
+            raise
         raise program_error(f"OpenQASM 2 parse error: {_describe(exc)}") from None
 
 
@@ -83,14 +107,74 @@ def parse_qasm3(source: str) -> QuantumCircuit:
     check_qasm_text(source)
     try:
         return qiskit.qasm3.loads_experimental(source, include_path=[])
-    except Exception as fast_exc:
+    except MemoryError:
+        raise
+    except BaseException as fast_exc:  # a panic is a decline too (see the module docs)
+        if must_escape(fast_exc):
+            raise
         fast_reason = _describe(fast_exc)
     logger.debug("native OpenQASM 3 importer declined (%s); using qiskit-qasm3-import", fast_reason)
     try:
-        return qiskit.qasm3.loads(source)
-    except Exception as exc:
-        reason = _describe(exc) or fast_reason
-        raise program_error(f"OpenQASM 3 parse error: {reason}") from None
+        tree = openqasm3.parse(source)
+    except MemoryError:
+        raise
+    except BaseException as exc:
+        if must_escape(exc):
+            raise
+        raise program_error(f"OpenQASM 3 parse error: {_describe(exc) or fast_reason}") from None
+    check_expansion(tree)
+    try:
+        return qiskit_qasm3_import.convert(tree)
+    except (MemoryError, RecursionError):  # nesting past Python's stack: say so below
+        raise
+    except BaseException as exc:
+        if must_escape(exc):
+            raise
+        raise program_error(f"OpenQASM 3 parse error: {_describe(exc) or fast_reason}") from None
+
+
+def check_expansion(program: ast.Program) -> None:
+    """Refuse a program whose gate calls expand to more than
+    :data:`~eigen.compiler.checks.MAX_EXPANDED_OPERATIONS` operations (loops not unrolled:
+    the converter keeps them as loops), counting each call of a user gate as the
+    operations of its definition; built-in gates count one."""
+    costs: dict[str, int] = {}
+    total = 0
+    for statement in program.statements:
+        if isinstance(statement, ast.QuantumGateDefinition):
+            size = sum(_cost(call, costs) for call in _calls(statement.body))
+            costs[statement.name.name] = min(size, MAX_EXPANDED_OPERATIONS + 1)
+            continue
+        for call in _calls([statement]):
+            total += _cost(call, costs)
+            if total > MAX_EXPANDED_OPERATIONS:
+                line = call.span.start_line if call.span is not None else None
+                where = f"line {line}: " if line is not None else ""
+                raise program_error(
+                    f"{where}the program expands to more than {MAX_EXPANDED_OPERATIONS:,} "
+                    "operations (each gate replaced by its definition); simplify it"
+                )
+
+
+def _cost(call: ast.QuantumGate, costs: dict[str, int]) -> int:
+    return max(costs.get(call.name.name, 1), 1)
+
+
+def _calls(nodes: Sequence[object]) -> Iterator[ast.QuantumGate]:
+    """Every gate call in ``nodes`` and in the blocks nested in them, in no set order."""
+    stack: list[object] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.QuantumGate):
+            yield node
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, ast.QASMNode):
+            stack.extend(
+                value
+                for name, value in vars(node).items()
+                if name != "span" and isinstance(value, ast.QASMNode | list)
+            )
 
 
 def _describe(exc: BaseException) -> str:
@@ -105,15 +189,16 @@ def _describe(exc: BaseException) -> str:
         match = pattern.match(text)
         if match:
             line, column, rest = match.groups()
-            return f"line {line}, column {int(column) + 1}: {rest}"
+            return bounded(f"line {line}, column {int(column) + 1}: {rest}", REASON_LIMIT)
     token = _offending_token(exc)
     if token is not None:
         line, column, found = token
-        what = "unexpected end of input" if found == "<EOF>" else f"unexpected {found!r}"
-        return f"line {line}, column {column + 1}: {what}" + (f" ({text})" if text else "")
+        what = "unexpected end of input" if found == "<EOF>" else f"unexpected {quote(found, 40)}"
+        described = f"line {line}, column {column + 1}: {what}" + (f" ({text})" if text else "")
+        return bounded(described, REASON_LIMIT)
     if not text:
         return f"{type(exc).__name__} (no details from the parser)"
-    return text
+    return bounded(text, REASON_LIMIT)
 
 
 def _offending_token(exc: BaseException) -> tuple[int, int, str] | None:

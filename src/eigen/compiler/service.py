@@ -2,7 +2,10 @@
 
 Steps of ``compile``:
 
-1. parse by language (:mod:`eigen.compiler.parse`: OpenQASM 2/3, AQO, Eigen-Lang);
+1. parse by language (:mod:`eigen.compiler.parse`: OpenQASM 2/3, AQO, Eigen-Lang) and
+   the device-independent checks of the parsed circuit (expanded size, repeated
+   operands), through the service's :class:`~eigen.compiler.sandbox.ProgramParser`: in
+   process by default, in the program sandbox's worker processes in a server;
 2. checks (:mod:`eigen.compiler.checks`): at least one qubit, no wider than the device,
    Clifford-only gates on a ``clifford_only`` device, and ``measure_all`` for a
    non-hybrid circuit without measurements (its counts then cover every qubit);
@@ -21,7 +24,16 @@ same ``CompiledProgram`` for a repeated submission (sweeps, benchmarks, VQE rest
 skipping parse and transpile. Cached programs are shared: callers must treat a
 ``CompiledProgram`` and its circuits as read-only (bind parameters into a copy, which
 ``assign_parameters`` does by default). The report of a cache hit is the original
-compilation's (its ``duration_ms`` is not the hit's).
+compilation's (its ``duration_ms`` is not the hit's). Parses are cached too (as many,
+keyed by the program's sha256, language and entrypoint), so the compile that follows a
+validation, or a compile of the same program for another device or level, does not parse
+again. :meth:`CompilationService.validated` is the validation cache's lookup alone: it
+never parses, so a caller on an event loop may use it and validate elsewhere on a miss.
+
+Native code (qiskit's transpiler, its OpenQASM 3 exporter, Clifford synthesis) can panic
+(``pyo3_runtime.PanicException``, a ``BaseException``); a panic, like any error of the
+transpiler, ends that compile in ``CompilationFailed`` with its reason, never the thread
+(:mod:`eigen.models.panics`).
 """
 
 from __future__ import annotations
@@ -33,12 +45,13 @@ from typing import Any
 
 import qiskit.qasm3
 from qiskit.circuit import QuantumCircuit
+from qiskit.transpiler.exceptions import TranspilerError
 
 from eigen.compiler.aqo import fingerprint, to_aqo
 from eigen.compiler.bases import measured_in_basis
 from eigen.compiler.cache import LRUCache
-from eigen.compiler.checks import check_clifford, check_width, ensure_measured
-from eigen.compiler.parse import ParsedProgram, parse_program, resolve_language
+from eigen.compiler.checks import check_clifford, check_width, ensure_measured, has_measurements
+from eigen.compiler.parse import ParsedProgram, resolve_language
 from eigen.compiler.passes import (
     DEFAULT_OPTIMIZATION_LEVEL,
     OPTIMIZE_LEVEL,
@@ -48,28 +61,18 @@ from eigen.compiler.passes import (
     key_for,
 )
 from eigen.compiler.passes import warm_up as warm_up_passes
-from eigen.compiler.qasm import parse_qasm3
 from eigen.compiler.report import compile_report
+from eigen.compiler.sandbox import InProcessParser, ProgramParser
 from eigen.compiler.source import check_source, source_digest
-from eigen.errors import EigenError
+from eigen.errors import CompilationFailed, EigenError, quote
 from eigen.models.compiled import CompiledProgram, CompileRequest
+from eigen.models.panics import describe, must_escape
 from eigen.models.program import ProgramLanguage
 from eigen.models.target import DeviceInfo
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_RESULT_CACHE_SIZE = 256
-
-_WARM_UP_QASM3 = """OPENQASM 3.0;
-include "stdgates.inc";
-input float[64] theta;
-gate warm a, b { h a; cx a, b; }
-qubit[2] q;
-bit[2] c;
-warm q[0], q[1];
-rz(theta) q[1];
-c = measure q;
-"""
 
 
 class CompilationService:
@@ -82,9 +85,12 @@ class CompilationService:
         cache_size: int = DEFAULT_RESULT_CACHE_SIZE,
         default_optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
         optimize_level: int = OPTIMIZE_LEVEL,
+        parser: ProgramParser | None = None,
     ) -> None:
         self._pass_managers = pass_managers if pass_managers is not None else default_cache()
+        self._parser: ProgramParser = parser if parser is not None else InProcessParser()
         self._results: LRUCache[Hashable, CompiledProgram] = LRUCache(cache_size)
+        self._parsed: LRUCache[Hashable, ParsedProgram] = LRUCache(cache_size)
         self._default_level = check_level(default_optimization_level)
         self._optimize_level = check_level(optimize_level)
 
@@ -92,21 +98,11 @@ class CompilationService:
 
     def validate(self, request: CompileRequest) -> CompiledProgram:
         """Parse and check without transpiling; ``circuit`` is the logical circuit."""
-        if request.optimization_level is not None:
-            check_level(request.optimization_level)
-        device = request.device
-        digest = source_digest(check_source(request.program))
-        key = (
-            "validate",
-            digest,
-            *self._program_key(request),
-            device.name,
-            device.num_qubits,
-            device.clifford_only,
-        )
+        digest, key = self._validate_key(request)
         cached = self._results.get(key)
         if cached is not None:
             return cached
+        device = request.device
         started = time.perf_counter()
         parsed, logical, _, added = self._prepare(request)
         elapsed_ms = (time.perf_counter() - started) * 1e3
@@ -144,6 +140,15 @@ class CompilationService:
         level = request.optimization_level
         return self._compile(request, self._optimize_level if level is None else level)
 
+    def validated(self, request: CompileRequest) -> CompiledProgram | None:
+        """What :meth:`validate` returns for ``request`` when it is in the cache, else None
+        (also for a request that :meth:`validate` refuses); never parses."""
+        try:
+            _, key = self._validate_key(request)
+        except EigenError:
+            return None
+        return self._results.hit(key)
+
     def cached(self, request: CompileRequest) -> CompiledProgram | None:
         """What :meth:`compile` returns for ``request`` when it is in the result cache."""
         level = request.optimization_level
@@ -153,22 +158,40 @@ class CompilationService:
     # -- operations --------------------------------------------------------------------
 
     def warm_up(self, devices: Iterable[DeviceInfo] = ()) -> float:
-        """Pay one-time start-up costs (transpiler ~1 s, OpenQASM 3 fallback ~0.1 s) now."""
+        """Pay one-time start-up costs (transpiler ~1 s, OpenQASM 3 fallback ~0.1 s, the
+        sandbox's workers) now."""
         started = time.perf_counter()
-        try:
-            parse_qasm3(_WARM_UP_QASM3)  # loads qiskit-qasm3-import and its ANTLR parser
-        except EigenError as exc:  # pragma: no cover - only if qiskit-qasm3-import breaks
-            logger.warning("OpenQASM 3 fallback importer warm-up failed: %s", exc)
         warm_up_passes(devices, (self._default_level,), self._pass_managers)
+        self._parser.warm_up()
         return time.perf_counter() - started
+
+    def close(self) -> None:
+        """Release the parser's workers (a server's program sandbox)."""
+        self._parser.close()
 
     def cache_info(self) -> dict[str, int]:
         return {**self._results.info(), "pass_managers": len(self._pass_managers)}
 
     def clear_cache(self) -> None:
         self._results.clear()
+        self._parsed.clear()
 
     # -- internals ---------------------------------------------------------------------
+
+    def _validate_key(self, request: CompileRequest) -> tuple[str, Hashable]:
+        """The program's sha256 and the result cache key of validating it."""
+        if request.optimization_level is not None:
+            check_level(request.optimization_level)
+        device = request.device
+        digest = source_digest(check_source(request.program))
+        return digest, (
+            "validate",
+            digest,
+            *self._program_key(request),
+            device.name,
+            device.num_qubits,
+            device.clifford_only,
+        )
 
     def _compile_key(self, request: CompileRequest, level: int) -> tuple[str, Hashable]:
         """The program's sha256 and the result cache key of compiling it at ``level``."""
@@ -192,13 +215,7 @@ class CompilationService:
         started = time.perf_counter()
         parsed, logical, executable, added = self._prepare(request)
         parsed_at = time.perf_counter()
-        transpiled = self._pass_managers.transpile(executable, device, level, request.seed)
-        bases = {
-            basis: self._pass_managers.transpile(
-                measured_in_basis(executable, basis), device, level, request.seed
-            )
-            for basis in request.measurement_bases
-        }
+        transpiled, bases = self._transpile(executable, request, level)
         transpiled_at = time.perf_counter()
         artifacts: dict[str, Any] = {}
         qasm3_text = _export_qasm3(transpiled, artifacts)
@@ -244,16 +261,60 @@ class CompilationService:
         )
         return compiled
 
+    def _transpile(
+        self, executable: QuantumCircuit, request: CompileRequest, level: int
+    ) -> tuple[QuantumCircuit, dict[str, QuantumCircuit]]:
+        """The circuit and its measurement-basis variants on the device; whatever the
+        transpiler raises (a panic too) is a CompilationFailed with its reason."""
+        device, seed = request.device, request.seed
+        try:
+            transpiled = self._pass_managers.transpile(executable, device, level, seed)
+            bases = {
+                basis: self._pass_managers.transpile(
+                    measured_in_basis(executable, basis), device, level, seed
+                )
+                for basis in request.measurement_bases
+            }
+        except EigenError:
+            raise
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
+            kind = "cannot be compiled" if isinstance(exc, TranspilerError) else "made the transpiler fail"
+            logger.warning(
+                "transpiling a program failed: %s", describe(exc), extra={"device": quote(device.name)}
+            )
+            raise CompilationFailed(f"program: {kind} for {device.name}: {describe(exc)}") from None
+        return transpiled, bases
+
+    def _parse(self, request: CompileRequest) -> ParsedProgram:
+        """The parsed and checked program, from the parse cache or the parser."""
+        language, entrypoint = self._program_key(request)
+        key = (source_digest(check_source(request.program)), language, entrypoint)
+        parsed = self._parsed.get(key, count=False)
+        if parsed is None:
+            parsed = self._parser.parse(request.program, language, request.entrypoint)
+            self._parsed.put(key, parsed)
+        return parsed
+
     def _prepare(self, request: CompileRequest) -> tuple[ParsedProgram, QuantumCircuit, QuantumCircuit, bool]:
-        """Parse and check: (parsed, logical circuit, circuit to transpile, measures added)."""
-        parsed = parse_program(request.program, request.language, request.entrypoint)
+        """Parse and check: (parsed, logical circuit, circuit to transpile, measures added).
+
+        The parsed circuit is shared by the parse cache: measurements are added to a copy."""
+        parsed = self._parse(request)
         circuit = parsed.circuit
         device = request.device
         check_width(circuit, device)
         executable = check_clifford(circuit, device) if device.clifford_only else circuit
-        added = ensure_measured(circuit, hybrid=parsed.hybrid is not None)
-        if added and executable is not circuit:
-            ensure_measured(executable)
+        added = parsed.hybrid is None and not has_measurements(circuit)
+        if added:
+            copied = executable is circuit
+            circuit = circuit.copy()
+            ensure_measured(circuit)
+            if copied:
+                executable = circuit
+            else:
+                ensure_measured(executable)  # check_clifford's own rewritten copy
         return parsed, circuit, executable, added
 
     @staticmethod
@@ -270,9 +331,11 @@ def _parameter_names(circuit: QuantumCircuit) -> list[str]:
 def _export_qasm3(circuit: QuantumCircuit, problems: dict[str, Any]) -> str:
     try:
         text: str = qiskit.qasm3.dumps(circuit)
-    except Exception as exc:  # the circuit still runs; only the artifact form is missing
-        logger.warning("cannot export compiled circuit as OpenQASM 3: %s", exc)
-        problems["qasm3_error"] = str(exc)
+    except BaseException as exc:  # the circuit still runs; only the artifact form is missing
+        if must_escape(exc):
+            raise
+        logger.warning("cannot export compiled circuit as OpenQASM 3: %s", describe(exc))
+        problems["qasm3_error"] = describe(exc)
         return ""
     return text
 

@@ -31,6 +31,11 @@ class CompilerPort(Protocol):
         """``compile(request)`` when it is at hand without compiling (a cache hit), else
         None; never slow, so it needs no deadline."""
 
+    def validated(self, request: CompileRequest) -> CompiledProgram | None:
+        """``validate(request)`` when it is at hand without parsing (a cache hit), else
+        None (also where ``validate`` would refuse it); never slow, so a caller on an event
+        loop may use it and validate off the loop on a miss."""
+
 
 class DriverPort(Protocol):
     def list_devices(self) -> list[DeviceInfo]: ...

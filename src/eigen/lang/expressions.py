@@ -6,6 +6,13 @@ values), ``pi``, arithmetic ``+ - * /`` and unary ``+ -`` on numbers and ``Param
 (giving a qiskit ``ParameterExpression``), indexing (``q[0]``, ``ANGLES[1]``), ``.size``
 of a register, the fields of an ``OptimizationResult`` and calls of DSL names (handed to
 the reader's call handler). Everything else is refused with its line.
+
+A name bound to a list stands for the whole list wherever it is used, so ``b = [a, a]``
+doubles ``a``: twenty such lines make a value of a million items, which every walk of it
+(a qubit list, an option, the decorator's ``metadata``) would expand. Each list, tuple
+or dict built here therefore knows its expanded size (items, nested ones counted in full),
+and one past :data:`~eigen.lang.rules.MAX_VALUE_ITEMS` is refused where it is written:
+no value can hold more than a program could spell out.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from qiskit.circuit import ParameterExpression
 
 from eigen.lang.diagnostics import fail
 from eigen.lang.names import CONSTANTS, Imports
-from eigen.lang.rules import MAX_INT, MAX_QUBITS
+from eigen.lang.rules import MAX_INT, MAX_QUBITS, MAX_VALUE_ITEMS
 from eigen.lang.values import (
     Angle,
     ClassicalRegisterValue,
@@ -58,6 +65,8 @@ class Evaluator:
         self.imports = imports
         self.scope: dict[str, object] = {}
         self.on_call = on_call
+        # id -> (the container, kept alive so its id is not reused; its expanded size)
+        self._sizes: dict[int, tuple[object, int]] = {}
 
     # -- the general evaluator -------------------------------------------------------
 
@@ -72,11 +81,14 @@ class Evaluator:
         if isinstance(node, ast.BinOp):
             return self._binary(node)
         if isinstance(node, ast.List):
-            return [self.value(item) for item in node.elts]
+            items = [self.value(item) for item in node.elts]
+            return self._sized(node, items, items)
         if isinstance(node, ast.Tuple):
-            return tuple(self.value(item) for item in node.elts)
+            items = [self.value(item) for item in node.elts]
+            return self._sized(node, tuple(items), items)
         if isinstance(node, ast.Dict):
-            return self._dict(node)
+            result = self._dict(node)
+            return self._sized(node, result, [*result.keys(), *result.values()])
         if isinstance(node, ast.Subscript):
             return self._subscript(node)
         if isinstance(node, ast.Attribute):
@@ -85,6 +97,23 @@ class Evaluator:
             return self.on_call(node)
         what = _UNSUPPORTED.get(type(node), f"{type(node).__name__} expressions are")
         fail(node, f"{what} not supported in Eigen-Lang")
+
+    def _sized(self, node: ast.expr, container: object, items: list[object]) -> object:
+        """``container`` once its expanded size is known to be within the limit."""
+        size = 1 + sum(self.size_of(item) for item in items)
+        if size > MAX_VALUE_ITEMS:
+            fail(
+                node,
+                f"this value holds more than {MAX_VALUE_ITEMS} items once the names in it are "
+                "expanded (lists of lists of the same names grow exponentially)",
+            )
+        self._sizes[id(container)] = (container, size)
+        return container
+
+    def size_of(self, value: object) -> int:
+        """The expanded size of a value built here (1 for anything else)."""
+        known = self._sizes.get(id(value))
+        return known[1] if known is not None else 1
 
     def _name(self, node: ast.Name) -> object:
         if node.id in self.scope:

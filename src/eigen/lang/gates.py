@@ -174,8 +174,8 @@ def check_ops(ops: list[Op], width: int, clbits: int, *, hybrid: bool) -> None:
                 fail(op.line, f"measure_all() needs {width} classical bits; {clbits} declared")
             measured.update(range(width))
             total += width
-        else:
-            total += 1
+        else:  # a gate, or a reset of each of its qubits
+            total += len(op.qubits) if op.kind == "reset" else 1
         if total > MAX_OPERATIONS:
             fail(op.line, f"the circuit has more than {MAX_OPERATIONS} operations")
 

@@ -53,7 +53,7 @@ from eigen.lang.module import decorator_options, split_module, statement_name
 from eigen.lang.names import Imports
 from eigen.lang.observable import observable_terms, read_observable, required_width
 from eigen.lang.program import LangProgram
-from eigen.lang.rules import MAX_QUBITS, parse_checked
+from eigen.lang.rules import MAX_OPERATIONS, MAX_QUBITS, parse_checked
 from eigen.lang.signature import bind
 from eigen.lang.values import (
     ClassicalRegisterValue,
@@ -88,6 +88,7 @@ class _Reader:
         self.ev = Evaluator(self.imports, self._call)
         self.decl = Declarations()
         self.ops: list[Op] = []
+        self.operations = 0  # instructions of the ops so far (a register's reset: one each)
         self.parts = HybridParts()
         self.in_function = False
         self._handlers: dict[str, Callable[[ast.Call], object]] = {
@@ -141,14 +142,21 @@ class _Reader:
         name = self._resolve(call)
         if name not in _STATEMENT_CALLS:
             self._call(call)
-        elif name in GATES:
-            self.ops.append(read_gate(name, call, self.ev))
+            return
+        if name in GATES:
+            op = read_gate(name, call, self.ev)
         elif name == "measure":
-            self.ops.append(read_measure(call, self.ev))
+            op = read_measure(call, self.ev)
         elif name == "measure_all":
-            self.ops.append(read_measure_all(call))
+            op = read_measure_all(call)
         else:
-            self.ops.append(read_reset(call, self.ev))
+            op = read_reset(call, self.ev)
+        self.ops.append(op)
+        # Bounded while reading, not only once the width is known (check_ops): each call
+        # may name a whole register.
+        self.operations += 1 if op.kind == "gate" else max(len(op.qubits), 1)
+        if self.operations > MAX_OPERATIONS:
+            fail(call, f"the circuit has more than {MAX_OPERATIONS} operations")
 
     # -- calls -----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ MAX_AST_DEPTH = 200  # the Module is depth 1
 MAX_QUBITS = 1024  # total width of a program's circuit
 MAX_OPERATIONS = 200_000  # circuit instructions after expanding measure_all() and registers
 MAX_INT = 2**63  # integer constants and integer arithmetic stay below this
+MAX_VALUE_ITEMS = MAX_AST_NODES  # items of a list, tuple or dict value, names expanded
 PROGRAM_FILENAME = "program.eigen.py"
 
 ALLOWED_MODULES = frozenset({"eigen_lang", "eigen_lang.optimizers"})

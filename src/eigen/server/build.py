@@ -77,9 +77,12 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
         stack.drivers = remote_drivers
         stack.closers.append(remote_drivers.close)
     if "compiler" in wanted:
+        from eigen.compiler.sandbox import ProgramSandbox
         from eigen.compiler.service import CompilationService
 
-        stack.compiler = CompilationService()
+        compiler = CompilationService(parser=ProgramSandbox())  # program text parsed off-process
+        stack.compiler = compiler
+        stack.closers.append(compiler.close)
     elif "kernel" in wanted:
         from eigen.server.remote import RemoteCompiler
 

@@ -194,6 +194,10 @@ class RemoteCompiler(_Remote):
         """Never: the compiler's cache is in its own process, one call away like a compile."""
         return None
 
+    def validated(self, request: CompileRequest) -> CompiledProgram | None:
+        """Never: the compiler's cache is in its own process, one call away like a validate."""
+        return None
+
 
 class RemoteDrivers(_Remote):
     def __init__(self, address: str) -> None:

@@ -1,0 +1,66 @@
+"""The program sandbox: parses in worker processes, within time and memory limits, silently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from poison_programs import BELL, CONST_DESIGNATOR, NO_VERSION, REPEATED, SYNTAX_ERROR, nested_gates
+
+from eigen.compiler.sandbox import ProgramSandbox
+from eigen.errors import InvalidArgument
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[ProgramSandbox]:
+    started = ProgramSandbox(time_limit_s=1.0, memory_limit_mib=200)
+    try:
+        started.warm_up()
+        yield started
+    finally:
+        started.close()
+
+
+def refusal(sandbox: ProgramSandbox, source: str) -> str:
+    with pytest.raises(InvalidArgument) as caught:
+        sandbox.parse(source, "qasm3", "main")
+    assert [v.field for v in caught.value.violations] == ["program"]
+    return caught.value.message
+
+
+def test_a_program_parses_to_its_circuit(sandbox: ProgramSandbox) -> None:
+    parsed = sandbox.parse(BELL, "qasm3", "main")
+    assert parsed.circuit.num_qubits == 2
+    assert parsed.circuit.count_ops() == {"h": 1, "cx": 1, "measure": 2}
+
+
+def test_errors_come_back_with_their_field(sandbox: ProgramSandbox) -> None:
+    assert "uses qubit q[0] more than once" in refusal(sandbox, REPEATED)
+    assert "OpenQASM 3 parse error" in refusal(sandbox, CONST_DESIGNATOR)
+    assert "OpenQASM 3 parse error" in refusal(sandbox, NO_VERSION)
+
+
+def test_parser_output_never_reaches_the_server(
+    sandbox: ProgramSandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The native parser prints diagnostics (with the program) to stdout, panics to stderr.
+    for source in (SYNTAX_ERROR, CONST_DESIGNATOR, NO_VERSION):
+        refusal(sandbox, source)
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "panicked" not in err and "cx q[0] q[1]" not in err
+
+
+def test_a_parse_past_the_time_limit_is_refused_and_the_worker_replaced(sandbox: ProgramSandbox) -> None:
+    assert "took more than 1 s" in refusal(sandbox, nested_gates(15))
+    assert sandbox.parse(BELL, "qasm3", "main").circuit.num_qubits == 2
+
+
+def test_a_parse_past_the_memory_limit_is_refused() -> None:
+    roomy_in_time = ProgramSandbox(time_limit_s=60.0, memory_limit_mib=64)
+    try:
+        message = refusal(roomy_in_time, nested_gates(17))
+        assert "more than 64 MiB" in message
+        assert roomy_in_time.parse(BELL, "qasm3", "main").circuit.num_qubits == 2
+    finally:
+        roomy_in_time.close()

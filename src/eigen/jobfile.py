@@ -34,7 +34,7 @@ MAX_YAML_DEPTH = 32
 def load_job_file(path: str | Path) -> JobRequest:
     """Read, validate and resolve a job.yaml into the request the kernel runs."""
     job_path = Path(path)
-    text = _read_limited(job_path, MAX_JOBSPEC_BYTES, "job file", str(job_path))
+    text = read_limited(job_path, MAX_JOBSPEC_BYTES, "job file", str(job_path))
     return jobspec_from_text(text, job_path.parent, source_name=str(job_path))
 
 
@@ -136,7 +136,7 @@ def program_source(spec: JobSpec, base_dir: Path | None) -> str:
     if base_dir is None:
         raise InvalidArgument.for_field("spec.program.path", "a path needs a job folder; send source instead")
     path = safe_program_path(base_dir, ref.path)
-    return _read_limited(path, MAX_PROGRAM_BYTES, "program", "spec.program.path")
+    return read_limited(path, MAX_PROGRAM_BYTES, "program", "spec.program.path")
 
 
 def safe_program_path(base_dir: Path, relative: str) -> Path:
@@ -161,7 +161,7 @@ def safe_program_path(base_dir: Path, relative: str) -> Path:
     return candidate
 
 
-def _read_limited(path: Path, limit: int, what: str, field: str) -> str:
+def read_limited(path: Path, limit: int, what: str, field: str) -> str:
     """The UTF-8 text of the regular file at ``path``, at most ``limit`` bytes.
 
     The file is opened without blocking and checked to be a regular file before anything

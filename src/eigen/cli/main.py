@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from eigen.cli import render
 from eigen.cli.session import Session, exit_code_for
@@ -159,7 +160,7 @@ def compile_job(
     try:
         report = compile_to_file(job, out_file)
     except EigenError as exc:
-        err.print(f"[red]error[/red] {exc.code}: {exc}")
+        err.print(f"[red]error[/red] {exc.code}: {escape(str(exc))}", highlight=False)
         raise typer.Exit(exit_code_for(exc)) from None
     out.print(f"wrote {out_file} (depth {report.get('after', {}).get('depth', '?')})")
 

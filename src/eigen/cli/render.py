@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from eigen.client.client import Client
-from eigen.errors import InvalidArgument
+from eigen.errors import InvalidArgument, quote
 from eigen.models.job import Job
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
@@ -24,7 +26,7 @@ def parse_state(text: str) -> JobState:
         return JobState(text.upper())
     except ValueError:
         names = ", ".join(s.value for s in JobState)
-        raise InvalidArgument.for_field("--state", f"unknown state {text!r} (one of {names})") from None
+        raise InvalidArgument.for_field("--state", f"unknown state {quote(text)} (one of {names})") from None
 
 
 def parse_labels(items: list[str]) -> dict[str, str]:
@@ -32,7 +34,7 @@ def parse_labels(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidArgument.for_field("--label", f"expected key=value, got {item!r}")
+            raise InvalidArgument.for_field("--label", f"expected key=value, got {quote(item)}")
         labels[key] = value
     return labels
 
@@ -42,9 +44,10 @@ def job_exit_code(job: Job) -> int:
 
 
 def state_line(job: Job) -> str:
+    """One line of rich markup; the error summary (which may quote user input) escaped."""
     line = f"job {job.id}: {job.state.value}"
     if job.error_summary:
-        line += f" ({job.error_code}: {job.error_summary})"
+        line += f" ({job.error_code}: {escape(job.error_summary)})"
     return line
 
 
@@ -118,7 +121,7 @@ def print_job(console: Console, job: Job) -> None:
     table = Table(show_header=False, box=None)
     for key, value in job_dict(job).items():
         if value not in (None, {}, ""):
-            table.add_row(f"[bold]{key}[/bold]", str(value))
+            table.add_row(f"[bold]{key}[/bold]", Text(str(value)))  # user text, not markup
     console.print(table)
 
 
@@ -155,7 +158,7 @@ def print_jobs(console: Console, jobs: list[Job], token: str) -> None:
             job.id,
             job.request.name,
             job.state.value,
-            job.request.target,
+            Text(job.request.target),
             str(job.request.priority),
             created,
         )
@@ -229,12 +232,12 @@ def print_hybrid_summary(console: Console, summary: dict[str, object]) -> None:
     parameters = summary.get("optimal_parameters") or {}
     if isinstance(parameters, dict):
         for name, value in sorted(parameters.items()):
-            table.add_row(f"parameter {name}", _number(value))
+            table.add_row(Text(f"parameter {name}"), _number(value))
     returns = summary.get("returns") or {}
     if isinstance(returns, dict):
         for name, value in returns.items():
             table.add_row(
-                f"returns.{name}",
+                Text(f"returns.{name}"),
                 _number(value)
                 if not isinstance(value, list)
                 else "[" + ", ".join(_number(v) for v in value) + "]",

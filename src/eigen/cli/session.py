@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from eigen.client.client import ENDPOINT_ENV, Client
 from eigen.errors import EigenError
@@ -73,7 +74,12 @@ class Session:
         if self._server is not None:
             self._server.stop()
         if isinstance(exc, EigenError):
-            self.console.print(f"[red]error[/red] {exc.code}: {exc}", markup=True, highlight=False)
+            # The message may quote user input: escaped, so "[/x]" in it is text, not markup.
+            self.console.print(
+                f"[red]error[/red] {exc.code}: {escape(str(exc))}", markup=True, highlight=False
+            )
             for violation in exc.violations:
-                self.console.print(f"  - {violation.field}: {violation.description}", highlight=False)
+                self.console.print(
+                    f"  - {escape(violation.field)}: {escape(violation.description)}", highlight=False
+                )
             raise typer.Exit(exit_code_for(exc)) from None

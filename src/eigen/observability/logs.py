@@ -9,6 +9,7 @@ id, the request id, the caller and the job id, and masks secrets
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -17,10 +18,18 @@ from typing import IO, Any
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
+from eigen.errors import bounded, quote
 from eigen.observability import context as call_context
 from eigen.observability.redact import redact_fields, redact_text
 
 FORMATS = ("json", "console")
+
+FIELD_LIMIT = 4096
+"""The most UTF-8 bytes one field of a log line keeps (a message, an extra): a field may
+hold user input (a program, a name), whose size nobody bounds."""
+
+EXCEPTION_LIMIT = 16384
+"""The most UTF-8 bytes the rendered traceback of a log line keeps."""
 
 
 class _AddService:
@@ -71,6 +80,37 @@ def _order(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     return ordered
 
 
+def _bound_fields(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """Cut every field to :data:`FIELD_LIMIT` (the traceback to :data:`EXCEPTION_LIMIT`),
+    so no input makes a log line large; a collection is cut as its JSON text."""
+    for key, value in event.items():
+        if key.startswith("_") or value is None or isinstance(value, (bool, float)):
+            continue
+        if isinstance(value, int):
+            if value.bit_length() > 256:  # JSON would print every digit, or fail past 4300
+                event[key] = quote(value)
+            continue
+        limit = EXCEPTION_LIMIT if key in ("exception", "stack") else FIELD_LIMIT
+        if isinstance(value, str):
+            event[key] = bounded(value, limit)
+        elif isinstance(value, (dict, list, tuple, set, frozenset)):
+            shown = _json_text(value)
+            if len(shown) > limit:
+                event[key] = bounded(shown, limit)
+        else:
+            event[key] = (
+                quote(value, limit) if not isinstance(value, BaseException) else bounded(str(value), limit)
+            )
+    return event
+
+
+def _json_text(value: object) -> str:
+    try:
+        return json.dumps(value, default=str, separators=(",", ":"))
+    except (TypeError, ValueError):  # a set, a cycle
+        return str(value)
+
+
 def _redact_rendered(logger: WrappedLogger, method: str, rendered: Any) -> Any:
     # Last line of defence: exception texts and reprs are rendered by now.
     return redact_text(rendered) if isinstance(rendered, str) else rendered
@@ -112,6 +152,7 @@ def configure_logging(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _bound_fields,
             _renderer(fmt),
             _redact_rendered,
         ],

@@ -97,10 +97,13 @@ def _bound_fields(logger: WrappedLogger, method: str, event: EventDict) -> Event
             shown = _json_text(value)
             if len(shown) > limit:
                 event[key] = bounded(shown, limit)
-        else:
-            event[key] = (
-                quote(value, limit) if not isinstance(value, BaseException) else bounded(str(value), limit)
-            )
+        else:  # rendered with str() by the JSON renderer: cut only what would be long
+            try:
+                shown = str(value)
+            except Exception:  # a __str__ that fails
+                shown = f"<{type(value).__name__}>"
+            if len(shown) > limit:
+                event[key] = bounded(shown, limit)
     return event
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +20,28 @@ from eigen.models.result import ExecutionResult, Experiment
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 
 DEVICE = DeviceInfo(name="test:device", num_qubits=4, basis_gates=("h", "cx"), max_shots=10_000)
+
+# A program qiskit's native OpenQASM 3 parser panics on (a Rust panic, raised in Python as
+# pyo3_runtime.PanicException, which is a BaseException and not an Exception).
+PANICKING_QASM3 = "OPENQASM 3.0;\nconst uint n = 2;\nqubit[n] q;\n"
+
+
+@functools.cache
+def foreign_panic() -> BaseException:
+    """A real ``pyo3_runtime.PanicException``, made by a real panic in qiskit's parser; a
+    stand-in ``BaseException`` subclass where this qiskit no longer panics on it."""
+    import qiskit.qasm3
+
+    try:
+        qiskit.qasm3.loads_experimental(PANICKING_QASM3, include_path=[])
+    except BaseException as exc:  # the panic is what we want
+        if not isinstance(exc, Exception):
+            return exc
+    return StandInPanic("a stand-in for a foreign panic")
+
+
+class StandInPanic(BaseException):
+    """A BaseException that is neither an Exception nor an interpreter signal."""
 
 
 class FakeCompiler:

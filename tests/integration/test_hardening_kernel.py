@@ -349,3 +349,44 @@ def test_a_store_error_is_recognised_as_a_full_disk() -> None:
     unwritable = storage_error(OSError(errno.EROFS, os.strerror(errno.EROFS)))
     assert unwritable is not None and unwritable.code == "EIGEN_UNAVAILABLE"
     assert storage_error(ValueError("nothing to do with disks")) is None
+
+
+def test_grpc_health_follows_the_kernels_problems() -> None:
+    """The helper the gRPC server runs beside its health servicer (the real servicer of
+    grpc_health): NOT_SERVING while the kernel names a problem, SERVING once it does not."""
+    import asyncio
+    from typing import cast
+
+    from grpc_health.v1 import health, health_pb2
+
+    from eigen.server.readiness import follow_kernel_health
+
+    problems = ["worker eigen-compile-0 died (SystemExit: a worker that ends anyway)"]
+
+    class Named:
+        def problems(self) -> list[str]:
+            return list(problems)
+
+    async def follow() -> list[int]:
+        servicer = health.aio.HealthServicer()
+        await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        task = asyncio.ensure_future(follow_kernel_health(cast(Kernel, Named()), servicer, [""], 0.01))
+        seen: list[int] = []
+        try:
+            states = health_pb2.HealthCheckResponse
+            for wanted in (states.NOT_SERVING, states.SERVING):
+                for _ in range(500):
+                    answer = await servicer.Check(health_pb2.HealthCheckRequest(service=""), None)
+                    if answer.status == wanted:
+                        break
+                    await asyncio.sleep(0.01)
+                seen.append(answer.status)
+                problems.clear()
+        finally:
+            task.cancel()
+        return seen
+
+    assert asyncio.run(follow()) == [
+        health_pb2.HealthCheckResponse.NOT_SERVING,
+        health_pb2.HealthCheckResponse.SERVING,
+    ]

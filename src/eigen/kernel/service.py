@@ -269,7 +269,6 @@ class Kernel:
         """Resume what a previous run left: compile again, re-queue, re-run."""
         pending = (JobState.PENDING, JobState.COMPILING, JobState.QUEUED, JobState.RUNNING)
         for job in self.store.in_states(pending):
-            self._track_deadline(job)
             self._resume(job, "requeued after a restart")
             log.info("resumed job", extra={"job_id": job.id, "state": job.state.value})
 
@@ -278,6 +277,7 @@ class Kernel:
         scheduler (a RUNNING one moves to QUEUED first, to run again)."""
         if job.state is JobState.RUNNING:
             self.lifecycle.move(job.id, JobState.QUEUED, message)
+        self._track_deadline(job)
         with self._lock:
             self._waiting.add(job.id)
         if job.state in (JobState.PENDING, JobState.COMPILING):

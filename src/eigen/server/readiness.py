@@ -7,9 +7,16 @@ compiler process needs nothing beyond answering. A process that hosts a kernel a
 checks the kernel itself (``kernel``): it fails naming a worker thread that died until
 the kernel's supervisor has replaced it, and naming a data folder that is full or
 cannot be written until a probe write succeeds again (:meth:`Kernel.problems`).
+:func:`follow_kernel_health` keeps gRPC health checking in step with the same problems.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from grpc_health.v1 import health, health_pb2
 
 from eigen.errors import Unavailable
 from eigen.kernel.ports import DriverPort
@@ -17,6 +24,8 @@ from eigen.kernel.service import Kernel
 from eigen.kernel.store.base import JobStore
 from eigen.server.build import Stack
 from eigen.system_api.rest.health import ReadyCheck, api_checks
+
+log = logging.getLogger(__name__)
 
 _PROBE_JOB_ID = "readiness-probe"
 
@@ -64,3 +73,28 @@ def _backends_check(drivers: DriverPort) -> ReadyCheck:
         return f"ok ({count} backends)"
 
     return check
+
+
+async def follow_kernel_health(
+    kernel: Kernel,
+    servicer: health.aio.HealthServicer,
+    services: Sequence[str],
+    interval_s: float = 1.0,
+) -> None:
+    """Set ``services`` (``""`` for the whole server) NOT_SERVING on ``servicer`` while
+    :meth:`Kernel.problems` names something (a dead worker, a data folder that cannot be
+    written) and SERVING again once it names nothing; runs until cancelled."""
+    serving = True
+    while True:
+        problems = await asyncio.to_thread(kernel.problems)
+        if serving == bool(problems):
+            serving = not problems
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if serving
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            for name in services:
+                await servicer.set(name, status)
+            log.warning("gRPC health changed", extra={"serving": serving, "problems": problems})
+        await asyncio.sleep(interval_s)

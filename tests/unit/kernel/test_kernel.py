@@ -196,6 +196,9 @@ def test_jobs_that_arrive_together_move_together(kernel: Kernel, compiler: FakeC
     kernel.store.transitions = lambda batch: batches.append(len(batch)) or transitions(batch)  # type: ignore[method-assign]
     release = hold_compiles(kernel, compiler)
     first, _ = kernel.submit(job_request("OPENQASM 3.0; qubit[2] q; // hold"))
+    deadline = time.monotonic() + 5  # the worker has taken it alone: the others queue behind it
+    while kernel.get(first.id).state is not JobState.COMPILING and time.monotonic() < deadline:
+        time.sleep(0.005)
     waiting = [kernel.submit(job_request(f"OPENQASM 3.0; qubit[2] q; // {i}"))[0] for i in range(10)]
     cancelled = kernel.cancel(waiting[3].id)
     release.set()

@@ -9,6 +9,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -24,7 +31,7 @@ from eigen.server.embedded import EmbeddedServer
 from eigen.server.grpc_server import start_grpc
 from eigen.server.wire import circuit_to_qpy
 from tests.integration.helpers import BELL, bell_circuit, details, job, wait
-from tests.integration.test_shutdown_drill import states
+from tests.integration.test_shutdown_drill import BUSY, TERMINAL, free_port, history, states, wait_serving
 
 pytestmark = pytest.mark.integration
 
@@ -159,3 +166,89 @@ def test_all_in_one_serves_no_internal_service(server: EmbeddedServer, channel: 
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     answer = next(iter(reflection.ServerReflectionInfo(iter([request]), timeout=10)))
     assert {s.name for s in answer.list_services_response.service} == PUBLIC
+
+
+# -- item 10: a signal to the whole process group ---------------------------------------------
+DRILL_JOBS = 40  # BUSY takes ~0.1 s to simulate: a few seconds of work for one driver process
+DRILL_GRACE_S = 10
+
+
+@contextmanager
+def group_serving(data_dir: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``eigen-server serve`` (all roles, one driver process) as the leader of a process
+    group of its own, so that a signal to the group reaches its children as Ctrl-C or
+    systemd's stop would."""
+    env = {
+        **os.environ,
+        "EIGEN_DATA_DIR": str(data_dir),
+        "EIGEN_SHUTDOWN_GRACE_S": str(DRILL_GRACE_S),
+        "EIGEN_EXECUTE_WORKERS": "2",
+        "EIGEN_DRIVER_PROCESSES": "1",
+    }
+    command = [sys.executable, "-m", "eigen.server", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("a") as stderr:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
+    try:
+        wait_serving(f"127.0.0.1:{port}", process)
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def children(pid: int) -> set[int]:
+    """The pids of the direct children of ``pid`` (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_to_the_process_group_fails_no_job(tmp_path: Path, signum: int) -> None:
+    data_dir, log, port = tmp_path / "data", tmp_path / "server.log", free_port()
+    address = f"127.0.0.1:{port}"
+    submitted: list[str] = []
+    with group_serving(data_dir, port, log) as process, grpc.insecure_channel(address) as channel:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:  # item 11 on the real server as well
+            kernel_pb2_grpc.KernelServiceStub(channel).Enqueue(
+                kernel_pb2.EnqueueRequest(job=job(BELL), owner="someone-else"), timeout=10
+            )
+        assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+        workers = children(process.pid)
+        assert len(workers) >= 2, "expected a driver process and the artifact writer"
+        for index in range(DRILL_JOBS):
+            request = jobs_pb2.SubmitJobRequest(job=job(BUSY, name=f"group-{index}", shots=100, seed=index))
+            submitted.append(stub.SubmitJob(request, timeout=30).job.id)
+        deadline = time.monotonic() + 60
+        while True:  # signal while a circuit is in the driver process and others wait
+            now = states(stub)
+            done = sum(s in TERMINAL for s in now.values())
+            if done >= 2 and pb.JOB_STATE_RUNNING in now.values():
+                break
+            assert done < DRILL_JOBS and time.monotonic() < deadline, "no moment with a job running"
+            time.sleep(0.02)
+        os.killpg(process.pid, signum)
+        assert process.wait(DRILL_GRACE_S + 30) == 0
+    assert sum(s in TERMINAL for s in now.values()) < DRILL_JOBS, "the load ended before the signal"
+
+    with group_serving(data_dir, port, log) as process, grpc.insecure_channel(address) as channel:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+        ended = {job_id: history(stub, job_id)[-1] for job_id in submitted}
+        failed = {job_id: e.message for job_id, e in ended.items() if e.state != pb.JOB_STATE_DONE}
+        assert not failed, f"{len(failed)} of {DRILL_JOBS} jobs did not end DONE: {failed}"
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(DRILL_GRACE_S + 30) == 0
+    lines = log.read_text()
+    assert "the driver process running this circuit died" not in lines
+    assert "Traceback" not in lines, lines[-4000:]

@@ -15,6 +15,12 @@ idle worker, sends it the work and waits for the answer on that pipe, in the cal
 thread (no executor threads: under load their hand-offs cost the server more than the
 pickling). A worker that dies (a crash in native code) fails the call it was running
 with EIGEN_EXECUTION_FAILED and is replaced; later calls run again.
+
+Workers ignore SIGINT and SIGTERM (:mod:`eigen.observability.signals`): Ctrl-C or a
+service manager signals the server's whole process group, and the server, not its
+workers, decides when a circuit is abandoned. A stopping server lets running circuits
+finish within its grace period, then kills the workers (:meth:`DriverProcesses.close`);
+the jobs cut off stay RUNNING and run again at the next start.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import pickle
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from eigen.errors import EigenError, ExecutionFailed, Unavailable
+from eigen.observability.signals import leave_server_signals, server_signals_blocked
 
 if TYPE_CHECKING:
     from eigen.drivers.registry import DriverRegistry
@@ -48,7 +56,10 @@ STOP_TIMEOUT_S = 5.0
 # -- in a worker -------------------------------------------------------------------------
 def _serve(conn: Connection, group: str) -> None:
     """A worker: load every driver (and what it imports: qiskit-aer, stim), say so with
-    its pid, then answer calls until the pipe closes (the server stopped or died)."""
+    its pid, then answer calls until the pipe closes (the server stopped or died). The
+    signals sent to the server's process group are the server's: a worker goes on with
+    its circuit through the server's graceful drain."""
+    leave_server_signals()
     from eigen.drivers.registry import DriverRegistry
 
     registry = DriverRegistry(group=group)
@@ -121,7 +132,11 @@ class DriverProcesses:
         process = self._context.Process(
             target=_serve, args=(theirs, self.group), name="eigen-driver", daemon=True
         )
-        process.start()
+        # Starting multiprocessing's resource tracker unblocks SIGINT and SIGTERM in this
+        # thread, and process.start() starts it when it is not running: start it first.
+        resource_tracker.ensure_running()
+        with server_signals_blocked():  # born deaf to the group's SIGINT and SIGTERM
+            process.start()
         theirs.close()
         return _Worker(process, ours)
 
@@ -202,7 +217,7 @@ class DriverProcesses:
             workers = list(self._all)
             self._idle_changed.notify_all()
         for worker in workers:
-            worker.process.terminate()  # a caller waiting on its pipe reads the end of it
+            worker.process.kill()  # it ignores SIGTERM; a caller waiting on its pipe reads the end
         for worker in workers:
             worker.process.join(STOP_TIMEOUT_S)
             worker.conn.close()

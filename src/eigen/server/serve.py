@@ -45,7 +45,9 @@ def serve(
 ) -> None:
     """Serve gRPC (and HTTP when an HTTP port is set) until SIGINT or SIGTERM, then stop
     gracefully: refuse new work, let running jobs finish within the grace period, leave the
-    rest for the next start."""
+    rest for the next start. The server's child processes (driver processes, artifact
+    writer) ignore these signals, so one sent to the whole process group (Ctrl-C,
+    systemd) stops only the server, which then stops them."""
     flags: dict[str, object] = {
         "role": role or None,
         "host": host,
@@ -126,6 +128,11 @@ def serve(
     if stack.kernel is not None:
         stack.kernel.drain(grace)  # nothing new starts; running jobs get up to `grace` to finish
         stack.kernel.stop()  # open WatchJob streams end; unfinished jobs stay for the next start
+    if stack.driver_processes is not None:
+        # Circuits still running past the grace period are abandoned now, with the kernel
+        # stopped and its store still open: their jobs stay RUNNING and run again at the
+        # next start. (The workers ignored the signal: they stop only here.)
+        stack.driver_processes.close()
     stopped.wait()
     stack.close()
     shutdown_tracing()  # flush spans still batched for export

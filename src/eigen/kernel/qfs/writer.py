@@ -7,9 +7,11 @@ handing the GIL to and from the gRPC event loop than writing. A :class:`WriterPr
 takes a whole batch of files in one message and answers once, so the server's threads
 make two calls per batch instead of four per file, and the file system work runs on the
 other core. YAML artifacts (job.yaml) are encoded there too (:class:`Yaml`): PyYAML's
-representer is pure Python. The writer imports nothing but the standard library, PyYAML
-and this module (it is started with ``python -m``, not through ``multiprocessing``, which
-would import the server's main module, qiskit included, into it).
+representer is pure Python. The writer imports nothing but the standard library, PyYAML,
+this module and :mod:`eigen.observability.signals` (it is started with ``python -m``, not
+through ``multiprocessing``, which would import the server's main module, qiskit
+included, into it). It is born with the server's signals blocked and ignores them
+(:mod:`eigen.observability.signals`).
 
 The writer is stopped by closing its pipe; if the server dies, the writer reads the end
 of its pipe and exits too. A writer that dies is replaced, and the batch it was writing
@@ -21,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+from eigen.observability.signals import leave_server_signals, server_signals_blocked
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +108,12 @@ class WriterProcess:
     def _start() -> tuple[subprocess.Popen[bytes], Connection]:
         ours, theirs = socket.socketpair()
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-            )
+            with server_signals_blocked():  # the writer is born deaf to the group's signals
+                process = subprocess.Popen(
+                    [sys.executable, "-m", __name__, str(theirs.fileno())],
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                )
         except BaseException:
             ours.close()
             raise
@@ -180,8 +184,7 @@ if __name__ == "__main__":  # the writer process
     # Signals sent to the server's whole process group (Ctrl-C, a service manager's
     # SIGTERM) are the server's to handle: the writer goes on until the server closes
     # its pipe, so that the server's graceful drain can still write artifacts.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    leave_server_signals()
     from eigen.kernel.qfs import writer  # the module by its name, as the server pickles it
 
     writer._serve(Connection(int(sys.argv[1])))

@@ -182,6 +182,10 @@ class Kernel:
         with self._lock:
             workers = list(self._workers.items())
         for name, (target, thread) in workers:
+            with self._lock:
+                dying = name in self._dead
+            if dying:
+                thread.join(1.0)  # it has recorded its death and is ending
             if thread.is_alive():
                 continue
             role = name.split("-")[1]

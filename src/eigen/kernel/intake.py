@@ -21,7 +21,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
-from eigen.errors import Unavailable
+from eigen.errors import ResourceExhausted, Unavailable
 from eigen.models.job import Job
 from eigen.models.panics import describe, must_escape
 
@@ -89,8 +89,8 @@ class Intake:
         except BaseException as exc:
             if must_escape(exc):
                 raise
-            if len(batch) == 1:
-                outcomes = [exc]
+            if len(batch) == 1 or _whole_service(exc):
+                outcomes = [exc] * len(batch)
             else:  # one job may be the cause: store each alone, so only that one fails
                 log.warning(
                     "storing submitted jobs together failed; storing them one by one",
@@ -109,6 +109,12 @@ class Intake:
                 raise
             log.warning("storing a submitted job failed", extra={"job_id": job.id, "error": describe(exc)})
             return exc
+
+
+def _whole_service(exc: BaseException) -> bool:
+    """A refusal that concerns every job alike (the data folder is full or unwritable, the
+    kernel is stopping): storing the jobs one by one would only repeat it."""
+    return isinstance(exc, (ResourceExhausted, Unavailable))
 
 
 def _settle(stored: asyncio.Future[Job], outcome: Job | BaseException) -> None:

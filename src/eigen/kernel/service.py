@@ -469,14 +469,11 @@ class Kernel:
         A store that cannot write for want of space or permission is refused as such
         (RESOURCE_EXHAUSTED, UNAVAILABLE) and recorded for readiness."""
         try:
-            created = self.lifecycle.create_many(jobs)
-        except BaseException as exc:
+            with self._writing():
+                created = self.lifecycle.create_many(jobs)
+        except BaseException:
             self._release(jobs)
-            problem = None if must_escape(exc) else storage_error(exc)
-            if problem is None:
-                raise
-            self.data.failed(problem)
-            raise problem from None
+            raise
         with self._lock:
             self._reserved.difference_update(job.id for job in jobs)
             self._waiting.update(job.id for job in created)
@@ -484,6 +481,20 @@ class Kernel:
             self._track_deadline(job)
             self._compile_queue.put(job)
         return created
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A store write for a caller: one that fails for want of space or permission is
+        answered as such (RESOURCE_EXHAUSTED, UNAVAILABLE, with the reason) and recorded
+        for readiness, instead of an internal error."""
+        try:
+            yield
+        except BaseException as exc:
+            problem = None if must_escape(exc) else storage_error(exc)
+            if problem is None:
+                raise
+            self.data.failed(problem)
+            raise problem from None
 
     def _same_payload(self, existing: Job, request: JobRequest) -> Job:
         if existing.request.fingerprint() != request.fingerprint():
@@ -540,7 +551,8 @@ class Kernel:
         job = self.get(job_id)
         if job.state is JobState.CANCELLED:
             return job
-        moved = self.lifecycle.move(job_id, JobState.CANCELLED, "cancelled by request")
+        with self._writing():
+            moved = self.lifecycle.move(job_id, JobState.CANCELLED, "cancelled by request")
         if moved is None:
             job = self.get(job_id)
             if job.state is JobState.CANCELLED:

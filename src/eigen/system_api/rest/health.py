@@ -1,5 +1,8 @@
 """``/health/live`` (the process answers) and ``/health/ready`` (it can serve: the store and
-the drivers answer through the service layer). Not ready is a 503 problem."""
+the drivers answer through the service layer; a process hosting a kernel adds the
+kernel's own check, ``eigen.server.readiness``). Not ready is a 503 problem naming each
+failed check; a check that fails in any way (a foreign panic included) is a failed check,
+never a 500."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from eigen.errors import EigenError, Unavailable
+from eigen.models.panics import must_escape
 from eigen.system_api.rest.problems import ERRORS, problem, problem_response
 from eigen.system_api.rest.schemas import Health, Problem
 from eigen.system_api.service import JobApi, ListQuery
@@ -59,7 +63,9 @@ def health_router(checks: Mapping[str, ReadyCheck], closing: threading.Event) ->
         for name, check in checks.items():
             try:
                 results[name] = check()
-            except Exception as exc:
+            except BaseException as exc:
+                if must_escape(exc):
+                    raise
                 if not isinstance(exc, EigenError):
                     log.warning("readiness check %s failed", name, exc_info=True)
                 reason = exc.message if isinstance(exc, EigenError) else type(exc).__name__

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from eigen.errors import EigenError, ResourceExhausted
+from eigen.kernel.events import EventBus
+from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
@@ -72,6 +74,23 @@ def test_a_foreign_panic_ends_its_job_in_error_and_the_worker_goes_on(panicking:
     good, _ = panicking.submit(job_request())
     assert finish(panicking, good.id) is JobState.DONE  # the same workers still serve
     assert panicking.problems() == []
+
+
+def test_a_poison_job_resumed_after_a_restart_ends_in_error_and_the_rest_run(
+    sqlite_store: SqlJobStore, tmp_path: Path
+) -> None:
+    lifecycle = Lifecycle(sqlite_store, EventBus())  # what a previous run left PENDING
+    poison = lifecycle.create(Kernel._new_job(job_request("qubit[2] q; // panic"), "a", None, ""))
+    after = lifecycle.create(Kernel._new_job(job_request(), "b", None, ""))
+    settings = KernelSettings(compile_timeout_s=30)
+    artifacts = ArtifactStore(tmp_path / "a")
+    kernel = Kernel(sqlite_store, artifacts, PanickingCompiler(), PanickingDrivers(), settings)
+    kernel.start()  # resumes the poison job first
+    try:
+        assert finish(kernel, poison.id) is JobState.ERROR
+        assert finish(kernel, after.id) is JobState.DONE
+    finally:
+        kernel.stop()
 
 
 def test_a_dead_worker_is_named_until_replaced_and_its_job_ends_in_error(tmp_path: Path) -> None:

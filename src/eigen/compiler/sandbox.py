@@ -21,7 +21,8 @@ checks of the parsed circuit); the device checks and the transpiler stay in the 
   whose worker dies (replaced too) is an ``InvalidArgument`` on ``program`` saying which
   limit it ran into; nothing of it reaches the server but that error. Workers start with
   the sandbox, so their imports overlap the server's own warm-up; :meth:`warm_up` waits
-  for them.
+  for them. Where no worker can start (a script that starts a server without
+  ``if __name__ == '__main__':``), it parses in process and logs a warning.
 
 Results cross back pickled (a :class:`~eigen.compiler.parse.ParsedProgram`: the logical
 circuit, defaults, hybrid settings); errors cross back as their type and fields, since an
@@ -36,6 +37,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -187,8 +189,14 @@ class ProgramSandbox:
         )
         # The workers start importing now, while the server does its own warm-up.
         self._started: ProcessFuture[int] = self._pool.schedule(_ready)
+        self._lock = threading.Lock()
+        self._running = False
+        self._fallback: InProcessParser | None = None
 
     def parse(self, source: str, language: ProgramLanguage | str, entrypoint: str) -> ParsedProgram:
+        fallback = self._start()
+        if fallback is not None:
+            return fallback.parse(source, language, entrypoint)
         name = language.value if isinstance(language, ProgramLanguage) else str(language)
         try:
             future = self._pool.schedule(
@@ -220,15 +228,37 @@ class ProgramSandbox:
 
     def warm_up(self) -> None:
         """Wait until the workers, started with the sandbox, have imported the parsers."""
+        self._start()
+
+    def _start(self) -> InProcessParser | None:
+        """Wait for the first worker; None once it runs, else the parser to use instead.
+
+        A worker that cannot start is almost always a script that starts an Eigen server
+        without ``if __name__ == '__main__':`` (a spawned worker imports the main module,
+        which starts a server again and fails). Such a script keeps working, parsing in
+        process without the sandbox's limits, and a warning says so."""
+        if self._fallback is not None or self._running:
+            return self._fallback
         try:
             pid = self._started.result(timeout=self.start_timeout_s)
-        except Exception:
-            raise Unavailable(
-                "the program sandbox's workers failed to start (see the log); a script of your "
-                "own that starts an Eigen server must start it under `if __name__ == '__main__':` "
-                "(workers are spawned and import the main module)"
-            ) from None
-        log.info("program sandbox started", extra={"workers": self.workers, "pid": pid})
+        except Exception as exc:
+            with self._lock:
+                if self._fallback is None:
+                    log.warning(
+                        "the program sandbox's workers failed to start (%s); programs are parsed in "
+                        "process, without its time and memory limits. A script of your own that "
+                        "starts an Eigen server must start it under `if __name__ == '__main__':` "
+                        "(workers are spawned and import the main module)",
+                        describe(exc),
+                    )
+                    self._pool.stop()
+                    self._fallback = InProcessParser()
+            return self._fallback
+        with self._lock:
+            if not self._running:
+                self._running = True
+                log.info("program sandbox started", extra={"workers": self.workers, "pid": pid})
+        return None
 
     def close(self) -> None:
         """Stop the workers now (a parse in flight answers UNAVAILABLE)."""

@@ -12,10 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from eigen.models import limits
 from eigen.models.limits import (
     Finite,
-    LabelKey,
-    LabelValue,
-    OptionKey,
-    OptionValue,
+    Labels,
+    Options,
     ParameterName,
     Pauli,
     Target,
@@ -48,8 +46,8 @@ class JobRequest(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=limits.SEED_MAX)
     optimization_level: int | None = Field(default=None, ge=0, le=limits.OPTIMIZATION_LEVEL_MAX)
     priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=limits.PRIORITY_MAX)
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=limits.LABELS_MAX)
-    options: dict[OptionKey, OptionValue] = Field(default_factory=dict, max_length=limits.OPTIONS_MAX)
+    labels: Labels = Field(default_factory=dict, max_length=limits.LABELS_MAX)
+    options: Options = Field(default_factory=dict, max_length=limits.OPTIONS_MAX)
     parameter_bindings: list[dict[ParameterName, Finite]] = Field(default_factory=list)
     observables: list[dict[Pauli, Finite]] = Field(default_factory=list)
     timeout_seconds: float | None = Field(default=None, gt=0, le=limits.TIMEOUT_S_MAX, allow_inf_nan=False)

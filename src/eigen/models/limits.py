@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 # -- bounded store columns (jobs.*): must equal schema.py ------------------------------
 JOB_ID_MAX = 64  # jobs.id
@@ -32,6 +32,7 @@ OPTIONS_MAX = 64  # options per job
 OPTION_KEY_MAX = 128
 OPTION_VALUE_MAX = 4096
 DEPENDENCIES_MAX = 100
+BATCH_MAX = 10_000  # jobs per SubmitBatch
 PARAMETER_NAME_MAX = 128  # keys of a parameter binding
 PAULI_MAX = 1024  # a Pauli string of an observable (one letter per qubit)
 
@@ -90,17 +91,55 @@ def _finite(value: float) -> float:
     return value
 
 
-def _line(max_length: int) -> StringConstraints:
-    return StringConstraints(min_length=1, max_length=max_length)
+def _schema(max_length: int, min_length: int, pattern: str) -> WithJsonSchema:
+    """What the JSON Schema (OpenAPI) says of a text field: its lengths and its pattern
+    (the pattern is checked by a validator with a readable message, not by pydantic)."""
+    return WithJsonSchema(
+        {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": pattern}
+    )
+
+
+def _line(max_length: int, min_length: int = 1) -> tuple[StringConstraints, AfterValidator, WithJsonSchema]:
+    return (
+        StringConstraints(min_length=min_length, max_length=max_length),
+        AfterValidator(_printable),
+        _schema(max_length, min_length, PRINTABLE),
+    )
+
+
+def mapping_schema(
+    key_max: int, value_max: int, count: int, value_pattern: str = PRINTABLE
+) -> WithJsonSchema:
+    """The JSON Schema of a str -> str mapping with bounded keys, values and size."""
+    return WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": count,
+            "propertyNames": {"minLength": 1, "maxLength": key_max, "pattern": PRINTABLE},
+            "additionalProperties": {"type": "string", "maxLength": value_max, "pattern": value_pattern},
+        }
+    )
 
 
 # pydantic types of the request's fields (JobRequest and the REST schemas use them).
-Target = Annotated[str, _line(TARGET_MAX), AfterValidator(_printable)]
-LabelKey = Annotated[str, _line(LABEL_KEY_MAX), AfterValidator(_printable)]
-LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX), AfterValidator(_printable)]
-OptionKey = Annotated[str, _line(OPTION_KEY_MAX), AfterValidator(_printable)]
-OptionValue = Annotated[str, StringConstraints(max_length=OPTION_VALUE_MAX), AfterValidator(_no_nul)]
-ParameterName = Annotated[str, _line(PARAMETER_NAME_MAX), AfterValidator(_printable)]
-Pauli = Annotated[str, _line(PAULI_MAX), AfterValidator(_printable)]
-Finite = Annotated[float, AfterValidator(_finite)]
+Target = Annotated[str, *_line(TARGET_MAX)]
+TargetOrDefault = Annotated[str, *_line(TARGET_MAX, 0)]  # "" in an API message: the default
+LabelKey = Annotated[str, *_line(LABEL_KEY_MAX)]
+LabelValue = Annotated[str, *_line(LABEL_VALUE_MAX, 0)]
+OptionKey = Annotated[str, *_line(OPTION_KEY_MAX)]
+OptionValue = Annotated[
+    str,
+    StringConstraints(max_length=OPTION_VALUE_MAX),
+    AfterValidator(_no_nul),
+    _schema(OPTION_VALUE_MAX, 0, NO_NUL),
+]
+ParameterName = Annotated[str, *_line(PARAMETER_NAME_MAX)]
+Pauli = Annotated[str, *_line(PAULI_MAX)]
+PauliOrEmpty = Annotated[str, *_line(PAULI_MAX, 0)]
+Finite = Annotated[float, AfterValidator(_finite), WithJsonSchema({"type": "number"})]
 """A float that is neither infinite nor NaN (JSON and PostgreSQL store neither)."""
+
+LABELS_SCHEMA = mapping_schema(LABEL_KEY_MAX, LABEL_VALUE_MAX, LABELS_MAX)
+OPTIONS_SCHEMA = mapping_schema(OPTION_KEY_MAX, OPTION_VALUE_MAX, OPTIONS_MAX, NO_NUL)
+Labels = Annotated[dict[LabelKey, LabelValue], LABELS_SCHEMA]
+Options = Annotated[dict[OptionKey, OptionValue], OPTIONS_SCHEMA]

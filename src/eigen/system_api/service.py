@@ -24,7 +24,7 @@ from eigen.observability import context
 from eigen.system_api.ports import KernelPort
 
 MAX_PAGE_SIZE = 500
-MAX_BATCH = 10_000
+MAX_BATCH = limits.BATCH_MAX
 MAX_WAIT_S = 3600.0  # the longest GetJobResults waits for a job to end
 MAX_CHUNK_SIZE = 1_000_000  # outcomes per result chunk
 DEFAULT_PAGE_SIZE = 50

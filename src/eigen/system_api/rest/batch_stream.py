@@ -37,12 +37,14 @@ from eigen.observability import context as call_context
 from eigen.system_api.batch_stream import BatchEvent, Item, run_batch_stream
 from eigen.system_api.rest import convert
 from eigen.system_api.rest import schemas as rest
+from eigen.system_api.rest.bodies import loads_bounded
 from eigen.system_api.rest.middleware import call_from_scope
 from eigen.system_api.rest.problems import validation_violations
 from eigen.system_api.service import JobApi
 from eigen.system_api.streams import Inbox, from_thread
 
 PATH = "/jobs:batchStream"
+MAX_CLIENT_REQUEST_ID = 256
 
 
 def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
@@ -96,9 +98,10 @@ def read_item(text: str) -> Item | None:
     """One client message as (client request id, request or the error about it); None for
     the end marker."""
     try:
-        message = json.loads(text)
-    except ValueError:
-        return "", InvalidArgument.for_field("message", "is not valid JSON")
+        message = loads_bounded(text)
+    except ValueError as exc:  # JSONDecodeError, and nesting past the bound
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "cannot be read"
+        return "", InvalidArgument.for_field("message", f"is not valid JSON: {why}")
     if not isinstance(message, dict):
         return "", InvalidArgument.for_field("message", "must be a JSON object")
     if message.get("end") is True:
@@ -106,6 +109,10 @@ def read_item(text: str) -> Item | None:
     request_id = message.get("client_request_id", "")
     if not isinstance(request_id, str):
         return "", InvalidArgument.for_field("client_request_id", "must be a string")
+    if len(request_id) > MAX_CLIENT_REQUEST_ID:  # echoed in every answer about the item
+        return "", InvalidArgument.for_field(
+            "client_request_id", f"must have at most {MAX_CLIENT_REQUEST_ID} characters"
+        )
     if "job" not in message:
         return request_id, InvalidArgument.for_field("job", 'is required (or send {"end": true})')
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from eigen.errors import InvalidArgument
+from eigen.errors import InvalidArgument, quote
 from eigen.models.chunks import Chunk
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.jobspec import request_from_wire
@@ -57,7 +57,7 @@ def labels_from_pairs(field: str, pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise InvalidArgument.for_field(field, f"{pair!r} is not key=value")
+            raise InvalidArgument.for_field(field, f"{quote(pair)} is not key=value")
         labels[key] = value
     return labels
 

@@ -31,6 +31,24 @@ from eigen.system_api.rest.problems import problem_of
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE = b": keep-alive\n\n"
+
+EVENT_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "description": "one server-sent event (OpenAPI 3.1 reads a stream's schema per event)",
+    "required": ["event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event_seq"},
+        "event": {"type": "string", "enum": ["state", "progress", "error"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "anyOf": [{"$ref": "#/components/schemas/JobEvent"}, {"$ref": "#/components/schemas/Problem"}]
+            },
+        },
+    },
+}
+"""The JSON Schema of one event of ``GET /v1/jobs/{job_id}/events``."""
 _END = object()
 
 

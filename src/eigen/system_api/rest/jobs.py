@@ -5,20 +5,23 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import StreamingResponse
 
 from eigen.errors import EigenError, InvalidArgument
+from eigen.models import limits
+from eigen.models.job import JOB_ID_PATTERN
 from eigen.models.state import JobState as ModelState
 from eigen.observability import context as call_context
 from eigen.observability import metrics
 from eigen.system_api import ratelimit
 from eigen.system_api.rest import convert
-from eigen.system_api.rest.events import Watch, event_stream
+from eigen.system_api.rest.bodies import BoundedJsonRoute
+from eigen.system_api.rest.events import EVENT_SCHEMA, Watch, event_stream
 from eigen.system_api.rest.problems import ERRORS
 from eigen.system_api.rest.schemas import (
-    INT32_MAX,
     INT64_MAX,
     JobResults,
     JobState,
@@ -29,7 +32,14 @@ from eigen.system_api.rest.schemas import (
     SubmitJobResponse,
 )
 from eigen.system_api.rest.schemas import Job as JobBody
-from eigen.system_api.service import JobApi, ListQuery
+from eigen.system_api.service import (
+    KEY_PATTERN,
+    MAX_CHUNK_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_WAIT_S,
+    JobApi,
+    ListQuery,
+)
 
 NDJSON = "application/x-ndjson"
 EVENT_STREAM = "text/event-stream"
@@ -38,9 +48,41 @@ _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-sent events (`id: <event_seq>`, `event: state|progress|error`, "
         "`data: <JobEvent JSON>`), ending after the terminal event",
-        "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+        "content": {EVENT_STREAM: {"schema": EVENT_SCHEMA}},
     }
 }
+
+
+class JobIdConvertor(Convertor[str]):
+    """``{job_id:job_id}`` in a route: one path segment without ``:``, so that
+    ``/v1/jobs/X:cancel`` is never the job ``X:cancel`` (no job id has a colon) but the
+    action path of job ``X``; what else a job id may hold is checked by its pattern."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("job_id", JobIdConvertor())
+
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description=f"1-{limits.JOB_ID_MAX} of A-Z a-z 0-9 _ -")]
+LABEL_PAIR = (
+    rf"^[^=\x00-\x1f\x7f]{{1,{limits.LABEL_KEY_MAX}}}=[^\x00-\x1f\x7f]{{0,{limits.LABEL_VALUE_MAX}}}$"
+)
+Moment = Annotated[
+    str | None,
+    Query(
+        description="RFC 3339 (naive: UTC) or unix seconds",
+        max_length=64,
+        json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]},
+    ),
+]
+
+
 _NDJSON_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "One ResultChunk JSON per line; merging the chunks' counts gives the results",
@@ -86,7 +128,7 @@ def check_rate(request: Request, method: str) -> None:
 
 
 def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 15.0) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERRORS)
+    router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERRORS, route_class=BoundedJsonRoute)
 
     @router.post(
         "/jobs",
@@ -98,7 +140,7 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         body: SubmitJobRequest,
         request: Request,
         response: Response,
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)] = None,
     ) -> SubmitJobResponse:
         """SubmitJob. 201 with the new job, or 200 with the job an idempotency key already made."""
         check_rate(request, "SubmitJob")
@@ -118,14 +160,30 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
     @router.get("/jobs", operation_id="ListJobs")
     def list_jobs(
         state: Annotated[list[JobState] | None, Query(description="repeatable: any of these")] = None,
-        target: Annotated[str, Query(description="backend name")] = "",
-        label: Annotated[list[str] | None, Query(description="key=value, repeatable: all must match")] = None,
-        created_after: Annotated[str | None, Query(description="RFC 3339 or unix seconds")] = None,
-        created_before: Annotated[str | None, Query(description="RFC 3339 or unix seconds")] = None,
+        target: Annotated[
+            str, Query(description="backend name", max_length=limits.TARGET_MAX, pattern=limits.PRINTABLE)
+        ] = "",
+        label: Annotated[
+            list[str] | None,
+            Query(
+                description="key=value, repeatable: all must match",
+                max_length=limits.LABELS_MAX,
+                json_schema_extra={"items": {"type": "string", "pattern": LABEL_PAIR}},
+            ),
+        ] = None,
+        created_after: Moment = None,
+        created_before: Moment = None,
         page_size: Annotated[
-            int, Query(description="1-500; 0 or absent: 50", ge=-INT32_MAX - 1, le=INT32_MAX)
+            int, Query(description=f"1-{MAX_PAGE_SIZE}; 0 or absent: 50", ge=0, le=MAX_PAGE_SIZE)
         ] = 0,
-        page_token: Annotated[str, Query(description="next_page_token of the previous page")] = "",
+        page_token: Annotated[
+            str,
+            Query(
+                description="next_page_token of the previous page",
+                max_length=512,
+                pattern=r"^[A-Za-z0-9_=-]*$",
+            ),
+        ] = "",
     ) -> ListJobsResponse:
         """ListJobs, newest first, with keyset pagination."""
         query = ListQuery(
@@ -144,29 +202,27 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         jobs, token = api.list_jobs(query)
         return ListJobsResponse(jobs=[convert.job_to_rest(j) for j in jobs], next_page_token=token)
 
-    @router.get("/jobs/{job_id}", operation_id="GetJob")
-    def get_job(job_id: str) -> JobBody:
+    @router.get("/jobs/{job_id:job_id}", operation_id="GetJob")
+    def get_job(job_id: JobId) -> JobBody:
         """GetJob."""
         return convert.job_to_rest(api.get(job_id))
 
-    @router.post("/jobs/{job_id}:cancel", operation_id="CancelJob")
-    def cancel_job(job_id: str) -> JobBody:
+    @router.post("/jobs/{job_id:job_id}:cancel", operation_id="CancelJob")
+    def cancel_job(job_id: JobId) -> JobBody:
         """CancelJob (idempotent; 409 once the job ended otherwise)."""
         return convert.job_to_rest(api.cancel(job_id))
 
     @router.get(
-        "/jobs/{job_id}/events",
+        "/jobs/{job_id:job_id}/events",
         operation_id="WatchJob",
         response_class=StreamingResponse,
         responses=_SSE_DOC,
     )
     async def watch_job(
-        job_id: str,
+        job_id: JobId,
         after_seq: Annotated[
             int,
-            Query(
-                description="resume: only events with event_seq > after_seq", ge=-INT64_MAX - 1, le=INT64_MAX
-            ),
+            Query(description="resume: only events with event_seq > after_seq", ge=0, le=INT64_MAX),
         ] = 0,
         last_event_id: Annotated[
             str | None, Header(alias="Last-Event-ID", description="resume point of a reconnecting client")
@@ -184,11 +240,17 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @router.get("/jobs/{job_id}/results", operation_id="GetJobResults")
+    @router.get("/jobs/{job_id:job_id}/results", operation_id="GetJobResults")
     async def get_job_results(
-        job_id: str,
+        job_id: JobId,
         wait_seconds: Annotated[
-            float, Query(description="wait up to this long (0..3600 s) for the job to end first")
+            float,
+            Query(
+                description=f"wait up to this long (0..{MAX_WAIT_S:g} s) for the job to end first",
+                ge=0,
+                le=MAX_WAIT_S,
+                allow_inf_nan=False,
+            ),
         ] = 0.0,
     ) -> JobResults:
         """GetJobResults (409 EIGEN_FAILED_PRECONDITION until the job is DONE; with
@@ -197,16 +259,16 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         return convert.result_to_rest(await run_in_threadpool(api.results, job_id))
 
     @router.get(
-        "/jobs/{job_id}/results:stream",
+        "/jobs/{job_id:job_id}/results:stream",
         operation_id="StreamResults",
         response_class=StreamingResponse,
         responses=_NDJSON_DOC,
     )
     def stream_results(
-        job_id: str,
+        job_id: JobId,
         chunk_size: Annotated[
             int,
-            Query(description="outcomes per chunk; 0: the server's default", ge=-INT32_MAX - 1, le=INT32_MAX),
+            Query(description="outcomes per chunk; 0: the server's default", ge=0, le=MAX_CHUNK_SIZE),
         ] = 0,
     ) -> StreamingResponse:
         """StreamResults as NDJSON: one ResultChunk per line (index, total, is_final)."""

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from eigen.system_api.rest.problems import PROBLEM_JSON
-from eigen.system_api.rest.schemas import ResultChunk
+from eigen.system_api.rest.schemas import JobEvent, Problem, ResultChunk
 
 DESCRIPTION = """\
 The REST/JSON gateway of Eigen: every RPC of `eigen.api.v1` (JobService, BackendService) over
@@ -40,10 +40,12 @@ def document(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    chunk = ResultChunk.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
-    for name, definition in chunk.pop("$defs", {}).items():
-        components.setdefault(name, definition)
-    components.setdefault("ResultChunk", chunk)
+    # Models only streams name (NDJSON chunks, server-sent events) join the components.
+    for model in (ResultChunk, JobEvent, Problem):
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        for name, definition in found.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault(model.__name__, found)
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             responses = operation.get("responses", {})

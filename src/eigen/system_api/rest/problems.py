@@ -18,8 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
-from eigen.errors import CODES, DOMAIN, EigenError, FieldViolation
+from eigen.errors import CODES, DOMAIN, EigenError, FieldViolation, bounded
 from eigen.observability import context as call_context
 from eigen.system_api.rest.schemas import Problem, Violation
 
@@ -33,7 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _REASON_BY_STATUS = {
     400: "EIGEN_INVALID_ARGUMENT",
     404: "EIGEN_NOT_FOUND",
-    405: "EIGEN_UNIMPLEMENTED",
+    405: "EIGEN_METHOD_NOT_ALLOWED",
     409: "EIGEN_FAILED_PRECONDITION",
     413: "EIGEN_INVALID_ARGUMENT",  # too large: sending it again will not help
     429: "EIGEN_RESOURCE_EXHAUSTED",
@@ -68,15 +69,17 @@ def problem(
     request_id: str | None = None,
 ) -> Problem:
     info = CODES.get(reason, CODES["EIGEN_INTERNAL"])
+    # An EigenError is bounded already; a detail from elsewhere (a framework) is cut here.
+    bound = EigenError(detail, list(violations))
     return Problem(
         type=problem_type(reason),
         title=title_of(reason),
         status=status or info.http,
-        detail=detail,
+        detail=bound.message,
         reason=reason,
         retryable=info.retryable,
         request_id=request_id or call_context.current().request_id,
-        violations=[Violation(field=v.field, description=v.description) for v in violations],
+        violations=[Violation(field=v.field, description=v.description) for v in bound.violations],
     )
 
 
@@ -111,7 +114,9 @@ def validation_violations(errors: Sequence[Any]) -> list[FieldViolation]:
         if error.get("type") == "json_invalid":
             position = [p for p in error.get("loc", ()) if isinstance(p, int)]
             where = f" (at character {position[0]})" if position else ""
-            violations.append(FieldViolation("body", f"is not valid JSON{where}"))
+            cause = (error.get("ctx") or {}).get("error")
+            why = f": {bounded(str(cause), 200)}" if cause else ""
+            violations.append(FieldViolation("body", f"is not valid JSON{where}{why}"))
             continue
         message = str(error.get("msg", "is invalid"))
         violations.append(FieldViolation(field_path(error.get("loc", ())), message))
@@ -149,8 +154,28 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     reason = reason_of_status(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, default=str)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not served on {request.url.path}; allowed: {', '.join(allowed)}"
     body = problem(reason, detail, status=exc.status_code)
-    return problem_response(body, headers=dict(exc.headers or {}))
+    return problem_response(body, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on the request's path. Starlette answers 405 from the
+    first route whose path matches, so its ``Allow`` names that route's methods only (POST
+    for ``/v1/jobs``, which GET serves too); here each method is tried on every route."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def install(app: FastAPI) -> None:

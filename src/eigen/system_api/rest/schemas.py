@@ -14,6 +14,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from eigen.models import limits
+from eigen.models.job import JOB_ID_PATTERN
+from eigen.models.program import MAX_PROGRAM_BYTES
+
 
 def _valid_unicode(value: str) -> str:
     try:
@@ -24,6 +28,13 @@ def _valid_unicode(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
+IDEMPOTENCY_KEY_OR_NONE = rf"^([\x21-\x7e]{{1,{limits.IDEMPOTENCY_KEY_MAX}}})?$"
+NAME_OR_DEFAULT = rf"^([A-Za-z0-9._-]{{1,{limits.NAME_MAX}}})?$"
+ENTRYPOINT_OR_DEFAULT = r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$"
+# A program: not only whitespace, no NUL (and at most 256 KiB of UTF-8, checked as bytes).
+SOURCE_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
 # Integers are bounded like the proto fields they mirror: what gRPC cannot carry is a 400.
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -76,19 +87,32 @@ class _Input(BaseModel):
 
 
 class Program(_Input):
-    source: Text = Field(description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON)")
+    source: Annotated[
+        Text,
+        Field(
+            min_length=1,
+            max_length=MAX_PROGRAM_BYTES,
+            pattern=SOURCE_PATTERN,
+            description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON): not empty, no NUL, "
+            f"at most {MAX_PROGRAM_BYTES // 1024} KiB of UTF-8",
+        ),
+    ]
     language: ProgramLanguage = Field(
         default=ProgramLanguage.UNSPECIFIED, description="UNSPECIFIED: detected from the source"
     )
-    entrypoint: Text = Field(default="", description='Eigen-Lang only; default "main"')
+    entrypoint: Annotated[Text, Field(pattern=ENTRYPOINT_OR_DEFAULT)] = Field(
+        default="", description='Eigen-Lang only; default "main"'
+    )
 
 
 class ParameterBinding(_Input):
-    values: dict[Text, float] = Field(default_factory=dict)
+    values: dict[limits.ParameterName, float] = Field(default_factory=dict)
 
 
 class PauliTerm(_Input):
-    pauli: Text = Field(default="", description="Qiskit order: the rightmost character acts on qubit 0")
+    pauli: limits.PauliOrEmpty = Field(
+        default="", description="Qiskit order: the rightmost character acts on qubit 0"
+    )
     coefficient: float = 0.0
 
 
@@ -99,26 +123,32 @@ class Observable(_Input):
 class JobRequest(_Input):
     """Everything a user submits. Unset (null or absent) fields take the server's defaults."""
 
-    name: Text = ""
+    name: Annotated[Text, Field(pattern=NAME_OR_DEFAULT)] = ""
     program: Program
-    target: Text = ""
-    shots: Int64 | None = None
-    seed: Int64 | None = None
-    optimization_level: Int32 | None = None
-    priority: Int32 | None = None
+    target: limits.TargetOrDefault = ""
+    shots: Annotated[int, Field(ge=0, le=limits.SHOTS_MAX)] | None = None
+    seed: Annotated[int, Field(ge=0, le=limits.SEED_MAX)] | None = None
+    optimization_level: Annotated[int, Field(ge=0, le=limits.OPTIMIZATION_LEVEL_MAX)] | None = None
+    priority: Annotated[int, Field(ge=0, le=limits.PRIORITY_MAX)] | None = None
     parameter_bindings: list[ParameterBinding] = Field(default_factory=list)
     observables: list[Observable] = Field(default_factory=list)
-    timeout_seconds: float | None = None
-    labels: dict[Text, Text] = Field(default_factory=dict)
-    options: dict[Text, Text] = Field(default_factory=dict)
-    dependencies: list[Text] = Field(default_factory=list)
+    timeout_seconds: Annotated[float, Field(gt=0, le=limits.TIMEOUT_S_MAX)] | None = None
+    labels: Annotated[dict[Text, Text], limits.LABELS_SCHEMA] = Field(
+        default_factory=dict, max_length=limits.LABELS_MAX
+    )
+    options: Annotated[dict[Text, Text], limits.OPTIONS_SCHEMA] = Field(
+        default_factory=dict, max_length=limits.OPTIONS_MAX
+    )
+    dependencies: list[Annotated[Text, Field(pattern=JOB_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=limits.DEPENDENCIES_MAX
+    )
 
 
 class SubmitJobRequest(_Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"job": BELL_JOB}]})
 
     job: JobRequest
-    idempotency_key: Text = Field(
+    idempotency_key: Annotated[Text, Field(pattern=IDEMPOTENCY_KEY_OR_NONE)] = Field(
         default="", description="same key, same payload: the existing job (also the Idempotency-Key header)"
     )
 
@@ -126,7 +156,11 @@ class SubmitJobRequest(_Input):
 class SubmitBatchRequest(_Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"jobs": [BELL_JOB, {**BELL_JOB, "seed": 8}]}]})
 
-    jobs: list[JobRequest] = Field(description="all or nothing: one invalid item rejects the batch")
+    jobs: list[JobRequest] = Field(
+        min_length=1,
+        max_length=limits.BATCH_MAX,
+        description="all or nothing: one invalid item rejects the batch",
+    )
 
 
 # -- responses ---------------------------------------------------------------------------

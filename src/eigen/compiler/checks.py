@@ -152,8 +152,8 @@ def _distinct_operands(circuit: QuantumCircuit, item: CircuitInstruction, index:
         for bit in bits:
             if bit in seen:
                 raise program_error(
-                    f"{where}instruction {index} ({_named(item.operation)}) uses {kind} "
-                    f"{_bit_name(circuit, bit)} more than once"
+                    f"{where}instruction {index} ({_named(item.operation)}) has a repeated "
+                    f"operand, {kind} {_bit_name(circuit, bit)}"
                 )
             seen.add(bit)
 

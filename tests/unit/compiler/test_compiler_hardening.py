@@ -31,7 +31,7 @@ def refused(source: str, language: str = "qasm3") -> InvalidArgument:
 
 def test_a_repeated_operand_is_refused_naming_the_instruction() -> None:
     error = refused(REPEATED)
-    assert "instruction 0 ('cx') uses qubit q[0] more than once" in error.message
+    assert "instruction 0 ('cx') has a repeated operand, qubit q[0]" in error.message
 
 
 def test_a_repeated_operand_inside_a_gate_definition_is_refused() -> None:

@@ -35,7 +35,7 @@ def test_a_program_parses_to_its_circuit(sandbox: ProgramSandbox) -> None:
 
 
 def test_errors_come_back_with_their_field(sandbox: ProgramSandbox) -> None:
-    assert "uses qubit q[0] more than once" in refusal(sandbox, REPEATED)
+    assert "repeated operand, qubit q[0]" in refusal(sandbox, REPEATED)
     assert "OpenQASM 3 parse error" in refusal(sandbox, CONST_DESIGNATOR)
     assert "OpenQASM 3 parse error" in refusal(sandbox, NO_VERSION)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from qiskit.circuit import ParameterExpression
 
+from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 from eigen.lang.names import CONSTANTS, Imports
 from eigen.lang.rules import MAX_INT, MAX_QUBITS, MAX_VALUE_ITEMS
@@ -122,10 +123,10 @@ class Evaluator:
         if dsl in CONSTANTS:
             return CONSTANTS[dsl]
         if dsl is not None or node.id in self.imports.modules:
-            fail(node, f"'{node.id}' is an Eigen-Lang name; it can only be called here")
+            fail(node, f"{quote(node.id)} is an Eigen-Lang name; it can only be called here")
         fail(
             node,
-            f"unknown name '{node.id}' (use Eigen-Lang names, module constants or "
+            f"unknown name {quote(node.id)} (use Eigen-Lang names, module constants or "
             "variables assigned earlier)",
         )
 
@@ -167,7 +168,7 @@ class Evaluator:
             if not isinstance(key, str | int | float | bool):
                 fail(key_node, f"a dict key must be a string or a number, not {describe(key)}")
             if key in result:
-                fail(key_node, f"duplicate key {key!r}")
+                fail(key_node, f"duplicate key {quote(key)}")
             result[key] = self.value(value_node)
         return result
 
@@ -178,7 +179,7 @@ class Evaluator:
         if isinstance(base, dict):
             key = self.value(node.slice)
             if not isinstance(key, str | int | float | bool) or key not in base:
-                fail(node, f"key {key!r} not found")
+                fail(node, f"key {quote(key)} not found")
             return base[key]
         index = self.integer(node.slice, "an index")
         if isinstance(base, QubitRegisterValue | ClassicalRegisterValue | list | tuple):
@@ -198,13 +199,13 @@ class Evaluator:
             dsl = self.imports.dsl_name(node)
             if dsl in CONSTANTS:
                 return CONSTANTS[dsl]
-            fail(node, f"'{dsl or node.attr}' is an Eigen-Lang name; it can only be called here")
+            fail(node, f"{quote(dsl or node.attr)} is an Eigen-Lang name; it can only be called here")
         base = self.value(node.value)
         if isinstance(base, QubitRegisterValue | ClassicalRegisterValue) and node.attr == "size":
             return base.size
         if isinstance(base, ResultRef) and node.attr in RESULT_FIELDS:
             return ResultField(node.attr)
-        fail(node, f"{describe(base)} has no attribute '{node.attr}' in Eigen-Lang")
+        fail(node, f"{describe(base)} has no attribute {quote(node.attr)} in Eigen-Lang")
 
     # -- typed views -------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from qiskit.circuit.library import (
     ZGate,
 )
 
+from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 from eigen.lang.expressions import Evaluator
 from eigen.lang.rules import MAX_OPERATIONS
@@ -119,7 +120,7 @@ def read_measure(call: ast.Call, ev: Evaluator) -> Op:
     if (basis_node := bound.get("basis")) is not None:
         basis = ev.string(basis_node, "basis").upper()
         if basis not in MEASURE_BASES:
-            fail(basis_node, f"basis must be one of Z, X, Y, not {basis!r}")
+            fail(basis_node, f"basis must be one of Z, X, Y, not {quote(basis)}")
     clbits: tuple[int, ...] = ()
     if (c_node := bound.get("c")) is not None:
         clbits = tuple(ev.clbits(c_node))

@@ -19,6 +19,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 from eigen.lang.expressions import Evaluator
 from eigen.lang.signature import bind
@@ -67,7 +68,7 @@ def read_expectation(call: ast.Call, ev: Evaluator, parts: HybridParts) -> Expec
     if not label.strip():
         fail(call, "the ExpectationValue label must not be empty")
     if label in parts.expectations:
-        fail(call, f"duplicate ExpectationValue label '{label}'")
+        fail(call, f"duplicate ExpectationValue label {quote(label)}")
     observable = ev.value(bound.args["observable"])
     if not isinstance(observable, ObservableValue):
         fail(call, f"observable= must be an Observable, not {describe(observable)}")
@@ -96,9 +97,9 @@ def read_minimize(call: ast.Call, ev: Evaluator, parts: HybridParts) -> ResultRe
         if found.max_iters < 1:
             fail(node, "max_iters must be at least 1")
     for name, node in bound.rest_keywords.items():
-        value = ev.literal(node, f"option '{name}'")
+        value = ev.literal(node, f"option {quote(name)}")
         if not isinstance(value, int | float | str | bool):
-            fail(node, f"option '{name}' must be a number, a string or a boolean")
+            fail(node, f"option {quote(name)} must be a number, a string or a boolean")
         found.options[name] = value
     parts.minimize = found
     return ResultRef(objective.label)
@@ -114,8 +115,8 @@ def initial_params(found: Minimize | None, params: dict[str, ParamValue]) -> dic
     if isinstance(given, dict):
         for name, value in given.items():
             if name not in params:
-                fail(line, f"initial_params names {name!r}, which is not a declared Param")
-            values[name] = _number(line, value, f"initial value of '{name}'")
+                fail(line, f"initial_params names {quote(name)}, which is not a declared Param")
+            values[name] = _number(line, value, f"initial value of {quote(name)}")
         return values
     if isinstance(given, list | tuple):
         if all(isinstance(item, ParamValue) for item in given):
@@ -127,7 +128,7 @@ def initial_params(found: Minimize | None, params: dict[str, ParamValue]) -> dic
                 f"{len(params)} Params ({', '.join(params) or 'none'})",
             )
         for name, value in zip(params, given, strict=True):
-            values[name] = _number(line, value, f"initial value of '{name}'")
+            values[name] = _number(line, value, f"initial value of {quote(name)}")
         return values
     fail(line, f"initial_params must be a list or a dict, not {describe(given)}")
 
@@ -150,7 +151,7 @@ def read_return(node: ast.Return, ev: Evaluator) -> dict[str, str]:
             fail(value_node, "'**' in dicts is not allowed in Eigen-Lang")
         key = ev.string(key_node, "a return key")
         if key in returns:
-            fail(key_node, f"duplicate return key {key!r}")
+            fail(key_node, f"duplicate return key {quote(key)}")
         value = ev.value(value_node)
         if isinstance(value, ResultField):
             returns[key] = value.path

@@ -13,6 +13,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 from eigen.lang.expressions import Evaluator
 from eigen.lang.names import Imports
@@ -60,14 +61,14 @@ def split_module(tree: ast.Module, entrypoint: str, imports: Imports) -> ModuleP
     if not functions:
         fail(1, "no function decorated with @hybrid_program")
     if len(functions) > 1:
-        found = ", ".join(f"'{func.name}' (line {func.lineno})" for func, _ in functions)
+        found = ", ".join(f"{quote(func.name)} (line {func.lineno})" for func, _ in functions)
         fail(functions[1][0], f"exactly one @hybrid_program function is allowed; found {found}")
     function, decorator = functions[0]
     if function.name != entrypoint:
         fail(
             function,
-            f"entrypoint '{entrypoint}' not found: the @hybrid_program function is named "
-            f"'{function.name}' (set spec.entrypoint to '{function.name}' or rename it)",
+            f"entrypoint {quote(entrypoint)} not found: the @hybrid_program function is named "
+            f"{quote(function.name)} (set spec.entrypoint to {quote(function.name)} or rename it)",
         )
     arguments = function.args
     if arguments.posonlyargs or arguments.args or arguments.vararg or arguments.kwonlyargs or arguments.kwarg:
@@ -79,7 +80,7 @@ def _hybrid_decorator(func: ast.FunctionDef, imports: Imports) -> ast.expr:
     if not func.decorator_list:
         fail(
             func,
-            f"only the @hybrid_program function may be defined; '{func.name}' is not "
+            f"only the @hybrid_program function may be defined; {quote(func.name)} is not "
             "decorated with @hybrid_program",
         )
     if len(func.decorator_list) > 1:
@@ -87,7 +88,7 @@ def _hybrid_decorator(func: ast.FunctionDef, imports: Imports) -> ast.expr:
     decorator = func.decorator_list[0]
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
     if imports.dsl_name(target) != "hybrid_program":
-        fail(decorator, f"'{func.name}' may only be decorated with @hybrid_program")
+        fail(decorator, f"{quote(func.name)} may only be decorated with @hybrid_program")
     return decorator
 
 

@@ -14,6 +14,7 @@ import ast
 import math
 from dataclasses import dataclass, field
 
+from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 
 EIGEN_LANG = "eigen_lang"
@@ -70,7 +71,7 @@ class Imports:
                 self.star = True
                 continue
             if alias.name not in exports:
-                fail(node, f"'{module}' has no name '{alias.name}'")
+                fail(node, f"{quote(module)} has no name {quote(alias.name)}")
             local = alias.asname or alias.name
             submodule = f"{module}.{alias.name}"
             if submodule in EXPORTS:
@@ -101,6 +102,6 @@ class Imports:
             if module is None:
                 return None
             if node.attr not in EXPORTS[module]:
-                fail(node, f"'{module}' has no name '{node.attr}'")
+                fail(node, f"{quote(module)} has no name {quote(node.attr)}")
             return node.attr
         return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import math
 
+from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 from eigen.lang.expressions import Evaluator
 from eigen.lang.rules import MAX_QUBITS
@@ -67,7 +68,7 @@ def _weighted(node: ast.expr, ev: Evaluator) -> list[PauliTerm]:
     for label, coefficient in pairs:
         line = lines.get(label, node.lineno) if isinstance(label, str) else node.lineno
         if not isinstance(label, str) or not label or set(label) - set(PAULI_LETTERS):
-            fail(line, f"Pauli label {label!r} must be a non-empty string of I, X, Y, Z")
+            fail(line, f"Pauli label {quote(label)} must be a non-empty string of I, X, Y, Z")
         if len(label) > MAX_QUBITS:
             fail(line, f"Pauli labels are at most {MAX_QUBITS} characters long")
         terms.append(PauliTerm(_coefficient(line, label, coefficient), line, label=label))
@@ -87,9 +88,9 @@ def _key_lines(node: ast.expr) -> dict[str, int]:
 
 def _coefficient(line: int, label: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        fail(line, f"the coefficient of {label!r} must be a real number, not {describe(value)}")
+        fail(line, f"the coefficient of {quote(label)} must be a real number, not {describe(value)}")
     if not math.isfinite(value):
-        fail(line, f"the coefficient of {label!r} must be finite")
+        fail(line, f"the coefficient of {quote(label)} must be finite")
     return float(value)
 
 

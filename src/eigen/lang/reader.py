@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from qiskit.circuit import Parameter
 
+from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 from eigen.lang.expressions import Evaluator
 from eigen.lang.gates import (
@@ -164,14 +165,14 @@ class _Reader:
         func = call.func
         if isinstance(func, ast.Name) and func.id in self.ev.scope:
             value = self.ev.scope[func.id]
-            fail(call, f"'{func.id}' is {describe(value)} here, not a function")
+            fail(call, f"{quote(func.id)} is {describe(value)} here, not a function")
         name = self.imports.dsl_name(func)
         if name is not None:
             return name
         shown = ast.unparse(func)
         fail(
             call,
-            f"'{shown}' is not an Eigen-Lang function; only the DSL (gates, Param, "
+            f"{quote(shown)} is not an Eigen-Lang function; only the DSL (gates, Param, "
             "Observable, ExpectationValue, minimize, ...) can be called",
         )
 
@@ -185,20 +186,20 @@ class _Reader:
         handler = self._handlers.get(name)
         if handler is None:
             hint = _NOT_CALLABLE_HINTS.get(name, "it is not callable")
-            fail(call, f"'{name}' cannot be called in an Eigen-Lang program ({hint})")
+            fail(call, f"{quote(name)} cannot be called in an Eigen-Lang program ({hint})")
         return handler(call)
 
     def _param(self, call: ast.Call) -> ParamValue:
         bound = bind(call, "Param", ("name", "default"), required=("name",))
         name = self.ev.string(bound.args["name"], "the Param name")
         if not PARAM_NAME.fullmatch(name):
-            fail(call, f"Param name {name!r} must be an identifier (letters, digits, '_')")
+            fail(call, f"Param name {quote(name)} must be an identifier (letters, digits, '_')")
         if name in self.decl.params:
             first = self.decl.params[name].line
-            fail(call, f"duplicate Param name '{name}' (first declared on line {first})")
+            fail(call, f"duplicate Param name {quote(name)} (first declared on line {first})")
         default: float | None = None
         if (node := bound.get("default")) is not None and self.ev.value(node) is not None:
-            default = self.ev.number(node, f"the default of Param '{name}'")
+            default = self.ev.number(node, f"the default of Param {quote(name)}")
         param = ParamValue(name, default, Parameter(name), call.lineno)
         self.decl.params[name] = param
         return param

@@ -49,3 +49,10 @@ def test_operations_are_counted_while_reading() -> None:
     error = rejected(source)
     assert time.perf_counter() - started < 2.0
     assert f"more than {MAX_OPERATIONS} operations" in error.message
+
+
+def test_a_long_name_is_quoted_short() -> None:
+    name = "x" * 5000
+    error = rejected(program(f"h({name})"))
+    assert "unknown name 'xxxx" in error.message and "(5000 chars)" in error.message
+    assert len(error.message) < 300

@@ -31,6 +31,7 @@ import grpc
 import httpx
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from eigen.config.settings import Settings
@@ -141,8 +142,16 @@ def test_a_dead_worker_makes_readiness_fail_until_it_is_replaced(
     assert down, "readiness never reported the dead worker"
     assert down.headers["content-type"].startswith("application/problem+json")
     assert "eigen-compile-0" in down.json()["detail"] and "SystemExit" in down.json()["detail"]
-    Kernel.supervise(kernel)  # what the supervisor thread does on its next round
-    assert httpx.get(ready, timeout=10).status_code == 200
+    with grpc.insecure_channel(served.address) as channel:  # gRPC health says so too
+        health = health_pb2_grpc.HealthStub(channel)
+
+        def status() -> int:
+            return int(health.Check(health_pb2.HealthCheckRequest(), timeout=10).status)
+
+        assert until(lambda: status() == health_pb2.HealthCheckResponse.NOT_SERVING)
+        Kernel.supervise(kernel)  # what the supervisor thread does on its next round
+        assert httpx.get(ready, timeout=10).status_code == 200
+        assert until(lambda: status() == health_pb2.HealthCheckResponse.SERVING)
     assert final_state(stub, held.id) == ERROR  # the job the dead worker held, with why
     summary = stub.GetJob(jobs_pb2.GetJobRequest(job_id=held.id)).error_summary
     assert "worker running this job died" in summary

@@ -36,6 +36,7 @@ from eigen.proto.internal.v1 import (
 )
 from eigen.server.build import Stack
 from eigen.server.internal import CompilationServicer, DriverManagerServicer, KernelServicer
+from eigen.server.readiness import follow_kernel_health
 from eigen.system_api.grpc.jobs import BackendServicer, JobServicer
 
 T = TypeVar("T")
@@ -55,6 +56,7 @@ class GrpcServer:
         self._thread.start()
         self._stopped: threading.Event | None = None
         self.server: grpc.aio.Server | None = None
+        self.health: asyncio.Future[None] | None = None
         self.port = 0
 
     def _run_loop(self) -> None:
@@ -75,6 +77,8 @@ class GrpcServer:
             return self._stopped
         stopped = self._stopped = threading.Event()
         server = self.server
+        if self.health is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.health.cancel)
 
         def finished(_: object) -> None:
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -154,4 +158,8 @@ async def _serve(handle: GrpcServer, stack: Stack, settings: Settings) -> int:
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
     await server.start()
+    if stack.kernel is not None:  # health follows the kernel's problems (a dead worker, a full disk)
+        handle.health = asyncio.ensure_future(
+            follow_kernel_health(stack.kernel, health_servicer, ["", *names])
+        )
     return port

@@ -2,6 +2,11 @@
 whatever the generated request, the live server never answers with a server error, and
 every answer has a documented status, media type and body schema.
 
+:func:`test_schemathesis_run_with_every_check` also runs the ``schemathesis run`` command
+with ``--checks all`` (schema-valid requests accepted, schema-violating ones refused,
+``Allow`` headers, stateful sequences...) on a small budget, configured by
+``schemathesis.toml`` beside this file.
+
 The document is built at import (schemathesis makes one test per operation at collection,
 before any server runs) by the same ``create_app`` as the server's; a fixture checks that
 the live ``/openapi.json`` is that document, and every case is sent to the live server.
@@ -9,7 +14,10 @@ the live ``/openapi.json`` is that document, and every case is sent to the live 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -29,6 +37,9 @@ from eigen.system_api.service import JobApi
 from tests.integration.rest_helpers import rest_server
 
 pytestmark = pytest.mark.integration
+
+SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 DOCUMENT: dict[str, Any] = create_app(JobApi(cast(KernelPort, None))).openapi()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
@@ -52,3 +63,35 @@ def test_no_server_errors(case: schemathesis.Case, live_url: str) -> None:
         response_schema_conformance,
     ]
     case.call_and_validate(base_url=live_url, checks=checks, timeout=30)
+
+
+def test_schemathesis_run_with_every_check(live_url: str) -> None:
+    """``schemathesis run --checks all``: 20 cases per operation and phase, one worker,
+    a fixed seed, bounded in time; any failure fails the test with schemathesis' report."""
+    command = [
+        SCHEMATHESIS,
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{live_url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        "20",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-time",
+        "150",
+        "--workers",
+        "1",
+        "--seed",
+        "14",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "30",
+        "--no-color",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=400, check=False)
+    report = done.stdout[-12000:] + done.stderr[-2000:]
+    assert done.returncode == 0, report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Annotated, Any
 
@@ -22,6 +23,9 @@ from eigen.system_api.rest.bodies import BoundedJsonRoute
 from eigen.system_api.rest.events import EVENT_SCHEMA, Watch, event_stream
 from eigen.system_api.rest.problems import ERRORS
 from eigen.system_api.rest.schemas import (
+    IDEMPOTENCY_KEY_OR_NONE as KEY_OR_NONE,
+)
+from eigen.system_api.rest.schemas import (
     INT64_MAX,
     JobResults,
     JobState,
@@ -33,7 +37,6 @@ from eigen.system_api.rest.schemas import (
 )
 from eigen.system_api.rest.schemas import Job as JobBody
 from eigen.system_api.service import (
-    KEY_PATTERN,
     MAX_CHUNK_SIZE,
     MAX_PAGE_SIZE,
     MAX_WAIT_S,
@@ -91,7 +94,7 @@ _NDJSON_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def idempotency_key_of(body_key: str, header_key: str | None) -> str:
+def idempotency_key_of(body_key: str, header_key: str) -> str:
     if header_key and body_key and header_key != body_key:
         raise InvalidArgument.for_field(
             "idempotency_key", "differs from the Idempotency-Key header; send one of them"
@@ -99,17 +102,17 @@ def idempotency_key_of(body_key: str, header_key: str | None) -> str:
     return header_key or body_key
 
 
-def last_seq_of(after_seq: int, last_event_id: str | None) -> int:
+LAST_EVENT_ID = r"^ *[0-9]{0,18} *$"
+"""A Last-Event-ID the server reads: an event_seq (or nothing); 18 digits fit an int64."""
+
+
+def last_seq_of(after_seq: int, last_event_id: str) -> int:
     """Where a watch resumes: the Last-Event-ID of a reconnecting client wins."""
-    if last_event_id is None or not last_event_id.strip():
+    if not last_event_id.strip():
         return after_seq
-    try:
-        seq = int(last_event_id.strip())
-    except ValueError:
-        seq = -1
-    if not 0 <= seq <= INT64_MAX:
+    if not re.match(LAST_EVENT_ID, last_event_id):
         raise InvalidArgument.for_field("Last-Event-ID", "must be an event_seq (a non-negative integer)")
-    return seq
+    return int(last_event_id.strip())
 
 
 def check_rate(request: Request, method: str) -> None:
@@ -140,7 +143,7 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         body: SubmitJobRequest,
         request: Request,
         response: Response,
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)] = None,
+        idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=KEY_OR_NONE)] = "",
     ) -> SubmitJobResponse:
         """SubmitJob. 201 with the new job, or 200 with the job an idempotency key already made."""
         check_rate(request, "SubmitJob")
@@ -225,8 +228,13 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
             Query(description="resume: only events with event_seq > after_seq", ge=0, le=INT64_MAX),
         ] = 0,
         last_event_id: Annotated[
-            str | None, Header(alias="Last-Event-ID", description="resume point of a reconnecting client")
-        ] = None,
+            str,
+            Header(
+                alias="Last-Event-ID",
+                description="resume point of a reconnecting client",
+                pattern=LAST_EVENT_ID,
+            ),
+        ] = "",
     ) -> StreamingResponse:
         """WatchJob as server-sent events, from event_seq 1 (or after the resume point) to the
         terminal event."""

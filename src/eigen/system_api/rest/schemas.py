@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from eigen.models import limits
 from eigen.models.job import JOB_ID_PATTERN
@@ -35,6 +35,26 @@ NAME_OR_DEFAULT = rf"^([A-Za-z0-9._-]{{1,{limits.NAME_MAX}}})?$"
 ENTRYPOINT_OR_DEFAULT = r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$"
 # A program: not only whitespace, no NUL (and at most 256 KiB of UTF-8, checked as bytes).
 SOURCE_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+# Constraints before the Unicode check, so that the JSON Schema shows them.
+SourceText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_PROGRAM_BYTES, pattern=SOURCE_PATTERN),
+    AfterValidator(_valid_unicode),
+]
+NameOrDefault = Annotated[str, StringConstraints(pattern=NAME_OR_DEFAULT), AfterValidator(_valid_unicode)]
+EntrypointOrDefault = Annotated[
+    str, StringConstraints(pattern=ENTRYPOINT_OR_DEFAULT), AfterValidator(_valid_unicode)
+]
+JobIdText = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN), AfterValidator(_valid_unicode)]
+KeyOrNone = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_OR_NONE), AfterValidator(_valid_unicode)]
+# Numbers: strict, so JSON true/false are not read as 1/0.
+Shots = Annotated[int, Field(ge=0, le=limits.SHOTS_MAX, strict=True)]
+Seed = Annotated[int, Field(ge=0, le=limits.SEED_MAX, strict=True)]
+Level = Annotated[int, Field(ge=0, le=limits.OPTIMIZATION_LEVEL_MAX, strict=True)]
+Priority = Annotated[int, Field(ge=0, le=limits.PRIORITY_MAX, strict=True)]
+Seconds = Annotated[float, Field(gt=0, le=limits.TIMEOUT_S_MAX, strict=True)]
+Number = Annotated[float, Field(strict=True)]
 # Integers are bounded like the proto fields they mirror: what gRPC cannot carry is a 400.
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -88,11 +108,8 @@ class _Input(BaseModel):
 
 class Program(_Input):
     source: Annotated[
-        Text,
+        SourceText,
         Field(
-            min_length=1,
-            max_length=MAX_PROGRAM_BYTES,
-            pattern=SOURCE_PATTERN,
             description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON): not empty, no NUL, "
             f"at most {MAX_PROGRAM_BYTES // 1024} KiB of UTF-8",
         ),
@@ -100,20 +117,18 @@ class Program(_Input):
     language: ProgramLanguage = Field(
         default=ProgramLanguage.UNSPECIFIED, description="UNSPECIFIED: detected from the source"
     )
-    entrypoint: Annotated[Text, Field(pattern=ENTRYPOINT_OR_DEFAULT)] = Field(
-        default="", description='Eigen-Lang only; default "main"'
-    )
+    entrypoint: EntrypointOrDefault = Field(default="", description='Eigen-Lang only; default "main"')
 
 
 class ParameterBinding(_Input):
-    values: dict[limits.ParameterName, float] = Field(default_factory=dict)
+    values: dict[limits.ParameterName, Number] = Field(default_factory=dict)
 
 
 class PauliTerm(_Input):
     pauli: limits.PauliOrEmpty = Field(
         default="", description="Qiskit order: the rightmost character acts on qubit 0"
     )
-    coefficient: float = 0.0
+    coefficient: Number = 0.0
 
 
 class Observable(_Input):
@@ -123,32 +138,30 @@ class Observable(_Input):
 class JobRequest(_Input):
     """Everything a user submits. Unset (null or absent) fields take the server's defaults."""
 
-    name: Annotated[Text, Field(pattern=NAME_OR_DEFAULT)] = ""
+    name: NameOrDefault = ""
     program: Program
     target: limits.TargetOrDefault = ""
-    shots: Annotated[int, Field(ge=0, le=limits.SHOTS_MAX)] | None = None
-    seed: Annotated[int, Field(ge=0, le=limits.SEED_MAX)] | None = None
-    optimization_level: Annotated[int, Field(ge=0, le=limits.OPTIMIZATION_LEVEL_MAX)] | None = None
-    priority: Annotated[int, Field(ge=0, le=limits.PRIORITY_MAX)] | None = None
+    shots: Shots | None = None
+    seed: Seed | None = None
+    optimization_level: Level | None = None
+    priority: Priority | None = None
     parameter_bindings: list[ParameterBinding] = Field(default_factory=list)
     observables: list[Observable] = Field(default_factory=list)
-    timeout_seconds: Annotated[float, Field(gt=0, le=limits.TIMEOUT_S_MAX)] | None = None
+    timeout_seconds: Seconds | None = None
     labels: Annotated[dict[Text, Text], limits.LABELS_SCHEMA] = Field(
         default_factory=dict, max_length=limits.LABELS_MAX
     )
     options: Annotated[dict[Text, Text], limits.OPTIONS_SCHEMA] = Field(
         default_factory=dict, max_length=limits.OPTIONS_MAX
     )
-    dependencies: list[Annotated[Text, Field(pattern=JOB_ID_PATTERN)]] = Field(
-        default_factory=list, max_length=limits.DEPENDENCIES_MAX
-    )
+    dependencies: list[JobIdText] = Field(default_factory=list, max_length=limits.DEPENDENCIES_MAX)
 
 
 class SubmitJobRequest(_Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"job": BELL_JOB}]})
 
     job: JobRequest
-    idempotency_key: Annotated[Text, Field(pattern=IDEMPOTENCY_KEY_OR_NONE)] = Field(
+    idempotency_key: KeyOrNone = Field(
         default="", description="same key, same payload: the existing job (also the Idempotency-Key header)"
     )
 

@@ -63,10 +63,10 @@ from eigen.compiler.passes import (
 from eigen.compiler.passes import warm_up as warm_up_passes
 from eigen.compiler.report import compile_report
 from eigen.compiler.sandbox import InProcessParser, ProgramParser
-from eigen.compiler.source import check_source, source_digest
+from eigen.compiler.source import check_source, program_error, source_digest
 from eigen.errors import CompilationFailed, EigenError, quote
 from eigen.models.compiled import CompiledProgram, CompileRequest
-from eigen.models.panics import describe, must_escape
+from eigen.models.panics import describe, is_foreign_panic, must_escape
 from eigen.models.program import ProgramLanguage
 from eigen.models.target import DeviceInfo
 
@@ -102,6 +102,16 @@ class CompilationService:
         cached = self._results.get(key)
         if cached is not None:
             return cached
+        try:
+            validated = self._validate(request, digest)
+        except BaseException as exc:  # a panic of native code the calls below do not expect
+            if isinstance(exc, EigenError) or not is_foreign_panic(exc):
+                raise
+            raise program_error(f"cannot be checked: {describe(exc)}") from None
+        self._results.put(key, validated)
+        return validated
+
+    def _validate(self, request: CompileRequest, digest: str) -> CompiledProgram:
         device = request.device
         started = time.perf_counter()
         parsed, logical, _, added = self._prepare(request)
@@ -117,7 +127,7 @@ class CompilationService:
             measurements_added=added,
             program_sha256=digest,
         )
-        validated = CompiledProgram(
+        return CompiledProgram(
             circuit=logical,
             device=device.name,
             num_qubits=logical.num_qubits,
@@ -129,8 +139,6 @@ class CompilationService:
             hybrid=parsed.hybrid,
             decorator=dict(parsed.decorator),
         )
-        self._results.put(key, validated)
-        return validated
 
     def compile(self, request: CompileRequest) -> CompiledProgram:
         level = request.optimization_level
@@ -207,11 +215,21 @@ class CompilationService:
         )
 
     def _compile(self, request: CompileRequest, level: int) -> CompiledProgram:
-        device = request.device
         digest, key = self._compile_key(request, level)
         cached = self._results.get(key)
         if cached is not None:
             return cached
+        try:
+            compiled = self._compile_uncached(request, level, digest)
+        except BaseException as exc:  # a panic of native code the calls below do not expect
+            if isinstance(exc, EigenError) or not is_foreign_panic(exc):
+                raise
+            raise CompilationFailed(f"program: compiling it failed: {describe(exc)}") from None
+        self._results.put(key, compiled)
+        return compiled
+
+    def _compile_uncached(self, request: CompileRequest, level: int, digest: str) -> CompiledProgram:
+        device = request.device
         started = time.perf_counter()
         parsed, logical, executable, added = self._prepare(request)
         parsed_at = time.perf_counter()
@@ -251,7 +269,6 @@ class CompilationService:
             decorator=dict(parsed.decorator),
             basis_circuits=bases,
         )
-        self._results.put(key, compiled)
         logger.debug(
             "compiled %s program for %s at level %d in %.3f ms",
             parsed.language.value,

@@ -68,6 +68,8 @@ warm q[0], q[1];
 rz(theta) q[1];
 c = measure q;
 """
+WARM_UP_NATIVE = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0];\ncx q[0], q[1];\n'
+WARM_UP_LANG = "from eigen_lang import h, hybrid_program\n\n@hybrid_program\ndef main():\n    h(0)\n"
 
 
 class ProgramParser(Protocol):
@@ -90,10 +92,17 @@ class InProcessParser:
         return parse_and_check(source, language, entrypoint)
 
     def warm_up(self) -> None:
-        try:
-            parse_and_check(WARM_UP_QASM3, ProgramLanguage.QASM3)  # loads qiskit-qasm3-import
-        except EigenError as exc:  # pragma: no cover - only if qiskit-qasm3-import breaks
-            log.warning("OpenQASM 3 fallback importer warm-up failed: %s", exc)
+        """Parse one program with each parser (the OpenQASM 3 fallback's first parse loads
+        qiskit-qasm3-import; a sandbox worker does this before its memory is limited)."""
+        for source, language in (
+            (WARM_UP_QASM3, ProgramLanguage.QASM3),
+            (WARM_UP_NATIVE, ProgramLanguage.QASM3),
+            (WARM_UP_LANG, ProgramLanguage.EIGEN_LANG),
+        ):
+            try:
+                parse_and_check(source, language)
+            except EigenError as exc:  # pragma: no cover - only if a parser breaks
+                log.warning("%s parser warm-up failed: %s", language.value, exc)
 
     def close(self) -> None:
         return None

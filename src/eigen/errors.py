@@ -79,6 +79,8 @@ CODES: dict[str, CodeInfo] = {
     "EIGEN_ALREADY_EXISTS": CodeInfo("ALREADY_EXISTS", 409, False),
     "EIGEN_RESOURCE_EXHAUSTED": CodeInfo("RESOURCE_EXHAUSTED", 429, True),
     "EIGEN_UNIMPLEMENTED": CodeInfo("UNIMPLEMENTED", 501, False),
+    # REST only (an HTTP method the path does not serve): the gateway answers it, no
+    # EigenError carries it, so it has no class of its own.
     "EIGEN_METHOD_NOT_ALLOWED": CodeInfo("UNIMPLEMENTED", 405, False),
     "EIGEN_UNAVAILABLE": CodeInfo("UNAVAILABLE", 503, True),
     "EIGEN_DEADLINE_EXCEEDED": CodeInfo("DEADLINE_EXCEEDED", 504, True),
@@ -167,12 +169,6 @@ class Unimplemented(EigenError):
     code = "EIGEN_UNIMPLEMENTED"
 
 
-class MethodNotAllowed(EigenError):
-    """An HTTP method the REST path does not serve (the method of a gRPC call always is)."""
-
-    code = "EIGEN_METHOD_NOT_ALLOWED"
-
-
 class Unavailable(EigenError):
     code = "EIGEN_UNAVAILABLE"
 
@@ -206,7 +202,6 @@ ERROR_CLASSES: dict[str, type[EigenError]] = {
         AlreadyExists,
         ResourceExhausted,
         Unimplemented,
-        MethodNotAllowed,
         Unavailable,
         DeadlineExceeded,
         Cancelled,

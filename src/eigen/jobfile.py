@@ -155,9 +155,9 @@ def safe_program_path(base_dir: Path, relative: str) -> Path:
         if not candidate.is_relative_to(root):
             raise InvalidArgument.for_field(field, "leads outside the job folder (symbolic link)")
         if not candidate.is_file():
-            raise InvalidArgument.for_field(field, f"no such file: {relative}")
+            raise InvalidArgument.for_field(field, f"no such file: {quote(relative)}")
     except (OSError, RuntimeError, ValueError) as exc:  # loops, NUL bytes, overlong names
-        raise InvalidArgument.for_field(field, f"cannot be used: {exc}") from None
+        raise InvalidArgument.for_field(field, f"cannot be used: {quote(str(exc))}") from None
     return candidate
 
 

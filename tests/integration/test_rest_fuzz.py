@@ -81,7 +81,7 @@ def test_schemathesis_run_with_every_check(live_url: str) -> None:
         "--phases",
         "examples,coverage,fuzzing,stateful",
         "--max-time",
-        "150",
+        "90",
         "--workers",
         "1",
         "--seed",

@@ -100,7 +100,7 @@ def results(
             from eigen.cli.plot import plot_convergence
 
             plot_convergence(result, plot)
-            err.print(f"wrote {plot}")
+            err.print(f"wrote {escape(str(plot))}")
         if as_json:
             out.print_json(json.dumps(render.result_dict(result)))
         else:
@@ -162,7 +162,7 @@ def compile_job(
     except EigenError as exc:
         err.print(f"[red]error[/red] {exc.code}: {escape(str(exc))}", highlight=False)
         raise typer.Exit(exit_code_for(exc)) from None
-    out.print(f"wrote {out_file} (depth {report.get('after', {}).get('depth', '?')})")
+    out.print(f"wrote {escape(str(out_file))} (depth {report.get('after', {}).get('depth', '?')})")
 
 
 def run() -> None:

@@ -42,7 +42,7 @@ class ProgramRef(BaseModel):
     @classmethod
     def _known_language(cls, value: str | None) -> str | None:
         if value is not None and language_from_name(value) is None:
-            raise ValueError(f"unknown language {value!r} (qasm2, qasm3, eigen-lang, aqo)")
+            raise ValueError(f"unknown language {quote(value)} (qasm2, qasm3, eigen-lang, aqo)")
         return value
 
 

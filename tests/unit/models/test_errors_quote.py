@@ -9,8 +9,6 @@ from eigen.errors import (
     VIOLATIONS_BUDGET,
     FieldViolation,
     InvalidArgument,
-    MethodNotAllowed,
-    error_for,
     quote,
 )
 
@@ -57,4 +55,3 @@ def test_a_short_error_is_unchanged() -> None:
 def test_method_not_allowed_is_405_and_unimplemented_on_grpc() -> None:
     assert CODES["EIGEN_METHOD_NOT_ALLOWED"].http == 405
     assert CODES["EIGEN_METHOD_NOT_ALLOWED"].grpc == "UNIMPLEMENTED"
-    assert isinstance(error_for("EIGEN_METHOD_NOT_ALLOWED", "no"), MethodNotAllowed)

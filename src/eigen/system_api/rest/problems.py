@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-from eigen.errors import CODES, DOMAIN, EigenError, FieldViolation, bounded
+from eigen.errors import CODES, DOMAIN, EigenError, FieldViolation, bounded, quote
 from eigen.observability import context as call_context
 from eigen.system_api.rest.schemas import Problem, Violation
 
@@ -158,7 +158,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         allowed = allowed_methods(request)
         headers["Allow"] = ", ".join(allowed)
-        detail = f"{request.method} is not served on {request.url.path}; allowed: {', '.join(allowed)}"
+        detail = f"{request.method} is not served on {quote(request.url.path)}; allowed: {', '.join(allowed)}"
     body = problem(reason, detail, status=exc.status_code)
     return problem_response(body, headers=headers)
 

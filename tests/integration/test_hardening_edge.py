@@ -119,6 +119,13 @@ def test_rest_caller_header_past_its_limit_is_a_400_naming_it(
     assert fields(problem(response, 400, "EIGEN_INVALID_ARGUMENT"))[0].startswith("job.labels")
 
 
+def test_an_unusable_request_id_is_replaced_not_echoed(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
+    for sent in ("r" * 5000, "has space", ""):
+        _, call = jobs.ListJobs.with_call(jobs_pb2.ListJobsRequest(), metadata=(("x-request-id", sent),))
+        echoed = dict(call.initial_metadata())["x-request-id"]
+        assert echoed != sent and 8 <= len(echoed) <= 32
+
+
 # -- item 8: no input makes an error outgrow the gRPC trailers --------------------------
 def test_a_5000_character_include_name_is_invalid_argument_with_a_bounded_message(
     jobs: jobs_pb2_grpc.JobServiceStub,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import random
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ REQUEST_ID = "x-request-id"
 CALLER = "x-eigen-caller"
 TRACEPARENT = "traceparent"
 ANONYMOUS = "anonymous"
+REQUEST_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
+"""A request id the server takes and echoes; any other is replaced by one of its own (an
+echo must not carry control characters or a novel back to the caller)."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,9 @@ def incoming_traceparent(pairs: Iterable[tuple[str, str | bytes]]) -> str:
 def from_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> CallContext:
     found = {key.lower(): value for key, value in pairs if isinstance(value, str)}
     traceparent = found.get(TRACEPARENT, "")
+    request_id = found.get(REQUEST_ID, "")
     return CallContext(
-        request_id=found.get(REQUEST_ID) or _hex(64),
+        request_id=request_id if REQUEST_ID_PATTERN.match(request_id) else _hex(64),
         caller=found.get(CALLER) or ANONYMOUS,
         traceparent=traceparent if valid_traceparent(traceparent) else new_traceparent(),
     )

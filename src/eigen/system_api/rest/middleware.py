@@ -11,7 +11,6 @@ escaped every handler into a logged EIGEN_INTERNAL problem without a stack trace
 from __future__ import annotations
 
 import logging
-import re
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -23,15 +22,10 @@ from eigen.system_api.rest.problems import problem, problem_response
 
 log = logging.getLogger(__name__)
 
-_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
-
 
 def call_from_scope(scope: Scope) -> call_context.CallContext:
     pairs = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in scope.get("headers", [])]
-    call = call_context.from_metadata(pairs)
-    if not _REQUEST_ID.match(call.request_id):  # never echo control characters or a novel
-        call = call_context.from_metadata([p for p in pairs if p[0].lower() != call_context.REQUEST_ID])
-    return call
+    return call_context.from_metadata(pairs)  # an unusable x-request-id is replaced
 
 
 class CallContextMiddleware:

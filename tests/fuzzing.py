@@ -483,11 +483,15 @@ def served(folder: Path, env: dict[str, str] | None = None) -> Iterator[Served]:
             while True:
                 assert process.poll() is None, f"server exited with {process.returncode}"
                 try:
-                    if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    # SERVING, and its start lines written (after HTTP started): the stdout
+                    # it writes from now on is what inputs made it write
+                    serving = health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1
+                    if serving and b"serving HTTP on" in stdout.read_bytes():
                         break
                 except grpc.RpcError:
-                    assert time.monotonic() < deadline, "the server did not become healthy"
-                    time.sleep(0.1)  # not serving yet: poll again
+                    pass
+                assert time.monotonic() < deadline, "the server did not become healthy"
+                time.sleep(0.1)  # not serving yet: poll again
         yield Served(process, address, f"http://127.0.0.1:{http_port}", stdout, stderr)
     finally:
         if process.poll() is None:

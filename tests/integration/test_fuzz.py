@@ -36,10 +36,11 @@ def test_fuzzed_submissions_are_answered_and_refusals_name_a_field(tmp_path: Pat
         assert time.monotonic() - probe < 5, "the server is still busy after the fuzzing"
         assert server.process.poll() is None, "the server died"
         out, err = server.output_bytes()
+        written = server.stdout.read_bytes()[started_out : started_out + 2000]
     assert tally.failures == {}, tally.as_dict()
     assert tally.codes["INVALID_ARGUMENT"] > 0 and tally.codes["OK"] > 0, tally.codes
     assert sum(states.values()) == len(tally.accepted)
-    assert out == started_out, "the server wrote to stdout while fuzzed"
+    assert out == started_out, f"the server wrote to stdout while fuzzed: {written!r}"
     assert err - started_err < STDERR_BYTES_PER_INPUT * SUBMISSIONS, err - started_err
 
 

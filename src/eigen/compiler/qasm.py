@@ -16,8 +16,11 @@ line): a panic is a decline like any other error (:mod:`eigen.models.panics`). T
 fallback copies a gate's whole definition at each call, so gate definitions that call
 each other cost time and memory exponential in their nesting: before converting, the
 AST's calls are counted with each user gate weighted by the operations its definition
-expands to, and a program past :data:`~eigen.compiler.checks.MAX_EXPANDED_OPERATIONS`
-is refused without being converted.
+expands to, and a program past :data:`MAX_CONVERTED_OPERATIONS` is refused without being
+converted. That bound is lower than the one for any parsed circuit
+(:data:`~eigen.compiler.checks.MAX_EXPANDED_OPERATIONS`) because the converter is Python
+that copies each expanded operation (a quarter of a millisecond each): 20,000 of them stay
+well inside the sandbox's time limit.
 
 Every failure is an :class:`~eigen.errors.InvalidArgument` on the field ``program`` with a
 message such as ``program: OpenQASM 3 parse error: line 3, column 1: gate 'foo' is not
@@ -45,11 +48,12 @@ from openqasm3 import ast
 from qiskit.circuit import QuantumCircuit
 from qiskit.exceptions import ExperimentalWarning
 
-from eigen.compiler.checks import MAX_EXPANDED_OPERATIONS
 from eigen.compiler.source import check_qasm_text, program_error
 from eigen.errors import InvalidArgument, bounded, quote
 from eigen.models.panics import must_escape
 
+#: expanded operations the fallback importer may be given (see the module docs)
+MAX_CONVERTED_OPERATIONS = 20_000
 REASON_LIMIT = 300  # bytes of a parser's reason kept in an error: it may quote the program
 
 logger = logging.getLogger(__name__)
@@ -135,7 +139,7 @@ def parse_qasm3(source: str) -> QuantumCircuit:
 
 def check_expansion(program: ast.Program) -> None:
     """Refuse a program whose gate calls expand to more than
-    :data:`~eigen.compiler.checks.MAX_EXPANDED_OPERATIONS` operations (loops not unrolled:
+    :data:`MAX_CONVERTED_OPERATIONS` operations (loops not unrolled:
     the converter keeps them as loops), counting each call of a user gate as the
     operations of its definition; built-in gates count one."""
     costs: dict[str, int] = {}
@@ -143,16 +147,17 @@ def check_expansion(program: ast.Program) -> None:
     for statement in program.statements:
         if isinstance(statement, ast.QuantumGateDefinition):
             size = sum(_cost(call, costs) for call in _calls(statement.body))
-            costs[statement.name.name] = min(size, MAX_EXPANDED_OPERATIONS + 1)
+            costs[statement.name.name] = min(size, MAX_CONVERTED_OPERATIONS + 1)
             continue
         for call in _calls([statement]):
             total += _cost(call, costs)
-            if total > MAX_EXPANDED_OPERATIONS:
+            if total > MAX_CONVERTED_OPERATIONS:
                 line = call.span.start_line if call.span is not None else None
                 where = f"line {line}: " if line is not None else ""
                 raise program_error(
-                    f"{where}the program expands to more than {MAX_EXPANDED_OPERATIONS:,} "
-                    "operations (each gate replaced by its definition); simplify it"
+                    f"{where}the program expands to more than {MAX_CONVERTED_OPERATIONS:,} "
+                    "operations (each gate replaced by its definition), the most that programs with "
+                    "gate definitions, inputs or control flow may have; simplify it"
                 )
 
 

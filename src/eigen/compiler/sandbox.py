@@ -52,7 +52,7 @@ from eigen.models.program import ProgramLanguage
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 1
-DEFAULT_TIME_LIMIT_S = 10.0  # room for the largest programs (256 KiB) in the slow fallback parser
+DEFAULT_TIME_LIMIT_S = 8.0  # room for the largest programs (256 KiB) in the slow fallback parser
 DEFAULT_MEMORY_LIMIT_MIB = 1024
 START_TIMEOUT_S = 120.0  # for a worker's imports on a busy machine
 STOP_TIMEOUT_S = 5.0

@@ -11,8 +11,9 @@ from qiskit.circuit import CircuitInstruction, Gate, QuantumCircuit
 from qiskit.circuit.library import CXGate
 
 from eigen.compiler import CompilationService
-from eigen.compiler.checks import MAX_EXPANDED_OPERATIONS, check_structure
+from eigen.compiler.checks import check_structure
 from eigen.compiler.parse import ParsedProgram, parse_and_check
+from eigen.compiler.qasm import MAX_CONVERTED_OPERATIONS
 from eigen.errors import CompilationFailed, EigenError, InvalidArgument
 from eigen.models.compiled import CompileRequest
 from eigen.models.program import ProgramLanguage
@@ -56,7 +57,7 @@ def test_exponential_gate_definitions_are_refused_before_they_are_expanded() -> 
     started = time.perf_counter()
     error = refused(nested_gates(24))  # 8 million operations
     assert time.perf_counter() - started < 1.0
-    assert f"more than {MAX_EXPANDED_OPERATIONS:,} operations" in error.message
+    assert f"more than {MAX_CONVERTED_OPERATIONS:,} operations" in error.message
 
 
 def test_moderately_nested_gate_definitions_still_parse() -> None:

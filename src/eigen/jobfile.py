@@ -21,11 +21,11 @@ from eigen.models.program import MAX_PROGRAM_BYTES
 # libyaml's safe loader where PyYAML was built with it (same documents, ~10x faster).
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-MAX_YAML_NODES = 20_000
+MAX_YAML_NODES = 100_000
 """The most nodes a job.yaml may have once its aliases are expanded. Aliases share one
 node, so a few lines can stand for billions of values ("billion laughs"), which every
-later step (validation, JSON, error messages) would walk one by one; no job spec needs
-more than a few hundred."""
+later step (validation, JSON, error messages) would walk one by one. A file of 64 KiB
+without aliases has fewer (at least 2 bytes a value), so no such file is refused."""
 
 MAX_YAML_DEPTH = 32
 """The deepest nesting of collections a job.yaml may have (its format needs 5 levels)."""
@@ -53,7 +53,8 @@ def load_yaml(text: str, source_name: str = "job spec") -> Any:
     """The one YAML document of ``text`` (safe tags only), refused as INVALID_ARGUMENT
     naming ``source_name`` and the line when it is not valid YAML, holds a value Python
     cannot read (an integer of thousands of digits), or is bigger or deeper than
-    :data:`MAX_YAML_NODES` / :data:`MAX_YAML_DEPTH` once its aliases are expanded."""
+    :data:`MAX_YAML_NODES` / :data:`MAX_YAML_DEPTH` (or holds more text than a job file)
+    once its aliases are expanded."""
     try:
         loader = _YAML_LOADER(text)
     except UnicodeEncodeError:  # libyaml reads UTF-8 bytes: a lone surrogate cannot be one
@@ -79,9 +80,10 @@ def load_yaml(text: str, source_name: str = "job spec") -> Any:
 
 
 def _check_expansion(root: yaml.Node, source_name: str) -> None:
-    """Count the nodes and depth of ``root`` as if every alias were a copy, without
-    expanding anything: each shared node is measured once and its size reused."""
-    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, depth)
+    """Count the nodes, depth and characters of ``root`` as if every alias were a copy,
+    without expanding anything: each shared node is measured once and its size reused.
+    Expanded text is bounded by the size of a job file (an alias-free file has no more)."""
+    sizes: dict[int, tuple[int, int, int]] = {}  # id(node) -> (nodes, depth, characters)
     open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -93,14 +95,15 @@ def _check_expansion(root: yaml.Node, source_name: str) -> None:
             measured = [sizes[id(child)] for child in children]
             size = 1 + sum(m[0] for m in measured)
             depth = 1 + max((m[1] for m in measured), default=0)
-            if size > MAX_YAML_NODES or depth > MAX_YAML_DEPTH:
-                what = f"more than {MAX_YAML_NODES} values" if size > MAX_YAML_NODES else "too deep"
+            text = sum(m[2] for m in measured) + (len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
+            if size > MAX_YAML_NODES or text > MAX_JOBSPEC_BYTES:
+                what = f"more than {MAX_YAML_NODES} values" if size > MAX_YAML_NODES else "too much text"
                 raise InvalidArgument.for_field(
                     "(document)",
                     f"{source_name}: the YAML at line {node.start_mark.line + 1} expands to {what}"
                     " (aliases copy what they name)",
                 )
-            sizes[key] = (size, depth)
+            sizes[key] = (size, depth, text)
             continue
         if key in sizes:
             continue

@@ -111,6 +111,17 @@ class Settings(BaseSettings):
     compile_timeout_s: float = Field(
         default=300.0, ge=0, description="a compile running longer ends its job in TIMEOUT; 0: no limit"
     )
+    program_check_workers: int = Field(
+        default=1, ge=1, le=64, description="sandbox processes parsing and checking program text"
+    )
+    program_check_timeout_s: float = Field(
+        default=8.0, gt=0, description="longest parse of one program; past it: INVALID_ARGUMENT"
+    )
+    program_check_memory_mib: int = Field(
+        default=1024,
+        ge=64,
+        description="parser memory per program, beyond the worker's own; past it: INVALID_ARGUMENT",
+    )
     rate_limit_per_s: float = Field(
         default=0.0, ge=0, description="SubmitJob/SubmitBatch calls per second per caller; 0: no limit"
     )

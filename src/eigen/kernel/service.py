@@ -411,11 +411,7 @@ class Kernel:
 
     def _cached_validation(self, request: JobRequest, device: DeviceInfo) -> CompiledProgram | None:
         """The compiler's validation of ``request`` when it has it at hand, else None."""
-        validated = getattr(self.compiler, "validated", None)
-        if validated is None:
-            return None
-        found: CompiledProgram | None = validated(self._compile_request(request, device))
-        return found
+        return self.compiler.validated(self._compile_request(request, device))
 
     def _reserve(self, jobs: Sequence[Job]) -> None:
         """Take a queue slot for each new job of a submission (all or none), or refuse it:

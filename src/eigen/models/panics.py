@@ -6,14 +6,22 @@ turn a Rust panic into ``pyo3_runtime.PanicException``, which derives from
 ends the thread that made the call. Code that must survive any failure of the work it
 runs (the kernel's workers and stages, the compiler's parse and transpile calls) catches
 ``BaseException`` and lets only :func:`must_escape` ones go on: those are the
-interpreter's own signals (Ctrl-C, ``sys.exit``, a generator being closed), never a
-failure of the work itself.
+interpreter's own signals (Ctrl-C, ``sys.exit``, a generator being closed, a cancelled
+task), never a failure of the work itself.
 """
 
 from __future__ import annotations
 
-#: exceptions that stop the interpreter or a generator: never caught as a failure of work
-FATAL: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, GeneratorExit)
+import asyncio
+
+#: exceptions that stop the interpreter, a generator or a task: never caught as a failure
+#: of work (a cancelled asyncio task must stay cancelled)
+FATAL: tuple[type[BaseException], ...] = (
+    KeyboardInterrupt,
+    SystemExit,
+    GeneratorExit,
+    asyncio.CancelledError,
+)
 
 _MAX_MESSAGE = 200
 

@@ -80,7 +80,12 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
         from eigen.compiler.sandbox import ProgramSandbox
         from eigen.compiler.service import CompilationService
 
-        compiler = CompilationService(parser=ProgramSandbox())  # program text parsed off-process
+        sandbox = ProgramSandbox(  # program text is parsed off-process, within limits
+            workers=settings.program_check_workers,
+            time_limit_s=settings.program_check_timeout_s,
+            memory_limit_mib=settings.program_check_memory_mib,
+        )
+        compiler = CompilationService(parser=sandbox)
         stack.compiler = compiler
         stack.closers.append(compiler.close)
     elif "kernel" in wanted:

@@ -66,6 +66,9 @@ class FakeCompiler:
     def cached(self, request: CompileRequest) -> CompiledProgram | None:
         return None  # every compile is a call, so the deadline applies to each
 
+    def validated(self, request: CompileRequest) -> CompiledProgram | None:
+        return None  # every validation is a call (off the event loop)
+
     def _program(self, request: CompileRequest) -> CompiledProgram:
         return CompiledProgram(
             circuit=request.program,

@@ -63,7 +63,7 @@ class TextLimit:
             return "is empty" if self.min_length == 1 else f"must have at least {self.min_length} characters"
         if len(value) > self.max_length:
             return f"must have at most {self.max_length} characters (has {len(value)})"
-        if not re.match(self.pattern, value):
+        if not re.fullmatch(self.pattern, value):
             return (
                 "must not contain control characters" if self.pattern == PRINTABLE else "must not contain NUL"
             )
@@ -74,7 +74,7 @@ CALLER = TextLimit(OWNER_MAX)
 
 
 def _printable(value: str) -> str:
-    if not re.match(PRINTABLE, value):
+    if not re.fullmatch(PRINTABLE, value):
         raise ValueError("must not contain control characters")
     return value
 

@@ -73,7 +73,7 @@ def from_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> CallContext:
     traceparent = found.get(TRACEPARENT, "")
     request_id = found.get(REQUEST_ID, "")
     return CallContext(
-        request_id=request_id if REQUEST_ID_PATTERN.match(request_id) else _hex(64),
+        request_id=request_id if REQUEST_ID_PATTERN.fullmatch(request_id) else _hex(64),
         caller=found.get(CALLER) or ANONYMOUS,
         traceparent=traceparent if valid_traceparent(traceparent) else new_traceparent(),
     )

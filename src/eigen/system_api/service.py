@@ -49,7 +49,7 @@ class JobApi:
         self.kernel = kernel
 
     def submit(self, request: JobRequest, idempotency_key: str = "") -> tuple[Job, bool]:
-        if idempotency_key and not _KEY.match(idempotency_key):
+        if idempotency_key and not _KEY.fullmatch(idempotency_key):
             raise InvalidArgument.for_field(
                 "idempotency_key",
                 f"must be 1-{limits.IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
@@ -150,7 +150,7 @@ class JobApi:
 def check_job_id(job_id: str) -> str:
     if not job_id:
         raise InvalidArgument.for_field("job_id", "is required")
-    if not _JOB_ID.match(job_id):
+    if not _JOB_ID.fullmatch(job_id):
         raise InvalidArgument.for_field(
             "job_id", f"{quote(job_id)} is not a valid job id (1-{limits.JOB_ID_MAX} of A-Z a-z 0-9 _ -)"
         )

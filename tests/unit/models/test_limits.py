@@ -36,6 +36,7 @@ def test_every_bounded_string_column_of_jobs_is_in_the_table() -> None:
         ("a" * limits.OWNER_MAX, None),
         ("a" * (limits.OWNER_MAX + 1), "must have at most 128 characters (has 129)"),
         ("tab\there", "must not contain control characters"),
+        ("newline at the end\n", "must not contain control characters"),  # "$" is not the end
     ],
 )
 def test_the_caller_rule(caller: str, problem: str | None) -> None:

@@ -110,7 +110,7 @@ def last_seq_of(after_seq: int, last_event_id: str) -> int:
     """Where a watch resumes: the Last-Event-ID of a reconnecting client wins."""
     if not last_event_id.strip():
         return after_seq
-    if not re.match(LAST_EVENT_ID, last_event_id):
+    if not re.fullmatch(LAST_EVENT_ID, last_event_id):
         raise InvalidArgument.for_field("Last-Event-ID", "must be an event_seq (a non-negative integer)")
     return int(last_event_id.strip())
 

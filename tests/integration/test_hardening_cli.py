@@ -110,3 +110,11 @@ def test_markup_in_an_error_is_printed_as_it_is(server: EmbeddedServer, tmp_path
     done = run_cli(server, "submit", "--job", str(path))
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_fifo_given_as_a_program_file_is_refused_without_waiting(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "bell.qasm"  # a program file given directly, no job.yaml
+    os.mkfifo(fifo)
+    assert_user_error(run_cli(server, "submit", "--job", str(fifo)), "not a regular file")

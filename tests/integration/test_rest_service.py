@@ -138,7 +138,7 @@ def test_submissions_share_the_grpc_rate_limiter(client: httpx.Client) -> None:
 
 def test_http_errors_are_problems(client: httpx.Client) -> None:
     problem(client.get("/v1/no-such-route"), 404, "EIGEN_NOT_FOUND")
-    problem(client.delete("/v1/jobs"), 405, "EIGEN_UNIMPLEMENTED")
+    problem(client.delete("/v1/jobs"), 405, "EIGEN_METHOD_NOT_ALLOWED")
 
 
 class _Broken(JobApi):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from eigen.errors import EigenError, FieldViolation, InvalidArgument
-from eigen.jobfile import load_job_file, program_source
+from eigen.jobfile import load_job_file, program_source, read_limited
 from eigen.models.job import JobRequest
 from eigen.models.jobspec import JobSpec, validated_request
 from eigen.models.program import (
@@ -146,17 +146,7 @@ def _looks_like_path(text: str) -> bool:
 def _from_path(path: Path) -> dict[str, Any]:
     if path.suffix.lower() in JOB_FILE_SUFFIXES:
         return load_job_file(path).model_dump()
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_PROGRAM_BYTES + 1)
-    except OSError as exc:
-        raise InvalidArgument.for_field("program", f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_PROGRAM_BYTES:
-        raise InvalidArgument.for_field("program", f"{path} is larger than {MAX_PROGRAM_BYTES // 1024} KiB")
-    try:
-        source = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidArgument.for_field("program", f"{path} is not UTF-8 text") from None
+    source = read_limited(path, MAX_PROGRAM_BYTES, str(path), "program")  # never a FIFO or a device
     language = language_from_path(path.name) or sniff_language(source)
     fields: dict[str, Any] = {"program": source, "language": language}
     name = _clean_name(path.stem)

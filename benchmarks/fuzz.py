@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,13 +55,18 @@ PROBE_BAR_MS = 50.0
 
 
 class Probe:
-    """ListBackends every :data:`PROBE_EVERY_S` on its own channel, its latencies kept."""
+    """ListBackends every :data:`PROBE_EVERY_S` on its own channel, its latencies kept;
+    for up to ``keep_slow`` probes over :data:`PROBE_BAR_MS`, the last inputs the fuzzer
+    sent (through :meth:`sent`) when it ended, to see what held it up."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, keep_slow: int = 0) -> None:
         self._channel = grpc.insecure_channel(address)
         self._stub = jobs_pb2_grpc.BackendServiceStub(self._channel)
         self._stop = threading.Event()
         self.latencies_ms: list[float] = []
+        self._keep_slow = keep_slow
+        self._recent: deque[str] = deque(maxlen=3)
+        self.slow: list[dict[str, Any]] = []
         self._thread = threading.Thread(target=self._run, name="probe", daemon=True)
 
     def __enter__(self) -> Probe:
@@ -77,7 +83,14 @@ class Probe:
             started = time.perf_counter()
             with contextlib.suppress(grpc.RpcError):  # a refused probe counts for its time too
                 self._stub.ListBackends(jobs_pb2.ListBackendsRequest(), timeout=fuzzing.HANG_S)
-            self.latencies_ms.append((time.perf_counter() - started) * 1e3)
+            took_ms = (time.perf_counter() - started) * 1e3
+            self.latencies_ms.append(took_ms)
+            if took_ms > PROBE_BAR_MS and len(self.slow) < self._keep_slow:
+                self.slow.append({"ms": round(took_ms, 1), "last_sent": list(self._recent)})
+
+    def sent(self, what: str) -> None:
+        """The fuzzer is about to send ``what``."""
+        self._recent.append(what)
 
     def figures(self) -> dict[str, float | int]:
         values = sorted(self.latencies_ms) or [0.0]
@@ -90,8 +103,8 @@ class Probe:
         }
 
 
-def fuzz_grpc(stub: Any, count: int, seed: int, settle_s: float) -> dict[str, Any]:
-    tally = fuzzing.fuzz_submissions(stub, random.Random(seed), count)
+def fuzz_grpc(stub: Any, count: int, seed: int, settle_s: float, probe: Probe) -> dict[str, Any]:
+    tally = fuzzing.fuzz_submissions(stub, random.Random(seed), count, sent=probe.sent)
     states = fuzzing.settle(stub, tally.accepted, tally, timeout_s=settle_s)
     return {**tally.as_dict(), "accepted": len(tally.accepted), "accepted_ended": dict(states)}
 
@@ -179,6 +192,9 @@ def main() -> int:
     parser.add_argument("--schemathesis-max-time", type=int, default=1_200, help="its time budget, seconds")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--settle", type=float, default=900.0, help="seconds to wait for accepted jobs")
+    parser.add_argument(
+        "--slow-probes", type=int, default=0, help="keep the last inputs sent for this many slow probes"
+    )
     args = parser.parse_args()
 
     figures: dict[str, Any] = {
@@ -191,10 +207,12 @@ def main() -> int:
             stub = jobs_pb2_grpc.JobServiceStub(channel)
             started_out, started_err = server.output_bytes()
             began = time.monotonic()
-            with Probe(server.address) as probe:
-                figures["grpc"] = fuzz_grpc(stub, args.grpc, args.seed, args.settle)
+            with Probe(server.address, args.slow_probes) as probe:
+                figures["grpc"] = fuzz_grpc(stub, args.grpc, args.seed, args.settle, probe)
             figures["grpc"]["seconds"] = round(time.monotonic() - began, 1)
             figures["grpc"]["other_rpcs"] = probe.figures()
+            if probe.slow:
+                figures["grpc"]["slow_probes"] = probe.slow
             began = time.monotonic()
             files = folder / "job-files"
             files.mkdir()

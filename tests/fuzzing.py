@@ -340,9 +340,16 @@ def check_refusal(error: Any, tally: Tally, example: str) -> None:
             tally.fail("unbounded message", example)
 
 
-def fuzz_submissions(stub: Any, rng: random.Random, count: int, tally: Tally | None = None) -> Tally:
+def fuzz_submissions(
+    stub: Any,
+    rng: random.Random,
+    count: int,
+    tally: Tally | None = None,
+    sent: Callable[[str], None] | None = None,
+) -> Tally:
     """``count`` fuzzed SubmitJob calls (one in ten a SubmitBatch of three, the middle one
-    fuzzed), each with a deadline of :data:`HANG_S`."""
+    fuzzed), each with a deadline of :data:`HANG_S`; ``sent`` is told each input (its
+    method and program, truncated) just before it is sent."""
     import grpc
 
     from eigen.proto.api.v1 import common_pb2 as pb
@@ -354,6 +361,8 @@ def fuzz_submissions(stub: Any, rng: random.Random, count: int, tally: Tally | N
         request = job_request(rng)
         example = repr(request.program.source[:200])
         batch = rng.random() < 0.1
+        if sent is not None:
+            sent(f"{'SubmitBatch' if batch else 'SubmitJob'} {example}")
         started = time.monotonic()
         tally.inputs += 1
         try:

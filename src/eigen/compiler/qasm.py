@@ -22,6 +22,13 @@ converted. That bound is lower than the one for any parsed circuit
 that copies each expanded operation (a quarter of a millisecond each): 20,000 of them stay
 well inside the sandbox's time limit.
 
+A converted circuit then has its copies merged (:func:`share_definitions`): every call of
+a user gate with the same name and parameters gets one definition object, so the circuit
+holds objects in proportion to its text, not to its expansion. Everything downstream
+walks or copies that object graph in the server's process with the interpreter lock held
+(the sandbox's result is unpickled there, cached, copied, collected by the garbage
+collector), so an expanded copy would stall every other request for as long.
+
 Every failure is an :class:`~eigen.errors.InvalidArgument` on the field ``program`` with a
 message such as ``program: OpenQASM 3 parse error: line 3, column 1: gate 'foo' is not
 defined.``. Columns are 1-based.
@@ -38,14 +45,14 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 
 import openqasm3
 import qiskit.qasm2
 import qiskit.qasm3
 import qiskit_qasm3_import
 from openqasm3 import ast
-from qiskit.circuit import QuantumCircuit
+from qiskit.circuit import ControlFlowOp, QuantumCircuit
 from qiskit.exceptions import ExperimentalWarning
 
 from eigen.compiler.source import check_qasm_text, program_error
@@ -128,13 +135,54 @@ def parse_qasm3(source: str) -> QuantumCircuit:
         raise program_error(f"OpenQASM 3 parse error: {_describe(exc) or fast_reason}") from None
     check_expansion(tree)
     try:
-        return qiskit_qasm3_import.convert(tree)
+        return share_definitions(qiskit_qasm3_import.convert(tree))
     except (MemoryError, RecursionError):  # nesting past Python's stack: say so below
         raise
     except BaseException as exc:
         if must_escape(exc):
             raise
         raise program_error(f"OpenQASM 3 parse error: {_describe(exc) or fast_reason}") from None
+
+
+def share_definitions(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with every call of a user gate of the same name, size and parameters
+    given one definition object (in place; see the module docs). In OpenQASM 3 a gate name
+    is defined once, so such calls have equal definitions; the first one's is kept. Only
+    the first call of each is walked, so this costs the program's size, not its expansion."""
+    shared: dict[Hashable, QuantumCircuit] = {}
+    walked: set[int] = set()
+    pending: list[QuantumCircuit] = [circuit]
+    while pending:
+        body = pending.pop()
+        if id(body) in walked:
+            continue
+        walked.add(id(body))
+        for item in body.data:
+            operation = item.operation
+            if isinstance(operation, ControlFlowOp):
+                pending.extend(operation.blocks)
+                continue
+            if getattr(operation, "_standard_gate", None) is not None:
+                continue
+            definition = getattr(operation, "_definition", None)
+            if not isinstance(definition, QuantumCircuit):
+                continue
+            try:
+                key: Hashable = (
+                    type(operation),
+                    operation.name,
+                    operation.num_qubits,
+                    operation.num_clbits,
+                    tuple(operation.params),
+                )
+                first = shared.setdefault(key, definition)
+            except TypeError:  # a parameter that does not hash: keep this call's own copy
+                first = definition
+            if first is definition:
+                pending.append(definition)
+            else:
+                operation.definition = first
+    return circuit
 
 
 def check_expansion(program: ast.Program) -> None:

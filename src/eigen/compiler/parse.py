@@ -22,13 +22,14 @@ from typing import Any
 from qiskit.circuit import QuantumCircuit
 
 from eigen.compiler.aqo import from_aqo
-from eigen.compiler.checks import check_structure
+from eigen.compiler.checks import check_structure, check_width
 from eigen.compiler.qasm import parse_qasm
 from eigen.compiler.source import check_source, program_error
 from eigen.errors import EigenError, Unimplemented, quote
 from eigen.models.compiled import HybridSpec
 from eigen.models.panics import describe, must_escape
 from eigen.models.program import ProgramLanguage, language_from_name
+from eigen.models.target import DeviceInfo
 
 
 @dataclass
@@ -54,10 +55,13 @@ def parse_program(source: str, language: ProgramLanguage | str, entrypoint: str 
 
 
 def parse_and_check(
-    source: str, language: ProgramLanguage | str, entrypoint: str = "main"
+    source: str, language: ProgramLanguage | str, entrypoint: str = "main", device: DeviceInfo | None = None
 ) -> ParsedProgram:
-    """:func:`parse_program`, then :func:`~eigen.compiler.checks.check_structure`."""
+    """:func:`parse_program`, then :func:`~eigen.compiler.checks.check_width` against
+    ``device`` (when given) and :func:`~eigen.compiler.checks.check_structure`."""
     parsed = parse_program(source, language, entrypoint)
+    if device is not None:
+        check_width(parsed.circuit, device)
     check_structure(parsed.circuit)
     return parsed
 

@@ -48,6 +48,7 @@ from eigen.compiler.source import program_error
 from eigen.errors import EigenError, FieldViolation, InternalError, Unavailable
 from eigen.models.panics import describe, must_escape
 from eigen.models.program import ProgramLanguage
+from eigen.models.target import DeviceInfo
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,11 @@ WARM_UP_LANG = "from eigen_lang import h, hybrid_program\n\n@hybrid_program\ndef
 class ProgramParser(Protocol):
     """How the compilation service turns program text into a checked logical circuit."""
 
-    def parse(self, source: str, language: ProgramLanguage | str, entrypoint: str) -> ParsedProgram:
-        """:func:`~eigen.compiler.parse.parse_and_check`; raises an EigenError."""
+    def parse(
+        self, source: str, language: ProgramLanguage | str, entrypoint: str, device: DeviceInfo | None = None
+    ) -> ParsedProgram:
+        """:func:`~eigen.compiler.parse.parse_and_check` (with the width check against
+        ``device`` when given); raises an EigenError."""
 
     def warm_up(self) -> None:
         """Pay the parsers' one-time costs now (imports, the first fallback parse)."""
@@ -88,8 +92,10 @@ class ProgramParser(Protocol):
 class InProcessParser:
     """Parses in the calling thread (no limits beyond the checks' own)."""
 
-    def parse(self, source: str, language: ProgramLanguage | str, entrypoint: str) -> ParsedProgram:
-        return parse_and_check(source, language, entrypoint)
+    def parse(
+        self, source: str, language: ProgramLanguage | str, entrypoint: str, device: DeviceInfo | None = None
+    ) -> ParsedProgram:
+        return parse_and_check(source, language, entrypoint, device)
 
     def warm_up(self) -> None:
         """Parse one program with each parser (the OpenQASM 3 fallback's first parse loads
@@ -149,9 +155,11 @@ def _address_space() -> int:
     return 0  # pragma: no cover - Linux always reports it
 
 
-def _parse_in_worker(source: str, language: str, entrypoint: str) -> ParsedProgram | _Failure:
+def _parse_in_worker(
+    source: str, language: str, entrypoint: str, device: DeviceInfo | None
+) -> ParsedProgram | _Failure:
     try:
-        return parse_and_check(source, language, entrypoint)
+        return parse_and_check(source, language, entrypoint, device)
     except EigenError as exc:
         return _failure(exc)
     except MemoryError:
@@ -202,14 +210,18 @@ class ProgramSandbox:
         self._running = False
         self._fallback: InProcessParser | None = None
 
-    def parse(self, source: str, language: ProgramLanguage | str, entrypoint: str) -> ParsedProgram:
+    def parse(
+        self, source: str, language: ProgramLanguage | str, entrypoint: str, device: DeviceInfo | None = None
+    ) -> ParsedProgram:
+        """Parse in a worker. With ``device``, a circuit wider than it is refused there,
+        before its (possibly large) pickle is sent back."""
         fallback = self._start()
         if fallback is not None:
-            return fallback.parse(source, language, entrypoint)
+            return fallback.parse(source, language, entrypoint, device)
         name = language.value if isinstance(language, ProgramLanguage) else str(language)
         try:
             future = self._pool.schedule(
-                _parse_in_worker, args=(source, name, entrypoint), timeout=self.time_limit_s
+                _parse_in_worker, args=(source, name, entrypoint, device), timeout=self.time_limit_s
             )
         except RuntimeError:  # the pool is closed
             raise Unavailable("the program checker is stopped") from None

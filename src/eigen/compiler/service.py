@@ -310,7 +310,10 @@ class CompilationService:
         key = (source_digest(check_source(request.program)), language, entrypoint)
         parsed = self._parsed.get(key, count=False)
         if parsed is None:
-            parsed = self._parser.parse(request.program, language, request.entrypoint)
+            # the device's width is checked where the program is parsed: a circuit too wide
+            # never comes back (its pickle grows with its width); it is checked again below,
+            # for a parse cached from a wider device
+            parsed = self._parser.parse(request.program, language, request.entrypoint, request.device)
             self._parsed.put(key, parsed)
         return parsed
 

@@ -95,7 +95,13 @@ def test_a_transpiler_panic_is_a_compilation_failure() -> None:
     circuit.measure([0, 1], [0, 1])
 
     class Unchecked:
-        def parse(self, source: str, language: ProgramLanguage | str, entrypoint: str) -> ParsedProgram:
+        def parse(
+            self,
+            source: str,
+            language: ProgramLanguage | str,
+            entrypoint: str,
+            device: DeviceInfo | None = None,
+        ) -> ParsedProgram:
             return ParsedProgram(circuit, ProgramLanguage.QASM3)
 
         def warm_up(self) -> None: ...
@@ -111,9 +117,11 @@ class CountingParser:
     def __init__(self) -> None:
         self.calls = 0
 
-    def parse(self, source: str, language: ProgramLanguage | str, entrypoint: str) -> ParsedProgram:
+    def parse(
+        self, source: str, language: ProgramLanguage | str, entrypoint: str, device: DeviceInfo | None = None
+    ) -> ParsedProgram:
         self.calls += 1
-        return parse_and_check(source, language, entrypoint)
+        return parse_and_check(source, language, entrypoint, device)
 
     def warm_up(self) -> None: ...
 

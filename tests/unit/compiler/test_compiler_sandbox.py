@@ -9,6 +9,7 @@ from poison_programs import BELL, CONST_DESIGNATOR, NO_VERSION, REPEATED, SYNTAX
 
 from eigen.compiler.sandbox import ProgramSandbox
 from eigen.errors import InvalidArgument
+from eigen.models.target import DeviceInfo
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,12 @@ def test_a_parse_past_the_memory_limit_is_refused() -> None:
         assert roomy_in_time.parse(BELL, "qasm3", "main").circuit.num_qubits == 2
     finally:
         roomy_in_time.close()
+
+
+def test_a_circuit_wider_than_the_device_is_refused_in_the_worker(sandbox: ProgramSandbox) -> None:
+    """Its pickle grows with its width: a 40,000-qubit answer cost the server ~360 ms of GIL
+    to unpickle before the width check refused it."""
+    device = DeviceInfo("sim:statevector", 28, ("rz", "sx", "x", "cx"))
+    with pytest.raises(InvalidArgument, match="40000 qubits but sim:statevector has 28"):
+        sandbox.parse("OPENQASM 3.0;\nqubit[40000] q;\n", "qasm3", "main", device)
+    assert sandbox.parse("OPENQASM 3.0;\nqubit[40000] q;\n", "qasm3", "main").circuit.num_qubits == 40000

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import qiskit.qasm3
@@ -99,17 +99,31 @@ class CompilationService:
     def validate(self, request: CompileRequest) -> CompiledProgram:
         """Parse and check without transpiling; ``circuit`` is the logical circuit."""
         digest, key = self._validate_key(request)
+        return self._cached_result(
+            key,
+            lambda: self._validate(request, digest),
+            lambda reason: program_error(f"cannot be checked: {reason}"),
+        )
+
+    def _cached_result(
+        self,
+        key: Hashable,
+        make: Callable[[], CompiledProgram],
+        failure: Callable[[str], EigenError],
+    ) -> CompiledProgram:
+        """The result cache's entry for ``key``, else ``make()`` stored there. A panic of
+        native code that ``make`` did not expect becomes ``failure(reason)``."""
         cached = self._results.get(key)
         if cached is not None:
             return cached
         try:
-            validated = self._validate(request, digest)
-        except BaseException as exc:  # a panic of native code the calls below do not expect
+            made = make()
+        except BaseException as exc:
             if isinstance(exc, EigenError) or not is_foreign_panic(exc):
                 raise
-            raise program_error(f"cannot be checked: {describe(exc)}") from None
-        self._results.put(key, validated)
-        return validated
+            raise failure(describe(exc)) from None
+        self._results.put(key, made)
+        return made
 
     def _validate(self, request: CompileRequest, digest: str) -> CompiledProgram:
         device = request.device
@@ -216,17 +230,11 @@ class CompilationService:
 
     def _compile(self, request: CompileRequest, level: int) -> CompiledProgram:
         digest, key = self._compile_key(request, level)
-        cached = self._results.get(key)
-        if cached is not None:
-            return cached
-        try:
-            compiled = self._compile_uncached(request, level, digest)
-        except BaseException as exc:  # a panic of native code the calls below do not expect
-            if isinstance(exc, EigenError) or not is_foreign_panic(exc):
-                raise
-            raise CompilationFailed(f"program: compiling it failed: {describe(exc)}") from None
-        self._results.put(key, compiled)
-        return compiled
+        return self._cached_result(
+            key,
+            lambda: self._compile_uncached(request, level, digest),
+            lambda reason: CompilationFailed(f"program: compiling it failed: {reason}"),
+        )
 
     def _compile_uncached(self, request: CompileRequest, level: int, digest: str) -> CompiledProgram:
         device = request.device

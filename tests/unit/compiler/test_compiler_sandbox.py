@@ -73,4 +73,7 @@ def test_a_circuit_wider_than_the_device_is_refused_in_the_worker(sandbox: Progr
     device = DeviceInfo("sim:statevector", 28, ("rz", "sx", "x", "cx"))
     with pytest.raises(InvalidArgument, match="40000 qubits but sim:statevector has 28"):
         sandbox.parse("OPENQASM 3.0;\nqubit[40000] q;\n", "qasm3", "main", device)
-    assert sandbox.parse("OPENQASM 3.0;\nqubit[40000] q;\n", "qasm3", "main").circuit.num_qubits == 40000
+    wide = "OPENQASM 3.0;\nqubit[100] q;\n"  # refused for the device only
+    with pytest.raises(InvalidArgument, match="100 qubits but sim:statevector has 28"):
+        sandbox.parse(wide, "qasm3", "main", device)
+    assert sandbox.parse(wide, "qasm3", "main").circuit.num_qubits == 100

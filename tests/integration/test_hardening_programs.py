@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections.abc import Iterator
 
 import grpc
+import httpx
 import pytest
 
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from tests.integration.helpers import BELL, details, job, submit, wait
+from tests.integration.rest_helpers import job as rest_job
+from tests.integration.rest_helpers import problem, rest_server
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +155,24 @@ def test_nothing_reaches_the_server_stdout(
     out, err = capfd.readouterr()
     assert out == ""
     assert "panicked" not in err and "cx q[0] q[1]" not in err
+
+
+@pytest.fixture(scope="module")
+def rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    with (
+        rest_server(tmp_path_factory.mktemp("rest-poison")) as running,
+        httpx.Client(base_url=running.http_address, timeout=30) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rest_answers_a_poison_program_with_a_400_problem(rest: httpx.Client, name: str) -> None:
+    """REST answered a plain-text 500 for some of these (32 of 4,025 fuzzed requests)."""
+    language = "EIGEN_LANG" if name == "lang-aliases" else "QASM3"
+    source = LANG_POISON if name == "lang-aliases" else POISON[name]
+    body = rest_job(source)
+    body["program"]["language"] = language
+    refused = problem(rest.post("/v1/jobs", json={"job": body}), 400, "EIGEN_INVALID_ARGUMENT")
+    assert [v["field"] for v in refused["violations"]] == ["program"], refused  # as on gRPC
+    assert len(refused["detail"]) < 2_000

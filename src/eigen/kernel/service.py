@@ -49,6 +49,7 @@ from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.retention import load_result
+from eigen.kernel.watch import WatchCursor, settle, waker
 from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.panics import describe, must_escape
@@ -561,7 +562,7 @@ class Kernel:
         self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
     ) -> Iterator[JobEvent]:
         """Events of a job after ``after_seq``, live, until its terminal event."""
-        cursor = _WatchCursor(self, job_id, after_seq)
+        cursor = WatchCursor(self.bus, self.store, self._state, job_id, after_seq)
         while active() and not self._stopping.is_set():
             yield from cursor.next()
             if cursor.over:
@@ -573,10 +574,10 @@ class Kernel:
         (woken through the bus) instead of holding a thread."""
         loop = asyncio.get_running_loop()
         news: list[asyncio.Future[bool]] = [loop.create_future()]  # the one to wake
-        wake = _waker(loop, lambda: news[0])
+        wake = waker(loop, lambda: news[0])
         self.bus.subscribe(job_id, wake)
         try:
-            cursor = _WatchCursor(self, job_id, after_seq)
+            cursor = WatchCursor(self.bus, self.store, self._state, job_id, after_seq)
             while not self._stopping.is_set():
                 if news[0].done():
                     news[0] = loop.create_future()
@@ -584,7 +585,7 @@ class Kernel:
                     yield event
                 if cursor.over:
                     return
-                timer = loop.call_later(0.5, _settle, news[0], False)  # a plain future, no task per wait
+                timer = loop.call_later(0.5, settle, news[0], False)  # a plain future, no task per wait
                 try:
                     woken = await news[0]
                 finally:
@@ -598,12 +599,12 @@ class Kernel:
         passed (False); woken by the bus on the job's terminal event only."""
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[bool] = loop.create_future()
-        wake = _waker(loop, lambda: ended)
+        wake = waker(loop, lambda: ended)
         self.bus.subscribe(job_id, wake, ends_only=True)
         try:
             if self._has_ended(job_id) or self._stopping.is_set():
                 return self._has_ended(job_id)
-            timer = loop.call_later(timeout_s, _settle, ended, False)
+            timer = loop.call_later(timeout_s, settle, ended, False)
             try:
                 await ended
             finally:
@@ -765,59 +766,3 @@ class Kernel:
                     if must_escape(exc):
                         raise
                     log.error("timing out a job failed", extra={"job_id": job_id, "error": describe(exc)})
-
-
-class _WatchCursor:
-    """Where a watch of one job stands, for :meth:`Kernel.watch` and its asyncio twin:
-    the events to send next (from the bus when it holds them, else from the store) and
-    whether the watch is over."""
-
-    def __init__(self, kernel: Kernel, job_id: str, after_seq: int) -> None:
-        self.kernel = kernel
-        self.job_id = job_id
-        self.seq = after_seq
-        self.over = False
-        self._idle = False
-        # A job whose events the bus holds exists (its events say the rest); any other is
-        # looked up first (NotFound when there is no such job).
-        self._state = None if kernel.bus.knows(job_id) else kernel._state(job_id)
-
-    def next(self) -> list[JobEvent]:
-        """The events after the last one sent, up to the terminal one (then ``over``)."""
-        events = self.kernel.bus.since(self.job_id, self.seq)
-        if events is None:
-            events = self.kernel.store.events(self.job_id, self.seq)
-        for index, event in enumerate(events):
-            if event.terminal:
-                self.over = True
-                events = events[: index + 1]
-                break
-        if events:
-            self.seq = events[-1].seq
-        elif (self._state is not None and self._state.terminal) or self.kernel.bus.ended(self.job_id):
-            self.over = True  # nothing after the last event sent, and the job has ended
-        self._idle = not events
-        return events
-
-    def waited(self, news: bool) -> None:
-        """After a wait: when it ended without news and followed none, look at the job's
-        state again (news is read by the next :meth:`next`)."""
-        if self._idle and not news:
-            self._state = self.kernel._state(self.job_id)
-
-
-def _waker(loop: asyncio.AbstractEventLoop, future: Callable[[], asyncio.Future[bool]]) -> Callable[[], None]:
-    """A bus callback, run on the publishing thread, that settles ``future()`` on ``loop``
-    with True (news)."""
-
-    def wake() -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(_settle, future(), True)
-
-    return wake
-
-
-def _settle(future: asyncio.Future[bool], news: bool) -> None:
-    """Wake an asyncio waiter (on its loop), once: with True for news, False for a timeout."""
-    if not future.done():
-        future.set_result(news)

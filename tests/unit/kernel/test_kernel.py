@@ -12,8 +12,9 @@ import pytest
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
-from eigen.kernel.service import Kernel, KernelSettings, _WatchCursor
+from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
+from eigen.kernel.watch import WatchCursor
 from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.job import Job
 from eigen.models.state import JobState
@@ -233,7 +234,9 @@ def test_a_watch_reads_the_job_state_again_only_after_a_quiet_wait(
     heads: list[str] = []
     head = kernel.store.head
     kernel.store.head = lambda job_id: heads.append(job_id) or head(job_id)  # type: ignore[method-assign]
-    cursor = _WatchCursor(kernel, job.id, after_seq=4)  # after RUNNING: nothing new yet
+    cursor = WatchCursor(
+        kernel.bus, kernel.store, kernel._state, job.id, after_seq=4
+    )  # after RUNNING: nothing new yet
     assert cursor.next() == [] and not cursor.over
     cursor.waited(news=True)  # woken by an event: the next read of events finds it
     assert heads == []

@@ -25,6 +25,13 @@ def rest_server(data_dir: Path) -> Iterator[EmbeddedServer]:
         yield running
 
 
+@contextmanager
+def rest_client(data_dir: Path) -> Iterator[httpx.Client]:
+    """An httpx client on the REST gateway of a :func:`rest_server`."""
+    with rest_server(data_dir) as running, httpx.Client(base_url=running.http_address, timeout=30) as client:
+        yield client
+
+
 def job(source: str = BELL, **fields: Any) -> dict[str, Any]:
     """A JobRequest body, like tests.integration.helpers.job for gRPC."""
     values: dict[str, Any] = {"name": "it", "target": "sim:statevector", "shots": 1000, "seed": 11}

@@ -15,7 +15,7 @@ from eigen.models import limits
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
 from tests.integration.helpers import BELL, details, job, submit
-from tests.integration.rest_helpers import fields, problem, rest_server
+from tests.integration.rest_helpers import fields, problem, rest_client
 from tests.integration.rest_helpers import job as rest_job
 from tests.unit.store.postgres import fresh_database
 
@@ -26,10 +26,7 @@ CALLER = "x-eigen-caller"
 
 @pytest.fixture(scope="module")
 def rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    with (
-        rest_server(tmp_path_factory.mktemp("edge-rest")) as running,
-        httpx.Client(base_url=running.http_address, timeout=30) as client,
-    ):
+    with rest_client(tmp_path_factory.mktemp("edge-rest")) as client:
         yield client
 
 

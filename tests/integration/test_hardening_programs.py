@@ -21,7 +21,7 @@ from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from tests.integration.helpers import BELL, details, job, submit, wait
 from tests.integration.rest_helpers import job as rest_job
-from tests.integration.rest_helpers import problem, rest_server
+from tests.integration.rest_helpers import problem, rest_client
 
 pytestmark = pytest.mark.integration
 
@@ -159,10 +159,7 @@ def test_nothing_reaches_the_server_stdout(
 
 @pytest.fixture(scope="module")
 def rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    with (
-        rest_server(tmp_path_factory.mktemp("rest-poison")) as running,
-        httpx.Client(base_url=running.http_address, timeout=30) as client,
-    ):
+    with rest_client(tmp_path_factory.mktemp("rest-poison")) as client:
         yield client
 
 

@@ -7,10 +7,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from eigen.models import limits
 from eigen.models.limits import (
+    Annotations,
+    Extensions,
     Finite,
     Labels,
     Options,
@@ -20,12 +22,17 @@ from eigen.models.limits import (
 )
 from eigen.models.program import MAX_PROGRAM_BYTES, ProgramLanguage
 from eigen.models.state import JobState
+from eigen.models.workload import WorkloadKind
 
 NAME_PATTERN = rf"^[A-Za-z0-9._-]{{1,{limits.NAME_MAX}}}$"
 JOB_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{limits.JOB_ID_MAX}}}$"
 DEFAULT_TARGET = "sim:statevector"
 DEFAULT_SHOTS = 1024
 DEFAULT_PRIORITY = 50
+NAMESPACE_PATTERN = rf"^[A-Za-z0-9._-]{{1,{limits.NAMESPACE_MAX}}}$"
+DEFAULT_NAMESPACE = "default"
+PROGRAM_URI_PATTERN = r"^qfs://[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9._-]{1,128})?$"
+RESERVED_LABEL_PREFIXES = ("eigen.os/", "runtime.eigen.os/", "scheduler.eigen.os/")
 
 
 class JobRequest(BaseModel):
@@ -38,7 +45,11 @@ class JobRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(default="job", pattern=NAME_PATTERN)
-    program: str = Field(min_length=1)
+    namespace: str = Field(default=DEFAULT_NAMESPACE, pattern=NAMESPACE_PATTERN)
+    # A stored artifact (``qfs://<job id>[/<file>]``) the program comes from; the kernel
+    # reads it in at submission, so everything after submission sees the text.
+    program_uri: str | None = Field(default=None, pattern=PROGRAM_URI_PATTERN)
+    program: str = ""  # the program text; empty only while program_uri is still to be read
     language: ProgramLanguage
     entrypoint: str = Field(default="main", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
     target: Target = DEFAULT_TARGET
@@ -47,6 +58,7 @@ class JobRequest(BaseModel):
     optimization_level: int | None = Field(default=None, ge=0, le=limits.OPTIMIZATION_LEVEL_MAX)
     priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=limits.PRIORITY_MAX)
     labels: Labels = Field(default_factory=dict, max_length=limits.LABELS_MAX)
+    annotations: Annotations = Field(default_factory=dict, max_length=limits.ANNOTATIONS_MAX)
     options: Options = Field(default_factory=dict, max_length=limits.OPTIONS_MAX)
     parameter_bindings: list[dict[ParameterName, Finite]] = Field(default_factory=list)
     observables: list[dict[Pauli, Finite]] = Field(default_factory=list)
@@ -54,16 +66,33 @@ class JobRequest(BaseModel):
     dependencies: list[Annotated[str, Field(pattern=JOB_ID_PATTERN)]] = Field(
         default_factory=list, max_length=limits.DEPENDENCIES_MAX
     )
+    # The JobSpec 1.0 family of work; None: not stated (the program decides).
+    workload: WorkloadKind | None = None
+    # What the job file said that has no typed field: the optional sections (runtime,
+    # resources, scheduling, observability, security, artifacts), spec.workload,
+    # spec.compiler / compiler_options, a map of spec.parameters, as given (JSON values).
+    # Kept, shown and stored; docs/jobspec.md says which keys are honoured.
+    extensions: Extensions = Field(default_factory=dict)
 
     @field_validator("program")
     @classmethod
-    def _program_size(cls, value: str) -> str:
+    def _program_size(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip() and info.data.get("program_uri") is None:
+            raise ValueError("program is empty")
         if len(value.encode("utf-8", "surrogatepass")) > MAX_PROGRAM_BYTES:
             raise ValueError(f"program is larger than {MAX_PROGRAM_BYTES // 1024} KiB")
-        if not value.strip():
-            raise ValueError("program is empty")
         if "\x00" in value:
             raise ValueError("program contains NUL bytes (binary data is not a program)")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _user_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith(RESERVED_LABEL_PREFIXES):
+                raise ValueError(
+                    f"label {key!r}: the prefixes {', '.join(RESERVED_LABEL_PREFIXES)} are reserved"
+                )
         return value
 
     @property

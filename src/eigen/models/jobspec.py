@@ -21,6 +21,7 @@ from eigen.models.program import (
     language_from_path,
     sniff_language,
 )
+from eigen.models.workload import check_workload
 
 API_V1 = "eigen.os/v1"
 API_V01 = "eigen.os/v0.1"
@@ -147,11 +148,21 @@ _REQUEST_FIELD_PATHS = {
 
 
 def validated_request(fields: dict[str, Any], field_names: dict[str, str] | None = None) -> JobRequest:
-    """Build a :class:`JobRequest`, turning pydantic errors into one InvalidArgument."""
+    """Build a :class:`JobRequest`, turning pydantic errors into one InvalidArgument, then
+    apply the rules of its workload kind (a target counts as given when ``fields`` has it)."""
+    names = field_names or {}
     try:
-        return JobRequest(**fields)
+        request = JobRequest(**fields)
     except ValidationError as exc:
-        raise invalid_from_pydantic(exc, field_names or {}) from None
+        raise invalid_from_pydantic(exc, names) from None
+    check_workload(
+        request.workload,
+        seed=request.seed,
+        target_given=bool(fields.get("target")),
+        options=request.options,
+        fields={key: names.get(key, key) for key in ("workload", "seed", "target")},
+    )
+    return request
 
 
 def request_from_wire(

@@ -10,16 +10,18 @@ stored as JSON, logged or echoed small, and keep text a database can store (no N
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 # -- bounded store columns (jobs.*): must equal schema.py ------------------------------
 JOB_ID_MAX = 64  # jobs.id
 NAME_MAX = 128  # jobs.name
+NAMESPACE_MAX = 64  # JobSpec 1.0 metadata.namespace
 OWNER_MAX = 128  # jobs.owner: the x-eigen-caller header
 TARGET_MAX = 128  # jobs.target
 IDEMPOTENCY_KEY_MAX = 256  # jobs.idempotency_key
@@ -32,6 +34,9 @@ OPTIONS_MAX = 64  # options per job
 OPTION_KEY_MAX = 128
 OPTION_VALUE_MAX = 4096
 DEPENDENCIES_MAX = 100
+ANNOTATIONS_MAX = 64  # annotations per job (free metadata, never read by the scheduler)
+ANNOTATION_VALUE_MAX = 4096
+EXTENSIONS_BYTES_MAX = 32 * 1024  # the JSON of a job's kept JobSpec sections
 BATCH_MAX = 10_000  # jobs per SubmitBatch
 PARAMETER_NAME_MAX = 128  # keys of a parameter binding
 PAULI_MAX = 1024  # a Pauli string of an observable (one letter per qubit)
@@ -139,7 +144,32 @@ PauliOrEmpty = Annotated[str, *_line(PAULI_MAX, 0)]
 Finite = Annotated[float, AfterValidator(_finite), WithJsonSchema({"type": "number"})]
 """A float that is neither infinite nor NaN (JSON and PostgreSQL store neither)."""
 
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        size = len(json.dumps(value, allow_nan=False, separators=(",", ":")))
+    except (TypeError, ValueError) as exc:  # a value JSON cannot hold (NaN, a set...)
+        raise ValueError(f"must hold JSON values only ({exc})") from None
+    if size > EXTENSIONS_BYTES_MAX:
+        raise ValueError(f"is larger than {EXTENSIONS_BYTES_MAX // 1024} KiB of JSON")
+    return value
+
+
 LABELS_SCHEMA = mapping_schema(LABEL_KEY_MAX, LABEL_VALUE_MAX, LABELS_MAX)
+ANNOTATIONS_SCHEMA = mapping_schema(LABEL_KEY_MAX, ANNOTATION_VALUE_MAX, ANNOTATIONS_MAX, NO_NUL)
 OPTIONS_SCHEMA = mapping_schema(OPTION_KEY_MAX, OPTION_VALUE_MAX, OPTIONS_MAX, NO_NUL)
 Labels = Annotated[dict[LabelKey, LabelValue], LABELS_SCHEMA]
 Options = Annotated[dict[OptionKey, OptionValue], OPTIONS_SCHEMA]
+AnnotationValue = Annotated[
+    str,
+    StringConstraints(max_length=ANNOTATION_VALUE_MAX),
+    AfterValidator(_no_nul),
+    _schema(ANNOTATION_VALUE_MAX, 0, NO_NUL),
+]
+Annotations = Annotated[dict[LabelKey, AnnotationValue], ANNOTATIONS_SCHEMA]
+Extensions = Annotated[
+    dict[str, Any],
+    AfterValidator(_small_json),
+    WithJsonSchema({"type": "object", "description": "kept JobSpec 1.0 sections (JSON)"}),
+]
+"""The JobSpec sections a job keeps as given: JSON values, at most 32 KiB of JSON."""

@@ -37,6 +37,7 @@ from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
+from eigen.models.noise import chosen_noise_model
 from eigen.models.panics import describe, must_escape
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import ExecutionResult, JobResult, result_to_dict
@@ -410,6 +411,7 @@ class Pipeline:
             shots=request.shots_or_default,
             seed=request.seed,
             parameter_bindings=bindings,
+            noise_model=chosen_noise_model(request.options, compiled.decorator),
         )
 
     def _execute_circuit(

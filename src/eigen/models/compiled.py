@@ -76,3 +76,4 @@ class ExecutionRequest:
     shots: int
     seed: int | None = None
     parameter_bindings: list[dict[str, float]] = field(default_factory=list)
+    noise_model: str | None = None  # a noise model by name (models/noise.py), None: the device's own

@@ -25,6 +25,7 @@ class Estimator:
     plan: Plan
     shots: int  # per measurement basis; 0 = exact
     seed: int | None = None
+    noise_model: str | None = None  # by name, for the driver (models/noise.py)
     calls: int = 0
 
     @property
@@ -53,6 +54,7 @@ class Estimator:
                     shots=self.shots,
                     seed=self._seed(index),
                     parameter_bindings=bindings,
+                    noise_model=self.noise_model,
                 )
             )
             per_basis[basis] = [e.counts for e in result.experiments]

@@ -25,6 +25,7 @@ from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import DEFAULT_SHOTS, Job, JobEvent
+from eigen.models.noise import chosen_noise_model
 from eigen.models.result import Experiment, JobResult
 from eigen.models.target import DeviceInfo
 
@@ -77,7 +78,8 @@ class HybridRunner:
                     measurement_bases=tuple(bases),
                 )
             )
-        return Estimator(self.drivers, device.name, compiled, observables, measurement, shots, seed)
+        noise = chosen_noise_model(job.request.options, compiled.decorator)
+        return Estimator(self.drivers, device.name, compiled, observables, measurement, shots, seed, noise)
 
     def _check_active(self, job_id: str) -> None:
         if self.stopping.is_set():
@@ -97,7 +99,14 @@ class HybridRunner:
         seed = request.seed
         if shots > 0:
             executed = self.drivers.execute(
-                ExecutionRequest(device.name, compiled.circuit, shots, request.seed, bindings)
+                ExecutionRequest(
+                    device.name,
+                    compiled.circuit,
+                    shots,
+                    request.seed,
+                    bindings,
+                    chosen_noise_model(request.options, compiled.decorator),
+                )
             )
             counts = [e.counts for e in executed.experiments]
             seed = executed.seed
@@ -281,7 +290,9 @@ class _Loop:
         width = self.compiled.num_qubits
         circuit = self.estimator.compiled.basis_circuits["Z" * width]
         shots = self.settings.shots or DEFAULT_SHOTS
-        request = ExecutionRequest(device.name, circuit, shots, self.settings.seed, [self.binding(x)])
+        request = ExecutionRequest(
+            device.name, circuit, shots, self.settings.seed, [self.binding(x)], self.settings.noise_model
+        )
         return self.runner.drivers.execute(request)
 
     def _returns(self, summary: dict[str, Any]) -> dict[str, Any]:

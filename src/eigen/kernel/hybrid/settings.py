@@ -19,6 +19,7 @@ from eigen.kernel.hybrid.optimizers import canonical_method
 from eigen.kernel.hybrid.options import check_options
 from eigen.models.compiled import CompiledProgram
 from eigen.models.job import DEFAULT_SHOTS, JobRequest
+from eigen.models.noise import chosen_noise_model
 from eigen.models.target import DeviceInfo
 
 ESTIMATORS = ("exact", "shots")
@@ -32,6 +33,7 @@ class LoopSettings:
     method: str
     max_iters: int
     options: dict[str, Any] = field(default_factory=dict)
+    noise_model: str | None = None  # by name (models/noise.py): spec.metadata, else the program
 
 
 def _estimator(request: JobRequest, shots: int) -> str:
@@ -61,7 +63,8 @@ def loop_settings(request: JobRequest, compiled: CompiledProgram) -> LoopSetting
         what = "minimize's max_iters " if where == "program" else ""
         raise InvalidArgument.for_field(where, f"{what}must be between 1 and {MAX_ITERS_LIMIT}")
     options = check_options(method, hybrid.options, len(compiled.parameters))
-    return LoopSettings(shots, None if seed is None else int(seed), method, max_iters, options)
+    noise = chosen_noise_model(request.options, decorator)
+    return LoopSettings(shots, None if seed is None else int(seed), method, max_iters, options, noise)
 
 
 def sweep_shots(request: JobRequest) -> int:

@@ -21,7 +21,7 @@ from eigen.models.program import (
     language_from_path,
     sniff_language,
 )
-from eigen.models.workload import check_workload
+from eigen.models.workload import check_workload, workload_from_name
 
 API_V1 = "eigen.os/v1"
 API_V01 = "eigen.os/v0.1"
@@ -179,26 +179,43 @@ def request_from_wire(
     bindings: list[dict[str, float]],
     observables: list[dict[str, float]],
     field_prefix: str = "job",
+    namespace: str = "",
+    annotations: dict[str, str] | None = None,
+    workload: str = "",
+    extensions: dict[str, Any] | None = None,
+    program_uri: str = "",
 ) -> JobRequest:
     """A JobRequest from an API message (gRPC or REST alike): empty strings and unset
-    scalars take the defaults; errors name fields as ``<field_prefix>.<field>``."""
-    if not source.strip():
+    scalars take the defaults; errors name fields as ``<field_prefix>.<field>``.
+    A program given by ``program_uri`` (a stored artifact) has no source."""
+    if not source.strip() and not program_uri:
         raise InvalidArgument.for_field(f"{field_prefix}.program.source", "is empty")
     fields: dict[str, Any] = {
         "program": source,
         "language": language or sniff_language(source),
         "labels": labels,
+        "annotations": annotations or {},
         "options": options,
         "dependencies": dependencies,
         "parameter_bindings": bindings,
         "observables": observables,
+        "extensions": extensions or {},
         **{key: value for key, value in scalars.items() if value is not None},
     }
-    for key, value in (("name", name), ("target", target), ("entrypoint", entrypoint)):
+    for key, value in (
+        ("name", name),
+        ("target", target),
+        ("entrypoint", entrypoint),
+        ("namespace", namespace),
+        ("program_uri", program_uri),
+    ):
         if value:
             fields[key] = value
-    rename = {key: f"{field_prefix}.{key}" for key in fields}
+    if workload:
+        fields["workload"] = workload_from_name(workload, f"{field_prefix}.workload")
+    rename = {key: f"{field_prefix}.{key}" for key in (*fields, "workload", "seed", "target")}
     rename["program"] = f"{field_prefix}.program.source"
+    rename["program_uri"] = f"{field_prefix}.program.uri"
     return validated_request(fields, field_names=rename)
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from eigen.errors import InvalidArgument
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.jobspec import request_from_wire
+from eigen.models.limits import EXTENSIONS_BYTES_MAX
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import Experiment, JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+from eigen.models.workload import WorkloadKind
 from eigen.proto.api.v1 import common_pb2 as pb
 
 STATE_TO_PB = {state: pb.JobState.Value(f"JOB_STATE_{state.value}") for state in JobState}
@@ -29,6 +33,7 @@ STATUS_TO_PB = {
     DeviceStatus.MAINTENANCE: pb.BACKEND_STATUS_MAINTENANCE,
 }
 STATUS_FROM_PB = {value: status for status, value in STATUS_TO_PB.items()}
+_WORKLOADS = frozenset(kind.value for kind in WorkloadKind)
 
 
 # -- scalars ---------------------------------------------------------------------------
@@ -73,6 +78,49 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def json_text(data: dict[str, Any]) -> str:
+    """``data`` as compact JSON text, "" when empty or when it holds a number JSON cannot
+    (NaN, infinity): a reader then falls back to the Struct beside it, if any."""
+    if not data:
+        return ""
+    try:
+        return json.dumps(_jsonable(data), allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return ""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def extensions_from_json(text: str, field: str) -> dict[str, Any]:
+    """The kept JobSpec sections from their JSON text (``extensions_json``): at most
+    32 KiB, checked before parsing; not JSON, or not an object, is InvalidArgument."""
+    if not text:
+        return {}
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > EXTENSIONS_BYTES_MAX:
+        raise InvalidArgument.for_field(
+            field, f"is larger than {EXTENSIONS_BYTES_MAX // 1024} KiB ({size} bytes)"
+        )
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise InvalidArgument.for_field(field, f"is not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument.for_field(field, f"must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _stored_json(text: str) -> dict[str, Any]:
+    """A JSON object the server wrote (a job's extensions, a summary); {} when unreadable."""
+    try:
+        value = json.loads(text) if text else {}
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 # -- job requests ----------------------------------------------------------------------
 def request_to_pb(request: JobRequest) -> pb.JobRequest:
     message = pb.JobRequest(
@@ -81,12 +129,17 @@ def request_to_pb(request: JobRequest) -> pb.JobRequest:
             source=request.program,
             language=LANGUAGE_TO_PB[request.language],
             entrypoint=request.entrypoint,
+            uri=request.program_uri or "",
         ),
         target=request.target,
         priority=request.priority,
         labels=request.labels,
         options=request.options,
         dependencies=request.dependencies,
+        namespace=request.namespace,
+        annotations=request.annotations,
+        workload=request.workload.value if request.workload else "",
+        extensions_json=json_text(request.extensions),
     )
     if request.shots is not None:
         message.shots = request.shots
@@ -121,6 +174,11 @@ def request_from_pb(message: pb.JobRequest, field_prefix: str = "job") -> JobReq
         bindings=[dict(b.values) for b in message.parameter_bindings],
         observables=[{t.pauli: t.coefficient for t in o.terms} for o in message.observables],
         field_prefix=field_prefix,
+        namespace=message.namespace,
+        annotations=dict(message.annotations),
+        workload=message.workload,
+        extensions=extensions_from_json(message.extensions_json, f"{field_prefix}.extensions_json"),
+        program_uri=message.program.uri,
     )
 
 
@@ -147,19 +205,32 @@ def job_to_pb(job: Job) -> pb.Job:
         owner=job.owner,
         progress=struct(job.progress),
         result_expired_at=timestamp(job.result_expired_at),
+        namespace=job.request.namespace,
+        annotations=job.request.annotations,
+        workload=job.request.workload.value if job.request.workload else "",
+        extensions_json=json_text(job.request.extensions),
+        program_uri=job.request.program_uri or "",
     )
 
 
 def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
-    """A Job model from its public message (the remote kernel does not ship the program)."""
+    """A Job model from its public message (the remote kernel does not ship the program).
+
+    Without ``request``, the request is rebuilt from what the message shows: everything a
+    user reads back (namespace, annotations, workload, kept sections), a placeholder program."""
     placeholder = request or JobRequest(
         name=message.name or "job",
+        namespace=message.namespace or "default",
         program="(stored by the kernel)",
+        program_uri=message.program_uri or None,
         language=LANGUAGE_FROM_PB.get(message.language, ProgramLanguage.QASM3),
         target=message.target or "sim:statevector",
         shots=message.shots,
         priority=message.priority,
         labels=dict(message.labels),
+        annotations=dict(message.annotations),
+        workload=WorkloadKind(message.workload) if message.workload in _WORKLOADS else None,
+        extensions=_stored_json(message.extensions_json),
     )
     return Job(
         id=message.id,
@@ -237,6 +308,7 @@ def result_to_pb(result: JobResult, state: JobState = JobState.DONE) -> pb.JobRe
         timings=result.timings,
         compile_report=struct(result.compile_report),
         summary=struct(result.summary),
+        summary_json=json_text(result.summary),
     )
     if result.seed is not None:
         message.seed = result.seed
@@ -252,7 +324,8 @@ def result_from_pb(message: pb.JobResults) -> JobResult:
         calibration_id=message.calibration_id,
         timings=dict(message.timings),
         compile_report=plain(message.compile_report),
-        summary=plain(message.summary),
+        # summary_json keeps JSON types (an int stays an int); the Struct is for old servers.
+        summary=_stored_json(message.summary_json) if message.summary_json else plain(message.summary),
     )
 
 

@@ -81,6 +81,11 @@ def request_from_rest(body: rest.JobRequest, field_prefix: str = "job") -> JobRe
         bindings=[dict(b.values) for b in body.parameter_bindings],
         observables=[{t.pauli: t.coefficient for t in o.terms} for o in body.observables],
         field_prefix=field_prefix,
+        namespace=body.namespace,
+        annotations=dict(body.annotations),
+        workload=body.workload,
+        extensions=dict(body.extensions),
+        program_uri=body.program.uri,
     )
 
 
@@ -114,6 +119,11 @@ def job_to_rest(job: Job) -> rest.Job:
         owner=job.owner,
         progress=dict(job.progress),
         result_expired_at=timestamp(job.result_expired_at),
+        namespace=job.request.namespace,
+        annotations=dict(job.request.annotations),
+        workload=job.request.workload.value if job.request.workload else "",
+        extensions=dict(job.request.extensions),
+        program_uri=job.request.program_uri or "",
     )
 
 

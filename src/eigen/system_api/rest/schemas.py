@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from eigen.models import limits
 from eigen.models.job import JOB_ID_PATTERN
 from eigen.models.program import MAX_PROGRAM_BYTES
+from eigen.models.workload import WORKLOAD_KINDS
 
 
 def _valid_unicode(value: str) -> str:
@@ -33,15 +34,24 @@ Text = Annotated[str, AfterValidator(_valid_unicode)]
 IDEMPOTENCY_KEY_OR_NONE = rf"^([\x21-\x7e]{{1,{limits.IDEMPOTENCY_KEY_MAX}}})?$"
 NAME_OR_DEFAULT = rf"^([A-Za-z0-9._-]{{1,{limits.NAME_MAX}}})?$"
 ENTRYPOINT_OR_DEFAULT = r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$"
-# A program: not only whitespace, no NUL (and at most 256 KiB of UTF-8, checked as bytes).
-SOURCE_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# A program: not only whitespace, no NUL (and at most 256 KiB of UTF-8, checked as bytes);
+# empty only when the program comes from a stored artifact (program.uri).
+SOURCE_PATTERN = r"^([^\x00]*[^\x00\s][^\x00]*)?$"
+NAMESPACE_OR_DEFAULT = rf"^([A-Za-z0-9._-]{{1,{limits.NAMESPACE_MAX}}})?$"
+PROGRAM_URI_OR_NONE = r"^(qfs://[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9._-]{1,128})?)?$"
+# A workload kind is a word; which words are kinds is the service's to say (400 naming
+# job.workload), and PipelineJob / DistributedJob are 501 until they are implemented.
+WORKLOAD_OR_NONE = r"^[A-Za-z]{0,32}$"
 
 # Constraints before the Unicode check, so that the JSON Schema shows them.
 SourceText = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=MAX_PROGRAM_BYTES, pattern=SOURCE_PATTERN),
+    StringConstraints(max_length=MAX_PROGRAM_BYTES, pattern=SOURCE_PATTERN),
     AfterValidator(_valid_unicode),
 ]
+NamespaceOrDefault = Annotated[str, StringConstraints(pattern=NAMESPACE_OR_DEFAULT)]
+ProgramUriOrNone = Annotated[str, StringConstraints(pattern=PROGRAM_URI_OR_NONE)]
+WorkloadOrNone = Annotated[str, StringConstraints(pattern=WORKLOAD_OR_NONE)]
 NameOrDefault = Annotated[str, StringConstraints(pattern=NAME_OR_DEFAULT), AfterValidator(_valid_unicode)]
 EntrypointOrDefault = Annotated[
     str, StringConstraints(pattern=ENTRYPOINT_OR_DEFAULT), AfterValidator(_valid_unicode)
@@ -110,10 +120,14 @@ class Program(_Input):
     source: Annotated[
         SourceText,
         Field(
-            description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON): not empty, no NUL, "
-            f"at most {MAX_PROGRAM_BYTES // 1024} KiB of UTF-8",
+            description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON): no NUL, "
+            f"at most {MAX_PROGRAM_BYTES // 1024} KiB of UTF-8; empty only with uri",
         ),
-    ]
+    ] = ""
+    uri: ProgramUriOrNone = Field(
+        default="",
+        description="a stored artifact the program comes from (qfs://<job id>[/<file>]) instead of source",
+    )
     language: ProgramLanguage = Field(
         default=ProgramLanguage.UNSPECIFIED, description="UNSPECIFIED: detected from the source"
     )
@@ -155,6 +169,25 @@ class JobRequest(_Input):
         default_factory=dict, max_length=limits.OPTIONS_MAX
     )
     dependencies: list[JobIdText] = Field(default_factory=list, max_length=limits.DEPENDENCIES_MAX)
+    namespace: NamespaceOrDefault = Field(
+        default="", description='JobSpec 1.0 metadata.namespace; "" is "default"'
+    )
+    annotations: Annotated[dict[Text, Text], limits.ANNOTATIONS_SCHEMA] = Field(
+        default_factory=dict,
+        max_length=limits.ANNOTATIONS_MAX,
+        description="free metadata: kept and shown, never read by the scheduler",
+    )
+    workload: WorkloadOrNone = Field(
+        default="",
+        description=f"the JobSpec 1.0 workload kind, one of {', '.join(WORKLOAD_KINDS)}; "
+        '"" lets the program decide',
+    )
+    extensions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the kept JobSpec 1.0 sections (runtime, resources, scheduling, observability, "
+        "security, artifacts, spec.workload, spec.compiler...), at most "
+        f"{limits.EXTENSIONS_BYTES_MAX // 1024} KiB of JSON",
+    )
 
 
 class SubmitJobRequest(_Input):
@@ -200,6 +233,13 @@ class Job(BaseModel):
     result_expired_at: datetime | None = Field(
         default=None, description="set once result retention removed the result; the job stays"
     )
+    namespace: str = "default"
+    annotations: dict[str, str] = Field(default_factory=dict)
+    workload: str = Field(default="", description='the workload kind; "" when the request stated none')
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="the kept JobSpec 1.0 sections, as given"
+    )
+    program_uri: str = Field(default="", description="the stored artifact the program came from, if any")
 
 
 class SubmitJobResponse(BaseModel):
@@ -244,7 +284,9 @@ class JobResults(BaseModel):
     calibration_id: str = ""
     timings: dict[str, float] = Field(default_factory=dict)
     compile_report: dict[str, Any] = Field(default_factory=dict)
-    summary: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(
+        default_factory=dict, description="hybrid programs: energy, parameters, returns... (JSON types kept)"
+    )
 
 
 class ResultChunk(BaseModel):

@@ -57,14 +57,16 @@ BACKEND_STATUS_OFFLINE: BackendStatus
 BACKEND_STATUS_MAINTENANCE: BackendStatus
 
 class Program(_message.Message):
-    __slots__ = ("source", "language", "entrypoint")
+    __slots__ = ("source", "language", "entrypoint", "uri")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     ENTRYPOINT_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
     source: str
     language: ProgramLanguage
     entrypoint: str
-    def __init__(self, source: _Optional[str] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., entrypoint: _Optional[str] = ...) -> None: ...
+    uri: str
+    def __init__(self, source: _Optional[str] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., entrypoint: _Optional[str] = ..., uri: _Optional[str] = ...) -> None: ...
 
 class ParameterBinding(_message.Message):
     __slots__ = ("values",)
@@ -94,7 +96,7 @@ class Observable(_message.Message):
     def __init__(self, terms: _Optional[_Iterable[_Union[PauliTerm, _Mapping]]] = ...) -> None: ...
 
 class JobRequest(_message.Message):
-    __slots__ = ("name", "program", "target", "shots", "seed", "optimization_level", "priority", "parameter_bindings", "observables", "timeout_seconds", "labels", "options", "dependencies")
+    __slots__ = ("name", "program", "target", "shots", "seed", "optimization_level", "priority", "parameter_bindings", "observables", "timeout_seconds", "labels", "options", "dependencies", "namespace", "annotations", "workload", "extensions_json")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +105,13 @@ class JobRequest(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     class OptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class AnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +131,10 @@ class JobRequest(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    EXTENSIONS_JSON_FIELD_NUMBER: _ClassVar[int]
     name: str
     program: Program
     target: str
@@ -135,10 +148,14 @@ class JobRequest(_message.Message):
     labels: _containers.ScalarMap[str, str]
     options: _containers.ScalarMap[str, str]
     dependencies: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ...) -> None: ...
+    namespace: str
+    annotations: _containers.ScalarMap[str, str]
+    workload: str
+    extensions_json: str
+    def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at")
+    __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at", "namespace", "annotations", "workload", "extensions_json", "program_uri")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +170,13 @@ class Job(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +197,11 @@ class Job(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     RESULT_EXPIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    EXTENSIONS_JSON_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_URI_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: JobState
@@ -193,7 +222,12 @@ class Job(_message.Message):
     owner: str
     progress: _struct_pb2.Struct
     result_expired_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., target: _Optional[str] = ..., priority: _Optional[int] = ..., shots: _Optional[int] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_summary: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., attempt: _Optional[int] = ..., last_event_seq: _Optional[int] = ..., owner: _Optional[str] = ..., progress: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    namespace: str
+    annotations: _containers.ScalarMap[str, str]
+    workload: str
+    extensions_json: str
+    program_uri: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., target: _Optional[str] = ..., priority: _Optional[int] = ..., shots: _Optional[int] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_summary: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., attempt: _Optional[int] = ..., last_event_seq: _Optional[int] = ..., owner: _Optional[str] = ..., progress: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., program_uri: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("job_id", "event_seq", "state", "kind", "message", "timestamp", "data", "terminal")
@@ -244,7 +278,7 @@ class Experiment(_message.Message):
     def __init__(self, counts: _Optional[_Mapping[str, int]] = ..., shots: _Optional[int] = ..., bindings: _Optional[_Mapping[str, float]] = ..., expectation_values: _Optional[_Iterable[float]] = ..., standard_errors: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class JobResults(_message.Message):
-    __slots__ = ("job_id", "state", "backend", "experiments", "seed", "calibration_id", "timings", "compile_report", "summary")
+    __slots__ = ("job_id", "state", "backend", "experiments", "seed", "calibration_id", "timings", "compile_report", "summary", "summary_json")
     class TimingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +295,7 @@ class JobResults(_message.Message):
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     COMPILE_REPORT_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     backend: str
@@ -270,7 +305,8 @@ class JobResults(_message.Message):
     timings: _containers.ScalarMap[str, float]
     compile_report: _struct_pb2.Struct
     summary: _struct_pb2.Struct
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., compile_report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    summary_json: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., compile_report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary_json: _Optional[str] = ...) -> None: ...
 
 class CouplingEdge(_message.Message):
     __slots__ = ("control", "target")

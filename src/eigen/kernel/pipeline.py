@@ -34,12 +34,14 @@ from eigen.kernel.lifecycle import Lifecycle, Move, job_context
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.qfs.health import DataHealth, storage_error
+from eigen.kernel.qfs.programs import PROGRAM_FILES
+from eigen.kernel.replay import transpile_seed
 from eigen.kernel.scheduler import PriorityScheduler
+from eigen.kernel.workloads import annotate
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
 from eigen.models.noise import chosen_noise_model
 from eigen.models.panics import describe, must_escape
-from eigen.models.program import ProgramLanguage
 from eigen.models.result import ExecutionResult, JobResult, result_to_dict
 from eigen.models.state import JobState
 from eigen.models.target import DeviceInfo
@@ -55,13 +57,6 @@ RECORD_AFTER_S = 0.01
 SMALL_QUBITS = 12
 SMALL_GATES = 2_000
 SMALL_SHOTS = 100_000
-
-PROGRAM_FILES = {
-    ProgramLanguage.QASM2: "program.qasm",
-    ProgramLanguage.QASM3: "program.qasm",
-    ProgramLanguage.EIGEN_LANG: "program.eigen.py",
-    ProgramLanguage.AQO: "program.aqo.json",
-}
 
 
 class StageTimeout(DeadlineExceeded):
@@ -175,7 +170,7 @@ class Pipeline:
             device=self.devices(request.target),
             entrypoint=request.entrypoint,
             optimization_level=request.optimization_level,
-            seed=request.seed,
+            seed=transpile_seed(request, self.lifecycle.store),  # the job's seed (a replay: its original's)
         )
         limit = self.compile_timeout_s
         compiled = self.compiler.cached(compile_request) if limit else None
@@ -323,6 +318,7 @@ class Pipeline:
             float(result.timings.get("driver_s", took)) if executed is not None else took
         )
         result.compile_report = compiled.report
+        annotate(running.request, compiled, device, result, self.lifecycle.store)  # by workload kind
         if self.overdue(running):  # finished, but too late: the timeout wins
             self.time_out(running)
             return None

@@ -50,6 +50,7 @@ from eigen.kernel.scheduler import PriorityScheduler
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.retention import load_result
 from eigen.kernel.watch import WatchCursor, settle, waker
+from eigen.kernel.workloads import check_kind, needs_resolving, resolve
 from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.panics import describe, must_escape
@@ -356,6 +357,7 @@ class Kernel:
         traceparent: str = "",
     ) -> tuple[Job, bool]:
         """Validate and accept a job. Returns (job, deduplicated)."""
+        request = self._resolved(request, owner)
         if idempotency_key:
             existing = self.store.find_by_idempotency_key(owner, idempotency_key)
             if existing is not None:
@@ -373,6 +375,8 @@ class Kernel:
         transaction), so the loop never waits for the store. It is validated on the loop
         only when the compiler has the program's validation at hand (``validated``);
         otherwise on a thread, so other calls are served while a slow program is checked."""
+        if needs_resolving(request):  # reads files and the store: off the loop
+            request = await asyncio.to_thread(self._resolved, request, owner)
         device = self._known_device(request.target)
         checked = self._cached_validation(request, device) if device is not None else None
         if device is not None and checked is not None:
@@ -393,18 +397,25 @@ class Kernel:
         names the item (``jobs[i].<field>``). Jobs are returned in input order."""
         if not requests:
             raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
+        resolved = []
         for index, request in enumerate(requests):
             try:
-                self.validate(request)
+                resolved.append(self.validate(request, owner))
             except EigenError as exc:
                 raise exc.within(f"jobs[{index}]") from None
-        jobs = [self._new_job(request, owner, None, traceparent) for request in requests]
+        jobs = [self._new_job(request, owner, None, traceparent) for request in resolved]
         self._reserve(jobs)
         return self._accept_many(jobs)
 
-    def validate(self, request: JobRequest) -> None:
-        """Everything a submission is checked for, without creating anything."""
+    def validate(self, request: JobRequest, owner: str = "anonymous") -> JobRequest:
+        """Everything a submission is checked for, without creating anything; the request
+        as it will run (what it refers to read in: see :mod:`eigen.kernel.workloads`)."""
+        request = self._resolved(request, owner)
         self._validate(request, self.device(request.target))
+        return request
+
+    def _resolved(self, request: JobRequest, owner: str) -> JobRequest:
+        return resolve(request, self.store, self.pipeline.artifacts, owner)
 
     def _known_device(self, name: str) -> DeviceInfo | None:
         with self._lock:
@@ -534,6 +545,7 @@ class Kernel:
             raise InvalidArgument.for_field(
                 "parameter_bindings", f"at most {device.max_circuits} bindings on {device.name}"
             )
+        check_kind(request, device, checked)
 
     def get(self, job_id: str) -> Job:
         job = self.store.get(job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from rich.console import Console
 from rich.markup import escape
@@ -77,10 +78,13 @@ def follow(client: Client, job_id: str, console: Console, quiet: bool) -> Job:
 
 
 def job_dict(job: Job) -> dict[str, object]:
+    """The job as ``--json`` prints it (and ``status`` shows it, empty values left out)."""
     return {
         "id": job.id,
         "name": job.request.name,
+        "namespace": job.request.namespace,
         "state": job.state.value,
+        "workload": job.request.workload.value if job.request.workload else None,
         "target": job.request.target,
         "priority": job.request.priority,
         "shots": job.request.shots_or_default,
@@ -90,6 +94,9 @@ def job_dict(job: Job) -> dict[str, object]:
         "error_code": job.error_code,
         "error_summary": job.error_summary,
         "labels": job.request.labels,
+        "annotations": job.request.annotations,
+        "program_uri": job.request.program_uri,
+        "extensions": job.request.extensions,
         "timings": job.timings,
         "progress": job.progress,
     }
@@ -120,15 +127,27 @@ def result_dict(result: JobResult) -> dict[str, object]:
 def print_job(console: Console, job: Job) -> None:
     table = Table(show_header=False, box=None)
     for key, value in job_dict(job).items():
-        if value not in (None, {}, ""):
-            table.add_row(f"[bold]{key}[/bold]", Text(str(value)))  # user text, not markup
+        if key == "extensions" and isinstance(value, dict):
+            for section, content in value.items():  # one row per kept JobSpec section
+                table.add_row(f"[bold]{key}[/bold]", Text(f"{section}: {_json(content)}"))
+        elif value not in (None, {}, ""):
+            table.add_row(f"[bold]{key}[/bold]", Text(_json(value)))  # user text, not markup
     console.print(table)
+
+
+def _json(value: object) -> str:
+    """A value as one line: text as itself, everything else as JSON (ints stay ints)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def print_results(console: Console, result: JobResult) -> None:
     console.print(f"backend {result.backend}  seed {result.seed}  calibration {result.calibration_id or '-'}")
     if "energy" in result.summary:
         print_hybrid_summary(console, result.summary)
+    elif "returns" in result.summary:
+        print_returns(console, result.summary["returns"])
     for index, experiment in enumerate(result.experiments):
         title = f"experiment {index}" + (f" {experiment.bindings}" if experiment.bindings else "")
         table = Table(title=title)
@@ -148,15 +167,27 @@ def print_results(console: Console, result: JobResult) -> None:
             console.print(f"expectation values: {experiment.expectation_values}")
 
 
+def print_returns(console: Console, returns: object) -> None:
+    """What a program returned (no hybrid loop): each key of a dict, or the one value."""
+    table = Table(title="returns", show_header=False)
+    if isinstance(returns, dict):
+        for name, value in returns.items():
+            table.add_row(Text(str(name)), Text(_json(value)))
+    else:
+        table.add_row("value", Text(_json(returns)))
+    console.print(table)
+
+
 def print_jobs(console: Console, jobs: list[Job], token: str) -> None:
     table = Table()
-    for column in ("id", "name", "state", "target", "priority", "created"):
+    for column in ("id", "name", "namespace", "state", "target", "priority", "created"):
         table.add_column(column)
     for job in jobs:
         created = dt.datetime.fromtimestamp(job.created_at).isoformat(timespec="seconds")
         table.add_row(
             job.id,
             job.request.name,
+            Text(job.request.namespace),
             job.state.value,
             Text(job.request.target),
             str(job.request.priority),
@@ -233,7 +264,7 @@ def print_hybrid_summary(console: Console, summary: dict[str, object]) -> None:
     if isinstance(parameters, dict):
         for name, value in sorted(parameters.items()):
             table.add_row(Text(f"parameter {name}"), _number(value))
-    returns = summary.get("returns") or {}
+    returns = summary.get("returns")
     if isinstance(returns, dict):
         for name, value in returns.items():
             table.add_row(
@@ -242,4 +273,6 @@ def print_hybrid_summary(console: Console, summary: dict[str, object]) -> None:
                 if not isinstance(value, list)
                 else "[" + ", ".join(_number(v) for v in value) + "]",
             )
+    elif returns is not None:  # a program may return one value instead of a dict
+        table.add_row("returns", Text(_json(returns)))
     console.print(table)

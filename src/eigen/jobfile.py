@@ -32,7 +32,8 @@ MAX_YAML_DEPTH = 32
 
 
 def load_job_file(path: str | Path) -> JobRequest:
-    """Read, validate and resolve a job.yaml into the request the kernel runs."""
+    """Read, validate and resolve a job.yaml (JobSpec 1.0 or v0.1) into the request the
+    kernel runs; its program path is relative to the file's folder."""
     job_path = Path(path)
     text = read_limited(job_path, MAX_JOBSPEC_BYTES, "job file", str(job_path))
     return jobspec_from_text(text, job_path.parent, source_name=str(job_path))
@@ -129,13 +130,26 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def program_source(spec: JobSpec, base_dir: Path | None) -> str:
+    """The program text of ``spec``: inline, or read from ``spec.program.path`` under
+    ``base_dir``; empty for a program stored on the server (``spec.program.uri``, or a
+    ReplayJob's replayed job), which the kernel reads in at submission."""
     ref = spec.spec.program
-    if ref.source is not None and ref.path is not None:
-        raise InvalidArgument.for_field("spec.program", "give either path or source, not both")
-    if ref.source is not None:
-        return ref.source
+    if ref is None:
+        workload = spec.spec.workload
+        if workload is not None and workload.kind == "ReplayJob":
+            return ""
+        raise InvalidArgument.for_field("spec.program", "is required (one of path, source or uri)")
+    given = [key for key in ("path", "source", "inline", "uri") if getattr(ref, key) is not None]
+    if len(given) > 1:
+        raise InvalidArgument.for_field(
+            "spec.program", f"give exactly one of path, source or uri, not {' and '.join(given)}"
+        )
+    if ref.text is not None:
+        return ref.text
+    if ref.uri is not None:
+        return ""
     if ref.path is None:
-        raise InvalidArgument.for_field("spec.program", "needs a path or a source")
+        raise InvalidArgument.for_field("spec.program", "needs one of path, source (inline) or uri")
     if base_dir is None:
         raise InvalidArgument.for_field("spec.program.path", "a path needs a job folder; send source instead")
     path = safe_program_path(base_dir, ref.path)

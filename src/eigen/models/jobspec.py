@@ -1,20 +1,47 @@
-"""JobSpec: the ``job.yaml`` format (``eigen.os/v1`` and legacy ``eigen.os/v0.1``).
+"""JobSpec: the ``job.yaml`` format (JobSpec 1.0 ``eigen.os/v1`` and legacy ``eigen.os/v0.1``).
 
 Pure data handling, no I/O: :func:`parse_jobspec` turns the YAML mapping into a
-:class:`JobSpec` (migrating v0.1 to v1 first), and :meth:`JobSpec.to_request` resolves it,
-with the program text read by the caller, into the :class:`JobRequest` the kernel runs.
-Reading files (with the path rules) lives in :mod:`eigen.jobfile`.
+:class:`JobSpec` (migrating v0.1 to v1 first), refusing a bad document with one
+InvalidArgument that lists every violation; :meth:`JobSpec.to_request` resolves it, with
+the program text read by the caller, into the :class:`JobRequest` the kernel runs, and
+:func:`document_of` writes a request back as the document that resubmits it. The
+sections are :mod:`eigen.models.jobspec_sections` and :mod:`eigen.models.jobspec_workload`;
+the rules across fields :mod:`eigen.models.jobspec_resolve`. Reading files (with the path
+rules) lives in :mod:`eigen.jobfile`.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from eigen.errors import FieldViolation, InvalidArgument, quote
-from eigen.models.job import DEFAULT_PRIORITY, DEFAULT_TARGET, NAME_PATTERN, JobRequest
+from eigen.models import limits
+from eigen.models.job import NAME_PATTERN, NAMESPACE_PATTERN, PROGRAM_URI_PATTERN, JobRequest
+from eigen.models.jobspec_document import API_V01, API_V1, KIND, document_of
+from eigen.models.jobspec_resolve import resolve
+from eigen.models.jobspec_sections import (
+    Artifacts,
+    Compiler,
+    Observability,
+    Priority,
+    Resources,
+    Runtime,
+    Scheduling,
+    Security,
+)
+from eigen.models.jobspec_workload import Workload
+from eigen.models.limits import Annotations, Target
 from eigen.models.program import (
     ProgramLanguage,
     language_from_name,
@@ -23,21 +50,42 @@ from eigen.models.program import (
 )
 from eigen.models.workload import check_workload, workload_from_name
 
-API_V1 = "eigen.os/v1"
-API_V01 = "eigen.os/v0.1"
-KIND = "QuantumJob"
-MAX_JOBSPEC_BYTES = 64 * 1024
+__all__ = [
+    "API_V01",
+    "API_V1",
+    "KIND",
+    "MAX_JOBSPEC_BYTES",
+    "JobSpec",
+    "document_of",
+    "invalid_from_pydantic",
+    "migrate_v01",
+    "parse_jobspec",
+    "request_from_wire",
+    "validated_request",
+]
 
-# Keys of spec.metadata that become typed fields of the request; the rest stay options.
-_TYPED_METADATA = ("shots", "seed", "optimization_level", "timeout_seconds")
+MAX_JOBSPEC_BYTES = 64 * 1024
+ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+LABEL_KEY_MAX = 64  # JobSpec 1.0: shorter than what a request may carry
+LABEL_VALUE_MAX = 128
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX)]
+LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX)]
+Dependency = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Scalar = str | int | float | bool | None
 
 
 class ProgramRef(BaseModel):
+    """``spec.program``: exactly one of ``path``, ``source`` (synonym ``inline``) or
+    ``uri`` (checked with the cross-field rules, so every violation is listed at once)."""
+
     model_config = ConfigDict(extra="forbid")
 
     path: str | None = None
     source: str | None = None
-    language: str | None = None
+    inline: str | None = None  # JobSpec 1.0 synonym of source
+    uri: str | None = None
+    language: str | None = None  # Eigen addition
+    entrypoint: str | None = Field(default=None, pattern=ENTRYPOINT_PATTERN)  # synonym of spec.entrypoint
 
     @field_validator("language")
     @classmethod
@@ -46,35 +94,61 @@ class ProgramRef(BaseModel):
             raise ValueError(f"unknown language {quote(value)} (qasm2, qasm3, eigen-lang, aqo)")
         return value
 
+    @field_validator("uri")
+    @classmethod
+    def _stored_artifact(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(PROGRAM_URI_PATTERN, value):
+            raise ValueError(f"Eigen reads programs stored as qfs://<job id>[/<file>], got {quote(value)}")
+        return value
+
+    @property
+    def text(self) -> str | None:
+        """The inline program (``source`` or its synonym ``inline``), if any."""
+        return self.source if self.source is not None else self.inline
+
 
 class Metadata(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="job", pattern=NAME_PATTERN)
-    labels: dict[str, str] = Field(default_factory=dict)
+    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=limits.LABELS_MAX)
+    annotations: Annotations = Field(default_factory=dict, max_length=limits.ANNOTATIONS_MAX)
 
 
 class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target: str = DEFAULT_TARGET
-    program: ProgramRef
-    entrypoint: str = "main"
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=100, strict=True)
-    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
-    compiler: dict[str, Any] = Field(default_factory=dict)
-    parameters: list[dict[str, float]] = Field(default_factory=list)
-    observables: list[dict[str, float]] = Field(default_factory=list)
-    dependencies: list[str] = Field(default_factory=list)
+    target: Target | None = None  # default sim:statevector
+    program: ProgramRef | None = None  # required, except by a ReplayJob
+    entrypoint: str | None = Field(default=None, pattern=ENTRYPOINT_PATTERN)  # default main
+    priority: Priority | None = None  # default 50
+    metadata: dict[str, Scalar] = Field(default_factory=dict)
+    compiler: Compiler | None = None
+    compiler_options: Compiler | None = None
+    parameters: Any = None  # a list of bindings (Eigen) or a map of run parameters (JobSpec 1.0)
+    observables: list[dict[str, float]] = Field(default_factory=list)  # Eigen addition
+    dependencies: list[Dependency] = Field(default_factory=list, max_length=limits.DEPENDENCIES_MAX)
+    workload: Workload | None = None
 
 
 class JobSpec(BaseModel):
+    """A validated ``eigen.os/v1`` document (v0.1 is migrated first)."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     api_version: str = Field(alias="apiVersion")
     kind: str = KIND
     metadata: Metadata = Field(default_factory=Metadata)
     spec: Spec
+    runtime: Runtime | None = None
+    resources: Resources | None = None
+    scheduling: Scheduling | None = None
+    observability: Observability | None = None
+    security: Security | None = None
+    artifacts: Artifacts | None = None
+    # The document as written (v1 form): the sections are kept from it as given.
+    _given: dict[str, Any] | None = PrivateAttr(default=None)
 
     @field_validator("api_version")
     @classmethod
@@ -91,60 +165,27 @@ class JobSpec(BaseModel):
         return value
 
     def language_for(self, source: str) -> ProgramLanguage:
-        ref = self.spec.program
+        """The declared language, else the path's (or uri's) suffix, else the text's;
+        a program still to be read from a stored job is qasm3 until the kernel reads it."""
+        ref = self.spec.program or ProgramRef()
         if ref.language:
             language = language_from_name(ref.language)
             assert language is not None  # checked by the validator
             return language
-        if ref.path and (by_path := language_from_path(ref.path)):
-            return by_path
-        return sniff_language(source)
+        for name in (ref.path, ref.uri):
+            if name and (by_name := language_from_path(name)):
+                return by_name
+        return sniff_language(source) if source.strip() else ProgramLanguage.QASM3
 
     def to_request(self, source: str) -> JobRequest:
-        """The resolved request, given the program text (inline or read from ``path``)."""
-        meta = dict(self.spec.metadata)
-        typed: dict[str, Any] = {}
-        for key in _TYPED_METADATA:
-            raw = meta.pop(key, None)
-            if raw is not None and raw != "":
-                typed[key] = _number(f"spec.metadata.{key}", raw, float if key == "timeout_seconds" else int)
-        options = {key: _text(value) for key, value in meta.items() if value is not None}
-        if "optimization_level" not in typed and "optimization_level" in self.spec.compiler:
-            typed["optimization_level"] = _number(
-                "spec.compiler.optimization_level", self.spec.compiler["optimization_level"], int
-            )
-        fields = {
-            "name": self.metadata.name,
-            "program": source,
-            "language": self.language_for(source),
-            "entrypoint": self.spec.entrypoint,
-            "target": self.spec.target,
-            "priority": self.spec.priority,
-            "labels": self.metadata.labels,
-            "options": options,
-            "parameter_bindings": self.spec.parameters,
-            "observables": self.spec.observables,
-            "dependencies": self.spec.dependencies,
-            **typed,
-        }
-        return validated_request(fields, field_names=_REQUEST_FIELD_PATHS)
-
-
-_REQUEST_FIELD_PATHS = {
-    "name": "metadata.name",
-    "program": "spec.program",
-    "entrypoint": "spec.entrypoint",
-    "target": "spec.target",
-    "priority": "spec.priority",
-    "shots": "spec.metadata.shots",
-    "seed": "spec.metadata.seed",
-    "optimization_level": "spec.metadata.optimization_level",
-    "timeout_seconds": "spec.metadata.timeout_seconds",
-    "labels": "metadata.labels",
-    "parameter_bindings": "spec.parameters",
-    "observables": "spec.observables",
-    "dependencies": "spec.dependencies",
-}
+        """The resolved request, given the program text (inline or read from ``path``;
+        empty for a program named by ``uri`` or a ReplayJob's stored one)."""
+        view = self.model_dump(by_alias=True, exclude_unset=True)
+        resolution = resolve(view, self._given)
+        if resolution.violations:
+            raise _invalid(resolution.violations)
+        fields = {**resolution.fields, "program": source, "language": self.language_for(source)}
+        return validated_request(fields, field_names=resolution.paths)
 
 
 def validated_request(fields: dict[str, Any], field_names: dict[str, str] | None = None) -> JobRequest:
@@ -221,9 +262,17 @@ def request_from_wire(
 
 def invalid_from_pydantic(exc: ValidationError, rename: dict[str, str] | None = None) -> InvalidArgument:
     """One InvalidArgument naming every bad field of a pydantic validation error."""
+    return _invalid(pydantic_violations(exc, rename))
+
+
+def pydantic_violations(exc: ValidationError, rename: dict[str, str] | None = None) -> list[FieldViolation]:
+    """The violations of a pydantic error, each named by its dotted path (the first part
+    renamed by ``rename``); enumerations list their allowed values."""
     violations = []
     for err in exc.errors():
         loc = [str(part) for part in err["loc"]]
+        is_key = loc[-1:] == ["[key]"]
+        loc = loc[:-1] if is_key else loc
         head = (rename or {}).get(loc[0], loc[0]) if loc else "request"
         path = ".".join([head, *loc[1:]])
         message = str(err["msg"]).removeprefix("Value error, ")
@@ -231,13 +280,24 @@ def invalid_from_pydantic(exc: ValidationError, rename: dict[str, str] | None = 
             message = "unknown key"
         elif err["type"] == "missing":
             message = "is required"
+        elif err["type"] == "literal_error":
+            expected = (err.get("ctx") or {}).get("expected", "")
+            message = f"must be one of {expected}, got {quote(err.get('input'))}"
+        if is_key:
+            message = f"the key: {message}"
         violations.append(FieldViolation(path, message))
+    return violations
+
+
+def _invalid(violations: list[FieldViolation]) -> InvalidArgument:
     summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
     return InvalidArgument(f"invalid job: {summary}", violations)
 
 
 def parse_jobspec(document: Any) -> JobSpec:
-    """Validate a loaded YAML document as a JobSpec, migrating v0.1 to v1."""
+    """Validate a loaded YAML document as a JobSpec, migrating v0.1 to v1. A bad document
+    is one InvalidArgument listing every violation: the schema's (types, ranges, unknown
+    keys, enumerations) and the cross-field rules' (synonyms, conflicts) together."""
     if not isinstance(document, dict):
         raise InvalidArgument.for_field("(document)", "a job spec must be a YAML mapping")
     version = document.get("apiVersion")
@@ -246,9 +306,18 @@ def parse_jobspec(document: Any) -> JobSpec:
     if version == API_V01:
         document = migrate_v01(document)
     try:
-        return JobSpec.model_validate(document)
+        spec = JobSpec.model_validate(document)
     except ValidationError as exc:
-        raise invalid_from_pydantic(exc) from None
+        violations = pydantic_violations(exc)
+        named = {v.field for v in violations}
+        # The cross-field rules too, on the document as written (leniently).
+        more = [v for v in resolve(document).violations if v.field not in named]
+        raise _invalid(violations + more) from None
+    resolution = resolve(spec.model_dump(by_alias=True, exclude_unset=True), document)
+    if resolution.violations:
+        raise _invalid(resolution.violations)
+    spec._given = document
+    return spec
 
 
 _V01_SPEC_KEYS = {
@@ -257,10 +326,12 @@ _V01_SPEC_KEYS = {
     "priority",
     "metadata",
     "compiler",
+    "compiler_options",
     "parameters",
     "observables",
     "dependencies",
 }
+_V01_METADATA_KEYS = ("name", "namespace", "labels", "annotations")
 
 
 def migrate_v01(document: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +356,12 @@ def migrate_v01(document: dict[str, Any]) -> dict[str, Any]:
         spec["program"] = {"path": path}
     if "language" in old_spec and isinstance(spec.get("program"), dict):
         spec["program"] = {**spec["program"], "language": old_spec["language"]}
-    metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+    old_metadata = document.get("metadata")
+    metadata = (
+        {key: old_metadata[key] for key in _V01_METADATA_KEYS if key in old_metadata}
+        if isinstance(old_metadata, dict)
+        else {}
+    )
     return {
         "apiVersion": API_V1,
         "kind": document.get("kind", KIND),
@@ -296,27 +372,3 @@ def migrate_v01(document: dict[str, Any]) -> dict[str, Any]:
 
 def _looks_like_path(value: str) -> bool:
     return "\n" not in value and value.strip().endswith((".qasm", ".py", ".json"))
-
-
-def _number(field_path: str, raw: Any, kind: type) -> Any:
-    """``raw`` (a YAML scalar) as an int or a float; ranges are the request's to check.
-    YAML reads ``.inf`` and ``.nan`` as floats: they are refused here, where ``int()``
-    would raise OverflowError."""
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise InvalidArgument.for_field(field_path, f"must be a number, got {quote(raw)}")
-    if isinstance(raw, str):
-        try:
-            raw = int(raw) if raw.strip().lstrip("+-").isdigit() else float(raw)
-        except ValueError:  # not a number, or more digits than Python converts
-            raise InvalidArgument.for_field(field_path, f"must be a number, got {quote(raw)}") from None
-    if isinstance(raw, float) and not math.isfinite(raw):
-        raise InvalidArgument.for_field(field_path, f"must be a finite number, got {quote(raw)}")
-    if kind is int and isinstance(raw, float) and not raw.is_integer():
-        raise InvalidArgument.for_field(field_path, f"must be a whole number, got {quote(raw)}")
-    return kind(raw)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

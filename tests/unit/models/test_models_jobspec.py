@@ -240,19 +240,19 @@ def test_v1_unknown_key_in_program_rejected() -> None:
     invalid(lambda: from_text(text), "spec.program.paht")
 
 
-def test_v1_unknown_keys_in_compiler_and_metadata_kept() -> None:
-    head = "metadata:\n  name: n1\n  owner_team: qa\n  annotations:\n    a: b\n"
+def test_v1_unknown_keys_in_compiler_kept_and_in_metadata_refused() -> None:
+    # JobSpec 1.0: metadata has name, namespace, labels and annotations only; unknown
+    # compiler keys are kept (forward compatible) on the request's extensions.
     spec_lines = (
         "  program:\n    source: 'OPENQASM 3;'\n"
         "  compiler:\n    routing: sabre\n    future_knob: {deep: true}\n"
     )
-    spec = parse_jobspec(yaml.safe_load(v1(spec_lines, head)))
-    assert spec.spec.compiler == {"routing": "sabre", "future_knob": {"deep": True}}
-    extra = spec.metadata.model_extra or {}
-    assert extra["owner_team"] == "qa"
-    assert extra["annotations"] == {"a": "b"}
-    request = spec.to_request("OPENQASM 3;")
+    head = "metadata:\n  name: n1\n  annotations:\n    a: b\n"
+    request = parse_jobspec(yaml.safe_load(v1(spec_lines, head))).to_request("OPENQASM 3;")
     assert request.name == "n1"
+    assert request.annotations == {"a": "b"}
+    assert request.extensions["compiler"] == {"routing": "sabre", "future_knob": {"deep": True}}
+    invalid(lambda: from_text(v1(spec_lines, head + "  owner_team: qa\n")), "metadata.owner_team")
 
 
 # ------------------------------------------------------------- spec.metadata

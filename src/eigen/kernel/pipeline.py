@@ -40,6 +40,7 @@ from eigen.kernel.scheduler import PriorityScheduler
 from eigen.kernel.workloads import annotate
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
+from eigen.models.jobspec import document_of
 from eigen.models.noise import chosen_noise_model
 from eigen.models.panics import describe, must_escape
 from eigen.models.result import ExecutionResult, JobResult, result_to_dict
@@ -188,38 +189,13 @@ class Pipeline:
 
     @staticmethod
     def _inputs(job: Job) -> list[Artifact]:
-        """The program and a job.yaml that resubmits the same job (eigen.os/v1)."""
+        """The program and a job.yaml that resubmits the same job (eigen.os/v1): its
+        namespace, annotations, workload and kept sections too (``document_of``)."""
         request = job.request
         program_file = PROGRAM_FILES[request.language]
-        typed = {
-            "shots": request.shots,
-            "seed": request.seed,
-            "optimization_level": request.optimization_level,
-            "timeout_seconds": request.timeout_seconds,
-        }
-        spec: dict[str, Any] = {
-            "target": request.target,
-            "entrypoint": request.entrypoint,
-            "priority": request.priority,
-            "program": {"path": program_file, "language": request.language.value},
-            "metadata": {**{k: v for k, v in typed.items() if v is not None}, **request.options},
-        }
-        for key, value in (
-            ("parameters", request.parameter_bindings),
-            ("observables", request.observables),
-            ("dependencies", request.dependencies),
-        ):
-            if value:
-                spec[key] = value
-        document = {
-            "apiVersion": "eigen.os/v1",
-            "kind": "QuantumJob",
-            "metadata": {"name": request.name, "labels": request.labels},
-            "spec": spec,
-        }
         return [
             Artifact.of(job.id, program_file, request.program),
-            Artifact.yaml(job.id, "job.yaml", document),  # encoded by the writer
+            Artifact.yaml(job.id, "job.yaml", document_of(request, program_file)),  # encoded by the writer
         ]
 
     # -- stage 2: execute, then persist --------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from eigen.errors import EigenError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from eigen.jobfile import load_job_file
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.replay import compare, transpile_seed
 from eigen.kernel.service import Kernel, KernelSettings
@@ -325,3 +326,20 @@ def test_a_noise_model_is_checked_at_submission(kernel: Kernel) -> None:
     with pytest.raises(InvalidArgument) as unknown:
         kernel.submit(job_request(options={"noise_model": "thermal-gremlins"}))
     assert field_of(unknown.value) == "spec.metadata.noise_model"
+
+
+# -- the job.yaml artifact ---------------------------------------------------------------
+def test_job_yaml_resubmits_the_job_with_its_jobspec_fields(kernel: Kernel) -> None:
+    request = benchmark(
+        namespace="team-a",
+        annotations={"owner": "research"},
+        extensions={"resources": {"quantum": {"qubits": 2}}, "scheduling": {"queue": "interactive"}},
+    )
+    job = done(kernel, request)
+    folder = kernel.pipeline.artifacts.folder(job.id)
+    again = load_job_file(folder / "job.yaml")
+    assert (again.namespace, again.annotations) == ("team-a", {"owner": "research"})
+    assert again.workload is WorkloadKind.BENCHMARK_JOB
+    assert again.extensions["resources"] == {"quantum": {"qubits": 2}}
+    assert again.extensions["scheduling"] == {"queue": "interactive"}
+    assert (again.program, again.seed, again.target) == (PROGRAM, 7, DEVICE.name)

@@ -265,17 +265,37 @@ def invalid_from_pydantic(exc: ValidationError, rename: dict[str, str] | None = 
     return _invalid(pydantic_violations(exc, rename))
 
 
+_UNION_TAGS = {
+    "str": "text",
+    "constrained-str": "text",
+    "int": "an integer",
+    "constrained-int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "none": "null",
+}
+
+
 def pydantic_violations(exc: ValidationError, rename: dict[str, str] | None = None) -> list[FieldViolation]:
     """The violations of a pydantic error, each named by its dotted path (the first part
-    renamed by ``rename``); enumerations list their allowed values."""
-    violations = []
+    renamed by ``rename``); enumerations list their allowed values, and a value that fits
+    none of the types a field allows is one violation saying which types it may have."""
+    violations: list[FieldViolation] = []
+    unions: dict[str, list[str]] = {}
     for err in exc.errors():
         loc = [str(part) for part in err["loc"]]
         is_key = loc[-1:] == ["[key]"]
-        loc = loc[:-1] if is_key else loc
+        tag = loc[-1] if len(loc) > 1 and loc[-1] in _UNION_TAGS else None
+        loc = loc[:-1] if is_key or tag else loc
         head = (rename or {}).get(loc[0], loc[0]) if loc else "request"
         path = ".".join([head, *loc[1:]])
         message = str(err["msg"]).removeprefix("Value error, ")
+        if tag is not None and err["type"].endswith("_type"):
+            if path not in unions:
+                unions[path] = []
+                violations.append(FieldViolation(path, ""))
+            unions[path].append(_UNION_TAGS[tag])
+            continue
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         elif err["type"] == "missing":
@@ -286,7 +306,12 @@ def pydantic_violations(exc: ValidationError, rename: dict[str, str] | None = No
         if is_key:
             message = f"the key: {message}"
         violations.append(FieldViolation(path, message))
-    return violations
+    return [
+        FieldViolation(v.field, f"must be {' or '.join(dict.fromkeys(unions[v.field]))}")
+        if v.field in unions and not v.description
+        else v
+        for v in violations
+    ]
 
 
 def _invalid(violations: list[FieldViolation]) -> InvalidArgument:

@@ -93,6 +93,8 @@ def resolve(doc: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> R
     _timeout(out, _map(_map(doc.get("runtime")).get("timeout")))
     if kind is not None:
         out.set("workload", kind, "spec.workload.kind")
+    if kind is WorkloadKind.BENCHMARK_JOB and "seed" not in out.fields:
+        out.paths["seed"] = "spec.workload.seed"  # where a BenchmarkJob's missing seed goes
     _replay(out, kind, workload, options, has_program=spec.get("program") is not None)
     _cross_checks(out, doc, workload)
     out.fields["options"] = options
@@ -339,6 +341,8 @@ def _extensions(out: Resolution, doc: Mapping[str, Any]) -> None:
         if doc.get(name) is not None:
             kept[name] = _json(out, name, doc[name])
     for key in KEPT_SPEC_KEYS:
+        if key == "workload" and _map(spec.get(key)).keys() <= {"kind"}:
+            continue  # the kind alone is JobRequest.workload
         if spec.get(key) is not None:
             kept[key] = _json(out, f"spec.{key}", spec[key])
     parameters = spec.get("parameters")

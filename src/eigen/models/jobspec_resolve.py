@@ -12,9 +12,7 @@ report). docs/jobspec.md has the table of what is honoured and what is recorded 
 
 from __future__ import annotations
 
-import datetime
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +22,8 @@ from eigen.errors import FieldViolation, quote
 from eigen.models import limits
 from eigen.models.job import JOB_ID_PATTERN, RESERVED_LABEL_PREFIXES
 from eigen.models.jobspec_sections import DETERMINISTIC_SEED, PROFILE_LEVELS, SECTIONS
-from eigen.models.workload import REPLAY_OF, WORKLOAD_KINDS, WorkloadKind
+from eigen.models.jobspec_values import json_value, lenient_int, mapping, number, option_text, workload_kind
+from eigen.models.workload import REPLAY_OF, WorkloadKind
 
 # Keys of spec.metadata that become typed fields: (kind, lowest, highest, lowest excluded).
 TYPED_METADATA: dict[str, tuple[type, float, float, bool]] = {
@@ -81,16 +80,16 @@ def resolve(doc: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> R
             "extensions": "(document)",
         }
     )
-    meta, spec = _map(doc.get("metadata")), _map(doc.get("spec"))
-    workload = _map(spec.get("workload"))
-    kind = _kind(workload.get("kind"))
+    meta, spec = mapping(doc.get("metadata")), mapping(doc.get("spec"))
+    workload = mapping(spec.get("workload"))
+    kind = workload_kind(workload.get("kind"))
     _identity(out, meta)
     _program(out, spec, kind)
-    _target_and_priority(out, spec, workload, _map(doc.get("scheduling")))
-    options = _metadata(out, _map(spec.get("metadata")))
+    _target_and_priority(out, spec, workload, mapping(doc.get("scheduling")))
+    options = _metadata(out, mapping(spec.get("metadata")))
     _seed(out, doc, spec, workload)
     _optimization(out, spec)
-    _timeout(out, _map(_map(doc.get("runtime")).get("timeout")))
+    _timeout(out, mapping(mapping(doc.get("runtime")).get("timeout")))
     if kind is not None:
         out.set("workload", kind, "spec.workload.kind")
     if kind is WorkloadKind.BENCHMARK_JOB and "seed" not in out.fields:
@@ -112,7 +111,7 @@ def _identity(out: Resolution, meta: Mapping[str, Any]) -> None:
     for key in ("name", "namespace", "labels", "annotations"):
         if meta.get(key) is not None:
             out.fields[key] = meta[key]
-    for key in _map(meta.get("labels")):
+    for key in mapping(meta.get("labels")):
         if isinstance(key, str) and key.startswith(RESERVED_LABEL_PREFIXES):
             out.fail(
                 f"metadata.labels.{key}",
@@ -122,7 +121,7 @@ def _identity(out: Resolution, meta: Mapping[str, Any]) -> None:
 
 def _program(out: Resolution, spec: Mapping[str, Any], kind: WorkloadKind | None) -> None:
     program = spec.get("program")
-    entry, synonym = spec.get("entrypoint"), _map(program).get("entrypoint")
+    entry, synonym = spec.get("entrypoint"), mapping(program).get("entrypoint")
     if entry is not None and synonym is not None and entry != synonym:
         out.fail(
             "spec.program.entrypoint",
@@ -137,7 +136,7 @@ def _program(out: Resolution, spec: Mapping[str, Any], kind: WorkloadKind | None
     if program is None and kind is not WorkloadKind.REPLAY_JOB:
         out.fail("spec.program", "is required (one of path, source or uri)")
         return
-    ref = _map(program)
+    ref = mapping(program)
     given = [key for key in PROGRAM_KEYS if ref.get(key) is not None]
     if "source" in given and "inline" in given:
         out.fail("spec.program", "source and inline are synonyms: give one")
@@ -177,11 +176,11 @@ def _metadata(out: Resolution, meta: Mapping[str, Any]) -> dict[str, str]:
         if value is None or (value == "" and key in TYPED_METADATA):
             continue
         if key in TYPED_METADATA:
-            number = _number(out, f"spec.metadata.{key}", value, *TYPED_METADATA[key])
-            if number is not None:
-                out.set(key, number, f"spec.metadata.{key}")
+            read = number(out.fail, f"spec.metadata.{key}", value, *TYPED_METADATA[key])
+            if read is not None:
+                out.set(key, read, f"spec.metadata.{key}")
         elif isinstance(value, (str, int, float, bool)):
-            options[str(key)] = _text(value)
+            options[str(key)] = option_text(value)
     return options
 
 
@@ -190,17 +189,20 @@ def _seed(
 ) -> None:
     sources = [
         ("spec.workload.seed", workload.get("seed")),
-        ("spec.workload.replay.deterministic_seed", _map(workload.get("replay")).get("deterministic_seed")),
+        (
+            "spec.workload.replay.deterministic_seed",
+            mapping(workload.get("replay")).get("deterministic_seed"),
+        ),
         (
             "runtime.replay.deterministic_seed",
-            _map(_map(doc.get("runtime")).get("replay")).get("deterministic_seed"),
+            mapping(mapping(doc.get("runtime")).get("replay")).get("deterministic_seed"),
         ),
-        ("spec.compiler.seed", _map(spec.get("compiler")).get("seed")),
-        ("spec.compiler_options.seed", _map(spec.get("compiler_options")).get("seed")),
+        ("spec.compiler.seed", mapping(spec.get("compiler")).get("seed")),
+        ("spec.compiler_options.seed", mapping(spec.get("compiler_options")).get("seed")),
     ]
     if "seed" in out.fields:
         sources.insert(0, ("spec.metadata.seed", out.fields["seed"]))
-    chosen = _agreeing(out, [(path, _lenient_int(value)) for path, value in sources], "seed")
+    chosen = _agreeing(out, [(path, lenient_int(value)) for path, value in sources], "seed")
     if chosen is not None:
         out.set("seed", chosen[1], chosen[0])
     elif _profile(out, spec) == "deterministic":
@@ -213,7 +215,7 @@ def _optimization(out: Resolution, spec: Mapping[str, Any]) -> None:
     sources = [
         (
             f"spec.{section}.optimization_level",
-            _lenient_int(_map(spec.get(section)).get("optimization_level")),
+            lenient_int(mapping(spec.get(section)).get("optimization_level")),
         )
         for section in ("compiler", "compiler_options")
     ]
@@ -227,7 +229,7 @@ def _optimization(out: Resolution, spec: Mapping[str, Any]) -> None:
 
 def _profile(out: Resolution, spec: Mapping[str, Any]) -> str | None:
     sources = [
-        (f"spec.{section}.target_profile", _map(spec.get(section)).get("target_profile"))
+        (f"spec.{section}.target_profile", mapping(spec.get(section)).get("target_profile"))
         for section in ("compiler", "compiler_options")
     ]
     chosen = _agreeing(out, sources, "target profile", report=False)
@@ -239,7 +241,7 @@ def _timeout(out: Resolution, timeout: Mapping[str, Any]) -> None:
     runtime.timeout.queue_seconds and execution_seconds; spec.metadata.timeout_seconds wins."""
     if "timeout_seconds" in out.fields:
         return
-    parts = [_lenient_int(timeout.get(key)) for key in ("queue_seconds", "execution_seconds")]
+    parts = [lenient_int(timeout.get(key)) for key in ("queue_seconds", "execution_seconds")]
     given = [part for part in parts if part is not None and part > 0]
     if given:
         path = (
@@ -285,7 +287,7 @@ def _replay(
         ("spec.workload.replay_of", workload.get("replay_of")),
         (
             "spec.workload.artifact_lineage.parent_ref",
-            _map(workload.get("artifact_lineage")).get("parent_ref"),
+            mapping(workload.get("artifact_lineage")).get("parent_ref"),
         ),
     ):
         if not isinstance(value, str) or not value:
@@ -317,11 +319,11 @@ def replayed_id(value: str) -> str | None:
 
 
 def _cross_checks(out: Resolution, doc: Mapping[str, Any], workload: Mapping[str, Any]) -> None:
-    pipeline = _map(workload.get("pipeline"))
+    pipeline = mapping(workload.get("pipeline"))
     handoff, outputs = pipeline.get("handoff_ref"), pipeline.get("output_refs")
     if handoff is not None and (not isinstance(outputs, list) or handoff not in outputs):
         out.fail("spec.workload.pipeline.handoff_ref", f"{quote(handoff)} must be one of output_refs")
-    observability = _map(doc.get("observability"))
+    observability = mapping(doc.get("observability"))
     tracing, trace = observability.get("tracing"), observability.get("trace")
     if isinstance(tracing, bool) and trace in ("required", "optional") and tracing != (trace == "required"):
         out.fail(
@@ -335,21 +337,21 @@ def _cross_checks(out: Resolution, doc: Mapping[str, Any], workload: Mapping[str
 def _extensions(out: Resolution, doc: Mapping[str, Any]) -> None:
     """The sections kept as given (JSON values), spec.parameters (a map of run parameters,
     or a list of bindings) and spec.dependencies (job ids, or kept pins and refs)."""
-    spec = _map(doc.get("spec"))
+    spec = mapping(doc.get("spec"))
     kept: dict[str, Any] = {}
     for name in SECTIONS:
         if doc.get(name) is not None:
-            kept[name] = _json(out, name, doc[name])
+            kept[name] = json_value(out.fail, name, doc[name])
     for key in KEPT_SPEC_KEYS:
-        if key == "workload" and _map(spec.get(key)).keys() <= {"kind"}:
+        if key == "workload" and mapping(spec.get(key)).keys() <= {"kind"}:
             continue  # the kind alone is JobRequest.workload
         if spec.get(key) is not None:
-            kept[key] = _json(out, f"spec.{key}", spec[key])
+            kept[key] = json_value(out.fail, f"spec.{key}", spec[key])
     parameters = spec.get("parameters")
     if isinstance(parameters, list):
         out.fields["parameter_bindings"] = parameters
     elif isinstance(parameters, Mapping):
-        kept["parameters"] = _json(out, "spec.parameters", parameters)
+        kept["parameters"] = json_value(out.fail, "spec.parameters", parameters)
     elif parameters is not None:
         out.fail("spec.parameters", "must be a list of bindings or a map of run parameters")
     dependencies = spec.get("dependencies")
@@ -366,89 +368,3 @@ def _extensions(out: Resolution, doc: Mapping[str, Any]) -> None:
             f"the kept sections hold more than {limits.EXTENSIONS_BYTES_MAX // 1024} KiB of JSON",
         )
     out.fields["extensions"] = kept
-
-
-def _json(out: Resolution, path: str, value: Any) -> Any:
-    """``value`` as JSON: YAML dates become ISO text; what JSON cannot hold is a violation."""
-    if isinstance(value, Mapping):
-        result = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                out.fail(f"{path}.{key}", "keys must be strings (quote it)")
-                continue
-            result[key] = _json(out, f"{path}.{key}", item)
-        return result
-    if isinstance(value, (list, tuple)):
-        return [_json(out, f"{path}[{index}]", item) for index, item in enumerate(value)]
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        out.fail(path, f"must be a finite number, got {quote(value)}")
-        return None
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    out.fail(path, f"must be a JSON value (text, number, boolean, list or map), got {type(value).__name__}")
-    return None
-
-
-# -- values ---------------------------------------------------------------------------------
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _kind(value: Any) -> WorkloadKind | None:
-    return WorkloadKind(value) if isinstance(value, str) and value in WORKLOAD_KINDS else None
-
-
-def _lenient_int(value: Any) -> Any:
-    """A whole number written as a number or as text, as an int; other values as given
-    (None stays None; the schema reports values of the wrong type)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
-    return value
-
-
-def _number(
-    out: Resolution, path: str, raw: Any, kind: type, low: float, high: float, low_open: bool
-) -> int | float | None:
-    """``raw`` (a YAML scalar) as an int or a float within [low, high], or a violation.
-    YAML reads ``.inf`` and ``.nan`` as floats: they are refused here by field name."""
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        out.fail(path, f"must be a number, got {quote(raw)}")
-        return None
-    value: int | float
-    if isinstance(raw, str):
-        try:
-            value = int(raw) if raw.strip().lstrip("+-").isdigit() else float(raw)
-        except ValueError:  # not a number, or more digits than Python converts
-            out.fail(path, f"must be a number, got {quote(raw)}")
-            return None
-    else:
-        value = raw
-    if isinstance(value, float) and not math.isfinite(value):
-        out.fail(path, f"must be a finite number, got {quote(raw)}")
-        return None
-    if kind is int and isinstance(value, float) and not value.is_integer():
-        out.fail(path, f"must be a whole number, got {quote(raw)}")
-        return None
-    if value < low or (low_open and value == low) or value > high:
-        lowest = f"greater than {_shown(low)}" if low_open else f"at least {_shown(low)}"
-        out.fail(path, f"must be {lowest} and at most {_shown(high)}, got {quote(raw)}")
-        return None
-    return kind(value)  # type: ignore[no-any-return]
-
-
-def _shown(bound: float) -> str:
-    return str(int(bound)) if float(bound).is_integer() else str(bound)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

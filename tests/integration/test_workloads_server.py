@@ -148,3 +148,41 @@ def test_a_program_by_uri_runs(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
         )
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
     assert details(caught.value)[1] and "program.uri" in details(caught.value)[1][0]
+
+
+VQE = """from eigen_lang import ExpectationValue, Observable, Param, hybrid_program, ry
+from eigen_lang.optimizers import minimize
+
+
+@hybrid_program
+def main():
+    t = Param("t", 0.1)
+    ry(0, t)
+    energy = ExpectationValue("energy", observable=Observable({"Z": 1.0}))
+    optimum = minimize(energy, [t], method="COBYLA", max_iters=5)
+    return {"energy": optimum.fun}
+"""
+
+
+def test_submission_checks_by_kind_over_grpc(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
+    refusals = [
+        (request(VQE, workload="QuantumJob"), grpc.StatusCode.INVALID_ARGUMENT, "spec.workload.kind"),
+        (request(BELL, workload="HybridWorkflow"), grpc.StatusCode.INVALID_ARGUMENT, "spec.workload.kind"),
+        (
+            request(BELL, extensions_json=json.dumps({"resources": {"quantum": {"qubits": 1000}}})),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "resources.quantum.qubits",
+        ),
+        (
+            request(BELL, extensions_json=json.dumps({"resources": {"gpu": {"count": 1}}})),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "resources.gpu.count",
+        ),
+    ]
+    for job, code, field in refusals:
+        with pytest.raises(grpc.RpcError) as caught:
+            submit(jobs, job)
+        assert caught.value.code() is code, caught.value.details()
+        assert any(name.endswith(field) for name in details(caught.value)[1]), details(caught.value)
+    accepted, _ = run(jobs, request(VQE, workload="HybridWorkflow", shots=0))
+    assert accepted.workload == "HybridWorkflow"

@@ -4,8 +4,9 @@
   the declared language (``qasm`` is an alias of ``qasm3``, and users send either).
 * ``aqo``: :func:`eigen.compiler.aqo.from_aqo`.
 * ``eigen-lang``: ``eigen.lang.read_program(source, entrypoint)`` (imported lazily; the
-  reader parses the AST and never runs user code). Its ``defaults`` and ``hybrid`` are
-  passed on to the :class:`~eigen.models.compiled.CompiledProgram`.
+  reader parses the AST and never runs user code). Its ``defaults``, ``hybrid``,
+  ``decorator``, ``returns`` and ``empty`` are passed on to the
+  :class:`~eigen.models.compiled.CompiledProgram`.
 
 :func:`parse_and_check` is what a program parser runs (:mod:`eigen.compiler.sandbox`):
 the parse, then the device-independent checks of the parsed circuit
@@ -26,7 +27,7 @@ from eigen.compiler.checks import check_structure, check_width
 from eigen.compiler.qasm import parse_qasm
 from eigen.compiler.source import check_source, program_error
 from eigen.errors import EigenError, Unimplemented, quote
-from eigen.models.compiled import HybridSpec
+from eigen.models.compiled import HybridSpec, ProgramReturns
 from eigen.models.panics import describe, must_escape
 from eigen.models.program import ProgramLanguage, language_from_name
 from eigen.models.target import DeviceInfo
@@ -39,6 +40,8 @@ class ParsedProgram:
     defaults: dict[str, float] = field(default_factory=dict)
     hybrid: HybridSpec | None = None
     decorator: dict[str, Any] = field(default_factory=dict)
+    returns: ProgramReturns | None = None
+    empty: bool = False
 
 
 def parse_program(source: str, language: ProgramLanguage | str, entrypoint: str = "main") -> ParsedProgram:
@@ -98,4 +101,6 @@ def _parse_eigen_lang(source: str, entrypoint: str) -> ParsedProgram:
         defaults={str(k): float(v) for k, v in (program.defaults or {}).items()},
         hybrid=program.hybrid,
         decorator=dict(program.decorator or {}),
+        returns=getattr(program, "returns", None),
+        empty=bool(getattr(program, "empty", False)),
     )

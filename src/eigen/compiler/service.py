@@ -11,7 +11,9 @@ Steps of ``compile``:
    non-hybrid circuit without measurements (its counts then cover every qubit);
 3. transpile to the device's basis gates and coupling map (``None``: all-to-all) with a
    cached preset pass manager (:mod:`eigen.compiler.passes`), default level 1;
-   ``optimize`` uses level 3 unless the request names one;
+   ``optimize`` uses level 3 unless the request names one; for an Eigen-Lang program
+   without a level in the request, its ``@hybrid_program(optimization_level=...)`` is
+   used (the report records the decorator's settings as ``decorator``);
 4. artifacts: ``qasm3`` (``qiskit.qasm3.dumps``), canonical ``aqo_json`` and its
    fingerprint, and the report (:mod:`eigen.compiler.report`).
 
@@ -141,6 +143,7 @@ class CompilationService:
             measurements_added=added,
             program_sha256=digest,
         )
+        _record_program_settings(report, parsed)
         return CompiledProgram(
             circuit=logical,
             device=device.name,
@@ -152,15 +155,15 @@ class CompilationService:
             defaults=dict(parsed.defaults),
             hybrid=parsed.hybrid,
             decorator=dict(parsed.decorator),
+            returns=parsed.returns,
+            empty=parsed.empty,
         )
 
     def compile(self, request: CompileRequest) -> CompiledProgram:
-        level = request.optimization_level
-        return self._compile(request, self._default_level if level is None else level)
+        return self._compile(request, self._level(request, self._default_level))
 
     def optimize(self, request: CompileRequest) -> CompiledProgram:
-        level = request.optimization_level
-        return self._compile(request, self._optimize_level if level is None else level)
+        return self._compile(request, self._level(request, self._optimize_level))
 
     def validated(self, request: CompileRequest) -> CompiledProgram | None:
         """What :meth:`validate` returns for ``request`` when it is in the cache, else None
@@ -173,8 +176,14 @@ class CompilationService:
 
     def cached(self, request: CompileRequest) -> CompiledProgram | None:
         """What :meth:`compile` returns for ``request`` when it is in the result cache."""
-        level = request.optimization_level
-        _, key = self._compile_key(request, self._default_level if level is None else level)
+        parsed = None
+        if request.optimization_level is None and self._is_lang(request):
+            language, entrypoint = self._program_key(request)
+            digest = source_digest(check_source(request.program))
+            parsed = self._parsed.get((digest, language, entrypoint), count=False)
+            if parsed is None:
+                return None  # the program's own level is not known without parsing it
+        _, key = self._compile_key(request, self._level(request, self._default_level, parsed))
         return self._results.get(key, count=False)
 
     # -- operations --------------------------------------------------------------------
@@ -199,6 +208,23 @@ class CompilationService:
         self._parsed.clear()
 
     # -- internals ---------------------------------------------------------------------
+
+    def _level(self, request: CompileRequest, default: int, parsed: ParsedProgram | None = None) -> int:
+        """The transpiler level: the request's, else an Eigen-Lang program's
+        ``@hybrid_program(optimization_level=...)`` (from ``parsed``, else a parse), else
+        ``default``."""
+        if request.optimization_level is not None:
+            return request.optimization_level
+        if not self._is_lang(request):
+            return default
+        level = (parsed or self._parse(request)).decorator.get("optimization_level")
+        if isinstance(level, int | float) and not isinstance(level, bool):
+            return check_level(int(level))
+        return default
+
+    @staticmethod
+    def _is_lang(request: CompileRequest) -> bool:
+        return resolve_language(request.language) is ProgramLanguage.EIGEN_LANG
 
     def _validate_key(self, request: CompileRequest) -> tuple[str, Hashable]:
         """The program's sha256 and the result cache key of validating it."""
@@ -262,6 +288,7 @@ class CompilationService:
             program_sha256=digest,
         )
         report.update(artifacts)
+        _record_program_settings(report, parsed)
         compiled = CompiledProgram(
             circuit=transpiled,
             device=device.name,
@@ -275,6 +302,8 @@ class CompilationService:
             defaults=dict(parsed.defaults),
             hybrid=parsed.hybrid,
             decorator=dict(parsed.decorator),
+            returns=parsed.returns,
+            empty=parsed.empty,
             basis_circuits=bases,
         )
         logger.debug(
@@ -350,6 +379,13 @@ class CompilationService:
         language = resolve_language(request.language)
         is_lang = language is ProgramLanguage.EIGEN_LANG
         return language.value, (request.entrypoint if is_lang else "")
+
+
+def _record_program_settings(report: dict[str, Any], parsed: ParsedProgram) -> None:
+    """An Eigen-Lang program's ``@hybrid_program(...)`` settings in its compile report
+    (``compiler`` and ``target`` are only recorded: the job's target runs it)."""
+    if parsed.decorator:
+        report["decorator"] = dict(parsed.decorator)
 
 
 def _parameter_names(circuit: QuantumCircuit) -> list[str]:

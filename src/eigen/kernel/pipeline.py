@@ -389,8 +389,14 @@ class Pipeline:
     def _execute_circuit(
         self, job: Job, compiled: CompiledProgram, executed: ExecutionResult | EigenError | None = None
     ) -> JobResult:
+        from eigen.kernel.hybrid.returns import circuit_summary  # local: used only here
+
+        request = self._request(job, compiled)
+        summary = circuit_summary(compiled, request.parameter_bindings)  # the program's returns
+        if compiled.empty:  # an Eigen-Lang program with no gates: nothing runs, no experiments
+            return JobResult(job.id, job.request.target, [], request.seed, summary=summary)
         if executed is None:
-            executed = self.drivers.execute(self._request(job, compiled))
+            executed = self.drivers.execute(request)
         elif isinstance(executed, EigenError):
             raise executed  # this job's circuit failed in its batch
         return JobResult(
@@ -400,6 +406,7 @@ class Pipeline:
             seed=executed.seed,
             calibration_id=executed.calibration_id,
             timings=dict(executed.timings),
+            summary=summary,
         )
 
     # -- failure handling ----------------------------------------------------------------

@@ -4,8 +4,11 @@ Only these forms have a value: literals (numbers, strings, booleans, ``None``, l
 tuples, dicts), names bound earlier (module constants, variables of the function, DSL
 values), ``pi``, arithmetic ``+ - * /`` and unary ``+ -`` on numbers and ``Param`` s
 (giving a qiskit ``ParameterExpression``), indexing (``q[0]``, ``ANGLES[1]``), ``.size``
-of a register, the fields of an ``OptimizationResult`` and calls of DSL names (handed to
-the reader's call handler). Everything else is refused with its line.
+of a register, the fields of an ``OptimizationResult`` (``fun``, ``x``, ``method``,
+``objective``, ``metadata``), ``.terms`` of an ``Observable`` (resolved once the circuit's
+width is known), ``.name`` and ``.default`` of a ``Param``, ``.source`` and ``.format`` of
+a dataset, and calls of DSL names (handed to the reader's call handler). Everything else
+is refused with its line.
 
 A name bound to a list stands for the whole list wherever it is used, so ``b = [a, a]``
 doubles ``a``: twenty such lines make a value of a million items, which every walk of it
@@ -32,17 +35,22 @@ from eigen.lang.values import (
     Angle,
     ClassicalRegisterValue,
     ClbitRef,
+    DatasetValue,
+    ObservableValue,
     ParamValue,
     QubitRef,
     QubitRegisterValue,
     ResultField,
     ResultRef,
+    TermsOf,
     describe,
 )
 
 CallHandler = Callable[[ast.Call], object]
 
 RESULT_FIELDS = ("fun", "x", "method", "objective", "metadata")
+PARAM_FIELDS = ("name", "default")
+DATASET_FIELDS = ("source", "format")
 
 _BINARY: dict[type[ast.operator], Callable[[object, object], object]] = {
     ast.Add: operator.add,
@@ -205,6 +213,12 @@ class Evaluator:
             return base.size
         if isinstance(base, ResultRef) and node.attr in RESULT_FIELDS:
             return ResultField(node.attr)
+        if isinstance(base, ObservableValue) and node.attr == "terms":
+            return TermsOf(base)
+        if isinstance(base, ParamValue) and node.attr in PARAM_FIELDS:
+            return base.name if node.attr == "name" else base.default
+        if isinstance(base, DatasetValue) and node.attr in DATASET_FIELDS:
+            return base.source if node.attr == "source" else base.format
         fail(node, f"{describe(base)} has no attribute {quote(node.attr)} in Eigen-Lang")
 
     # -- typed views -------------------------------------------------------------------

@@ -8,9 +8,8 @@
   (others keep their defaults), a list of ``Param`` s (their defaults) or omitted (the
   defaults). A ``Param`` without a default starts at 0.0. ``method``/``max_iters`` may
   be positional; other keyword options must be numbers, strings or booleans.
-* ``return {"energy": opt.fun, "parameters": opt.x, "e": e}``: each value becomes a path
-  in ``HybridSpec.returns``: ``fun``, ``x``, ``method``, ``objective``, ``metadata`` for
-  fields of the ``OptimizationResult``, ``expectation:<label>`` for an ``ExpectationValue``.
+* ``return ...``: see :mod:`eigen.lang.returns` (the fields of the ``OptimizationResult``
+  and ``ExpectationValue`` s are references resolved by the kernel).
 """
 
 from __future__ import annotations
@@ -23,16 +22,7 @@ from eigen.errors import quote
 from eigen.lang.diagnostics import fail
 from eigen.lang.expressions import Evaluator
 from eigen.lang.signature import bind
-from eigen.lang.values import (
-    ExpectationRef,
-    ObservableValue,
-    ParamValue,
-    ResultField,
-    ResultRef,
-    describe,
-)
-
-EXPECTATION_PREFIX = "expectation:"
+from eigen.lang.values import ExpectationRef, ObservableValue, ParamValue, ResultRef, describe
 
 
 @dataclass
@@ -53,7 +43,6 @@ class HybridParts:
 
     expectations: dict[str, ObservableValue] = field(default_factory=dict)
     minimize: Minimize | None = None
-    returns: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_hybrid(self) -> bool:
@@ -137,31 +126,3 @@ def _number(line: int, value: object, what: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     fail(line, f"{what} must be a number, not {describe(value)}")
-
-
-def read_return(node: ast.Return, ev: Evaluator) -> dict[str, str]:
-    """``return {...}``: key -> path (``fun``, ``x``, ..., ``expectation:<label>``)."""
-    if node.value is None or (isinstance(node.value, ast.Constant) and node.value.value is None):
-        return {}
-    if not isinstance(node.value, ast.Dict):
-        fail(node, "return a dict, e.g. return {'energy': opt.fun, 'parameters': opt.x}")
-    returns: dict[str, str] = {}
-    for key_node, value_node in zip(node.value.keys, node.value.values, strict=True):
-        if key_node is None:
-            fail(value_node, "'**' in dicts is not allowed in Eigen-Lang")
-        key = ev.string(key_node, "a return key")
-        if key in returns:
-            fail(key_node, f"duplicate return key {quote(key)}")
-        value = ev.value(value_node)
-        if isinstance(value, ResultField):
-            returns[key] = value.path
-        elif isinstance(value, ExpectationRef):
-            returns[key] = f"{EXPECTATION_PREFIX}{value.label}"
-        else:
-            fail(
-                value_node,
-                "return values must be fields of the minimize() result (opt.fun, opt.x, "
-                f"opt.method, opt.objective, opt.metadata) or ExpectationValues, not "
-                f"{describe(value)}",
-            )
-    return returns

@@ -7,7 +7,7 @@ from typing import Any
 
 from qiskit.circuit import QuantumCircuit
 
-from eigen.models.compiled import HybridSpec
+from eigen.models.compiled import HybridSpec, ProgramReturns
 
 
 @dataclass
@@ -24,6 +24,8 @@ class LangProgram:
     ``decorator``: the literal keyword arguments of ``@hybrid_program(...)``.
     ``parameters``: every ``Param`` name in declaration order (used or not).
     ``datasets``: ``{"source": ..., "format": ...}`` for each ``load_dataset``/``DatasetRef``.
+    ``returns``: what the function returns (None: nothing), see :mod:`eigen.lang.returns`.
+    ``empty``: a plain program with no gate, reset or measurement (nothing runs).
     """
 
     circuit: QuantumCircuit
@@ -33,3 +35,5 @@ class LangProgram:
     decorator: dict[str, Any] = field(default_factory=dict)
     parameters: list[str] = field(default_factory=list)
     datasets: list[dict[str, str | None]] = field(default_factory=list)
+    returns: ProgramReturns | None = None
+    empty: bool = False

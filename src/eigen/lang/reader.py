@@ -7,7 +7,7 @@ allowed form is interpreted here, everything else is an INVALID_ARGUMENT with it
 
 Body statements: ``name = value`` (a DSL call, a number, arithmetic, a literal), a gate /
 ``measure`` / ``measure_all`` / ``reset`` call on its own, any other DSL call on its own,
-docstrings, ``pass`` and a final ``return {...}``.
+docstrings, ``pass`` and a final ``return`` (any value, :mod:`eigen.lang.returns`).
 
 The circuit is every gate call in order. Its width is the sum of the ``QubitRegister``
 sizes, or (with no register) one more than the highest qubit index used by a gate or an
@@ -18,7 +18,8 @@ Hybrid programs (with ``ExpectationValue`` or ``minimize``): the circuit is the
 **unmeasured ansatz**. The kernel appends basis rotations and measurements per observable
 group, so no measure-all is added and explicit measurements (with their basis changes) are
 left out; they must come after every gate on their qubits. Plain programs without any
-measurement get every qubit measured at the end.
+measurement get every qubit measured at the end. A plain program with no gate, reset or
+measurement at all is ``empty``: the kernel runs nothing for it (no experiments).
 """
 
 from __future__ import annotations
@@ -43,17 +44,12 @@ from eigen.lang.gates import (
     read_measure_all,
     read_reset,
 )
-from eigen.lang.hybrid import (
-    HybridParts,
-    initial_params,
-    read_expectation,
-    read_minimize,
-    read_return,
-)
+from eigen.lang.hybrid import HybridParts, initial_params, read_expectation, read_minimize
 from eigen.lang.module import decorator_options, split_module, statement_name
 from eigen.lang.names import Imports
 from eigen.lang.observable import observable_terms, read_observable, required_width
 from eigen.lang.program import LangProgram
+from eigen.lang.returns import RawReturn, finish_returns, flat_returns, read_return
 from eigen.lang.rules import MAX_OPERATIONS, MAX_QUBITS, parse_checked
 from eigen.lang.signature import bind
 from eigen.lang.values import (
@@ -91,6 +87,7 @@ class _Reader:
         self.ops: list[Op] = []
         self.operations = 0  # instructions of the ops so far (a register's reset: one each)
         self.parts = HybridParts()
+        self.returned: RawReturn | None = None
         self.in_function = False
         self._handlers: dict[str, Callable[[ast.Call], object]] = {
             "Param": self._param,
@@ -120,7 +117,7 @@ class _Reader:
             if isinstance(stmt, ast.Return):
                 if index != len(body) - 1:
                     fail(body[index + 1], "statements after 'return' are not allowed")
-                self.parts.returns = read_return(stmt, self.ev)
+                self.returned = read_return(stmt, self.ev)
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
                 self._assign(stmt)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
@@ -259,6 +256,7 @@ class _Reader:
             observable_terms(observable, width)  # every Observable must fit the circuit
         circuit = build_circuit(self.ops, width, clbits, hybrid=hybrid)
         circuit.name = entrypoint
+        returns = finish_returns(self.returned, width)
         spec: HybridSpec | None = None
         if hybrid:
             found = parts.minimize
@@ -269,7 +267,7 @@ class _Reader:
                 },
                 objective=found.objective if found else None,
                 initial_params=initial_params(found, decl.params),
-                returns=dict(parts.returns),
+                returns=flat_returns(returns),
             )
             if found is not None:
                 spec.method = found.method
@@ -284,4 +282,6 @@ class _Reader:
             decorator=dict(decorator),
             parameters=list(decl.params),
             datasets=[{"source": d.source, "format": d.format} for d in decl.datasets],
+            returns=returns,
+            empty=not self.ops and not hybrid,
         )

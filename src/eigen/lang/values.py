@@ -72,6 +72,13 @@ class ObservableValue:
 
 
 @dataclass(frozen=True)
+class TermsOf:
+    """``H.terms``: an Observable's terms, known once the circuit's width is (at the end)."""
+
+    observable: ObservableValue
+
+
+@dataclass(frozen=True)
 class ExpectationRef:
     """``ExpectationValue(label, observable=...)``."""
 
@@ -128,6 +135,7 @@ def describe(value: object) -> str:
         QubitRef: "a qubit",
         ClbitRef: "a classical bit",
         ObservableValue: "an Observable",
+        TermsOf: "an Observable's terms",
         ExpectationRef: "an ExpectationValue",
         ResultRef: "an OptimizationResult",
         ResultField: "an OptimizationResult field",

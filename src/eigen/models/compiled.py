@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +34,85 @@ class HybridSpec:
     max_iters: int = 100
     initial_params: dict[str, float] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    # the flat form of the program's return dict, key -> path of ReturnRef (only the keys whose
+    # value is one reference): what the internal compiler wire carries; see ProgramReturns
     returns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReturnRef:
+    """A value of a program's return known only once the job has run.
+
+    ``path``: ``fun``, ``x``, ``method``, ``objective``, ``metadata`` (fields of the
+    ``minimize`` result), ``expectation:<label>`` (an ``ExpectationValue``) or
+    ``param:<name>`` (a ``Param``'s final value)."""
+
+    path: str
+
+
+EXPECTATION_REF = "expectation:"  # ReturnRef.path prefixes
+PARAM_REF = "param:"
+
+
+RETURNS_KEY = "returns"  # the summary key of a returned dict
+RETURNED_KEY = "returned"  # the summary key of any other returned value
+
+
+@dataclass(frozen=True)
+class ProgramReturns:
+    """What an Eigen-Lang program's ``return`` names: JSON data (str-keyed dicts, lists,
+    strings, numbers, booleans, None) with a :class:`ReturnRef` wherever a value is known
+    only at run time. A dict goes to ``summary["returns"]``, anything else to
+    ``summary["returned"]`` (docs/eigen-lang.md)."""
+
+    value: Any
+
+    @property
+    def key(self) -> str:
+        """The summary key the resolved value goes under."""
+        return RETURNS_KEY if isinstance(self.value, dict) else RETURNED_KEY
+
+    def resolve(self, lookup: Callable[[str], Any]) -> Any:
+        """The value with each reference replaced by ``lookup(path)``."""
+        return _resolve(self.value, lookup)
+
+    def to_json(self) -> str:
+        """Tagged JSON text (a reference cannot be mistaken for data): for a wire."""
+        return json.dumps(_encode(self.value), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ProgramReturns:
+        return cls(_decode(json.loads(text)))
+
+
+def _resolve(value: Any, lookup: Callable[[str], Any]) -> Any:
+    if isinstance(value, ReturnRef):
+        return lookup(value.path)
+    if isinstance(value, dict):
+        return {key: _resolve(item, lookup) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve(item, lookup) for item in value]
+    return value
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, ReturnRef):
+        return {"ref": value.path}
+    if isinstance(value, dict):
+        return {"dict": [[key, _encode(item)] for key, item in value.items()]}
+    if isinstance(value, list):
+        return {"list": [_encode(item) for item in value]}
+    return {"value": value}
+
+
+def _decode(data: Any) -> Any:
+    if "ref" in data:
+        return ReturnRef(str(data["ref"]))
+    if "dict" in data:
+        return {str(key): _decode(item) for key, item in data["dict"]}
+    if "list" in data:
+        return [_decode(item) for item in data["list"]]
+    return data["value"]
 
 
 @dataclass
@@ -55,6 +135,8 @@ class CompiledProgram:
     defaults: dict[str, float] = field(default_factory=dict)  # Param defaults (Eigen-Lang)
     hybrid: HybridSpec | None = None
     decorator: dict[str, Any] = field(default_factory=dict)  # @hybrid_program(...) settings
+    returns: ProgramReturns | None = None  # an Eigen-Lang program's return value (None: none)
+    empty: bool = False  # an Eigen-Lang program without gates, resets or measurements: nothing runs
     # basis label -> compiled circuit measuring every logical qubit i into clbit i in it
     basis_circuits: dict[str, Any] = field(default_factory=dict)
 

@@ -20,10 +20,11 @@ from eigen.kernel.hybrid import gradients
 from eigen.kernel.hybrid.estimator import Estimator
 from eigen.kernel.hybrid.observables import Term, check_observable, plan
 from eigen.kernel.hybrid.optimizers import minimize, needs_gradient
-from eigen.kernel.hybrid.settings import LoopSettings, loop_settings, sweep_shots
+from eigen.kernel.hybrid.returns import bound_lookup, optimum_lookup, program_returns
+from eigen.kernel.hybrid.settings import LoopSettings, circuit_seed, loop_settings, sweep_shots
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
-from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
+from eigen.models.compiled import RETURNS_KEY, CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import DEFAULT_SHOTS, Job, JobEvent
 from eigen.models.noise import chosen_noise_model
 from eigen.models.result import Experiment, JobResult
@@ -91,19 +92,19 @@ class HybridRunner:
     def run_sweep(self, job: Job, compiled: CompiledProgram, device: DeviceInfo) -> JobResult:
         """One counts table and one value per observable for each binding, in order."""
         request = job.request
-        shots = sweep_shots(request)
+        shots = sweep_shots(request, compiled.decorator)
         bindings = list(request.parameter_bindings) or [dict(compiled.defaults)]
         observables = [list(o.items()) for o in request.observables]
-        estimator = self._estimator(job, compiled, device, observables, shots, request.seed, False)
+        seed = circuit_seed(request, compiled.decorator)
+        estimator = self._estimator(job, compiled, device, observables, shots, seed, False)
         counts: list[dict[str, int]] = [{} for _ in bindings]
-        seed = request.seed
         if shots > 0:
             executed = self.drivers.execute(
                 ExecutionRequest(
                     device.name,
                     compiled.circuit,
                     shots,
-                    request.seed,
+                    seed,
                     bindings,
                     chosen_noise_model(request.options, compiled.decorator),
                 )
@@ -121,7 +122,8 @@ class HybridRunner:
             )
             for i in range(len(bindings))
         ]
-        summary = {"estimator": "exact" if shots == 0 else "shots", "bindings": len(bindings)}
+        summary: dict[str, Any] = {"estimator": "exact" if shots == 0 else "shots", "bindings": len(bindings)}
+        summary.update(program_returns(compiled, bound_lookup(compiled, bindings)))
         return JobResult(job.id, device.name, experiments, seed, device.calibration_id, summary=summary)
 
     # -- variational programs -------------------------------------------------------------
@@ -264,7 +266,8 @@ class _Loop:
             "history": self.history,
             "optimizer_s": optimiser_s,
         }
-        summary["returns"] = self._returns(summary)
+        lookup = optimum_lookup(summary, self.names, self.compiled.defaults)
+        summary.update(program_returns(self.compiled, lookup) or {RETURNS_KEY: {}})
         experiment = Experiment(
             counts=counts.experiments[0].counts,
             shots=sum(counts.experiments[0].counts.values()),
@@ -294,27 +297,6 @@ class _Loop:
             device.name, circuit, shots, self.settings.seed, [self.binding(x)], self.settings.noise_model
         )
         return self.runner.drivers.execute(request)
-
-    def _returns(self, summary: dict[str, Any]) -> dict[str, Any]:
-        hybrid = self.compiled.hybrid
-        assert hybrid is not None
-        known: dict[str, Any] = {
-            "fun": summary["energy"],
-            "x": [summary["optimal_parameters"][n] for n in self.names],
-            "method": summary["method"],
-            "objective": summary["objective"],
-            "metadata": {
-                "iterations": summary["iterations"],
-                "evaluations": summary["evaluations"],
-            },
-        }
-        resolved = {}
-        for key, path in hybrid.returns.items():
-            if path.startswith("expectation:"):
-                resolved[key] = summary["expectation_values"].get(path.split(":", 1)[1])
-            else:
-                resolved[key] = known.get(path)
-        return resolved
 
 
 HISTORY_FIELDS = ("iteration", "energy", "std_error", "evaluations")

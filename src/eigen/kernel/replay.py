@@ -70,9 +70,10 @@ def needs_replaying(request: JobRequest) -> bool:
 def resolve_replay(request: JobRequest, store: JobStore, artifacts: ArtifactStore, owner: str) -> JobRequest:
     """The request a ReplayJob runs: the original's inputs and recorded seed (see the
     module docstring). FAILED_PRECONDITION when the original has not ended DONE or its
-    result or program is no longer stored; NOT_FOUND when there is no such job."""
+    result or program is no longer stored; NOT_FOUND when there is no such job.
+    Call it when :func:`needs_replaying` says so (before anything else changed the request)."""
     job_id = replayed_id(request)
-    if job_id is None or not needs_replaying(request):
+    if job_id is None:
         return request
     original = stored_job(store, job_id, owner, request.namespace, REPLAY_FIELD)
     if original.state is not JobState.DONE:

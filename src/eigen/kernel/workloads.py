@@ -58,9 +58,9 @@ def needs_resolving(request: JobRequest) -> bool:
 def resolve(request: JobRequest, store: JobStore, artifacts: ArtifactStore, owner: str) -> JobRequest:
     """``request`` with what it refers to read in: its program by uri, a ReplayJob's
     original inputs. Unchanged when it refers to nothing."""
-    if not needs_resolving(request):
-        return request
-    return resolve_replay(resolve_program(request, store, artifacts, owner), store, artifacts, owner)
+    replaying = needs_replaying(request)  # before the program is read in (that looks resolved)
+    request = resolve_program(request, store, artifacts, owner)
+    return resolve_replay(request, store, artifacts, owner) if replaying else request
 
 
 def check_kind(request: JobRequest, device: DeviceInfo, checked: CompiledProgram) -> None:

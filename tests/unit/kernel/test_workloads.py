@@ -84,10 +84,10 @@ def field_of(error: EigenError) -> str:
     return error.violations[0].field
 
 
-def replay_of(job_id: str, **fields: object) -> JobRequest:
+def replay_of(job_id: str, program: str = "OPENQASM 3.0; qubit[1] ignored;", **fields: object) -> JobRequest:
     """A ReplayJob as a job file gives it: some program of its own, the job it replays."""
     return job_request(
-        "OPENQASM 3.0; qubit[1] ignored;",
+        program,
         workload=WorkloadKind.REPLAY_JOB,
         options={REPLAY_OF: job_id},
         **fields,
@@ -343,3 +343,13 @@ def test_job_yaml_resubmits_the_job_with_its_jobspec_fields(kernel: Kernel) -> N
     assert again.extensions["resources"] == {"quantum": {"qubits": 2}}
     assert again.extensions["scheduling"] == {"queue": "interactive"}
     assert (again.program, again.seed, again.target) == (PROGRAM, 7, DEVICE.name)
+
+
+def test_a_replay_naming_the_original_program_by_uri_still_replays(kernel: Kernel) -> None:
+    """``program: {uri: qfs://<original>/program.qasm}`` in a replay's job file: the
+    program is read, and the seed and settings still come from the original."""
+    original = done(kernel, benchmark(shots=50))
+    uri = f"qfs://{original.id}/program.qasm"
+    replay = done(kernel, replay_of(original.id, program="", program_uri=uri, shots=None, seed=None))
+    assert (replay.request.seed, replay.request.shots) == (7, 50)
+    assert kernel.results(replay.id).summary["replay"]["matched"] is True

@@ -35,8 +35,8 @@ IDEMPOTENCY_KEY_OR_NONE = rf"^([\x21-\x7e]{{1,{limits.IDEMPOTENCY_KEY_MAX}}})?$"
 NAME_OR_DEFAULT = rf"^([A-Za-z0-9._-]{{1,{limits.NAME_MAX}}})?$"
 ENTRYPOINT_OR_DEFAULT = r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$"
 # A program: not only whitespace, no NUL (and at most 256 KiB of UTF-8, checked as bytes);
-# empty only when the program comes from a stored artifact (program.uri).
-SOURCE_PATTERN = r"^([^\x00]*[^\x00\s][^\x00]*)?$"
+# left out only when the program comes from a stored artifact (program.uri).
+SOURCE_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
 NAMESPACE_OR_DEFAULT = rf"^([A-Za-z0-9._-]{{1,{limits.NAMESPACE_MAX}}})?$"
 PROGRAM_URI_OR_NONE = r"^(qfs://[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9._-]{1,128})?)?$"
 # A workload kind is a word; which words are kinds is the service's to say (400 naming
@@ -46,7 +46,7 @@ WORKLOAD_OR_NONE = r"^[A-Za-z]{0,32}$"
 # Constraints before the Unicode check, so that the JSON Schema shows them.
 SourceText = Annotated[
     str,
-    StringConstraints(max_length=MAX_PROGRAM_BYTES, pattern=SOURCE_PATTERN),
+    StringConstraints(min_length=1, max_length=MAX_PROGRAM_BYTES, pattern=SOURCE_PATTERN),
     AfterValidator(_valid_unicode),
 ]
 NamespaceOrDefault = Annotated[str, StringConstraints(pattern=NAMESPACE_OR_DEFAULT)]
@@ -116,12 +116,17 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class Program(_Input):
     source: Annotated[
         SourceText,
         Field(
-            description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON): no NUL, "
-            f"at most {MAX_PROGRAM_BYTES // 1024} KiB of UTF-8; empty only with uri",
+            description="program text (OpenQASM 2/3, Eigen-Lang, AQO JSON): not empty, no NUL, "
+            f"at most {MAX_PROGRAM_BYTES // 1024} KiB of UTF-8; left out only with uri",
+            json_schema_extra=_no_default,  # "" is not a valid source: it means "not given"
         ),
     ] = ""
     uri: ProgramUriOrNone = Field(

@@ -22,7 +22,15 @@ from eigen.errors import FieldViolation, quote
 from eigen.models import limits
 from eigen.models.job import JOB_ID_PATTERN, RESERVED_LABEL_PREFIXES
 from eigen.models.jobspec_sections import DETERMINISTIC_SEED, PROFILE_LEVELS, SECTIONS
-from eigen.models.jobspec_values import json_value, lenient_int, mapping, number, option_text, workload_kind
+from eigen.models.jobspec_values import (
+    json_value,
+    lenient_int,
+    mapping,
+    number,
+    option_text,
+    whole,
+    workload_kind,
+)
 from eigen.models.workload import REPLAY_OF, WorkloadKind
 
 # Keys of spec.metadata that become typed fields: (kind, lowest, highest, lowest excluded).
@@ -241,7 +249,7 @@ def _timeout(out: Resolution, timeout: Mapping[str, Any]) -> None:
     runtime.timeout.queue_seconds and execution_seconds; spec.metadata.timeout_seconds wins."""
     if "timeout_seconds" in out.fields:
         return
-    parts = [lenient_int(timeout.get(key)) for key in ("queue_seconds", "execution_seconds")]
+    parts = [whole(timeout.get(key)) for key in ("queue_seconds", "execution_seconds")]
     given = [part for part in parts if part is not None and part > 0]
     if given:
         path = (

@@ -57,8 +57,17 @@ def lenient_int(value: Any) -> Any:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python converts
+            return value
     return value
+
+
+def whole(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (written as a number or text)."""
+    read = lenient_int(value)
+    return read if isinstance(read, int) and not isinstance(read, bool) else None
 
 
 def number(

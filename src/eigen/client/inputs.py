@@ -31,6 +31,7 @@ from eigen.models.program import (
     language_from_path,
     sniff_language,
 )
+from eigen.models.workload import WorkloadKind, workload_from_name
 
 JOB_FILE_SUFFIXES = (".yaml", ".yml")
 PROGRAM_SUFFIXES = (".qasm", ".qasm2", ".qasm3", ".py", ".json")
@@ -57,6 +58,10 @@ class SubmitOptions(TypedDict, total=False):
     dependencies: Sequence[str]
     language: ProgramLanguage | str
     entrypoint: str
+    namespace: str
+    annotations: Mapping[str, str]
+    workload: WorkloadKind | str
+    extensions: Mapping[str, Any]  # kept JobSpec 1.0 sections (JSON values)
 
 
 def is_quantum_circuit(value: object) -> bool:
@@ -172,7 +177,9 @@ def _normalise_options(options: Mapping[str, Any]) -> dict[str, Any]:
         )
     if "observables" in fields:
         fields["observables"] = _observables(fields["observables"])
-    for key in ("labels", "options"):
+    if isinstance(fields.get("workload"), str):
+        fields["workload"] = workload_from_name(fields["workload"], "workload")
+    for key in ("labels", "options", "annotations", "extensions"):
         if key in fields:
             fields[key] = dict(fields[key])
     if "dependencies" in fields:

@@ -262,3 +262,19 @@ def test_rest_results_keep_json_types() -> None:
     shown = json.loads(rest_convert.result_to_rest(a_result(summary)).model_dump_json())
     assert shown["summary"] == summary
     assert type(shown["summary"]["returns"]["n_qubits"]) is int
+
+
+# -- SDK ---------------------------------------------------------------------------------
+def test_sdk_submit_options_carry_the_new_fields_to_the_wire() -> None:
+    from eigen.client.inputs import to_request
+
+    request = to_request(
+        BELL, namespace="research", annotations=ANNOTATIONS, workload="QuantumJob", extensions=EXTENSIONS
+    )
+    message = convert.request_to_pb(request)
+    assert (message.namespace, message.workload) == ("research", "QuantumJob")
+    assert dict(message.annotations) == ANNOTATIONS
+    assert json.loads(message.extensions_json) == EXTENSIONS
+    with pytest.raises(InvalidArgument) as caught:
+        to_request(BELL, workload="MagicJob")
+    assert [v.field for v in caught.value.violations] == ["workload"]

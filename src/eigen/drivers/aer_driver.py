@@ -1,7 +1,8 @@
 """What the qiskit-aer backed drivers share: one ``run()`` call per request.
 
 All bindings of a request go to qiskit-aer in a single ``AerSimulator.run`` call (as
-``parameter_binds``), with the request's seed (or a drawn one, reported back). Circuits
+``parameter_binds``), with the request's seed (or a drawn one, reported back). A request's
+noise model by name (:mod:`eigen.drivers.noise`) is passed to that call. Circuits
 are never transpiled here: the compiler lowered them to the device already, and a gate
 the simulator cannot run is an :class:`~eigen.errors.InvalidArgument` naming it.
 """
@@ -16,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from eigen.drivers import counts
 from eigen.drivers.base import Driver, invalid_circuit
 from eigen.drivers.binding import sweep_table
+from eigen.drivers.noise import noise_model_for
 from eigen.drivers.seeding import choose_seed
 from eigen.errors import ExecutionFailed, InvalidArgument
+from eigen.models.noise import applies_noise_models
 from eigen.models.result import ExecutionResult, Experiment
 
 if TYPE_CHECKING:
@@ -60,6 +63,12 @@ class AerDriver(Driver):
         """Instruction names this driver runs."""
 
     @property
+    def applies_noise_models(self) -> bool:
+        """A noiseless, general aer simulator adds a noise model by name; an emulator, which
+        has its device's noise model already, does not."""
+        return applies_noise_models(self.info)
+
+    @property
     def calibration_id(self) -> str:
         return self.info.calibration_id
 
@@ -70,13 +79,18 @@ class AerDriver(Driver):
             raise unsupported_gate(circuit, accepted, self.name)
 
     def run(self, request: ExecutionRequest) -> ExecutionResult:
+        """Run every binding in one aer call; with a noise model by name, on aer's noise
+        model of it for this device's basis (per request: the simulator stays noiseless)."""
         self.check_request(request)
+        noise = self.check_noise_model(request)
         circuit = request.circuit
         self.check_circuit(circuit)
         seed = choose_seed(request.seed)
         bindings = request.parameter_bindings
         table = sweep_table(circuit, bindings)
         options: dict[str, Any] = {"shots": request.shots, "seed_simulator": seed}
+        if noise is not None:
+            options["noise_model"] = noise_model_for(noise, self.info.basis_gates)
         if circuit.num_qubits < SERIAL_BELOW_QUBITS:
             options["max_parallel_threads"] = 1
         if table:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from eigen.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from eigen.errors import FailedPrecondition, FieldViolation, InvalidArgument, quote
+from eigen.models.noise import NoiseSpec, parse_noise_model
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 
 if TYPE_CHECKING:
@@ -54,6 +55,13 @@ class Driver(ABC):
     def run(self, request: ExecutionRequest) -> ExecutionResult:
         """Execute ``request.circuit`` once per parameter binding (once if there are none)."""
 
+    @property
+    def applies_noise_models(self) -> bool:
+        """Whether :meth:`run` applies a request's ``noise_model`` (a noise model by name,
+        :mod:`eigen.models.noise`). Drivers that do not are refused such a request: running
+        it without the noise asked for would be a wrong answer, not a degraded one."""
+        return False
+
     def calibration(self) -> Calibration:
         raise FailedPrecondition(f"device {self.name} has no calibration data")
 
@@ -72,8 +80,10 @@ class Driver(ABC):
     # -- helpers for subclasses -------------------------------------------------------
 
     def check_request(self, request: ExecutionRequest) -> None:
-        """Reject requests the device cannot take (width, shots, number of circuits)."""
+        """Reject requests the device cannot take (width, shots, number of circuits, a noise
+        model it does not apply)."""
         info = self.info
+        self.check_noise_model(request)
         circuit = request.circuit
         width = int(getattr(circuit, "num_qubits", -1))
         if width < 0:
@@ -93,6 +103,21 @@ class Driver(ABC):
                 f"{len(request.parameter_bindings)} bindings exceed the limit of "
                 f"{info.max_circuits} circuits per execution on {info.name}",
             )
+
+    def check_noise_model(self, request: ExecutionRequest) -> NoiseSpec | None:
+        """The request's noise model, parsed; INVALID_ARGUMENT (field ``noise_model``) for
+        an unknown one or on a device that does not apply noise models."""
+        if request.noise_model is None:
+            return None
+        spec = parse_noise_model(request.noise_model, "noise_model")
+        if not self.applies_noise_models:
+            raise InvalidArgument.for_field(
+                "noise_model",
+                f"{self.name} cannot apply noise model {quote(request.noise_model)}"
+                + ("; it is a noisy emulator with its device's own noise" if self.info.noisy else "")
+                + "; use a noiseless aer simulator such as sim:statevector",
+            )
+        return spec
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

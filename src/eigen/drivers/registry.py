@@ -195,12 +195,14 @@ class DriverRegistry:
         return self.driver(name).calibration()
 
     def execute(self, request: ExecutionRequest) -> ExecutionResult:
-        """Run ``request`` on its device; adds ``timings["driver_s"]`` (whole driver call)."""
+        """Run ``request`` on its device; adds ``timings["driver_s"]`` (whole driver call).
+        A noise model by name on a driver that does not apply one is INVALID_ARGUMENT."""
         driver = self.driver(request.device)
         if self._processes is not None and driver.name in self._from_entry_points:
             return self._processes.execute(request)  # the worker's registry times the call
         start = perf_counter()
         try:
+            driver.check_noise_model(request)  # also for plugin drivers that never look at it
             result = driver.run(request)
         except EigenError:
             raise

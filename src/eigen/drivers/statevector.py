@@ -1,5 +1,9 @@
 """``sim:statevector``: exact, noiseless state-vector simulation with qiskit-aer.
 
+Noiseless unless a request names a noise model (``noise_model="depolarizing:0.001"``,
+:mod:`eigen.drivers.noise`): then its shots run on aer's noise model of it. Exact
+estimation (:meth:`StatevectorDriver.estimate`) is always noiseless.
+
 Width: 28 qubits. A 28-qubit state vector in complex128 takes 4 GiB (each extra qubit
 doubles it), which is as far as the standard 2-vCPU / 23 GiB machine goes with room for
 aer's work buffers and several jobs; runtime at that width is minutes per circuit anyway.

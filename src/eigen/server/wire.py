@@ -164,6 +164,7 @@ def execute_request_to_pb(request: ExecutionRequest) -> driver_pb2.ExecuteReques
         circuit_qpy=circuit_to_qpy(request.circuit),
         shots=request.shots,
         parameter_bindings=[pb.ParameterBinding(values=b) for b in request.parameter_bindings],
+        noise_model=request.noise_model or "",
     )
     if request.seed is not None:
         message.seed = request.seed
@@ -177,6 +178,7 @@ def execute_request_from_pb(message: driver_pb2.ExecuteRequest) -> ExecutionRequ
         shots=message.shots,
         seed=message.seed if message.HasField("seed") else None,
         parameter_bindings=[dict(b.values) for b in message.parameter_bindings],
+        noise_model=message.noise_model or None,
     )
 
 

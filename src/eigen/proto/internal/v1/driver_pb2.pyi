@@ -32,18 +32,20 @@ class DeviceStatusResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.BackendStatus, str]] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("device", "circuit_qpy", "shots", "seed", "parameter_bindings")
+    __slots__ = ("device", "circuit_qpy", "shots", "seed", "parameter_bindings", "noise_model")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_QPY_FIELD_NUMBER: _ClassVar[int]
     SHOTS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    NOISE_MODEL_FIELD_NUMBER: _ClassVar[int]
     device: str
     circuit_qpy: bytes
     shots: int
     seed: int
     parameter_bindings: _containers.RepeatedCompositeFieldContainer[_common_pb2.ParameterBinding]
-    def __init__(self, device: _Optional[str] = ..., circuit_qpy: _Optional[bytes] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[_common_pb2.ParameterBinding, _Mapping]]] = ...) -> None: ...
+    noise_model: str
+    def __init__(self, device: _Optional[str] = ..., circuit_qpy: _Optional[bytes] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[_common_pb2.ParameterBinding, _Mapping]]] = ..., noise_model: _Optional[str] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
     __slots__ = ("backend", "experiments", "seed", "calibration_id", "timings")

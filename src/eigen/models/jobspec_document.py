@@ -81,6 +81,6 @@ def _workload(request: JobRequest, kept: Any) -> dict[str, Any] | None:
     workload = dict(kept) if isinstance(kept, dict) else {}
     if request.workload is not None:
         workload["kind"] = request.workload.value
-    if "backend_target" in workload:
+    if workload.get("backend_target"):
         workload["backend_target"] = request.target
     return workload if "kind" in workload else None

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from eigen.errors import EigenError, InvalidArgument, Unimplemented
-from eigen.jobfile import jobspec_from_text, load_job_file
+from eigen.jobfile import jobspec_from_text, load_job_file, program_source
 from eigen.models.job import JobRequest
 from eigen.models.jobspec import document_of, parse_jobspec
 from eigen.models.program import ProgramLanguage
@@ -851,3 +851,62 @@ def test_document_of_a_request_from_the_api() -> None:
     written = document_of(request, "program.qasm")
     assert written["spec"]["workload"] == {"kind": "HybridWorkflow"}
     assert parse_jobspec(written).to_request(QASM3) == request
+
+
+# ---------------------------------------------------------------- odd documents
+
+
+_ODD_VALUES: list[Any] = [
+    None,
+    0,
+    -1,
+    2**70,
+    "9" * 5000,
+    "x",
+    "",
+    True,
+    1.5,
+    float("nan"),
+    [],
+    {},
+    [1, {"a": None}],
+    {"kind": "ReplayJob"},
+    {1: 2},
+    "qfs://abc",
+    "required",
+    {"mode": "x"},
+]
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def test_any_damaged_document_is_a_request_or_a_field_error() -> None:
+    """Replacing values of valid documents by odd ones (wrong types, huge numbers, NaN,
+    non-string keys) never raises anything but an EigenError."""
+    import random
+
+    chooser = random.Random(15)
+    for _ in range(400):
+        doc = copy.deepcopy(chooser.choice(list(ROUND_TRIPS.values())))
+        for _ in range(chooser.randint(1, 3)):
+            path = chooser.choice(_paths(doc))
+            parent = doc
+            for part in path[:-1]:
+                parent = parent[part]
+            parent[path[-1]] = copy.deepcopy(chooser.choice(_ODD_VALUES))
+        try:
+            spec = parse_jobspec(doc)
+            request = spec.to_request(program_source(spec, None))
+        except EigenError as exc:
+            assert exc.violations
+            continue
+        assert parse_jobspec(document_of(request, "p.qasm")).to_request(request.program) == request

@@ -89,8 +89,13 @@ def hybrid_program(
 def hybrid_program(func: F | None = None, /, **options: Any) -> F | Callable[[F], F]:
     """Mark the program's entry function, bare (``@hybrid_program``) or with options.
 
-    Options (literals): ``compiler``, ``target``, ``shots``, ``optimization_level``,
-    ``seed``, ``noise_model``, ``metadata``.
+    Options (literals): ``compiler`` and ``target`` (recorded; the job's target runs it),
+    ``shots``, ``optimization_level``, ``seed``, ``noise_model`` (``"depolarizing:0.001"``
+    or ``{"depolarizing": 0.001}``), ``metadata`` (the keys of ``spec.metadata``). The
+    job's own settings (flags, ``spec.metadata``, ``spec.compiler``) win over these.
+    The function may return any literal value, or a dict, built from literals and the
+    attributes of the DSL values (``H.terms``, ``q.size``, ``opt.fun``, a ``Param``...);
+    the job's result summary shows it (``returns`` for a dict, else ``returned``).
     """
     if func is not None:
         return _mark(func)

@@ -66,6 +66,9 @@ class Observable:
     Z0 Z1); every keyword is one term of weight 1. ``Observable({"IZ": 0.39, "XX": 0.18})``
     (or ``terms=``): a weighted Pauli sum, labels in Qiskit order (rightmost character acts
     on qubit 0), one character per qubit of the circuit.
+
+    ``H.terms`` in a program's return value: the terms with their weights,
+    ``[[label, weight], ...]`` as wide as the circuit.
     """
 
     def __init__(
@@ -87,7 +90,11 @@ class ExpectationValue:
 
 @dataclass
 class OptimizationResult:
-    """What :func:`eigen_lang.optimizers.minimize` returns (filled in by the kernel)."""
+    """What :func:`eigen_lang.optimizers.minimize` returns (filled in by the kernel).
+
+    ``x`` is in ``Param`` declaration order; ``objective`` is the minimised label;
+    ``metadata`` holds ``iterations``, ``evaluations``, ``max_iters``, ``converged``,
+    ``message`` and ``gradient``."""
 
     fun: float = 0.0
     x: list[float] = field(default_factory=list)

@@ -58,6 +58,11 @@ class AerDriver(Driver):
     def simulator(self) -> AerSimulator:
         """The one simulator instance of this driver (reused by every call)."""
 
+    def simulator_for(self, circuit: Any, noisy: bool) -> AerSimulator:
+        """The simulator that runs ``circuit`` (``noisy``: with a noise model by name); by
+        default :meth:`simulator`."""
+        return self.simulator()
+
     @abstractmethod
     def accepted_operations(self) -> frozenset[str]:
         """Instruction names this driver runs."""
@@ -98,7 +103,7 @@ class AerDriver(Driver):
             options["parameter_binds"] = [table]
         else:
             circuits = [circuit] * max(1, len(bindings))
-        simulator = self.simulator()
+        simulator = self.simulator_for(circuit, noise is not None)
         start = perf_counter()
         try:
             result = simulator.run(circuits, **options).result()

@@ -1,8 +1,13 @@
 """``sim:statevector``: exact, noiseless state-vector simulation with qiskit-aer.
 
 Noiseless unless a request names a noise model (``noise_model="depolarizing:0.001"``,
-:mod:`eigen.drivers.noise`): then its shots run on aer's noise model of it. Exact
-estimation (:meth:`StatevectorDriver.estimate`) is always noiseless.
+:mod:`eigen.drivers.noise`): then its shots run on aer's noise model of it. A noisy
+circuit of up to ``DENSITY_MATRIX_QUBITS`` qubits runs on aer's density-matrix method: the
+noise is applied to the state once and the shots are sampled from it, where state vectors
+would simulate one noisy trajectory per shot (2 qubits, 8192 shots: 0.14 s instead of
+2.4 s). Wider ones, and gates that method lacks (crx, cry, crz, cswap), use trajectories.
+Either way the seed fixes the counts. Exact estimation
+(:meth:`StatevectorDriver.estimate`) is always noiseless.
 
 Width: 28 qubits. A 28-qubit state vector in complex128 takes 4 GiB (each extra qubit
 doubles it), which is as far as the standard 2-vCPU / 23 GiB machine goes with room for
@@ -34,6 +39,9 @@ from eigen.models.target import DeviceInfo
 NUM_QUBITS = 28
 PREPARED_CACHE = 32  # estimation circuits kept ready, by (circuit, observables)
 SMALL_CIRCUIT_QUBITS = 12  # up to this width, exact estimation uses qiskit's Statevector
+#: Up to this width a noisy circuit runs on the density-matrix method (16 MiB at 10 qubits,
+#: 4x per extra qubit; at 12 qubits it is no faster than trajectories).
+DENSITY_MATRIX_QUBITS = 10
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class StatevectorDriver(AerDriver):
 
     def __init__(self) -> None:
         self._simulator = AerSimulator(method="statevector")
+        self._density_matrix = AerSimulator(method="density_matrix")
+        self._density_accepted = frozenset(self._density_matrix.target.operation_names) | DIRECTIVES
         self._lock = threading.Lock()
         self._prepared: OrderedDict[tuple[Any, ...], _Prepared] = OrderedDict()
         self._accepted = frozenset(self._simulator.target.operation_names) | DIRECTIVES
@@ -114,6 +124,17 @@ class StatevectorDriver(AerDriver):
         return self._info
 
     def simulator(self) -> AerSimulator:
+        return self._simulator
+
+    def simulator_for(self, circuit: Any, noisy: bool) -> AerSimulator:
+        """The density-matrix simulator for a noisy circuit it can run of up to
+        ``DENSITY_MATRIX_QUBITS`` qubits, else the state-vector one."""
+        if (
+            noisy
+            and circuit.num_qubits <= DENSITY_MATRIX_QUBITS
+            and set(circuit.count_ops()) <= self._density_accepted
+        ):
+            return self._density_matrix
         return self._simulator
 
     def accepted_operations(self) -> frozenset[str]:

@@ -14,7 +14,7 @@ from eigen.drivers.emulator import ManilaEmulator
 from eigen.drivers.noise import build_noise_model, gate_widths, noise_model_for
 from eigen.drivers.registry import DriverRegistry
 from eigen.drivers.stabilizer import StabilizerDriver
-from eigen.drivers.statevector import BASIS_GATES, StatevectorDriver
+from eigen.drivers.statevector import BASIS_GATES, DENSITY_MATRIX_QUBITS, StatevectorDriver
 from eigen.errors import InvalidArgument
 from eigen.models.compiled import ExecutionRequest
 from eigen.models.noise import (
@@ -290,4 +290,24 @@ def test_execute_request_carries_the_noise_model_over_the_wire(
         100,
         4,
         [{"a": 1.0}],
+    )
+
+
+def test_small_noisy_circuits_run_on_the_density_matrix_method(
+    statevector: StatevectorDriver, bell: QuantumCircuit, ghz: Callable[[int], QuantumCircuit]
+) -> None:
+    crx = QuantumCircuit(2, 2)
+    crx.h(0)
+    crx.crx(0.5, 0, 1)
+    crx.measure([0, 1], [0, 1])
+
+    def method(circuit: QuantumCircuit, noisy: bool) -> str:
+        return str(statevector.simulator_for(circuit, noisy).options.method)
+
+    assert method(bell, True) == "density_matrix"
+    assert method(bell, False) == "statevector"
+    assert method(ghz(DENSITY_MATRIX_QUBITS + 1), True) == "statevector"
+    assert method(crx, True) == "statevector"  # a gate the density-matrix method lacks
+    assert run(statevector, crx, "depolarizing:0.01", 3, 200) == run(
+        statevector, crx, "depolarizing:0.01", 3, 200
     )

@@ -108,6 +108,7 @@ def resolve(doc: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> R
     for key in ("observables",):
         if isinstance(spec.get(key), list):
             out.fields[key] = spec[key]
+    _bindings_and_dependencies(out, spec)
     _extensions(out, doc if given is None else given)
     return out
 
@@ -342,9 +343,27 @@ def _cross_checks(out: Resolution, doc: Mapping[str, Any], workload: Mapping[str
 # -- what is kept as given ------------------------------------------------------------------
 
 
+def _bindings_and_dependencies(out: Resolution, spec: Mapping[str, Any]) -> None:
+    """spec.parameters as a list is the bindings; spec.dependencies that are job ids are
+    the job's dependencies (the rest is kept, see :func:`_extensions`)."""
+    parameters = spec.get("parameters")
+    if isinstance(parameters, list):
+        out.fields["parameter_bindings"] = parameters
+    elif parameters is not None and not isinstance(parameters, Mapping):
+        out.fail("spec.parameters", "must be a list of bindings or a map of run parameters")
+    dependencies = spec.get("dependencies")
+    if isinstance(dependencies, list):
+        out.fields["dependencies"] = [d for d in dependencies if _is_job_id(d)]
+
+
+def _is_job_id(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(JOB_ID_PATTERN, value) is not None
+
+
 def _extensions(out: Resolution, doc: Mapping[str, Any]) -> None:
-    """The sections kept as given (JSON values), spec.parameters (a map of run parameters,
-    or a list of bindings) and spec.dependencies (job ids, or kept pins and refs)."""
+    """What is kept as given (JSON values): the optional sections, spec.workload,
+    spec.compiler(_options), spec.parameters as a map (run parameters) and the
+    spec.dependencies that are not job ids (package pins, artifact refs)."""
     spec = mapping(doc.get("spec"))
     kept: dict[str, Any] = {}
     for name in SECTIONS:
@@ -356,19 +375,12 @@ def _extensions(out: Resolution, doc: Mapping[str, Any]) -> None:
         if spec.get(key) is not None:
             kept[key] = json_value(out.fail, f"spec.{key}", spec[key])
     parameters = spec.get("parameters")
-    if isinstance(parameters, list):
-        out.fields["parameter_bindings"] = parameters
-    elif isinstance(parameters, Mapping):
+    if isinstance(parameters, Mapping):
         kept["parameters"] = json_value(out.fail, "spec.parameters", parameters)
-    elif parameters is not None:
-        out.fail("spec.parameters", "must be a list of bindings or a map of run parameters")
     dependencies = spec.get("dependencies")
-    if isinstance(dependencies, list):
-        jobs = [d for d in dependencies if isinstance(d, str) and re.fullmatch(JOB_ID_PATTERN, d)]
-        others = [d for d in dependencies if isinstance(d, str) and d not in jobs]
-        out.fields["dependencies"] = jobs
-        if others:
-            kept["dependencies"] = others
+    others = [d for d in dependencies if not _is_job_id(d)] if isinstance(dependencies, list) else []
+    if others:
+        kept["dependencies"] = others
     size = len(json.dumps(kept, separators=(",", ":"), default=str))
     if size > limits.EXTENSIONS_BYTES_MAX:
         out.fail(

@@ -207,7 +207,6 @@ def test_param_keyword_default_and_unused_param() -> None:
         ("a = 1\na(0)  # HERE", "'a' is a number here, not a function"),
         ("print(1)  # HERE", "'print' is not an Eigen-Lang function"),
         ("ry(0, 2 ** 3)  # HERE", "only the operators"),
-        ("x(0)\nreturn 1  # HERE", "return a dict"),
         ("x(unknown)  # HERE", "unknown name 'unknown'"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 from qiskit import QuantumCircuit, qpy
@@ -14,6 +15,7 @@ from eigen.models.compiled import (
     EstimationRequest,
     ExecutionRequest,
     HybridSpec,
+    ProgramReturns,
 )
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import ExecutionResult
@@ -108,6 +110,9 @@ def compiled_to_pb(compiled: CompiledProgram) -> compiler_pb2.CompileResponse:
         defaults=compiled.defaults,
         decorator=convert.struct(compiled.decorator),
         basis_circuits_qpy={b: circuit_to_qpy(c) for b, c in compiled.basis_circuits.items()},
+        returns_json=compiled.returns.to_json() if compiled.returns is not None else "",
+        empty=compiled.empty,
+        decorator_json=json.dumps(compiled.decorator),
     )
     if compiled.hybrid is not None:
         hybrid = compiled.hybrid
@@ -153,8 +158,12 @@ def compiled_from_pb(message: compiler_pb2.CompileResponse) -> CompiledProgram:
         source_circuit=circuit_from_qpy(message.source_circuit_qpy),
         defaults=dict(message.defaults),
         hybrid=hybrid,
-        decorator=convert.plain(message.decorator),
+        decorator=json.loads(message.decorator_json)
+        if message.decorator_json
+        else convert.plain(message.decorator),
         basis_circuits={b: circuit_from_qpy(q) for b, q in message.basis_circuits_qpy.items()},
+        returns=ProgramReturns.from_json(message.returns_json) if message.returns_json else None,
+        empty=message.empty,
     )
 
 

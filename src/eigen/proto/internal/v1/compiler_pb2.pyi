@@ -62,7 +62,7 @@ class HybridSpec(_message.Message):
     def __init__(self, observables: _Optional[_Mapping[str, _common_pb2.Observable]] = ..., objective: _Optional[str] = ..., method: _Optional[str] = ..., max_iters: _Optional[int] = ..., initial_params: _Optional[_Mapping[str, float]] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., returns: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CompileResponse(_message.Message):
-    __slots__ = ("circuit_qpy", "source_circuit_qpy", "device", "num_qubits", "num_clbits", "parameters", "report", "qasm3", "aqo_json", "defaults", "hybrid", "decorator", "basis_circuits_qpy")
+    __slots__ = ("circuit_qpy", "source_circuit_qpy", "device", "num_qubits", "num_clbits", "parameters", "report", "qasm3", "aqo_json", "defaults", "hybrid", "decorator", "basis_circuits_qpy", "returns_json", "empty", "decorator_json")
     class DefaultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,9 @@ class CompileResponse(_message.Message):
     HYBRID_FIELD_NUMBER: _ClassVar[int]
     DECORATOR_FIELD_NUMBER: _ClassVar[int]
     BASIS_CIRCUITS_QPY_FIELD_NUMBER: _ClassVar[int]
+    RETURNS_JSON_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_FIELD_NUMBER: _ClassVar[int]
+    DECORATOR_JSON_FIELD_NUMBER: _ClassVar[int]
     circuit_qpy: bytes
     source_circuit_qpy: bytes
     device: str
@@ -103,4 +106,7 @@ class CompileResponse(_message.Message):
     hybrid: HybridSpec
     decorator: _struct_pb2.Struct
     basis_circuits_qpy: _containers.ScalarMap[str, bytes]
-    def __init__(self, circuit_qpy: _Optional[bytes] = ..., source_circuit_qpy: _Optional[bytes] = ..., device: _Optional[str] = ..., num_qubits: _Optional[int] = ..., num_clbits: _Optional[int] = ..., parameters: _Optional[_Iterable[str]] = ..., report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., qasm3: _Optional[str] = ..., aqo_json: _Optional[str] = ..., defaults: _Optional[_Mapping[str, float]] = ..., hybrid: _Optional[_Union[HybridSpec, _Mapping]] = ..., decorator: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., basis_circuits_qpy: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
+    returns_json: str
+    empty: bool
+    decorator_json: str
+    def __init__(self, circuit_qpy: _Optional[bytes] = ..., source_circuit_qpy: _Optional[bytes] = ..., device: _Optional[str] = ..., num_qubits: _Optional[int] = ..., num_clbits: _Optional[int] = ..., parameters: _Optional[_Iterable[str]] = ..., report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., qasm3: _Optional[str] = ..., aqo_json: _Optional[str] = ..., defaults: _Optional[_Mapping[str, float]] = ..., hybrid: _Optional[_Union[HybridSpec, _Mapping]] = ..., decorator: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., basis_circuits_qpy: _Optional[_Mapping[str, bytes]] = ..., returns_json: _Optional[str] = ..., empty: _Optional[bool] = ..., decorator_json: _Optional[str] = ...) -> None: ...

@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar
 from eigen.errors import Cancelled, DeadlineExceeded, EigenError, ExecutionFailed
 from eigen.kernel.deadline import call_with_deadline
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
+from eigen.kernel.hybrid.settings import circuit_seed, circuit_shots
 from eigen.kernel.lifecycle import Lifecycle, Move, job_context
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
@@ -380,8 +381,8 @@ class Pipeline:
         return ExecutionRequest(
             device=request.target,
             circuit=compiled.circuit,
-            shots=request.shots_or_default,
-            seed=request.seed,
+            shots=circuit_shots(request, compiled.decorator),
+            seed=circuit_seed(request, compiled.decorator),
             parameter_bindings=bindings,
             noise_model=chosen_noise_model(request.options, compiled.decorator),
         )
@@ -505,4 +506,4 @@ class _Recorder(Generic[T]):
 
 def _plain(job: Job, compiled: CompiledProgram) -> bool:
     """A circuit run by one ``Execute`` (no hybrid loop, no observables)."""
-    return compiled.hybrid is None and not job.request.observables
+    return compiled.hybrid is None and not job.request.observables and not compiled.empty

@@ -39,7 +39,7 @@ from eigen.errors import (
 )
 from eigen.kernel.events import EventBus
 from eigen.kernel.hybrid.observables import check_observable
-from eigen.kernel.hybrid.settings import check_estimation, loop_settings, sweep_shots
+from eigen.kernel.hybrid.settings import check_estimation, circuit_shots, loop_settings, sweep_shots
 from eigen.kernel.intake import Intake
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
@@ -523,19 +523,19 @@ class Kernel:
     def _validate(
         self, request: JobRequest, device: DeviceInfo, checked: CompiledProgram | None = None
     ) -> None:
-        shots = request.shots_or_default
+        if checked is None:
+            checked = self.compiler.validate(self._compile_request(request, device))
+        shots = circuit_shots(request, checked.decorator)
         if shots > device.max_shots:
             raise InvalidArgument.for_field(
                 "shots", f"{shots} is above the maximum of {device.max_shots} for {device.name}"
             )
-        if checked is None:
-            checked = self.compiler.validate(self._compile_request(request, device))
         if checked.hybrid is not None:
             check_estimation(loop_settings(request, checked).shots, device)
         elif request.observables:
             for index, observable in enumerate(request.observables):
                 check_observable(list(observable.items()), checked.num_qubits, f"observables[{index}]")
-            check_estimation(sweep_shots(request), device)
+            check_estimation(sweep_shots(request, checked.decorator), device)
         elif shots < 1:
             raise InvalidArgument.for_field(
                 "shots",

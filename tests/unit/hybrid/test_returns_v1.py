@@ -290,3 +290,21 @@ def test_plain_shots_and_seed_follow_the_same_precedence() -> None:
     given = plain.model_copy(update={"shots": 9, "seed": 1, "options": {"max_iters": "8"}})
     assert (circuit_shots(given, decorator), circuit_seed(given, decorator)) == (9, 1)
     assert job_options(given, decorator) == {"max_iters": "8", "optimizer": "SPSA"}
+
+
+def test_a_plain_program_runs_with_the_decorator_shots_and_seed(kernel: Kernel) -> None:
+    program = source("h(0)\ncx(0, 1)", decorator="@hybrid_program(shots=37, seed=5)")
+    _, first = run(kernel, program)
+    _, again = run(kernel, program)
+    assert first.experiments[0].shots == 37 and sum(first.experiments[0].counts.values()) == 37
+    assert first.seed == again.seed == 5
+    assert first.experiments[0].counts == again.experiments[0].counts
+    _, job_wins = run(kernel, program, shots=11)
+    assert sum(job_wins.experiments[0].counts.values()) == 11
+
+
+def test_the_decorator_shots_are_checked_against_the_device_at_submission(kernel: Kernel) -> None:
+    program = source("h(0)", decorator="@hybrid_program(shots=5000000)")
+    request = JobRequest(program=program, language=ProgramLanguage.EIGEN_LANG, target="sim:statevector")
+    with pytest.raises(InvalidArgument, match="above the maximum"):
+        kernel.submit(request)

@@ -78,11 +78,17 @@ def stored_jobs(data_dir: Path) -> list[dict[str, Any]]:
     return jobs
 
 
-def returned(payload: Mapping[str, Any]) -> Any:
-    """The program's returned value: ``summary.returns`` (docs/hybrid.md, the result summary)."""
-    summary = payload["summary"]
-    assert "returns" in summary, f"no returned value in the summary: {summary}"
-    return summary["returns"]
+def returns(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The dict a program returned: ``summary["returns"]`` (docs/eigen-lang.md, the return value)."""
+    assert "returns" in summary, f"no returned dict in the summary: {summary}"
+    values: dict[str, Any] = summary["returns"]
+    return values
+
+
+def returned(summary: Mapping[str, Any]) -> Any:
+    """What a program returned that is not a dict: ``summary["returned"]`` (docs/eigen-lang.md)."""
+    assert "returned" in summary, f"no returned value in the summary: {summary}"
+    return summary["returned"]
 
 
 def only_counts(payload: Mapping[str, Any]) -> dict[str, int]:
@@ -100,32 +106,6 @@ def scalars(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [item for inner in value for item in scalars(inner)]
     return [value]
-
-
-def pauli_terms(terms: Any) -> dict[str, float]:
-    """``Observable.terms`` as label -> weight, read from the JSON forms a list of Pauli terms
-    with weights takes: a map label -> weight, a list of [label, weight] pairs, or a list of
-    maps each holding one label (a string) and one weight (a number)."""
-    if isinstance(terms, Mapping):
-        pairs = list(terms.items())
-    else:
-        assert isinstance(terms, list), f"terms is not a list or map: {terms!r}"
-        pairs = []
-        for term in terms:
-            if isinstance(term, Mapping):
-                labels = [v for v in term.values() if isinstance(v, str)]
-                weights = [v for v in term.values() if isinstance(v, int | float) and not isinstance(v, bool)]
-                assert len(labels) == 1 and len(weights) == 1, f"not one label and one weight: {term!r}"
-                pairs.append((labels[0], weights[0]))
-            else:
-                assert isinstance(term, list) and len(term) == 2, f"not a [label, weight] pair: {term!r}"
-                pairs.append((term[0], term[1]))
-    for label, weight in pairs:
-        assert isinstance(label, str), f"a Pauli label is not a string: {label!r}"
-        assert isinstance(weight, int | float) and not isinstance(weight, bool), (
-            f"weight of {label}: {weight!r}"
-        )
-    return {label: float(weight) for label, weight in pairs}
 
 
 def is_int(value: Any) -> bool:
@@ -258,7 +238,7 @@ def test_noisy_two_qubit_vqe_reaches_below_minus_1_8(tmp_path: Path) -> None:
     assert summary["shots_per_basis"] == 8192  # @hybrid_program(shots=8192)
     assert summary["energy"] < -1.8, summary  # the exact minimum of Z0 + X1 is -2
     assert summary["iterations"] <= 80
-    assert returned({"summary": summary})["energy"] == summary["energy"]
+    assert returns(summary)["energy"] == summary["energy"]
 
 
 # --- inline programs, returned values and what a program may read ------------------------------
@@ -269,7 +249,7 @@ def test_minimal_inline_program_example_returns_1(tmp_path: Path) -> None:
     job = submit(tmp_path, EXAMPLES / "inline-minimal" / "job.yaml")
     payload = results(tmp_path, job["id"])
     assert payload["experiments"] == []
-    value = returned(payload)
+    value = returned(payload["summary"])
     assert value == 1 and is_int(value)
 
 
@@ -295,7 +275,8 @@ def test_inline_program_without_gates_ends_done_with_its_returned_value(
     )
     payload = results(tmp_path / "data", submit(tmp_path / "data", job_file)["id"])
     assert payload["experiments"] == []
-    value = returned(payload)
+    summary = payload["summary"]
+    value = returns(summary) if isinstance(expected, dict) else returned(summary)
     assert value == expected
     assert json.dumps(value) == json.dumps(expected), "JSON types kept (an int stays an int)"
 
@@ -325,7 +306,7 @@ spec:
 
 
 ATTRIBUTES_PROGRAM = '''\
-"""Returns every attribute a program may read: terms, register sizes, optimiser fields."""
+"""Returns every attribute a program may read: terms, register sizes, optimiser fields, a Param."""
 from eigen_lang import ClassicalRegister, ExpectationValue, Observable, Param, QubitRegister
 from eigen_lang import cx, hybrid_program, ry
 from eigen_lang.optimizers import minimize
@@ -352,6 +333,7 @@ def main():
         "method": optimum.method,
         "objective": optimum.objective,
         "details": optimum.metadata,
+        "theta": theta,
     }
 '''
 
@@ -368,13 +350,17 @@ def test_program_reads_terms_sizes_and_optimizer_fields_with_json_types(tmp_path
         "  workload: {kind: HybridWorkflow}\n  metadata: {shots: 0}\n",
     )
     summary = results(tmp_path / "data", submit(tmp_path / "data", job_file)["id"])["summary"]
-    values = returned({"summary": summary})
-    assert pauli_terms(values["terms"]) == {"IZ": 1.0, "XI": 1.0}  # Qiskit order: Z on qubit 0
+    values = returns(summary)
+    # [[label, weight], ...] in the order written; Qiskit order: IZ is Z on qubit 0.
+    assert values["terms"] == [["IZ", 1.0], ["XI", 1.0]]
+    assert all(isinstance(weight, float) for _, weight in values["terms"])
     assert values["qubits"] == 2 and is_int(values["qubits"])
     assert values["bits"] == 2 and is_int(values["bits"])
     assert isinstance(values["energy"], float) and values["energy"] == summary["energy"]
-    assert isinstance(values["x"], list) and len(values["x"]) == 2
+    optimal = summary["optimal_parameters"]
+    assert values["x"] == [optimal["theta"], optimal["phi"]]  # Param declaration order
     assert all(isinstance(v, float) for v in values["x"])
+    assert values["theta"] == optimal["theta"]  # a Param: its value at the optimum
     assert isinstance(values["method"], str) and values["method"].upper() == "COBYLA"
     assert values["objective"] == "energy"
     details = values["details"]

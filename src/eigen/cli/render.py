@@ -148,6 +148,8 @@ def print_results(console: Console, result: JobResult) -> None:
         print_hybrid_summary(console, result.summary)
     elif "returns" in result.summary:
         print_returns(console, result.summary["returns"])
+    if "returned" in result.summary:  # a return value that is not a dict
+        print_returns(console, result.summary["returned"])
     for index, experiment in enumerate(result.experiments):
         title = f"experiment {index}" + (f" {experiment.bindings}" if experiment.bindings else "")
         table = Table(title=title)

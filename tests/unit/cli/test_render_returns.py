@@ -14,7 +14,8 @@ from eigen.models.result import JobResult
 def shown(summary: dict[str, object]) -> str:
     buffer = io.StringIO()
     print_results(
-        Console(file=buffer, width=100), JobResult(job_id="j", backend="sim:local", summary=summary)
+        Console(file=buffer, width=100),
+        JobResult(job_id="j", backend="sim:local", experiments=[], summary=summary),
     )
     return buffer.getvalue()
 

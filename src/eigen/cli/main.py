@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from eigen.cli import render
 from eigen.cli.session import Session, exit_code_for
+from eigen.client import SubmitOptions
 from eigen.errors import EigenError
 from eigen.models.state import JobState
 
@@ -41,11 +42,30 @@ def submit(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow the job until it ends")] = False,
     as_json: JsonOpt = False,
     idempotency_key: Annotated[str, typer.Option(help="same key + same job = same job id")] = "",
+    target: Annotated[str | None, typer.Option(help="run on this device instead")] = None,
+    shots: Annotated[int | None, typer.Option(help="shots per circuit instead")] = None,
+    seed: Annotated[int | None, typer.Option(help="simulator seed instead")] = None,
+    optimization_level: Annotated[
+        int | None, typer.Option("--optimization-level", "-O", help="transpiler level 0-3 instead")
+    ] = None,
+    priority: Annotated[int | None, typer.Option(help="priority 0-100 instead")] = None,
     endpoint: EndpointOpt = None,
 ) -> None:
-    """Submit a job described by a job.yaml."""
+    """Submit a job described by a job.yaml. The flags override the file (and the file
+    overrides the program's @hybrid_program settings)."""
+    overrides: SubmitOptions = {}
+    if target is not None:
+        overrides["target"] = target
+    if shots is not None:
+        overrides["shots"] = shots
+    if seed is not None:
+        overrides["seed"] = seed
+    if optimization_level is not None:
+        overrides["optimization_level"] = optimization_level
+    if priority is not None:
+        overrides["priority"] = priority
     with Session(endpoint, err) as session:
-        accepted = session.client.submit(job, idempotency_key=idempotency_key)
+        accepted = session.client.submit(job, idempotency_key=idempotency_key, **overrides)
         follow = watch or session.embedded  # an embedded job runs inside this process
         if not as_json:
             out.print(f"submitted job [bold]{accepted.id}[/bold] ({accepted.request.name})")

@@ -236,6 +236,7 @@ def test_noisy_two_qubit_vqe_reaches_below_minus_1_8(tmp_path: Path) -> None:
     summary = results(tmp_path, job["id"])["summary"]
     assert summary["estimator"] == "shots"
     assert summary["shots_per_basis"] == 8192  # @hybrid_program(shots=8192)
+    assert summary["noise_model"] == "depolarizing:0.001"  # @hybrid_program(noise_model=...)
     assert summary["energy"] < -1.8, summary  # the exact minimum of Z0 + X1 is -2
     assert summary["iterations"] <= 80
     assert returns(summary)["energy"] == summary["energy"]

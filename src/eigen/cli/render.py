@@ -256,6 +256,7 @@ def print_hybrid_summary(console: Console, summary: dict[str, object]) -> None:
         "method",
         "estimator",
         "shots_per_basis",
+        "noise_model",
         "gradient",
         "converged",
         "resumed",

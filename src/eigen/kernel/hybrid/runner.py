@@ -256,6 +256,7 @@ class _Loop:
             "max_iters": self.settings.max_iters,
             "estimator": "exact" if self.estimator.exact else "shots",
             "shots_per_basis": self.settings.shots,
+            "noise_model": self.settings.noise_model,
             "measurement_bases": list(self.estimator.plan.bases),
             "gradient": self._gradient_kind(),
             "converged": outcome.success,

@@ -18,6 +18,7 @@ from eigen.kernel.qfs.writer import WriterProcess
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.factory import open_store
 from eigen.kernel.store.retention import RetentionSweeper
+from eigen.server.datalock import DataLock
 from eigen.system_api.ports import KernelPort
 from eigen.system_api.service import JobApi
 
@@ -37,6 +38,7 @@ class Stack:
     api: JobApi | None = None
     retention: RetentionSweeper | None = None
     driver_processes: DriverProcesses | None = None
+    data_lock: DataLock | None = None  # held while a kernel runs on settings.data_dir
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -58,9 +60,27 @@ class Stack:
         self.closers.clear()
 
 
-def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
+def build(settings: Settings, roles: Iterable[str] = ROLES, *, owner_role: str | None = None) -> Stack:
+    """The stack of ``roles``. With the kernel role it first takes the data folder's lock
+    (``owner_role`` is what the holder record says: ``all`` or ``kernel`` unless given), so a
+    second kernel on the folder raises :class:`~eigen.server.datalock.DataFolderInUse`."""
     wanted = frozenset(roles)
     stack = Stack(roles=wanted)
+    if "kernel" in wanted:
+        # Before anything opens the store: the kernel resumes the RUNNING jobs it finds there,
+        # which must never be another live kernel's. Released last (closers run in reverse).
+        stack.data_lock = DataLock(settings.data_dir)
+        stack.data_lock.acquire(owner_role or ("all" if wanted == frozenset(ROLES) else "kernel"))
+        stack.closers.append(stack.data_lock.release)
+    try:
+        _wire(settings, wanted, stack)
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def _wire(settings: Settings, wanted: frozenset[str], stack: Stack) -> None:
     if "driver-manager" in wanted:
         from eigen.drivers.processes import DriverProcesses
         from eigen.drivers.registry import GROUP, DriverRegistry
@@ -114,7 +134,6 @@ def build(settings: Settings, roles: Iterable[str] = ROLES) -> Stack:
     if "api" in wanted:
         assert stack.kernel_port is not None
         stack.api = JobApi(stack.kernel_port)
-    return stack
 
 
 def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> Kernel:

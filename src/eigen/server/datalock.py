@@ -136,6 +136,11 @@ def in_use_message(data_dir: Path, holder: Holder) -> str:
             f"data folder {data_dir} is in use by {owner} ({who}, serving {holder.address}); "
             f"point the CLI at it with EIGEN_ENDPOINT={holder.address} or use another EIGEN_DATA_DIR"
         )
+    if holder.role == "kernel":
+        return (
+            f"data folder {data_dir} is in use by eigen-server ({who}, role kernel); "
+            "point the CLI at its api server with EIGEN_ENDPOINT or use another EIGEN_DATA_DIR"
+        )
     return (
         f"data folder {data_dir} is in use by {owner} ({who}, not serving yet); "
         "wait for it to listen and point the CLI at it with EIGEN_ENDPOINT, or use another EIGEN_DATA_DIR"

@@ -25,6 +25,15 @@ _SIGNAL_POLL_S = 0.2
 SERVE_DRIVER_PROCESSES = 1  # driver_processes when unset
 
 
+def local_address(host: str, port: int) -> str:
+    """Where a client on this host reaches a server bound on ``host``: loopback for a wildcard."""
+    if host in ("", "0.0.0.0"):
+        return f"127.0.0.1:{port}"
+    if host in ("::", "[::]"):
+        return f"[::1]:{port}"
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 def serve(
     role: Annotated[str, typer.Option(help="all, api, kernel, compiler or driver-manager")] = "",
     config: Annotated[
@@ -82,7 +91,7 @@ def serve(
     from eigen.server.http import HttpServer, start_http
 
     try:
-        stack = build(settings, roles)
+        stack = build(settings, roles)  # with a kernel: takes the data folder's lock, or refuses
     except (EigenError, SchemaVersionError) as exc:  # e.g. a schema that needs `eigen-server migrate`
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -96,6 +105,8 @@ def serve(
         stack.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None
+    if stack.data_lock is not None and settings.role == "all":  # the public services: clients' address
+        stack.data_lock.set_address(local_address(settings.host, bound))
     http: HttpServer | None = None
     if settings.http_port is not None:
         try:

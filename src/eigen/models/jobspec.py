@@ -29,6 +29,7 @@ from eigen.errors import FieldViolation, InvalidArgument, quote
 from eigen.models import limits
 from eigen.models.job import NAME_PATTERN, NAMESPACE_PATTERN, PROGRAM_URI_PATTERN, JobRequest
 from eigen.models.jobspec_document import API_V01, API_V1, KIND, document_of
+from eigen.models.jobspec_hints import PROGRAM_STRING_HINT, metadata_violations, unknown_key_message
 from eigen.models.jobspec_resolve import resolve
 from eigen.models.jobspec_sections import (
     Artifacts,
@@ -333,16 +334,43 @@ def parse_jobspec(document: Any) -> JobSpec:
     try:
         spec = JobSpec.model_validate(document)
     except ValidationError as exc:
-        violations = pydantic_violations(exc)
+        violations = [_hinted(v, document) for v in pydantic_violations(exc)]
         named = {v.field for v in violations}
         # The cross-field rules too, on the document as written (leniently).
         more = [v for v in resolve(document).violations if v.field not in named]
+        spec_map = document.get("spec")
+        more += metadata_violations(spec_map.get("metadata") if isinstance(spec_map, dict) else None)
         raise _invalid(violations + more) from None
     resolution = resolve(spec.model_dump(by_alias=True, exclude_unset=True), document)
-    if resolution.violations:
-        raise _invalid(resolution.violations)
+    violations = resolution.violations + metadata_violations(spec.spec.metadata)
+    if violations:
+        raise _invalid(violations)
     spec._given = document
     return spec
+
+
+_STRICT_MAPS: dict[str, type[BaseModel]] = {
+    "": JobSpec,
+    "metadata": Metadata,
+    "spec": Spec,
+    "spec.program": ProgramRef,
+}
+"""The maps that refuse unknown keys, by path: an unknown key there gets a did-you-mean."""
+
+
+def _hinted(violation: FieldViolation, document: dict[str, Any]) -> FieldViolation:
+    """``violation`` with the fix spelled out where one is obvious (a misplaced or misspelt
+    key; ``program: bell.qasm``, a string where a map is needed)."""
+    path = violation.field.split(".")
+    parent = ".".join(path[:-1])
+    if violation.description == "unknown key" and parent in _STRICT_MAPS:
+        model = _STRICT_MAPS[parent]
+        known = [info.alias or name for name, info in model.model_fields.items()]
+        return FieldViolation(violation.field, unknown_key_message(path, known))
+    spec = document.get("spec")
+    if violation.field == "spec.program" and isinstance(spec, dict) and isinstance(spec.get("program"), str):
+        return FieldViolation(violation.field, PROGRAM_STRING_HINT)
+    return violation
 
 
 _V01_SPEC_KEYS = {

@@ -42,6 +42,7 @@ class ListQuery:
     created_before: float | None = None
     page_size: int = 0
     page_token: str = ""
+    id_prefix: str = ""  # "" for any id
 
 
 class JobApi:
@@ -124,6 +125,7 @@ class JobApi:
                 created_before=query.created_before,
                 limit=size + 1,
                 before=decode_page_token(query.page_token) if query.page_token else None,
+                id_prefix=query.id_prefix or None,
             )
         )
         if len(jobs) <= size:
@@ -157,8 +159,19 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+def check_id_prefix(prefix: str) -> str:
+    """An id prefix of a listing: what a job id may start with, so 1-64 id characters."""
+    if prefix and not _JOB_ID.fullmatch(prefix):
+        raise InvalidArgument.for_field(
+            "id_prefix",
+            f"{quote(prefix)} is not the start of a job id (1-{limits.JOB_ID_MAX} of A-Z a-z 0-9 _ -)",
+        )
+    return prefix
+
+
 def check_filters(query: ListQuery) -> None:
     """The text filters of a listing within the sizes of what they are compared with."""
+    check_id_prefix(query.id_prefix)
     if query.target and (problem := limits.TextLimit(limits.TARGET_MAX).problem(query.target)):
         raise InvalidArgument.for_field("target", problem)
     labels = query.labels or {}

@@ -26,6 +26,8 @@ class JobFilter:
     limit: int = 50
     # keyset cursor: jobs strictly older than (created_at, id), newest first
     before: tuple[float, str] | None = None
+    # only jobs whose id starts with this, case-sensitively (what resolves a short id)
+    id_prefix: str | None = None
 
 
 @dataclass(frozen=True)

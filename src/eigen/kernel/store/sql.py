@@ -208,6 +208,8 @@ class SqlJobStore:
     def list_jobs(self, query: JobFilter) -> list[Job]:
         jobs = schema.jobs
         stmt = jobs.select()
+        if query.id_prefix:
+            stmt = stmt.where(*_id_prefix_clauses(self._engine.dialect.name, query.id_prefix))
         if query.states:
             stmt = stmt.where(jobs.c.state.in_([s.value for s in query.states]))
         if query.target:
@@ -314,6 +316,24 @@ class SqlJobStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+# Above every character a job id may hold ([A-Za-z0-9_-]): with binary collation, the ids
+# that start with p are exactly those in [p, p + _ID_CEILING).
+_ID_CEILING = "\x7f"
+
+
+def _id_prefix_clauses(dialect: str, prefix: str) -> list[sa.ColumnElement[bool]]:
+    """Jobs whose id starts with ``prefix``, case-sensitively, in the dialect's best form.
+
+    SQLite compares text byte by byte (BINARY), so a range on the primary key is exact and
+    uses its index (SQLite's LIKE would ignore case). PostgreSQL orders text by the
+    database's collation, where such a range is not a prefix test, so it gets
+    ``id LIKE prefix || '%'`` with ``_`` (a LIKE wildcard, and legal in ids) escaped."""
+    ids = schema.jobs.c.id
+    if dialect == "sqlite":
+        return [ids >= prefix, ids < prefix + _ID_CEILING]
+    return [ids.startswith(prefix, autoescape=True)]
 
 
 def _job_row(job: Job) -> dict[str, Any]:

@@ -154,6 +154,7 @@ def list_query_from_pb(request: jobs_pb2.ListJobsRequest) -> ListQuery:
         else None,
         page_size=request.page_size,
         page_token=request.page_token,
+        id_prefix=request.id_prefix,
     )
 
 

@@ -187,6 +187,14 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
                 pattern=r"^[A-Za-z0-9_=-]*$",
             ),
         ] = "",
+        id_prefix: Annotated[
+            str,
+            Query(
+                description="only jobs whose id starts with this (1-64 of A-Z a-z 0-9 _ -)",
+                max_length=limits.JOB_ID_MAX,
+                pattern=r"^[A-Za-z0-9_-]*$",
+            ),
+        ] = "",
     ) -> ListJobsResponse:
         """ListJobs, newest first, with keyset pagination."""
         query = ListQuery(
@@ -201,6 +209,7 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
             else None,
             page_size=page_size,
             page_token=page_token,
+            id_prefix=id_prefix,
         )
         jobs, token = api.list_jobs(query)
         return ListJobsResponse(jobs=[convert.job_to_rest(j) for j in jobs], next_page_token=token)

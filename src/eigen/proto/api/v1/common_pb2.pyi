@@ -155,7 +155,7 @@ class JobRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at", "namespace", "annotations", "workload", "extensions_json", "program_uri")
+    __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at", "namespace", "annotations", "workload", "extensions_json", "program_uri", "progress_json")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +202,7 @@ class Job(_message.Message):
     WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     EXTENSIONS_JSON_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_URI_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: JobState
@@ -227,10 +228,11 @@ class Job(_message.Message):
     workload: str
     extensions_json: str
     program_uri: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., target: _Optional[str] = ..., priority: _Optional[int] = ..., shots: _Optional[int] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_summary: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., attempt: _Optional[int] = ..., last_event_seq: _Optional[int] = ..., owner: _Optional[str] = ..., progress: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., program_uri: _Optional[str] = ...) -> None: ...
+    progress_json: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., target: _Optional[str] = ..., priority: _Optional[int] = ..., shots: _Optional[int] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_summary: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., attempt: _Optional[int] = ..., last_event_seq: _Optional[int] = ..., owner: _Optional[str] = ..., progress: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., program_uri: _Optional[str] = ..., progress_json: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "event_seq", "state", "kind", "message", "timestamp", "data", "terminal")
+    __slots__ = ("job_id", "event_seq", "state", "kind", "message", "timestamp", "data", "terminal", "data_json")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -239,6 +241,7 @@ class JobEvent(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     event_seq: int
     state: JobState
@@ -247,7 +250,8 @@ class JobEvent(_message.Message):
     timestamp: _timestamp_pb2.Timestamp
     data: _struct_pb2.Struct
     terminal: bool
-    def __init__(self, job_id: _Optional[str] = ..., event_seq: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., kind: _Optional[str] = ..., message: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., terminal: _Optional[bool] = ...) -> None: ...
+    data_json: str
+    def __init__(self, job_id: _Optional[str] = ..., event_seq: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., kind: _Optional[str] = ..., message: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., terminal: _Optional[bool] = ..., data_json: _Optional[str] = ...) -> None: ...
 
 class Experiment(_message.Message):
     __slots__ = ("counts", "shots", "bindings", "expectation_values", "standard_errors")
@@ -278,7 +282,7 @@ class Experiment(_message.Message):
     def __init__(self, counts: _Optional[_Mapping[str, int]] = ..., shots: _Optional[int] = ..., bindings: _Optional[_Mapping[str, float]] = ..., expectation_values: _Optional[_Iterable[float]] = ..., standard_errors: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class JobResults(_message.Message):
-    __slots__ = ("job_id", "state", "backend", "experiments", "seed", "calibration_id", "timings", "compile_report", "summary", "summary_json")
+    __slots__ = ("job_id", "state", "backend", "experiments", "seed", "calibration_id", "timings", "compile_report", "summary", "summary_json", "compile_report_json")
     class TimingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -296,6 +300,7 @@ class JobResults(_message.Message):
     COMPILE_REPORT_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
+    COMPILE_REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     backend: str
@@ -306,7 +311,8 @@ class JobResults(_message.Message):
     compile_report: _struct_pb2.Struct
     summary: _struct_pb2.Struct
     summary_json: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., compile_report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary_json: _Optional[str] = ...) -> None: ...
+    compile_report_json: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., compile_report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary_json: _Optional[str] = ..., compile_report_json: _Optional[str] = ...) -> None: ...
 
 class CouplingEdge(_message.Message):
     __slots__ = ("control", "target")

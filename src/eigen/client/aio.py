@@ -22,6 +22,7 @@ import grpc.aio
 from eigen.client.breaker import CircuitBreaker, StreamSettlement
 from eigen.client.cache import ResultCache
 from eigen.client.channel import ChannelOptions, call_error, open_aio_channel, resolve_endpoint
+from eigen.client.client import SubmitRetry, idempotency_key_for
 from eigen.client.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, LiveJob, job_error
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
 from eigen.client.watch import TRANSIENT, client_closed
@@ -146,12 +147,25 @@ class AsyncClient:
     async def submit(
         self, job: Submittable, idempotency_key: str = "", **options: Unpack[SubmitOptions]
     ) -> AsyncJobFuture:
-        """Submit one job (see :meth:`eigen.client.Client.submit`); returns its future."""
+        """Submit one job (see :meth:`eigen.client.Client.submit`); returns its future.
+
+        Always keyed (a key is generated when none is given) and sent again with the same
+        key after UNAVAILABLE (:class:`eigen.client.client.SubmitRetry`): one job, however
+        many attempts it took."""
         request = to_request(job, **options)
-        response = await self._call(
-            self.jobs.SubmitJob,
-            jobs_pb2.SubmitJobRequest(job=convert.request_to_pb(request), idempotency_key=idempotency_key),
+        message = jobs_pb2.SubmitJobRequest(
+            job=convert.request_to_pb(request), idempotency_key=idempotency_key_for(idempotency_key)
         )
+        retry = SubmitRetry(self.options.retry, self.breaker)
+        while True:
+            try:
+                response = await self._call(self.jobs.SubmitJob, message)
+                break
+            except EigenError as exc:
+                wait = retry.wait_after(exc)
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
         return self._future(convert.job_from_pb(response.job, request))
 
     async def submit_batch(

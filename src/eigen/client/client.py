@@ -1,24 +1,37 @@
 """Synchronous Python client over the public gRPC API (one channel, reused).
 
 Every unary call has a deadline (``timeout``); the idempotent ones are retried by gRPC
-itself (the channel's retry policy, :mod:`eigen.client.channel`); a circuit breaker
-(:mod:`eigen.client.breaker`) fails calls fast while the server is unreachable. Errors
-come back as the typed :mod:`eigen.errors` classes carried in the status details.
+itself (the channel's retry policy, :mod:`eigen.client.channel`). SubmitJob is not in
+that policy: every submission carries an idempotency key (one generated per call when
+the caller gives none), and :class:`SubmitRetry` sends the same request with the same
+key again after UNAVAILABLE, so a retry returns the job already accepted rather than a
+second one. A circuit breaker (:mod:`eigen.client.breaker`) fails calls fast while the
+server is unreachable. Errors come back as the typed :mod:`eigen.errors` classes carried
+in the status details.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
+import uuid
 from collections.abc import Callable, Generator, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import grpc
 
-from eigen.client.breaker import CircuitBreaker, StreamSettlement
+from eigen.client.breaker import BreakerState, CircuitBreaker, StreamSettlement
 from eigen.client.cache import ResultCache
-from eigen.client.channel import ENDPOINT_ENV, ChannelOptions, call_error, open_channel, resolve_endpoint
+from eigen.client.channel import (
+    ENDPOINT_ENV,
+    ChannelOptions,
+    RetryPolicy,
+    call_error,
+    open_channel,
+    resolve_endpoint,
+)
 from eigen.client.futures import JobFuture
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
 from eigen.client.watch import Watcher
@@ -33,9 +46,46 @@ from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 if TYPE_CHECKING:
     from eigen.client.batch import BatchResult
 
-__all__ = ["ENDPOINT_ENV", "Client"]
+__all__ = ["ENDPOINT_ENV", "Client", "SubmitRetry", "idempotency_key_for"]
 
 log = logging.getLogger(__name__)
+
+
+def idempotency_key_for(given: str | None) -> str:
+    """The key a submission carries: the caller's, else a new one (uuid4) for this one
+    logical submission, so that every attempt of it names the same job."""
+    return given or uuid.uuid4().hex
+
+
+class SubmitRetry:
+    """When to send one keyed submission again (gRFC A6 style: wait random(0, backoff),
+    the backoff growing by the multiplier up to its cap, at most ``max_attempts`` in all).
+
+    :meth:`wait_after` takes the error of the attempt just made and gives the seconds to
+    wait before the next one, or None when that error is final: not one of the policy's
+    retryable codes, the attempts are used up, or the breaker opened (the server is down:
+    failing now beats waiting on it). ``policy`` None: no retries.
+    """
+
+    def __init__(self, policy: RetryPolicy | None, breaker: CircuitBreaker) -> None:
+        self.policy = policy
+        self.breaker = breaker
+        self.attempts = 1
+        self.backoff = policy.initial_backoff if policy is not None else 0.0
+
+    def wait_after(self, error: EigenError) -> float | None:
+        policy = self.policy
+        if policy is None or self.attempts >= policy.max_attempts:
+            return None
+        if error.code.removeprefix("EIGEN_") not in policy.retryable_status_codes:
+            return None
+        if self.breaker.state is not BreakerState.CLOSED:
+            return None
+        self.attempts += 1
+        wait = random.uniform(0, self.backoff)
+        self.backoff = min(self.backoff * policy.backoff_multiplier, policy.max_backoff)
+        log.info("SubmitJob failed (%s); sending it again with the same idempotency key", error.code)
+        return wait
 
 
 class Client:
@@ -102,13 +152,23 @@ class Client:
         path to a job.yaml or program file, an AQO mapping or a :class:`JobRequest`;
         ``options`` (target, shots, seed, name, priority, parameter_bindings, observables,
         labels, ...) override what it says. The same ``idempotency_key`` with the same job
-        returns the job submitted first.
+        returns the job submitted first; without one, a key is generated for this call,
+        so the retries after UNAVAILABLE (see :class:`SubmitRetry`) never make a second job.
         """
         request = to_request(job, **options)
-        response = self._call(
-            self.jobs.SubmitJob,
-            jobs_pb2.SubmitJobRequest(job=convert.request_to_pb(request), idempotency_key=idempotency_key),
+        message = jobs_pb2.SubmitJobRequest(
+            job=convert.request_to_pb(request), idempotency_key=idempotency_key_for(idempotency_key)
         )
+        retry = SubmitRetry(self.options.retry, self.breaker)
+        while True:
+            try:
+                response = self._call(self.jobs.SubmitJob, message)
+                break
+            except EigenError as exc:
+                wait = retry.wait_after(exc)
+                if wait is None:
+                    raise
+                time.sleep(wait)
         return self._future(convert.job_from_pb(response.job, request))
 
     def submit_batch(self, jobs: Iterable[Submittable], **options: Unpack[SubmitOptions]) -> list[JobFuture]:
@@ -199,6 +259,36 @@ class Client:
         )
         response = self._call(self.jobs.ListJobs, request)
         return [convert.job_from_pb(j) for j in response.jobs], response.next_page_token
+
+    def resolve_job_id(self, prefix: str) -> str:
+        """The full id of the job that ``prefix`` names: the id itself, or the start of
+        exactly one job's id (so that people can type the short ids tables show).
+
+        A full-length id (the 32 hex digits the server assigns) comes back as is, without
+        a call; any other text is looked up with one ListJobs ``id_prefix`` call, where an
+        exact match wins. No such job: NotFound naming the prefix. Several: InvalidArgument
+        listing up to 10 of them, each cut to what tells it from the others."""
+        from eigen.errors import InvalidArgument, NotFound, quote  # here: one method's needs
+
+        if len(prefix) == 32 and all(c in "0123456789abcdef" for c in prefix):
+            return prefix
+        if not prefix:
+            raise InvalidArgument.for_field("job_id", "is required")
+        request = jobs_pb2.ListJobsRequest(id_prefix=prefix, page_size=11)
+        ids = [job.id for job in self._call(self.jobs.ListJobs, request).jobs]
+        if prefix in ids or len(ids) == 1:
+            return prefix if prefix in ids else ids[0]
+        if not ids:
+            raise NotFound(f"no job id starts with {quote(prefix)}")
+        shown = []
+        for job_id in ids[:10]:
+            others = [other for other in ids if other != job_id]
+            length = max(len(prefix) + 4, 8)
+            while length < len(job_id) and any(other.startswith(job_id[:length]) for other in others):
+                length += 1
+            shown.append(job_id if length >= len(job_id) else f"{job_id[:length]}…")
+        more = ", …" if len(ids) > 10 else ""
+        raise InvalidArgument(f"ambiguous job id prefix {quote(prefix)}: {', '.join(shown)}{more}")
 
     def watch(self, job_id: str, after_seq: int = 0) -> Generator[JobEvent, None, None]:
         """Live events of a job until its terminal event."""

@@ -11,7 +11,10 @@ At submission, in order:
    (INVALID_ARGUMENT on ``spec.workload.kind``); ``resources.quantum.qubits`` must fit
    the target (INVALID_ARGUMENT naming it); ``resources.gpu.count`` above 0 needs a target
    with GPUs, which no Eigen target has yet (RESOURCE_EXHAUSTED naming it); the noise model
-   (``spec.metadata.noise_model``, else the program's) must be one the target can apply.
+   (``spec.metadata.noise_model``, else the program's) must be one the target can apply;
+   each parameter binding of a plain circuit names exactly the circuit's parameters
+   (:func:`check_bindings`), so a misspelt name is refused before a job exists rather
+   than failing it after acceptance.
 
 When a job has run, :func:`annotate` records in a BenchmarkJob's or ReplayJob's result
 ``summary["execution_context"]`` (:mod:`eigen.kernel.execution_context`), and in a
@@ -26,7 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eigen.errors import EigenError, InvalidArgument, ResourceExhausted
+from eigen.errors import EigenError, FieldViolation, InvalidArgument, ResourceExhausted, quote
 from eigen.kernel.execution_context import execution_context
 from eigen.kernel.hybrid.settings import loop_settings, sweep_shots
 from eigen.kernel.program_ref import needs_reading, resolve_program
@@ -79,10 +82,41 @@ def check_kind(request: JobRequest, device: DeviceInfo, checked: CompiledProgram
             "ExpectationValue or minimize): submit it as QuantumJob",
         )
     _check_resources(request.extensions.get("resources"), device)
+    if not hybrid:
+        check_bindings(request.parameter_bindings, checked.parameters, checked.defaults)
     noise = chosen_noise_model(request.options, checked.decorator)
     if noise is not None:
         where = f"spec.metadata.{NOISE_OPTION}" if NOISE_OPTION in request.options else "program"
         check_noise(noise, device, _shots(request, checked), where)
+
+
+def check_bindings(
+    bindings: list[dict[str, float]], parameters: list[str], defaults: dict[str, float]
+) -> None:
+    """Every binding names each of the circuit's ``parameters`` and nothing else (with no
+    bindings, the Eigen-Lang ``Param`` defaults must cover them): one INVALID_ARGUMENT
+    naming each bad binding and parameter."""
+    have = ", ".join(parameters) or "no parameters"
+    violations = []
+    if not bindings:
+        unbound = [name for name in parameters if name not in defaults]
+        if unbound:
+            names = ", ".join(quote(name) for name in unbound)
+            violations.append(
+                FieldViolation("parameter_bindings", f"no value for parameter {names}: give a binding")
+            )
+    for index, binding in enumerate(bindings):
+        problems = [f"unknown parameter {quote(name)}" for name in binding if name not in parameters]
+        problems += [f"missing parameter {quote(name)}" for name in parameters if name not in binding]
+        if problems:
+            violations.append(
+                FieldViolation(
+                    f"parameter_bindings[{index}]", f"{', '.join(problems)} (the circuit has: {have})"
+                )
+            )
+    if violations:
+        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        raise InvalidArgument(summary, violations)
 
 
 def _check_resources(resources: Any, device: DeviceInfo) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from eigen.errors import InvalidArgument
 from eigen.models.job import Job, JobEvent, JobRequest
@@ -63,7 +63,23 @@ def list_value(items: list[Any]) -> struct_pb2.ListValue:
 
 
 def plain(message: struct_pb2.Struct | struct_pb2.ListValue) -> Any:
-    return json_format.MessageToDict(message)
+    """A Struct as a dict, a ListValue as a list: every number a float. Unlike
+    ``json_format.MessageToDict``, an infinity or a NaN (a Struct holds them) is kept, not
+    refused: a job's progress may hold one, and reading the job must not fail on it."""
+    if isinstance(message, struct_pb2.ListValue):
+        return [_plain_value(value) for value in message.values]
+    return {key: _plain_value(value) for key, value in message.fields.items()}
+
+
+def _plain_value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return plain(value.struct_value)
+    if kind == "list_value":
+        return plain(value.list_value)
+    if kind is None or kind == "null_value":
+        return None
+    return getattr(value, kind)
 
 
 def _jsonable(value: Any) -> Any:
@@ -119,6 +135,20 @@ def _stored_json(text: str) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def preferred_json(text: str, fallback: struct_pb2.Struct) -> dict[str, Any]:
+    """A mapping sent twice, as JSON text and as a Struct: the text when it is set and
+    readable, since it keeps JSON types (an int stays an int, where the Struct turns every
+    number into a double); else the Struct (an old peer, or a value JSON cannot hold)."""
+    if text:
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            return value
+    return plain(fallback)
 
 
 # -- job requests ----------------------------------------------------------------------
@@ -204,6 +234,7 @@ def job_to_pb(job: Job) -> pb.Job:
         last_event_seq=job.last_seq,
         owner=job.owner,
         progress=struct(job.progress),
+        progress_json=json_text(job.progress),
         result_expired_at=timestamp(job.result_expired_at),
         namespace=job.request.namespace,
         annotations=job.request.annotations,
@@ -246,7 +277,7 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
         attempt=message.attempt,
         last_seq=message.last_event_seq,
         timings=dict(message.timings),
-        progress=plain(message.progress),
+        progress=preferred_json(message.progress_json, message.progress),
         result_expired_at=(
             seconds_of(message.result_expired_at) if message.HasField("result_expired_at") else None
         ),
@@ -262,6 +293,7 @@ def event_to_pb(event: JobEvent) -> pb.JobEvent:
         message=event.message,
         timestamp=timestamp(event.timestamp),
         data=struct(event.data),
+        data_json=json_text(event.data),
         terminal=event.terminal,
     )
 
@@ -274,7 +306,7 @@ def event_from_pb(message: pb.JobEvent) -> JobEvent:
         kind=message.kind,
         timestamp=seconds_of(message.timestamp),
         message=message.message,
-        data=plain(message.data),
+        data=preferred_json(message.data_json, message.data),
     )
 
 
@@ -307,6 +339,7 @@ def result_to_pb(result: JobResult, state: JobState = JobState.DONE) -> pb.JobRe
         calibration_id=result.calibration_id,
         timings=result.timings,
         compile_report=struct(result.compile_report),
+        compile_report_json=json_text(result.compile_report),
         summary=struct(result.summary),
         summary_json=json_text(result.summary),
     )
@@ -323,9 +356,8 @@ def result_from_pb(message: pb.JobResults) -> JobResult:
         seed=message.seed if message.HasField("seed") else None,
         calibration_id=message.calibration_id,
         timings=dict(message.timings),
-        compile_report=plain(message.compile_report),
-        # summary_json keeps JSON types (an int stays an int); the Struct is for old servers.
-        summary=_stored_json(message.summary_json) if message.summary_json else plain(message.summary),
+        compile_report=preferred_json(message.compile_report_json, message.compile_report),
+        summary=preferred_json(message.summary_json, message.summary),
     )
 
 

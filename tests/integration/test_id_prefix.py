@@ -14,11 +14,13 @@ import pytest
 
 from eigen.client import Client
 from eigen.errors import InvalidArgument, NotFound
+from eigen.jobfile import load_job_file
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
 from tests.integration.helpers import details, job, wait
 
 pytestmark = pytest.mark.integration
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # 17 uuid ids surely share a first hex digit (16 digits): an ambiguous one-digit prefix.
 JOBS = 20
@@ -157,3 +159,12 @@ def test_compile_report_integers_arrive_as_integers(
     report = client.results(ids[0]).compile_report
     depth = report["after"]["depth"]
     assert type(depth) is int and depth > 0
+
+
+def test_progress_and_event_integers_arrive_as_integers(client: Client) -> None:
+    request = load_job_file(EXAMPLES / "vqe-h2" / "job.yaml")
+    job_id = client.submit(request.model_copy(update={"options": {"max_iters": "15"}})).id
+    progress = [event for event in client.watch(job_id) if event.kind == "progress"]
+    assert progress
+    for data in [event.data for event in progress] + [client.get(job_id).progress]:
+        assert [type(data[key]) for key in ("iteration", "evaluations", "max_iters")] == [int, int, int]

@@ -20,14 +20,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings.exceptions import SettingsError
 
+from eigen.config.errors import InvalidSetting, invalid_settings
 from eigen.config.yaml_source import YamlFileSource
 
 Role = Literal["all", "api", "kernel", "compiler", "driver-manager"]
@@ -135,6 +137,16 @@ class Settings(BaseSettings):
         default="", description="OTLP collector for traces: host:4317 or http://host:4318/v1/traces"
     )
     log_format: Literal["json", "console"] = Field(default="json", description="log lines: json or console")
+
+    def __init__(self, **values: Any) -> None:
+        """Load and validate; a bad value is an :class:`~eigen.config.errors.InvalidSetting`
+        naming the setting and its variable (one line), not pydantic's report."""
+        try:
+            super().__init__(**values)
+        except InvalidSetting:
+            raise
+        except (ValidationError, SettingsError) as exc:
+            raise invalid_settings(exc, {"config_file": CONFIG_ENV}) from None
 
     @classmethod
     def settings_customise_sources(

@@ -1,19 +1,37 @@
-"""A CLI session: a client for the configured endpoint, or the embedded stack in process,
-and the mapping from errors to exit codes and one-line messages."""
+"""A CLI session: a client for the configured endpoint, the server that holds the local data
+folder, or the data folder itself (with the embedded stack started only when a command needs
+a kernel), and the mapping from errors to exit codes and one-line messages.
+
+With no endpoint (``--endpoint`` or ``EIGEN_ENDPOINT``), the session looks at the data
+folder (``EIGEN_DATA_DIR``, default ``~/.eigen``; see :mod:`eigen.server.datalock`):
+
+- a live process holds it (``eigen-server serve``, or another CLI's embedded stack): the
+  session talks to it at the address it recorded, and says so in one dim line on stderr.
+  One that records no address yet, serves on another host, or does not answer: exit 3 with
+  what to do. Never a second kernel on the folder (it would re-run the holder's jobs).
+- nobody holds it: reads are answered from the folder (:class:`eigen.cli.local.FolderClient`,
+  no qiskit, no stack); the first call that needs a kernel starts the embedded stack, which
+  then takes the folder's lock for the rest of the command.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from eigen.client.client import ENDPOINT_ENV, Client
-from eigen.errors import EigenError
+from eigen.errors import EigenError, Unavailable
+
+if TYPE_CHECKING:
+    from eigen.server.datalock import Holder
 
 USER_ERRORS = {
     "EIGEN_INVALID_ARGUMENT",
@@ -27,6 +45,11 @@ USER_ERRORS = {
 }
 NETWORK_ERRORS = {"EIGEN_UNAVAILABLE", "EIGEN_DEADLINE_EXCEEDED"}
 DATA_DIR_ENV = "EIGEN_DATA_DIR"
+# How long the session gives the folder's server to take its connection before it says so.
+HOLDER_CONNECT_S = 3.0
+# Set (to anything) to print, at exit, the top-level packages the command imported (tests).
+DEBUG_MODULES_ENV = "EIGEN_CLI_DEBUG_MODULES"
+_ANY_HOST = ("", "0.0.0.0", "::", "[::]")  # a server bound to every interface is reached on loopback
 
 
 def exit_code_for(error: EigenError) -> int:
@@ -37,11 +60,20 @@ def exit_code_for(error: EigenError) -> int:
     return 4
 
 
+def print_error(console: Console, error: EigenError) -> None:
+    # The message may quote user input: escaped, so "[/x]" in it is text, not markup.
+    console.print(f"[red]error[/red] {error.code}: {escape(str(error))}", markup=True, highlight=False)
+    for violation in error.violations:
+        console.print(f"  - {escape(violation.field)}: {escape(violation.description)}", highlight=False)
+
+
 class Session:
     def __init__(self, endpoint: str | None, console: Console) -> None:
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or ""
         self.console = console
+        # True while the stack may run in this process (no endpoint, no server on the folder)
         self.embedded = not self.endpoint
+        self.holder: Holder | None = None  # the server of the data folder this session uses
         self._server: Any = None
         self._client: Client | None = None
 
@@ -50,18 +82,16 @@ class Session:
         assert self._client is not None
         return self._client
 
-    def __enter__(self) -> Session:
-        if self.embedded:
-            # Only here does the CLI reach for the server package: no endpoint was given,
-            # so the whole stack runs in this process (see docs/cli.md).
-            from eigen.server.embedded import EmbeddedServer
+    @property
+    def stack_started(self) -> bool:
+        """Whether this session started the embedded stack (a kernel ran in this process)."""
+        return self._server is not None
 
-            data_dir = os.environ.get(DATA_DIR_ENV)
-            with self.console.status("starting the embedded Eigen stack..."):
-                self._server = EmbeddedServer(data_dir=Path(data_dir) if data_dir else None).start()
-            self._client = Client(self._server.address)
-        else:
-            self._client = Client(self.endpoint)
+    def __enter__(self) -> Session:
+        try:
+            self._client = Client(self.endpoint) if self.endpoint else self._open_folder()
+        except EigenError as exc:
+            self._fail(exc)
         return self
 
     def __exit__(
@@ -70,17 +100,105 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            self._client.close()
-        if self._server is not None:
-            self._server.stop()
+        self._close()
         if isinstance(exc, EigenError):
-            # The message may quote user input: escaped, so "[/x]" in it is text, not markup.
-            self.console.print(
-                f"[red]error[/red] {exc.code}: {escape(str(exc))}", markup=True, highlight=False
+            self._fail(exc)
+
+    def _fail(self, exc: EigenError) -> None:
+        self._close()
+        print_error(self.console, exc)
+        raise typer.Exit(exit_code_for(exc)) from None
+
+    def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        if os.environ.get(DEBUG_MODULES_ENV):
+            roots = sorted({name.partition(".")[0] for name in sys.modules})
+            print(f"{DEBUG_MODULES_ENV}: {' '.join(roots)}", file=sys.stderr)
+
+    # -- no endpoint: the data folder ---------------------------------------------------------
+    def _open_folder(self) -> Client:
+        # The CLI reaches for server-side modules only here, lazily (docs/cli.md): the folder
+        # lock, the settings, and the read-only view of the store (none of them import qiskit).
+        from eigen.cli.local import FolderClient
+        from eigen.server.datalock import read_holder
+        from eigen.server.folder_view import open_view, store_file
+
+        data_dir, database_url = _folder_settings()
+        holder = read_holder(data_dir)
+        if holder is not None and holder.alive:
+            self.embedded = False
+            self.holder = holder
+            return self._route(data_dir, holder)
+        path = store_file(data_dir, database_url)
+        view = open_view(path, data_dir) if path is not None else None
+        if view is None:  # a store only a kernel may open (PostgreSQL, another schema revision)
+            return self._start_stack()
+        return FolderClient(view, self._start_stack)
+
+    def _route(self, data_dir: Path, holder: Holder) -> Client:
+        """A client of the live holder of the folder, or Unavailable saying what to do."""
+        import grpc
+
+        from eigen.server.datalock import EMBEDDED
+
+        who = (
+            "the embedded Eigen stack of another eigen-cli" if holder.role == EMBEDDED else "the eigen-server"
+        )
+        pid = f"pid {holder.pid}" if holder.pid else "pid unknown"
+        other = " or use another EIGEN_DATA_DIR"
+        if holder.hostname and holder.hostname != socket.gethostname():
+            raise Unavailable(
+                f"{who} on host {holder.hostname} ({pid}) holds the data folder {data_dir}; "
+                f"give its address with --endpoint or EIGEN_ENDPOINT{other}"
             )
-            for violation in exc.violations:
-                self.console.print(
-                    f"  - {escape(violation.field)}: {escape(violation.description)}", highlight=False
-                )
-            raise typer.Exit(exit_code_for(exc)) from None
+        if not holder.address:
+            raise Unavailable(
+                f"{who} on the data folder {data_dir} ({pid}) is not serving yet: "
+                f"try again once it listens, give its address with --endpoint or EIGEN_ENDPOINT,{other}"
+            )
+        host, _, port = holder.address.rpartition(":")
+        address = f"127.0.0.1:{port}" if host in _ANY_HOST else holder.address
+        client = Client(address)
+        try:
+            grpc.channel_ready_future(client.channel).result(timeout=HOLDER_CONNECT_S)
+        except grpc.FutureTimeoutError:
+            client.close()
+            raise Unavailable(
+                f"{who} on the data folder {data_dir} ({pid}) does not answer at {address}: "
+                f"check it (or stop it) and try again,{other}"
+            ) from None
+        self.console.print(
+            f"using {who} on this data folder ({pid}, {address})", style="dim", highlight=False
+        )
+        return client
+
+    def _start_stack(self) -> Client:
+        """Start the embedded stack in this process (it takes the folder's lock, so a server
+        started since the folder was looked at makes this a clear error, not a second kernel)."""
+        from eigen.server.embedded import EmbeddedServer
+
+        data_dir = os.environ.get(DATA_DIR_ENV)
+        with self.console.status("starting the embedded Eigen stack..."):
+            self._server = EmbeddedServer(data_dir=Path(data_dir) if data_dir else None).start()
+        return Client(self._server.address)
+
+
+def _folder_settings() -> tuple[Path, str]:
+    """The data folder and database URL the embedded stack would start with.
+
+    ``Settings()`` reads EIGEN_* variables (names in any case) and the YAML file of
+    EIGEN_CONFIG; without such a file, the two keys come from the variables directly,
+    sparing a read the import of pydantic-settings (a fifth of its time)."""
+    env = {key.upper(): value for key, value in os.environ.items() if key.upper().startswith("EIGEN_")}
+    if "EIGEN_CONFIG" in env or "EIGEN_CONFIG_FILE" in env:
+        from eigen.config.settings import Settings
+
+        settings = Settings()
+        return settings.data_dir, settings.store_url if settings.database_url else ""
+    data_dir = env.get(DATA_DIR_ENV)
+    return (Path(data_dir) if data_dir else Path.home() / ".eigen"), env.get("EIGEN_DATABASE_URL", "")

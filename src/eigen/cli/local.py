@@ -1,0 +1,200 @@
+"""The client of an embedded CLI session: reads from the data folder, the rest from the stack.
+
+With no endpoint and no live holder of the data folder, ``status``, ``jobs``, ``results``,
+``watch`` of an ended job and ``backends`` are answered from the folder itself
+(:mod:`eigen.server.folder_view`: the store read-only, the device list recorded there) in
+milliseconds, without qiskit and without starting the stack. Whatever needs a kernel
+(``submit``, ``cancel``, following a job that has not ended, waiting for results, a device
+list not recorded yet) starts the embedded stack once, through ``start``, and from then on
+every call of the session goes to it.
+
+The view's answers are the server's: :class:`eigen.system_api.service.JobApi` over the view
+validates ids and page tokens and words NOT_FOUND and FAILED_PRECONDITION as a server does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any, Unpack
+
+from eigen.client.client import Client
+from eigen.client.futures import JobFuture
+from eigen.client.inputs import SubmitOptions, Submittable
+from eigen.models.job import Job, JobEvent
+from eigen.models.result import JobResult
+from eigen.models.state import JobState
+from eigen.models.target import Calibration, DeviceInfo
+from eigen.proto import convert
+from eigen.proto.api.v1 import jobs_pb2
+
+if TYPE_CHECKING:
+    from eigen.client.batch import BatchResult
+    from eigen.server.folder_view import FolderView
+    from eigen.system_api.service import JobApi
+
+
+class FolderClient(Client):
+    """A :class:`Client` that reads ``view`` and starts the stack (``start``, which returns
+    a client of it) for anything else.
+
+    It opens no channel of its own (``Client.__init__`` is not called: until ``start`` runs
+    there is no server to open one to); every public method of :class:`Client` is answered
+    here, from the view or by the stack's client.
+    """
+
+    def __init__(self, view: FolderView, start: Callable[[], Client]) -> None:
+        from eigen.server.folder_view import FolderKernel, recorded_devices
+        from eigen.system_api.service import JobApi
+
+        self.endpoint = f"the data folder {view.data_dir}"
+        self.view = view
+        self._start = start
+        self._stack: Client | None = None
+        self._kernel = FolderKernel(view, recorded_devices(view.data_dir))
+        self._api: JobApi = JobApi(self._kernel)
+        self.jobs = FolderJobs(self._api)  # type: ignore[assignment]  # what _call answers with
+
+    @property
+    def peer(self) -> str:
+        return f"Eigen on {self.endpoint}"
+
+    @property
+    def started(self) -> bool:
+        """Whether the session needed the stack (and started it)."""
+        return self._stack is not None
+
+    def stack(self) -> Client:
+        """The client of the embedded stack, started on first use."""
+        if self._stack is None:
+            self._stack = self._start()
+        return self._stack
+
+    # -- reads: from the folder while the stack is not running -------------------------------
+    def get(self, job_id: str) -> Job:
+        if self._stack is not None:
+            return self._stack.get(job_id)
+        return self._api.get(job_id)
+
+    def list_jobs(
+        self,
+        states: list[JobState] | None = None,
+        target: str = "",
+        labels: dict[str, str] | None = None,
+        page_size: int = 50,
+        page_token: str = "",
+    ) -> tuple[list[Job], str]:
+        if self._stack is not None:
+            return self._stack.list_jobs(states, target, labels, page_size, page_token)
+        from eigen.system_api.service import ListQuery
+
+        query = ListQuery(
+            states=tuple(states or ()),
+            target=target or None,
+            labels=dict(labels or {}),
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._api.list_jobs(query)
+
+    def watch(self, job_id: str, after_seq: int = 0) -> Generator[JobEvent, None, None]:
+        """The events of an ended job from the folder; a job that has not ended is followed
+        on the stack (whose kernel resumes it)."""
+        if self._stack is None and self._api.get(job_id).terminal:
+            yield from self._api.watch(job_id, after_seq)
+            return
+        yield from self.stack().watch(job_id, after_seq)
+
+    def wait(self, job_id: str) -> Job:
+        for _ in self.watch(job_id):
+            pass
+        return self.get(job_id)
+
+    def results(self, job_id: str, wait: float = 0.0) -> JobResult:
+        """From the folder, unless ``wait`` asks to wait for a job that has not ended (only
+        a kernel can end it)."""
+        if self._stack is None and (not wait or self._api.get(job_id).terminal):
+            return self._api.results(job_id)
+        return self.stack().results(job_id, wait=wait)
+
+    def backends(self) -> list[tuple[DeviceInfo, int]]:
+        """The device list recorded in the folder, with the jobs waiting in its store as the
+        queue depth; without a record (or one of other drivers), the stack's, recorded."""
+        if self._stack is None and self._kernel.devices is not None:
+            return self._api.backends()
+        from eigen.server.folder_view import record_devices
+
+        listed = self.stack().backends()
+        record_devices(self.view.data_dir, [device for device, _ in listed])
+        return listed
+
+    # -- everything else: the stack --------------------------------------------------------
+    def submit(
+        self, job: Submittable, idempotency_key: str = "", **options: Unpack[SubmitOptions]
+    ) -> JobFuture:
+        return self.stack().submit(job, idempotency_key, **options)
+
+    def submit_batch(self, jobs: Iterable[Submittable], **options: Unpack[SubmitOptions]) -> list[JobFuture]:
+        return self.stack().submit_batch(jobs, **options)
+
+    def future(self, job_id: str) -> JobFuture:
+        return self.stack().future(job_id)
+
+    def run_batch(
+        self,
+        jobs: Iterable[Submittable],
+        *,
+        max_in_flight: int = 32,
+        progress: bool = True,
+        on_progress: Callable[[int, int | None], object] | None = None,
+        timeout: float | None = None,
+        **options: Unpack[SubmitOptions],
+    ) -> BatchResult:
+        return self.stack().run_batch(
+            jobs,
+            max_in_flight=max_in_flight,
+            progress=progress,
+            on_progress=on_progress,
+            timeout=timeout,
+            **options,
+        )
+
+    def cancel(self, job_id: str) -> Job:
+        return self.stack().cancel(job_id)
+
+    def backend(self, name: str) -> DeviceInfo:
+        return self.stack().backend(name)
+
+    def calibration(self, name: str) -> Calibration:
+        return self.stack().calibration(name)
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self.view.close()
+
+    def resolve_job_id(self, prefix: str) -> str:
+        """:meth:`Client.resolve_job_id`, its one ListJobs call answered by the folder."""
+        if self._stack is not None:
+            return self._stack.resolve_job_id(prefix)
+        return super().resolve_job_id(prefix)
+
+    def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
+        """A call of :class:`Client`'s own methods, answered by :attr:`jobs` (the folder)."""
+        return method(request)
+
+
+class FolderJobs:
+    """The JobService calls that :class:`Client` methods inherited by :class:`FolderClient`
+    make, answered from the folder as the gRPC servicer answers them."""
+
+    def __init__(self, api: JobApi) -> None:
+        self._api = api
+
+    def ListJobs(self, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
+        from eigen.system_api.service import ListQuery
+
+        query = ListQuery(
+            id_prefix=request.id_prefix, page_size=request.page_size, page_token=request.page_token
+        )
+        found, token = self._api.list_jobs(query)
+        return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found], next_page_token=token)

@@ -20,6 +20,7 @@ import eigen
 from eigen.system_api.rest import problems
 from eigen.system_api.rest.backends import backends_router
 from eigen.system_api.rest.batch_stream import batch_stream_router
+from eigen.system_api.rest.docs_ui import install_docs
 from eigen.system_api.rest.health import ReadyCheck, api_checks, health_router
 from eigen.system_api.rest.jobs import jobs_router
 from eigen.system_api.rest.metrics import RequestMetricsMiddleware
@@ -52,7 +53,10 @@ def create_app(
         title="Eigen REST API",
         version=eigen.__version__,
         description=DESCRIPTION,
+        docs_url=None,  # install_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.closing = closing
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)

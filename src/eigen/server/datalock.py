@@ -23,6 +23,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from eigen import __version__
 from eigen.errors import FailedPrecondition
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE = "eigen.lock"
 OWNER_FILE = "eigen.owner.json"
@@ -171,8 +174,13 @@ class DataLock:
         """
         if self._fd is not None:
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(_lock_path(self.data_dir), os.O_RDWR | os.O_CREAT, 0o644)  # not inherited
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(_lock_path(self.data_dir), os.O_RDWR | os.O_CREAT, 0o644)  # not inherited
+        except OSError as exc:
+            raise FailedPrecondition(
+                f"data folder {self.data_dir}: cannot open {LOCK_FILE}: {exc.strerror or exc}"
+            ) from None
         deadline = time.monotonic() + _CONTENTION_S
         try:
             while not _try_lock(fd):
@@ -199,11 +207,7 @@ class DataLock:
             "role": role,
             "version": __version__,
         }
-        try:
-            self._write_record()
-        except BaseException:
-            self.release()
-            raise
+        self._write_record()
 
     def set_address(self, address: str) -> None:
         """Record the address of this holder's public gRPC endpoint, once its port is bound."""
@@ -218,14 +222,25 @@ class DataLock:
         if fd is None:
             return
         try:  # while the lock is held, the record is ours
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 _owner_path(self.data_dir).unlink()
         finally:
             os.close(fd)  # closing the only descriptor of the open file drops the lock
 
     def _write_record(self) -> None:
-        """Replace the record atomically: a reader sees the old one or the new one, whole."""
+        """Replace the record atomically: a reader sees the old one or the new one, whole.
+
+        Best effort: the lock alone keeps the folder safe, so a record that cannot be written
+        (a full disk, which the readiness check reports) only costs the address hint."""
         target = _owner_path(self.data_dir)
         partial = target.with_name(f".{OWNER_FILE}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps(self._record, indent=2) + "\n", encoding="utf-8")
-        os.replace(partial, target)
+        try:
+            partial.write_text(json.dumps(self._record, indent=2) + "\n", encoding="utf-8")
+            os.replace(partial, target)
+        except OSError as exc:
+            log.warning(
+                "cannot write the data folder's owner record", extra={"path": str(target), "error": str(exc)}
+            )
+            for stale in (partial, target):  # no record rather than a wrong one
+                with contextlib.suppress(OSError):
+                    stale.unlink()

@@ -206,3 +206,24 @@ def test_the_lock_is_not_inherited_by_child_processes(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait(30)
+
+
+def test_a_folder_that_cannot_hold_a_lock_is_a_failed_precondition(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(FailedPrecondition, match=r"data folder .*file.*: cannot open eigen\.lock"):
+        DataLock(tmp_path / "file").acquire("all")
+
+
+def test_an_unwritable_record_still_keeps_the_folder(tmp_path: Path) -> None:
+    """The record is a hint; the lock is the guarantee, and it holds without one."""
+    (tmp_path / OWNER_FILE).mkdir()  # the record cannot be replaced
+    lock = DataLock(tmp_path)
+    lock.acquire("all")
+    try:
+        lock.set_address("127.0.0.1:50051")
+        holder = read_holder(tmp_path)
+        assert holder is not None and holder.alive and holder.pid == 0
+        with pytest.raises(DataFolderInUse, match="pid unknown"):
+            DataLock(tmp_path).acquire("all")
+    finally:
+        lock.release()

@@ -146,7 +146,7 @@ def test_resolve_an_ambiguous_prefix_lists_the_candidates(client: Client, ids: l
 
 
 def test_resolve_refuses_a_bad_prefix(client: Client) -> None:
-    with pytest.raises(InvalidArgument, match="id_prefix"):
+    with pytest.raises(InvalidArgument, match=r"^job_id: 'ab!' is not a job id or its start"):
         client.resolve_job_id("ab!")
     with pytest.raises(InvalidArgument, match="job_id"):
         client.resolve_job_id("")

@@ -268,12 +268,19 @@ class Client:
         a call; any other text is looked up with one ListJobs ``id_prefix`` call, where an
         exact match wins. No such job: NotFound naming the prefix. Several: InvalidArgument
         listing up to 10 of them, each cut to what tells it from the others."""
+        import re
+
         from eigen.errors import InvalidArgument, NotFound, quote  # here: one method's needs
+        from eigen.models.job import JOB_ID_PATTERN
 
         if len(prefix) == 32 and all(c in "0123456789abcdef" for c in prefix):
             return prefix
         if not prefix:
             raise InvalidArgument.for_field("job_id", "is required")
+        if not re.fullmatch(JOB_ID_PATTERN, prefix):  # said here: the user typed a job id
+            raise InvalidArgument.for_field(
+                "job_id", f"{quote(prefix)} is not a job id or its start (1-64 of A-Z a-z 0-9 _ -)"
+            )
         request = jobs_pb2.ListJobsRequest(id_prefix=prefix, page_size=11)
         ids = [job.id for job in self._call(self.jobs.ListJobs, request).jobs]
         if prefix in ids or len(ids) == 1:

@@ -1,11 +1,11 @@
-"""``eigen-cli``: submit jobs and read their state and results.
+"""eigen-cli: submit quantum jobs and read their state and results.
 
-The endpoint comes from ``--endpoint`` or ``EIGEN_ENDPOINT``; with neither, the CLI runs the
-embedded stack in this process on the local data folder (``EIGEN_DATA_DIR``, default
-``~/.eigen``), so a later ``status`` or ``results`` finds the job.
+The server is --endpoint HOST:PORT or EIGEN_ENDPOINT; with neither, the CLI runs the
+embedded stack on the local data folder (EIGEN_DATA_DIR, default ~/.eigen), so a later
+status or results finds the job.
 
-Exit codes: 0 success, 2 user error, 3 network error, 4 server error or a job that ended
-other than DONE.
+Exit codes: 0 success, 2 user error, 3 network error, 4 server error or a job that
+ended other than DONE.
 """
 
 from __future__ import annotations
@@ -19,15 +19,55 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from eigen.cli import interrupt, render
+import eigen
+from eigen.cli import render
 from eigen.cli.session import Session, exit_code_for
 from eigen.client import SubmitOptions
-from eigen.errors import EigenError
+from eigen.errors import EigenError, InvalidArgument
 from eigen.models.state import JobState
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# Plain help (click's formatter): docstrings read as written, flags show as flags
+# (typer's rich help prints "--watch <bool>"), and it fits any terminal width.
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"eigen-cli {eigen.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """eigen-cli: submit quantum jobs and read their state and results."""
+
+
+def _job_path(positional: Path | None, option: Path | None) -> Path:
+    """The job file, given as ``submit job.yaml`` or ``submit --job job.yaml``."""
+    if positional is not None and option is not None and positional != option:
+        raise InvalidArgument.for_field("--job", "give the job file once (as JOB_FILE or --job)")
+    path = positional or option
+    if path is None:
+        raise InvalidArgument.for_field("JOB_FILE", "missing: eigen-cli submit JOB_FILE (or --job FILE)")
+    return path
+
+
+def _job_id(session: Session, text: str) -> str:
+    """A full job id from the id or a unique prefix of it (as tables show them)."""
+    return session.client.resolve_job_id(text)
+
+
+JobFileArg = Annotated[
+    Path | None, typer.Argument(metavar="JOB_FILE", help="path to job.yaml", show_default=False)
+]
+JobIdArg = Annotated[str, typer.Argument(metavar="JOB_ID", help="the job id or a unique prefix of it")]
 
 EndpointOpt = Annotated[
     str | None,
@@ -38,7 +78,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON out
 
 @app.command()
 def submit(
-    job: Annotated[Path, typer.Option("--job", "-j", help="path to job.yaml")],
+    job_file: JobFileArg = None,
+    job: Annotated[Path | None, typer.Option("--job", "-j", help="path to job.yaml (or JOB_FILE)")] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow the job until it ends")] = False,
     as_json: JsonOpt = False,
     idempotency_key: Annotated[str, typer.Option(help="same key + same job = same job id")] = "",
@@ -51,8 +92,10 @@ def submit(
     priority: Annotated[int | None, typer.Option(help="priority 0-100 instead")] = None,
     endpoint: EndpointOpt = None,
 ) -> None:
-    """Submit a job described by a job.yaml. The flags override the file (and the file
-    overrides the program's @hybrid_program settings)."""
+    """Submit the job described by JOB_FILE (a job.yaml).
+
+    The flags override the file, and the file overrides the program's @hybrid_program
+    settings."""
     overrides: SubmitOptions = {}
     if target is not None:
         overrides["target"] = target
@@ -64,43 +107,31 @@ def submit(
         overrides["optimization_level"] = optimization_level
     if priority is not None:
         overrides["priority"] = priority
-    key = interrupt.submission_key(idempotency_key)  # known here, to find the job after Ctrl-C
-    accepted_id = ""
-    interrupted: interrupt.Where | None = None
     with Session(endpoint, err) as session:
-        try:
-            accepted = session.client.submit(job, idempotency_key=key, **overrides)
-            accepted_id = accepted.id
-            follow = watch or session.embedded  # an embedded job runs inside this process
-            if not as_json:
-                out.print(f"submitted job [bold]{accepted.id}[/bold] ({accepted.request.name})")
-            final = (
-                render.follow(session.client, accepted.id, err, quiet=as_json or not watch)
-                if follow
-                else accepted
-            )
-            if as_json:
-                out.print_json(json.dumps(render.job_dict(final)))
-            elif follow:
-                out.print(render.state_line(final))
-                if final.state is JobState.DONE and watch:
-                    render.print_results(out, session.client.results(final.id))
-            code = render.job_exit_code(final) if follow else 0
-        except KeyboardInterrupt:  # Ctrl-C: said once the stack (if embedded) has stopped
-            code = interrupt.EXIT_CODE
-            interrupted = interrupt.Where.of(session, endpoint)
-            if session.stack_started:
-                err.print("interrupted: stopping the embedded Eigen stack...", highlight=False)
-    if interrupted is not None:
-        interrupt.report(err, interrupted, job_id=accepted_id, key=key)
-    raise typer.Exit(code)
+        job = _job_path(job_file, job)
+        accepted = session.client.submit(job, idempotency_key=idempotency_key, **overrides)
+        follow = watch or session.embedded  # an embedded job runs inside this process
+        if not as_json:
+            out.print(f"submitted job [bold]{accepted.id}[/bold] ({escape(accepted.request.name)})")
+        final = (
+            render.follow(session.client, accepted.id, err, quiet=as_json or not watch)
+            if follow
+            else accepted
+        )
+        if as_json:
+            out.print_json(json.dumps(render.job_dict(final)))
+        elif follow:
+            out.print(render.state_line(final))
+            if final.state is JobState.DONE and watch:
+                render.print_results(out, session.client.results(final.id))
+        raise typer.Exit(render.job_exit_code(final) if follow else 0)
 
 
 @app.command()
-def status(job_id: str, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+def status(job_id: JobIdArg, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
     """Show the state of a job."""
     with Session(endpoint, err) as session:
-        job = session.client.get(job_id)
+        job = session.client.get(_job_id(session, job_id))
         if as_json:
             out.print_json(json.dumps(render.job_dict(job)))
         else:
@@ -108,17 +139,17 @@ def status(job_id: str, as_json: JsonOpt = False, endpoint: EndpointOpt = None) 
 
 
 @app.command()
-def watch(job_id: str, endpoint: EndpointOpt = None) -> None:
+def watch(job_id: JobIdArg, endpoint: EndpointOpt = None) -> None:
     """Follow a job's events until it ends."""
     with Session(endpoint, err) as session:
-        final = render.follow(session.client, job_id, out, quiet=False)
+        final = render.follow(session.client, _job_id(session, job_id), out, quiet=False)
         out.print(render.state_line(final))
         raise typer.Exit(render.job_exit_code(final))
 
 
 @app.command()
 def results(
-    job_id: str,
+    job_id: JobIdArg,
     as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="write the convergence curve (PNG)")] = None,
     wait: Annotated[
@@ -126,9 +157,12 @@ def results(
     ] = 0.0,
     endpoint: EndpointOpt = None,
 ) -> None:
-    """Print the results of a finished job (counts as a table with a bar per outcome)."""
+    """Print the results of a finished job.
+
+    Counts with a bar per outcome, expectation values with their standard errors, and a
+    hybrid job's summary."""
     with Session(endpoint, err) as session:
-        result = session.client.results(job_id, wait=wait)
+        result = session.client.results(_job_id(session, job_id), wait=wait)
         if plot is not None:
             from eigen.cli.plot import plot_convergence
 
@@ -141,10 +175,10 @@ def results(
 
 
 @app.command()
-def cancel(job_id: str, endpoint: EndpointOpt = None) -> None:
+def cancel(job_id: JobIdArg, endpoint: EndpointOpt = None) -> None:
     """Cancel a job that has not ended."""
     with Session(endpoint, err) as session:
-        job = session.client.cancel(job_id)
+        job = session.client.cancel(_job_id(session, job_id))
         out.print(render.state_line(job))
 
 
@@ -184,16 +218,21 @@ def backends(as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
 
 @app.command("compile")
 def compile_job(
-    job: Annotated[Path, typer.Option("--job", "-j", help="path to job.yaml")],
     out_file: Annotated[Path, typer.Option("--out", "-o", help="OpenQASM 3 file (.json: AQO)")],
+    job_file: JobFileArg = None,
+    job: Annotated[Path | None, typer.Option("--job", "-j", help="path to job.yaml (or JOB_FILE)")] = None,
 ) -> None:
-    """Compile a job for its target, locally, and write the compiled circuit."""
+    """Compile a job locally and write the compiled circuit.
+
+    Compiles for the job's target in this process (no server) and writes OpenQASM 3, or
+    AQO JSON when the output file ends in .json."""
     from eigen.cli.local_compile import compile_to_file
 
     try:
-        report = compile_to_file(job, out_file)
+        report = compile_to_file(_job_path(job_file, job), out_file)
     except EigenError as exc:
-        err.print(f"[red]error[/red] {exc.code}: {escape(str(exc))}", highlight=False)
+        for line in render.error_lines(exc):
+            err.print(line, highlight=False)
         raise typer.Exit(exit_code_for(exc)) from None
     out.print(f"wrote {escape(str(out_file))} (depth {report.get('after', {}).get('depth', '?')})")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eigen.client.client import Client
-from eigen.errors import InvalidArgument, quote
+from eigen.errors import EigenError, InvalidArgument, quote
 from eigen.models.job import Job
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
@@ -20,6 +22,52 @@ from eigen.models.target import DeviceInfo
 
 BAR_WIDTH = 40
 MAX_ROWS = 64
+SHORT_ID = 12
+"""Tables show the first 12 characters of a job id (like ``docker ps``); ``--json`` and
+``status`` show it whole, and every command that takes an id accepts a unique prefix."""
+PROGRESS_EVERY = 10
+"""Without a terminal, ``follow`` prints one line per state change and per this many
+iterations of a hybrid loop (a log stays readable; a spinner would only add noise)."""
+INTEGER_PROGRESS = ("iteration", "evaluations", "max_iters", "shots", "shots_per_basis")
+"""Progress counters that are integers: a ``google.protobuf.Struct`` carries every number
+as a double, so ``27`` arrives as ``27.0`` from a server that sends no ``progress_json``."""
+
+
+STAGES = ("queue_s", "compile_s", "execute_s", "optimizer_s")
+"""The order ``status`` lists a job's timings in (the order it went through them)."""
+
+
+def short_id(job_id: str) -> str:
+    return job_id[:SHORT_ID]
+
+
+def iso_time(seconds: float | None) -> str:
+    """Local time to the second, the way ``jobs`` and ``status`` show it (no fraction)."""
+    if seconds is None:
+        return ""
+    return dt.datetime.fromtimestamp(seconds).isoformat(timespec="seconds")
+
+
+def duration(seconds: float) -> str:
+    """``0.0067`` -> ``6.7 ms``, ``0.367`` -> ``0.37 s``, ``75`` -> ``1 min 15 s``."""
+    if seconds < 0.1:
+        return f"{seconds * 1000:.2g} ms" if seconds < 0.01 else f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.2g} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def typed_progress(progress: dict[str, object]) -> dict[str, object]:
+    """The progress with its counters as integers (see :data:`INTEGER_PROGRESS`)."""
+    typed = dict(progress)
+    for key in INTEGER_PROGRESS:
+        value = typed.get(key)
+        if isinstance(value, float) and value.is_integer():
+            typed[key] = int(value)
+    return typed
 
 
 def parse_state(text: str) -> JobState:
@@ -40,6 +88,35 @@ def parse_labels(items: list[str]) -> dict[str, str]:
     return labels
 
 
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+HINTS = {
+    "spec.shots": ("metadata", "did you mean spec.metadata.shots?"),
+    "spec.seed": ("metadata", "did you mean spec.metadata.seed?"),
+    "spec.program": ("path:", "program needs path: or source:"),
+}
+"""Per field: a hint, unless the description already says the word before it."""
+
+
+def error_lines(error: EigenError, endpoint: str = "") -> list[str]:
+    """How the CLI prints an error (rich markup, user text escaped): ``error CODE:
+    message`` once, then only the field lines the message does not already say, then a
+    hint where one is obvious (an endpoint written as a URL, a key in the wrong place)."""
+    message = str(error)
+    lines = [f"[red]error[/red] {error.code}: {escape(message)}"]
+    hints = []
+    for violation in error.violations:
+        text = f"{violation.field}: {violation.description}"
+        if text not in message:
+            lines.append(f"  - {escape(text)}")
+        said, hint = HINTS.get(violation.field, ("", ""))
+        if hint and said not in violation.description and hint not in hints:
+            hints.append(hint)
+    if endpoint and URL.match(endpoint) and error.code == "EIGEN_UNAVAILABLE":
+        hints.append("use host:port (or https://host:port for TLS), not a URL")
+    lines += [f"  hint: {escape(hint)}" for hint in hints]
+    return lines
+
+
 def job_exit_code(job: Job) -> int:
     return 0 if job.state is JobState.DONE else 4
 
@@ -52,8 +129,33 @@ def state_line(job: Job) -> str:
     return line
 
 
+def progress_text(job_id: str, state: JobState, data: dict[str, object]) -> str:
+    """``job 1a2b3c4d5e6f: RUNNING iteration 20/200 energy -1.234567``."""
+    text = f"job {short_id(job_id)}: {state.value}"
+    data = typed_progress(data)
+    if "iteration" in data:
+        text += f" iteration {data['iteration']}"
+        if data.get("max_iters"):
+            text += f"/{data['max_iters']}"
+        energy = data.get("energy")
+        if isinstance(energy, int | float):
+            text += f" energy {float(energy):.6f}"
+    return text
+
+
 def follow(client: Client, job_id: str, console: Console, quiet: bool) -> Job:
-    """Follow WatchJob with a progress display until the job ends; returns the final job."""
+    """Follow WatchJob until the job ends; returns the final job.
+
+    On a terminal one transient line (spinner, state, iteration, bar, elapsed time); to a
+    pipe or a file one plain line per state change and per :data:`PROGRESS_EVERY`
+    iterations, so a log or CI output shows what happened without control characters."""
+    if not console.is_terminal:
+        if not quiet:
+            _follow_plain(client, job_id, console)
+        else:
+            for _ in client.watch(job_id):
+                pass
+        return client.get(job_id)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -63,18 +165,26 @@ def follow(client: Client, job_id: str, console: Console, quiet: bool) -> Job:
         transient=True,
         disable=quiet,
     ) as progress:
-        task = progress.add_task(f"job {job_id[:12]}: waiting", total=None)
+        task = progress.add_task(f"job {short_id(job_id)}: waiting", total=None)
         for event in client.watch(job_id):
-            text = f"job {job_id[:12]}: {event.state.value}"
-            data = event.data
-            if event.kind == "progress" and "iteration" in data:
-                text += f" iteration {data['iteration']}"
-                if "energy" in data:
-                    text += f" energy {float(data['energy']):.6f}"
-                if data.get("max_iters"):
-                    progress.update(task, total=float(data["max_iters"]), completed=float(data["iteration"]))
-            progress.update(task, description=text)
+            data = typed_progress(event.data) if event.kind == "progress" else {}
+            total, done = data.get("max_iters"), data.get("iteration")
+            if isinstance(total, int) and isinstance(done, int):
+                progress.update(task, total=float(total), completed=float(done))
+            progress.update(task, description=progress_text(job_id, event.state, data))
     return client.get(job_id)
+
+
+def _follow_plain(client: Client, job_id: str, console: Console) -> None:
+    last_state: JobState | None = None
+    for event in client.watch(job_id):
+        if event.kind == "progress":
+            iteration = typed_progress(event.data).get("iteration")
+            if isinstance(iteration, int) and (iteration == 1 or iteration % PROGRESS_EVERY == 0):
+                console.print(Text(progress_text(job_id, event.state, event.data)), highlight=False)
+        elif event.state is not last_state and not event.terminal:
+            console.print(Text(progress_text(job_id, event.state, {})), highlight=False)
+        last_state = event.state
 
 
 def job_dict(job: Job) -> dict[str, object]:
@@ -98,7 +208,7 @@ def job_dict(job: Job) -> dict[str, object]:
         "program_uri": job.request.program_uri,
         "extensions": job.request.extensions,
         "timings": job.timings,
-        "progress": job.progress,
+        "progress": typed_progress(job.progress),
     }
 
 
@@ -125,14 +235,68 @@ def result_dict(result: JobResult) -> dict[str, object]:
 
 
 def print_job(console: Console, job: Job) -> None:
+    """``status``: one row per field that has a value; times in ISO form, timings and
+    progress as readable text, the kept JobSpec sections one row each."""
     table = Table(show_header=False, box=None)
-    for key, value in job_dict(job).items():
+    rows = job_dict(job)
+    for key in ("created_at", "started_at", "finished_at"):
+        rows[key] = iso_time(getattr(job, key))
+    if job.finished_at is not None and job.started_at is not None:
+        rows["finished_at"] = f"{rows['finished_at']} (ran {duration(job.finished_at - job.started_at)})"
+    rows["timings"] = ", ".join(
+        f"{name.removesuffix('_s')} {duration(job.timings[name])}"
+        for name in sorted(job.timings, key=lambda n: (STAGES.index(n) if n in STAGES else len(STAGES), n))
+    )
+    rows["labels"] = ", ".join(f"{k}={v}" for k, v in job.request.labels.items())
+    rows["annotations"] = ", ".join(f"{k}={v}" for k, v in job.request.annotations.items())
+    progress = typed_progress(job.progress)
+    rows["progress"] = progress_summary(progress)
+    for key, value in rows.items():
+        name = key.removesuffix("_at") if key.endswith("_at") else key
         if key == "extensions" and isinstance(value, dict):
             for section, content in value.items():  # one row per kept JobSpec section
                 table.add_row(f"[bold]{key}[/bold]", Text(f"{section}: {_json(content)}"))
         elif value not in (None, {}, ""):
-            table.add_row(f"[bold]{key}[/bold]", Text(_json(value)))  # user text, not markup
+            table.add_row(f"[bold]{name}[/bold]", Text(_json(value)))  # user text, not markup
+    parameters = progress.get("parameters")
+    if isinstance(parameters, dict) and parameters:
+        table.add_row("[bold]parameters[/bold]", Text(bindings_text(parameters)))
     console.print(table)
+
+
+def progress_summary(progress: dict[str, object]) -> str:
+    """``iteration 62/200, evaluations 82, energy -1.8572750262 ± 0.001``."""
+    parts = []
+    if "iteration" in progress:
+        total = f"/{progress['max_iters']}" if progress.get("max_iters") else ""
+        parts.append(f"iteration {progress['iteration']}{total}")
+    if "evaluations" in progress:
+        parts.append(f"evaluations {progress['evaluations']}")
+    if isinstance(progress.get("energy"), int | float):
+        energy = f"energy {_number(progress['energy'])}"
+        if progress.get("std_error"):
+            energy += f" ± {_number(progress['std_error'])}"
+        parts.append(energy)
+    known = {"iteration", "max_iters", "evaluations", "energy", "std_error", "parameters"}
+    parts += [f"{k} {_json(v)}" for k, v in progress.items() if k not in known]
+    return ", ".join(parts)
+
+
+def bindings_text(bindings: dict[str, object], order: Iterable[str] = ()) -> str:
+    """``theta=0.5, phi=1``: in ``order`` (the declaration order, where known), the rest
+    in natural order (``t2`` before ``t10``), so the same job always reads the same."""
+    ordered = [name for name in order if name in bindings]
+    ordered += sorted((n for n in bindings if n not in ordered), key=_natural)
+    return ", ".join(f"{name}={_short(bindings[name])}" for name in ordered)
+
+
+def _short(value: object) -> str:
+    """A number to 6 significant digits (a title, not the data: ``--json`` has it all)."""
+    return f"{value:.6g}" if isinstance(value, float) else _number(value)
+
+
+def _natural(name: str) -> list[object]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def _json(value: object) -> str:
@@ -143,30 +307,68 @@ def _json(value: object) -> str:
 
 
 def print_results(console: Console, result: JobResult) -> None:
-    console.print(f"backend {result.backend}  seed {result.seed}  calibration {result.calibration_id or '-'}")
+    """``results``: the backend (and seed, calibration when there are), the hybrid summary
+    or the returned values, then per experiment its counts (none in exact mode) and its
+    expectation values, labelled, with standard errors when they come from shots."""
+    header = f"backend {result.backend}"
+    if result.seed is not None:
+        header += f"  seed {result.seed}"
+    if result.calibration_id:
+        header += f"  calibration {result.calibration_id}"
+    console.print(Text(header), highlight=False)
     if "energy" in result.summary:
         print_hybrid_summary(console, result.summary)
     elif "returns" in result.summary:
         print_returns(console, result.summary["returns"])
     if "returned" in result.summary:  # a return value that is not a dict
         print_returns(console, result.summary["returned"])
+    order = _declaration_order(result)
+    labels = _observable_labels(result.summary)
+    exact = result.summary.get("estimator") == "exact"
     for index, experiment in enumerate(result.experiments):
-        title = f"experiment {index}" + (f" {experiment.bindings}" if experiment.bindings else "")
-        table = Table(title=title)
-        table.add_column("outcome", style="bold")
-        table.add_column("count", justify="right")
-        table.add_column("probability", justify="right")
-        table.add_column("")
-        total = sum(experiment.counts.values()) or 1
-        ranked = sorted(experiment.counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        for outcome, count in ranked[:MAX_ROWS]:
-            share = count / total
-            table.add_row(outcome, str(count), f"{share:.4f}", "█" * max(1, round(share * BAR_WIDTH)))
-        if len(ranked) > MAX_ROWS:
-            table.add_row("...", f"{len(ranked) - MAX_ROWS} more outcomes", "", "")
-        console.print(table)
-        if experiment.expectation_values:
-            console.print(f"expectation values: {experiment.expectation_values}")
+        title = f"experiment {index}"
+        if experiment.bindings:
+            title += f" ({bindings_text(dict(experiment.bindings), order)})"
+        console.print(Text(title, style="bold"), highlight=False)
+        if experiment.counts:
+            console.print(_counts_table(experiment.counts))
+        for number, value in enumerate(experiment.expectation_values):
+            label = labels[number] if number < len(labels) else f"observable {number}"
+            line = f"  {label}: {_number(value)}"
+            errors = experiment.standard_errors
+            if experiment.shots and not exact and number < len(errors):
+                line += f" ± {errors[number]:.2g}"
+            console.print(Text(line), highlight=False)
+
+
+def _counts_table(counts: dict[str, int]) -> Table:
+    table = Table()
+    table.add_column("outcome", style="bold")
+    table.add_column("count", justify="right")
+    table.add_column("probability", justify="right")
+    table.add_column("")
+    total = sum(counts.values()) or 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    for outcome, count in ranked[:MAX_ROWS]:
+        share = count / total
+        table.add_row(outcome, str(count), f"{share:.4f}", "█" * max(1, round(share * BAR_WIDTH)))
+    if len(ranked) > MAX_ROWS:
+        table.add_row("...", f"{len(ranked) - MAX_ROWS} more outcomes", "", "")
+    return table
+
+
+def _declaration_order(result: JobResult) -> list[str]:
+    """The parameter names in the order the program declares them, where the result says:
+    a hybrid job's optimal parameters keep it (the summary travels as JSON), and so does
+    a compile report's ``parameters`` list when the compiler gives one."""
+    parameters = result.summary.get("optimal_parameters") or result.compile_report.get("parameters")
+    return [str(name) for name in parameters] if isinstance(parameters, dict | list) else []
+
+
+def _observable_labels(summary: dict[str, object]) -> list[str]:
+    """A hybrid job's ``ExpectationValue`` names; other jobs' observables go by index."""
+    named = summary.get("expectation_values")
+    return [str(name) for name in named] if isinstance(named, dict) else []
 
 
 def print_returns(console: Console, returns: object) -> None:
@@ -181,20 +383,23 @@ def print_returns(console: Console, returns: object) -> None:
 
 
 def print_jobs(console: Console, jobs: list[Job], token: str) -> None:
-    table = Table()
-    for column in ("id", "name", "namespace", "state", "target", "priority", "created"):
-        table.add_column(column)
+    """``jobs``: short ids that are never cut, the namespace only when not all default."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    namespaces = any(job.request.namespace != "default" for job in jobs)
+    table.add_column("id", no_wrap=True, min_width=SHORT_ID)
+    table.add_column("name", overflow="fold")
+    if namespaces:
+        table.add_column("namespace", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("target", overflow="fold")
+    table.add_column("pri", justify="right")
+    table.add_column("created", no_wrap=True)
     for job in jobs:
-        created = dt.datetime.fromtimestamp(job.created_at).isoformat(timespec="seconds")
-        table.add_row(
-            job.id,
-            job.request.name,
-            Text(job.request.namespace),
-            job.state.value,
-            Text(job.request.target),
-            str(job.request.priority),
-            created,
-        )
+        row: list[str | Text] = [short_id(job.id), Text(job.request.name)]
+        if namespaces:
+            row.append(Text(job.request.namespace))
+        row += [job.state.value, Text(job.request.target), str(job.request.priority)]
+        table.add_row(*row, iso_time(job.created_at))
     console.print(table)
     if token:
         console.print(f"next page: --page-token {token}")
@@ -218,18 +423,23 @@ def device_dict(device: DeviceInfo, queue_depth: int) -> dict[str, object]:
 
 
 def print_backends(console: Console, listed: list[tuple[DeviceInfo, int]]) -> None:
-    table = Table()
-    for column in ("name", "qubits", "status", "kind", "queue", "description"):
-        table.add_column(column)
+    """``backends``: what fits 80 columns (the descriptions are in ``--json``)."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("aliases", overflow="fold")
+    for column in ("qubits", "queue"):
+        table.add_column(column, justify="right")
+    table.add_column("status")
+    table.add_column("kind")
     for device, depth in listed:
         kind = "emulator (noisy)" if device.noisy else ("stabilizer" if device.clifford_only else "simulator")
         table.add_row(
             device.name,
+            ", ".join(device.aliases) or "-",
             str(device.num_qubits),
+            str(depth),
             device.status.value,
             kind,
-            str(depth),
-            device.description,
         )
     console.print(table)
 
@@ -265,7 +475,7 @@ def print_hybrid_summary(console: Console, summary: dict[str, object]) -> None:
             table.add_row(key, _number(summary[key]))
     parameters = summary.get("optimal_parameters") or {}
     if isinstance(parameters, dict):
-        for name, value in sorted(parameters.items()):
+        for name, value in parameters.items():  # declaration order (the summary is JSON)
             table.add_row(Text(f"parameter {name}"), _number(value))
     returns = summary.get("returns")
     if isinstance(returns, dict):

@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+import eigen
 from eigen.server.admin import config_app, gc, migrate
 from eigen.server.serve import serve
 
-app = typer.Typer(add_completion=False, help="Eigen server: system-api, kernel, compiler, driver-manager.")
+app = typer.Typer(
+    add_completion=False,
+    help="Eigen server: system-api, kernel, compiler, driver-manager.",
+    rich_markup_mode=None,  # plain help: flags as flags, docstrings as written
+)
 app.command()(serve)
 app.command()(migrate)
 app.command()(gc)
 app.add_typer(config_app, name="config")
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"eigen-server {eigen.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
     """Eigen server."""
 
 

@@ -139,3 +139,13 @@ def test_trace_and_caller_cross_every_edge(api_address: str, logs: Path) -> None
         traced = [line for line in lines if line.get("trace_id") == trace_id]
         assert traced, f"{role} saw no call of trace {trace_id}"
         assert {line["caller"] for line in traced} == {"tracer"}
+
+
+def test_a_short_job_id_resolves_across_four_processes(api_address: str) -> None:
+    """The id prefix filter crosses api -> kernel: a prefix lists its jobs, not every job."""
+    with Client(api_address) as client:
+        first = client.submit(EXAMPLES / "bell-qasm3" / "job.yaml", shots=10)
+        client.submit(EXAMPLES / "bell-qasm3" / "job.yaml", shots=10)
+        listed = client.jobs.ListJobs(jobs_pb2.ListJobsRequest(id_prefix=first.id[:20], page_size=5))
+        assert [job.id for job in listed.jobs] == [first.id]
+        assert client.resolve_job_id(first.id[:20]) == first.id

@@ -84,6 +84,7 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
                 created_before=query.created_before,
                 limit=min(max(query.page_size, 1), MAX_PAGE_SIZE + 1),
                 before=decode_page_token(query.page_token) if query.page_token else None,
+                id_prefix=query.id_prefix or None,
             ),
         )
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found])

@@ -109,6 +109,7 @@ class RemoteKernel(_Remote):
             target=query.target or "",
             labels=query.labels,
             page_size=query.limit,
+            id_prefix=query.id_prefix or "",
         )
         if query.created_after is not None:
             request.created_after.CopyFrom(convert.timestamp(query.created_after))

@@ -87,9 +87,12 @@ class Interrupted:
         return found.group(1)
 
 
-def ctrl_c_once_running(args: list[str], cwd: Path, env: dict[str, str]) -> Interrupted:
-    """Run ``eigen-cli args`` with stderr on a pseudo-terminal; SIGINT its process group as
-    soon as stderr shows the job RUNNING; read everything until it exits."""
+def ctrl_c_once_running(
+    args: list[str], cwd: Path, env: dict[str, str], when: tuple[str, bytes] = ("stderr", b"RUNNING")
+) -> Interrupted:
+    """Run ``eigen-cli args`` with stderr on a pseudo-terminal and stdout on a pipe; SIGINT
+    its process group as soon as ``when`` shows on that stream (by default: stderr's
+    progress shows the job RUNNING); read both until it exits."""
     master, slave = pty.openpty()
     process = subprocess.Popen(
         [CLI, *args],
@@ -101,36 +104,39 @@ def ctrl_c_once_running(args: list[str], cwd: Path, env: dict[str, str]) -> Inte
         start_new_session=True,  # its own process group, as a shell's foreground job
     )
     os.close(slave)
-    seen = b""
+    assert process.stdout is not None
+    pipe = process.stdout.fileno()
+    seen = {master: b"", pipe: b""}
+    watched = master if when[0] == "stderr" else pipe
     sent = False
     deadline = time.monotonic() + WAIT_S
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], deadline - time.monotonic())
+        open_fds = [master, pipe]
+        while open_fds and time.monotonic() < deadline:
+            ready, _, _ = select.select(open_fds, [], [], deadline - time.monotonic())
             if not ready:
                 break
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the terminal closed: the process is gone
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if not sent and b"RUNNING" in seen:
+            for fd in ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # the terminal closed: the process is gone
+                    chunk = b""
+                if not chunk:
+                    open_fds.remove(fd)
+                seen[fd] += chunk
+            if not sent and when[1] in seen[watched]:
                 os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
                 sent = True
         returncode = process.wait(timeout=WAIT_S)
-        stdout = process.stdout.read().decode() if process.stdout else ""
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+        process.stdout.close()
         os.close(master)
-    assert sent, f"the job never showed RUNNING: {seen.decode(errors='replace')[-2000:]}"
-    text = ANSI.sub("", seen.decode(errors="replace")).replace("\r", "")
-    return Interrupted(returncode, stdout, text)
+    stderr = seen[master].decode(errors="replace")
+    assert sent, f"{when} never showed: {stderr[-2000:]}"
+    return Interrupted(returncode, seen[pipe].decode(), ANSI.sub("", stderr).replace("\r", ""))
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -213,6 +219,19 @@ def test_the_resumption_is_announced_on_stderr(
     job_id = embedded.run.job_id
     line = f"resuming 1 job left from an earlier command: {job_id} (eigen-cli watch {job_id})"
     assert line in " ".join(resumed.stderr.split()), resumed.stderr
+
+
+def test_ctrl_c_during_a_plain_embedded_submit_says_the_same(tmp_path: Path) -> None:
+    """Embedded, plain ``submit`` follows the job too (quietly): Ctrl-C once it is accepted."""
+    cwd = job_folder(tmp_path / "work", iterations=60)
+    env = environment(tmp_path / "data")
+    run = ctrl_c_once_running(["submit", "--job", "job.yaml"], cwd, env, when=("stdout", b"submitted job"))
+    assert run.returncode == 130, run.stderr
+    message = " ".join(run.stderr[run.stderr.index("interrupted") :].split())
+    assert re.search(rf"job {run.job_id} stays in the queue of the data folder \S+ \(state [A-Z]+\)", message)
+    assert f"eigen-cli cancel {run.job_id}" in message and f"eigen-cli watch {run.job_id}" in message
+    left = interrupt.unfinished_jobs(EmbeddedServer(data_dir=tmp_path / "data").settings)
+    assert [job.id for job in left] == [run.job_id]
 
 
 @pytest.fixture

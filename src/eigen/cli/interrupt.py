@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -168,6 +171,56 @@ def _stack_settings(session: Any) -> FolderSettings:
 
     data_dir = os.environ.get(DATA_DIR_ENV)
     return EmbeddedServer(data_dir=Path(data_dir) if data_dir else None).settings
+
+
+class Guard:
+    """Around an ``eigen-cli submit`` (outside its session): a Ctrl-C ends the command with
+    exit code :data:`EXIT_CODE` and a :func:`report` of the job, once the session closed
+    (an embedded stack stopped, so the store says where the job was left).
+
+    The first Ctrl-C says at once that the stack is stopping; a second one, during that
+    stop, is reported the same way (the job is in the store either way).
+    Set ``session`` when the session is open and ``job_id`` once the job is accepted.
+    """
+
+    def __init__(self, console: Console, key: str, endpoint_flag: str | None) -> None:
+        self.console = console
+        self.key = key
+        self.endpoint_flag = endpoint_flag
+        self.session: Any = None
+        self.job_id = ""
+        self.where: Where | None = None
+        self._previous: Any = None
+
+    def __enter__(self) -> Guard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self.where is None and self.session is not None:
+            self.where = Where.of(self.session, self.endpoint_flag)  # while the session is open
+            if getattr(self.session, "stack_started", False):
+                self.console.print(
+                    "interrupted: stopping the embedded Eigen stack...",
+                    highlight=False,
+                )
+        raise KeyboardInterrupt
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        if not isinstance(exc, KeyboardInterrupt):
+            return False
+        if self.session is not None:  # before it opened, nothing was submitted
+            where = self.where or Where.of(self.session, self.endpoint_flag)
+            report(self.console, where, job_id=self.job_id, key=self.key)
+        return True
 
 
 def report(console: Console, where: Where, *, job_id: str, key: str) -> None:

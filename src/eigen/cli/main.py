@@ -108,36 +108,28 @@ def submit(
     if priority is not None:
         overrides["priority"] = priority
     key = interrupt.submission_key(idempotency_key)  # known here, to find the job after Ctrl-C
-    accepted_id = ""
-    interrupted: interrupt.Where | None = None
-    with Session(endpoint, err) as session:
+    guard = interrupt.Guard(err, key, endpoint)  # Ctrl-C: exit 130 saying what became of the job
+    with guard, Session(endpoint, err) as session:
+        guard.session = session
         job = _job_path(job_file, job)
-        try:
-            accepted = session.client.submit(job, idempotency_key=key, **overrides)
-            accepted_id = accepted.id
-            follow = watch or session.embedded  # an embedded job runs inside this process
-            if not as_json:
-                out.print(f"submitted job [bold]{accepted.id}[/bold] ({escape(accepted.request.name)})")
-            final = (
-                render.follow(session.client, accepted.id, err, quiet=as_json or not watch)
-                if follow
-                else accepted
-            )
-            if as_json:
-                out.print_json(json.dumps(render.job_dict(final)))
-            elif follow:
-                out.print(render.state_line(final))
-                if final.state is JobState.DONE and watch:
-                    render.print_results(out, session.client.results(final.id))
-            code = render.job_exit_code(final) if follow else 0
-        except KeyboardInterrupt:  # Ctrl-C: said once the stack (if embedded) has stopped
-            code = interrupt.EXIT_CODE
-            interrupted = interrupt.Where.of(session, endpoint)
-            if session.stack_started:
-                err.print("interrupted: stopping the embedded Eigen stack...", highlight=False)
-    if interrupted is not None:
-        interrupt.report(err, interrupted, job_id=accepted_id, key=key)
-    raise typer.Exit(code)
+        accepted = session.client.submit(job, idempotency_key=key, **overrides)
+        guard.job_id = accepted.id
+        follow = watch or session.embedded  # an embedded job runs inside this process
+        if not as_json:
+            out.print(f"submitted job [bold]{accepted.id}[/bold] ({escape(accepted.request.name)})")
+        final = (
+            render.follow(session.client, accepted.id, err, quiet=as_json or not watch)
+            if follow
+            else accepted
+        )
+        if as_json:
+            out.print_json(json.dumps(render.job_dict(final)))
+        elif follow:
+            out.print(render.state_line(final))
+            if final.state is JobState.DONE and watch:
+                render.print_results(out, session.client.results(final.id))
+        raise typer.Exit(render.job_exit_code(final) if follow else 0)
+    raise typer.Exit(interrupt.EXIT_CODE)  # only after a Ctrl-C, which the guard reported
 
 
 @app.command()

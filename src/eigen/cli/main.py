@@ -71,7 +71,9 @@ JobIdArg = Annotated[str, typer.Argument(metavar="JOB_ID", help="the job id or a
 
 EndpointOpt = Annotated[
     str | None,
-    typer.Option("--endpoint", "-e", help="host:port of an Eigen server (or EIGEN_ENDPOINT)"),
+    typer.Option(
+        "--endpoint", "-e", metavar="HOST:PORT", help="host:port of an Eigen server (or EIGEN_ENDPOINT)"
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
@@ -79,17 +81,22 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON out
 @app.command()
 def submit(
     job_file: JobFileArg = None,
-    job: Annotated[Path | None, typer.Option("--job", "-j", help="path to job.yaml (or JOB_FILE)")] = None,
+    job: Annotated[
+        Path | None, typer.Option("--job", "-j", metavar="FILE", help="path to job.yaml (or JOB_FILE)")
+    ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow the job until it ends")] = False,
     as_json: JsonOpt = False,
-    idempotency_key: Annotated[str, typer.Option(help="same key + same job = same job id")] = "",
-    target: Annotated[str | None, typer.Option(help="run on this device instead")] = None,
-    shots: Annotated[int | None, typer.Option(help="shots per circuit instead")] = None,
-    seed: Annotated[int | None, typer.Option(help="simulator seed instead")] = None,
+    idempotency_key: Annotated[
+        str, typer.Option(metavar="KEY", help="same key + same job = same job id")
+    ] = "",
+    target: Annotated[str | None, typer.Option(metavar="NAME", help="run on this device instead")] = None,
+    shots: Annotated[int | None, typer.Option(metavar="N", help="shots per circuit instead")] = None,
+    seed: Annotated[int | None, typer.Option(metavar="N", help="simulator seed instead")] = None,
     optimization_level: Annotated[
-        int | None, typer.Option("--optimization-level", "-O", help="transpiler level 0-3 instead")
+        int | None,
+        typer.Option("--optimization-level", "-O", metavar="LEVEL", help="transpiler level 0-3 instead"),
     ] = None,
-    priority: Annotated[int | None, typer.Option(help="priority 0-100 instead")] = None,
+    priority: Annotated[int | None, typer.Option(metavar="N", help="priority 0-100 instead")] = None,
     endpoint: EndpointOpt = None,
 ) -> None:
     """Submit the job described by JOB_FILE (a job.yaml).
@@ -156,9 +163,12 @@ def watch(job_id: JobIdArg, endpoint: EndpointOpt = None) -> None:
 def results(
     job_id: JobIdArg,
     as_json: JsonOpt = False,
-    plot: Annotated[Path | None, typer.Option(help="write the convergence curve (PNG)")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(metavar="FILE.png", help="write the convergence curve (PNG)")
+    ] = None,
     wait: Annotated[
-        float, typer.Option(min=0, max=3600, help="seconds to wait for the job to end first")
+        float,
+        typer.Option(min=0, max=3600, metavar="SECONDS", help="seconds to wait for the job to end first"),
     ] = 0.0,
     endpoint: EndpointOpt = None,
 ) -> None:
@@ -189,11 +199,15 @@ def cancel(job_id: JobIdArg, endpoint: EndpointOpt = None) -> None:
 
 @app.command()
 def jobs(
-    state: Annotated[list[str] | None, typer.Option(help="filter by state (repeatable)")] = None,
-    target: Annotated[str, typer.Option(help="filter by backend")] = "",
-    label: Annotated[list[str] | None, typer.Option(help="filter by label key=value")] = None,
-    limit: Annotated[int, typer.Option(help="jobs per page")] = 20,
-    page_token: Annotated[str, typer.Option(help="token printed by the previous page")] = "",
+    state: Annotated[
+        list[str] | None, typer.Option(metavar="STATE", help="filter by state (repeatable)")
+    ] = None,
+    target: Annotated[str, typer.Option(metavar="NAME", help="filter by backend")] = "",
+    label: Annotated[
+        list[str] | None, typer.Option(metavar="KEY=VALUE", help="filter by label (repeatable)")
+    ] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="jobs per page")] = 20,
+    page_token: Annotated[str, typer.Option(metavar="TOKEN", help="token printed by the previous page")] = "",
     as_json: JsonOpt = False,
     endpoint: EndpointOpt = None,
 ) -> None:
@@ -223,9 +237,13 @@ def backends(as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
 
 @app.command("compile")
 def compile_job(
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="OpenQASM 3 file (.json: AQO)")],
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", metavar="FILE", help="OpenQASM 3 file (.json: AQO)")
+    ],
     job_file: JobFileArg = None,
-    job: Annotated[Path | None, typer.Option("--job", "-j", help="path to job.yaml (or JOB_FILE)")] = None,
+    job: Annotated[
+        Path | None, typer.Option("--job", "-j", metavar="FILE", help="path to job.yaml (or JOB_FILE)")
+    ] = None,
 ) -> None:
     """Compile a job locally and write the compiled circuit.
 

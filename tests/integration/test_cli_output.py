@@ -106,6 +106,7 @@ def test_help_is_plain_text_with_flags_as_flags(command: list[str]) -> None:
     fits(done.stdout)
     if command == ["submit"]:
         assert "[JOB_FILE]" in done.stdout and "-w, --watch  " in done.stdout
+        assert "--target NAME" in done.stdout and "-e, --endpoint HOST:PORT" in done.stdout
 
 
 def test_the_jobs_table_shows_whole_short_ids_and_json_full_ids(server: EmbeddedServer, bell_id: str) -> None:

@@ -237,12 +237,10 @@ def result_dict(result: JobResult) -> dict[str, object]:
 def print_job(console: Console, job: Job) -> None:
     """``status``: one row per field that has a value; times in ISO form, timings and
     progress as readable text, the kept JobSpec sections one row each."""
-    table = Table(show_header=False, box=None)
+    table = Table(show_header=False, box=None, pad_edge=False)
     rows = job_dict(job)
     for key in ("created_at", "started_at", "finished_at"):
         rows[key] = iso_time(getattr(job, key))
-    if job.finished_at is not None and job.started_at is not None:
-        rows["finished_at"] = f"{rows['finished_at']} (ran {duration(job.finished_at - job.started_at)})"
     rows["timings"] = ", ".join(
         f"{name.removesuffix('_s')} {duration(job.timings[name])}"
         for name in sorted(job.timings, key=lambda n: (STAGES.index(n) if n in STAGES else len(STAGES), n))

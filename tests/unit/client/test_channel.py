@@ -89,9 +89,11 @@ def test_idempotent_calls_are_retried_by_grpc(flaky: tuple[FlakyJobs, str]) -> N
     assert servicer.calls["GetJob"] == 3  # two UNAVAILABLE answers, then success
 
 
-def test_submit_is_never_retried(flaky: tuple[FlakyJobs, str]) -> None:
+def test_submit_is_not_retried_by_the_transport(flaky: tuple[FlakyJobs, str]) -> None:
+    """The channel's retry policy leaves SubmitJob out (the SDK retries it itself, with its
+    idempotency key: tests/unit/client/test_idempotent_submit.py)."""
     servicer, address = flaky
-    with Client(address) as client, pytest.raises(Unavailable):
+    with Client(address, options=ChannelOptions(retry=None)) as client, pytest.raises(Unavailable):
         client.submit(BELL)
     assert servicer.calls["SubmitJob"] == 1
 
@@ -115,7 +117,7 @@ def test_breaker_fails_fast_without_reaching_the_server(flaky: tuple[FlakyJobs, 
 
     servicer, address = flaky
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=60)
-    with Client(address, breaker=breaker) as client:
+    with Client(address, breaker=breaker, options=ChannelOptions(retry=None)) as client:
         for _ in range(2):
             with pytest.raises(Unavailable, match="overloaded"):
                 client.submit(BELL)

@@ -76,6 +76,7 @@ class Session:
         self.holder: Holder | None = None  # the server of the data folder this session uses
         self._server: Any = None
         self._client: Client | None = None
+        self._closed = False
 
     @property
     def client(self) -> Client:
@@ -116,9 +117,10 @@ class Session:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
-        if os.environ.get(DEBUG_MODULES_ENV):
+        if os.environ.get(DEBUG_MODULES_ENV) and not self._closed:
             roots = sorted({name.partition(".")[0] for name in sys.modules})
             print(f"{DEBUG_MODULES_ENV}: {' '.join(roots)}", file=sys.stderr)
+        self._closed = True
 
     # -- no endpoint: the data folder ---------------------------------------------------------
     def _open_folder(self) -> Client:

@@ -70,10 +70,10 @@ def _owner_path(data_dir: Path) -> Path:
     return data_dir / OWNER_FILE
 
 
-def _try_lock(fd: int) -> bool:
-    """Take the exclusive lock on ``fd`` without waiting; False when another holds it."""
+def _try_lock(fd: int, mode: int = fcntl.LOCK_EX) -> bool:
+    """Take the lock on ``fd`` without waiting; False when another holds it."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
@@ -88,7 +88,8 @@ def _is_locked(data_dir: Path) -> bool:
     except FileNotFoundError:
         return False
     try:
-        if _try_lock(fd):
+        # Shared: probes of several readers at once do not see each other as the holder.
+        if _try_lock(fd, fcntl.LOCK_SH):
             fcntl.flock(fd, fcntl.LOCK_UN)
             return False
         return True

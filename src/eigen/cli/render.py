@@ -381,23 +381,26 @@ def print_returns(console: Console, returns: object) -> None:
 
 
 def print_jobs(console: Console, jobs: list[Job], token: str) -> None:
-    """``jobs``: short ids that are never cut, the namespace only when not all default."""
+    """``jobs``: short ids that are never cut; a job outside the ``default`` namespace is
+    named ``namespace/name`` (as ``kubectl`` does), so the table stays within 80 columns."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    namespaces = any(job.request.namespace != "default" for job in jobs)
     table.add_column("id", no_wrap=True, min_width=SHORT_ID)
     table.add_column("name", overflow="fold")
-    if namespaces:
-        table.add_column("namespace", overflow="fold")
     table.add_column("state", no_wrap=True)
-    table.add_column("target", overflow="fold")
-    table.add_column("pri", justify="right")
+    table.add_column("target", no_wrap=True)
+    table.add_column("pri", justify="right", no_wrap=True)
     table.add_column("created", no_wrap=True)
     for job in jobs:
-        row: list[str | Text] = [short_id(job.id), Text(job.request.name)]
-        if namespaces:
-            row.append(Text(job.request.namespace))
-        row += [job.state.value, Text(job.request.target), str(job.request.priority)]
-        table.add_row(*row, iso_time(job.created_at))
+        request = job.request
+        name = request.name if request.namespace == "default" else f"{request.namespace}/{request.name}"
+        table.add_row(
+            short_id(job.id),
+            Text(name),
+            job.state.value,
+            Text(request.target),
+            str(request.priority),
+            iso_time(job.created_at),
+        )
     console.print(table)
     if token:
         console.print(f"next page: --page-token {token}")

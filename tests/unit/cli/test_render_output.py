@@ -36,8 +36,9 @@ def job(**fields: object) -> Job:
 
 
 def test_the_jobs_table_never_cuts_the_short_id() -> None:
-    text = shown(render.print_jobs, [job(), job(id="f" * 32, state=JobState.CANCELLED)], "")
-    assert all(len(line) <= 80 for line in text.splitlines())
+    request = JobRequest(program="x", language=ProgramLanguage.QASM3, name="prep", namespace="lab")
+    text = shown(render.print_jobs, [job(), job(id="f" * 32, state=JobState.CANCELLED, request=request)], "")
+    assert all(len(line) <= 80 for line in text.splitlines()) and "lab/prep" in text
     assert JOB_ID[:12] in text and "f" * 12 in text and JOB_ID[12:] not in text and "…" not in text
 
 

@@ -205,3 +205,11 @@ def test_backends_fit_80_columns_with_aliases(server: EmbeddedServer) -> None:
     assert header[:2] == ["name", "aliases"]
     statevector = next(line for line in done.stdout.splitlines() if line.startswith("sim:statevector "))
     assert "sim:local" in statevector
+
+
+def test_the_job_file_is_given_once(server: EmbeddedServer, tmp_path: Path) -> None:
+    path = job_file(tmp_path, "bell", "")
+    twice = cli(server, "submit", str(path), "--job", str(tmp_path / "other.yaml"))
+    assert twice.returncode == 2 and "give the job file once" in twice.stderr, twice.stderr
+    none = cli(server, "submit")
+    assert none.returncode == 2 and "JOB_FILE" in none.stderr, none.stderr

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from eigen.client.client import ENDPOINT_ENV, Client
 from eigen.errors import EigenError, Unavailable
@@ -60,11 +59,13 @@ def exit_code_for(error: EigenError) -> int:
     return 4
 
 
-def print_error(console: Console, error: EigenError) -> None:
-    # The message may quote user input: escaped, so "[/x]" in it is text, not markup.
-    console.print(f"[red]error[/red] {error.code}: {escape(str(error))}", markup=True, highlight=False)
-    for violation in error.violations:
-        console.print(f"  - {escape(violation.field)}: {escape(violation.description)}", highlight=False)
+def print_error(console: Console, error: EigenError, endpoint: str = "") -> None:
+    """The error once, with its hints (:func:`eigen.cli.render.error_lines`; user input in it
+    escaped, so "[/x]" is text, not markup)."""
+    from eigen.cli import render
+
+    for line in render.error_lines(error, endpoint):
+        console.print(line, markup=True, highlight=False)
 
 
 class Session:
@@ -107,7 +108,7 @@ class Session:
 
     def _fail(self, exc: EigenError) -> None:
         self._close()
-        print_error(self.console, exc)
+        print_error(self.console, exc, self.endpoint)
         raise typer.Exit(exit_code_for(exc)) from None
 
     def _close(self) -> None:

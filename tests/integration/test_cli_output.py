@@ -197,6 +197,32 @@ def test_exact_results_have_no_counts_table_and_no_seed(server: EmbeddedServer, 
     assert "seed" not in done.stdout and "observable 0: 1" in done.stdout and "±" not in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("spec", "field", "hint"),
+    [
+        ("  shots: 100\n", "spec.shots", "spec.metadata.shots"),
+        ("  program: bell.qasm\n", "spec.program", "path: or source:"),
+    ],
+)
+def test_an_error_is_printed_once_with_a_hint(
+    server: EmbeddedServer, tmp_path: Path, spec: str, field: str, hint: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    (tmp_path / "bell.qasm").write_text(BELL)
+    body = spec if "program" in spec else "  program: {path: bell.qasm}\n" + spec
+    path.write_text(f"{HEAD}metadata: {{name: bad}}\nspec:\n{body}")
+    done = cli(server, "submit", str(path))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count(field) == 1, done.stderr
+    assert hint in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_endpoint_given_as_a_url_gets_a_hint() -> None:
+    done = cli(None, "jobs", "--endpoint", "http://127.0.0.1:1")
+    assert done.returncode in (2, 3), done.stderr
+    assert "use host:port (or https://host:port for TLS)" in done.stderr
+
+
 def test_backends_fit_80_columns_with_aliases(server: EmbeddedServer) -> None:
     done = cli(server, "backends")
     assert done.returncode == 0, done.stderr

@@ -183,11 +183,14 @@ class Session:
     def _start_stack(self) -> Client:
         """Start the embedded stack in this process (it takes the folder's lock, so a server
         started since the folder was looked at makes this a clear error, not a second kernel)."""
+        from eigen.cli.interrupt import announce_resumed
         from eigen.server.embedded import EmbeddedServer
 
         data_dir = os.environ.get(DATA_DIR_ENV)
+        server = EmbeddedServer(data_dir=Path(data_dir) if data_dir else None)
+        announce_resumed(self.console, server.settings)  # the jobs its kernel resumes, seen
         with self.console.status("starting the embedded Eigen stack..."):
-            self._server = EmbeddedServer(data_dir=Path(data_dir) if data_dir else None).start()
+            self._server = server.start()
         return Client(self._server.address)
 
 

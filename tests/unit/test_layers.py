@@ -26,8 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"*"},
     "client": {"models", "errors", "proto", "jobfile", "observability"},
     # The CLI uses the client; it reaches the server package only to run the embedded stack
-    # when no endpoint is configured, and the compiler and drivers for local `compile`.
-    "cli": {"client", "models", "errors", "proto", "jobfile", "server", "compiler", "drivers"},
+    # (or read its data folder) when no endpoint is configured, the compiler and drivers for
+    # local `compile`, and config, as an entry point, for the settings of that folder.
+    "cli": {"client", "models", "errors", "proto", "jobfile", "config", "server", "compiler", "drivers"},
 }
 
 

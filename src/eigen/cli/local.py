@@ -29,8 +29,7 @@ from eigen.proto.api.v1 import jobs_pb2
 
 if TYPE_CHECKING:
     from eigen.client.batch import BatchResult
-    from eigen.server.folder_view import FolderView
-    from eigen.system_api.service import JobApi
+    from eigen.server.folder_view import FolderApi, FolderView
 
 
 class FolderClient(Client):
@@ -43,15 +42,14 @@ class FolderClient(Client):
     """
 
     def __init__(self, view: FolderView, start: Callable[[], Client]) -> None:
-        from eigen.server.folder_view import FolderKernel, recorded_devices
-        from eigen.system_api.service import JobApi
+        from eigen.server.folder_view import FolderKernel, folder_api, recorded_devices
 
         self.endpoint = f"the data folder {view.data_dir}"
         self.view = view
         self._start = start
         self._stack: Client | None = None
         self._kernel = FolderKernel(view, recorded_devices(view.data_dir))
-        self._api: JobApi = JobApi(self._kernel)
+        self._api: FolderApi = folder_api(self._kernel)
         self.jobs = FolderJobs(self._api)  # type: ignore[assignment]  # what _call answers with
 
     @property
@@ -85,9 +83,9 @@ class FolderClient(Client):
     ) -> tuple[list[Job], str]:
         if self._stack is not None:
             return self._stack.list_jobs(states, target, labels, page_size, page_token)
-        from eigen.system_api.service import ListQuery
+        from eigen.server.folder_view import list_query
 
-        query = ListQuery(
+        query = list_query(
             states=tuple(states or ()),
             target=target or None,
             labels=dict(labels or {}),
@@ -187,13 +185,13 @@ class FolderJobs:
     """The JobService calls that :class:`Client` methods inherited by :class:`FolderClient`
     make, answered from the folder as the gRPC servicer answers them."""
 
-    def __init__(self, api: JobApi) -> None:
+    def __init__(self, api: FolderApi) -> None:
         self._api = api
 
     def ListJobs(self, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
-        from eigen.system_api.service import ListQuery
+        from eigen.server.folder_view import list_query
 
-        query = ListQuery(
+        query = list_query(
             id_prefix=request.id_prefix, page_size=request.page_size, page_token=request.page_token
         )
         found, token = self._api.list_jobs(query)

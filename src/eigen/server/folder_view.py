@@ -35,6 +35,7 @@ from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+from eigen.system_api.service import JobApi, ListQuery
 
 STORE_FILE = "eigen.db"  # Settings.sqlite_path: the store of a folder without database_url
 DEVICES_FILE = "eigen.devices.json"  # the device list recorded by the last listing of a stack
@@ -345,3 +346,18 @@ def _event(row: sqlite3.Row) -> JobEvent:
         message=row["message"],
         data=dict(_loads(row["data"]) or {}),
     )
+
+
+def folder_api(kernel: FolderKernel) -> JobApi:
+    """The service layer over the folder: the same checks and messages as a server's (the
+    CLI reaches the service layer only through this composition module)."""
+    return JobApi(kernel)
+
+
+def list_query(**fields: Any) -> ListQuery:
+    """A ListJobs query of the service layer, for the CLI's folder client."""
+    return ListQuery(**fields)
+
+
+FolderApi = JobApi
+"""What :func:`folder_api` gives (a name the CLI can use in its type hints)."""

@@ -16,9 +16,11 @@ folder (``EIGEN_DATA_DIR``, default ``~/.eigen``; see :mod:`eigen.server.dataloc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,7 @@ import typer
 from rich.console import Console
 
 from eigen.client.client import ENDPOINT_ENV, Client
-from eigen.errors import EigenError, Unavailable
+from eigen.errors import EigenError, FailedPrecondition, Unavailable
 
 if TYPE_CHECKING:
     from eigen.server.datalock import Holder
@@ -127,11 +129,12 @@ class Session:
     def _open_folder(self) -> Client:
         # The CLI reaches for server-side modules only here, lazily (docs/cli.md): the folder
         # lock, the settings, and the read-only view of the store (none of them import qiskit).
-        from eigen.cli.local import FolderClient
-        from eigen.server.datalock import read_holder
-        from eigen.server.folder_view import open_view, store_file
+        with server_extra():
+            from eigen.cli.local import FolderClient
+            from eigen.server.datalock import read_holder
+            from eigen.server.folder_view import open_view, store_file
 
-        data_dir, database_url = _folder_settings()
+            data_dir, database_url = _folder_settings()
         holder = read_holder(data_dir)
         if holder is not None and holder.alive:
             self.embedded = False
@@ -183,8 +186,9 @@ class Session:
     def _start_stack(self) -> Client:
         """Start the embedded stack in this process (it takes the folder's lock, so a server
         started since the folder was looked at makes this a clear error, not a second kernel)."""
-        from eigen.cli.interrupt import announce_resumed
-        from eigen.server.embedded import EmbeddedServer
+        with server_extra():
+            from eigen.cli.interrupt import announce_resumed
+            from eigen.server.embedded import EmbeddedServer
 
         data_dir = os.environ.get(DATA_DIR_ENV)
         server = EmbeddedServer(data_dir=Path(data_dir) if data_dir else None)
@@ -192,6 +196,19 @@ class Session:
         with self.console.status("starting the embedded Eigen stack..."):
             self._server = server.start()
         return Client(self._server.address)
+
+
+@contextlib.contextmanager
+def server_extra() -> Iterator[None]:
+    """Imports of the embedded mode: in an SDK-only install (no ``server`` extra) they
+    fail, which is a user's choice to make, not a crash."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        raise FailedPrecondition(
+            f"no endpoint given, and the embedded stack needs the server extra ({exc.name} is "
+            "not installed): pip install 'eigen[server]', or use --endpoint HOST:PORT / EIGEN_ENDPOINT"
+        ) from None
 
 
 def _folder_settings() -> tuple[Path, str]:

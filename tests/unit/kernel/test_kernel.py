@@ -169,7 +169,7 @@ def test_the_job_yaml_artifact_resubmits_the_same_job(kernel: Kernel) -> None:
     from eigen.jobfile import load_job_file
 
     request = job_request(
-        seed=5, labels={"team": "q"}, options={"max_iters": "3"}, parameter_bindings=[{"a": 1.0}]
+        seed=5, labels={"team": "q"}, options={"max_iters": "3"}, parameter_bindings=[{}]
     )
     job, _ = kernel.submit(request)
     finish(kernel, job.id)

@@ -140,7 +140,7 @@ def test_state_prep_example_is_accepted_and_mapped(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key", ["surprise", "Runtime", "status"])
 def test_unknown_top_level_key_refused(key: str) -> None:
     exc = refused(lambda: submit(document(**{key: {}})), key)
-    assert violation(exc, key) == "unknown key"
+    assert violation(exc, key).startswith("unknown key")
 
 
 @pytest.mark.parametrize(

@@ -168,9 +168,7 @@ def test_watch_resumes_after_a_sequence_number(kernel: Kernel) -> None:
 def test_the_job_yaml_artifact_resubmits_the_same_job(kernel: Kernel) -> None:
     from eigen.jobfile import load_job_file
 
-    request = job_request(
-        seed=5, labels={"team": "q"}, options={"max_iters": "3"}, parameter_bindings=[{}]
-    )
+    request = job_request(seed=5, labels={"team": "q"}, options={"max_iters": "3"}, parameter_bindings=[{}])
     job, _ = kernel.submit(request)
     finish(kernel, job.id)
     folder = kernel.pipeline.artifacts.folder(job.id)

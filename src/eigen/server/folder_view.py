@@ -31,6 +31,7 @@ from eigen import __version__
 from eigen.errors import FailedPrecondition, NotFound, Unimplemented
 from eigen.kernel.store.base import JobFilter
 from eigen.kernel.store.retention import load_result
+from eigen.kernel.store.rows import EVENT_JSON_COLUMNS, JOB_JSON_COLUMNS, event_from_row, job_from_row
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict
 from eigen.models.state import JobState
@@ -314,38 +315,22 @@ def _loads(text: str | None) -> Any:
 
 
 def _job(row: sqlite3.Row) -> Job:
-    """A jobs row as SqlJobStore reads it (eigen.kernel.store.sql._job_from_row)."""
-    return Job(
-        id=row["id"],
-        request=JobRequest.model_validate(_loads(row["request"])),
-        state=JobState(row["state"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        owner=row["owner"],
-        traceparent=row["traceparent"] or "",
-        idempotency_key=row["idempotency_key"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        error_code=row["error_code"],
-        error_summary=row["error_summary"],
-        attempt=row["attempt"],
-        last_seq=row["last_seq"],
-        timings=dict(_loads(row["timings"]) or {}),
-        progress=dict(_loads(row["progress"]) or {}),
-        result_expired_at=row["result_expired_at"],
-    )
+    """A jobs row as the SQL store reads it (:mod:`eigen.kernel.store.rows`)."""
+    decoded = _decoded(row, JOB_JSON_COLUMNS)
+    return job_from_row(decoded, JobRequest.model_validate(decoded["request"]))
 
 
 def _event(row: sqlite3.Row) -> JobEvent:
-    return JobEvent(
-        job_id=row["job_id"],
-        seq=row["seq"],
-        state=JobState(row["state"]),
-        kind=row["kind"],
-        timestamp=row["timestamp"],
-        message=row["message"],
-        data=dict(_loads(row["data"]) or {}),
-    )
+    return event_from_row(_decoded(row, EVENT_JSON_COLUMNS))
+
+
+def _decoded(row: sqlite3.Row, json_columns: tuple[str, ...]) -> dict[str, Any]:
+    """The row as a mapping with its JSON columns decoded (SQLAlchemy's JSON type does
+    this for the SQL store)."""
+    values = dict(zip(row.keys(), tuple(row), strict=True))
+    for column in json_columns:
+        values[column] = _loads(values[column])
+    return values
 
 
 def folder_api(kernel: FolderKernel) -> JobApi:

@@ -26,6 +26,7 @@ from eigen.kernel.store.base import JobFilter, Transition
 from eigen.kernel.store.engine import PoolOptions, make_engine, masked
 from eigen.kernel.store.migrate import ensure_schema
 from eigen.kernel.store.recent import RecentResults
+from eigen.kernel.store.rows import event_from_row, job_from_row
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict, result_to_dict
 from eigen.models.state import JobState
@@ -116,11 +117,11 @@ class SqlJobStore:
             if request is None:
                 stored = conn.execute(_SELECT_REQUEST, {"job_id": job_id})
                 request = self._requests.parse(job_id, stored.scalar_one())
-        return _job_from_row(row, request)
+        return job_from_row(row, request)
 
     def _from_row(self, row: RowMapping) -> Job:
         request = self._requests.get(row["id"]) or self._requests.parse(row["id"], row["request"])
-        return _job_from_row(row, request)
+        return job_from_row(row, request)
 
     def head(self, job_id: str) -> tuple[JobState, int] | None:
         """The job's state and last event number (what a transition compares against)."""
@@ -203,7 +204,7 @@ class SqlJobStore:
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
         with self._engine.connect() as conn:
             rows = conn.execute(_SELECT_EVENTS, {"job_id": job_id, "after_seq": after_seq}).mappings()
-            return [_event_from_row(r) for r in rows]
+            return [event_from_row(r) for r in rows]
 
     def list_jobs(self, query: JobFilter) -> list[Job]:
         jobs = schema.jobs
@@ -448,28 +449,6 @@ class RequestCache:
         return request
 
 
-def _job_from_row(row: RowMapping, request: JobRequest) -> Job:
-    return Job(
-        id=row["id"],
-        request=request,
-        state=JobState(row["state"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        owner=row["owner"],
-        traceparent=row["traceparent"] or "",
-        idempotency_key=row["idempotency_key"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        error_code=row["error_code"],
-        error_summary=row["error_summary"],
-        attempt=row["attempt"],
-        last_seq=row["last_seq"],
-        timings=dict(row["timings"] or {}),
-        progress=dict(row["progress"] or {}),
-        result_expired_at=row["result_expired_at"],
-    )
-
-
 def _result_row(result: JobResult) -> dict[str, Any]:
     return {"result": result_to_dict(result), "saved_at": time.time()}
 
@@ -484,15 +463,3 @@ def _event_row(event: JobEvent) -> dict[str, Any]:
         "message": event.message,
         "data": event.data,
     }
-
-
-def _event_from_row(row: RowMapping) -> JobEvent:
-    return JobEvent(
-        job_id=row["job_id"],
-        seq=row["seq"],
-        state=JobState(row["state"]),
-        kind=row["kind"],
-        timestamp=row["timestamp"],
-        message=row["message"],
-        data=dict(row["data"] or {}),
-    )

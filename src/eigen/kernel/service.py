@@ -48,7 +48,7 @@ from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.kernel.store.base import JobFilter, JobStore
-from eigen.kernel.store.retention import load_result
+from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
 from eigen.kernel.watch import WatchCursor, settle, waker
 from eigen.kernel.workloads import check_kind, needs_resolving, resolve
 from eigen.models.compiled import CompiledProgram, CompileRequest
@@ -548,10 +548,7 @@ class Kernel:
         check_kind(request, device, checked)
 
     def get(self, job_id: str) -> Job:
-        job = self.store.get(job_id)
-        if job is None:
-            raise NotFound(f"job {job_id} not found")
-        return job
+        return stored_job(self.store.get(job_id), job_id)
 
     def list_jobs(self, query: JobFilter) -> list[Job]:
         return self.store.list_jobs(query)
@@ -642,15 +639,7 @@ class Kernel:
         final = self.bus.final(job_id)
         if final is not None and final.state is JobState.DONE:  # ended here: no need to read the job
             return load_result(self.store, job_id)
-        job = self.get(job_id)
-        if not job.terminal:
-            raise FailedPrecondition(
-                f"job {job_id} is {job.state.value}; results are available once it is DONE"
-            )
-        if job.state is not JobState.DONE:
-            raise FailedPrecondition(
-                f"job {job_id} ended in {job.state.value}: {job.error_summary or 'no results'}"
-            )
+        check_results_ready(self.get(job_id))
         return load_result(self.store, job_id)  # FAILED_PRECONDITION once results expired
 
     # -- devices ---------------------------------------------------------------------------

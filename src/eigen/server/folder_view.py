@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from eigen import __version__
-from eigen.errors import FailedPrecondition, NotFound, Unimplemented
+from eigen.errors import NotFound, Unimplemented
 from eigen.kernel.store.base import JobFilter
-from eigen.kernel.store.retention import load_result
+from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
 from eigen.kernel.store.rows import EVENT_JSON_COLUMNS, JOB_JSON_COLUMNS, event_from_row, job_from_row
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict
@@ -229,24 +229,13 @@ class FolderKernel:
         self.devices = devices
 
     def get(self, job_id: str) -> Job:
-        job = self.view.get(job_id)
-        if job is None:
-            raise NotFound(f"job {job_id} not found")
-        return job
+        return stored_job(self.view.get(job_id), job_id)
 
     def list_jobs(self, query: JobFilter) -> list[Job]:
         return self.view.list_jobs(query)
 
     def results(self, job_id: str) -> JobResult:
-        job = self.get(job_id)
-        if not job.terminal:
-            raise FailedPrecondition(
-                f"job {job_id} is {job.state.value}; results are available once it is DONE"
-            )
-        if job.state is not JobState.DONE:
-            raise FailedPrecondition(
-                f"job {job_id} ended in {job.state.value}: {job.error_summary or 'no results'}"
-            )
+        check_results_ready(self.get(job_id))
         return load_result(self.view, job_id)  # type: ignore[arg-type]  # the reads load_result uses
 
     def watch(

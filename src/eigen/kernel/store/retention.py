@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 
 from eigen.errors import FailedPrecondition, NotFound
 from eigen.kernel.store.base import JobStore
+from eigen.models.job import Job
 from eigen.models.result import JobResult
+from eigen.models.state import JobState
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,24 @@ def expire_old_results(store: JobStore, retention_days: float | None, now: float
     if expired:
         log.info("expired job results", extra={"count": expired, "saved_before": cutoff})
     return expired
+
+
+def stored_job(job: Job | None, job_id: str) -> Job:
+    """``job`` as a store returned it for ``job_id``, or NOT_FOUND (one message for the
+    kernel and the CLI's read-only view of a data folder)."""
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def check_results_ready(job: Job) -> None:
+    """FAILED_PRECONDITION unless ``job`` ended DONE (its results are then stored)."""
+    if not job.terminal:
+        raise FailedPrecondition(f"job {job.id} is {job.state.value}; results are available once it is DONE")
+    if job.state is not JobState.DONE:
+        raise FailedPrecondition(
+            f"job {job.id} ended in {job.state.value}: {job.error_summary or 'no results'}"
+        )
 
 
 def load_result(store: JobStore, job_id: str) -> JobResult:

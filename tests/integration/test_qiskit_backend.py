@@ -16,6 +16,7 @@ from eigen.client.client import Client
 from eigen.client.qiskit import EigenBackend, EigenJob, EigenJobFailed
 from eigen.models.state import JobState
 from eigen.server.embedded import EmbeddedServer
+from tests.integration.held import HELD, holding
 
 pytestmark = pytest.mark.integration
 
@@ -127,16 +128,13 @@ def test_backend_from_endpoint_string(server: EmbeddedServer) -> None:
         backend.close()
 
 
-def test_cancelled_job_raises_on_result(backend: EigenBackend) -> None:
-    slow = QuantumCircuit(22, name="slow")
-    for _ in range(3):
-        for i in range(22):
-            slow.h(i)
-            slow.rz(0.1 * (i + 1), i)
-            slow.cx(i, (i + 1) % 22)
-    slow.measure_all()
-    job = backend.run(slow, shots=10)
-    job.cancel()
+def test_cancelled_job_raises_on_result(server: EmbeddedServer, client: Client) -> None:
+    # A job held RUNNING on the test:held device: the cancel always comes before its end.
+    with holding(server) as held:
+        backend = EigenBackend(client, HELD)
+        job = backend.run(bell(), shots=10)
+        held.wait_held()
+        job.cancel()
     with pytest.raises(EigenJobFailed) as failure:
         job.result()
     assert failure.value.state is JobState.CANCELLED

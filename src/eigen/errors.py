@@ -78,6 +78,8 @@ CODES: dict[str, CodeInfo] = {
     "EIGEN_FAILED_PRECONDITION": CodeInfo("FAILED_PRECONDITION", 409, False),
     "EIGEN_ALREADY_EXISTS": CodeInfo("ALREADY_EXISTS", 409, False),
     "EIGEN_RESOURCE_EXHAUSTED": CodeInfo("RESOURCE_EXHAUSTED", 429, True),
+    "EIGEN_UNAUTHENTICATED": CodeInfo("UNAUTHENTICATED", 401, False),
+    "EIGEN_PERMISSION_DENIED": CodeInfo("PERMISSION_DENIED", 403, False),
     "EIGEN_UNIMPLEMENTED": CodeInfo("UNIMPLEMENTED", 501, False),
     # REST only (an HTTP method the path does not serve): the gateway answers it, no
     # EigenError carries it, so it has no class of its own.
@@ -165,6 +167,20 @@ class ResourceExhausted(EigenError):
     code = "EIGEN_RESOURCE_EXHAUSTED"
 
 
+class Unauthenticated(EigenError):
+    """No credential where one is required, or one that does not verify (metadata
+    ``method`` names the method tried, ``reason`` what failed; never the secret)."""
+
+    code = "EIGEN_UNAUTHENTICATED"
+
+
+class PermissionDenied(EigenError):
+    """An authenticated principal that may not do this (metadata ``permission`` or
+    ``backend`` names what was refused)."""
+
+    code = "EIGEN_PERMISSION_DENIED"
+
+
 class Unimplemented(EigenError):
     code = "EIGEN_UNIMPLEMENTED"
 
@@ -201,6 +217,8 @@ ERROR_CLASSES: dict[str, type[EigenError]] = {
         FailedPrecondition,
         AlreadyExists,
         ResourceExhausted,
+        Unauthenticated,
+        PermissionDenied,
         Unimplemented,
         Unavailable,
         DeadlineExceeded,

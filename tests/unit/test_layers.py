@@ -22,7 +22,10 @@ ALLOWED: dict[str, set[str]] = {
     "compiler": {"lang", "models", "errors", "observability", "config"},
     "drivers": {"models", "errors", "observability", "config"},
     "kernel": {"models", "errors", "observability", "config", "proto"},
-    "system_api": {"kernel", "models", "errors", "observability", "config", "proto", "jobfile"},
+    # security sits beside kernel: the edges and the composition root import it, the kernel
+    # sees only a principal's tenant, as data
+    "security": {"models", "errors", "observability", "config"},
+    "system_api": {"security", "kernel", "models", "errors", "observability", "config", "proto", "jobfile"},
     "server": {"*"},
     "client": {"models", "errors", "proto", "jobfile", "observability"},
     # The CLI uses the client; it reaches the server package only to run the embedded stack

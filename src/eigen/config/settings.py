@@ -138,6 +138,70 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "console"] = Field(default="json", description="log lines: json or console")
 
+    # -- security (docs/security.md) ---------------------------------------------------------
+    auth_required: bool = Field(
+        default=False,
+        description="authenticate every public call (mTLS, JWT or API key); off: the caller is "
+        "the x-eigen-caller header, in the default tenant, with every role",
+    )
+    insecure: bool = Field(
+        default=False,
+        description="allow serving a host other than loopback without TLS and authentication "
+        "(flag --insecure; warned at start and in /health/ready)",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate (chain) of gRPC and HTTPS; re-read when it changes"
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle of client certificates; set: every client needs one (mTLS)"
+    )
+    api_key_secret: SecretStr | None = Field(
+        default=None,
+        description="server secret of the keyed hash API keys are stored as (HMAC-SHA256); "
+        "unset: the file api-key.secret in data_dir, made on first use",
+    )
+    api_key_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=1.0,
+        description="how long an api node trusts a looked-up API key (revocation delay)",
+    )
+    jwt_jwks_url: str = Field(
+        default="", description="JWKS of the identity provider (cached; refetched on an unknown kid)"
+    )
+    jwt_jwks_file: Path | None = Field(default=None, description="JWKS file, instead of jwt_jwks_url")
+    jwt_issuer: str = Field(
+        default="", description="required iss of tokens; JWT is on when a JWKS or HMAC secret is set"
+    )
+    jwt_audience: str = Field(default="", description="required aud of tokens")
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"],
+        description="accepted asymmetric algorithms (none and HMAC never, unless jwt_hmac_secret is set)",
+    )
+    jwt_hmac_secret: SecretStr | None = Field(
+        default=None, description="shared secret: set on purpose, it also accepts HS256 tokens"
+    )
+    jwt_leeway_s: float = Field(
+        default=30.0, ge=0, le=600, description="clock skew allowed on exp, nbf and iat"
+    )
+    jwt_tenant_claim: str = Field(default="tenant", description="claim naming the tenant")
+    jwt_subject_claim: str = Field(default="sub", description="claim naming the subject")
+    jwt_roles_claim: str = Field(
+        default="roles", description="claim listing the roles (a list or a space-separated string)"
+    )
+    jwks_cache_s: float = Field(default=300.0, gt=0, description="how long a fetched JWKS is trusted")
+    policy_file: Path | None = Field(
+        default=None,
+        description="YAML policy: roles, allowed operations and backends, quotas per tenant or "
+        "client; reloaded when it changes or on SIGHUP",
+    )
+    internal_token: SecretStr | None = Field(
+        default=None,
+        description="service token of the internal edges (api -> kernel -> compiler, driver-manager); "
+        "set: an internal call without it is refused",
+    )
+
     def __init__(self, **values: Any) -> None:
         """Load and validate; a bad value is an :class:`~eigen.config.errors.InvalidSetting`
         naming the setting and its variable (one line), not pydantic's report."""

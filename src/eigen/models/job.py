@@ -20,6 +20,7 @@ from eigen.models.limits import (
     Pauli,
     Target,
 )
+from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import MAX_PROGRAM_BYTES, ProgramLanguage
 from eigen.models.state import JobState
 from eigen.models.workload import WorkloadKind
@@ -115,6 +116,7 @@ class Job:
     created_at: float
     updated_at: float
     owner: str = "anonymous"
+    tenant: str = DEFAULT_TENANT  # every job belongs to one tenant; others see NOT_FOUND
     traceparent: str = ""  # W3C trace context of the submitting call, carried to every stage
     idempotency_key: str | None = None
     started_at: float | None = None

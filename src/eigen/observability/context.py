@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from eigen.errors import InvalidArgument
 from eigen.models import limits
+from eigen.models.principal import Principal, unauthenticated
 
 REQUEST_ID = "x-request-id"
 CALLER = "x-eigen-caller"
@@ -30,6 +31,14 @@ class CallContext:
     caller: str = ANONYMOUS
     traceparent: str = ""
     job_id: str = ""  # set while the kernel works on a job; logs carry it, metadata does not
+    #: who the edge's authenticator says makes the call; None while authentication is off
+    authenticated: Principal | None = None
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated principal, or (authentication off) the caller's header as a
+        principal of the default tenant with every role, as before tenants existed."""
+        return self.authenticated or unauthenticated(self.caller)
 
     @property
     def trace_id(self) -> str:
@@ -85,6 +94,8 @@ def checked_caller(call: CallContext) -> str:
 
     Reading metadata never fails (every call gets a context, even one with a bad header);
     what stores the caller checks it."""
+    if call.authenticated is not None:  # the authenticator bounded it
+        return call.authenticated.owner
     problem = limits.CALLER.problem(call.caller)
     if problem is not None:
         raise InvalidArgument.for_field(CALLER, problem)

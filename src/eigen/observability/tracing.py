@@ -210,10 +210,9 @@ def span(
     active = call_context.active_context()
     base = active or call_context.CallContext(request_id=secrets.token_hex(8))
     traceparent = traceparent_of(opened) or (parent if parent is not None else base.traceparent)
-    changes: dict[str, str] = {"traceparent": traceparent}
-    if job_id is not None:
-        changes["job_id"] = job_id
-    token = call_context.activate(replace(base, **changes))
+    token = call_context.activate(
+        replace(base, traceparent=traceparent, job_id=base.job_id if job_id is None else job_id)
+    )
     try:
         with trace.use_span(opened, end_on_exit=False, record_exception=False, set_status_on_exception=False):
             yield opened

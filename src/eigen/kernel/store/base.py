@@ -28,6 +28,8 @@ class JobFilter:
     before: tuple[float, str] | None = None
     # only jobs whose id starts with this, case-sensitively (what resolves a short id)
     id_prefix: str | None = None
+    # only this tenant's jobs; None: every tenant's (an admin, or authentication off)
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)

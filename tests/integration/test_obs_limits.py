@@ -14,8 +14,8 @@ from grpc_status import rpc_status
 from eigen.config.settings import Settings
 from eigen.observability import metrics
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
+from eigen.security import ratelimit
 from eigen.server.embedded import EmbeddedServer
-from eigen.system_api import ratelimit
 from tests.integration.helpers import BELL, details, job
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,9 @@ from fastapi import FastAPI
 
 from eigen.errors import Unavailable
 from eigen.observability import metrics
+from eigen.security import ratelimit
 from eigen.server.embedded import EmbeddedServer
 from eigen.server.http import HttpServer, bind
-from eigen.system_api import ratelimit
 from eigen.system_api.rest import create_app
 from eigen.system_api.service import JobApi
 from tests.integration.rest_helpers import PROBLEM_JSON, fields, job, problem, rest_server

@@ -18,8 +18,8 @@ from eigen.kernel.store.migrate import SchemaVersionError
 from eigen.observability.logs import configure_logging
 from eigen.observability.metrics import metrics_asgi_app
 from eigen.observability.tracing import configure_tracing, shutdown_tracing
+from eigen.security import ratelimit
 from eigen.server import heap
-from eigen.system_api import ratelimit
 
 _SIGNAL_POLL_S = 0.2
 SERVE_DRIVER_PROCESSES = 1  # driver_processes when unset

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from eigen.errors import ResourceExhausted
-from eigen.system_api import ratelimit
-from eigen.system_api.ratelimit import RateLimiter, caller_key
+from eigen.security import ratelimit
+from eigen.security.ratelimit import RateLimiter, caller_key
 
 
 class Clock:

@@ -35,7 +35,7 @@ from eigen.errors import EigenError, InternalError
 from eigen.observability import context as call_context
 from eigen.observability import metrics, tracing
 from eigen.proto.status import to_status
-from eigen.system_api import ratelimit
+from eigen.security import ratelimit
 
 log = logging.getLogger(__name__)
 

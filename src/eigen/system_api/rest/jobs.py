@@ -17,7 +17,7 @@ from eigen.models.job import JOB_ID_PATTERN
 from eigen.models.state import JobState as ModelState
 from eigen.observability import context as call_context
 from eigen.observability import metrics
-from eigen.system_api import ratelimit
+from eigen.security import ratelimit
 from eigen.system_api.rest import convert
 from eigen.system_api.rest.bodies import BoundedJsonRoute
 from eigen.system_api.rest.events import EVENT_SCHEMA, Watch, event_stream

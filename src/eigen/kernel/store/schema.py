@@ -7,11 +7,18 @@ a table here and add a migration in the same change.
 JSON columns are plain ``JSON`` on both dialects (``json``, not ``jsonb``, on PostgreSQL)
 so that objects keep their key order, exactly as SQLite and the memory store keep it.
 Timestamps are ``Float`` (epoch seconds; ``double precision`` on PostgreSQL).
+
+Every job belongs to a tenant (``jobs.tenant``; ``default`` for jobs stored before tenants
+existed, and for everything made while authentication is off). ``tenants``, ``api_keys``
+and ``audit_events`` belong to the security layer, which reads and writes them through
+this same metadata.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from eigen.models.principal import DEFAULT_TENANT
 
 metadata = sa.MetaData()
 
@@ -22,6 +29,7 @@ jobs = sa.Table(
     sa.Column("name", sa.String(128), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False, server_default=DEFAULT_TENANT),
     sa.Column("target", sa.String(128), nullable=False),
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -31,7 +39,7 @@ jobs = sa.Table(
     sa.Column("error_code", sa.String(64)),
     sa.Column("error_summary", sa.Text),
     sa.Column("idempotency_key", sa.String(256)),
-    sa.Column("traceparent", sa.String(64), nullable=False, default=""),
+    sa.Column("traceparent", sa.String(64), nullable=False, default="", server_default=""),
     sa.Column("attempt", sa.Integer, nullable=False, default=0),
     sa.Column("last_seq", sa.Integer, nullable=False, default=0),
     sa.Column("labels", sa.JSON, nullable=False),
@@ -42,7 +50,9 @@ jobs = sa.Table(
     sa.Column("result_expired_at", sa.Float),
     sa.Index("ix_jobs_created", "created_at", "id"),
     sa.Index("ix_jobs_state", "state"),
-    sa.Index("ux_jobs_idempotency", "owner", "idempotency_key", unique=True),
+    sa.Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
+    # an idempotency key is the tenant's and the owner's: another tenant's reuse is its own
+    sa.Index("ux_jobs_idempotency", "tenant", "owner", "idempotency_key", unique=True),
 )
 
 events = sa.Table(
@@ -71,4 +81,44 @@ checkpoints = sa.Table(
     metadata,
     sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("data", sa.JSON, nullable=False),
+)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("deleted_at", sa.Float),  # a deleted tenant's keys no longer authenticate
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("digest", sa.String(128), nullable=False),  # a keyed hash, never the key
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Index("ix_api_keys_tenant", "tenant"),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False, default="", server_default=""),
+    sa.Column("outcome", sa.String(16), nullable=False, default="", server_default=""),
+    sa.Column("method", sa.String(16), nullable=False, default="", server_default=""),
+    sa.Column("tenant", sa.String(64), nullable=False, default="", server_default=""),
+    sa.Column("subject", sa.String(128), nullable=False, default="", server_default=""),
+    sa.Column("peer", sa.String(128), nullable=False, default="", server_default=""),
+    sa.Column("operation", sa.String(64), nullable=False, default="", server_default=""),
+    sa.Column("reason", sa.String(512), nullable=False, default="", server_default=""),
+    sa.Column("request_id", sa.String(128), nullable=False, default="", server_default=""),
+    sa.Index("ix_audit_events_at", "at"),
+    sa.Index("ix_audit_events_tenant_at", "tenant", "at"),
 )

@@ -9,6 +9,7 @@ import typer
 
 import eigen
 from eigen.server.admin import config_app, gc, migrate
+from eigen.server.audit_cli import audit_app
 from eigen.server.serve import serve
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.command()(serve)
 app.command()(migrate)
 app.command()(gc)
 app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
 
 
 def _version(shown: bool) -> None:

@@ -1,7 +1,10 @@
 """The context of one call: request id, caller identity and W3C trace parent.
 
 Servicers set it from incoming gRPC metadata; gRPC port adapters copy it into outgoing
-metadata, so the trace and the caller travel across every RFC 0002 edge.
+metadata, so the trace and the caller travel across every RFC 0002 edge. What else an
+internal call carries (the service token, the api's principal) is added by the provider
+that ``eigen.security.internal`` installs (:func:`install_outgoing`): this layer knows no
+secret and no policy.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from eigen.errors import InvalidArgument
@@ -45,10 +48,35 @@ class CallContext:
         return self.traceparent.split("-")[1] if valid_traceparent(self.traceparent) else ""
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        pairs = [(REQUEST_ID, self.request_id), (CALLER, self.caller)]
+        """What an outgoing internal call carries: the request id, the caller (the
+        principal's owner when authenticated), the traceparent, and what the installed
+        provider adds (:func:`install_outgoing`)."""
+        caller = self.caller
+        if self.authenticated is not None and _header_safe(self.authenticated.owner):
+            caller = self.authenticated.owner
+        pairs = [(REQUEST_ID, self.request_id), (CALLER, caller)]
         if self.traceparent:
             pairs.append((TRACEPARENT, self.traceparent))
+        if _outgoing is not None:
+            pairs.extend(_outgoing(self))
         return tuple(pairs)
+
+
+def _header_safe(value: str) -> bool:
+    """Whether ``value`` may be a gRPC metadata value as it is (printable ASCII)."""
+    return bool(value) and value.isascii() and value.isprintable()
+
+
+OutgoingMetadata = Callable[[CallContext], Iterable[tuple[str, str]]]
+_outgoing: OutgoingMetadata | None = None
+
+
+def install_outgoing(provider: OutgoingMetadata | None) -> None:
+    """Make ``provider`` add its pairs to every :meth:`CallContext.metadata` of this process
+    (None: nothing is added). The composition root installs one, through
+    ``eigen.security.internal.install``."""
+    global _outgoing
+    _outgoing = provider
 
 
 _current: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("eigen_call", default=None)

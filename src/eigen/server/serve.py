@@ -18,7 +18,7 @@ from eigen.kernel.store.migrate import SchemaVersionError
 from eigen.observability.logs import configure_logging
 from eigen.observability.metrics import metrics_asgi_app
 from eigen.observability.tracing import configure_tracing, shutdown_tracing
-from eigen.security import ratelimit
+from eigen.security import internal, ratelimit
 from eigen.server import heap
 
 _SIGNAL_POLL_S = 0.2
@@ -84,6 +84,7 @@ def serve(
     configure_logging(log_level, service=service, fmt=settings.log_format)
     configure_tracing(service, settings.otlp_endpoint)
     ratelimit.install(ratelimit.limiter(settings.rate_limit_per_s, settings.rate_limit_burst))
+    internal.install(internal.ServiceEdge.from_settings(settings))  # the internal edges' token
     roles = ROLES if settings.role == "all" else (settings.role,)
 
     from eigen.server.build import build

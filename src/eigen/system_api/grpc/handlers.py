@@ -35,7 +35,7 @@ from eigen.errors import EigenError, InternalError
 from eigen.observability import context as call_context
 from eigen.observability import metrics, tracing
 from eigen.proto.status import to_status
-from eigen.security import ratelimit
+from eigen.security import internal, ratelimit
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,13 @@ class _Rpc:
         self._token = call_context.activate(self.call)
 
     async def begin(self, servicer: object) -> None:
-        """Echo the request id (as a header) and apply the rate limit."""
+        """Echo the request id (as a header), admit an internal call (service token, the
+        api's principal: :func:`eigen.security.internal.admit`) and apply the rate limit."""
         await self.context.send_initial_metadata(((call_context.REQUEST_ID, self.call.request_id),))
+        if self.service in internal.INTERNAL_SERVICES:  # the service token; the api's principal
+            metadata = tuple(self.context.invocation_metadata() or ())
+            self.call = internal.admit(self.service, self.method, metadata, self.call, self.context.peer())
+            call_context.activate(self.call)  # reset with the first token at the end
         self.limit(servicer)
 
     def limit(self, servicer: object) -> None:

@@ -156,13 +156,13 @@ class AuditWriter:
         try:
             self.store.append(batch)
         except Exception as exc:  # the database is down or refuses: lose these rows, go on
-            with self._lock:
-                self.lost += len(batch)
-                self._progress.notify_all()
             log.warning(
                 "audit rows not written",
                 extra={"events": len(batch), "error": bounded(f"{type(exc).__name__}: {exc}", 500)},
             )
+            with self._lock:
+                self.lost += len(batch)
+                self._progress.notify_all()
             return
         with self._lock:
             self.written += len(batch)

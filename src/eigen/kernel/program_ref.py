@@ -8,8 +8,9 @@ The uri stays recorded on the request (shown on the job); everything after submi
 the text, so a job never depends on another job's files once it is accepted.
 
 A request with both a program text and a uri is taken as already read (that is what a
-resolved request looks like). An unknown job is NOT_FOUND, a file that job does not have
-or that holds no program text is INVALID_ARGUMENT; both name ``program.uri``.
+resolved request looks like). An unknown job, or one of another tenant, is NOT_FOUND; a
+file that job does not have or that holds no program text is INVALID_ARGUMENT; both name
+``program.uri``.
 """
 
 from __future__ import annotations
@@ -38,19 +39,18 @@ def parse_uri(uri: str, field: str = URI_FIELD) -> tuple[str, str | None]:
     return job_id, name or None
 
 
-def readable(job: Job, owner: str, namespace: str) -> bool:
-    """Whether a submission by ``owner`` in ``namespace`` may read ``job``'s artifacts.
-
-    The tenancy seam: every job is readable until tenants exist (issue 17 decides here,
-    e.g. same tenant or an explicit share). A job that is not readable is answered as
-    not found, so its existence does not leak."""
-    return True
+def readable(job: Job, tenant: str) -> bool:
+    """Whether a submission of ``tenant`` may read ``job``'s artifacts: only its own
+    tenant's (an admin too submits in one tenant, and refers to that tenant's jobs). A
+    job that is not readable is answered as not found, so its existence does not leak."""
+    return job.tenant == tenant
 
 
-def stored_job(store: JobStore, job_id: str, owner: str, namespace: str, field: str) -> Job:
-    """The stored job ``job_id`` the submission refers to, or NOT_FOUND naming ``field``."""
+def stored_job(store: JobStore, job_id: str, tenant: str, field: str) -> Job:
+    """The stored job ``job_id`` a submission of ``tenant`` refers to, or NOT_FOUND naming
+    ``field`` (the same answer for another tenant's job as for a missing one)."""
     job = store.get(job_id) if job_id else None
-    if job is None or not readable(job, owner, namespace):
+    if job is None or not readable(job, tenant):
         raise NotFound.for_field(field, f"job {job_id} not found")
     return job
 
@@ -60,13 +60,15 @@ def needs_reading(request: JobRequest) -> bool:
     return request.program_uri is not None and not request.program.strip()
 
 
-def resolve_program(request: JobRequest, store: JobStore, artifacts: ArtifactStore, owner: str) -> JobRequest:
-    """``request`` with its program read from ``program_uri`` (unchanged when there is
-    nothing to read)."""
+def resolve_program(
+    request: JobRequest, store: JobStore, artifacts: ArtifactStore, tenant: str
+) -> JobRequest:
+    """``request`` of a submitter of ``tenant`` with its program read from ``program_uri``
+    (unchanged when there is nothing to read)."""
     if request.program_uri is None or not needs_reading(request):
         return request
     job_id, name = parse_uri(request.program_uri)
-    source = stored_job(store, job_id, owner, request.namespace, URI_FIELD)
+    source = stored_job(store, job_id, tenant, URI_FIELD)
     own = program_file(source.request.language)
     if name is None or name == own:
         try:

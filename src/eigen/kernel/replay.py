@@ -67,15 +67,16 @@ def needs_replaying(request: JobRequest) -> bool:
     return not (uri.startswith(f"{SCHEME}{job_id}/") and request.program.strip())
 
 
-def resolve_replay(request: JobRequest, store: JobStore, artifacts: ArtifactStore, owner: str) -> JobRequest:
-    """The request a ReplayJob runs: the original's inputs and recorded seed (see the
-    module docstring). FAILED_PRECONDITION when the original has not ended DONE or its
-    result or program is no longer stored; NOT_FOUND when there is no such job.
+def resolve_replay(request: JobRequest, store: JobStore, artifacts: ArtifactStore, tenant: str) -> JobRequest:
+    """The request a ReplayJob of ``tenant`` runs: the original's inputs and recorded seed
+    (see the module docstring). FAILED_PRECONDITION when the original has not ended DONE
+    or its result or program is no longer stored; NOT_FOUND when there is no such job in
+    the tenant (another tenant's job is answered exactly as a missing one).
     Call it when :func:`needs_replaying` says so (before anything else changed the request)."""
     job_id = replayed_id(request)
     if job_id is None:
         return request
-    original = stored_job(store, job_id, owner, request.namespace, REPLAY_FIELD)
+    original = stored_job(store, job_id, tenant, REPLAY_FIELD)
     if original.state is not JobState.DONE:
         raise FailedPrecondition.for_field(
             REPLAY_FIELD,

@@ -14,6 +14,11 @@ can be written again; :meth:`Kernel.problems` (readiness) names both conditions.
 
 Queue capacity is exact: a submission reserves its slots before anything is stored, and
 a job holds its slot until it leaves the waiting set (starts running or ends).
+
+Every job belongs to the tenant it was submitted for (``tenant``, data handed in by the
+api role), and a submission is held to that tenant's ``quota`` before anything is stored
+(:mod:`eigen.kernel.quotas`). Who may see which tenant's jobs is the service layer's
+decision; the kernel only refuses to read another tenant's job by reference.
 """
 
 from __future__ import annotations
@@ -37,23 +42,25 @@ from eigen.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from eigen.kernel.admission import check_submission, compile_request
 from eigen.kernel.events import EventBus
-from eigen.kernel.hybrid.observables import check_observable
-from eigen.kernel.hybrid.settings import check_estimation, circuit_shots, loop_settings, sweep_shots
 from eigen.kernel.intake import Intake
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.qfs.health import DataHealth, storage_error
+from eigen.kernel.quotas import QueuedJobs
 from eigen.kernel.scheduler import PriorityScheduler
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
 from eigen.kernel.watch import WatchCursor, settle, waker
-from eigen.kernel.workloads import check_kind, needs_resolving, resolve
-from eigen.models.compiled import CompiledProgram, CompileRequest
+from eigen.kernel.workloads import needs_resolving, resolve
+from eigen.models.compiled import CompiledProgram
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.panics import describe, must_escape
+from eigen.models.principal import DEFAULT_TENANT
+from eigen.models.quota import NO_QUOTA, Quota
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -119,6 +126,7 @@ class Kernel:
         )
         self._compile_queue: queue.Queue[Job | None] = queue.Queue()  # jobs as accepted
         self._intake = Intake(self._accept_many)
+        self.queued = QueuedJobs(store)  # max_queued_jobs of each tenant
         self._deadlines: dict[str, float] = {}
         self._devices: dict[str, DeviceInfo] = {}
         self._lock = threading.Lock()
@@ -355,20 +363,30 @@ class Kernel:
         owner: str = "anonymous",
         idempotency_key: str | None = None,
         traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> tuple[Job, bool]:
-        """Validate and accept a job. Returns (job, deduplicated)."""
-        request = self._resolved(request, owner)
+        """Validate and accept a job of ``tenant``, within its ``quota``. Returns (job,
+        deduplicated): an idempotency key is the tenant's and the owner's."""
+        request = self._resolved(request, tenant)
         if idempotency_key:
-            existing = self.store.find_by_idempotency_key(owner, idempotency_key)
+            existing = self.store.find_by_idempotency_key(tenant, owner, idempotency_key)
             if existing is not None:
                 return self._same_payload(existing, request), True
-        self.validate(request)
-        job = self._new_job(request, owner, idempotency_key, traceparent)
-        self._reserve([job])
-        return self._accept_many([job])[0], False
+        self.validate(request, tenant=tenant, quota=quota)
+        job = self._new_job(request, owner, idempotency_key, traceparent, tenant)
+        with self.queued.admit(tenant, quota, 1):
+            self._reserve([job])
+            return self._accept_many([job])[0], False
 
     async def submit_async(
-        self, request: JobRequest, *, owner: str = "anonymous", traceparent: str = ""
+        self,
+        request: JobRequest,
+        *,
+        owner: str = "anonymous",
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> Job:
         """:meth:`submit` (without an idempotency key) for a caller on an event loop: the
         job is stored by the intake thread with whatever else arrives meanwhile (one
@@ -376,46 +394,58 @@ class Kernel:
         only when the compiler has the program's validation at hand (``validated``);
         otherwise on a thread, so other calls are served while a slow program is checked."""
         if needs_resolving(request):  # reads files and the store: off the loop
-            request = await asyncio.to_thread(self._resolved, request, owner)
+            request = await asyncio.to_thread(self._resolved, request, tenant)
         device = self._known_device(request.target)
         checked = self._cached_validation(request, device) if device is not None else None
         if device is not None and checked is not None:
-            self._validate(request, device, checked)
+            self._validate(request, device, checked, quota)
         else:
-            await asyncio.to_thread(self.validate, request)
-        job = self._new_job(request, owner, None, traceparent)
-        self._reserve([job])
-        try:
-            return await self._intake.submit(job)
-        finally:
-            self._release([job])  # stored: its slot is its place in the waiting set now
+            await asyncio.to_thread(functools.partial(self.validate, request, tenant=tenant, quota=quota))
+        job = self._new_job(request, owner, None, traceparent, tenant)
+        with self.queued.admit(tenant, quota, 1):  # until the intake has stored it
+            self._reserve([job])
+            try:
+                return await self._intake.submit(job)
+            finally:
+                self._release([job])  # stored: its slot is its place in the waiting set now
 
     def submit_batch(
-        self, requests: list[JobRequest], *, owner: str = "anonymous", traceparent: str = ""
+        self,
+        requests: list[JobRequest],
+        *,
+        owner: str = "anonymous",
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> list[Job]:
-        """All or nothing: every request is validated before any job is created; an error
-        names the item (``jobs[i].<field>``). Jobs are returned in input order."""
+        """All or nothing: every request is validated (and held to ``quota``) before any
+        job is created; an error names the item (``jobs[i].<field>``), and the batch's
+        jobs count together against ``max_queued_jobs``. Jobs are returned in input order."""
         if not requests:
             raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
         resolved = []
         for index, request in enumerate(requests):
             try:
-                resolved.append(self.validate(request, owner))
+                resolved.append(self.validate(request, tenant=tenant, quota=quota))
             except EigenError as exc:
                 raise exc.within(f"jobs[{index}]") from None
-        jobs = [self._new_job(request, owner, None, traceparent) for request in resolved]
-        self._reserve(jobs)
-        return self._accept_many(jobs)
+        jobs = [self._new_job(request, owner, None, traceparent, tenant) for request in resolved]
+        with self.queued.admit(tenant, quota, len(jobs)):
+            self._reserve(jobs)
+            return self._accept_many(jobs)
 
-    def validate(self, request: JobRequest, owner: str = "anonymous") -> JobRequest:
-        """Everything a submission is checked for, without creating anything; the request
-        as it will run (what it refers to read in: see :mod:`eigen.kernel.workloads`)."""
-        request = self._resolved(request, owner)
-        self._validate(request, self.device(request.target))
+    def validate(
+        self, request: JobRequest, *, tenant: str = DEFAULT_TENANT, quota: Quota = NO_QUOTA
+    ) -> JobRequest:
+        """Everything a submission of ``tenant`` is checked for (its per-job ``quota``
+        too), without creating anything; the request as it will run (what it refers to
+        read in: see :mod:`eigen.kernel.workloads`)."""
+        request = self._resolved(request, tenant)
+        self._validate(request, self.device(request.target), quota=quota)
         return request
 
-    def _resolved(self, request: JobRequest, owner: str) -> JobRequest:
-        return resolve(request, self.store, self.pipeline.artifacts, owner)
+    def _resolved(self, request: JobRequest, tenant: str) -> JobRequest:
+        return resolve(request, self.store, self.pipeline.artifacts, tenant)
 
     def _known_device(self, name: str) -> DeviceInfo | None:
         with self._lock:
@@ -423,7 +453,7 @@ class Kernel:
 
     def _cached_validation(self, request: JobRequest, device: DeviceInfo) -> CompiledProgram | None:
         """The compiler's validation of ``request`` when it has it at hand, else None."""
-        return self.compiler.validated(self._compile_request(request, device))
+        return self.compiler.validated(compile_request(request, device))
 
     def _reserve(self, jobs: Sequence[Job]) -> None:
         """Take a queue slot for each new job of a submission (all or none), or refuse it:
@@ -458,7 +488,13 @@ class Kernel:
                     self._strand_counts.pop(event.job_id, None)
 
     @staticmethod
-    def _new_job(request: JobRequest, owner: str, idempotency_key: str | None, traceparent: str) -> Job:
+    def _new_job(
+        request: JobRequest,
+        owner: str,
+        idempotency_key: str | None,
+        traceparent: str,
+        tenant: str = DEFAULT_TENANT,
+    ) -> Job:
         now = time.time()
         return Job(
             id=uuid.uuid4().hex,
@@ -467,6 +503,7 @@ class Kernel:
             created_at=now,
             updated_at=now,
             owner=owner,
+            tenant=tenant,
             idempotency_key=idempotency_key or None,
             traceparent=traceparent,
         )
@@ -511,41 +548,16 @@ class Kernel:
             )
         return existing
 
-    @staticmethod
-    def _compile_request(request: JobRequest, device: DeviceInfo) -> CompileRequest:
-        return CompileRequest(
-            program=request.program,
-            language=request.language,
-            device=device,
-            entrypoint=request.entrypoint,
-        )
-
     def _validate(
-        self, request: JobRequest, device: DeviceInfo, checked: CompiledProgram | None = None
+        self,
+        request: JobRequest,
+        device: DeviceInfo,
+        checked: CompiledProgram | None = None,
+        quota: Quota = NO_QUOTA,
     ) -> None:
         if checked is None:
-            checked = self.compiler.validate(self._compile_request(request, device))
-        shots = circuit_shots(request, checked.decorator)
-        if shots > device.max_shots:
-            raise InvalidArgument.for_field(
-                "shots", f"{shots} is above the maximum of {device.max_shots} for {device.name}"
-            )
-        if checked.hybrid is not None:
-            check_estimation(loop_settings(request, checked).shots, device)
-        elif request.observables:
-            for index, observable in enumerate(request.observables):
-                check_observable(list(observable.items()), checked.num_qubits, f"observables[{index}]")
-            check_estimation(sweep_shots(request, checked.decorator), device)
-        elif shots < 1:
-            raise InvalidArgument.for_field(
-                "shots",
-                "must be at least 1 (0 means exact estimation, for observables on simulators)",
-            )
-        if len(request.parameter_bindings) > device.max_circuits:
-            raise InvalidArgument.for_field(
-                "parameter_bindings", f"at most {device.max_circuits} bindings on {device.name}"
-            )
-        check_kind(request, device, checked)
+            checked = self.compiler.validate(compile_request(request, device))
+        check_submission(request, device, checked, quota)
 
     def get(self, job_id: str) -> Job:
         return stored_job(self.store.get(job_id), job_id)

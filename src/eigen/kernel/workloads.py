@@ -58,12 +58,13 @@ def needs_resolving(request: JobRequest) -> bool:
     return needs_reading(request) or needs_replaying(request)
 
 
-def resolve(request: JobRequest, store: JobStore, artifacts: ArtifactStore, owner: str) -> JobRequest:
-    """``request`` with what it refers to read in: its program by uri, a ReplayJob's
-    original inputs. Unchanged when it refers to nothing."""
+def resolve(request: JobRequest, store: JobStore, artifacts: ArtifactStore, tenant: str) -> JobRequest:
+    """``request`` of a submitter of ``tenant`` with what it refers to read in: its program
+    by uri, a ReplayJob's original inputs (only the tenant's own jobs are found). Unchanged
+    when it refers to nothing."""
     replaying = needs_replaying(request)  # before the program is read in (that looks resolved)
-    request = resolve_program(request, store, artifacts, owner)
-    return resolve_replay(request, store, artifacts, owner) if replaying else request
+    request = resolve_program(request, store, artifacts, tenant)
+    return resolve_replay(request, store, artifacts, tenant) if replaying else request
 
 
 def check_kind(request: JobRequest, device: DeviceInfo, checked: CompiledProgram) -> None:
@@ -87,7 +88,7 @@ def check_kind(request: JobRequest, device: DeviceInfo, checked: CompiledProgram
     noise = chosen_noise_model(request.options, checked.decorator)
     if noise is not None:
         where = f"spec.metadata.{NOISE_OPTION}" if NOISE_OPTION in request.options else "program"
-        check_noise(noise, device, _shots(request, checked), where)
+        check_noise(noise, device, job_shots(request, checked), where)
 
 
 def check_bindings(
@@ -157,12 +158,13 @@ def _count(value: Any, field: str) -> int | None:
     return number
 
 
-def _shots(request: JobRequest, checked: CompiledProgram) -> int:
-    """The shots a job samples with (0: exact estimation), as it will run."""
+def job_shots(request: JobRequest, checked: CompiledProgram) -> int:
+    """The shots a job samples with (0: exact estimation), as it will run: what the noise
+    check and the ``max_shots_per_job`` quota look at."""
     if checked.hybrid is not None:
         return loop_settings(request, checked).shots
     if request.observables:
-        return sweep_shots(request)
+        return sweep_shots(request, checked.decorator)
     if request.shots is not None:
         return request.shots
     return int(checked.decorator.get("shots", request.shots_or_default))

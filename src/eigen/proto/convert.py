@@ -11,7 +11,9 @@ from eigen.errors import InvalidArgument
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.jobspec import request_from_wire
 from eigen.models.limits import EXTENSIONS_BYTES_MAX
+from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import ProgramLanguage
+from eigen.models.quota import Quota
 from eigen.models.result import Experiment, JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -233,6 +235,7 @@ def job_to_pb(job: Job) -> pb.Job:
         attempt=job.attempt,
         last_event_seq=job.last_seq,
         owner=job.owner,
+        tenant=job.tenant,
         progress=struct(job.progress),
         progress_json=json_text(job.progress),
         result_expired_at=timestamp(job.result_expired_at),
@@ -270,6 +273,7 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
         created_at=seconds_of(message.created_at),
         updated_at=seconds_of(message.updated_at),
         owner=message.owner,
+        tenant=message.tenant or DEFAULT_TENANT,
         started_at=seconds_of(message.started_at) if message.HasField("started_at") else None,
         finished_at=seconds_of(message.finished_at) if message.HasField("finished_at") else None,
         error_code=message.error_code or None,
@@ -282,6 +286,26 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
             seconds_of(message.result_expired_at) if message.HasField("result_expired_at") else None
         ),
     )
+
+
+QUOTA_FIELDS = ("max_queued_jobs", "max_shots_per_job", "max_qubits_per_job")
+
+
+def quota_fields(quota: Quota) -> dict[str, int]:
+    """The quota fields of an internal enqueue message (``EnqueueRequest``,
+    ``EnqueueBatchRequest``): 0 for no limit."""
+    return {name: getattr(quota, name) or 0 for name in QUOTA_FIELDS}
+
+
+def quota_from_pb(message: Any) -> Quota:
+    """The quota an internal enqueue message carries (a field 0 or below: no limit)."""
+    values = {name: int(getattr(message, name)) for name in QUOTA_FIELDS}
+    return Quota(**{name: value if value > 0 else None for name, value in values.items()})
+
+
+def tenant_from_pb(message: Any) -> str:
+    """The tenant an internal enqueue message carries ("" is the default tenant)."""
+    return str(message.tenant) or DEFAULT_TENANT
 
 
 def event_to_pb(event: JobEvent) -> pb.JobEvent:

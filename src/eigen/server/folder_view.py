@@ -33,6 +33,8 @@ from eigen.kernel.store.base import JobFilter
 from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
 from eigen.kernel.store.rows import EVENT_JSON_COLUMNS, JOB_JSON_COLUMNS, event_from_row, job_from_row
 from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.principal import DEFAULT_TENANT
+from eigen.models.quota import NO_QUOTA, Quota
 from eigen.models.result import JobResult, result_from_dict
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -79,6 +81,9 @@ class FolderView:
         """The jobs of ``query``, newest first: the statement of SqlJobStore.list_jobs."""
         where: list[str] = []
         params: list[Any] = []
+        if query.tenant is not None:
+            where.append("tenant = ?")
+            params.append(query.tenant)
         if query.states:
             where.append(f"state IN ({', '.join('?' for _ in query.states)})")
             params.extend(s.value for s in query.states)
@@ -269,16 +274,30 @@ class FolderKernel:
         owner: str = "anonymous",
         idempotency_key: str | None = None,
         traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> tuple[Job, bool]:
         raise _needs_kernel("submit")
 
     async def submit_async(
-        self, request: JobRequest, *, owner: str = "anonymous", traceparent: str = ""
+        self,
+        request: JobRequest,
+        *,
+        owner: str = "anonymous",
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> Job:
         raise _needs_kernel("submit")
 
     def submit_batch(
-        self, requests: list[JobRequest], *, owner: str = "anonymous", traceparent: str = ""
+        self,
+        requests: list[JobRequest],
+        *,
+        owner: str = "anonymous",
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> list[Job]:
         raise _needs_kernel("submit")
 

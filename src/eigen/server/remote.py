@@ -8,6 +8,7 @@ and turns a failed status back into the EigenError it carries.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ from eigen.models.compiled import (
     ExecutionRequest,
 )
 from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.principal import DEFAULT_TENANT
+from eigen.models.quota import NO_QUOTA, Quota
 from eigen.models.result import ExecutionResult, JobResult
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 from eigen.observability import context as call_context
@@ -78,24 +81,51 @@ class RemoteKernel(_Remote):
         owner: str = call_context.ANONYMOUS,
         idempotency_key: str | None = None,
         traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> tuple[Job, bool]:
         message = kernel_pb2.EnqueueRequest(
-            job=convert.request_to_pb(request), idempotency_key=idempotency_key or "", owner=owner
+            job=convert.request_to_pb(request),
+            idempotency_key=idempotency_key or "",
+            owner=owner,
+            tenant=tenant,
+            **convert.quota_fields(quota),
         )
         response = self.call(self.stub.Enqueue, message)
         return convert.job_from_pb(response.job, request), response.deduplicated
 
     async def submit_async(
-        self, request: JobRequest, *, owner: str = call_context.ANONYMOUS, traceparent: str = ""
+        self,
+        request: JobRequest,
+        *,
+        owner: str = call_context.ANONYMOUS,
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> Job:
         """:meth:`submit` on a thread (the call is a blocking gRPC call)."""
-        job, _ = await asyncio.to_thread(self.submit, request, owner=owner, traceparent=traceparent)
+        job, _ = await asyncio.to_thread(
+            functools.partial(
+                self.submit, request, owner=owner, traceparent=traceparent, tenant=tenant, quota=quota
+            )
+        )
         return job
 
     def submit_batch(
-        self, requests: list[JobRequest], *, owner: str = call_context.ANONYMOUS, traceparent: str = ""
+        self,
+        requests: list[JobRequest],
+        *,
+        owner: str = call_context.ANONYMOUS,
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
     ) -> list[Job]:
-        message = jobs_pb2.SubmitBatchRequest(jobs=[convert.request_to_pb(r) for r in requests])
+        message = kernel_pb2.EnqueueBatchRequest(
+            jobs=[convert.request_to_pb(r) for r in requests],
+            owner=owner,
+            tenant=tenant,
+            **convert.quota_fields(quota),
+        )
         response = self.call(self.stub.EnqueueBatch, message)
         return [convert.job_from_pb(j, r) for j, r in zip(response.jobs, requests, strict=True)]
 
@@ -110,6 +140,7 @@ class RemoteKernel(_Remote):
             labels=query.labels,
             page_size=query.limit,
             id_prefix=query.id_prefix or "",
+            tenant=query.tenant or "",
         )
         if query.created_after is not None:
             request.created_after.CopyFrom(convert.timestamp(query.created_after))

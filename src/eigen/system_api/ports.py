@@ -7,11 +7,17 @@ from typing import Protocol
 
 from eigen.kernel.store.base import JobFilter
 from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.quota import Quota
 from eigen.models.result import JobResult
 from eigen.models.target import Calibration, DeviceInfo
 
 
 class KernelPort(Protocol):
+    """``tenant`` and ``quota`` are the submitter's, as the service layer found them: the
+    kernel records the tenant on every new job and refuses a submission over the quota
+    (RESOURCE_EXHAUSTED naming the limit) before anything is stored. Reads take no
+    tenant: the service layer answers another tenant's job as NOT_FOUND."""
+
     def submit(
         self,
         request: JobRequest,
@@ -19,14 +25,31 @@ class KernelPort(Protocol):
         owner: str = ...,
         idempotency_key: str | None = ...,
         traceparent: str = ...,
+        tenant: str = ...,
+        quota: Quota = ...,
     ) -> tuple[Job, bool]: ...
 
-    async def submit_async(self, request: JobRequest, *, owner: str = ..., traceparent: str = ...) -> Job:
+    async def submit_async(
+        self,
+        request: JobRequest,
+        *,
+        owner: str = ...,
+        traceparent: str = ...,
+        tenant: str = ...,
+        quota: Quota = ...,
+    ) -> Job:
         """``submit`` without an idempotency key, for callers on an event loop."""
 
     def submit_batch(
-        self, requests: list[JobRequest], *, owner: str = ..., traceparent: str = ...
-    ) -> list[Job]: ...
+        self,
+        requests: list[JobRequest],
+        *,
+        owner: str = ...,
+        traceparent: str = ...,
+        tenant: str = ...,
+        quota: Quota = ...,
+    ) -> list[Job]:
+        """All or nothing, the quota too (the batch's jobs count together)."""
 
     def get(self, job_id: str) -> Job: ...
 

@@ -160,15 +160,15 @@ class StoreContract:
 
     def test_idempotency_key_is_unique_per_owner(self, store: JobStore) -> None:
         new_job(store, "a1", 10.0, key="k")
-        found = store.find_by_idempotency_key("anonymous", "k")
+        found = store.find_by_idempotency_key("default", "anonymous", "k")
         assert found is not None and found.id == "a1"
         with pytest.raises(AlreadyExists):
             new_job(store, "a2", 11.0, key="k")
         assert store.get("a2") is None and store.events("a2") == []
         new_job(store, "b1", 12.0, key="k", owner="other")
-        other = store.find_by_idempotency_key("other", "k")
+        other = store.find_by_idempotency_key("default", "other", "k")
         assert other is not None and other.id == "b1"
-        assert store.find_by_idempotency_key("anonymous", "nope") is None
+        assert store.find_by_idempotency_key("default", "anonymous", "nope") is None
 
     def test_jobs_without_a_key_never_collide(self, store: JobStore) -> None:
         for index in range(3):

@@ -46,7 +46,7 @@ class Transition:
 class JobStore(Protocol):
     def create(self, job: Job, event: JobEvent) -> None:
         """Insert a new job with its first event. Raises AlreadyExists on a duplicate
-        (owner, idempotency key)."""
+        (tenant, owner, idempotency key)."""
 
     def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
         """:meth:`create` for several jobs in one transaction: all of them, or (on a
@@ -57,7 +57,13 @@ class JobStore(Protocol):
     def head(self, job_id: str) -> tuple[JobState, int] | None:
         """(state, last event seq) of a job: the cheap read a transition needs."""
 
-    def find_by_idempotency_key(self, owner: str, key: str) -> Job | None: ...
+    def find_by_idempotency_key(self, tenant: str, owner: str, key: str) -> Job | None:
+        """The job ``owner`` of ``tenant`` submitted with ``key``: a key is the tenant's
+        and the owner's, so another tenant's job with the same key is never found."""
+
+    def count_unfinished(self, tenant: str, owner: str | None = None) -> int:
+        """How many of ``tenant``'s jobs (``owner``'s only, when given) have not ended:
+        what ``max_queued_jobs`` counts."""
 
     def transition(
         self,

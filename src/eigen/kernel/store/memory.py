@@ -30,9 +30,9 @@ class MemoryJobStore:
 
     def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
         with self._lock:
-            keys = [(job.owner, job.idempotency_key) for job, _ in batch if job.idempotency_key]
+            keys = [(job.tenant, job.owner, job.idempotency_key) for job, _ in batch if job.idempotency_key]
             for job, _ in batch:
-                if job.idempotency_key and self._by_key(job.owner, job.idempotency_key):
+                if job.idempotency_key and self._by_key(job.tenant, job.owner, job.idempotency_key):
                     raise AlreadyExists(f"idempotency key {job.idempotency_key!r} is taken")
                 if job.id in self._jobs:
                     raise AlreadyExists(f"job {job.id} exists")
@@ -52,13 +52,28 @@ class MemoryJobStore:
             job = self._jobs.get(job_id)
             return (job.state, job.last_seq) if job else None
 
-    def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
+    def find_by_idempotency_key(self, tenant: str, owner: str, key: str) -> Job | None:
         with self._lock:
-            job = self._by_key(owner, key)
+            job = self._by_key(tenant, owner, key)
             return copy.deepcopy(job) if job else None
 
-    def _by_key(self, owner: str, key: str) -> Job | None:
-        return next((j for j in self._jobs.values() if j.owner == owner and j.idempotency_key == key), None)
+    def _by_key(self, tenant: str, owner: str, key: str) -> Job | None:
+        return next(
+            (
+                j
+                for j in self._jobs.values()
+                if j.tenant == tenant and j.owner == owner and j.idempotency_key == key
+            ),
+            None,
+        )
+
+    def count_unfinished(self, tenant: str, owner: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                1
+                for j in self._jobs.values()
+                if j.tenant == tenant and not j.terminal and (owner is None or j.owner == owner)
+            )
 
     def transition(
         self,

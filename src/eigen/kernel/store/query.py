@@ -7,6 +7,8 @@ from eigen.models.job import Job
 
 
 def matches(job: Job, query: JobFilter) -> bool:
+    if query.tenant is not None and job.tenant != query.tenant:
+        return False
     if query.id_prefix and not job.id.startswith(query.id_prefix):
         return False
     if query.states and job.state not in query.states:

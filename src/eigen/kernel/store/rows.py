@@ -25,6 +25,7 @@ def job_from_row(row: Mapping[Any, Any], request: JobRequest) -> Job:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         owner=row["owner"],
+        tenant=row["tenant"],
         traceparent=row["traceparent"] or "",
         idempotency_key=row["idempotency_key"],
         started_at=row["started_at"],

@@ -43,6 +43,7 @@ _JOB_COLUMNS = (
     "timings",
     "progress",
 )
+_UNFINISHED = [state.value for state in JobState if not state.terminal]
 # results expired per statement, so a large sweep never holds one long transaction
 EXPIRE_BATCH = 500
 
@@ -129,11 +130,26 @@ class SqlJobStore:
             row = conn.execute(_SELECT_HEAD, {"job_id": job_id}).first()
         return (JobState(row[0]), int(row[1])) if row else None
 
-    def find_by_idempotency_key(self, owner: str, key: str) -> Job | None:
-        query = schema.jobs.select().where(schema.jobs.c.owner == owner, schema.jobs.c.idempotency_key == key)
+    def find_by_idempotency_key(self, tenant: str, owner: str, key: str) -> Job | None:
+        jobs = schema.jobs
+        query = jobs.select().where(
+            jobs.c.tenant == tenant, jobs.c.owner == owner, jobs.c.idempotency_key == key
+        )
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return self._from_row(row) if row else None
+
+    def count_unfinished(self, tenant: str, owner: str | None = None) -> int:
+        jobs = schema.jobs
+        query = (
+            sa.select(sa.func.count())
+            .select_from(jobs)
+            .where(jobs.c.tenant == tenant, jobs.c.state.in_(_UNFINISHED))
+        )
+        if owner is not None:
+            query = query.where(jobs.c.owner == owner)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def transition(
         self,
@@ -209,6 +225,8 @@ class SqlJobStore:
     def list_jobs(self, query: JobFilter) -> list[Job]:
         jobs = schema.jobs
         stmt = jobs.select()
+        if query.tenant is not None:
+            stmt = stmt.where(jobs.c.tenant == query.tenant)
         if query.id_prefix:
             stmt = stmt.where(*_id_prefix_clauses(self._engine.dialect.name, query.id_prefix))
         if query.states:
@@ -343,6 +361,7 @@ def _job_row(job: Job) -> dict[str, Any]:
         "name": job.request.name,
         "state": job.state.value,
         "owner": job.owner,
+        "tenant": job.tenant,
         "target": job.request.target,
         "priority": job.request.priority,
         "created_at": job.created_at,

@@ -26,17 +26,19 @@ from eigen.proto.api.v1 import common_pb2 as eigen_dot_proto_dot_api_dot_v1_dot_
 from eigen.proto.api.v1 import jobs_pb2 as eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$eigen/proto/internal/v1/kernel.proto\x12\x11\x65igen.internal.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\x1a\x1d\x65igen/proto/api/v1/jobs.proto\"_\n\x0e\x45nqueueRequest\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.eigen.api.v1.JobRequest\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\r\n\x05owner\x18\x03 \x01(\t\"7\n\x14\x45nqueueBatchResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.eigen.api.v1.Job2\xfe\x05\n\rKernelService\x12M\n\x07\x45nqueue\x12!.eigen.internal.v1.EnqueueRequest\x1a\x1f.eigen.api.v1.SubmitJobResponse\x12Y\n\x0c\x45nqueueBatch\x12 .eigen.api.v1.SubmitBatchRequest\x1a\'.eigen.internal.v1.EnqueueBatchResponse\x12\x38\n\x06GetJob\x12\x1b.eigen.api.v1.GetJobRequest\x1a\x11.eigen.api.v1.Job\x12I\n\x08ListJobs\x12\x1d.eigen.api.v1.ListJobsRequest\x1a\x1e.eigen.api.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.eigen.api.v1.CancelJobRequest\x1a\x11.eigen.api.v1.Job\x12\x43\n\x08WatchJob\x12\x1d.eigen.api.v1.WatchJobRequest\x1a\x16.eigen.api.v1.JobEvent0\x01\x12J\n\nGetResults\x12\".eigen.api.v1.GetJobResultsRequest\x1a\x18.eigen.api.v1.JobResults\x12U\n\x0cListBackends\x12!.eigen.api.v1.ListBackendsRequest\x1a\".eigen.api.v1.ListBackendsResponse\x12\x44\n\nGetBackend\x12\x1f.eigen.api.v1.GetBackendRequest\x1a\x15.eigen.api.v1.Backend\x12P\n\x0eGetCalibration\x12#.eigen.api.v1.GetCalibrationRequest\x1a\x19.eigen.api.v1.Calibrationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$eigen/proto/internal/v1/kernel.proto\x12\x11\x65igen.internal.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\x1a\x1d\x65igen/proto/api/v1/jobs.proto\"\xbf\x01\n\x0e\x45nqueueRequest\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.eigen.api.v1.JobRequest\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x17\n\x0fmax_queued_jobs\x18\x05 \x01(\x03\x12\x19\n\x11max_shots_per_job\x18\x06 \x01(\x03\x12\x1a\n\x12max_qubits_per_job\x18\x07 \x01(\x03\"\xac\x01\n\x13\x45nqueueBatchRequest\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x18.eigen.api.v1.JobRequest\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x17\n\x0fmax_queued_jobs\x18\x04 \x01(\x03\x12\x19\n\x11max_shots_per_job\x18\x05 \x01(\x03\x12\x1a\n\x12max_qubits_per_job\x18\x06 \x01(\x03\"7\n\x14\x45nqueueBatchResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.eigen.api.v1.Job2\x84\x06\n\rKernelService\x12M\n\x07\x45nqueue\x12!.eigen.internal.v1.EnqueueRequest\x1a\x1f.eigen.api.v1.SubmitJobResponse\x12_\n\x0c\x45nqueueBatch\x12&.eigen.internal.v1.EnqueueBatchRequest\x1a\'.eigen.internal.v1.EnqueueBatchResponse\x12\x38\n\x06GetJob\x12\x1b.eigen.api.v1.GetJobRequest\x1a\x11.eigen.api.v1.Job\x12I\n\x08ListJobs\x12\x1d.eigen.api.v1.ListJobsRequest\x1a\x1e.eigen.api.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.eigen.api.v1.CancelJobRequest\x1a\x11.eigen.api.v1.Job\x12\x43\n\x08WatchJob\x12\x1d.eigen.api.v1.WatchJobRequest\x1a\x16.eigen.api.v1.JobEvent0\x01\x12J\n\nGetResults\x12\".eigen.api.v1.GetJobResultsRequest\x1a\x18.eigen.api.v1.JobResults\x12U\n\x0cListBackends\x12!.eigen.api.v1.ListBackendsRequest\x1a\".eigen.api.v1.ListBackendsResponse\x12\x44\n\nGetBackend\x12\x1f.eigen.api.v1.GetBackendRequest\x1a\x15.eigen.api.v1.Backend\x12P\n\x0eGetCalibration\x12#.eigen.api.v1.GetCalibrationRequest\x1a\x19.eigen.api.v1.Calibrationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'eigen.proto.internal.v1.kernel_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENQUEUEREQUEST']._serialized_start=123
-  _globals['_ENQUEUEREQUEST']._serialized_end=218
-  _globals['_ENQUEUEBATCHRESPONSE']._serialized_start=220
-  _globals['_ENQUEUEBATCHRESPONSE']._serialized_end=275
-  _globals['_KERNELSERVICE']._serialized_start=278
-  _globals['_KERNELSERVICE']._serialized_end=1044
+  _globals['_ENQUEUEREQUEST']._serialized_start=124
+  _globals['_ENQUEUEREQUEST']._serialized_end=315
+  _globals['_ENQUEUEBATCHREQUEST']._serialized_start=318
+  _globals['_ENQUEUEBATCHREQUEST']._serialized_end=490
+  _globals['_ENQUEUEBATCHRESPONSE']._serialized_start=492
+  _globals['_ENQUEUEBATCHRESPONSE']._serialized_end=547
+  _globals['_KERNELSERVICE']._serialized_start=550
+  _globals['_KERNELSERVICE']._serialized_end=1322
 # @@protoc_insertion_point(module_scope)

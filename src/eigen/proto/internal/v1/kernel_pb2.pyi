@@ -9,14 +9,38 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("job", "idempotency_key", "owner")
+    __slots__ = ("job", "idempotency_key", "owner", "tenant", "max_queued_jobs", "max_shots_per_job", "max_qubits_per_job")
     JOB_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUED_JOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SHOTS_PER_JOB_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUBITS_PER_JOB_FIELD_NUMBER: _ClassVar[int]
     job: _common_pb2.JobRequest
     idempotency_key: str
     owner: str
-    def __init__(self, job: _Optional[_Union[_common_pb2.JobRequest, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
+    tenant: str
+    max_queued_jobs: int
+    max_shots_per_job: int
+    max_qubits_per_job: int
+    def __init__(self, job: _Optional[_Union[_common_pb2.JobRequest, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., owner: _Optional[str] = ..., tenant: _Optional[str] = ..., max_queued_jobs: _Optional[int] = ..., max_shots_per_job: _Optional[int] = ..., max_qubits_per_job: _Optional[int] = ...) -> None: ...
+
+class EnqueueBatchRequest(_message.Message):
+    __slots__ = ("jobs", "owner", "tenant", "max_queued_jobs", "max_shots_per_job", "max_qubits_per_job")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUED_JOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SHOTS_PER_JOB_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUBITS_PER_JOB_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.JobRequest]
+    owner: str
+    tenant: str
+    max_queued_jobs: int
+    max_shots_per_job: int
+    max_qubits_per_job: int
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.JobRequest, _Mapping]]] = ..., owner: _Optional[str] = ..., tenant: _Optional[str] = ..., max_queued_jobs: _Optional[int] = ..., max_shots_per_job: _Optional[int] = ..., max_qubits_per_job: _Optional[int] = ...) -> None: ...
 
 class EnqueueBatchResponse(_message.Message):
     __slots__ = ("jobs",)

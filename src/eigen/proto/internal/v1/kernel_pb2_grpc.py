@@ -45,7 +45,7 @@ class KernelServiceStub:
                 _registered_method=True)
         self.EnqueueBatch = channel.unary_unary(
                 '/eigen.internal.v1.KernelService/EnqueueBatch',
-                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitBatchRequest.SerializeToString,
+                request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchRequest.SerializeToString,
                 response_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchResponse.FromString,
                 _registered_method=True)
         self.GetJob = channel.unary_unary(
@@ -167,7 +167,7 @@ def add_KernelServiceServicer_to_server(servicer, server):
             ),
             'EnqueueBatch': grpc.unary_unary_rpc_method_handler(
                     servicer.EnqueueBatch,
-                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitBatchRequest.FromString,
+                    request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchRequest.FromString,
                     response_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchResponse.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
@@ -265,7 +265,7 @@ class KernelService:
             request,
             target,
             '/eigen.internal.v1.KernelService/EnqueueBatch',
-            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SubmitBatchRequest.SerializeToString,
+            eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchRequest.SerializeToString,
             eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.EnqueueBatchResponse.FromString,
             options,
             channel_credentials,

@@ -10,6 +10,12 @@ service graph (the kernel from ``api``, the compiler and driver-manager from ``k
 role is not a second secret, it keeps a misconfigured process (a compiler pointed at a kernel)
 from acting on the api's behalf.
 
+With ``tls_cert_file`` set the roles serve TLS, and their calls to each other go over TLS
+too (:func:`channel_credentials`): the roots are ``tls_client_ca_file`` when set (one CA for
+the roles' certificates), else the certificate file itself (self-signed, or a chain that ends
+at its CA); with ``tls_client_ca_file`` (client certificates required) a role presents its
+own certificate and key, so mutual TLS authenticates the internal edges as well.
+
 The api's outgoing calls carry the principal of the public call (``CallContext.authenticated``)
 as ``x-eigen-principal``, compact JSON of tenant, subject, built-in roles and method. The
 kernel takes it only with a valid token and from the api role, and it becomes the kernel's
@@ -31,6 +37,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
+
+import grpc
 
 from eigen.errors import PermissionDenied, Unauthenticated, quote
 from eigen.models import limits
@@ -206,16 +214,44 @@ def admit(
         raise
 
 
+def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
+    """The TLS of this process's internal calls, None while the roles serve plain text (no
+    ``tls_cert_file``). ValueError naming the file that cannot be read."""
+    cert_file, key_file, ca_file = settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
+    if cert_file is None:
+        return None
+    try:
+        roots = (ca_file or cert_file).read_bytes()
+        if ca_file is None:
+            return grpc.ssl_channel_credentials(root_certificates=roots)
+        if key_file is None:
+            raise ValueError("mutual TLS between roles needs tls_key_file with tls_cert_file")
+        return grpc.ssl_channel_credentials(
+            root_certificates=roots,
+            private_key=key_file.read_bytes(),
+            certificate_chain=cert_file.read_bytes(),
+        )
+    except OSError as exc:
+        raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from None
+
+
 _installed: ServiceEdge | None = None
+_channel: grpc.ChannelCredentials | None = None
 
 
-def install(edge: ServiceEdge | None) -> None:
+def install(edge: ServiceEdge | None, channel: grpc.ChannelCredentials | None = None) -> None:
     """Make ``edge`` this process's (None: no token, the edges are open as before): its
-    metadata rides on every outgoing internal call, and :func:`admit` checks incoming ones."""
-    global _installed
-    _installed = edge
+    metadata rides on every outgoing internal call, and :func:`admit` checks incoming ones.
+    ``channel``: the TLS of the internal calls (:func:`channel_credentials`), None for plain text."""
+    global _installed, _channel
+    _installed, _channel = edge, channel
     call_context.install_outgoing(edge.outgoing if edge is not None else None)
 
 
 def installed() -> ServiceEdge | None:
     return _installed
+
+
+def installed_channel() -> grpc.ChannelCredentials | None:
+    """The TLS credentials this process's internal channels use (None: plain text)."""
+    return _channel

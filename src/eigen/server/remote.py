@@ -1,8 +1,10 @@
 """gRPC implementations of the ports: the kernel seen from system-api, and the compiler
 and driver-manager seen from the kernel (the four-process RFC 0002 topology).
 
-Every call carries the current call context (request id, caller, traceparent) as metadata
-and turns a failed status back into the EigenError it carries.
+Every call carries the current call context (request id, caller, traceparent, and the
+service token and the api's principal of :mod:`eigen.security.internal`) as metadata and
+turns a failed status back into the EigenError it carries. The channels use TLS when this
+process installed credentials for it (``tls_cert_file`` set).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from eigen.proto.internal.v1 import (
     kernel_pb2_grpc,
 )
 from eigen.proto.status import error_from_rpc
+from eigen.security import internal
 from eigen.server import wire
 from eigen.system_api.service import encode_cursor
 from eigen.system_api.streams import from_thread
@@ -57,7 +60,12 @@ class _Remote:
     def __init__(self, address: str, peer: str) -> None:
         self.address = address
         self.peer = f"{peer} at {address}"
-        self.channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        credentials = internal.installed_channel()  # TLS between roles when they serve it
+        self.channel = (
+            grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+            if credentials is None
+            else grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
+        )
 
     def call(self, method: Callable[..., T], request: Any, timeout: float | None = 60.0) -> T:
         try:

@@ -84,7 +84,8 @@ def serve(
     configure_logging(log_level, service=service, fmt=settings.log_format)
     configure_tracing(service, settings.otlp_endpoint)
     ratelimit.install(ratelimit.limiter(settings.rate_limit_per_s, settings.rate_limit_burst))
-    internal.install(internal.ServiceEdge.from_settings(settings))  # the internal edges' token
+    # the internal edges: the service token, TLS of the calls to other roles
+    internal.install(internal.ServiceEdge.from_settings(settings), internal.channel_credentials(settings))
     roles = ROLES if settings.role == "all" else (settings.role,)
 
     from eigen.server.build import build

@@ -10,6 +10,10 @@ only by a process whose caller of it is another process (:func:`internal_service
 four-process topology serves each on its role's own port, while the all-in-one server
 (role ``all``) and the embedded stack call them in process and serve only the public
 services, health and reflection.
+
+With TLS configured the port is a TLS port (``grpc.dynamic_ssl_server_credentials`` over
+the files of :class:`eigen.security.tls.CertificateFiles`, re-read on the next connection
+after they change; client certificates required with a client CA).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from eigen.proto.internal.v1 import (
     kernel_pb2,
     kernel_pb2_grpc,
 )
+from eigen.security import tls
 from eigen.server.build import Stack
 from eigen.server.internal import CompilationServicer, DriverManagerServicer, KernelServicer
 from eigen.server.readiness import follow_kernel_health
@@ -109,18 +114,23 @@ def internal_service(role: str, roles: frozenset[str]) -> bool:
     return role in roles and CALLER_OF[role] not in roles
 
 
-def start_grpc(stack: Stack, settings: Settings) -> tuple[GrpcServer, int]:
-    """Start serving the stack's roles on ``settings.host:settings.port``; returns the port."""
+def start_grpc(
+    stack: Stack, settings: Settings, certificates: tls.CertificateFiles | None = None
+) -> tuple[GrpcServer, int]:
+    """Start serving the stack's roles on ``settings.host:settings.port`` (TLS with
+    ``certificates``); returns the port."""
     handle = GrpcServer(settings)
     try:
-        handle.port = handle.run(_serve(handle, stack, settings))
+        handle.port = handle.run(_serve(handle, stack, settings, certificates))
     except BaseException:
         handle.stop(0).wait()
         raise
     return handle, handle.port
 
 
-async def _serve(handle: GrpcServer, stack: Stack, settings: Settings) -> int:
+async def _serve(
+    handle: GrpcServer, stack: Stack, settings: Settings, certificates: tls.CertificateFiles | None
+) -> int:
     options = [
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -154,7 +164,11 @@ async def _serve(handle: GrpcServer, stack: Stack, settings: Settings) -> int:
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    if certificates is not None:
+        port = server.add_secure_port(address, tls.grpc_credentials(certificates))
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
     await server.start()

@@ -8,6 +8,10 @@ checks the kernel itself (``kernel``): it fails naming a worker thread that died
 the kernel's supervisor has replaced it, and naming a data folder that is full or
 cannot be written until a probe write succeeds again (:meth:`Kernel.problems`).
 :func:`follow_kernel_health` keeps gRPC health checking in step with the same problems.
+
+A server started with ``--insecure`` on a public address (no TLS or no authentication)
+says so in an entry ``security``, which passes (the operator chose it) but is there for
+every probe and dashboard to read.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from collections.abc import Sequence
 
 from grpc_health.v1 import health, health_pb2
 
+from eigen.config.settings import Settings
 from eigen.errors import Unavailable
 from eigen.kernel.ports import DriverPort
 from eigen.kernel.service import Kernel
 from eigen.kernel.store.base import JobStore
+from eigen.security import tls
 from eigen.server.build import Stack
 from eigen.system_api.rest.health import ReadyCheck, api_checks
 
@@ -30,19 +36,39 @@ log = logging.getLogger(__name__)
 _PROBE_JOB_ID = "readiness-probe"
 
 
-def ready_checks(stack: Stack) -> dict[str, ReadyCheck] | None:
-    """The checks for ``stack``'s roles; None: the API's default checks apply."""
+def ready_checks(stack: Stack, settings: Settings | None = None) -> dict[str, ReadyCheck] | None:
+    """The checks for ``stack``'s roles (and ``security``, see :func:`security_check`);
+    None: the API's default checks apply."""
+    security = security_check(settings) if settings is not None else None
+    extra = {"security": security} if security is not None else {}
     if stack.api is not None:
         if stack.kernel is None:
-            return None
-        return {**api_checks(stack.api), "kernel": kernel_check(stack.kernel)}
-    checks: dict[str, ReadyCheck] = {}
+            return {**api_checks(stack.api), **extra} if extra else None
+        return {**api_checks(stack.api), "kernel": kernel_check(stack.kernel), **extra}
+    checks: dict[str, ReadyCheck] = dict(extra)
     if stack.kernel is not None:
         checks["store"] = _store_check(stack.kernel.store)
         checks["kernel"] = kernel_check(stack.kernel)
     if stack.drivers is not None:
         checks["backends"] = _backends_check(stack.drivers)
     return checks
+
+
+def insecure_note(settings: Settings) -> str | None:
+    """The words of the warning a server started with ``insecure`` on a public address
+    gives (at start and in readiness); None when it is not exposed that way."""
+    missing = tls.exposure(settings)
+    if missing is None or not settings.insecure:
+        return None
+    return f"insecure: serving {settings.host} without {missing} (--insecure)"
+
+
+def security_check(settings: Settings) -> ReadyCheck | None:
+    """An entry that passes and says the server is insecure, or None when it is not."""
+    note = insecure_note(settings)
+    if note is None:
+        return None
+    return lambda: note
 
 
 def kernel_check(kernel: Kernel) -> ReadyCheck:

@@ -1,4 +1,10 @@
-"""``eigen-server serve``: all roles in one process (default) or one role of the four."""
+"""``eigen-server serve``: all roles in one process (default) or one role of the four.
+
+The serve rule: a host other than loopback (127.0.0.0/8, ::1, localhost) is served only
+with TLS (``tls_cert_file``/``tls_key_file``) and authentication (``auth_required``), or
+with ``--insecure`` (setting ``insecure``), which then warns at start and in the
+``security`` entry of ``/health/ready``. Otherwise exit 2 saying what to set.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,53 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy.exc import OperationalError
 
 from eigen.config.loader import load_settings
-from eigen.config.settings import ROLES
+from eigen.config.settings import ROLES, Settings
 from eigen.errors import EigenError
 from eigen.kernel.store.migrate import SchemaVersionError
 from eigen.observability.logs import configure_logging
 from eigen.observability.metrics import metrics_asgi_app
 from eigen.observability.tracing import configure_tracing, shutdown_tracing
-from eigen.security import internal, ratelimit
+from eigen.security import internal, ratelimit, tls
 from eigen.server import heap
+from eigen.server.readiness import insecure_note
+
+if TYPE_CHECKING:
+    from eigen.server.build import Stack
 
 _SIGNAL_POLL_S = 0.2
 SERVE_DRIVER_PROCESSES = 1  # driver_processes when unset
 
 
-def local_address(host: str, port: int) -> str:
-    """Where a client on this host reaches a server bound on ``host``: loopback for a wildcard."""
+def local_address(host: str, port: int, *, secure: bool = False) -> str:
+    """Where a client on this host reaches a server bound on ``host``: loopback for a
+    wildcard; ``https://`` first when it serves TLS (what a client's endpoint says)."""
+    scheme = "https://" if secure else ""
     if host in ("", "0.0.0.0"):
-        return f"127.0.0.1:{port}"
+        return f"{scheme}127.0.0.1:{port}"
     if host in ("::", "[::]"):
-        return f"[::1]:{port}"
-    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+        return f"{scheme}[::1]:{port}"
+    bracketed = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{scheme}{bracketed}:{port}"
+
+
+def refusal(settings: Settings) -> str | None:
+    """Why ``settings`` may not be served (None: they may): a public host without TLS and
+    authentication, and no ``insecure``. Says what to set."""
+    missing = tls.exposure(settings)
+    if missing is None or settings.insecure:
+        return None
+    return (
+        f"refusing to serve {settings.host} without {missing}: anyone who reaches the port "
+        "could read and cancel every job. Set EIGEN_TLS_CERT_FILE and EIGEN_TLS_KEY_FILE "
+        "(tls_cert_file, tls_key_file) and EIGEN_AUTH_REQUIRED=true (auth_required), bind "
+        "127.0.0.1, or pass --insecure on a network you trust"
+    )
 
 
 def serve(
@@ -51,6 +78,13 @@ def serve(
     compiler_address: Annotated[str | None, typer.Option(help="CompilationService address")] = None,
     driver_manager_address: Annotated[str | None, typer.Option(help="DriverManagerService address")] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="serve a host other than loopback without TLS and authentication (warned)",
+        ),
+    ] = False,
 ) -> None:
     """Serve gRPC (and HTTP when an HTTP port is set) until SIGINT or SIGTERM, then stop
     gracefully: refuse new work, let running jobs finish within the grace period, leave the
@@ -67,6 +101,7 @@ def serve(
         "kernel_address": kernel_address,
         "compiler_address": compiler_address,
         "driver_manager_address": driver_manager_address,
+        "insecure": True if insecure else None,  # not given: the setting (EIGEN_INSECURE) decides
     }
     try:
         settings = load_settings(config, flags)
@@ -76,6 +111,15 @@ def serve(
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         typer.echo(f"error: --log-level must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}", err=True)
         raise typer.Exit(2)
+    refused = refusal(settings)
+    if refused is not None:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(2)
+    try:
+        certificates = tls.CertificateFiles.from_settings(settings)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if settings.driver_processes is None:  # a server runs circuits off its own GIL
         settings = settings.model_copy(update={"driver_processes": SERVE_DRIVER_PROCESSES})
     if settings.artifact_writer is None:  # ... and writes artifacts off it
@@ -86,6 +130,13 @@ def serve(
     ratelimit.install(ratelimit.limiter(settings.rate_limit_per_s, settings.rate_limit_burst))
     # the internal edges: the service token, TLS of the calls to other roles
     internal.install(internal.ServiceEdge.from_settings(settings), internal.channel_credentials(settings))
+    log = logging.getLogger(__name__)
+    note = insecure_note(settings)
+    if note is not None:
+        log.warning(
+            "serving without TLS or authentication",
+            extra={"security": note, "host": settings.host, "tls": certificates is not None},
+        )
     roles = ROLES if settings.role == "all" else (settings.role,)
 
     from eigen.server.build import build
@@ -102,30 +153,35 @@ def serve(
         raise typer.Exit(3) from None
     stack.start()
     try:
-        server, bound = start_grpc(stack, settings)
+        server, bound = start_grpc(stack, settings, certificates)
     except (OSError, RuntimeError) as exc:  # grpcio raises RuntimeError for a port in use
         stack.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None
     if stack.data_lock is not None and settings.role == "all":  # the public services: clients' address
-        stack.data_lock.set_address(local_address(settings.host, bound))
+        stack.data_lock.set_address(local_address(settings.host, bound, secure=certificates is not None))
     http: HttpServer | None = None
     if settings.http_port is not None:
         try:
-            http = start_http(stack, settings, mounts={"/metrics": metrics_asgi_app()})
+            http = start_http(
+                stack, settings, mounts={"/metrics": metrics_asgi_app()}, certificates=certificates
+            )
         except OSError as exc:
             server.stop(grace=0).wait()
             stack.close()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(3) from None
+    _reload_policy_on_sighup(stack)
     settled = heap.settle()  # everything is imported and warm: keep the collector off it
-    logging.getLogger(__name__).info(
-        "heap settled", extra={"frozen": settled.frozen, "collected": settled.collected}
-    )
+    log.info("heap settled", extra={"frozen": settled.frozen, "collected": settled.collected})
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"eigen-server {settings.role} listening on {settings.host}:{bound}", flush=True)
+    print(
+        f"eigen-server {settings.role} listening on {settings.host}:{bound}"
+        + (" (TLS)" if certificates is not None else ""),
+        flush=True,
+    )
     if http is not None:
         print(f"eigen-server {settings.role} serving HTTP on {http.url}", flush=True)
     # Wake up now and then: a signal that the OS hands to another thread (gRPC's, OpenMP's)
@@ -134,7 +190,7 @@ def serve(
     while not stop.wait(_SIGNAL_POLL_S):
         pass
     grace = settings.shutdown_grace_s
-    logging.getLogger(__name__).info("shutting down", extra={"grace_s": grace})
+    log.info("shutting down", extra={"grace_s": grace})
     if http is not None:
         http.stop()
     stopped = server.stop(grace=grace)  # refuse new RPCs now; in-flight ones get up to `grace`
@@ -149,3 +205,13 @@ def serve(
     stopped.wait()
     stack.close()
     shutdown_tracing()  # flush spans still batched for export
+
+
+def _reload_policy_on_sighup(stack: Stack) -> None:
+    """SIGHUP reloads the stack's policy file, where it has one (the Guard's policy source).
+    Read with getattr: a stack without a guard (a role without the API) has no policy."""
+    from eigen.security.policy import PolicyFile, reload_on_sighup
+
+    source = getattr(getattr(stack, "guard", None), "policy", None)
+    if isinstance(source, PolicyFile):
+        reload_on_sighup(source)

@@ -4,8 +4,12 @@ The server is --endpoint HOST:PORT or EIGEN_ENDPOINT; with neither, the CLI runs
 embedded stack on the local data folder (EIGEN_DATA_DIR, default ~/.eigen), so a later
 status or results finds the job.
 
+A secured server takes a credential and TLS as global options, before the command:
+--api-key (EIGEN_API_KEY) or --token (EIGEN_TOKEN), --ca-file (EIGEN_CA_FILE), and --cert
+and --key for mutual TLS; an endpoint https://HOST:PORT turns TLS on too.
+
 Exit codes: 0 success, 2 user error, 3 network error, 4 server error or a job that
-ended other than DONE.
+ended other than DONE, 5 not authenticated or not allowed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from rich.markup import escape
 
 import eigen
 from eigen.cli import interrupt, render
-from eigen.cli.session import Session, exit_code_for
+from eigen.cli.session import ClientAuth, Session, exit_code_for
 from eigen.client import SubmitOptions
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models.state import JobState
@@ -41,12 +45,46 @@ def _version(shown: bool) -> None:
 
 @app.callback()
 def main(
+    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit"),
     ] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key", envvar="EIGEN_API_KEY", metavar="KEY", show_envvar=True, help="API key of the server"
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="EIGEN_TOKEN", metavar="JWT", show_envvar=True, help="bearer token (JWT)"
+        ),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            envvar="EIGEN_CA_FILE",
+            metavar="PEM",
+            show_envvar=True,
+            help="CA that signs the server's certificate (turns TLS on)",
+        ),
+    ] = None,
+    cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cert", envvar="EIGEN_CERT_FILE", metavar="PEM", help="client certificate (mutual TLS)"
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", envvar="EIGEN_KEY_FILE", metavar="PEM", help="key of --cert"),
+    ] = None,
 ) -> None:
     """eigen-cli: submit quantum jobs and read their state and results."""
+    context.obj = ClientAuth(api_key=api_key, token=token, ca_file=ca_file, cert_file=cert, key_file=key)
 
 
 def _job_path(positional: Path | None, option: Path | None) -> Path:

@@ -12,6 +12,11 @@ folder (``EIGEN_DATA_DIR``, default ``~/.eigen``; see :mod:`eigen.server.dataloc
 - nobody holds it: reads are answered from the folder (:class:`eigen.cli.local.FolderClient`,
   no qiskit, no stack); the first call that needs a kernel starts the embedded stack, which
   then takes the folder's lock for the rest of the command.
+
+The credential and TLS options (``--api-key``, ``--token``, ``--ca-file``, ``--cert``,
+``--key`` and their variables) are one :class:`ClientAuth`, which the CLI's callback puts in
+click's context and every client of the session is opened with. A call the server refuses
+as not authenticated or not allowed exits with 5, saying which and what to do.
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import click
 import typer
 from rich.console import Console
 
+from eigen.client.channel import TlsOptions
 from eigen.client.client import ENDPOINT_ENV, Client
 from eigen.errors import EigenError, FailedPrecondition, Unavailable
 
@@ -45,6 +53,16 @@ USER_ERRORS = {
     "EIGEN_RESOURCE_EXHAUSTED",
 }
 NETWORK_ERRORS = {"EIGEN_UNAVAILABLE", "EIGEN_DEADLINE_EXCEEDED"}
+AUTH_ERRORS = {"EIGEN_UNAUTHENTICATED", "EIGEN_PERMISSION_DENIED"}
+AUTH_EXIT_CODE = 5
+#: What to do, said after an error the server refused the credential with.
+AUTH_HINTS = {
+    "EIGEN_UNAUTHENTICATED": "not authenticated: the server requires a valid credential; pass "
+    "--api-key or set EIGEN_API_KEY (or --token / EIGEN_TOKEN, or a client certificate with "
+    "--cert and --key)",
+    "EIGEN_PERMISSION_DENIED": "not allowed: the server knows who you are, but your role or its "
+    "policy does not permit this call; ask an administrator for a key or role that does",
+}
 DATA_DIR_ENV = "EIGEN_DATA_DIR"
 # How long the session gives the folder's server to take its connection before it says so.
 HOLDER_CONNECT_S = 3.0
@@ -54,6 +72,9 @@ _ANY_HOST = ("", "0.0.0.0", "::", "[::]")  # a server bound to every interface i
 
 
 def exit_code_for(error: EigenError) -> int:
+    """2 user error, 3 network, 5 not authenticated or not allowed, 4 anything else."""
+    if error.code in AUTH_ERRORS:
+        return AUTH_EXIT_CODE
     if error.code in USER_ERRORS:
         return 2
     if error.code in NETWORK_ERRORS:
@@ -68,12 +89,49 @@ def print_error(console: Console, error: EigenError, endpoint: str = "") -> None
 
     for line in render.error_lines(error, endpoint):
         console.print(line, markup=True, highlight=False)
+    hint = AUTH_HINTS.get(error.code)
+    if hint is not None:
+        console.print(f"  hint: {hint}", markup=False, highlight=False)
+
+
+@dataclass(frozen=True)
+class ClientAuth:
+    """The credential and TLS a session's clients use (the CLI's global options). No
+    TLS file given: TLS only for an endpoint written ``https://host:port``."""
+
+    api_key: str | None = None
+    token: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def __repr__(self) -> str:  # never the secret
+        return f"ClientAuth(api_key={'***' if self.api_key else None}, token={'***' if self.token else None})"
+
+    def tls(self) -> TlsOptions | None:
+        if self.ca_file is None and self.cert_file is None and self.key_file is None:
+            return None
+        return TlsOptions(self.ca_file, self.cert_file, self.key_file)
+
+    def client(self, address: str, *, tls: bool = True) -> Client:
+        """A client of ``address`` with the credential (and the TLS files, unless ``tls``
+        is False: the embedded stack this process started serves plain loopback)."""
+        return Client(address, api_key=self.api_key, token=self.token, tls=self.tls() if tls else None)
+
+
+def context_auth() -> ClientAuth:
+    """The :class:`ClientAuth` the CLI's callback put in click's context (none: the
+    environment's credential, which the SDK reads itself)."""
+    context = click.get_current_context(silent=True)
+    found = context.find_object(ClientAuth) if context is not None else None
+    return found if found is not None else ClientAuth()
 
 
 class Session:
-    def __init__(self, endpoint: str | None, console: Console) -> None:
+    def __init__(self, endpoint: str | None, console: Console, auth: ClientAuth | None = None) -> None:
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or ""
         self.console = console
+        self.auth = auth if auth is not None else context_auth()
         # True while the stack may run in this process (no endpoint, no server on the folder)
         self.embedded = not self.endpoint
         self.holder: Holder | None = None  # the server of the data folder this session uses
@@ -93,7 +151,7 @@ class Session:
 
     def __enter__(self) -> Session:
         try:
-            self._client = Client(self.endpoint) if self.endpoint else self._open_folder()
+            self._client = self.auth.client(self.endpoint) if self.endpoint else self._open_folder()
         except EigenError as exc:
             self._fail(exc)
         return self
@@ -169,7 +227,7 @@ class Session:
             )
         host, _, port = holder.address.rpartition(":")
         address = f"127.0.0.1:{port}" if host in _ANY_HOST else holder.address
-        client = Client(address)
+        client = self.auth.client(address)  # https:// when the server records that it serves TLS
         try:
             grpc.channel_ready_future(client.channel).result(timeout=HOLDER_CONNECT_S)
         except grpc.FutureTimeoutError:
@@ -195,7 +253,7 @@ class Session:
         announce_resumed(self.console, server.settings)  # the jobs its kernel resumes, seen
         with self.console.status("starting the embedded Eigen stack..."):
             self._server = server.start()
-        return Client(self._server.address)
+        return self.auth.client(self._server.address, tls=False)
 
 
 @contextlib.contextmanager

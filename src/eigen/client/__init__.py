@@ -6,7 +6,8 @@
 ...     counts = future.result(timeout=60).counts
 
 * :class:`Client` / :class:`AsyncClient`: one gRPC channel each, deadlines, gRPC retries
-  of the idempotent calls, a circuit breaker; ``submit`` returns a :class:`JobFuture`.
+  of the idempotent calls, a circuit breaker; ``submit`` returns a :class:`JobFuture`;
+  ``api_key`` / ``token`` and ``tls`` (:class:`TlsOptions`) for a secured server.
 * :func:`as_completed`, :func:`wait`; :class:`BatchManager` for thousands of jobs.
 * :mod:`~eigen.client.export` (pandas, polars, Arrow, Parquet, CSV),
   :mod:`~eigen.client.analysis`, :mod:`~eigen.client.plots`, :class:`ResultCache`.
@@ -28,7 +29,7 @@ from eigen.client.analysis import (
 from eigen.client.batch import BatchFailure, BatchManager, BatchResult
 from eigen.client.breaker import BreakerState, CircuitBreaker
 from eigen.client.cache import ResultCache
-from eigen.client.channel import ENDPOINT_ENV, ChannelOptions, RetryPolicy
+from eigen.client.channel import ENDPOINT_ENV, ChannelOptions, RetryPolicy, TlsOptions
 from eigen.client.client import Client
 from eigen.client.export import (
     from_table,
@@ -111,6 +112,7 @@ __all__ = [
     "ResultCache",
     "RetryPolicy",
     "SubmitOptions",
+    "TlsOptions",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

@@ -21,8 +21,8 @@ import grpc.aio
 
 from eigen.client.breaker import CircuitBreaker, StreamSettlement
 from eigen.client.cache import ResultCache
-from eigen.client.channel import ChannelOptions, call_error, open_aio_channel, resolve_endpoint
-from eigen.client.client import SubmitRetry, idempotency_key_for
+from eigen.client.channel import ChannelOptions, TlsSetting, call_error, connection, open_aio_channel
+from eigen.client.client import SubmitRetry, idempotency_key_for, job_id_query, matching_job_id
 from eigen.client.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, LiveJob, job_error
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
 from eigen.client.watch import TRANSIENT, client_closed
@@ -96,12 +96,16 @@ class AsyncJobFuture(LiveJob):
 
 
 class AsyncClient:
-    """An asyncio client of one Eigen endpoint; see :class:`eigen.client.Client`."""
+    """An asyncio client of one Eigen endpoint; see :class:`eigen.client.Client` (the same
+    ``api_key``, ``token`` and ``tls``)."""
 
     def __init__(
         self,
         endpoint: str | None = None,
         *,
+        api_key: str | None = None,
+        token: str | None = None,
+        tls: TlsSetting = None,
         timeout: float = 30.0,
         caller: str = "",
         options: ChannelOptions | None = None,
@@ -110,13 +114,14 @@ class AsyncClient:
         max_watch_streams: int = 32,
         watch_resume_timeout: float = 60.0,
     ) -> None:
-        self.endpoint = resolve_endpoint(endpoint)
+        self.connection = connection(endpoint, tls=tls, api_key=api_key, token=token, caller=caller)
+        self.endpoint = self.connection.address
         self.options = options or ChannelOptions(timeout=timeout)
         self.timeout = self.options.timeout
-        self._metadata: tuple[tuple[str, str], ...] = (("x-eigen-caller", caller),) if caller else ()
+        self._metadata = self.connection.metadata  # the credential and the caller, on every call
         self.breaker = breaker or CircuitBreaker(name=f"Eigen at {self.endpoint}")
         self.cache = cache if cache is not None else ResultCache()
-        self.channel = open_aio_channel(self.endpoint, self.options)
+        self.channel = open_aio_channel(self.endpoint, self.options, self.connection.tls)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.backends_stub = jobs_pb2_grpc.BackendServiceStub(self.channel)
         self.watch_resume_timeout = watch_resume_timeout
@@ -129,12 +134,17 @@ class AsyncClient:
     def peer(self) -> str:
         return f"Eigen at {self.endpoint}"
 
+    @property
+    def tls(self) -> bool:
+        """Whether the channel is TLS."""
+        return self.connection.tls is not None
+
     async def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
         self.breaker.before_call()
         try:
             response = await method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            error = aio_error(exc, self.peer)
+            error = aio_error(exc, self.peer, self.tls)
             self.breaker.record_failure(error)
             raise error from None
         except BaseException:
@@ -286,6 +296,15 @@ class AsyncClient:
         response = await self._call(self.jobs.ListJobs, request)
         return [convert.job_from_pb(j) for j in response.jobs], response.next_page_token
 
+    async def resolve_job_id(self, prefix: str) -> str:
+        """The full id of the job that ``prefix`` names (the id, or the start of exactly one
+        job's id); see :meth:`eigen.client.Client.resolve_job_id`, which this mirrors: no
+        call for a full-length id, else one ListJobs ``id_prefix`` call."""
+        query = job_id_query(prefix)
+        if isinstance(query, str):
+            return query
+        return matching_job_id(prefix, [job.id for job in (await self._call(self.jobs.ListJobs, query)).jobs])
+
     async def watch(self, job_id: str, after_seq: int = 0) -> AsyncGenerator[JobEvent, None]:
         """Live events of a job until its terminal event."""
         self.breaker.before_call()
@@ -302,7 +321,7 @@ class AsyncClient:
                 yield convert.event_from_pb(message)
             settle.success()
         except grpc.RpcError as exc:
-            error = aio_error(exc, self.peer)
+            error = aio_error(exc, self.peer, self.tls)
             settle.failure(error)
             raise error from None
         finally:
@@ -427,8 +446,8 @@ class _CallView(grpc.RpcError, grpc.Call):  # type: ignore[misc]
         return False
 
 
-def aio_error(error: grpc.RpcError, peer: str) -> EigenError:
+def aio_error(error: grpc.RpcError, peer: str, tls: bool | None = None) -> EigenError:
     """The typed Eigen error of a failed grpc.aio call (details read like the sync client)."""
     if isinstance(error, grpc.aio.AioRpcError):
-        return call_error(_CallView(error), peer)
-    return call_error(error, peer)
+        return call_error(_CallView(error), peer, tls)
+    return call_error(error, peer, tls)

@@ -28,9 +28,10 @@ from eigen.client.channel import (
     ENDPOINT_ENV,
     ChannelOptions,
     RetryPolicy,
+    TlsSetting,
     call_error,
+    connection,
     open_channel,
-    resolve_endpoint,
 )
 from eigen.client.futures import JobFuture
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
@@ -55,6 +56,46 @@ def idempotency_key_for(given: str | None) -> str:
     """The key a submission carries: the caller's, else a new one (uuid4) for this one
     logical submission, so that every attempt of it names the same job."""
     return given or uuid.uuid4().hex
+
+
+def job_id_query(prefix: str) -> str | jobs_pb2.ListJobsRequest:
+    """The first half of resolving a job id prefix (both clients): a full-length id as is,
+    else the ListJobs request that finds the jobs it starts; InvalidArgument for text that
+    cannot be a job id."""
+    import re
+
+    from eigen.errors import InvalidArgument, quote  # here: one method's needs
+    from eigen.models.job import JOB_ID_PATTERN
+
+    if len(prefix) == 32 and all(c in "0123456789abcdef" for c in prefix):
+        return prefix
+    if not prefix:
+        raise InvalidArgument.for_field("job_id", "is required")
+    if not re.fullmatch(JOB_ID_PATTERN, prefix):  # said here: the user typed a job id
+        raise InvalidArgument.for_field(
+            "job_id", f"{quote(prefix)} is not a job id or its start (1-64 of A-Z a-z 0-9 _ -)"
+        )
+    return jobs_pb2.ListJobsRequest(id_prefix=prefix, page_size=11)
+
+
+def matching_job_id(prefix: str, ids: Sequence[str]) -> str:
+    """The second half: the one id among ``ids`` (at most 11 found) that ``prefix`` names,
+    an exact match first; NotFound for none, InvalidArgument listing them for several."""
+    from eigen.errors import InvalidArgument, NotFound, quote
+
+    if prefix in ids or len(ids) == 1:
+        return prefix if prefix in ids else ids[0]
+    if not ids:
+        raise NotFound(f"no job id starts with {quote(prefix)}")
+    shown = []
+    for job_id in ids[:10]:
+        others = [other for other in ids if other != job_id]
+        length = max(len(prefix) + 4, 8)
+        while length < len(job_id) and any(other.startswith(job_id[:length]) for other in others):
+            length += 1
+        shown.append(job_id if length >= len(job_id) else f"{job_id[:length]}…")
+    more = ", …" if len(ids) > 10 else ""
+    raise InvalidArgument(f"ambiguous job id prefix {quote(prefix)}: {', '.join(shown)}{more}")
 
 
 class SubmitRetry:
@@ -89,7 +130,13 @@ class SubmitRetry:
 
 
 class Client:
-    """A client of one Eigen endpoint (``host:port``; default ``$EIGEN_ENDPOINT``).
+    """A client of one Eigen endpoint (``host:port`` or ``https://host:port``; default
+    ``$EIGEN_ENDPOINT``).
+
+    ``api_key`` or ``token`` (default ``$EIGEN_API_KEY`` or ``$EIGEN_TOKEN``) is sent as
+    ``authorization: Bearer ...`` with every call. ``tls``: None (plain, unless the endpoint
+    is ``https://``), True (the system's roots) or a :class:`~eigen.client.channel.TlsOptions`
+    (a CA file; a client certificate and key for mutual TLS).
 
     ``timeout`` is the deadline of each unary call in seconds (``options.timeout`` when
     ``options`` is given). ``options`` tunes the
@@ -103,6 +150,9 @@ class Client:
         self,
         endpoint: str | None = None,
         *,
+        api_key: str | None = None,
+        token: str | None = None,
+        tls: TlsSetting = None,
         timeout: float = 30.0,
         caller: str = "",
         options: ChannelOptions | None = None,
@@ -111,13 +161,14 @@ class Client:
         max_watch_streams: int = 32,
         watch_resume_timeout: float = 60.0,
     ) -> None:
-        self.endpoint = resolve_endpoint(endpoint)
+        self.connection = connection(endpoint, tls=tls, api_key=api_key, token=token, caller=caller)
+        self.endpoint = self.connection.address
         self.options = options or ChannelOptions(timeout=timeout)
         self.timeout = timeout if options is None else self.options.timeout
-        self._metadata: tuple[tuple[str, str], ...] = (("x-eigen-caller", caller),) if caller else ()
+        self._metadata = self.connection.metadata  # the credential and the caller, on every call
         self.breaker = breaker or CircuitBreaker(name=f"Eigen at {self.endpoint}")
         self.cache = cache if cache is not None else ResultCache()
-        self.channel = open_channel(self.endpoint, self.options)
+        self.channel = open_channel(self.endpoint, self.options, self.connection.tls)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.backends_stub = jobs_pb2_grpc.BackendServiceStub(self.channel)
         self._watcher = Watcher(self, max_watch_streams, watch_resume_timeout)
@@ -127,13 +178,18 @@ class Client:
     def peer(self) -> str:
         return f"Eigen at {self.endpoint}"
 
+    @property
+    def tls(self) -> bool:
+        """Whether the channel is TLS."""
+        return self.connection.tls is not None
+
     def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
         """One unary call: breaker check, deadline, typed error."""
         self.breaker.before_call()
         try:
             response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            error = call_error(exc, self.peer)
+            error = call_error(exc, self.peer, self.tls)
             self.breaker.record_failure(error)
             raise error from None
         except BaseException:
@@ -268,34 +324,10 @@ class Client:
         a call; any other text is looked up with one ListJobs ``id_prefix`` call, where an
         exact match wins. No such job: NotFound naming the prefix. Several: InvalidArgument
         listing up to 10 of them, each cut to what tells it from the others."""
-        import re
-
-        from eigen.errors import InvalidArgument, NotFound, quote  # here: one method's needs
-        from eigen.models.job import JOB_ID_PATTERN
-
-        if len(prefix) == 32 and all(c in "0123456789abcdef" for c in prefix):
-            return prefix
-        if not prefix:
-            raise InvalidArgument.for_field("job_id", "is required")
-        if not re.fullmatch(JOB_ID_PATTERN, prefix):  # said here: the user typed a job id
-            raise InvalidArgument.for_field(
-                "job_id", f"{quote(prefix)} is not a job id or its start (1-64 of A-Z a-z 0-9 _ -)"
-            )
-        request = jobs_pb2.ListJobsRequest(id_prefix=prefix, page_size=11)
-        ids = [job.id for job in self._call(self.jobs.ListJobs, request).jobs]
-        if prefix in ids or len(ids) == 1:
-            return prefix if prefix in ids else ids[0]
-        if not ids:
-            raise NotFound(f"no job id starts with {quote(prefix)}")
-        shown = []
-        for job_id in ids[:10]:
-            others = [other for other in ids if other != job_id]
-            length = max(len(prefix) + 4, 8)
-            while length < len(job_id) and any(other.startswith(job_id[:length]) for other in others):
-                length += 1
-            shown.append(job_id if length >= len(job_id) else f"{job_id[:length]}…")
-        more = ", …" if len(ids) > 10 else ""
-        raise InvalidArgument(f"ambiguous job id prefix {quote(prefix)}: {', '.join(shown)}{more}")
+        query = job_id_query(prefix)
+        if isinstance(query, str):
+            return query
+        return matching_job_id(prefix, [job.id for job in self._call(self.jobs.ListJobs, query).jobs])
 
     def watch(self, job_id: str, after_seq: int = 0) -> Generator[JobEvent, None, None]:
         """Live events of a job until its terminal event."""
@@ -313,7 +345,7 @@ class Client:
                 yield convert.event_from_pb(message)
             settle.success()
         except grpc.RpcError as exc:
-            error = call_error(exc, self.peer)
+            error = call_error(exc, self.peer, self.tls)
             settle.failure(error)
             raise error from None
         finally:

@@ -16,6 +16,7 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
+from eigen.client.channel import TlsSetting
 from eigen.client.client import Client
 from eigen.client.qiskit import convert
 from eigen.client.qiskit.job import CircuitRun, EigenJob, connect, submit_all
@@ -33,10 +34,21 @@ class EigenBackend(BackendV2):
     random order; Eigen does not keep the shot sequence) and ``optimization_level`` (of
     Eigen's own compilation; ``None`` is the server's default). Circuits must have all
     parameters bound, as for every qiskit backend.
+
+    ``client`` is a :class:`~eigen.client.Client` or an endpoint; with an endpoint,
+    ``api_key``, ``token`` and ``tls`` are those of the client opened for it.
     """
 
-    def __init__(self, client: Client | str, backend: str = DEFAULT_TARGET) -> None:
-        self.client, self._owns_client = connect(client)
+    def __init__(
+        self,
+        client: Client | str,
+        backend: str = DEFAULT_TARGET,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        tls: TlsSetting = None,
+    ) -> None:
+        self.client, self._owns_client = connect(client, api_key=api_key, token=token, tls=tls)
         self.device: DeviceInfo = self.client.backend(backend)
         super().__init__(
             name=self.device.name,

@@ -21,6 +21,7 @@ from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResu
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.primitives.primitive_job import PrimitiveJob
 
+from eigen.client.channel import TlsSetting
 from eigen.client.client import Client
 from eigen.client.qiskit import convert
 from eigen.client.qiskit.job import collect, connect, submit_all
@@ -42,6 +43,9 @@ class EigenEstimator(BaseEstimatorV2):
     compilation (``None``: the server's default). Observables are Pauli sums with real
     coefficients (projectors are expanded into Paulis); at most ``max_circuits`` parameter
     sets per PUB; dynamic circuits (control flow) are not supported.
+
+    ``client`` is a :class:`~eigen.client.Client` or an endpoint; with an endpoint,
+    ``api_key``, ``token`` and ``tls`` are those of the client opened for it.
     """
 
     def __init__(
@@ -52,8 +56,11 @@ class EigenEstimator(BaseEstimatorV2):
         default_precision: float | None = None,
         seed: int | None = None,
         optimization_level: int | None = None,
+        api_key: str | None = None,
+        token: str | None = None,
+        tls: TlsSetting = None,
     ) -> None:
-        self.client, self._owns_client = connect(client)
+        self.client, self._owns_client = connect(client, api_key=api_key, token=token, tls=tls)
         self.device: DeviceInfo = self.client.backend(backend)
         self.backend = self.device.name
         exact_ok = self.device.simulator and not self.device.noisy

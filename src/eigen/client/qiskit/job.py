@@ -13,6 +13,7 @@ from qiskit.exceptions import QiskitError
 from qiskit.providers import JobError, JobStatus, JobTimeoutError, JobV1
 from qiskit.result import Result
 
+from eigen.client.channel import TlsSetting
 from eigen.client.client import Client
 from eigen.client.qiskit import convert
 from eigen.models.job import Job, JobRequest
@@ -56,11 +57,22 @@ class EigenJobFailed(QiskitError):
         super().__init__(f"Eigen job {job.id} ended {job.state.value}{detail}")
 
 
-def connect(client: Client | str) -> tuple[Client, bool]:
-    """The client to use, and whether it was opened here (and so is ours to close)."""
+def connect(
+    client: Client | str,
+    *,
+    api_key: str | None = None,
+    token: str | None = None,
+    tls: TlsSetting = None,
+) -> tuple[Client, bool]:
+    """The client to use, and whether it was opened here (and so is ours to close): the
+    client given, or one of the endpoint given with ``api_key``, ``token`` and ``tls``
+    (see :class:`~eigen.client.Client`; with a client they must not be given, they are
+    the client's own)."""
     if isinstance(client, Client):
+        if api_key is not None or token is not None or tls is not None:
+            raise TypeError("api_key, token and tls go with an endpoint; a Client has its own")
         return client, False
-    return Client(client), True
+    return Client(client, api_key=api_key, token=token, tls=tls), True
 
 
 def submit_all(client: Client, requests: Sequence[JobRequest]) -> list[str]:

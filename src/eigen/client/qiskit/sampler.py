@@ -17,6 +17,7 @@ from qiskit.primitives import BaseSamplerV2, DataBin, PrimitiveResult, SamplerPu
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 from qiskit.primitives.primitive_job import PrimitiveJob
 
+from eigen.client.channel import TlsSetting
 from eigen.client.client import Client
 from eigen.client.qiskit import convert
 from eigen.client.qiskit.job import collect, connect, submit_all
@@ -41,6 +42,9 @@ class EigenSampler(BaseSamplerV2):
     from counts). ``optimization_level`` is that of Eigen's compilation (``None``: the
     server's default). The circuits need final measurements; dynamic circuits (control
     flow) and loose or aliased classical bits are not supported.
+
+    ``client`` is a :class:`~eigen.client.Client` or an endpoint; with an endpoint,
+    ``api_key``, ``token`` and ``tls`` are those of the client opened for it.
     """
 
     def __init__(
@@ -51,8 +55,11 @@ class EigenSampler(BaseSamplerV2):
         default_shots: int = DEFAULT_SHOTS,
         seed: int | None = None,
         optimization_level: int | None = None,
+        api_key: str | None = None,
+        token: str | None = None,
+        tls: TlsSetting = None,
     ) -> None:
-        self.client, self._owns_client = connect(client)
+        self.client, self._owns_client = connect(client, api_key=api_key, token=token, tls=tls)
         self.backend = backend
         self.default_shots = default_shots
         self.seed = seed

@@ -1,4 +1,5 @@
-"""Per-caller rate limit of submissions: one token bucket per caller identity.
+"""Per-caller rate limit of submissions: one token bucket per caller identity (the
+authenticated tenant and subject when authentication is on).
 
 A bucket holds up to ``burst`` tokens and refills at ``rate_per_s``; each limited call
 takes one. An empty bucket answers with the seconds until a token is back, which the
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from eigen.errors import ResourceExhausted
+from eigen.models.principal import Principal
 from eigen.observability.context import ANONYMOUS
 
 LIMITED_METHODS = frozenset({"SubmitJob", "SubmitBatch"})
@@ -90,8 +92,12 @@ class RateLimiter:
             )
 
 
-def caller_key(caller: str, peer: str) -> str:
-    """The identity a bucket belongs to: the caller, or the client host when anonymous."""
+def caller_key(caller: str, peer: str, principal: Principal | None = None) -> str:
+    """The identity a bucket belongs to: an authenticated principal (its tenant and
+    subject: another tenant's client of the same name has a bucket of its own), else the
+    caller's ``x-eigen-caller``, or the client host when anonymous."""
+    if principal is not None:
+        return f"principal:{principal.tenant}/{principal.subject}"
     if caller and caller != ANONYMOUS:
         return f"caller:{caller}"
     host = peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer  # ipv4:1.2.3.4:5678

@@ -2,6 +2,8 @@
 
 ``build(settings, roles)`` gives each role the in-process implementation of what it hosts
 and a gRPC adapter for what another process hosts. The embedded default hosts all four.
+A process with the api role also gets the guard of its public edges
+(:func:`eigen.server.security.guard_from`: authentication, policy, audit).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Engine
+
 from eigen.config.settings import ROLES, Settings
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
@@ -18,7 +22,9 @@ from eigen.kernel.qfs.writer import WriterProcess
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.factory import open_store
 from eigen.kernel.store.retention import RetentionSweeper
+from eigen.security.guard import Guard
 from eigen.server.datalock import DataLock
+from eigen.server.security import Security, guard_from
 from eigen.system_api.ports import KernelPort
 from eigen.system_api.service import JobApi
 
@@ -39,6 +45,7 @@ class Stack:
     retention: RetentionSweeper | None = None
     driver_processes: DriverProcesses | None = None
     data_lock: DataLock | None = None  # held while a kernel runs on settings.data_dir
+    security: Security | None = None  # the api role's guard, policy and audit log
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -60,10 +67,17 @@ class Stack:
         self.closers.clear()
 
 
-def build(settings: Settings, roles: Iterable[str] = ROLES, *, owner_role: str | None = None) -> Stack:
+def build(
+    settings: Settings,
+    roles: Iterable[str] = ROLES,
+    *,
+    owner_role: str | None = None,
+    guard: Guard | None = None,
+) -> Stack:
     """The stack of ``roles``. With the kernel role it first takes the data folder's lock
     (``owner_role`` is what the holder record says: ``all`` or ``kernel`` unless given), so a
-    second kernel on the folder raises :class:`~eigen.server.datalock.DataFolderInUse`."""
+    second kernel on the folder raises :class:`~eigen.server.datalock.DataFolderInUse`.
+    ``guard`` replaces the one the settings describe (a test's authenticator)."""
     wanted = frozenset(roles)
     stack = Stack(roles=wanted)
     if "kernel" in wanted:
@@ -73,14 +87,14 @@ def build(settings: Settings, roles: Iterable[str] = ROLES, *, owner_role: str |
         stack.data_lock.acquire(owner_role or ("all" if wanted == frozenset(ROLES) else "kernel"))
         stack.closers.append(stack.data_lock.release)
     try:
-        _wire(settings, wanted, stack)
+        _wire(settings, wanted, stack, guard)
     except BaseException:
         stack.close()
         raise
     return stack
 
 
-def _wire(settings: Settings, wanted: frozenset[str], stack: Stack) -> None:
+def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard | None) -> None:
     if "driver-manager" in wanted:
         from eigen.drivers.processes import DriverProcesses
         from eigen.drivers.registry import GROUP, DriverRegistry
@@ -133,7 +147,28 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack) -> None:
         stack.closers.append(remote_kernel.close)
     if "api" in wanted:
         assert stack.kernel_port is not None
-        stack.api = JobApi(stack.kernel_port)
+        if guard is None:
+            stack.security = guard_from(settings, _security_engine(settings, stack))
+            stack.closers.append(stack.security.close)
+            guard = stack.security.guard
+        stack.api = JobApi(stack.kernel_port, guard, local=stack.kernel is not None)
+
+
+def _security_engine(settings: Settings, stack: Stack) -> Engine | None:
+    """The database of API keys and audit rows: the kernel's store's, or (an api role
+    beside a remote kernel, with security configured) the store's database opened for
+    them alone; None when nothing needs one."""
+    if stack.kernel is not None:
+        engine = getattr(stack.kernel.store, "engine", None)
+        return engine if isinstance(engine, Engine) else None
+    if not (settings.auth_required or settings.policy_file is not None):
+        return None
+    from eigen.kernel.store.engine import make_engine
+    from eigen.kernel.store.factory import pool_options
+
+    opened = make_engine(settings.store_url, pool_options(settings))
+    stack.closers.append(opened.dispose)
+    return opened
 
 
 def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> Kernel:

@@ -2,26 +2,43 @@
 
 Validation at the edge happens here (ids, idempotency keys, page tokens and sizes); the
 kernel validates what needs the device and the compiler (backend, shots, qubits, program).
+
+Authorization happens here too, once per operation and for every edge: each public
+method asks the :class:`~eigen.security.guard.Guard` whether the call's principal may do
+the RPC it stands for (:data:`eigen.security.permissions.PERMISSION_OF`); the handlers
+check nothing themselves. Tenant isolation as well: a job of a tenant the principal does
+not see is NOT_FOUND with the very message of a job that does not exist, so neither an
+answer nor its timing tells the two apart; listings only ever hold the caller's tenant
+(an ``admin`` sees every tenant). With authentication off every call is the
+unauthenticated principal (every role, sees every tenant): nothing is read twice then.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import inspect
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
-from eigen.errors import InvalidArgument, quote
+from eigen.errors import EigenError, InvalidArgument, ResourceExhausted, quote
 from eigen.kernel.store.base import JobFilter
+from eigen.kernel.store.retention import stored_job
 from eigen.models import limits
 from eigen.models.chunks import DEFAULT_CHUNK_OUTCOMES, Chunk, split
 from eigen.models.job import JOB_ID_PATTERN, Job, JobEvent, JobRequest
+from eigen.models.principal import Principal
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.observability import context
+from eigen.security.guard import Guard
 from eigen.system_api.ports import KernelPort
+
+T = TypeVar("T")
 
 MAX_PAGE_SIZE = 500
 MAX_BATCH = limits.BATCH_MAX
@@ -46,72 +63,187 @@ class ListQuery:
 
 
 class JobApi:
-    def __init__(self, kernel: KernelPort) -> None:
-        self.kernel = kernel
+    """``guard``: who may do what (default: authentication off, every call allowed).
+    ``local``: the kernel is in this process, so a quick read of it (a job row) runs on
+    the caller's event loop instead of a worker thread."""
 
+    def __init__(self, kernel: KernelPort, guard: Guard | None = None, *, local: bool = False) -> None:
+        self.kernel = kernel
+        self.guard = guard if guard is not None else Guard()
+        self.local = local
+        self._tenancy = _takes_tenancy(kernel)
+
+    # -- the checks every operation goes through -------------------------------------------
+    def authorize(self, operation: str, *, backend: str | None = None) -> Principal:
+        """The call's principal, once the guard allowed it ``operation`` (an RPC name);
+        PERMISSION_DENIED or RESOURCE_EXHAUSTED (a rate) otherwise."""
+        principal = context.current().principal
+        self.guard.authorize(principal, operation, backend=backend)
+        return principal
+
+    def visible(self, principal: Principal, job: Job) -> Job:
+        """``job``, or the NOT_FOUND of a job that does not exist when ``principal`` does
+        not see its tenant."""
+        if not principal.sees(job.tenant):
+            stored_job(None, job.id)  # raises: the message of an unknown id
+        return job
+
+    def _check_visible(self, principal: Principal, job_id: str) -> None:
+        """NOT_FOUND unless the principal sees the job (one read; none for an admin)."""
+        if not principal.admin:
+            self.visible(principal, self.kernel.get(job_id))
+
+    async def _check_visible_async(self, principal: Principal, job_id: str) -> None:
+        if not principal.admin:
+            self.visible(principal, await self._read(self.kernel.get, job_id))
+
+    async def _read(self, function: Callable[..., T], *args: Any, inline: bool | None = None) -> T:
+        """A quick kernel call from an event loop: ``inline`` (default: when the kernel is
+        local), else on a worker thread (a call to another process, or a large read)."""
+        if self.local if inline is None else inline:
+            return function(*args)
+        return await asyncio.to_thread(function, *args)
+
+    def _tenancy_args(self, principal: Principal) -> dict[str, Any]:
+        """The tenant and quota a submission carries to the kernel."""
+        if not self._tenancy:
+            return {}
+        return {"tenant": principal.tenant, "quota": self.guard.quota(principal)}
+
+    def _quota_refused(self, principal: Principal, operation: str, error: EigenError) -> None:
+        """Audit a submission the kernel refused for a quota (it names the ``limit``)."""
+        if isinstance(error, ResourceExhausted) and "limit" in error.metadata:
+            self.guard.refused(principal, operation, error)
+
+    # -- submissions -----------------------------------------------------------------------
     def submit(self, request: JobRequest, idempotency_key: str = "") -> tuple[Job, bool]:
+        principal = self.authorize("SubmitJob", backend=request.target)
+        return self.submit_as(principal, "SubmitJob", request, idempotency_key)
+
+    def submit_as(
+        self, principal: Principal, operation: str, request: JobRequest, idempotency_key: str = ""
+    ) -> tuple[Job, bool]:
+        """A submission ``operation`` already authorized for ``principal`` (SubmitJob, or
+        one item of SubmitBatchStream)."""
         if idempotency_key and not _KEY.fullmatch(idempotency_key):
             raise InvalidArgument.for_field(
                 "idempotency_key",
                 f"must be 1-{limits.IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
             )
         call = context.current()
-        return self.kernel.submit(
-            request,
-            owner=context.checked_caller(call),
-            idempotency_key=idempotency_key or None,
-            traceparent=call.traceparent,
-        )
+        try:
+            return self.kernel.submit(
+                request,
+                owner=context.checked_caller(call),
+                idempotency_key=idempotency_key or None,
+                traceparent=call.traceparent,
+                **self._tenancy_args(principal),
+            )
+        except EigenError as exc:
+            self._quota_refused(principal, operation, exc)
+            raise
 
     async def submit_async(self, request: JobRequest) -> Job:
         """:meth:`submit` without an idempotency key, for callers on an event loop."""
+        principal = self.authorize("SubmitJob", backend=request.target)
         call = context.current()
-        return await self.kernel.submit_async(
-            request, owner=context.checked_caller(call), traceparent=call.traceparent
-        )
+        try:
+            return await self.kernel.submit_async(
+                request,
+                owner=context.checked_caller(call),
+                traceparent=call.traceparent,
+                **self._tenancy_args(principal),
+            )
+        except EigenError as exc:
+            self._quota_refused(principal, "SubmitJob", exc)
+            raise
 
     def submit_batch(self, requests: list[JobRequest]) -> list[Job]:
         if len(requests) > MAX_BATCH:
             raise InvalidArgument.for_field("jobs", f"at most {MAX_BATCH} jobs per batch")
         call = context.current()
-        return self.kernel.submit_batch(
-            requests, owner=context.checked_caller(call), traceparent=call.traceparent
-        )
+        principal = call.principal
+        for target in dict.fromkeys(request.target for request in requests) or (None,):
+            self.guard.authorize(principal, "SubmitBatch", backend=target)  # each backend once
+        try:
+            return self.kernel.submit_batch(
+                requests,
+                owner=context.checked_caller(call),
+                traceparent=call.traceparent,
+                **self._tenancy_args(principal),
+            )
+        except EigenError as exc:
+            self._quota_refused(principal, "SubmitBatch", exc)
+            raise
 
+    # -- reads -----------------------------------------------------------------------------
     def result_chunks(self, job_id: str, chunk_size: int = 0) -> list[Chunk]:
+        principal = self.authorize("StreamResults")
         if not 0 <= chunk_size <= MAX_CHUNK_SIZE:
             raise InvalidArgument.for_field("chunk_size", f"must be between 0 and {MAX_CHUNK_SIZE}")
-        return split(self.results(job_id), chunk_size or DEFAULT_CHUNK_OUTCOMES)
+        check_job_id(job_id)
+        self._check_visible(principal, job_id)
+        return split(self.kernel.results(job_id), chunk_size or DEFAULT_CHUNK_OUTCOMES)
 
     def get(self, job_id: str) -> Job:
-        return self.kernel.get(check_job_id(job_id))
+        principal = self.authorize("GetJob")
+        return self.visible(principal, self.kernel.get(check_job_id(job_id)))
 
     def cancel(self, job_id: str) -> Job:
-        return self.kernel.cancel(check_job_id(job_id))
+        principal = self.authorize("CancelJob")
+        self._check_visible(principal, check_job_id(job_id))
+        return self.kernel.cancel(job_id)
 
     def watch(
         self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
     ) -> Iterator[JobEvent]:
+        """The job's events after ``after_seq``; NOT_FOUND (now, before any event) for a
+        job that does not exist or that the caller does not see."""
+        principal = self.authorize("WatchJob")
         if after_seq < 0:
             raise InvalidArgument.for_field("after_seq", "must not be negative")
-        return self.kernel.watch(check_job_id(job_id), after_seq, active)
+        self.visible(principal, self.kernel.get(check_job_id(job_id)))
+        return self.kernel.watch(job_id, after_seq, active)
 
     def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
+        principal = self.authorize("WatchJob")
         if after_seq < 0:
             raise InvalidArgument.for_field("after_seq", "must not be negative")
-        return self.kernel.watch_async(check_job_id(job_id), after_seq)
+        check_job_id(job_id)
+        if principal.admin:
+            return self.kernel.watch_async(job_id, after_seq)
+        return self._watch_visible(principal, job_id, after_seq)
+
+    async def _watch_visible(
+        self, principal: Principal, job_id: str, after_seq: int
+    ) -> AsyncIterator[JobEvent]:
+        await self._check_visible_async(principal, job_id)
+        async for event in self.kernel.watch_async(job_id, after_seq):
+            yield event
 
     def results(self, job_id: str) -> JobResult:
-        return self.kernel.results(check_job_id(job_id))
+        principal = self.authorize("GetJobResults")
+        self._check_visible(principal, check_job_id(job_id))
+        return self.kernel.results(job_id)
 
-    async def wait(self, job_id: str, wait_s: float) -> None:
-        """Wait up to ``wait_s`` for the job to end (the long poll of GetJobResults)."""
+    async def results_after(
+        self, job_id: str, wait_s: float = 0.0, *, inline: bool | None = None
+    ) -> JobResult:
+        """GetJobResults after waiting up to ``wait_s`` for the job to end (the long poll):
+        one authorization, and the tenant checked before any waiting. ``inline``: whether
+        the results are read on the event loop (default: when the kernel is local); a
+        REST route reads them on a worker thread."""
+        principal = self.authorize("GetJobResults")
         if not 0 <= wait_s <= MAX_WAIT_S:  # NaN fails too
             raise InvalidArgument.for_field("wait_seconds", f"must be between 0 and {MAX_WAIT_S:g} seconds")
+        check_job_id(job_id)
+        await self._check_visible_async(principal, job_id)
         if wait_s > 0:
-            await self.kernel.wait_async(check_job_id(job_id), wait_s)
+            await self.kernel.wait_async(job_id, wait_s)
+        return await self._read(self.kernel.results, job_id, inline=inline)
 
     def list_jobs(self, query: ListQuery) -> tuple[list[Job], str]:
+        principal = self.authorize("ListJobs")
         size = query.page_size or DEFAULT_PAGE_SIZE
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument.for_field("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
@@ -126,8 +258,11 @@ class JobApi:
                 limit=size + 1,
                 before=decode_page_token(query.page_token) if query.page_token else None,
                 id_prefix=query.id_prefix or None,
+                tenant=None if principal.admin else principal.tenant,
             )
         )
+        if not principal.admin:  # whatever the kernel port does with the filter
+            jobs = [job for job in jobs if job.tenant == principal.tenant]
         if len(jobs) <= size:
             return jobs, ""
         page = jobs[:size]
@@ -135,18 +270,40 @@ class JobApi:
 
     # -- backends --------------------------------------------------------------------------
     def backends(self) -> list[tuple[DeviceInfo, int]]:
+        self.authorize("ListBackends")
         depth = self.kernel.queue_depth()
         return [(device, depth) for device in self.kernel.list_devices()]
 
     def backend(self, name: str) -> tuple[DeviceInfo, int]:
+        self.authorize("GetBackend", backend=name or None)
         if not name:
             raise InvalidArgument.for_field("name", "is required")
         return self.kernel.device(name), self.kernel.queue_depth()
 
     def calibration(self, name: str) -> Calibration:
+        self.authorize("GetCalibration", backend=name or None)
         if not name:
             raise InvalidArgument.for_field("name", "is required")
         return self.kernel.calibration(name)
+
+
+def _takes_tenancy(kernel: KernelPort) -> bool:
+    """Whether the kernel's submissions take ``tenant`` and ``quota`` (every KernelPort
+    does once tenancy is in; an older test double may not)."""
+    try:
+        parameters = inspect.signature(kernel.submit).parameters
+    except (TypeError, ValueError):
+        return False
+    return "tenant" in parameters and "quota" in parameters
+
+
+def with_principal(call: context.CallContext, principal: Principal | None) -> context.CallContext:
+    """``call`` as the principal an edge authenticated (unchanged while authentication is
+    off); its caller becomes the principal's subject, whatever ``x-eigen-caller`` said."""
+    if principal is None:
+        return call
+    caller = principal.owner if limits.CALLER.problem(principal.owner) is None else context.ANONYMOUS
+    return replace(call, authenticated=principal, caller=caller)
 
 
 def check_job_id(job_id: str) -> str:

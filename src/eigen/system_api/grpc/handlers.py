@@ -7,11 +7,14 @@ async generator of stream messages) on the server's event loop. Fast in-process 
 through :func:`blocking`, with the call's context.
 
 Per call: the call context from metadata (request id, caller, W3C traceparent), the
-``x-request-id`` echo, a SERVER span (child of the caller's traceparent; the call context
-then carries the span, so every outgoing call is its child), the per-caller rate limit
-of submissions, API metrics (count, duration and in-flight by service, method and code)
-and EigenError -> status with details (never a bare INTERNAL for user input; an
-unexpected exception is logged and answered as EIGEN_INTERNAL).
+``x-request-id`` echo, authentication of a public call (JobService, BackendService: the
+servicer's ``guard`` turns the call's credentials into the principal of the call context;
+``x-eigen-caller`` counts for nothing then), a SERVER span (child of the caller's
+traceparent; the call context then carries the span, so every outgoing call is its
+child), the per-caller rate limit of submissions, API metrics (count, duration and
+in-flight by service, method and code) and EigenError -> status with details (never a
+bare INTERNAL for user input; an unexpected exception is logged and answered as
+EIGEN_INTERNAL).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from eigen.observability import context as call_context
 from eigen.observability import metrics, tracing
 from eigen.proto.status import to_status
 from eigen.security import internal, ratelimit
+from eigen.security.authenticator import Credentials
+from eigen.security.guard import Guard
+from eigen.system_api.service import with_principal
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,9 @@ ROLES = {
     "DriverManagerService": "driver-manager",
 }
 _DETAILS_KEY = "grpc-status-details-bin"
+PUBLIC_SERVICES = frozenset({"JobService", "BackendService"})
+"""The services of the public edge: their calls are authenticated here."""
+_CERTIFICATE_NAMES = ("x509_common_name", "x509_subject_alternative_name")
 
 
 def service_name(servicer: object) -> str:
@@ -107,14 +116,27 @@ class _Rpc:
             metadata = tuple(self.context.invocation_metadata() or ())
             self.call = internal.admit(self.service, self.method, metadata, self.call, self.context.peer())
             call_context.activate(self.call)  # reset with the first token at the end
+        elif self.service in PUBLIC_SERVICES:
+            self.authenticate(servicer)
         self.limit(servicer)
+
+    def authenticate(self, servicer: object) -> None:
+        """The principal of a public call (UNAUTHENTICATED for a missing or bad
+        credential), into the call context; nothing changes while authentication is off."""
+        guard = getattr(servicer, "guard", None)
+        if not isinstance(guard, Guard) or not guard.required:
+            return
+        principal = guard.authenticate(credentials_of(self.context), self.method)
+        self.call = with_principal(self.call, principal)
+        call_context.activate(self.call)  # reset with the first token at the end
 
     def limit(self, servicer: object) -> None:
         limiter = getattr(servicer, "rate_limiter", None) or ratelimit.installed()
         if not isinstance(limiter, ratelimit.RateLimiter) or not limiter.applies_to(self.method):
             return
         try:
-            limiter.check(ratelimit.caller_key(self.call.caller, self.context.peer()), self.method)
+            key = ratelimit.caller_key(self.call.caller, self.context.peer(), self.call.authenticated)
+            limiter.check(key, self.method)
         except EigenError:
             metrics.rate_limited(self.method)
             raise
@@ -153,6 +175,20 @@ class _Rpc:
         )
         with contextlib.suppress(ValueError):  # a stream closed in another context (e.g. by GC)
             call_context.deactivate(self._token)
+
+
+def credentials_of(context: Context) -> Credentials:
+    """What a gRPC call presents: its text metadata (names lower case), its peer, and the
+    names of a client certificate the TLS layer verified (common name, then SANs)."""
+    headers = {
+        key.lower(): value for key, value in context.invocation_metadata() or () if isinstance(value, str)
+    }
+    auth = context.auth_context() or {}
+    names: list[str] = []
+    if b"ssl" in auth.get("transport_security_type", ()):
+        for key in _CERTIFICATE_NAMES:
+            names += [value.decode("utf-8", "replace") for value in auth.get(key, ())]
+    return Credentials(headers=headers, peer=context.peer() or "", certificate_names=tuple(names))
 
 
 def _aborted_code(context: Context) -> str | None:

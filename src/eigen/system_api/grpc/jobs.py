@@ -13,7 +13,8 @@ from eigen.models.job import JobRequest
 from eigen.proto import convert
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
-from eigen.system_api.batch_stream import BatchEvent, Item, run_batch_stream
+from eigen.security.guard import Guard
+from eigen.system_api.batch_stream import BatchEvent, Item, open_batch_stream
 from eigen.system_api.grpc.handlers import Context, blocking, streaming, unary
 from eigen.system_api.service import JobApi, ListQuery
 from eigen.system_api.streams import Inbox, from_thread
@@ -32,11 +33,18 @@ def is_large(request: Message) -> bool:
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     """``local``: the kernel is in this process, so its quick calls (a store read or
-    write) run on the event loop; through a remote kernel every call is ``blocking``."""
+    write) run on the event loop; through a remote kernel every call is ``blocking``.
+
+    Authentication is the handlers' (:mod:`.handlers`, with :attr:`guard`), authorization
+    and tenant isolation the service layer's: nothing here checks who calls."""
 
     def __init__(self, api: JobApi, *, local: bool = False) -> None:
         self.api = api
         self.local = local
+
+    @property
+    def guard(self) -> Guard:
+        return self.api.guard
 
     async def _call(self, function: Callable[..., T], *args: Any, large: bool = False) -> T:
         """A quick call of the service layer: inline when the kernel is local, unless the
@@ -88,9 +96,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     @unary
     async def GetJobResults(self, request: jobs_pb2.GetJobResultsRequest, context: Context) -> pb.JobResults:
-        if request.wait_seconds:
-            await self.api.wait(request.job_id, request.wait_seconds)
-        return convert.result_to_pb(await self._call(self.api.results, request.job_id))
+        result = await self.api.results_after(request.job_id, request.wait_seconds, inline=self.local)
+        return convert.result_to_pb(result)
 
     @unary
     async def SubmitBatch(
@@ -117,6 +124,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def SubmitBatchStream(
         self, request_iterator: AsyncIterator[jobs_pb2.BatchStreamRequest], context: Context
     ) -> AsyncIterator[jobs_pb2.BatchStreamResponse]:
+        stream = open_batch_stream(self.api)  # refused before a message is read
         inbox: Inbox[Item] = Inbox()
 
         async def receive() -> None:
@@ -131,9 +139,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
         receiver = asyncio.create_task(receive())
         try:
-            events = from_thread(
-                lambda active: run_batch_stream(self.api, iter(inbox), active), "eigen-batch"
-            )
+            events = from_thread(lambda active: stream(iter(inbox), active), "eigen-batch")
             async for event in events:
                 yield batch_event_to_pb(event)
         finally:
@@ -161,6 +167,10 @@ def list_query_from_pb(request: jobs_pb2.ListJobsRequest) -> ListQuery:
 class BackendServicer(jobs_pb2_grpc.BackendServiceServicer):
     def __init__(self, api: JobApi) -> None:
         self.api = api
+
+    @property
+    def guard(self) -> Guard:
+        return self.api.guard
 
     @unary
     async def ListBackends(

@@ -9,22 +9,30 @@ the composition root mounts beside them (e.g. Prometheus ``/metrics``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from starlette.routing import Route
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import eigen
+from eigen.security.guard import Guard
+from eigen.system_api.batch_stream import OPERATION as BATCH_STREAM
 from eigen.system_api.rest import problems
 from eigen.system_api.rest.backends import backends_router
+from eigen.system_api.rest.batch_stream import PATH as BATCH_STREAM_PATH
 from eigen.system_api.rest.batch_stream import batch_stream_router
 from eigen.system_api.rest.docs_ui import install_docs
 from eigen.system_api.rest.health import ReadyCheck, api_checks, health_router
 from eigen.system_api.rest.jobs import jobs_router
 from eigen.system_api.rest.metrics import RequestMetricsMiddleware
-from eigen.system_api.rest.middleware import BodyLimitMiddleware, CallContextMiddleware
+from eigen.system_api.rest.middleware import (
+    AuthenticationMiddleware,
+    BodyLimitMiddleware,
+    CallContextMiddleware,
+)
 from eigen.system_api.rest.openapi import DESCRIPTION, document
 from eigen.system_api.service import JobApi
 
@@ -60,6 +68,9 @@ def create_app(
     app.state.closing = closing
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    guard = getattr(api, "guard", None)  # a test's stand-in JobApi may have none
+    if isinstance(guard, Guard) and guard.required:  # inside the metrics: a 401 is counted
+        app.add_middleware(AuthenticationMiddleware, guard=guard, operation_of=operations_of(app))
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(CallContextMiddleware)  # added last: the outermost
     checks = dict(api_checks(api) if api is not None else {})
@@ -82,6 +93,27 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def operations_of(app: FastAPI) -> Callable[[Scope], str]:
+    """What names the RPC a request stands for (``GetJob``; "" for no route), for the
+    audit of its authentication: the operation id of the route it matches."""
+
+    def operation_of(scope: Scope) -> str:
+        for route in app.router.routes:
+            if route.matches(scope)[0] is Match.FULL:
+                return route_operation(route)
+        return ""
+
+    return operation_of
+
+
+def route_operation(route: BaseRoute) -> str:
+    if isinstance(route, APIRoute):
+        return route.operation_id or route.name
+    if isinstance(route, WebSocketRoute) and route.path.endswith(BATCH_STREAM_PATH):
+        return BATCH_STREAM
+    return getattr(route, "name", "") or ""
 
 
 class _AsgiEndpoint:

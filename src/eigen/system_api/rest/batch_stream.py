@@ -19,6 +19,11 @@ violations); a refused item gets ``error`` at once:
 
 The server closes the socket (code 1000) once the end marker came and every submitted job
 is terminal. A client that goes away stops the watching; its jobs run on.
+
+With authentication on, a connection without a valid credential (the headers of the
+upgrade request) is closed at once with 1008 and ``EIGEN_UNAUTHENTICATED: ...`` as the
+reason; one that may not submit, with 1008 and ``EIGEN_PERMISSION_DENIED: ...``; both
+before any message is read.
 """
 
 from __future__ import annotations
@@ -34,11 +39,11 @@ from pydantic import ValidationError
 
 from eigen.errors import EigenError, FieldViolation, InvalidArgument
 from eigen.observability import context as call_context
-from eigen.system_api.batch_stream import BatchEvent, Item, run_batch_stream
+from eigen.system_api.batch_stream import BatchEvent, Item, open_batch_stream
 from eigen.system_api.rest import convert
 from eigen.system_api.rest import schemas as rest
 from eigen.system_api.rest.bodies import loads_bounded
-from eigen.system_api.rest.middleware import call_from_scope
+from eigen.system_api.rest.middleware import call_from_scope, close_code, close_reason
 from eigen.system_api.rest.problems import validation_violations
 from eigen.system_api.service import JobApi
 from eigen.system_api.streams import Inbox, from_thread
@@ -52,6 +57,16 @@ def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
 
     @router.websocket(PATH)
     async def submit_batch_stream(websocket: WebSocket) -> None:
+        # the producer runs with the caller (the authenticated principal), request id and
+        # trace of this connection
+        token = call_context.activate(call_from_scope(websocket.scope))
+        try:
+            stream = open_batch_stream(api)  # refused: closed before a message is read
+        except EigenError as exc:
+            await websocket.accept()
+            await websocket.close(code=close_code(exc), reason=close_reason(exc))
+            call_context.deactivate(token)
+            return
         await websocket.accept()
         inbox: Inbox[Item] = Inbox()
         connected = threading.Event()
@@ -61,7 +76,7 @@ def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
             def active() -> bool:
                 return listening() and connected.is_set() and not closing.is_set()
 
-            return run_batch_stream(api, iter(inbox), active)
+            return stream(iter(inbox), active)
 
         async def receive() -> None:
             try:
@@ -75,8 +90,6 @@ def batch_stream_router(api: JobApi, *, closing: threading.Event) -> APIRouter:
             finally:
                 inbox.close()
 
-        # the producer runs with the caller, request id and trace of this connection
-        token = call_context.activate(call_from_scope(websocket.scope))
         receiver = asyncio.create_task(receive())
         try:
             async for event in from_thread(produce, "eigen-ws-batch"):

@@ -124,7 +124,8 @@ def check_rate(request: Request, method: str) -> None:
     host = client.host if client is not None else "unknown"
     peer = f"ipv6:[{host}]:0" if ":" in host else f"ipv4:{host}:0"
     try:
-        limiter.check(ratelimit.caller_key(call_context.current().caller, peer), method)
+        call = call_context.current()
+        limiter.check(ratelimit.caller_key(call.caller, peer, call.authenticated), method)
     except EigenError:
         metrics.rate_limited(method)
         raise
@@ -249,8 +250,8 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         terminal event."""
         watch = Watch(closing)
         resume = last_seq_of(after_seq, last_event_id)
+        # an unknown job (or another tenant's): 404 before the stream starts
         events = await run_in_threadpool(api.watch, job_id, resume, watch.active)
-        await run_in_threadpool(api.get, job_id)  # unknown job: 404 before the stream starts
         return StreamingResponse(
             event_stream(events, watch, label=job_id, keep_alive_s=keep_alive_s),
             media_type=EVENT_STREAM,
@@ -272,8 +273,7 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
     ) -> JobResults:
         """GetJobResults (409 EIGEN_FAILED_PRECONDITION until the job is DONE; with
         ``wait_seconds``, once the wait runs out)."""
-        await api.wait(job_id, wait_seconds)
-        return convert.result_to_rest(await run_in_threadpool(api.results, job_id))
+        return convert.result_to_rest(await api.results_after(job_id, wait_seconds, inline=False))
 
     @router.get(
         "/jobs/{job_id:job_id}/results:stream",

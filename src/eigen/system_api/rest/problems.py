@@ -1,6 +1,7 @@
 """Errors as ``application/problem+json`` (RFC 9457) with the reasons gRPC uses.
 
 :class:`EigenError` keeps its reason and the HTTP status of :data:`eigen.errors.CODES`;
+a 401 carries ``WWW-Authenticate: Bearer``, a 429 ``Retry-After``;
 FastAPI's request validation becomes EIGEN_INVALID_ARGUMENT (400) with violations named
 like gRPC's (``job.shots``, ``jobs[1].program.source``); Starlette's HTTP errors (unknown
 route, wrong method) keep their status. Unexpected exceptions are handled by the request
@@ -33,6 +34,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 _REASON_BY_STATUS = {
     400: "EIGEN_INVALID_ARGUMENT",
+    401: "EIGEN_UNAUTHENTICATED",
+    403: "EIGEN_PERMISSION_DENIED",
     404: "EIGEN_NOT_FOUND",
     405: "EIGEN_METHOD_NOT_ALLOWED",
     409: "EIGEN_FAILED_PRECONDITION",
@@ -133,9 +136,22 @@ def retry_headers(error: EigenError) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))} if math.isfinite(seconds) else {}
 
 
+WWW_AUTHENTICATE = 'Bearer realm="eigen"'
+"""The challenge of a 401: a bearer credential (an API key or a JWT; ``x-api-key`` works too)."""
+
+
+def auth_headers(error: EigenError) -> dict[str, str]:
+    """The headers an error's answer carries: ``WWW-Authenticate`` for a 401 (RFC 9110
+    requires one), ``Retry-After`` for an error with a retry hint (a rate limit)."""
+    headers = retry_headers(error)
+    if error.code == "EIGEN_UNAUTHENTICATED":
+        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return headers
+
+
 async def eigen_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, EigenError)
-    return problem_response(problem_of(exc), headers=retry_headers(exc))
+    return problem_response(problem_of(exc), headers=auth_headers(exc))
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,85 @@
+"""The security of a server from its settings: the one :class:`~eigen.security.guard.Guard`
+both public edges and the service layer use.
+
+``guard_from(settings, engine)`` puts together what the settings ask for:
+
+- the authenticator (:func:`eigen.security.identity.authenticator_from`: mTLS, JWT, API
+  keys), only while ``auth_required`` is on; API keys are read from the ``api_keys`` and
+  ``tenants`` tables of the job store's database (``engine``);
+- the policy file (``policy_file``: allowed operations and backends, rates, quotas),
+  reloaded when it changes;
+- the audit log: a log line per authentication attempt and refusal, and a row in
+  ``audit_events`` of the same database (log lines only without one). It is kept only
+  when there is something to audit (authentication on, or a policy file).
+
+With none of the settings (the embedded mode, a bare loopback server) the guard is
+``Guard()``: no authentication, every call allowed, nothing recorded, as before security.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from eigen.config.settings import Settings
+from eigen.security.audit import AuditSink, AuditWriter, audit_log_from
+from eigen.security.guard import Guard
+from eigen.security.policy import PolicyFile, policy_from
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from eigen.security.authenticator import Authenticator
+
+
+@dataclass
+class Security:
+    """The guard of a server and what it holds open (the audit writer's thread)."""
+
+    guard: Guard
+    policy: PolicyFile | None = None  # for a SIGHUP handler of the entry point
+    audit: AuditWriter | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+        self.closers.clear()
+
+
+def guard_from(settings: Settings, engine: Engine | None = None) -> Security:
+    """The guard ``settings`` describe, over the job store's database ``engine`` (API keys
+    and audit rows; None: neither is kept in a database). InvalidSetting for a policy file
+    or an authentication setup that cannot work, at start rather than at the first call."""
+    policy = policy_from(settings)
+    audit: AuditWriter | None = None
+    security = Security(Guard(policy=policy), policy=policy)
+    if settings.auth_required or policy is not None:
+        audit = audit_log_from(_audit_store(engine))
+        security.audit = audit
+        security.closers.append(audit.close)
+        security.guard.audit = audit
+    security.guard.authenticator = _authenticator(settings, engine, policy)
+    return security
+
+
+def _audit_store(engine: Engine | None) -> AuditSink | None:
+    if engine is None:
+        return None
+    from eigen.kernel.store.audit import SqlAuditStore
+
+    return SqlAuditStore(engine)
+
+
+def _authenticator(
+    settings: Settings, engine: Engine | None, policy: PolicyFile | None
+) -> Authenticator | None:
+    """The authenticator of the public edges (None while ``auth_required`` is off)."""
+    if not settings.auth_required:
+        return None
+    from eigen.kernel.store.keys import SqlKeyStore
+    from eigen.security.identity import authenticator_from
+
+    keys = SqlKeyStore(engine) if engine is not None else None  # the engine stays the store's
+    return authenticator_from(settings, keys, policy)

@@ -21,8 +21,13 @@ A YAML file (setting ``policy_file``) in the roadmap's shape::
 
 A tenant rule applies to every principal of the tenant; a client rule (``client_id``, the
 principal's subject, optionally narrowed to one ``tenant``) overrides the tenant's rule key
-by key. A principal no rule names may do what its roles grant. An ``admin`` is never
-limited by a tenant rule, only by a client rule that names it. The policy only narrows
+by key. A principal no rule names may do what its roles grant. An authenticated ``admin``
+is never limited by a tenant rule, only by a client rule that names it. While
+authentication is off every call is the default tenant's (``unauthenticated``), whose
+rule then applies. ``rate_limit_per_minute`` counts every call the rule's principals make,
+not only submissions. An empty file is an error (no rules: ``policies: []``), so a file
+caught half-rewritten never drops the rules; write it atomically all the same (a new file
+renamed over the old one). The policy only narrows
 what the roles of :mod:`eigen.security.permissions` grant, never widens it.
 
 :class:`PolicyFile` is the reloadable source: :meth:`PolicyFile.current` looks at the
@@ -205,8 +210,11 @@ def parse_policy(text: str, source: Path | str = "<policy>") -> PolicyDocument:
         raise InvalidSetting(
             f"policy file {source} is not valid YAML: {why}", [FieldViolation("file", why)]
         ) from None
-    if loaded is None:
-        loaded = {}
+    if loaded is None:  # empty: most likely caught half-written; no rules is `policies: []`
+        raise InvalidSetting(
+            f"policy file {source} is empty: write `policies: []` for a policy without rules",
+            [FieldViolation("file", "empty")],
+        )
     if not isinstance(loaded, dict):
         raise InvalidSetting(
             f"policy file {source} must be a mapping with the keys policies and certificates",
@@ -277,12 +285,14 @@ class RulePolicy:
         }
 
     def rules_of(self, principal: Principal) -> Effective:
-        """The tenant's rule (never for an admin), overridden key by key by the client's."""
+        """The tenant's rule, overridden key by key by the client's. An authenticated admin
+        has no tenant rule (the unauthenticated principal's roles, while authentication is
+        off, make no admin of it here: its tenant's rule applies)."""
         values: dict[str, Any] = {}
         scope = ""
         layers: list[tuple[Rule, str]] = []
         tenant_rule = self._tenants.get(principal.tenant)
-        if tenant_rule is not None and not principal.admin:
+        if tenant_rule is not None and not (principal.admin and principal.method != "none"):
             layers.append((tenant_rule, f"tenant:{principal.tenant}"))
         for client in ((principal.subject, None), (principal.subject, principal.tenant)):
             client_rule = self._clients.get(client)

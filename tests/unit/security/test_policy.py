@@ -15,7 +15,7 @@ import pytest
 from eigen.config.errors import InvalidSetting
 from eigen.config.settings import Settings
 from eigen.errors import InvalidArgument, PermissionDenied, ResourceExhausted
-from eigen.models.principal import Principal
+from eigen.models.principal import Principal, unauthenticated
 from eigen.models.quota import NO_QUOTA, Quota
 from eigen.security.policy import PolicyFile, RulePolicy, parse_policy, policy_from, reload_on_sighup
 
@@ -100,10 +100,12 @@ def test_a_mistake_in_the_file_names_its_field(text: str, field: str, words: str
     assert field == "file" or f"{field}: " in str(error)
 
 
-def test_an_empty_file_is_a_policy_that_allows_everything() -> None:
-    empty = policy("")
+def test_no_rules_allow_everything_and_an_empty_file_is_refused() -> None:
+    empty = policy("policies: []")
     empty.check(who(), "CancelJob", backend="qpu:big")
     assert empty.quota(who()) == NO_QUOTA
+    with pytest.raises(InvalidSetting, match="is empty"):
+        parse_policy("  \n# nothing\n")
 
 
 def test_a_missing_file_at_start_is_a_settings_error(tmp_path: Path) -> None:
@@ -173,6 +175,10 @@ def test_an_admin_is_limited_only_by_a_client_rule_naming_it() -> None:
     with pytest.raises(PermissionDenied):
         named.check(root, "SubmitJob", backend="sim:aer")
     assert named.quota(root) == NO_QUOTA  # the tenant's quota still does not apply
+    # authentication off: every call has every role, but is no admin for the policy
+    assert named.quota(unauthenticated("bob")) == NO_QUOTA  # tenant default: no rule
+    on_default = policy("policies: [{tenant: default, max_queued_jobs: 1}]")
+    assert on_default.quota(unauthenticated("bob")) == Quota(max_queued_jobs=1)
 
 
 def test_quota_from_the_rules() -> None:

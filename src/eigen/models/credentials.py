@@ -73,7 +73,7 @@ class KeyStore(Protocol):
         for a deleted tenant, ALREADY_EXISTS for a key id in use."""
         ...
 
-    def keys(self, tenant: str | None = None) -> Sequence[ApiKeyRecord]:
+    def list_keys(self, tenant: str | None = None) -> Sequence[ApiKeyRecord]:
         """Every key (of ``tenant``), oldest first."""
         ...
 

@@ -138,7 +138,7 @@ def list_keys(
     settings = _settings(config, {"database_url": database_url})
     now = time.time()
     with _key_store(settings) as store:
-        records = list(store.keys(tenant))
+        records = list(store.list_keys(tenant))
         deleted = set()
         for name in {r.tenant for r in records}:
             found = store.tenant(name)
@@ -211,7 +211,7 @@ def delete_tenant(
     settings = _settings(config, {"database_url": database_url})
     with _key_store(settings) as store:
         record = store.delete_tenant(tenant, time.time())
-        count = len(store.keys(tenant))
+        count = len(store.list_keys(tenant))
     typer.echo(
         f"tenant {tenant} deleted at {_when(record.deleted_at)}: its {count} API key(s) and its "
         "tokens are refused from now on"

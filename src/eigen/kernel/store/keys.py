@@ -60,7 +60,7 @@ class MemoryKeyStore:
                 self._tenants[record.tenant] = TenantRecord(record.tenant, now)
             self._keys[record.key_id] = record
 
-    def keys(self, tenant: str | None = None) -> Sequence[ApiKeyRecord]:
+    def list_keys(self, tenant: str | None = None) -> Sequence[ApiKeyRecord]:
         with self._lock:
             found = [k for k in self._keys.values() if tenant is None or k.tenant == tenant]
         return sorted(found, key=lambda k: (k.created_at, k.key_id))
@@ -136,7 +136,7 @@ class SqlKeyStore:
                 )
             )
 
-    def keys(self, tenant: str | None = None) -> Sequence[ApiKeyRecord]:
+    def list_keys(self, tenant: str | None = None) -> Sequence[ApiKeyRecord]:
         table = schema.api_keys
         query = sa.select(table).order_by(table.c.created_at, table.c.key_id)
         if tenant is not None:

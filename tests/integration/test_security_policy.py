@@ -1,0 +1,208 @@
+"""The policy file under load and through a real server.
+
+- Reload under load: threads ask the policy while the file is rewritten many times (in
+  place and by rename); no call fails, and every answer comes whole from one version,
+  never older than one the thread already saw.
+- Quotas hold across tenants: a real server with authentication on (API keys of two
+  tenants in its SQLite store) refuses a tenant over ``max_queued_jobs`` and not the
+  other; a backend outside ``allowed_backends`` is PERMISSION_DENIED naming it; a reload
+  raises the quota; each refusal is a row that ``eigen-server audit list`` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from eigen.config.settings import Settings
+from eigen.errors import PermissionDenied
+from eigen.kernel.store.engine import make_engine
+from eigen.kernel.store.keys import SqlKeyStore
+from eigen.kernel.store.sql import sqlite_url
+from eigen.models.principal import Principal
+from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
+from eigen.security import apikeys
+from eigen.security.policy import PolicyFile
+from eigen.server.embedded import EmbeddedServer
+from eigen.server.main import app
+from tests.integration.held import HELD, holding
+from tests.integration.helpers import BELL, details, job
+
+pytestmark = pytest.mark.integration
+
+VERSIONS = 40
+READERS = 6
+
+
+def version(n: int) -> str:
+    """Version ``n``: quota n; SubmitJob allowed in even versions only (flow style: a
+    file caught half-written never parses)."""
+    operations = "[GetJob, SubmitJob]" if n % 2 == 0 else "[GetJob]"
+    return f"policies: [{{tenant: lab, max_queued_jobs: {n}, allowed_operations: {operations}}}]\n"
+
+
+def test_reload_under_load_answers_from_one_version_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(version(1))
+    source = PolicyFile(path, check_every_s=0.0)  # every call looks at the file
+    lab = Principal("lab", "alice", frozenset({"submitter"}), "api_key")
+    started = threading.Barrier(READERS + 1)
+    done = threading.Event()
+    seen: list[list[int]] = [[] for _ in range(READERS)]
+    failures: list[BaseException] = []
+
+    def read(mine: list[int]) -> None:
+        started.wait()
+        try:
+            while not done.is_set() or not mine or mine[-1] != VERSIONS:
+                policy = source.current()
+                quota = policy.quota(lab).max_queued_jobs
+                assert quota is not None
+                try:
+                    policy.check(lab, "SubmitJob")
+                    allowed = True
+                except PermissionDenied:
+                    allowed = False
+                assert allowed == (quota % 2 == 0), f"version {quota} answered {allowed}"
+                mine.append(quota)
+                if len(mine) > 1_000_000:
+                    raise AssertionError("the last version never arrived")
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=read, args=(seen[i],)) for i in range(READERS)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    for n in range(2, VERSIONS + 1):
+        if n % 3:
+            path.write_text(version(n))  # in place: readers may catch it empty or half-written
+        else:
+            fresh = tmp_path / f".policy.{n}.yaml"
+            fresh.write_text(version(n))
+            os.replace(fresh, path)  # by rename: a new inode
+        stat = path.stat()  # a new modification time even within one clock tick
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + n * 1_000_000_000))
+        time.sleep(0)  # let the readers run between rewrites
+    done.set()
+    for thread in threads:
+        thread.join(60)
+    assert not failures, failures[0]
+    for mine in seen:
+        assert mine[-1] == VERSIONS
+        assert all(1 <= q <= VERSIONS for q in mine)
+        assert mine == sorted(mine), "a thread saw an older version after a newer one"
+    assert 1 <= source.reloads <= 2 * (VERSIONS - 1)  # a rewrite, then its new time
+
+
+# --- through a real server -------------------------------------------------------------
+
+POLICY = """
+policies:
+  - tenant: research
+    max_queued_jobs: {research}
+    allowed_backends: ["test:*", "sim:*"]
+  - tenant: lab
+    max_queued_jobs: 10
+"""
+SERVER_SECRET = "policy-test-server-secret-0123456789"
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, Path, dict[str, str]]]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.format(research=2))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        auth_required=True,
+        api_key_secret=SecretStr(SERVER_SECRET),
+        policy_file=policy,
+    )
+    with EmbeddedServer(settings) as server:
+        engine = make_engine(sqlite_url(tmp_path / "data" / "eigen.db"))
+        keys = SqlKeyStore(engine)
+        issued = {}
+        for tenant in ("research", "lab"):
+            key, record = apikeys.new_key(
+                SERVER_SECRET.encode(),
+                tenant=tenant,
+                name=f"{tenant}-bot",
+                role="submitter",
+                created_at=time.time(),
+            )
+            keys.add_key(record, time.time())
+            issued[tenant] = key
+        engine.dispose()
+        yield server, policy, issued
+
+
+def as_key(key: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {key}"),)
+
+
+def test_quotas_hold_per_tenant_through_a_real_server(
+    secured: tuple[EmbeddedServer, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    server, policy, keys = secured
+    with grpc.insecure_channel(server.address) as channel, holding(server) as held:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+
+        def submit(tenant: str, target: str = HELD) -> jobs_pb2.SubmitJobResponse:
+            request = jobs_pb2.SubmitJobRequest(job=job(BELL, target=target, shots=10))
+            return stub.SubmitJob(request, metadata=as_key(keys[tenant]), timeout=30)
+
+        for _ in range(2):
+            submit("research")
+        held.wait_held(1)
+        with pytest.raises(grpc.RpcError) as over:
+            submit("research")
+        assert over.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert details(over.value)[0] == "EIGEN_RESOURCE_EXHAUSTED"
+        assert "max_queued_jobs" in (over.value.details() or "")
+        for _ in range(3):  # another tenant: its own count, its own quota
+            assert submit("lab").job.tenant == "lab"
+
+        with pytest.raises(grpc.RpcError) as backend:
+            submit("research", target="emu:manila")
+        assert backend.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "'emu:manila'" in (backend.value.details() or "")
+
+        policy.write_text(POLICY.format(research=3))
+        stat = policy.stat()
+        os.utime(policy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert server.stack is not None and server.stack.security is not None
+        assert server.stack.security.policy is not None
+        assert server.stack.security.policy.reload()  # what the next second's check does
+        assert submit("research").job.tenant == "research"
+        with pytest.raises(grpc.RpcError):
+            submit("research")
+
+    assert server.stack.security.audit is not None
+    assert server.stack.security.audit.flush()
+    listed = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            "list",
+            "--json",
+            "--tenant",
+            "research",
+            "--database-url",
+            sqlite_url(tmp_path / "data" / "eigen.db"),
+        ],
+    )
+    assert listed.exit_code == 0, listed.output
+    refusals = [r for r in json.loads(listed.output) if r["kind"] == "refusal"]
+    assert [r["operation"] for r in refusals] == ["SubmitJob"] * 3
+    assert {r["subject"] for r in refusals} == {"research-bot"}
+    assert refusals[1]["reason"].startswith("EIGEN_PERMISSION_DENIED")
+    assert all(keys["research"] not in json.dumps(r) for r in json.loads(listed.output))

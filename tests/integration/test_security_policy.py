@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -206,3 +208,25 @@ def test_quotas_hold_per_tenant_through_a_real_server(
     assert {r["subject"] for r in refusals} == {"research-bot"}
     assert refusals[1]["reason"].startswith("EIGEN_PERMISSION_DENIED")
     assert all(keys["research"] not in json.dumps(r) for r in json.loads(listed.output))
+
+
+@pytest.mark.parametrize("content", [None, "policies: [{tenant: lab, max_queued_jobs: many}]"])
+def test_serve_refuses_a_missing_or_broken_policy_file(tmp_path: Path, content: str | None) -> None:
+    policy = tmp_path / "policy.yaml"
+    if content is not None:
+        policy.write_text(content)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EIGEN_")}
+    env.update(EIGEN_DATA_DIR=str(tmp_path / "data"), EIGEN_POLICY_FILE=str(policy))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "eigen-server"), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    expected = (
+        "policies[0].max_queued_jobs: must be a valid integer" if content else "cannot read policy file"
+    )
+    assert expected in done.stderr and "Traceback" not in done.stderr

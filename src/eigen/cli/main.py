@@ -25,7 +25,7 @@ from rich.markup import escape
 
 import eigen
 from eigen.cli import interrupt, render
-from eigen.cli.session import ClientAuth, Session, exit_code_for
+from eigen.cli.session import ClientAuth, Session, exit_code_for, use_auth
 from eigen.client import SubmitOptions
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models.state import JobState
@@ -45,7 +45,6 @@ def _version(shown: bool) -> None:
 
 @app.callback()
 def main(
-    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit"),
@@ -84,7 +83,7 @@ def main(
     ] = None,
 ) -> None:
     """eigen-cli: submit quantum jobs and read their state and results."""
-    context.obj = ClientAuth(api_key=api_key, token=token, ca_file=ca_file, cert_file=cert, key_file=key)
+    use_auth(ClientAuth(api_key=api_key, token=token, ca_file=ca_file, cert_file=cert, key_file=key))
 
 
 def _job_path(positional: Path | None, option: Path | None) -> Path:

@@ -14,8 +14,8 @@ folder (``EIGEN_DATA_DIR``, default ``~/.eigen``; see :mod:`eigen.server.dataloc
   then takes the folder's lock for the rest of the command.
 
 The credential and TLS options (``--api-key``, ``--token``, ``--ca-file``, ``--cert``,
-``--key`` and their variables) are one :class:`ClientAuth`, which the CLI's callback puts in
-click's context and every client of the session is opened with. A call the server refuses
+``--key`` and their variables) are one :class:`ClientAuth`, which the CLI's callback sets
+(:func:`use_auth`) and every client of a session is opened with. A call the server refuses
 as not authenticated or not allowed exits with 5, saying which and what to do.
 """
 
@@ -31,11 +31,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from rich.console import Console
 
-from eigen.client.channel import TlsOptions
+from eigen.client.channel import TlsOptions, split_endpoint
 from eigen.client.client import ENDPOINT_ENV, Client
 from eigen.errors import EigenError, FailedPrecondition, Unavailable
 
@@ -119,19 +118,26 @@ class ClientAuth:
         return Client(address, api_key=self.api_key, token=self.token, tls=self.tls() if tls else None)
 
 
-def context_auth() -> ClientAuth:
-    """The :class:`ClientAuth` the CLI's callback put in click's context (none: the
-    environment's credential, which the SDK reads itself)."""
-    context = click.get_current_context(silent=True)
-    found = context.find_object(ClientAuth) if context is not None else None
-    return found if found is not None else ClientAuth()
+_auth = ClientAuth()
+
+
+def use_auth(auth: ClientAuth) -> None:
+    """Set the :class:`ClientAuth` of this command's sessions (the CLI's callback does,
+    from its global options, before the command runs)."""
+    global _auth
+    _auth = auth
+
+
+def current_auth() -> ClientAuth:
+    """The :class:`ClientAuth` sessions use unless given one."""
+    return _auth
 
 
 class Session:
     def __init__(self, endpoint: str | None, console: Console, auth: ClientAuth | None = None) -> None:
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or ""
         self.console = console
-        self.auth = auth if auth is not None else context_auth()
+        self.auth = auth if auth is not None else current_auth()
         # True while the stack may run in this process (no endpoint, no server on the folder)
         self.embedded = not self.endpoint
         self.holder: Holder | None = None  # the server of the data folder this session uses
@@ -168,7 +174,8 @@ class Session:
 
     def _fail(self, exc: EigenError) -> None:
         self._close()
-        print_error(self.console, exc, self.endpoint)
+        https = split_endpoint(self.endpoint)[1]  # a TLS endpoint is a URL on purpose: no hint
+        print_error(self.console, exc, "" if https else self.endpoint)
         raise typer.Exit(exit_code_for(exc)) from None
 
     def _close(self) -> None:

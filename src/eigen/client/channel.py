@@ -23,7 +23,14 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from eigen.errors import EigenError, InvalidArgument, Unavailable, quote
+from eigen.errors import (
+    EigenError,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    quote,
+)
 from eigen.proto.status import error_from_rpc
 
 ENDPOINT_ENV = "EIGEN_ENDPOINT"
@@ -316,11 +323,20 @@ def call_error(error: grpc.RpcError, peer: str, tls: bool | None = None) -> Eige
     details = (error.details() or "") if isinstance(error, grpc.Call) else ""
     if code is grpc.StatusCode.CANCELLED and carried.code == "EIGEN_INTERNAL":
         return Unavailable(f"{peer} aborted the call (shutting down?): {details}")
+    bare = _BARE_AUTH.get(code) if code is not None and carried.code == "EIGEN_INTERNAL" else None
+    if bare is not None and code is not None:  # a proxy's, or a server's without Eigen details
+        return bare(f"{peer} refused the call: {code.name}: {details}")
     if code is grpc.StatusCode.UNAVAILABLE and carried.code == "EIGEN_UNAVAILABLE" and tls is not None:
         hint = transport_hint(details, tls)
         if hint:
             return Unavailable(f"{carried} ({hint})")
     return carried
+
+
+_BARE_AUTH: dict[grpc.StatusCode, type[EigenError]] = {
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+}
 
 
 def transport_hint(details: str, tls: bool) -> str:
@@ -342,6 +358,11 @@ def transport_hint(details: str, tls: bool) -> str:
                 "(--cert/--key or TlsOptions(cert_file=..., key_file=...))"
             )
         return "TLS handshake failed"
+    if tls and "socket closed" in text:  # TLS 1.3: the server refuses the client after its Finished
+        return (
+            "the server closed the TLS connection: it may require a client certificate signed by "
+            "a CA it trusts (--cert and --key, or TlsOptions(cert_file=..., key_file=...))"
+        )
     if not tls and "socket closed" in text:
         return "the server closed the connection: if it serves TLS, use https://host:port"
     return ""

@@ -208,10 +208,11 @@ def serve(
 
 
 def _reload_policy_on_sighup(stack: Stack) -> None:
-    """SIGHUP reloads the stack's policy file, where it has one (the Guard's policy source).
-    Read with getattr: a stack without a guard (a role without the API) has no policy."""
+    """SIGHUP reloads the stack's policy file, where it has one (``stack.security.policy``,
+    the source of the guard's policy). Read with getattr: a stack without the api role has
+    no security, and the stack's field arrives with the guard's wiring."""
     from eigen.security.policy import PolicyFile, reload_on_sighup
 
-    source = getattr(getattr(stack, "guard", None), "policy", None)
+    source = getattr(getattr(stack, "security", None), "policy", None)
     if isinstance(source, PolicyFile):
         reload_on_sighup(source)

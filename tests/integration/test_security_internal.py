@@ -18,12 +18,14 @@ import pytest
 from eigen.client.client import Client
 from eigen.models.principal import Principal
 from eigen.models.state import JobState
+from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2
 from eigen.proto.internal.v1 import (
     compiler_pb2,
     compiler_pb2_grpc,
     driver_pb2,
     driver_pb2_grpc,
+    kernel_pb2,
     kernel_pb2_grpc,
 )
 from eigen.proto.status import error_from_rpc
@@ -154,3 +156,39 @@ def test_the_public_services_ignore_the_internal_headers(ports: dict[str, int]) 
         backends = jobs_pb2_grpc.BackendServiceStub(channel)
         metadata = ((SERVICE_TOKEN, "wrong"), (SERVICE_ROLE, "kernel"), (PRINCIPAL, "{broken"))
         assert backends.ListBackends(jobs_pb2.ListBackendsRequest(), metadata=metadata, timeout=10).backends
+
+
+def test_the_kernel_holds_an_asserted_principal_to_its_tenant(ports: dict[str, int]) -> None:
+    with Client(f"127.0.0.1:{ports['api']}", caller="someone") as client:
+        theirs = client.submit(EXAMPLES / "bell-qasm3" / "job.yaml", shots=10)  # the default tenant
+    bell = (EXAMPLES / "bell-qasm3" / "bell.qasm").read_text()
+    job = pb.JobRequest(program=pb.Program(source=bell), shots=10)
+
+    def as_(principal: Principal) -> tuple[tuple[str, str], ...]:
+        return ((SERVICE_TOKEN, TOKEN), (SERVICE_ROLE, "api"), (PRINCIPAL, encode_principal(principal)))
+
+    submitter = as_(Principal("acme", "alice", frozenset({"submitter"}), "api_key"))
+    viewer = as_(Principal("acme", "victor", frozenset({"viewer"}), "api_key"))
+    with grpc.insecure_channel(f"127.0.0.1:{ports['kernel']}") as channel:
+        kernel = kernel_pb2_grpc.KernelServiceStub(channel)
+        for metadata, tenant in ((submitter, "default"), (viewer, "acme")):
+            with pytest.raises(grpc.RpcError) as caught:
+                kernel.Enqueue(
+                    kernel_pb2.EnqueueRequest(job=job, tenant=tenant), metadata=metadata, timeout=30
+                )
+            assert refused(caught.value) == "EIGEN_PERMISSION_DENIED"
+        ours = kernel.Enqueue(
+            kernel_pb2.EnqueueRequest(job=job, tenant="acme"), metadata=submitter, timeout=30
+        ).job
+        assert ours.tenant == "acme" and ours.owner == "alice"
+        batch = kernel_pb2.EnqueueBatchRequest(jobs=[job, job], tenant="acme")
+        batched = kernel.EnqueueBatch(batch, metadata=submitter, timeout=30).jobs
+        assert {(j.tenant, j.owner) for j in batched} == {("acme", "alice")}
+        # a listing keeps the asserted tenant whatever filter comes with it
+        for tenant in ("", "default"):
+            listed = kernel.ListJobs(jobs_pb2.ListJobsRequest(page_size=100, tenant=tenant), metadata=viewer)
+            assert {j.id for j in listed.jobs} == {ours.id, *(j.id for j in batched)}
+        # the api's own listing (no principal) keeps the filter it sends
+        api = ((SERVICE_TOKEN, TOKEN), (SERVICE_ROLE, "api"))
+        listed = kernel.ListJobs(jobs_pb2.ListJobsRequest(page_size=100, tenant="default"), metadata=api)
+        assert theirs.id in {j.id for j in listed.jobs} and ours.id not in {j.id for j in listed.jobs}

@@ -1,10 +1,19 @@
 """Servicers of the internal RFC 0002 edges: KernelService, CompilationService and
-DriverManagerService, each a thin adapter over the in-process service."""
+DriverManagerService, each a thin adapter over the in-process service.
+
+Who may call them is decided before any method runs (:func:`eigen.security.internal.admit`,
+from the gRPC handlers): with a service token configured, only a caller holding it, and the
+kernel only from the api role, whose asserted principal is then the call's authenticated
+principal. The kernel holds that principal to what it asserted: a submission only for a
+tenant it sees, listings only of its tenant (an ``admin``: as the api asks), and the reads
+and cancels of the public servicers check the tenant as on the public edge."""
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
+from eigen.errors import PermissionDenied, quote
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.service import Kernel
 from eigen.kernel.store.base import JobFilter
@@ -20,6 +29,7 @@ from eigen.proto.internal.v1 import (
     kernel_pb2,
     kernel_pb2_grpc,
 )
+from eigen.security import permissions
 from eigen.server import wire
 from eigen.system_api.grpc.handlers import Context, blocking, unary
 from eigen.system_api.grpc.jobs import (
@@ -32,12 +42,44 @@ from eigen.system_api.grpc.jobs import (
 from eigen.system_api.service import MAX_PAGE_SIZE, JobApi, decode_page_token
 
 
+def submission(message: kernel_pb2.EnqueueRequest | kernel_pb2.EnqueueBatchRequest) -> dict[str, Any]:
+    """The owner, tenant and quota of an internal submission, as the api sends them. With
+    an asserted principal (the api's caller) the tenant must be one it sees and it must
+    hold ``jobs.submit``: PERMISSION_DENIED otherwise."""
+    call = call_context.current()
+    tenant = convert.tenant_from_pb(message)
+    asserted = call.authenticated
+    if asserted is not None:
+        permissions.require(asserted, permissions.SUBMIT)
+        if not asserted.sees(tenant):
+            raise PermissionDenied(
+                f"{asserted.subject} may not submit jobs of tenant {quote(tenant, 64)}",
+                metadata={"tenant": asserted.tenant},
+            )
+    return {
+        "owner": message.owner or call_context.checked_caller(call),
+        "tenant": tenant,
+        "quota": convert.quota_from_pb(message),
+        "traceparent": call.traceparent,
+    }
+
+
+def listed_tenant(request: jobs_pb2.ListJobsRequest) -> str | None:
+    """The tenant an internal listing keeps: the api's filter ("" every tenant), but never
+    another than the asserted principal's own unless it is an ``admin``."""
+    asserted = call_context.current().authenticated
+    if asserted is not None and not asserted.admin:
+        return asserted.tenant
+    return request.tenant or None
+
+
 class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelServiceServicer):
     """The kernel's own gRPC face: the public servicers' methods over the kernel itself,
-    plus the kernel-only ones. The caller's identity arrives in ``x-eigen-caller``."""
+    plus the kernel-only ones. The caller's identity arrives in ``x-eigen-caller`` and,
+    asserted by the api role, as the call's authenticated principal."""
 
     def __init__(self, kernel: Kernel) -> None:
-        # same edge checks (ids, page tokens) as the public API, over the kernel in process
+        # same edge checks (ids, page tokens, tenants) as the public API, over the kernel in process
         super().__init__(JobApi(kernel), local=True)
         self.kernel = kernel
 
@@ -45,27 +87,23 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
     async def Enqueue(
         self, request: kernel_pb2.EnqueueRequest, context: Context
     ) -> jobs_pb2.SubmitJobResponse:
-        call = call_context.current()
         job_request = convert.request_from_pb(request.job)
+        given = submission(request)
         if self.grouped(request, request.idempotency_key):
-            owner = request.owner or call.caller
-            job = await self.kernel.submit_async(job_request, owner=owner, traceparent=call.traceparent)
+            job = await self.kernel.submit_async(job_request, **given)
             return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=False)
         submit = functools.partial(
-            self.kernel.submit,
-            job_request,
-            owner=request.owner or call.caller,
-            idempotency_key=request.idempotency_key or None,
-            traceparent=call.traceparent,
+            self.kernel.submit, job_request, idempotency_key=request.idempotency_key or None, **given
         )
         job, deduplicated = await self._call(submit, large=is_large(request))
         return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
 
     @unary
     async def EnqueueBatch(
-        self, request: jobs_pb2.SubmitBatchRequest, context: Context
+        self, request: kernel_pb2.EnqueueBatchRequest, context: Context
     ) -> kernel_pb2.EnqueueBatchResponse:
-        jobs = await blocking(self.api.submit_batch, batch_from_pb(request))
+        requests = batch_from_pb(jobs_pb2.SubmitBatchRequest(jobs=request.jobs))  # the same checks
+        jobs = await blocking(functools.partial(self.kernel.submit_batch, requests, **submission(request)))
         return kernel_pb2.EnqueueBatchResponse(jobs=[convert.job_to_pb(j) for j in jobs])
 
     @unary
@@ -85,6 +123,7 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
                 limit=min(max(query.page_size, 1), MAX_PAGE_SIZE + 1),
                 before=decode_page_token(query.page_token) if query.page_token else None,
                 id_prefix=query.id_prefix or None,
+                tenant=listed_tenant(request),
             ),
         )
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found])

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import string
 import threading
@@ -41,6 +42,7 @@ SCHEME = "hmac-sha256"
 SECRET_FILE = "api-key.secret"
 SERVER_SECRET_MIN = 16  # characters of a configured api_key_secret
 _KEY_ID_ALPHABET = string.ascii_letters + string.digits  # no "_": the key id ends at one
+_KEY_ID = re.compile(rf"[A-Za-z0-9]{{{KEY_ID_LENGTH}}}")
 _KEY_MAX = 256  # a presented key longer than this is not one of ours
 
 T = TypeVar("T")
@@ -58,15 +60,15 @@ def parse(key: str) -> tuple[str, str] | None:
     key_id, sep, secret = key[len(PREFIX) :].partition("_")
     if not sep or len(key_id) != KEY_ID_LENGTH or not secret:
         return None
-    if any(c not in _KEY_ID_ALPHABET for c in key_id):
+    if not _KEY_ID.fullmatch(key_id):
         return None
     return key_id, secret
 
 
 def digest(server_secret: bytes, key_id: str, secret: str) -> str:
     """What the store keeps of a key: ``hmac-sha256:<hex>`` of ``<key id>:<secret>``."""
-    mac = hmac.new(server_secret, f"{key_id}:{secret}".encode(), hashlib.sha256)
-    return f"{SCHEME}:{mac.hexdigest()}"
+    mac = hmac.digest(server_secret, f"{key_id}:{secret}".encode(), hashlib.sha256)
+    return f"{SCHEME}:{mac.hex()}"
 
 
 def new_key(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -230,3 +231,58 @@ def test_serve_refuses_a_missing_or_broken_policy_file(tmp_path: Path, content: 
         "policies[0].max_queued_jobs: must be a valid integer" if content else "cannot read policy file"
     )
     assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+def padded(text: str, size: int = 120) -> str:
+    """``text`` padded with a comment to ``size`` characters: versions of one size."""
+    return text + "#" + " " * (size - len(text) - 2) + "\n"
+
+
+def wait_for_line(log: Path, words: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"server exited with {process.returncode}"
+        if words in log.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {words!r} in the server's log: {log.read_text()[-2000:]}")
+
+
+def test_sighup_reloads_the_policy_of_a_running_server(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(padded("policies: [{tenant: default, max_queued_jobs: 10}]"))
+    first = policy.stat()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EIGEN_")}
+    env.update(EIGEN_DATA_DIR=str(tmp_path / "data"), EIGEN_POLICY_FILE=str(policy))
+    log = tmp_path / "server.log"
+    command = [str(Path(sys.executable).parent / "eigen-server"), "serve", "--port", "0"]
+    with log.open("w") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "listening on" in line, log.read_text()
+        address = line.rsplit(" ", 1)[-1].strip()
+        with grpc.insecure_channel(address) as channel:
+            stub = jobs_pb2_grpc.JobServiceStub(channel)
+            stub.ListJobs(jobs_pb2.ListJobsRequest(), timeout=30)
+            # the same size, inode and modification time: only SIGHUP can tell it changed
+            policy.write_text(padded("policies: [{tenant: default, allowed_operations: [GetJob]}]"))
+            os.utime(policy, ns=(first.st_atime_ns, first.st_mtime_ns))
+            process.send_signal(signal.SIGHUP)
+            wait_for_line(log, "policy file reloaded", process)
+            with pytest.raises(grpc.RpcError) as denied:
+                stub.ListJobs(jobs_pb2.ListJobsRequest(), timeout=30)
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            policy.write_text("policies: [{tenant: default, allowed_operations: [Everything]}]\n")
+            process.send_signal(signal.SIGHUP)
+            wait_for_line(log, "keeping the previous policy", process)
+            assert "'Everything'" in log.read_text()
+            with pytest.raises(grpc.RpcError):
+                stub.ListJobs(jobs_pb2.ListJobsRequest(), timeout=30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

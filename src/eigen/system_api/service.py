@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import inspect
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -71,7 +70,6 @@ class JobApi:
         self.kernel = kernel
         self.guard = guard if guard is not None else Guard()
         self.local = local
-        self._tenancy = _takes_tenancy(kernel)
 
     # -- the checks every operation goes through -------------------------------------------
     def authorize(self, operation: str, *, backend: str | None = None) -> Principal:
@@ -104,12 +102,6 @@ class JobApi:
             return function(*args)
         return await asyncio.to_thread(function, *args)
 
-    def _tenancy_args(self, principal: Principal) -> dict[str, Any]:
-        """The tenant and quota a submission carries to the kernel."""
-        if not self._tenancy:
-            return {}
-        return {"tenant": principal.tenant, "quota": self.guard.quota(principal)}
-
     def _quota_refused(self, principal: Principal, operation: str, error: EigenError) -> None:
         """Audit a submission the kernel refused for a quota (it names the ``limit``)."""
         if isinstance(error, ResourceExhausted) and "limit" in error.metadata:
@@ -137,7 +129,8 @@ class JobApi:
                 owner=context.checked_caller(call),
                 idempotency_key=idempotency_key or None,
                 traceparent=call.traceparent,
-                **self._tenancy_args(principal),
+                tenant=principal.tenant,
+                quota=self.guard.quota(principal),
             )
         except EigenError as exc:
             self._quota_refused(principal, operation, exc)
@@ -152,7 +145,8 @@ class JobApi:
                 request,
                 owner=context.checked_caller(call),
                 traceparent=call.traceparent,
-                **self._tenancy_args(principal),
+                tenant=principal.tenant,
+                quota=self.guard.quota(principal),
             )
         except EigenError as exc:
             self._quota_refused(principal, "SubmitJob", exc)
@@ -170,7 +164,8 @@ class JobApi:
                 requests,
                 owner=context.checked_caller(call),
                 traceparent=call.traceparent,
-                **self._tenancy_args(principal),
+                tenant=principal.tenant,
+                quota=self.guard.quota(principal),
             )
         except EigenError as exc:
             self._quota_refused(principal, "SubmitBatch", exc)
@@ -285,16 +280,6 @@ class JobApi:
         if not name:
             raise InvalidArgument.for_field("name", "is required")
         return self.kernel.calibration(name)
-
-
-def _takes_tenancy(kernel: KernelPort) -> bool:
-    """Whether the kernel's submissions take ``tenant`` and ``quota`` (every KernelPort
-    does once tenancy is in; an older test double may not)."""
-    try:
-        parameters = inspect.signature(kernel.submit).parameters
-    except (TypeError, ValueError):
-        return False
-    return "tenant" in parameters and "quota" in parameters
 
 
 def with_principal(call: context.CallContext, principal: Principal | None) -> context.CallContext:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -286,3 +288,28 @@ def test_sighup_reloads_the_policy_of_a_running_server(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+def test_rate_limit_per_minute_through_a_real_server(
+    secured: tuple[EmbeddedServer, Path, dict[str, str]],
+) -> None:
+    server, policy, keys = secured
+    policy.write_text(POLICY.format(research=2) + "    rate_limit_per_minute: 2\n")  # lab's rule
+    assert server.stack is not None and server.stack.security is not None
+    assert server.stack.security.policy is not None and server.stack.security.policy.reload(force=True)
+    with grpc.insecure_channel(server.address) as channel:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+        for _ in range(2):
+            stub.ListJobs(jobs_pb2.ListJobsRequest(), metadata=as_key(keys["lab"]), timeout=30)
+        with pytest.raises(grpc.RpcError) as limited:
+            stub.GetJob(jobs_pb2.GetJobRequest(job_id="nope"), metadata=as_key(keys["lab"]), timeout=30)
+        assert limited.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        status = rpc_status.from_call(limited.value)  # type: ignore[arg-type]
+        assert status is not None
+        retry = [d for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
+        assert retry, "no RetryInfo"
+        info = error_details_pb2.RetryInfo()
+        retry[0].Unpack(info)
+        assert 0 < info.retry_delay.ToTimedelta().total_seconds() <= 30
+        for _ in range(3):  # another tenant: no rate
+            stub.ListJobs(jobs_pb2.ListJobsRequest(), metadata=as_key(keys["research"]), timeout=30)

@@ -1,4 +1,6 @@
-"""One authenticator for both edges: credentials in, a principal out. (Contract.)"""
+"""One authenticator for both edges: credentials in, a principal out. (Contract; the
+implementation is :class:`eigen.security.identity.Identity`, built by
+:func:`eigen.security.identity.authenticator_from`.)"""
 
 from __future__ import annotations
 

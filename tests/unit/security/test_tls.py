@@ -53,9 +53,9 @@ def test_incomplete_settings_say_what_is_missing(tmp_path: Path, values: dict[st
 
 
 def test_a_missing_or_mismatched_file_does_not_start(tmp_path: Path, ca: Authority) -> None:
-    cert, key = ca.server().write(tmp_path / "server")
+    cert, _ = ca.server().write(tmp_path / "server")
     missing = Settings(data_dir=tmp_path, tls_cert_file=cert, tls_key_file=tmp_path / "nope.key")
-    with pytest.raises(ValueError, match="nope.key"):
+    with pytest.raises(ValueError, match=r"nope\.key"):
         tls.CertificateFiles.from_settings(missing)
     _, other_key = ca.server().write(tmp_path / "other")
     mismatched = Settings(data_dir=tmp_path, tls_cert_file=cert, tls_key_file=other_key)

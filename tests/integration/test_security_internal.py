@@ -1,20 +1,30 @@
 """The internal edges across four real processes with EIGEN_INTERNAL_TOKEN: the public path
 works end to end, and a call that reaches an internal port without the token, or from a
-role that does not call that service, is refused (and logged without the token)."""
+role that does not call that service, is refused (and logged without the token). Then the
+same four with mutual TLS between every role (certificates made here, one CA)."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from eigen.client.channel import TlsOptions
 from eigen.client.client import Client
 from eigen.models.principal import Principal
 from eigen.models.state import JobState
@@ -30,6 +40,7 @@ from eigen.proto.internal.v1 import (
 )
 from eigen.proto.status import error_from_rpc
 from eigen.security.internal import PRINCIPAL, SERVICE_ROLE, SERVICE_TOKEN, encode_principal
+from tests.certificates import Authority, Issued
 from tests.integration.test_four_processes import free_port, wait_serving
 
 pytestmark = pytest.mark.integration
@@ -192,3 +203,139 @@ def test_the_kernel_holds_an_asserted_principal_to_its_tenant(ports: dict[str, i
         api = ((SERVICE_TOKEN, TOKEN), (SERVICE_ROLE, "api"))
         listed = kernel.ListJobs(jobs_pb2.ListJobsRequest(page_size=100, tenant="default"), metadata=api)
         assert theirs.id in {j.id for j in listed.jobs} and ours.id not in {j.id for j in listed.jobs}
+
+
+def role_certificate(ca: Authority, tmp: Path) -> tuple[Path, Path]:
+    """One certificate for every role: it serves (serverAuth) and, between roles with
+    mutual TLS, it is also the certificate a role presents as a client (clientAuth)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "eigen-roles")]))
+        .issuer_name(ca.name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca.key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return Issued(cert.public_bytes(serialization.Encoding.PEM), pem).write(tmp / "roles")
+
+
+@dataclass(frozen=True)
+class TlsRoles:
+    ports: dict[str, int]
+    ca: Path
+    cert: Path
+    key: Path
+    client: tuple[Path, Path]  # a client certificate of the same CA (the public edge's mTLS)
+
+    def credentials(self, *, client_cert: bool = True) -> grpc.ChannelCredentials:
+        cert, key = self.client
+        if not client_cert:
+            return grpc.ssl_channel_credentials(root_certificates=self.ca.read_bytes())
+        return grpc.ssl_channel_credentials(self.ca.read_bytes(), key.read_bytes(), cert.read_bytes())
+
+
+def wait_serving_tls(
+    address: str, credentials: grpc.ChannelCredentials, process: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + 60
+    with grpc.secure_channel(address, credentials) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server at {address} exited with {process.returncode}")
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.2)
+    raise TimeoutError(f"server at {address} did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def tls_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRoles]:
+    """Four processes with mutual TLS between every role (one CA) and the service token."""
+    tmp = tmp_path_factory.mktemp("tls")
+    authority = Authority("Eigen roles CA")
+    ca = authority.write(tmp / "ca.crt")
+    cert, key = role_certificate(authority, tmp)
+    client = authority.issue("operator", client=True).write(tmp / "client")
+    roles = TlsRoles({role: free_port() for role in ROLES}, ca, cert, key, client)
+    env = {
+        **os.environ,
+        "EIGEN_DATA_DIR": str(tmp_path_factory.mktemp("four-tls")),
+        "EIGEN_KERNEL_ADDRESS": f"127.0.0.1:{roles.ports['kernel']}",
+        "EIGEN_COMPILER_ADDRESS": f"127.0.0.1:{roles.ports['compiler']}",
+        "EIGEN_DRIVER_MANAGER_ADDRESS": f"127.0.0.1:{roles.ports['driver-manager']}",
+        "EIGEN_INTERNAL_TOKEN": TOKEN,
+        "EIGEN_TLS_CERT_FILE": str(cert),
+        "EIGEN_TLS_KEY_FILE": str(key),
+        "EIGEN_TLS_CLIENT_CA_FILE": str(ca),
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for role in ("driver-manager", "compiler", "kernel", "api"):
+            port = str(roles.ports[role])
+            command = [sys.executable, "-m", "eigen.server", "serve", "--role", role, "--port", port]
+            log_file = (tmp / f"{role}.log").open("w")
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+            processes.append(process)
+            wait_serving_tls(f"127.0.0.1:{port}", roles.credentials(), process)
+        yield roles
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_the_roles_talk_mutual_tls_to_each_other(tls_roles: TlsRoles) -> None:
+    cert, key = tls_roles.client
+    tls = TlsOptions(ca_file=tls_roles.ca, cert_file=cert, key_file=key)
+    with Client(f"https://127.0.0.1:{tls_roles.ports['api']}", tls=tls) as client:
+        job = client.submit(EXAMPLES / "bell-qasm3" / "job.yaml", shots=20)
+        final = client.wait(job.id)
+        assert final.state is JobState.DONE, (
+            final.error_summary
+        )  # api -> kernel -> compiler, drivers over TLS
+        assert sum(client.results(job.id).counts.values()) == 20
+
+
+def test_an_internal_tls_port_needs_a_client_certificate_and_then_the_token(tls_roles: TlsRoles) -> None:
+    address = f"127.0.0.1:{tls_roles.ports['kernel']}"
+    request = jobs_pb2.ListBackendsRequest()
+    with grpc.insecure_channel(address) as plain:  # plain text against a TLS port
+        with pytest.raises(grpc.RpcError) as caught:
+            kernel_pb2_grpc.KernelServiceStub(plain).ListBackends(request, timeout=5)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+    with grpc.secure_channel(address, tls_roles.credentials(client_cert=False)) as anonymous:
+        with pytest.raises(grpc.RpcError) as caught:
+            kernel_pb2_grpc.KernelServiceStub(anonymous).ListBackends(request, timeout=5)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE  # the handshake wants a certificate
+    with grpc.secure_channel(address, tls_roles.credentials()) as channel:
+        kernel = kernel_pb2_grpc.KernelServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:
+            kernel.ListBackends(request, metadata=((SERVICE_ROLE, "api"),), timeout=10)
+        assert refused(caught.value) == "EIGEN_UNAUTHENTICATED"  # a certificate is no service token
+        api = ((SERVICE_TOKEN, TOKEN), (SERVICE_ROLE, "api"))
+        assert kernel.ListBackends(request, metadata=api, timeout=10).backends

@@ -238,3 +238,17 @@ def test_a_real_driver_manager_serves_the_kernel_with_the_token_and_nobody_witho
         )
         assert ok.devices
     assert call_context.active_context() is None
+
+
+def test_channel_credentials_follow_the_tls_settings(tmp_path: Path) -> None:
+    assert internal.channel_credentials(Settings()) is None  # plain text, as the servers
+    cert, key = tmp_path / "roles.crt", tmp_path / "roles.key"
+    with pytest.raises(ValueError, match=r"roles\.crt"):
+        internal.channel_credentials(Settings(tls_cert_file=cert, tls_key_file=key))
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")  # read here; OpenSSL checks it at the handshake
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    assert isinstance(
+        internal.channel_credentials(Settings(tls_cert_file=cert, tls_key_file=key)), grpc.ChannelCredentials
+    )
+    mutual = Settings(tls_cert_file=cert, tls_key_file=key, tls_client_ca_file=cert)
+    assert isinstance(internal.channel_credentials(mutual), grpc.ChannelCredentials)

@@ -139,7 +139,11 @@ class EigenError(Exception):
     def within(self, prefix: str) -> EigenError:
         """The same error about an item of a list: fields and message gain ``prefix``."""
         violations = [FieldViolation(f"{prefix}.{v.field}", v.description) for v in self.violations]
-        return type(self)(f"{prefix}: {self.message}", violations or [FieldViolation(prefix, self.message)])
+        return type(self)(
+            f"{prefix}: {self.message}",
+            violations or [FieldViolation(prefix, self.message)],
+            metadata=dict(self.metadata),
+        )
 
     @classmethod
     def for_field(cls, field_path: str, description: str) -> EigenError:

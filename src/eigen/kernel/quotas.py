@@ -15,20 +15,22 @@ Each refusal is RESOURCE_EXHAUSTED naming the limit and its value (metadata ``li
 ``value``). No retry delay is suggested: a quota frees up when the tenant's jobs end.
 
 The unfinished jobs are counted in the store (the record every kernel sharing it sees),
-plus the submissions of this kernel that are admitted and not yet stored. Two tenants'
-submissions never wait on each other; a submission racing another of its tenant that is
-being stored is counted with it, so the limit holds (at worst one is refused early).
+plus the jobs this kernel admitted and has not stored yet (the moment a job is stored it
+leaves that set). Two tenants' submissions never wait on each other, and the limit holds
+under concurrent submissions: a job stored at the very moment another submission counts
+may be counted twice by it (that one is refused early, never admitted over the limit).
+Kernels sharing one PostgreSQL each count their own admitted jobs only.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from eigen.errors import ResourceExhausted
 from eigen.kernel.store.base import JobStore
+from eigen.models.job import Job
 from eigen.models.quota import Quota
 
 MAX_QUEUED_JOBS = "max_queued_jobs"
@@ -53,37 +55,52 @@ def check_job(quota: Quota, *, shots: int, qubits: int) -> None:
 
 class QueuedJobs:
     """``max_queued_jobs`` of each tenant: the store's count of its unfinished jobs, and
-    this kernel's admitted submissions still being stored."""
+    this kernel's admitted jobs not yet stored."""
 
     def __init__(self, store: JobStore) -> None:
         self._store = store
         self._lock = threading.Lock()
-        self._storing: Counter[str] = Counter()
+        self._storing: dict[str, set[str]] = {}  # tenant -> ids admitted, not yet stored
 
     @contextmanager
-    def admit(self, tenant: str, quota: Quota, count: int) -> Iterator[None]:
-        """Admit ``count`` new jobs of ``tenant`` for as long as the block stores them, or
-        refuse them all (RESOURCE_EXHAUSTED) when they would go over ``max_queued_jobs``."""
+    def admit(self, tenant: str, quota: Quota, jobs: Sequence[Job]) -> Iterator[None]:
+        """Admit the new ``jobs`` of ``tenant`` while the block stores them, or refuse them
+        all (RESOURCE_EXHAUSTED) when they would go over ``max_queued_jobs``. The store
+        calls :meth:`stored` once they are in it (they are counted there from then on)."""
         limit = quota.max_queued_jobs
         if limit is None:
             yield
             return
-        with self._lock:  # counted before this submission's own: a later one counts this
-            storing = self._storing[tenant]
-            self._storing[tenant] += count
+        ids = {job.id for job in jobs}
+        with self._lock:  # admitted before counting: a submission counting after this counts it
+            storing = self._storing.setdefault(tenant, set())
+            others = len(storing)
+            storing.update(ids)
         try:
-            unfinished = self._store.count_unfinished(tenant) + storing
-            if unfinished + count > limit:
-                jobs = "job" if count == 1 else f"batch of {count} jobs"
+            # a job stored while the store counts may be counted twice: refused early, never late
+            unfinished = self._store.count_unfinished(tenant) + others
+            if unfinished + len(ids) > limit:
+                what = "this job" if len(ids) == 1 else f"this batch of {len(ids)} jobs"
                 raise exhausted(
                     MAX_QUEUED_JOBS,
                     limit,
-                    f"the tenant has {unfinished} unfinished jobs; this {jobs} would make "
-                    f"{unfinished + count}",
+                    f"the tenant has {unfinished} unfinished jobs; {what} would make {unfinished + len(ids)}",
                 )
             yield
         finally:
-            with self._lock:
-                self._storing[tenant] -= count
-                if self._storing[tenant] <= 0:
+            self._forget(tenant, ids)
+
+    def stored(self, jobs: Iterable[Job]) -> None:
+        """``jobs`` are in the store now: counted there from now on."""
+        if not self._storing:  # no quota being admitted: nothing to forget
+            return
+        for job in jobs:
+            self._forget(job.tenant, (job.id,))
+
+    def _forget(self, tenant: str, ids: Iterable[str]) -> None:
+        with self._lock:
+            storing = self._storing.get(tenant)
+            if storing is not None:
+                storing.difference_update(ids)
+                if not storing:
                     del self._storing[tenant]

@@ -51,6 +51,8 @@ jobs = sa.Table(
     sa.Index("ix_jobs_created", "created_at", "id"),
     sa.Index("ix_jobs_state", "state"),
     sa.Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
+    # a tenant's unfinished jobs (max_queued_jobs), without reading its whole history
+    sa.Index("ix_jobs_tenant_state", "tenant", "state"),
     # an idempotency key is the tenant's and the owner's: another tenant's reuse is its own
     sa.Index("ux_jobs_idempotency", "tenant", "owner", "idempotency_key", unique=True),
 )

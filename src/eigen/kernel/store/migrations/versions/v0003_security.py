@@ -31,6 +31,7 @@ def upgrade() -> None:
     op.drop_index("ux_jobs_idempotency", table_name="jobs")
     op.create_index("ux_jobs_idempotency", "jobs", ["tenant", "owner", "idempotency_key"], unique=True)
     op.create_index("ix_jobs_tenant_created", "jobs", ["tenant", "created_at", "id"])
+    op.create_index("ix_jobs_tenant_state", "jobs", ["tenant", "state"])
     op.create_table(
         "tenants",
         sa.Column("name", sa.String(64), primary_key=True),
@@ -74,6 +75,7 @@ def downgrade() -> None:
     op.drop_index("ix_api_keys_tenant", table_name="api_keys")
     op.drop_table("api_keys")
     op.drop_table("tenants")
+    op.drop_index("ix_jobs_tenant_state", table_name="jobs")
     op.drop_index("ix_jobs_tenant_created", table_name="jobs")
     op.drop_index("ux_jobs_idempotency", table_name="jobs")
     # fails if two tenants' jobs share an (owner, key): such a database cannot go back

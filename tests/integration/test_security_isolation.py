@@ -20,6 +20,7 @@ from websockets.sync.client import connect as ws_connect
 
 from eigen.proto.api.v1 import common_pb2 as pb
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
+from eigen.security import ratelimit
 from tests.integration.held import HELD, install
 from tests.integration.helpers import details, job
 from tests.integration.rest_helpers import job as rest_job
@@ -234,6 +235,27 @@ def test_admin_sees_every_tenant(tenants: Tenants) -> None:
     with tenants.http.stream("GET", f"/v1/jobs/{tenants.done}/events", headers=admin) as response:
         assert response.status_code == 200 and "DONE" in response.read().decode()
     assert tenants.http.get(f"/v1/jobs/{tenants.done}/results", headers=admin).status_code == 200
+
+
+def test_submission_rate_buckets_are_per_tenant_and_subject(tenants: Tenants) -> None:
+    """The per-caller submission limit counts the authenticated tenant and subject: B's
+    namesake in another tenant is not held back by A's spending; over the limit REST
+    answers 429 with Retry-After, gRPC RESOURCE_EXHAUSTED with the hint."""
+    ratelimit.install(ratelimit.RateLimiter(0.01, 1))
+    try:
+        a, b = tenants.headers("a"), tenants.headers("b")
+        body = {"job": rest_job(shots=10)}
+        assert tenants.http.post("/v1/jobs", json=body, headers=a).status_code == 201
+        over = tenants.http.post("/v1/jobs", json=body, headers=a)
+        problem(over, 429, "EIGEN_RESOURCE_EXHAUSTED")
+        assert int(over.headers["retry-after"]) >= 1
+        with pytest.raises(grpc.RpcError) as caught:
+            tenants.jobs.SubmitJob(jobs_pb2.SubmitJobRequest(job=job(shots=10)), metadata=tenants.md("a"))
+        assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+        assert details(caught.value)[0] == "EIGEN_RESOURCE_EXHAUSTED"
+        assert tenants.http.post("/v1/jobs", json=body, headers=b).status_code == 201
+    finally:
+        ratelimit.install(None)
 
 
 def test_admin_cancels_another_tenants_job(tenants: Tenants) -> None:

@@ -237,7 +237,13 @@ def test_rest(world: World, rpc: str, caller: str) -> None:
 
 def test_health_and_documents_need_no_credential(world: World) -> None:
     assert world.http.get("/health/live").status_code == 200
-    assert world.http.get("/openapi.json").status_code == 200
+    document = world.http.get("/openapi.json")
+    assert document.status_code == 200
+    schema = document.json()
+    assert set(schema["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    assert schema["paths"]["/v1/jobs"]["post"]["security"][0] == {"bearer": []}
+    assert "security" not in schema["paths"]["/health/live"]["get"]
+    assert "x-api-key" in schema["info"]["description"] and "401" in schema["info"]["description"]
 
 
 def test_unknown_route_is_unauthenticated_first(world: World) -> None:

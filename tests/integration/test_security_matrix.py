@@ -9,6 +9,7 @@ nobody meant fails (:func:`test_expected_is_the_permission_table`).
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,10 +19,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from eigen.config.settings import Settings
 from eigen.models.principal import Principal
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
-from eigen.security import permissions
+from eigen.security import permissions, tls
 from eigen.security.permissions import PERMISSION_OF
+from eigen.server.build import build
+from eigen.server.grpc_server import start_grpc
+from eigen.server.http import start_http
+from tests.certificates import Authority
 from tests.integration.held import HELD, install
 from tests.integration.helpers import details, job
 from tests.integration.rest_helpers import PROBLEM_JSON
@@ -250,3 +256,77 @@ def test_unknown_route_is_unauthenticated_first(world: World) -> None:
     """Without a credential nothing about the API answers, not even which paths exist."""
     assert world.http.get("/v1/nothing-here").status_code == 401
     assert world.http.get("/v1/nothing-here", headers=world.secured.headers("viewer")).status_code == 404
+
+
+# -- mutual TLS: the certificate is the credential, at both edges ---------------------------
+@pytest.fixture(scope="module")
+def mtls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A stack with authentication on and a policy mapping the certificate ``alice`` to a
+    viewer of ``acme``, served over mutual TLS on gRPC and HTTPS; ``bob`` is unmapped."""
+    folder = tmp_path_factory.mktemp("mtls")
+    ca = Authority("Edges Test CA")
+    ca_file = ca.write(folder / "ca.pem")
+    server_cert, server_key = ca.server().write(folder / "server")
+    alice = ca.issue("alice", dns=("alice.example",), client=True).write(folder / "alice")
+    bob = ca.issue("bob", client=True).write(folder / "bob")
+    policy = folder / "policy.yaml"
+    policy.write_text("certificates:\n  - name: alice.example\n    tenant: acme\n    roles: [viewer]\n")
+    settings = Settings(
+        data_dir=folder / "data",
+        host="127.0.0.1",
+        port=0,
+        http_port=0,
+        auth_required=True,
+        policy_file=policy,
+        api_key_secret="edges-test-server-secret-0123456789",
+    )
+    files = tls.CertificateFiles(server_cert, server_key, ca_file)
+    stack = build(settings)
+    stack.start()
+    grpc_server, port = start_grpc(stack, settings, files)
+    http = start_http(stack, settings, certificates=files)
+    try:
+        yield {"port": port, "url": http.url, "ca": ca_file, "alice": alice, "bob": bob}
+    finally:
+        http.stop()
+        grpc_server.stop(0).wait()
+        stack.close()
+
+
+def mtls_channel(served: dict[str, Any], who: str) -> grpc.Channel:
+    cert, key = served[who]
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=served["ca"].read_bytes(),
+        private_key=key.read_bytes(),
+        certificate_chain=cert.read_bytes(),
+    )
+    return grpc.secure_channel(f"127.0.0.1:{served['port']}", credentials)
+
+
+def test_mtls_certificate_is_the_principal_over_grpc(mtls: dict[str, Any]) -> None:
+    with mtls_channel(mtls, "alice") as channel:
+        jobs = jobs_pb2_grpc.JobServiceStub(channel)
+        jobs.ListJobs(jobs_pb2.ListJobsRequest(), timeout=30)  # a viewer reads
+        with pytest.raises(grpc.RpcError) as denied:  # ... and may not submit
+            jobs.SubmitJob(jobs_pb2.SubmitJobRequest(job=job(shots=10)), timeout=30)
+        assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
+        assert details(denied.value)[0] == "EIGEN_PERMISSION_DENIED"
+    with mtls_channel(mtls, "bob") as channel:
+        with pytest.raises(grpc.RpcError) as refused:  # verified, but nobody the policy knows
+            jobs_pb2_grpc.JobServiceStub(channel).ListJobs(jobs_pb2.ListJobsRequest(), timeout=30)
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+
+
+def test_mtls_certificate_is_the_principal_over_https(mtls: dict[str, Any]) -> None:
+    def https(who: str) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=mtls["ca"])
+        context.load_cert_chain(*mtls[who])
+        return context
+
+    with httpx.Client(base_url=mtls["url"], verify=https("alice"), timeout=30) as alice:
+        assert alice.get("/v1/jobs").status_code == 200
+        denied = alice.post("/v1/jobs", json={"job": rest_job(shots=10)})
+        assert denied.status_code == 403 and denied.json()["reason"] == "EIGEN_PERMISSION_DENIED"
+    with httpx.Client(base_url=mtls["url"], verify=https("bob"), timeout=30) as bob:
+        refused = bob.get("/v1/jobs")
+        assert refused.status_code == 401 and refused.json()["reason"] == "EIGEN_UNAUTHENTICATED"

@@ -24,7 +24,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from eigen.config.settings import Settings
@@ -68,8 +68,9 @@ class CertificateNames:
                 self.app = _WithNames(self.app, names)
 
 
-class CertificateHttp(CertificateNames, H11Protocol):
-    """uvicorn's h11 HTTP protocol with :class:`CertificateNames`."""
+class CertificateHttp(CertificateNames, AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP protocol (the one ``http="auto"`` picks: httptools when installed,
+    else h11) with :class:`CertificateNames`."""
 
 
 class CertificateWebSocket(CertificateNames, WebSocketsSansIOProtocol):

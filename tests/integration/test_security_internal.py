@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from eigen.client.channel import TlsOptions
 from eigen.client.client import Client
+from eigen.errors import NotFound
 from eigen.models.principal import Principal
 from eigen.models.state import JobState
 from eigen.proto.api.v1 import common_pb2 as pb
@@ -339,3 +340,90 @@ def test_an_internal_tls_port_needs_a_client_certificate_and_then_the_token(tls_
         assert refused(caught.value) == "EIGEN_UNAUTHENTICATED"  # a certificate is no service token
         api = ((SERVICE_TOKEN, TOKEN), (SERVICE_ROLE, "api"))
         assert kernel.ListBackends(request, metadata=api, timeout=10).backends
+
+
+@dataclass(frozen=True)
+class AuthRoles:
+    api: str
+    kernel: str
+    keys: dict[str, str]  # subject -> API key
+
+
+@pytest.fixture(scope="module")
+def auth_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRoles]:
+    """Four processes with authentication on at the api (API keys) and the service token."""
+    tmp = tmp_path_factory.mktemp("auth")
+    ports = {role: free_port() for role in ROLES}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EIGEN_")},
+        "EIGEN_DATA_DIR": str(tmp / "data"),
+        "EIGEN_KERNEL_ADDRESS": f"127.0.0.1:{ports['kernel']}",
+        "EIGEN_COMPILER_ADDRESS": f"127.0.0.1:{ports['compiler']}",
+        "EIGEN_DRIVER_MANAGER_ADDRESS": f"127.0.0.1:{ports['driver-manager']}",
+        "EIGEN_INTERNAL_TOKEN": TOKEN,
+        "EIGEN_AUTH_REQUIRED": "true",
+    }
+    keys = {}
+    for subject, tenant in (("alice", "acme"), ("bob", "beta")):
+        command = ["keys", "create", "--tenant", tenant, "--name", subject, "--role", "submitter"]
+        done = subprocess.run(
+            [sys.executable, "-m", "eigen.server", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        keys[subject] = done.stdout.strip()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for role in ("driver-manager", "compiler", "kernel", "api"):
+            command = [
+                sys.executable,
+                "-m",
+                "eigen.server",
+                "serve",
+                "--role",
+                role,
+                "--port",
+                str(ports[role]),
+            ]
+            log_file = (tmp / f"{role}.log").open("w")
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+            processes.append(process)
+            wait_serving(f"127.0.0.1:{ports[role]}", process, time.monotonic() + 60)
+        yield AuthRoles(f"127.0.0.1:{ports['api']}", f"127.0.0.1:{ports['kernel']}", keys)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_the_api_asserts_its_callers_principal_and_tenants_stay_apart(auth_roles: AuthRoles) -> None:
+    with Client(auth_roles.api, api_key=auth_roles.keys["alice"]) as alice:
+        job = alice.submit(EXAMPLES / "bell-qasm3" / "job.yaml", shots=10)
+        final = alice.wait(job.id)
+        assert final.state is JobState.DONE, final.error_summary
+        assert (final.tenant, final.owner) == ("acme", "alice")  # the kernel stored what was asserted
+    with Client(auth_roles.api, api_key=auth_roles.keys["bob"]) as bob:
+        with pytest.raises(NotFound):
+            bob.get(job.id)
+        assert job.id not in {j.id for j in bob.list_jobs(page_size=100)[0]}
+    # the kernel itself, asked as bob by something holding the token: NOT_FOUND there as well
+    bob_principal = encode_principal(Principal("beta", "bob", frozenset({"submitter"}), "api_key"))
+    metadata = ((SERVICE_TOKEN, TOKEN), (SERVICE_ROLE, "api"), (PRINCIPAL, bob_principal))
+    with grpc.insecure_channel(auth_roles.kernel) as channel:
+        kernel = kernel_pb2_grpc.KernelServiceStub(channel)
+        for call in (
+            lambda: kernel.GetJob(jobs_pb2.GetJobRequest(job_id=job.id), metadata=metadata, timeout=10),
+            lambda: kernel.CancelJob(jobs_pb2.CancelJobRequest(job_id=job.id), metadata=metadata, timeout=10),
+            lambda: kernel.GetResults(
+                jobs_pb2.GetJobResultsRequest(job_id=job.id), metadata=metadata, timeout=10
+            ),
+        ):
+            with pytest.raises(grpc.RpcError) as caught:
+                call()
+            assert refused(caught.value) == "EIGEN_NOT_FOUND"

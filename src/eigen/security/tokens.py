@@ -3,10 +3,11 @@
 The signing keys come from a JWKS: a URL (``jwt_jwks_url``, through ``jwt.PyJWKClient``:
 the set is cached for ``jwks_cache_s``, and a token naming an unknown ``kid`` makes it
 fetch the set again, at most once per ``refetch_cooldown_s``, so a key the provider
-rotated in works at once and made-up ``kid`` values cannot make us hammer the provider)
-or a file (``jwt_jwks_file``, read once). A token must carry ``iss``, ``aud`` and ``exp``
-with the configured issuer and audience; ``nbf`` and ``iat`` are checked when present,
-with ``jwt_leeway_s`` of clock skew.
+rotated in works at once and made-up ``kid`` values cannot make us hammer the provider;
+while the provider cannot be reached the keys it served before keep working) or a file
+(``jwt_jwks_file``, read once). A token must carry ``iss``, ``aud`` and ``exp`` with the
+configured issuer and audience; ``nbf`` and ``iat`` are checked when present, with
+``jwt_leeway_s`` of clock skew.
 
 A client sends the same token on every call until it expires, and a signature check (with
 PyJWT's parsing) costs a good part of a millisecond, so a verified token is remembered
@@ -22,6 +23,7 @@ with that secret alone, never with a public key (the algorithm confusion attack)
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -40,11 +42,15 @@ HMAC_ALGORITHMS = frozenset({"HS256"})
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+log = logging.getLogger(__name__)
+
 REQUIRED_CLAIMS = ("iss", "aud", "exp")
 REFETCH_COOLDOWN_S = 30.0
 FETCH_TIMEOUT_S = 5.0
 ROLES_MAX = 64  # roles kept of one token
 VERIFIED_MAX = 10_000  # tokens remembered as verified
+KNOWN_KEYS_MAX = 64  # keys of the provider kept for its outages
+RETRY_AFTER_FAILURE_S = 30.0  # a JWKS that could not be fetched is not asked again before
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class TokenVerifier:
         self.remember_s = remember_s
         self.now = now
         self._verified: OrderedDict[str, tuple[float, TokenClaims]] = OrderedDict()
+        self._known: dict[str, jwt.PyJWK] = {}  # keys the provider served, for its outages
+        self._failed_at: float | None = None  # when fetching its set last failed
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -181,21 +189,46 @@ class TokenVerifier:
         if not isinstance(kid, str) or not kid:
             raise refused("no kid in the token header")
         if self.jwks_client is not None:
-            try:
-                return self.jwks_client.get_signing_key(kid)
-            except jwt.PyJWKClientConnectionError:
-                raise Unavailable(
-                    "cannot fetch the identity provider's JWKS (jwt_jwks_url)",
-                    metadata={"method": "jwt"},
-                ) from None
-            except (jwt.PyJWKClientError, jwt.PyJWKSetError):
-                raise refused(f"unknown kid {quote(kid, 40)}") from None
+            return self._fetched_key(self.jwks_client, kid)
         if self.jwks is not None:
             try:
                 return self.jwks[kid]
             except KeyError:
                 raise refused(f"unknown kid {quote(kid, 40)}") from None
         raise refused("no JWKS configured for asymmetric tokens")
+
+    def _fetched_key(self, client: jwt.PyJWKClient, kid: str) -> jwt.PyJWK:
+        """The key ``kid`` of the provider's set. While the provider cannot be reached, the
+        keys it served before still verify, and it is asked again only after
+        ``RETRY_AFTER_FAILURE_S``: an outage costs one fetch timeout per interval, not one
+        per call. A kid never seen answers UNAVAILABLE then (the token may well be good)."""
+        now = self.now()
+        failed = self._failed_at
+        if failed is None or now - failed >= RETRY_AFTER_FAILURE_S:
+            try:
+                key = client.get_signing_key(kid)
+            except jwt.PyJWKClientConnectionError as exc:
+                self._failed_at = now
+                log.warning(
+                    "JWKS not fetched: using the keys fetched before",
+                    extra={"url": client.uri, "reason": bounded(str(exc), 300)},
+                )
+            except (jwt.PyJWKClientError, jwt.PyJWKSetError):
+                raise refused(f"unknown kid {quote(kid, 40)}") from None
+            else:
+                self._failed_at = None
+                with self._lock:
+                    self._known[kid] = key
+                    while len(self._known) > KNOWN_KEYS_MAX:
+                        self._known.pop(next(iter(self._known)))
+                return key
+        with self._lock:
+            known = self._known.get(kid)
+        if known is None:
+            raise Unavailable(
+                "cannot fetch the identity provider's JWKS (jwt_jwks_url)", metadata={"method": "jwt"}
+            )
+        return known
 
     def _claims(self, claims: Mapping[str, Any]) -> TokenClaims:
         subject = claims.get(self.subject_claim)

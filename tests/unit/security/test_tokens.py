@@ -79,12 +79,16 @@ class JwksServer:
     def __init__(self, *keys: SigningKey) -> None:
         self.keys = list(keys)
         self.fetches = 0
+        self.failing = False  # answer 503, as a provider in trouble
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 body = json.dumps({"keys": [k.jwk for k in owner.keys]}).encode()
                 owner.fetches += 1
+                if owner.failing:
+                    self.send_error(503)
+                    return
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))
@@ -355,3 +359,27 @@ def test_a_verified_token_is_remembered_until_it_expires_or_the_set_is_stale(
     clock.now += 2
     check.verify(long_lived)
     assert len(full) == 4  # past it: checked in full, against the key set as it is now
+
+
+def test_while_the_provider_is_down_the_keys_it_served_keep_working(
+    server: JwksServer, rsa_key: SigningKey
+) -> None:
+    check = verifier(server)
+    # no set cache: every new token asks the provider, as each one does once the cache expired
+    check.jwks_client = jwt.PyJWKClient(server.url, cache_jwk_set=False)
+    clock = Clock()
+    check.now = clock
+    check.verify(rsa_key.sign())
+    fetched = server.fetches
+    server.failing = True
+    assert check.verify(rsa_key.sign(sub="during")).subject == "during"
+    assert server.fetches == fetched + 1
+    for number in range(10):
+        check.verify(rsa_key.sign(sub=f"user-{number}"))
+    assert server.fetches == fetched + 1  # not asked again within RETRY_AFTER_FAILURE_S
+    with pytest.raises(Unavailable):
+        check.verify(SigningKey("never-seen", "ES256").sign())
+    clock.now += tokens.RETRY_AFTER_FAILURE_S
+    server.failing = False
+    assert check.verify(rsa_key.sign(sub="after")).subject == "after"
+    assert server.fetches == fetched + 2

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 from typer.testing import CliRunner
 
@@ -17,8 +18,10 @@ from eigen.config.settings import Settings
 from eigen.errors import Unauthenticated
 from eigen.kernel.store.engine import make_engine
 from eigen.kernel.store.keys import SqlKeyStore
+from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.security.authenticator import Credentials
 from eigen.security.identity import Identity, authenticator_from
+from eigen.server.embedded import EmbeddedServer
 from eigen.server.main import app
 
 runner = CliRunner()
@@ -190,3 +193,43 @@ def test_the_installed_command(data_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("eig_") and done.stdout.count("\n") == 1
     assert (data_dir / "api-key.secret").stat().st_mode & 0o077 == 0
+
+
+def test_a_revoke_is_refused_by_a_running_server_within_2_s(data_dir: Path) -> None:
+    """A real gRPC server on the same database and data folder (so the same server
+    secret): a key works, ``keys revoke`` runs beside it, and the server refuses the key
+    within 2 s, then a deleted tenant's other key likewise."""
+    key = create("--tenant", "research", "--name", "ci-bot", "--role", "viewer")
+    other = create("--tenant", "research", "--name", "dashboard", "--role", "viewer")
+    with (
+        EmbeddedServer(Settings(data_dir=data_dir, auth_required=True)) as server,
+        grpc.insecure_channel(server.address) as channel,
+    ):
+        stub = jobs_pb2_grpc.BackendServiceStub(channel)
+
+        def status(presented: str) -> grpc.StatusCode:
+            try:
+                stub.ListBackends(
+                    jobs_pb2.ListBackendsRequest(), metadata=(("x-api-key", presented),), timeout=10
+                )
+            except grpc.RpcError as exc:
+                return exc.code()  # type: ignore[no-any-return]
+            return grpc.StatusCode.OK
+
+        def refused_within(presented: str, seconds: float) -> float:
+            start = time.monotonic()
+            while status(presented) is grpc.StatusCode.OK:
+                assert time.monotonic() - start < seconds, "still accepted"
+            return time.monotonic() - start
+
+        assert status(key) is grpc.StatusCode.OK and status(other) is grpc.StatusCode.OK
+        with pytest.raises(grpc.RpcError) as no_key:
+            stub.ListBackends(jobs_pb2.ListBackendsRequest(), timeout=10)
+        assert no_key.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        assert runner.invoke(app, ["keys", "revoke", key.split("_")[1]]).exit_code == 0
+        refused_within(key, 2.0)
+        assert status(key) is grpc.StatusCode.UNAUTHENTICATED
+        assert status(other) is grpc.StatusCode.OK
+        assert runner.invoke(app, ["tenants", "delete", "research"]).exit_code == 0
+        refused_within(other, 2.0)
+        assert status(other) is grpc.StatusCode.UNAUTHENTICATED

@@ -375,13 +375,17 @@ def test_serve_refuses_a_public_host_without_tls_and_auth(tmp_path: Path, pki: P
 
 
 def test_serve_insecure_warns_at_start_and_in_readiness(tmp_path: Path) -> None:
+    """... and SIGHUP reloads its policy file (it does not end the server)."""
     command = [
         *(sys.executable, "-m", "eigen.server", "serve", "--host", "0.0.0.0", "--port", "0"),
         *("--http-port", "0", "--insecure"),
     ]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policies: []\n")
+    env = _serve_env(tmp_path, EIGEN_POLICY_FILE=str(policy))
     log = tmp_path / "server.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, env=_serve_env(tmp_path), stdout=subprocess.PIPE, stderr=sink)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=sink)
         try:
             assert process.stdout is not None
             http_url = ""
@@ -396,9 +400,16 @@ def test_serve_insecure_warns_at_start_and_in_readiness(tmp_path: Path) -> None:
             assert ready.status_code == 200, ready.text
             security = ready.json()["checks"]["security"]
             assert security.startswith("insecure: serving 0.0.0.0 without TLS")
+
+            reloads = log.read_text().count('"policy file reloaded"')
+            process.send_signal(signal.SIGHUP)
+            assert poll(lambda: log.read_text().count('"policy file reloaded"') > reloads), log.read_text()
+            assert process.poll() is None
+            assert httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=30).status_code == 200
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
+    assert process.returncode == 0, log.read_text()
     warnings = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     warned = [w for w in warnings if w.get("event") == "serving without TLS or authentication"]
     assert warned and warned[0]["level"].lower().startswith("warn"), log.read_text()

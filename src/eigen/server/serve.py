@@ -208,11 +208,9 @@ def serve(
 
 
 def _reload_policy_on_sighup(stack: Stack) -> None:
-    """SIGHUP reloads the stack's policy file, where it has one (``stack.security.policy``,
-    the source of the guard's policy). Read with getattr: a stack without the api role has
-    no security, and the stack's field arrives with the guard's wiring."""
-    from eigen.security.policy import PolicyFile, reload_on_sighup
+    """SIGHUP reloads the stack's policy file, where it has one (the api role's
+    ``stack.security.policy``, the source of its guard's policy)."""
+    from eigen.security.policy import reload_on_sighup
 
-    source = getattr(getattr(stack, "security", None), "policy", None)
-    if isinstance(source, PolicyFile):
-        reload_on_sighup(source)
+    if stack.security is not None and stack.security.policy is not None:
+        reload_on_sighup(stack.security.policy)

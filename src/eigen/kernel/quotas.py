@@ -62,14 +62,13 @@ class QueuedJobs:
         self._lock = threading.Lock()
         self._storing: dict[str, set[str]] = {}  # tenant -> ids admitted, not yet stored
 
-    @contextmanager
-    def admit(self, tenant: str, quota: Quota, jobs: Sequence[Job]) -> Iterator[None]:
-        """Admit the new ``jobs`` of ``tenant`` while the block stores them, or refuse them
-        all (RESOURCE_EXHAUSTED) when they would go over ``max_queued_jobs``. The store
-        calls :meth:`stored` once they are in it (they are counted there from then on)."""
+    def admit(self, tenant: str, quota: Quota, jobs: Sequence[Job]) -> None:
+        """Admit the new ``jobs`` of ``tenant``, or refuse them all (RESOURCE_EXHAUSTED)
+        when they would go over ``max_queued_jobs``. Admitted jobs count here until
+        :meth:`release` (once stored, they count in the store). It reads the store: call it
+        off an event loop."""
         limit = quota.max_queued_jobs
         if limit is None:
-            yield
             return
         ids = {job.id for job in jobs}
         with self._lock:  # admitted before counting: a submission counting after this counts it
@@ -79,28 +78,35 @@ class QueuedJobs:
         try:
             # a job stored while the store counts may be counted twice: refused early, never late
             unfinished = self._store.count_unfinished(tenant) + others
-            if unfinished + len(ids) > limit:
-                what = "this job" if len(ids) == 1 else f"this batch of {len(ids)} jobs"
-                raise exhausted(
-                    MAX_QUEUED_JOBS,
-                    limit,
-                    f"the tenant has {unfinished} unfinished jobs; {what} would make {unfinished + len(ids)}",
-                )
+        except BaseException:
+            self.release(jobs)
+            raise
+        if unfinished + len(ids) > limit:
+            self.release(jobs)
+            what = "this job" if len(ids) == 1 else f"this batch of {len(ids)} jobs"
+            raise exhausted(
+                MAX_QUEUED_JOBS,
+                limit,
+                f"the tenant has {unfinished} unfinished jobs; {what} would make {unfinished + len(ids)}",
+            )
+
+    @contextmanager
+    def admitting(self, tenant: str, quota: Quota, jobs: Sequence[Job]) -> Iterator[None]:
+        """:meth:`admit` the jobs for as long as the block stores them."""
+        self.admit(tenant, quota, jobs)
+        try:
             yield
         finally:
-            self._forget(tenant, ids)
+            self.release(jobs)
 
-    def stored(self, jobs: Iterable[Job]) -> None:
-        """``jobs`` are in the store now: counted there from now on."""
-        if not self._storing:  # no quota being admitted: nothing to forget
+    def release(self, jobs: Iterable[Job]) -> None:
+        """``jobs`` are stored (counted in the store from now on) or were refused."""
+        if not self._storing:  # nothing admitted under a quota: nothing to forget
             return
-        for job in jobs:
-            self._forget(job.tenant, (job.id,))
-
-    def _forget(self, tenant: str, ids: Iterable[str]) -> None:
         with self._lock:
-            storing = self._storing.get(tenant)
-            if storing is not None:
-                storing.difference_update(ids)
-                if not storing:
-                    del self._storing[tenant]
+            for job in jobs:
+                storing = self._storing.get(job.tenant)
+                if storing is not None:
+                    storing.discard(job.id)
+                    if not storing:
+                        del self._storing[job.tenant]

@@ -375,7 +375,7 @@ class Kernel:
                 return self._same_payload(existing, request), True
         self.validate(request, tenant=tenant, quota=quota)
         job = self._new_job(request, owner, idempotency_key, traceparent, tenant)
-        with self.queued.admit(tenant, quota, [job]):
+        with self.queued.admitting(tenant, quota, [job]):
             self._reserve([job])
             return self._accept_many([job])[0], False
 
@@ -402,12 +402,14 @@ class Kernel:
         else:
             await asyncio.to_thread(functools.partial(self.validate, request, tenant=tenant, quota=quota))
         job = self._new_job(request, owner, None, traceparent, tenant)
-        with self.queued.admit(tenant, quota, [job]):  # until the intake has stored it
+        if quota.max_queued_jobs is not None:  # counts the tenant's jobs in the store: off the loop
+            await asyncio.to_thread(self.queued.admit, tenant, quota, [job])
+        try:
             self._reserve([job])
-            try:
-                return await self._intake.submit(job)
-            finally:
-                self._release([job])  # stored: its slot is its place in the waiting set now
+            return await self._intake.submit(job)
+        finally:
+            self._release([job])  # stored: its slot is its place in the waiting set now
+            self.queued.release([job])
 
     def submit_batch(
         self,
@@ -430,7 +432,7 @@ class Kernel:
             except EigenError as exc:
                 raise exc.within(f"jobs[{index}]") from None
         jobs = [self._new_job(request, owner, None, traceparent, tenant) for request in resolved]
-        with self.queued.admit(tenant, quota, jobs):
+        with self.queued.admitting(tenant, quota, jobs):
             self._reserve(jobs)
             return self._accept_many(jobs)
 
@@ -522,7 +524,7 @@ class Kernel:
         with self._lock:
             self._reserved.difference_update(job.id for job in jobs)
             self._waiting.update(job.id for job in created)
-        self.queued.stored(created)  # counted in the store from now on (max_queued_jobs)
+        self.queued.release(created)  # counted in the store from now on (max_queued_jobs)
         for job in created:
             self._track_deadline(job)
             self._compile_queue.put(job)

@@ -18,8 +18,12 @@ from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.memory import MemoryJobStore
 from eigen.kernel.store.sql import SqlJobStore, sqlite_url
+from eigen.models.job import Job
 from eigen.models.quota import Quota
 from eigen.models.state import JobState
+from eigen.proto import convert
+from eigen.proto.api.v1 import jobs_pb2
+from eigen.proto.internal.v1 import kernel_pb2
 from tests.unit.kernel.conftest import FakeCompiler, FakeDrivers, job_request
 
 
@@ -173,3 +177,16 @@ def test_concurrent_submissions_never_go_over_the_limit(kernel: Kernel, held: th
     unfinished = kernel.store.count_unfinished("acme")
     assert accepted == unfinished and 1 <= unfinished <= 5
     assert all(j.state is not JobState.DONE for j in kernel.store.list_jobs(JobFilter(tenant="acme")))
+
+
+def test_tenant_and_quota_cross_the_internal_wire() -> None:
+    quota = Quota(max_queued_jobs=3, max_shots_per_job=None, max_qubits_per_job=5)
+    message = kernel_pb2.EnqueueRequest(owner="ann", tenant="acme", **convert.quota_fields(quota))
+    wired = kernel_pb2.EnqueueRequest.FromString(message.SerializeToString())
+    assert convert.quota_from_pb(wired) == quota and convert.tenant_from_pb(wired) == "acme"
+    assert convert.quota_from_pb(kernel_pb2.EnqueueRequest()) == Quota()
+    assert convert.tenant_from_pb(kernel_pb2.EnqueueRequest()) == "default"
+    batch = kernel_pb2.EnqueueBatchRequest(jobs=[convert.request_to_pb(job_request())], tenant="acme")
+    assert len(jobs_pb2.SubmitBatchRequest.FromString(batch.SerializeToString()).jobs) == 1
+    job = Job("j1", job_request(), JobState.PENDING, 1.0, 1.0, tenant="acme")
+    assert convert.job_from_pb(convert.job_to_pb(job)).tenant == "acme"

@@ -414,3 +414,57 @@ def test_serve_insecure_warns_at_start_and_in_readiness(tmp_path: Path) -> None:
     warned = [w for w in warnings if w.get("event") == "serving without TLS or authentication"]
     assert warned and warned[0]["level"].lower().startswith("warn"), log.read_text()
     assert "insecure" in warned[0]["security"]
+
+
+def _listening(process: subprocess.Popen[bytes], log: Path) -> int:
+    """The gRPC port ``serve`` prints once it listens (reading its stdout until then)."""
+    assert process.stdout is not None
+    for raw in process.stdout:  # ends when the process does: bounded by its start
+        line = raw.decode()
+        if " listening on " in line:
+            return int(line.split(" listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
+    raise AssertionError(log.read_text())
+
+
+def test_a_public_server_with_tls_and_keys_end_to_end(tmp_path: Path, pki: Pki) -> None:
+    """The serve rule satisfied (TLS and auth on 0.0.0.0); a key made with `keys create`;
+    eigen-cli and the SDK over TLS: no key is exit 5 (not authenticated), a viewer's key
+    reads and may not cancel (exit 5, not allowed)."""
+    cert, key = pki.ca.server().write(tmp_path / "server")
+    env = _serve_env(
+        tmp_path, EIGEN_TLS_CERT_FILE=str(cert), EIGEN_TLS_KEY_FILE=str(key), EIGEN_AUTH_REQUIRED="true"
+    )
+    create = [sys.executable, "-m", "eigen.server", "keys", "create", "--tenant", "research"]
+    made = subprocess.run(
+        [*create, "--name", "ada", "--role", "viewer"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert made.returncode == 0, made.stderr
+    viewer_key = made.stdout.strip()
+    command = [sys.executable, "-m", "eigen.server", "serve", "--host", "0.0.0.0", "--port", "0"]
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=sink)
+        try:
+            endpoint = f"https://127.0.0.1:{_listening(process, log)}"
+            runner = CliRunner()
+            ca = ["--ca-file", str(pki.ca_file)]
+            anonymous = runner.invoke(cli_app, [*ca, "backends", "--endpoint", endpoint])
+            assert anonymous.exit_code == 5, anonymous.output
+            assert "not authenticated" in anonymous.output and "--api-key" in anonymous.output
+            wrong = runner.invoke(cli_app, [*ca, "--api-key", "ek_wrong", "backends", "--endpoint", endpoint])
+            assert wrong.exit_code == 5 and "EIGEN_UNAUTHENTICATED" in wrong.output
+            reads = runner.invoke(cli_app, [*ca, "--api-key", viewer_key, "jobs", "--endpoint", endpoint])
+            assert reads.exit_code == 0, reads.output
+            cancel = [*ca, "--api-key", viewer_key, "cancel", "0" * 32, "--endpoint", endpoint]
+            denied = runner.invoke(cli_app, cancel)
+            assert denied.exit_code == 5, denied.output
+            assert "EIGEN_PERMISSION_DENIED" in denied.output and "not allowed" in denied.output
+            assert viewer_key not in anonymous.output + wrong.output + reads.output + denied.output
+            with client(endpoint, api_key=viewer_key, tls=TlsOptions(ca_file=pki.ca_file)) as sdk:
+                assert sdk.backends()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    text = log.read_text()
+    assert process.returncode == 0, text
+    assert "Traceback" not in text and viewer_key not in text

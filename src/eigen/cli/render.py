@@ -357,10 +357,13 @@ def _counts_table(counts: dict[str, int]) -> Table:
 
 def _declaration_order(result: JobResult) -> list[str]:
     """The parameter names in the order the program declares them, where the result says:
-    a hybrid job's optimal parameters keep it (the summary travels as JSON), and so does
-    a compile report's ``parameters`` list when the compiler gives one."""
-    parameters = result.summary.get("optimal_parameters") or result.compile_report.get("parameters")
-    return [str(name) for name in parameters] if isinstance(parameters, dict | list) else []
+    a hybrid job's optimal parameters keep it (the summary travels as JSON), and a sweep's
+    compile report lists it (``parameters``, see :func:`eigen.compiler.report.parameter_order`;
+    a result stored before the list existed has none: the titles fall back to natural order)."""
+    for parameters in (result.summary.get("optimal_parameters"), result.compile_report.get("parameters")):
+        if isinstance(parameters, dict | list) and parameters:
+            return [str(name) for name in parameters]
+    return []
 
 
 def _observable_labels(summary: dict[str, object]) -> list[str]:

@@ -42,6 +42,7 @@ class ParsedProgram:
     decorator: dict[str, Any] = field(default_factory=dict)
     returns: ProgramReturns | None = None
     empty: bool = False
+    parameters: list[str] = field(default_factory=list)  # Eigen-Lang: Param names as declared
 
 
 def parse_program(source: str, language: ProgramLanguage | str, entrypoint: str = "main") -> ParsedProgram:
@@ -103,4 +104,5 @@ def _parse_eigen_lang(source: str, entrypoint: str) -> ParsedProgram:
         decorator=dict(program.decorator or {}),
         returns=getattr(program, "returns", None),
         empty=bool(getattr(program, "empty", False)),
+        parameters=[str(name) for name in getattr(program, "parameters", ())],
     )

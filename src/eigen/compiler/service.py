@@ -142,6 +142,7 @@ class CompilationService:
             parse_ms=elapsed_ms,
             measurements_added=added,
             program_sha256=digest,
+            parameters=parsed.parameters,
         )
         _record_program_settings(report, parsed)
         return CompiledProgram(
@@ -286,6 +287,7 @@ class CompilationService:
             measurements_added=added,
             aqo_fingerprint=aqo_fp,
             program_sha256=digest,
+            parameters=parsed.parameters,
         )
         report.update(artifacts)
         _record_program_settings(report, parsed)

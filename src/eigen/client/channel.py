@@ -100,13 +100,13 @@ class ChannelOptions:
     def __post_init__(self) -> None:
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if not 0 < self.initial_reconnect_backoff <= self.max_reconnect_backoff:
+            raise ValueError("need 0 < initial_reconnect_backoff <= max_reconnect_backoff")
 
     def deadline_for_wait(self, wait: float) -> float:
         """The deadline of a call that asks the server to wait ``wait`` seconds: room for
         the wait and then for the answer."""
         return max(self.timeout, wait + self.timeout)
-        if not 0 < self.initial_reconnect_backoff <= self.max_reconnect_backoff:
-            raise ValueError("need 0 < initial_reconnect_backoff <= max_reconnect_backoff")
 
 
 def resolve_endpoint(endpoint: str | None) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -27,6 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -46,6 +48,7 @@ _KEY_ID = re.compile(rf"[A-Za-z0-9]{{{KEY_ID_LENGTH}}}")
 _KEY_MAX = 256  # a presented key longer than this is not one of ours
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def is_api_key(text: str) -> bool:
@@ -133,48 +136,101 @@ def _secret_file(path: Path) -> bytes:
 
 
 class _Recent(Generic[T]):
-    """Values looked up lately, each trusted for ``ttl_s`` after its lookup (misses too:
-    a flood of made-up key ids costs one read per id and window). Thread-safe; the least
-    recently used entries go past ``size``."""
+    """Values looked up lately, each trusted for ``ttl_s`` after its lookup began (misses
+    too: a flood of made-up key ids costs one read per id and window). Thread-safe; the
+    least recently used entries go past ``size``.
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float], size: int = 10_000) -> None:
+    An entry past half its life is read again by ``refresh`` (a background thread) while
+    the caller still gets the entry, so a steady caller never waits for the database on
+    the edge's event loop; an entry is never used past ``ttl_s``."""
+
+    def __init__(
+        self,
+        ttl_s: float,
+        clock: Callable[[], float],
+        refresh: Callable[[Callable[[], None]], None] | None = None,
+        size: int = 10_000,
+    ) -> None:
         self.ttl_s = ttl_s
         self.clock = clock
+        self.refresh = refresh
         self.size = size
         self._items: OrderedDict[str, tuple[float, T | None]] = OrderedDict()
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, name: str, load: Callable[[str], T | None]) -> T | None:
         if self.ttl_s <= 0:
             return load(name)
-        now = self.clock()
+        now, refresh = self.clock(), self.refresh
         with self._lock:
             found = self._items.get(name)
-            if found is not None and now - found[0] < self.ttl_s:
-                return found[1]
+            fresh = found is not None and now - found[0] < self.ttl_s
+            if found is not None and fresh:
+                if refresh is None or now - found[0] < self.ttl_s / 2 or name in self._refreshing:
+                    return found[1]
+                self._refreshing.add(name)
+        if found is not None and fresh and refresh is not None:
+            refresh(lambda: self._reload(name, load))
+            return found[1]
         value = load(name)
+        self._put(name, now, value)
+        return value
+
+    def _reload(self, name: str, load: Callable[[str], T | None]) -> None:
+        try:
+            started = self.clock()
+            self._put(name, started, load(name))
+        except Exception:  # the entry ages out; the next caller reads, and sees the error
+            log.warning("API key lookup failed in the background", exc_info=True)
+        finally:
+            with self._lock:
+                self._refreshing.discard(name)
+
+    def _put(self, name: str, at: float, value: T | None) -> None:
         with self._lock:
-            self._items[name] = (now, value)
+            kept = self._items.get(name)
+            if kept is not None and kept[0] > at:
+                return  # a newer read landed first
+            self._items[name] = (at, value)
             self._items.move_to_end(name)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return value
 
 
 class CachedKeyStore:
     """The key store as an api node reads it: keys and tenants trusted for ``ttl_s``
-    (``api_key_cache_s``) after they were read; ``clock`` is monotonic."""
+    (``api_key_cache_s``) after they were read, refreshed ahead by one background thread
+    (``background`` false: never, as in tests that count reads); ``clock`` is monotonic."""
 
-    def __init__(self, keys: KeyStore, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        keys: KeyStore,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        background: bool = True,
+    ) -> None:
         self.store = keys
-        self._keys: _Recent[ApiKeyRecord] = _Recent(ttl_s, clock)
-        self._tenants: _Recent[TenantRecord] = _Recent(ttl_s, clock)
+        self._pool: ThreadPoolExecutor | None = None
+        refresh = self._submit if background else None
+        self._keys: _Recent[ApiKeyRecord] = _Recent(ttl_s, clock, refresh)
+        self._tenants: _Recent[TenantRecord] = _Recent(ttl_s, clock, refresh)
 
     def key(self, key_id: str) -> ApiKeyRecord | None:
         return self._keys.get(key_id, self.store.key)
 
     def tenant(self, name: str) -> TenantRecord | None:
         return self._tenants.get(name, self.store.tenant)
+
+    def _submit(self, work: Callable[[], None]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eigen-key-refresh")
+        self._pool.submit(work)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def refused(reason: str, key_id: str = "") -> Unauthenticated:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -256,3 +256,42 @@ def test_the_sql_store_keeps_no_key_only_its_digest(tmp_path: Path, sql_store: S
         rows = conn.execute(sa.text("select * from api_keys")).all()
     engine.dispose()
     assert len(rows) == 1 and key.rpartition("_")[2] not in repr(rows)
+
+
+def test_an_entry_past_half_its_life_is_read_again_in_the_background() -> None:
+    clock = Clock()
+    queued: list[Callable[[], None]] = []
+    recent: apikeys._Recent[str] = apikeys._Recent(1.0, clock, queued.append)
+    values = iter(["v1", "v2", "v3"])
+    loads: list[str] = []
+
+    def load(name: str) -> str:
+        loads.append(name)
+        return next(values)
+
+    assert recent.get("k", load) == "v1"
+    clock.now = 0.6
+    assert recent.get("k", load) == "v1" and len(queued) == 1  # answered at once, a read queued
+    assert recent.get("k", load) == "v1" and len(queued) == 1  # one refresh at a time
+    queued.pop()()  # the background thread's turn, at 0.6
+    clock.now = 1.5
+    assert recent.get("k", load) == "v2" and len(loads) == 2  # no read by the caller
+    clock.now = 2.7  # past the refreshed entry's life, nothing refreshed it: the caller reads
+    assert recent.get("k", load) == "v3" and len(loads) == 3
+
+
+def test_a_steady_caller_sees_a_revoke_through_the_background_read() -> None:
+    store = MemoryKeyStore()
+    key, record = made(store)
+    monotonic = Clock()
+    cached = CachedKeyStore(store, 1.0, monotonic)
+    check = ApiKeyVerifier(cached, SECRET, Clock(T0))
+    check.verify(key)
+    store.revoke(record.key_id, T0 + 1)
+    monotonic.now = 0.6
+    check.verify(key)  # still the record read at 0: a read is queued meanwhile
+    assert cached._pool is not None
+    cached._pool.submit(lambda: None).result(timeout=10)  # one worker: the read is done
+    monotonic.now = 0.7
+    assert refusal(check, key)["reason"] == "revoked"
+    cached.close()

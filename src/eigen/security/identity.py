@@ -78,6 +78,11 @@ class Identity:
         on = [name for name, part in (("api_key", self.api_keys), ("jwt", self.tokens)) if part]
         return f"Identity(methods={['mtls', *on]})"
 
+    def close(self) -> None:
+        """Stop the background reads of the key cache (the key store stays open)."""
+        if self.keys is not None:
+            self.keys.close()
+
     def authenticate(self, credentials: Credentials) -> Principal:
         if credentials.certificate_names:
             principal = mtls.certificate_principal(credentials.certificate_names, self.policy)

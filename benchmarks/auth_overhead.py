@@ -4,9 +4,10 @@ the same run; then GetJob over a real in-process gRPC server with and without ke
 
 Part 1 (in process): the authenticator the server builds (``authenticator_from``) over a
 key store on a real SQLite file (migrated, ``api_key_cache_s`` 1 s: a steady caller's
-record is read again about twice a second, by a background thread) and a JWKS served over local HTTP (fetched once, then cached). Each
-call is timed alone (``perf_counter_ns``); rounds interleave the modes so that the noise
-of a shared machine falls on all of them alike. ``api_key_audited`` adds what the server's
+record is read again about twice a second, by a background thread) and a JWKS served
+over local HTTP (fetched once, then cached). Each call is timed alone
+(``perf_counter_ns``); rounds interleave the modes so that the noise of a shared machine
+falls on all of them alike. ``api_key_audited`` adds what the server's
 guard also does per call: an audit event (a log line, and a row written in batches by a
 thread; logging is not configured here, so the line is dropped early). Also: the first
 sight of a token (a new token is checked in full, signature included, once; then it is

@@ -182,7 +182,7 @@ def test_shot_results_are_labelled_with_standard_errors(server: EmbeddedServer, 
     done = cli(server, "submit", str(job_file(tmp_path, "sweep", spec, ("sweep.qasm", SWEEP))), "--watch")
     assert done.returncode == 0, done.stdout + done.stderr
     fits(done.stdout)
-    assert "experiment 0 (phi=1, theta=0.5)" in done.stdout  # no declaration order known: natural
+    assert "experiment 0 (theta=0.5, phi=1)" in done.stdout  # the order the program uses them
     assert "seed 5" in done.stdout
     labelled = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("observable ")]
     assert [line.split(":")[0] for line in labelled] == ["observable 0", "observable 1"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,9 +26,11 @@ from rich.markup import escape
 import eigen
 from eigen.cli import interrupt, render
 from eigen.cli.session import ClientAuth, Session, exit_code_for, use_auth
-from eigen.client import SubmitOptions
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models.state import JobState
+
+if TYPE_CHECKING:
+    from eigen.client import SubmitOptions
 
 # Plain help (click's formatter): docstrings read as written, flags show as flags
 # (typer's rich help prints "--watch <bool>"), and it fits any terminal width.

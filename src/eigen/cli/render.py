@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,12 +14,14 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from eigen.client.client import Client
 from eigen.errors import EigenError, InvalidArgument, quote
-from eigen.models.job import Job
-from eigen.models.result import JobResult
 from eigen.models.state import JobState
-from eigen.models.target import DeviceInfo
+
+if TYPE_CHECKING:  # annotations only: printing a job needs neither gRPC nor the models' code
+    from eigen.client.client import Client
+    from eigen.models.job import Job
+    from eigen.models.result import JobResult
+    from eigen.models.target import DeviceInfo
 
 BAR_WIDTH = 40
 MAX_ROWS = 64

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from eigen.client.channel import TlsOptions, split_endpoint
-from eigen.client.client import ENDPOINT_ENV, Client
 from eigen.errors import EigenError, FailedPrecondition, Unavailable
 
 if TYPE_CHECKING:
+    from eigen.client.channel import TlsOptions
+    from eigen.client.client import Client
     from eigen.server.datalock import Holder
 
 USER_ERRORS = {
@@ -110,11 +110,15 @@ class ClientAuth:
     def tls(self) -> TlsOptions | None:
         if self.ca_file is None and self.cert_file is None and self.key_file is None:
             return None
+        from eigen.client.channel import TlsOptions
+
         return TlsOptions(self.ca_file, self.cert_file, self.key_file)
 
     def client(self, address: str, *, tls: bool = True) -> Client:
         """A client of ``address`` with the credential (and the TLS files, unless ``tls``
         is False: the embedded stack this process started serves plain loopback)."""
+        from eigen.client.client import Client  # gRPC, only for a command that calls a server
+
         return Client(address, api_key=self.api_key, token=self.token, tls=self.tls() if tls else None)
 
 
@@ -135,6 +139,8 @@ def current_auth() -> ClientAuth:
 
 class Session:
     def __init__(self, endpoint: str | None, console: Console, auth: ClientAuth | None = None) -> None:
+        from eigen.client.channel import ENDPOINT_ENV
+
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or ""
         self.console = console
         self.auth = auth if auth is not None else current_auth()
@@ -174,6 +180,8 @@ class Session:
 
     def _fail(self, exc: EigenError) -> None:
         self._close()
+        from eigen.client.channel import split_endpoint
+
         https = split_endpoint(self.endpoint)[1]  # a TLS endpoint is a URL on purpose: no hint
         print_error(self.console, exc, "" if https else self.endpoint)
         raise typer.Exit(exit_code_for(exc)) from None

@@ -14,44 +14,16 @@
 * The typed errors, one class per ``EIGEN_*`` reason code.
 
 Importing this package loads neither qiskit nor pandas, polars, pyarrow or matplotlib;
-each is imported by the function that needs it.
+each is imported by the function that needs it. The names below are loaded on first use
+(PEP 562), so a program that needs one class (the CLI reading a data folder) does not pay
+for the whole SDK: gRPC's asyncio client, batches, exports.
 """
 
-from eigen.client import analysis, export, plots
-from eigen.client.aio import AsyncClient, AsyncJobFuture
-from eigen.client.analysis import (
-    expectation_value,
-    hellinger_fidelity,
-    marginal_counts,
-    shannon_entropy,
-    total_variation_distance,
-)
-from eigen.client.batch import BatchFailure, BatchManager, BatchResult
-from eigen.client.breaker import BreakerState, CircuitBreaker
-from eigen.client.cache import ResultCache
-from eigen.client.channel import ENDPOINT_ENV, ChannelOptions, RetryPolicy, TlsOptions
-from eigen.client.client import Client
-from eigen.client.export import (
-    from_table,
-    read_csv,
-    read_parquet,
-    to_arrow,
-    to_pandas,
-    to_polars,
-    write_csv,
-    write_parquet,
-)
-from eigen.client.futures import (
-    ALL_COMPLETED,
-    FIRST_COMPLETED,
-    FIRST_EXCEPTION,
-    DoneAndNotDone,
-    JobFuture,
-    as_completed,
-    wait,
-)
-from eigen.client.inputs import SubmitOptions, to_request
-from eigen.client.plots import plot_convergence, plot_counts
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from eigen.errors import (
     AlreadyExists,
     Cancelled,
@@ -70,9 +42,146 @@ from eigen.errors import (
     Unavailable,
     Unimplemented,
 )
-from eigen.models.job import Job, JobEvent, JobRequest
-from eigen.models.result import Experiment, JobResult
-from eigen.models.state import JobState
+
+if TYPE_CHECKING:
+    from eigen.client import analysis, export, plots
+    from eigen.client.aio import (
+        AsyncClient,
+        AsyncJobFuture,
+    )
+    from eigen.client.analysis import (
+        expectation_value,
+        hellinger_fidelity,
+        marginal_counts,
+        shannon_entropy,
+        total_variation_distance,
+    )
+    from eigen.client.batch import (
+        BatchFailure,
+        BatchManager,
+        BatchResult,
+    )
+    from eigen.client.breaker import (
+        BreakerState,
+        CircuitBreaker,
+    )
+    from eigen.client.cache import (
+        ResultCache,
+    )
+    from eigen.client.channel import (
+        ENDPOINT_ENV,
+        ChannelOptions,
+        RetryPolicy,
+        TlsOptions,
+    )
+    from eigen.client.client import (
+        Client,
+    )
+    from eigen.client.export import (
+        from_table,
+        read_csv,
+        read_parquet,
+        to_arrow,
+        to_pandas,
+        to_polars,
+        write_csv,
+        write_parquet,
+    )
+    from eigen.client.futures import (
+        ALL_COMPLETED,
+        FIRST_COMPLETED,
+        FIRST_EXCEPTION,
+        DoneAndNotDone,
+        JobFuture,
+        as_completed,
+        wait,
+    )
+    from eigen.client.inputs import (
+        SubmitOptions,
+        to_request,
+    )
+    from eigen.client.plots import (
+        plot_convergence,
+        plot_counts,
+    )
+    from eigen.models.job import (
+        Job,
+        JobEvent,
+        JobRequest,
+    )
+    from eigen.models.result import (
+        Experiment,
+        JobResult,
+    )
+    from eigen.models.state import (
+        JobState,
+    )
+
+_LAZY: dict[str, str] = {
+    "AsyncClient": "eigen.client.aio",
+    "AsyncJobFuture": "eigen.client.aio",
+    "expectation_value": "eigen.client.analysis",
+    "hellinger_fidelity": "eigen.client.analysis",
+    "marginal_counts": "eigen.client.analysis",
+    "shannon_entropy": "eigen.client.analysis",
+    "total_variation_distance": "eigen.client.analysis",
+    "BatchFailure": "eigen.client.batch",
+    "BatchManager": "eigen.client.batch",
+    "BatchResult": "eigen.client.batch",
+    "BreakerState": "eigen.client.breaker",
+    "CircuitBreaker": "eigen.client.breaker",
+    "ResultCache": "eigen.client.cache",
+    "ENDPOINT_ENV": "eigen.client.channel",
+    "ChannelOptions": "eigen.client.channel",
+    "RetryPolicy": "eigen.client.channel",
+    "TlsOptions": "eigen.client.channel",
+    "Client": "eigen.client.client",
+    "from_table": "eigen.client.export",
+    "read_csv": "eigen.client.export",
+    "read_parquet": "eigen.client.export",
+    "to_arrow": "eigen.client.export",
+    "to_pandas": "eigen.client.export",
+    "to_polars": "eigen.client.export",
+    "write_csv": "eigen.client.export",
+    "write_parquet": "eigen.client.export",
+    "ALL_COMPLETED": "eigen.client.futures",
+    "FIRST_COMPLETED": "eigen.client.futures",
+    "FIRST_EXCEPTION": "eigen.client.futures",
+    "DoneAndNotDone": "eigen.client.futures",
+    "JobFuture": "eigen.client.futures",
+    "as_completed": "eigen.client.futures",
+    "wait": "eigen.client.futures",
+    "SubmitOptions": "eigen.client.inputs",
+    "to_request": "eigen.client.inputs",
+    "plot_convergence": "eigen.client.plots",
+    "plot_counts": "eigen.client.plots",
+    "Job": "eigen.models.job",
+    "JobEvent": "eigen.models.job",
+    "JobRequest": "eigen.models.job",
+    "Experiment": "eigen.models.result",
+    "JobResult": "eigen.models.result",
+    "JobState": "eigen.models.state",
+    "analysis": "eigen.client.analysis",
+    "export": "eigen.client.export",
+    "plots": "eigen.client.plots",
+}
+"""Each lazily loaded name and the module that defines it (a submodule for analysis,
+export and plots)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if module == f"{__name__}.{name}" else getattr(loaded, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ALL_COMPLETED",

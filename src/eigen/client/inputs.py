@@ -18,12 +18,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from eigen.errors import EigenError, FieldViolation, InvalidArgument
-from eigen.jobfile import load_job_file, program_source, read_limited
 from eigen.models.job import JobRequest
-from eigen.models.jobspec import JobSpec, validated_request
 from eigen.models.program import (
     MAX_PROGRAM_BYTES,
     ProgramLanguage,
@@ -33,12 +31,15 @@ from eigen.models.program import (
 )
 from eigen.models.workload import WorkloadKind, workload_from_name
 
+if TYPE_CHECKING:
+    from eigen.models.jobspec import JobSpec
+
 JOB_FILE_SUFFIXES = (".yaml", ".yml")
 PROGRAM_SUFFIXES = (".qasm", ".qasm2", ".qasm3", ".py", ".json")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
 # Anything submit accepts; qiskit circuits are recognised by duck typing (``Any`` here).
-Submittable = JobRequest | JobSpec | str | Path | Mapping[str, Any] | Any
+Submittable: TypeAlias = "JobRequest | JobSpec | str | Path | Mapping[str, Any] | Any"
 
 
 class SubmitOptions(TypedDict, total=False):
@@ -87,6 +88,8 @@ def to_request(job: Submittable, **options: Any) -> JobRequest:
 
     ``options`` are :class:`SubmitOptions`; None values are ignored.
     """
+    from eigen.models.jobspec import validated_request  # the JobSpec reader, on first submit
+
     fields = _base_fields(job)
     fields.update(_normalise_options(options))
     return validated_request(fields)
@@ -114,6 +117,9 @@ def error_for_item(error: EigenError, index: int) -> EigenError:
 
 
 def _base_fields(job: Submittable) -> dict[str, Any]:
+    from eigen.jobfile import program_source
+    from eigen.models.jobspec import JobSpec
+
     if isinstance(job, JobRequest):
         return job.model_dump()
     if isinstance(job, JobSpec):
@@ -149,6 +155,8 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _from_path(path: Path) -> dict[str, Any]:
+    from eigen.jobfile import load_job_file, read_limited
+
     if path.suffix.lower() in JOB_FILE_SUFFIXES:
         return load_job_file(path).model_dump()
     source = read_limited(path, MAX_PROGRAM_BYTES, str(path), "program")  # never a FIFO or a device

@@ -165,6 +165,11 @@ def test_quotas_hold_per_tenant_through_a_real_server(
             request = jobs_pb2.SubmitJobRequest(job=job(BELL, target=target, shots=10))
             return stub.SubmitJob(request, metadata=as_key(keys[tenant]), timeout=30)
 
+        # Two threads taking stim's very first sample in a process at once deadlock (a
+        # lazy import inside stim): one stabilizer job first, alone, before the held ones.
+        warm = submit("lab", target="sim:stabilizer").job
+        watched = jobs_pb2.WatchJobRequest(job_id=warm.id)
+        assert list(stub.WatchJob(watched, metadata=as_key(keys["lab"]), timeout=120))
         for _ in range(2):
             submit("research")
         held.wait_held(1)

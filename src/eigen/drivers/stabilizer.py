@@ -44,6 +44,18 @@ _SEED_MASK = 2**64 - 1
 _PAULI_CHARS = frozenset("IXYZ")
 
 
+def _warm_up() -> None:
+    """Take one sample of each kind now, on import: stim (1.16) deadlocks when two threads
+    take a process's very first sample at the same time, which a server's first
+    concurrent stabilizer jobs would (tests/unit/drivers/test_stim_first_sample.py)."""
+    sampler = stim.Circuit("M 0").compile_sampler(seed=0)
+    sampler.sample(1, bit_packed=True)
+    sampler.sample(1)
+
+
+_warm_up()
+
+
 def sample_counts(program: StimProgram, shots: int, seed: int) -> dict[str, int]:
     """Sample ``program`` and count outcomes per classical bit, in Qiskit order.
 

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Security:
-    """The guard of a server and what it holds open (the audit writer's thread)."""
+    """The guard of a server and what it holds open (the audit writer's thread, the key
+    cache's background reads)."""
 
     guard: Guard
     policy: PolicyFile | None = None  # for a SIGHUP handler of the entry point
@@ -60,7 +61,11 @@ def guard_from(settings: Settings, engine: Engine | None = None) -> Security:
         security.audit = audit
         security.closers.append(audit.close)
         security.guard.audit = audit
-    security.guard.authenticator = _authenticator(settings, engine, policy)
+    authenticator = _authenticator(settings, engine, policy)
+    security.guard.authenticator = authenticator
+    close = getattr(authenticator, "close", None)
+    if callable(close):  # the key cache's background reads: stopped before the store closes
+        security.closers.append(close)
     return security
 
 

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from eigen.errors import (
+    AlreadyExists,
     EigenError,
     FailedPrecondition,
     InvalidArgument,
@@ -44,6 +45,7 @@ from eigen.errors import (
 )
 from eigen.kernel.admission import check_submission, compile_request
 from eigen.kernel.events import EventBus
+from eigen.kernel.idempotency import keyed_job
 from eigen.kernel.intake import Intake
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
@@ -369,44 +371,55 @@ class Kernel:
         """Validate and accept a job of ``tenant``, within its ``quota``. Returns (job,
         deduplicated): an idempotency key is the tenant's and the owner's."""
         request = self._resolved(request, tenant)
-        if idempotency_key:
-            existing = self.store.find_by_idempotency_key(tenant, owner, idempotency_key)
-            if existing is not None:
-                return self._same_payload(existing, request), True
+        if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+            return existing, True
         self.validate(request, tenant=tenant, quota=quota)
         job = self._new_job(request, owner, idempotency_key, traceparent, tenant)
-        with self.queued.admitting(tenant, quota, [job]):
-            self._reserve([job])
-            return self._accept_many([job])[0], False
+        try:
+            with self.queued.admitting(tenant, quota, [job]):
+                self._reserve([job])
+                return self._accept_many([job])[0], False
+        except AlreadyExists:  # the same key stored meanwhile, by a call that raced this one
+            if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+                return existing, True
+            raise
 
     async def submit_async(
         self,
         request: JobRequest,
         *,
         owner: str = "anonymous",
+        idempotency_key: str | None = None,
         traceparent: str = "",
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
-    ) -> Job:
-        """:meth:`submit` (without an idempotency key) for a caller on an event loop: the
-        job is stored by the intake thread with whatever else arrives meanwhile (one
-        transaction), so the loop never waits for the store. It is validated on the loop
-        only when the compiler has the program's validation at hand (``validated``);
-        otherwise on a thread, so other calls are served while a slow program is checked."""
+    ) -> tuple[Job, bool]:
+        """:meth:`submit` for a caller on an event loop: the job is stored by the intake
+        thread with whatever else arrives meanwhile (one transaction), so the loop never
+        waits for the store. It is validated on the loop only when the compiler has the
+        program's validation at hand (``validated``); otherwise on a thread, so other calls
+        are served while a slow program is checked. A key already used answers its job
+        (one indexed read); two calls racing with one key store one job and both answer it."""
         if needs_resolving(request):  # reads files and the store: off the loop
             request = await asyncio.to_thread(self._resolved, request, tenant)
+        if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+            return existing, True
         device = self._known_device(request.target)
         checked = self._cached_validation(request, device) if device is not None else None
         if device is not None and checked is not None:
             self._validate(request, device, checked, quota)
         else:
             await asyncio.to_thread(functools.partial(self.validate, request, tenant=tenant, quota=quota))
-        job = self._new_job(request, owner, None, traceparent, tenant)
+        job = self._new_job(request, owner, idempotency_key, traceparent, tenant)
         if quota.max_queued_jobs is not None:  # counts the tenant's jobs in the store: off the loop
             await asyncio.to_thread(self.queued.admit, tenant, quota, [job])
         try:
             self._reserve([job])
-            return await self._intake.submit(job)
+            return await self._intake.submit(job), False
+        except AlreadyExists:  # the intake stored the same key for a call that raced this one
+            if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+                return existing, True
+            raise
         finally:
             self._release([job])  # stored: its slot is its place in the waiting set now
             self.queued.release([job])
@@ -544,12 +557,8 @@ class Kernel:
             self.data.failed(problem)
             raise problem from None
 
-    def _same_payload(self, existing: Job, request: JobRequest) -> Job:
-        if existing.request.fingerprint() != request.fingerprint():
-            raise FailedPrecondition(
-                f"idempotency key was already used for a different job payload (job {existing.id})"
-            )
-        return existing
+    def _keyed(self, request: JobRequest, tenant: str, owner: str, key: str | None) -> Job | None:
+        return keyed_job(self.store, request, tenant, owner, key) if key else None
 
     def _validate(
         self,

@@ -284,10 +284,11 @@ class FolderKernel:
         request: JobRequest,
         *,
         owner: str = "anonymous",
+        idempotency_key: str | None = None,
         traceparent: str = "",
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
-    ) -> Job:
+    ) -> tuple[Job, bool]:
         raise _needs_kernel("submit")
 
     def submit_batch(

@@ -89,9 +89,11 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
     ) -> jobs_pb2.SubmitJobResponse:
         job_request = convert.request_from_pb(request.job)
         given = submission(request)
-        if self.grouped(request, request.idempotency_key):
-            job = await self.kernel.submit_async(job_request, **given)
-            return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=False)
+        if self.grouped(request):
+            job, deduplicated = await self.kernel.submit_async(
+                job_request, idempotency_key=request.idempotency_key or None, **given
+            )
+            return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
         submit = functools.partial(
             self.kernel.submit, job_request, idempotency_key=request.idempotency_key or None, **given
         )

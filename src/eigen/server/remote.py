@@ -107,17 +107,23 @@ class RemoteKernel(_Remote):
         request: JobRequest,
         *,
         owner: str = call_context.ANONYMOUS,
+        idempotency_key: str | None = None,
         traceparent: str = "",
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
-    ) -> Job:
+    ) -> tuple[Job, bool]:
         """:meth:`submit` on a thread (the call is a blocking gRPC call)."""
-        job, _ = await asyncio.to_thread(
+        return await asyncio.to_thread(
             functools.partial(
-                self.submit, request, owner=owner, traceparent=traceparent, tenant=tenant, quota=quota
+                self.submit,
+                request,
+                owner=owner,
+                idempotency_key=idempotency_key,
+                traceparent=traceparent,
+                tenant=tenant,
+                quota=quota,
             )
         )
-        return job
 
     def submit_batch(
         self,

@@ -34,11 +34,12 @@ class KernelPort(Protocol):
         request: JobRequest,
         *,
         owner: str = ...,
+        idempotency_key: str | None = ...,
         traceparent: str = ...,
         tenant: str = ...,
         quota: Quota = ...,
-    ) -> Job:
-        """``submit`` without an idempotency key, for callers on an event loop."""
+    ) -> tuple[Job, bool]:
+        """``submit`` for callers on an event loop."""
 
     def submit_batch(
         self,

@@ -117,17 +117,12 @@ class JobApi:
     ) -> tuple[Job, bool]:
         """A submission ``operation`` already authorized for ``principal`` (SubmitJob, or
         one item of SubmitBatchStream)."""
-        if idempotency_key and not _KEY.fullmatch(idempotency_key):
-            raise InvalidArgument.for_field(
-                "idempotency_key",
-                f"must be 1-{limits.IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
-            )
         call = context.current()
         try:
             return self.kernel.submit(
                 request,
                 owner=context.checked_caller(call),
-                idempotency_key=idempotency_key or None,
+                idempotency_key=check_key(idempotency_key),
                 traceparent=call.traceparent,
                 tenant=principal.tenant,
                 quota=self.guard.quota(principal),
@@ -136,14 +131,15 @@ class JobApi:
             self._quota_refused(principal, operation, exc)
             raise
 
-    async def submit_async(self, request: JobRequest) -> Job:
-        """:meth:`submit` without an idempotency key, for callers on an event loop."""
+    async def submit_async(self, request: JobRequest, idempotency_key: str = "") -> tuple[Job, bool]:
+        """:meth:`submit` for callers on an event loop."""
         principal = self.authorize("SubmitJob", backend=request.target)
         call = context.current()
         try:
             return await self.kernel.submit_async(
                 request,
                 owner=context.checked_caller(call),
+                idempotency_key=check_key(idempotency_key),
                 traceparent=call.traceparent,
                 tenant=principal.tenant,
                 quota=self.guard.quota(principal),
@@ -289,6 +285,16 @@ def with_principal(call: context.CallContext, principal: Principal | None) -> co
         return call
     caller = principal.owner if limits.CALLER.problem(principal.owner) is None else context.ANONYMOUS
     return replace(call, authenticated=principal, caller=caller)
+
+
+def check_key(idempotency_key: str) -> str | None:
+    """An idempotency key as the kernel takes it (None for none), or INVALID_ARGUMENT."""
+    if idempotency_key and not _KEY.fullmatch(idempotency_key):
+        raise InvalidArgument.for_field(
+            "idempotency_key",
+            f"must be 1-{limits.IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
+        )
+    return idempotency_key or None
 
 
 def check_job_id(job_id: str) -> str:

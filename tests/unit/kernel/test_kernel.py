@@ -370,7 +370,7 @@ def test_submissions_from_an_event_loop_are_stored_together(kernel: Kernel) -> N
 
     async def submit_many() -> list[str]:
         jobs = await asyncio.gather(*(kernel.submit_async(job_request(), owner="me") for _ in range(20)))
-        return [job.id for job in jobs]
+        return [job.id for job, _ in jobs]
 
     ids = asyncio.run(submit_many())
     assert len(set(ids)) == 20 and sum(batches) == 20

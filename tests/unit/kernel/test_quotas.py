@@ -147,7 +147,8 @@ def test_submit_async_holds_the_quota_through_the_intake(kernel: Kernel, held: t
     quota = Quota(max_queued_jobs=2, max_shots_per_job=200)
 
     async def submit(**fields: object) -> object:
-        return await kernel.submit_async(job_request(**fields), tenant="acme", quota=quota)
+        job, _ = await kernel.submit_async(job_request(**fields), tenant="acme", quota=quota)
+        return job
 
     async def scenario() -> list[object]:
         with pytest.raises(ResourceExhausted) as shots:

@@ -22,7 +22,7 @@ from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
 from eigen.kernel.store.sql import SqlJobStore, sqlite_url
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
-from eigen.models.job import Job
+from eigen.models.job import Job, JobRequest
 from eigen.models.result import ExecutionResult
 from eigen.models.state import JobState
 from tests.unit.kernel.conftest import FakeCompiler, FakeDrivers, foreign_panic, job_request
@@ -124,6 +124,13 @@ def test_a_dead_worker_is_named_until_replaced_and_its_job_ends_in_error(tmp_pat
         kernel.stop()
 
 
+async def submitted(kernel: Kernel, request: JobRequest | None = None) -> Job:
+    """The job ``kernel.submit_async`` stored (no idempotency key: never deduplicated)."""
+    job, deduplicated = await kernel.submit_async(request or job_request())
+    assert not deduplicated
+    return job
+
+
 def hold_compiles(compiler: FakeCompiler) -> threading.Event:
     gate = threading.Event()
     compile_job = compiler.compile
@@ -145,7 +152,7 @@ def test_queue_capacity_is_exact_under_concurrent_submissions(tmp_path: Path) ->
     try:
 
         async def submit_all() -> list[Job | BaseException]:
-            calls = [kernel.submit_async(job_request()) for _ in range(12)]
+            calls = [submitted(kernel) for _ in range(12)]
             return await asyncio.gather(*calls, return_exceptions=True)
 
         outcomes = asyncio.run(submit_all())
@@ -178,10 +185,10 @@ def test_validation_not_cached_by_the_compiler_runs_off_the_event_loop(
     kernel.device(job_request().target)  # known device: only the validation could block
 
     async def meanwhile() -> float:
-        slow_job = asyncio.ensure_future(kernel.submit_async(job_request("qubit[2] q; // slow")))
+        slow_job = asyncio.ensure_future(submitted(kernel, job_request("qubit[2] q; // slow")))
         started = time.monotonic()
         assert await asyncio.to_thread(entered.wait, 10)
-        quick = await kernel.submit_async(job_request())  # the loop serves others meanwhile
+        quick = await submitted(kernel)  # the loop serves others meanwhile
         took = time.monotonic() - started
         gate.set()
         assert (await slow_job).state is JobState.PENDING and quick.state is JobState.PENDING
@@ -211,7 +218,7 @@ def test_validation_the_compiler_has_at_hand_stays_on_the_loop(tmp_path: Path) -
         kernel.device(job_request().target)
 
         async def submit() -> tuple[Job, str]:
-            return await kernel.submit_async(job_request()), threading.current_thread().name
+            return await submitted(kernel), threading.current_thread().name
 
         job, loop_thread = asyncio.run(submit())
         assert compiler.seen == [loop_thread] and finish(kernel, job.id) is JobState.DONE
@@ -244,10 +251,10 @@ def grouped_submissions(kernel: Kernel, bad: Job, good: int) -> tuple[list[Job |
     store.create_many = held  # type: ignore[method-assign]
 
     async def run() -> list[Job | BaseException]:
-        first = asyncio.ensure_future(kernel.submit_async(job_request()))
+        first = asyncio.ensure_future(submitted(kernel))
         while not sizes:
             await asyncio.sleep(0.001)
-        rest = [kernel._intake.submit(bad), *[kernel.submit_async(job_request()) for _ in range(good)]]
+        rest = [kernel._intake.submit(bad), *[submitted(kernel) for _ in range(good)]]
         tasks = [asyncio.ensure_future(call) for call in rest]
         await asyncio.sleep(0.05)  # let every submission reach the intake's queue
         gate.set()

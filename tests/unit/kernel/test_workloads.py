@@ -150,7 +150,7 @@ def test_batch_and_async_submissions_read_program_uris(kernel: Kernel) -> None:
     with pytest.raises(NotFound) as caught:
         kernel.submit_batch([job_request(), job_request("", program_uri="qfs://gone")])
     assert field_of(caught.value) == "jobs[1].program.uri"
-    job = asyncio.run(kernel.submit_async(job_request("", program_uri=f"qfs://{source.id}")))
+    job, _ = asyncio.run(kernel.submit_async(job_request("", program_uri=f"qfs://{source.id}")))
     assert job.request.program == PROGRAM
     assert finished(kernel, job).state is JobState.DONE
 

@@ -53,20 +53,20 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             return function(*args)
         return await blocking(function, *args)
 
-    def grouped(self, request: Message, idempotency_key: str) -> bool:
+    def grouped(self, request: Message) -> bool:
         """Whether a submission goes through the local kernel's intake (stored with the
-        others arriving meanwhile, off the loop): any but one with an idempotency key
-        (looked up first) or a large one (checked on the thread pool)."""
-        return self.local and not idempotency_key and not is_large(request)
+        others arriving meanwhile, off the loop): any but a large one (checked on the
+        thread pool). A keyed one is looked up first, then grouped like the others."""
+        return self.local and not is_large(request)
 
     @unary
     async def SubmitJob(
         self, request: jobs_pb2.SubmitJobRequest, context: Context
     ) -> jobs_pb2.SubmitJobResponse:
         job_request = convert.request_from_pb(request.job)
-        if self.grouped(request, request.idempotency_key):
-            job = await self.api.submit_async(job_request)
-            return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=False)
+        if self.grouped(request):
+            job, deduplicated = await self.api.submit_async(job_request, request.idempotency_key)
+            return jobs_pb2.SubmitJobResponse(job=convert.job_to_pb(job), deduplicated=deduplicated)
         job, deduplicated = await self._call(
             self.api.submit, job_request, request.idempotency_key, large=is_large(request)
         )

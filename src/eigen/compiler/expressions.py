@@ -101,7 +101,8 @@ def _evaluate(node: ast.expr, symbols: Mapping[str, Parameter]) -> Value:
             expression: ParameterExpression = getattr(argument, method)()
             return expression
         return float(numeric(argument))
-    raise InvalidArgument(f"unsupported syntax {type(node).__name__}")
+    # the text itself, not the ast class ("Subscript"), which names nothing the user wrote
+    raise InvalidArgument(f"unsupported syntax {quote(ast.unparse(node), 60)} in a parameter expression")
 
 
 def _lookup(name: str, symbols: Mapping[str, Parameter]) -> Value:

@@ -156,3 +156,6 @@ def test_expression_parser_is_safe_and_bounded() -> None:
     for bad in ["9**9**9", "theta.__class__", "open('x')", "[1]", "1 if 1 else 2"]:
         with pytest.raises(InvalidArgument):
             parse_expression(bad, {"theta": theta})
+    with pytest.raises(InvalidArgument) as refused:
+        parse_expression("theta[1:2]", {"theta": theta})
+    assert "theta[1:2]" in refused.value.message and "Subscript" not in refused.value.message

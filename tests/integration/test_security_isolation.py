@@ -222,7 +222,8 @@ def test_a_websocket_stream_follows_only_its_own_jobs(tenants: Tenants) -> None:
 
 def test_admin_sees_every_tenant(tenants: Tenants) -> None:
     jobs, md = tenants.jobs, tenants.md("admin")
-    assert jobs.GetJob(jobs_pb2.GetJobRequest(job_id=tenants.done), metadata=md).id == tenants.done
+    seen = jobs.GetJob(jobs_pb2.GetJobRequest(job_id=tenants.done), metadata=md)
+    assert (seen.id, seen.tenant) == (tenants.done, "alpha")  # the job says whose it is
     listed = {j.id for j in jobs.ListJobs(jobs_pb2.ListJobsRequest(page_size=500), metadata=md).jobs}
     assert {tenants.done, tenants.running} <= listed
     prefix = jobs_pb2.ListJobsRequest(id_prefix=tenants.done[:6])
@@ -235,6 +236,7 @@ def test_admin_sees_every_tenant(tenants: Tenants) -> None:
     with tenants.http.stream("GET", f"/v1/jobs/{tenants.done}/events", headers=admin) as response:
         assert response.status_code == 200 and "DONE" in response.read().decode()
     assert tenants.http.get(f"/v1/jobs/{tenants.done}/results", headers=admin).status_code == 200
+    assert tenants.http.get(f"/v1/jobs/{tenants.done}", headers=admin).json()["tenant"] == "alpha"
 
 
 def test_submission_rate_buckets_are_per_tenant_and_subject(tenants: Tenants) -> None:

@@ -117,6 +117,7 @@ def job_to_rest(job: Job) -> rest.Job:
         attempt=job.attempt,
         last_event_seq=job.last_seq,
         owner=job.owner,
+        tenant=job.tenant,
         progress=dict(job.progress),
         result_expired_at=timestamp(job.result_expired_at),
         namespace=job.request.namespace,

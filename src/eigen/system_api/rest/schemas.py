@@ -234,6 +234,7 @@ class Job(BaseModel):
     attempt: int = 0
     last_event_seq: int = 0
     owner: str = ""
+    tenant: str = Field(default="default", description="the tenant the job belongs to (docs/security.md)")
     progress: dict[str, Any] = Field(default_factory=dict)
     result_expired_at: datetime | None = Field(
         default=None, description="set once result retention removed the result; the job stays"

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from eigen.errors import EigenError, InvalidArgument, ResourceExhausted, quote
+from eigen.errors import InvalidArgument, ResourceExhausted, quote
 from eigen.kernel.store.base import JobFilter
 from eigen.kernel.store.retention import stored_job
 from eigen.models import limits
@@ -102,10 +103,23 @@ class JobApi:
             return function(*args)
         return await asyncio.to_thread(function, *args)
 
-    def _quota_refused(self, principal: Principal, operation: str, error: EigenError) -> None:
-        """Audit a submission the kernel refused for a quota (it names the ``limit``)."""
-        if isinstance(error, ResourceExhausted) and "limit" in error.metadata:
-            self.guard.refused(principal, operation, error)
+    @contextlib.contextmanager
+    def _submitting(self, principal: Principal, operation: str) -> Iterator[dict[str, Any]]:
+        """The kernel's keyword arguments of a submission by ``principal`` in this call
+        (owner, traceparent, tenant and the policy's quota); a submission the kernel then
+        refuses for a quota (its error names the ``limit``) is audited as a refusal."""
+        call = context.current()
+        try:
+            yield {
+                "owner": context.checked_caller(call),
+                "traceparent": call.traceparent,
+                "tenant": principal.tenant,
+                "quota": self.guard.quota(principal),
+            }
+        except ResourceExhausted as exc:
+            if "limit" in exc.metadata:
+                self.guard.refused(principal, operation, exc)
+            raise
 
     # -- submissions -----------------------------------------------------------------------
     def submit(self, request: JobRequest, idempotency_key: str = "") -> tuple[Job, bool]:
@@ -117,55 +131,25 @@ class JobApi:
     ) -> tuple[Job, bool]:
         """A submission ``operation`` already authorized for ``principal`` (SubmitJob, or
         one item of SubmitBatchStream)."""
-        call = context.current()
-        try:
-            return self.kernel.submit(
-                request,
-                owner=context.checked_caller(call),
-                idempotency_key=check_key(idempotency_key),
-                traceparent=call.traceparent,
-                tenant=principal.tenant,
-                quota=self.guard.quota(principal),
-            )
-        except EigenError as exc:
-            self._quota_refused(principal, operation, exc)
-            raise
+        key = check_key(idempotency_key)
+        with self._submitting(principal, operation) as given:
+            return self.kernel.submit(request, idempotency_key=key, **given)
 
     async def submit_async(self, request: JobRequest, idempotency_key: str = "") -> tuple[Job, bool]:
         """:meth:`submit` for callers on an event loop."""
         principal = self.authorize("SubmitJob", backend=request.target)
-        call = context.current()
-        try:
-            return await self.kernel.submit_async(
-                request,
-                owner=context.checked_caller(call),
-                idempotency_key=check_key(idempotency_key),
-                traceparent=call.traceparent,
-                tenant=principal.tenant,
-                quota=self.guard.quota(principal),
-            )
-        except EigenError as exc:
-            self._quota_refused(principal, "SubmitJob", exc)
-            raise
+        key = check_key(idempotency_key)
+        with self._submitting(principal, "SubmitJob") as given:
+            return await self.kernel.submit_async(request, idempotency_key=key, **given)
 
     def submit_batch(self, requests: list[JobRequest]) -> list[Job]:
         if len(requests) > MAX_BATCH:
             raise InvalidArgument.for_field("jobs", f"at most {MAX_BATCH} jobs per batch")
-        call = context.current()
-        principal = call.principal
+        principal = context.current().principal
         for target in dict.fromkeys(request.target for request in requests) or (None,):
             self.guard.authorize(principal, "SubmitBatch", backend=target)  # each backend once
-        try:
-            return self.kernel.submit_batch(
-                requests,
-                owner=context.checked_caller(call),
-                traceparent=call.traceparent,
-                tenant=principal.tenant,
-                quota=self.guard.quota(principal),
-            )
-        except EigenError as exc:
-            self._quota_refused(principal, "SubmitBatch", exc)
-            raise
+        with self._submitting(principal, "SubmitBatch") as given:
+            return self.kernel.submit_batch(requests, **given)
 
     # -- reads -----------------------------------------------------------------------------
     def result_chunks(self, job_id: str, chunk_size: int = 0) -> list[Chunk]:

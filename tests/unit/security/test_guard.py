@@ -5,6 +5,8 @@ kernel enforces audited as a refusal. Over a real in-process stack (SQLite in tm
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import time
 from collections.abc import Iterator
@@ -144,9 +146,21 @@ def api(stack: Stack) -> JobApi:
     return stack.api
 
 
+_activated: list[contextvars.Token[call_context.CallContext | None]] = []
+
+
+@pytest.fixture(autouse=True)
+def _restore_call_context() -> Iterator[None]:
+    """Each test's calls end with it: no principal leaks into the next test."""
+    yield
+    while _activated:
+        with contextlib.suppress(ValueError):  # set inside asyncio.run: that context is gone
+            call_context.deactivate(_activated.pop())
+
+
 def as_principal(principal: Principal) -> call_context.CallContext:
     call = with_principal(call_context.CallContext(request_id="r1", caller="forged-admin"), principal)
-    call_context.activate(call)
+    _activated.append(call_context.activate(call))
     return call
 
 

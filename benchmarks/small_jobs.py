@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -253,6 +254,8 @@ async def one_job(
 ) -> tuple[common_pb2.JobResults, dict[str, float]]:
     """Run one job to its results; returns them and the seconds spent in each stage."""
     stages: dict[str, float] = {}
+    if request.idempotency_key:  # --keyed: a key of its own per submission, as the SDK sends
+        request = jobs_pb2.SubmitJobRequest(job=request.job, idempotency_key=uuid.uuid4().hex)
     begun = time.time()
     submitted = await stub.SubmitJob(request)
     stages["submit_rpc"] = time.time() - begun
@@ -594,6 +597,11 @@ def main() -> None:
         help="wait up to this long for the data folder's file system to leave a slow phase "
         "(e.g. after an earlier run deleted its data folder) before starting; 0: do not wait",
     )
+    parser.add_argument(
+        "--keyed",
+        action="store_true",
+        help="every SubmitJob carries an idempotency key of its own, as the SDK and the CLI send",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "small_jobs.json")
     args = parser.parse_args()
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # others' work adds noise
@@ -605,6 +613,8 @@ def main() -> None:
 
     request = jobs_pb2.SubmitJobRequest(job=convert.request_to_pb(load_job_file(BELL_JOB)))
     request.job.shots = SHOTS
+    if args.keyed:
+        request.idempotency_key = "each-its-own"  # replaced per submission (one_job)
 
     print(f"baseline: aer in-process, {args.baseline_repeats} x {args.baseline_jobs} runs ...", flush=True)
     baseline = aer_baseline(args.baseline_repeats, args.baseline_jobs)
@@ -663,7 +673,7 @@ def main() -> None:
                 "watch": "SubmitJob -> WatchJob (after_seq=last_event_seq, to terminal) -> GetJobResults",
                 "wait": f"SubmitJob -> GetJobResults(wait_seconds={WAIT_S:g})",
             },
-            "client": "grpc.aio raw stubs",
+            "client": "grpc.aio raw stubs" + (", a new idempotency key per SubmitJob" if args.keyed else ""),
         },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "server": server,

@@ -9,7 +9,6 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from eigen.errors import InvalidArgument
 from eigen.models.job import Job, JobEvent, JobRequest
-from eigen.models.jobspec import request_from_wire
 from eigen.models.limits import EXTENSIONS_BYTES_MAX
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import ProgramLanguage
@@ -190,6 +189,9 @@ def request_to_pb(request: JobRequest) -> pb.JobRequest:
 
 def request_from_pb(message: pb.JobRequest, field_prefix: str = "job") -> JobRequest:
     """Validate a JobRequest message; errors name fields as ``job.<field>``."""
+    # The JobSpec reader on first use: a client that only reads jobs (eigen-cli status) never needs it.
+    from eigen.models.jobspec import request_from_wire
+
     return request_from_wire(
         source=message.program.source,
         language=LANGUAGE_FROM_PB.get(message.program.language),

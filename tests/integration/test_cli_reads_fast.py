@@ -36,15 +36,30 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEBUG = "EIGEN_CLI_DEBUG_MODULES: "
 HEAVY = {"qiskit", "qiskit_aer", "sqlalchemy", "alembic", "stim", "numpy", "scipy"}
+# Nor does a read import gRPC or protobuf (the stack's client brings them, when started)...
+GRPC = {"grpc", "google"}
+# ... nor these modules of eigen (sys.modules, seen with MODULES_SCRIPT).
+GRPC_MODULES = ("eigen.proto", "eigen.client.channel", "eigen.client.client")
+MODULES = "eigen modules: "
+MODULES_SCRIPT = f"""
+import atexit, sys
+atexit.register(lambda: print({MODULES!r} + " ".join(sorted(sys.modules)), file=sys.stderr))
+from eigen.cli.main import run
+sys.argv[0] = "eigen-cli"
+run()
+"""
 
 
-def cli(data_dir: Path, *args: str, endpoint: str = "") -> subprocess.CompletedProcess[str]:
-    """The real ``eigen-cli`` at 80 columns on ``data_dir``, reporting its imports."""
+def cli(
+    data_dir: Path, *args: str, endpoint: str = "", modules: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The real ``eigen-cli`` at 80 columns on ``data_dir``, reporting its imports (and
+    every module it imported, with ``modules``)."""
     env = {k: v for k, v in os.environ.items() if k != "EIGEN_ENDPOINT"}
     env.update(EIGEN_DATA_DIR=str(data_dir), COLUMNS="80", NO_COLOR="1", EIGEN_CLI_DEBUG_MODULES="1")
     if endpoint:
         env["EIGEN_ENDPOINT"] = endpoint
-    command = [sys.executable, "-m", "eigen.cli", *args]
+    command = [sys.executable, *(["-c", MODULES_SCRIPT] if modules else ["-m", "eigen.cli"]), *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -54,8 +69,16 @@ def imported(done: subprocess.CompletedProcess[str]) -> set[str]:
     return set(lines[0].removeprefix(DEBUG).split())
 
 
+def modules_of(done: subprocess.CompletedProcess[str]) -> set[str]:
+    lines = [line for line in done.stderr.splitlines() if line.startswith(MODULES)]
+    assert len(lines) == 1, done.stderr
+    return set(lines[0].removeprefix(MODULES).split())
+
+
 def without_debug(text: str) -> str:
-    return "\n".join(line for line in text.splitlines() if not line.startswith(DEBUG))
+    return "\n".join(
+        line for line in text.splitlines() if not line.startswith(DEBUG) and not line.startswith(MODULES)
+    )
 
 
 @dataclass
@@ -87,8 +110,15 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folder]:
 
 
 def assert_read_from_folder(done: subprocess.CompletedProcess[str], folder: Folder) -> None:
-    heavy = HEAVY & imported(done)
+    heavy = (HEAVY | GRPC) & imported(done)
     assert not heavy, f"a read imported {sorted(heavy)}"
+    if any(line.startswith(MODULES) for line in done.stderr.splitlines()):
+        grpc_modules = sorted(
+            m
+            for m in modules_of(done)
+            if m in GRPC_MODULES or m.startswith(tuple(f"{g}." for g in GRPC_MODULES))
+        )
+        assert not grpc_modules, f"a read imported {grpc_modules}"
     assert not (folder.path / OWNER_FILE).exists()
 
 
@@ -108,7 +138,7 @@ def assert_read_from_folder(done: subprocess.CompletedProcess[str], folder: Fold
 )
 def test_reads_import_neither_qiskit_nor_the_stack(folder: Folder, command: list[str], shows: str) -> None:
     names = {"done": folder.done, "failed": folder.failed, "short": folder.done[:8]}
-    shown = cli(folder.path, *[a.format(**names) for a in command])
+    shown = cli(folder.path, *[a.format(**names) for a in command], modules=True)
     assert shown.returncode in (0, 4), shown.stdout + shown.stderr  # 4: watch of the cancelled job
     assert shows.format(**names) in shown.stdout
     assert_read_from_folder(shown, folder)
@@ -120,7 +150,7 @@ def test_backends_are_read_from_the_record_of_the_last_listing(folder: Folder) -
     assert first.returncode == 0, first.stderr
     assert HEAVY & imported(first)
     assert (folder.path / DEVICES_FILE).is_file()
-    second = cli(folder.path, "backends", "--json")
+    second = cli(folder.path, "backends", "--json", modules=True)
     assert second.returncode == 0, second.stderr
     assert_read_from_folder(second, folder)
     assert json.loads(second.stdout) == json.loads(first.stdout)
@@ -129,7 +159,7 @@ def test_backends_are_read_from_the_record_of_the_last_listing(folder: Folder) -
 def test_a_job_the_folder_does_not_have_is_not_found_as_today(folder: Folder) -> None:
     missing = "0123456789abcdef0123456789abcdef"
     for command in (["status", missing], ["results", missing], ["watch", missing]):
-        shown = cli(folder.path, *command)
+        shown = cli(folder.path, *command, modules=True)
         assert shown.returncode == 2, shown.stdout + shown.stderr
         assert without_debug(shown.stderr) == f"error EIGEN_NOT_FOUND: job {missing} not found"
         assert_read_from_folder(shown, folder)

@@ -15,30 +15,29 @@ validates ids and page tokens and words NOT_FOUND and FAILED_PRECONDITION as a s
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable
-from typing import TYPE_CHECKING, Any, Unpack
+from types import TracebackType
+from typing import TYPE_CHECKING, Self, Unpack
 
-from eigen.client.client import Client
-from eigen.client.futures import JobFuture
-from eigen.client.inputs import SubmitOptions, Submittable
-from eigen.models.job import Job, JobEvent
-from eigen.models.result import JobResult
-from eigen.models.state import JobState
-from eigen.models.target import Calibration, DeviceInfo
-from eigen.proto import convert
-from eigen.proto.api.v1 import jobs_pb2
+from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
 
 if TYPE_CHECKING:
     from eigen.client.batch import BatchResult
+    from eigen.client.client import Client
+    from eigen.client.futures import JobFuture
+    from eigen.client.inputs import SubmitOptions, Submittable
+    from eigen.models.job import Job, JobEvent
+    from eigen.models.result import JobResult
+    from eigen.models.state import JobState
+    from eigen.models.target import Calibration, DeviceInfo
     from eigen.server.folder_view import FolderApi, FolderView
 
 
-class FolderClient(Client):
-    """A :class:`Client` that reads ``view`` and starts the stack (``start``, which returns
-    a client of it) for anything else.
+class FolderClient:
+    """The calls of a :class:`~eigen.client.client.Client` the CLI makes, reading ``view``
+    and starting the stack (``start``, which returns a client of it) for anything else.
 
-    It opens no channel of its own (``Client.__init__`` is not called: until ``start`` runs
-    there is no server to open one to); every public method of :class:`Client` is answered
-    here, from the view or by the stack's client.
+    It opens no channel of its own (until ``start`` runs there is no server to open one to),
+    and imports no gRPC or protobuf: those come with the stack's client, when one is needed.
     """
 
     def __init__(self, view: FolderView, start: Callable[[], Client]) -> None:
@@ -50,7 +49,6 @@ class FolderClient(Client):
         self._stack: Client | None = None
         self._kernel = FolderKernel(view, recorded_devices(view.data_dir))
         self._api: FolderApi = folder_api(self._kernel)
-        self.jobs = FolderJobs(self._api)  # type: ignore[assignment]  # what _call answers with
 
     @property
     def peer(self) -> str:
@@ -171,28 +169,25 @@ class FolderClient(Client):
         self.view.close()
 
     def resolve_job_id(self, prefix: str) -> str:
-        """:meth:`Client.resolve_job_id`, its one ListJobs call answered by the folder."""
+        """:meth:`Client.resolve_job_id <eigen.client.client.Client.resolve_job_id>`, its one
+        ListJobs ``id_prefix`` lookup answered by the folder."""
         if self._stack is not None:
             return self._stack.resolve_job_id(prefix)
-        return super().resolve_job_id(prefix)
-
-    def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
-        """A call of :class:`Client`'s own methods, answered by :attr:`jobs` (the folder)."""
-        return method(request)
-
-
-class FolderJobs:
-    """The JobService calls that :class:`Client` methods inherited by :class:`FolderClient`
-    make, answered from the folder as the gRPC servicer answers them."""
-
-    def __init__(self, api: FolderApi) -> None:
-        self._api = api
-
-    def ListJobs(self, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
+        full = full_job_id(prefix)
+        if full is not None:
+            return full
         from eigen.server.folder_view import list_query
 
-        query = list_query(
-            id_prefix=request.id_prefix, page_size=request.page_size, page_token=request.page_token
-        )
-        found, token = self._api.list_jobs(query)
-        return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found], next_page_token=token)
+        found, _ = self._api.list_jobs(list_query(id_prefix=prefix, page_size=PREFIX_PAGE_SIZE))
+        return matching_job_id(prefix, [job.id for job in found])
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

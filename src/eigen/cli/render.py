@@ -18,6 +18,7 @@ from eigen.errors import EigenError, InvalidArgument, quote
 from eigen.models.state import JobState
 
 if TYPE_CHECKING:  # annotations only: printing a job needs neither gRPC nor the models' code
+    from eigen.cli.local import FolderClient
     from eigen.client.client import Client
     from eigen.models.job import Job
     from eigen.models.result import JobResult
@@ -146,7 +147,7 @@ def progress_text(job_id: str, state: JobState, data: dict[str, object]) -> str:
     return text
 
 
-def follow(client: Client, job_id: str, console: Console, quiet: bool) -> Job:
+def follow(client: Client | FolderClient, job_id: str, console: Console, quiet: bool) -> Job:
     """Follow WatchJob until the job ends; returns the final job.
 
     On a terminal one transient line (spinner, state, iteration, bar, elapsed time); to a
@@ -178,7 +179,7 @@ def follow(client: Client, job_id: str, console: Console, quiet: bool) -> Job:
     return client.get(job_id)
 
 
-def _follow_plain(client: Client, job_id: str, console: Console) -> None:
+def _follow_plain(client: Client | FolderClient, job_id: str, console: Console) -> None:
     last_state: JobState | None = None
     for event in client.watch(job_id):
         if event.kind == "progress":

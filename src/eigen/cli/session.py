@@ -37,6 +37,7 @@ from rich.console import Console
 from eigen.errors import EigenError, FailedPrecondition, Unavailable
 
 if TYPE_CHECKING:
+    from eigen.cli.local import FolderClient
     from eigen.client.channel import TlsOptions
     from eigen.client.client import Client
     from eigen.server.datalock import Holder
@@ -63,6 +64,9 @@ AUTH_HINTS = {
     "policy does not permit this call; ask an administrator for a key or role that does",
 }
 DATA_DIR_ENV = "EIGEN_DATA_DIR"
+# eigen.client.channel.ENDPOINT_ENV (a test holds them equal), named here so that a session
+# on the data folder imports no gRPC.
+ENDPOINT_ENV = "EIGEN_ENDPOINT"
 # How long the session gives the folder's server to take its connection before it says so.
 HOLDER_CONNECT_S = 3.0
 # Set (to anything) to print, at exit, the top-level packages the command imported (tests).
@@ -139,8 +143,6 @@ def current_auth() -> ClientAuth:
 
 class Session:
     def __init__(self, endpoint: str | None, console: Console, auth: ClientAuth | None = None) -> None:
-        from eigen.client.channel import ENDPOINT_ENV
-
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or ""
         self.console = console
         self.auth = auth if auth is not None else current_auth()
@@ -148,11 +150,12 @@ class Session:
         self.embedded = not self.endpoint
         self.holder: Holder | None = None  # the server of the data folder this session uses
         self._server: Any = None
-        self._client: Client | None = None
+        self._client: Client | FolderClient | None = None
         self._closed = False
 
     @property
-    def client(self) -> Client:
+    def client(self) -> Client | FolderClient:
+        """A client of the endpoint or of the folder's server, or the folder's own."""
         assert self._client is not None
         return self._client
 
@@ -180,9 +183,11 @@ class Session:
 
     def _fail(self, exc: EigenError) -> None:
         self._close()
-        from eigen.client.channel import split_endpoint
+        https = False  # a TLS endpoint is a URL on purpose: no hint
+        if self.endpoint:  # the data folder's session has none (and imports no gRPC)
+            from eigen.client.channel import split_endpoint
 
-        https = split_endpoint(self.endpoint)[1]  # a TLS endpoint is a URL on purpose: no hint
+            https = split_endpoint(self.endpoint)[1]
         print_error(self.console, exc, "" if https else self.endpoint)
         raise typer.Exit(exit_code_for(exc)) from None
 
@@ -199,7 +204,7 @@ class Session:
         self._closed = True
 
     # -- no endpoint: the data folder ---------------------------------------------------------
-    def _open_folder(self) -> Client:
+    def _open_folder(self) -> Client | FolderClient:
         # The CLI reaches for server-side modules only here, lazily (docs/cli.md): the folder
         # lock, the settings, and the read-only view of the store (none of them import qiskit).
         with server_extra():

@@ -35,6 +35,7 @@ from eigen.client.channel import (
 )
 from eigen.client.futures import JobFuture
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
+from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
 from eigen.client.watch import Watcher
 from eigen.errors import EigenError, Unimplemented
 from eigen.models.job import Job, JobEvent, JobRequest
@@ -47,7 +48,14 @@ from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 if TYPE_CHECKING:
     from eigen.client.batch import BatchResult
 
-__all__ = ["ENDPOINT_ENV", "Client", "SubmitRetry", "idempotency_key_for"]
+__all__ = [
+    "ENDPOINT_ENV",
+    "Client",
+    "SubmitRetry",
+    "idempotency_key_for",
+    "job_id_query",
+    "matching_job_id",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,42 +68,12 @@ def idempotency_key_for(given: str | None) -> str:
 
 def job_id_query(prefix: str) -> str | jobs_pb2.ListJobsRequest:
     """The first half of resolving a job id prefix (both clients): a full-length id as is,
-    else the ListJobs request that finds the jobs it starts; InvalidArgument for text that
-    cannot be a job id."""
-    import re
-
-    from eigen.errors import InvalidArgument, quote  # here: one method's needs
-    from eigen.models.job import JOB_ID_PATTERN
-
-    if len(prefix) == 32 and all(c in "0123456789abcdef" for c in prefix):
-        return prefix
-    if not prefix:
-        raise InvalidArgument.for_field("job_id", "is required")
-    if not re.fullmatch(JOB_ID_PATTERN, prefix):  # said here: the user typed a job id
-        raise InvalidArgument.for_field(
-            "job_id", f"{quote(prefix)} is not a job id or its start (1-64 of A-Z a-z 0-9 _ -)"
-        )
-    return jobs_pb2.ListJobsRequest(id_prefix=prefix, page_size=11)
-
-
-def matching_job_id(prefix: str, ids: Sequence[str]) -> str:
-    """The second half: the one id among ``ids`` (at most 11 found) that ``prefix`` names,
-    an exact match first; NotFound for none, InvalidArgument listing them for several."""
-    from eigen.errors import InvalidArgument, NotFound, quote
-
-    if prefix in ids or len(ids) == 1:
-        return prefix if prefix in ids else ids[0]
-    if not ids:
-        raise NotFound(f"no job id starts with {quote(prefix)}")
-    shown = []
-    for job_id in ids[:10]:
-        others = [other for other in ids if other != job_id]
-        length = max(len(prefix) + 4, 8)
-        while length < len(job_id) and any(other.startswith(job_id[:length]) for other in others):
-            length += 1
-        shown.append(job_id if length >= len(job_id) else f"{job_id[:length]}…")
-    more = ", …" if len(ids) > 10 else ""
-    raise InvalidArgument(f"ambiguous job id prefix {quote(prefix)}: {', '.join(shown)}{more}")
+    else the ListJobs request that finds the jobs it starts (:func:`full_job_id`);
+    InvalidArgument for text that cannot be a job id."""
+    full = full_job_id(prefix)
+    if full is not None:
+        return full
+    return jobs_pb2.ListJobsRequest(id_prefix=prefix, page_size=PREFIX_PAGE_SIZE)
 
 
 class SubmitRetry:

@@ -32,8 +32,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_serving(address: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    with grpc.insecure_channel(address) as channel:
+def wait_serving(
+    address: str,
+    process: subprocess.Popen[bytes],
+    deadline: float,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
+    """Until ``address`` answers its health check SERVING (over TLS with ``credentials``)."""
+    channel = (
+        grpc.insecure_channel(address) if credentials is None else grpc.secure_channel(address, credentials)
+    )
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:

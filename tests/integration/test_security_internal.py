@@ -5,6 +5,7 @@ same four with mutual TLS between every role (certificates made here, one CA).""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -22,7 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from eigen.client.channel import TlsOptions
 from eigen.client.client import Client
@@ -50,6 +50,35 @@ TOKEN = "internal-edges-token-0123456789abcdef"
 ROLES = ("api", "kernel", "compiler", "driver-manager")
 
 
+@contextlib.contextmanager
+def running_roles(
+    env: dict[str, str],
+    ports: dict[str, int],
+    logs: Path,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> Iterator[None]:
+    """The four roles as processes on ``ports`` (each started once the one it calls
+    serves), stopped at the end: SIGTERM, then SIGKILL after 15 s."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for role in ("driver-manager", "compiler", "kernel", "api"):
+            port = str(ports[role])
+            command = [sys.executable, "-m", "eigen.server", "serve", "--role", role, "--port", port]
+            log_file = (logs / f"{role}.log").open("w")
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+            processes.append(process)
+            wait_serving(f"127.0.0.1:{port}", process, time.monotonic() + 60, credentials)
+        yield
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("logs")
@@ -66,32 +95,8 @@ def ports(tmp_path_factory: pytest.TempPathFactory, logs: Path) -> Iterator[dict
         "EIGEN_DRIVER_MANAGER_ADDRESS": f"127.0.0.1:{ports['driver-manager']}",
         "EIGEN_INTERNAL_TOKEN": TOKEN,
     }
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for role in ("driver-manager", "compiler", "kernel", "api"):
-            command = [
-                sys.executable,
-                "-m",
-                "eigen.server",
-                "serve",
-                "--role",
-                role,
-                "--port",
-                str(ports[role]),
-            ]
-            log_file = (logs / f"{role}.log").open("w")
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
-            processes.append(process)
-            wait_serving(f"127.0.0.1:{ports[role]}", process, time.monotonic() + 60)
+    with running_roles(env, ports, logs):
         yield ports
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def refused(call: grpc.RpcError) -> str:
@@ -253,23 +258,6 @@ class TlsRoles:
         return grpc.ssl_channel_credentials(self.ca.read_bytes(), key.read_bytes(), cert.read_bytes())
 
 
-def wait_serving_tls(
-    address: str, credentials: grpc.ChannelCredentials, process: subprocess.Popen[bytes]
-) -> None:
-    deadline = time.monotonic() + 60
-    with grpc.secure_channel(address, credentials) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server at {address} exited with {process.returncode}")
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.2)
-    raise TimeoutError(f"server at {address} did not become healthy")
-
-
 @pytest.fixture(scope="module")
 def tls_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRoles]:
     """Four processes with mutual TLS between every role (one CA) and the service token."""
@@ -290,24 +278,8 @@ def tls_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRoles]:
         "EIGEN_TLS_KEY_FILE": str(key),
         "EIGEN_TLS_CLIENT_CA_FILE": str(ca),
     }
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for role in ("driver-manager", "compiler", "kernel", "api"):
-            port = str(roles.ports[role])
-            command = [sys.executable, "-m", "eigen.server", "serve", "--role", role, "--port", port]
-            log_file = (tmp / f"{role}.log").open("w")
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
-            processes.append(process)
-            wait_serving_tls(f"127.0.0.1:{port}", roles.credentials(), process)
+    with running_roles(env, roles.ports, tmp, roles.credentials()):
         yield roles
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def test_the_roles_talk_mutual_tls_to_each_other(tls_roles: TlsRoles) -> None:
@@ -374,32 +346,8 @@ def auth_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRoles]:
             check=True,
         )
         keys[subject] = done.stdout.strip()
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for role in ("driver-manager", "compiler", "kernel", "api"):
-            command = [
-                sys.executable,
-                "-m",
-                "eigen.server",
-                "serve",
-                "--role",
-                role,
-                "--port",
-                str(ports[role]),
-            ]
-            log_file = (tmp / f"{role}.log").open("w")
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
-            processes.append(process)
-            wait_serving(f"127.0.0.1:{ports[role]}", process, time.monotonic() + 60)
+    with running_roles(env, ports, tmp):
         yield AuthRoles(f"127.0.0.1:{ports['api']}", f"127.0.0.1:{ports['kernel']}", keys)
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def test_the_api_asserts_its_callers_principal_and_tenants_stay_apart(auth_roles: AuthRoles) -> None:

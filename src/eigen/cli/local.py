@@ -14,21 +14,20 @@ validates ids and page tokens and words NOT_FOUND and FAILED_PRECONDITION as a s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, Unpack
 
 from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
 
 if TYPE_CHECKING:
-    from eigen.client.batch import BatchResult
     from eigen.client.client import Client
     from eigen.client.futures import JobFuture
     from eigen.client.inputs import SubmitOptions, Submittable
     from eigen.models.job import Job, JobEvent
     from eigen.models.result import JobResult
     from eigen.models.state import JobState
-    from eigen.models.target import Calibration, DeviceInfo
+    from eigen.models.target import DeviceInfo
     from eigen.server.folder_view import FolderApi, FolderView
 
 
@@ -123,45 +122,14 @@ class FolderClient:
         record_devices(self.view.data_dir, [device for device, _ in listed])
         return listed
 
-    # -- everything else: the stack --------------------------------------------------------
+    # -- what needs a kernel: the stack (only what the CLI calls) ---------------------------
     def submit(
         self, job: Submittable, idempotency_key: str = "", **options: Unpack[SubmitOptions]
     ) -> JobFuture:
         return self.stack().submit(job, idempotency_key, **options)
 
-    def submit_batch(self, jobs: Iterable[Submittable], **options: Unpack[SubmitOptions]) -> list[JobFuture]:
-        return self.stack().submit_batch(jobs, **options)
-
-    def future(self, job_id: str) -> JobFuture:
-        return self.stack().future(job_id)
-
-    def run_batch(
-        self,
-        jobs: Iterable[Submittable],
-        *,
-        max_in_flight: int = 32,
-        progress: bool = True,
-        on_progress: Callable[[int, int | None], object] | None = None,
-        timeout: float | None = None,
-        **options: Unpack[SubmitOptions],
-    ) -> BatchResult:
-        return self.stack().run_batch(
-            jobs,
-            max_in_flight=max_in_flight,
-            progress=progress,
-            on_progress=on_progress,
-            timeout=timeout,
-            **options,
-        )
-
     def cancel(self, job_id: str) -> Job:
         return self.stack().cancel(job_id)
-
-    def backend(self, name: str) -> DeviceInfo:
-        return self.stack().backend(name)
-
-    def calibration(self, name: str) -> Calibration:
-        return self.stack().calibration(name)
 
     def close(self) -> None:
         if self._stack is not None:

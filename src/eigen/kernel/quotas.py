@@ -73,11 +73,12 @@ class QueuedJobs:
         ids = {job.id for job in jobs}
         with self._lock:  # admitted before counting: a submission counting after this counts it
             storing = self._storing.setdefault(tenant, set())
-            others = len(storing)
+            others = set(storing)
             storing.update(ids)
         try:
-            # a job stored while the store counts may be counted twice: refused early, never late
-            unfinished = self._store.count_unfinished(tenant) + others
+            # each job once: the others admitted here (stored or not yet), and the store's
+            # other unfinished jobs
+            unfinished = self._store.count_unfinished(tenant, exclude=others) + len(others)
         except BaseException:
             self.release(jobs)
             raise

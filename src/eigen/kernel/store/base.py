@@ -7,7 +7,7 @@ safely. Only :mod:`eigen.kernel.lifecycle` calls ``transition``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,9 +61,10 @@ class JobStore(Protocol):
         """The job ``owner`` of ``tenant`` submitted with ``key``: a key is the tenant's
         and the owner's, so another tenant's job with the same key is never found."""
 
-    def count_unfinished(self, tenant: str, owner: str | None = None) -> int:
+    def count_unfinished(self, tenant: str, owner: str | None = None, exclude: Collection[str] = ()) -> int:
         """How many of ``tenant``'s jobs (``owner``'s only, when given) have not ended:
-        what ``max_queued_jobs`` counts."""
+        what ``max_queued_jobs`` counts; jobs with an id in ``exclude`` are not counted
+        (the kernel counts those itself: admitted, perhaps stored, not yet released)."""
 
     def transition(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -67,12 +67,15 @@ class MemoryJobStore:
             None,
         )
 
-    def count_unfinished(self, tenant: str, owner: str | None = None) -> int:
+    def count_unfinished(self, tenant: str, owner: str | None = None, exclude: Collection[str] = ()) -> int:
         with self._lock:
             return sum(
                 1
                 for j in self._jobs.values()
-                if j.tenant == tenant and not j.terminal and (owner is None or j.owner == owner)
+                if j.tenant == tenant
+                and not j.terminal
+                and (owner is None or j.owner == owner)
+                and j.id not in exclude
             )
 
     def transition(

@@ -12,7 +12,7 @@ import functools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,7 @@ class SqlJobStore:
             row = conn.execute(query).mappings().first()
         return self._from_row(row) if row else None
 
-    def count_unfinished(self, tenant: str, owner: str | None = None) -> int:
+    def count_unfinished(self, tenant: str, owner: str | None = None, exclude: Collection[str] = ()) -> int:
         jobs = schema.jobs
         query = (
             sa.select(sa.func.count())
@@ -148,6 +148,8 @@ class SqlJobStore:
         )
         if owner is not None:
             query = query.where(jobs.c.owner == owner)
+        if exclude:
+            query = query.where(jobs.c.id.not_in(list(exclude)))
         with self._engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 

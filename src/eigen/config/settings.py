@@ -34,6 +34,7 @@ from eigen.config.yaml_source import YamlFileSource
 
 Role = Literal["all", "api", "kernel", "compiler", "driver-manager"]
 ROLES: tuple[str, ...] = ("api", "kernel", "compiler", "driver-manager")
+Dispatch = Literal["auto", "memory", "postgres"]
 CONFIG_ENV = "EIGEN_CONFIG"
 
 
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
     )
     role: Role = Field(default="all", description="all roles in one process, or one of them")
     kernel_address: str = Field(default="127.0.0.1:50052", description="KernelService, for api")
+    kernel_addresses: list[str] = Field(
+        default_factory=list,
+        description="several KernelServices for an api node (client-side balancing, failover on "
+        "UNAVAILABLE); empty: kernel_address alone",
+    )
     compiler_address: str = Field(default="127.0.0.1:50053", description="CompilationService")
     driver_manager_address: str = Field(default="127.0.0.1:50054", description="DriverManagerService")
     grpc_workers: int = Field(
@@ -200,6 +206,27 @@ class Settings(BaseSettings):
         default=None,
         description="service token of the internal edges (api -> kernel -> compiler, driver-manager); "
         "set: an internal call without it is refused",
+    )
+
+    dispatch: Dispatch = Field(
+        default="auto",
+        description="how work reaches the kernel's workers: memory (one kernel per store), "
+        "postgres (a PostgreSQL job queue: several kernels on one database); auto: postgres "
+        "when database_url is PostgreSQL, else memory",
+    )
+    node_id: str | None = Field(
+        default=None, description="this node's name in leases and logs; unset: host name and process id"
+    )
+    lease_s: float = Field(
+        default=10.0, gt=0, description="how long a worker's claim on a job lasts without a heartbeat"
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="runs of a job whose worker vanished before it ends in ERROR (dead letter)"
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for event fan-out to every api node and shared rate limits; "
+        "unset: PostgreSQL LISTEN/NOTIFY (cluster) or in process",
     )
 
     def __init__(self, **values: Any) -> None:

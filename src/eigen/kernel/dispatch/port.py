@@ -1,0 +1,79 @@
+"""The dispatch port: the queues between submission and the workers.
+
+A job is put on a stage's queue (``enqueue``), a worker takes entries off it (``claim``),
+keeps them alive while it works (``heartbeat``) and either finishes them (``ack``) or gives
+them back untouched (``release``, e.g. on a drain). An entry is only a pointer to a job: who
+runs the job is decided by the compare-and-set on the job row (QUEUED to RUNNING with the
+worker's id, a lease and attempt + 1), so an entry delivered twice never runs its job twice.
+
+``enqueue`` takes the store transaction the jobs are written in (``within``): a queue that
+lives in the same database writes its entries there, so a job and its entry commit together
+(no dual write); a queue in memory ignores it and is filled after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+
+class Stage(str, Enum):
+    COMPILE = "compile"  # PENDING jobs, to be compiled
+    EXECUTE = "execute"  # QUEUED jobs, compiled, to be run
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What is put on a queue: the job and its priority (0..100, higher first)."""
+
+    job_id: str
+    priority: int = 50
+    target: str = ""  # the job's device (per-device queues, issue 20)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An entry a worker took: ``handle`` is the queue's own reference to it (an entry
+    id on PostgreSQL, None in memory), passed back to heartbeat, ack and release."""
+
+    entry: Entry
+    stage: Stage
+    handle: Any = None
+
+    @property
+    def job_id(self) -> str:
+        return self.entry.job_id
+
+
+class Dispatch(Protocol):
+    def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:
+        """Put ``entries`` on ``stage``'s queue; ``within``: the store transaction the jobs
+        are written in (see the module docstring)."""
+
+    def claim(
+        self,
+        stage: Stage,
+        limit: int,
+        timeout_s: float,
+        together: Callable[[Entry], bool] | None = None,
+    ) -> list[Claimed]:
+        """The next entry of ``stage`` (waiting up to ``timeout_s``, ``[]`` when none came,
+        or the dispatch closed) and, while it and each next one satisfy ``together``, more,
+        up to ``limit``. Highest priority first, then first come first served."""
+
+    def heartbeat(self, claimed: Sequence[Claimed]) -> None:
+        """Keep claimed entries from being handed to another worker while they run."""
+
+    def ack(self, claimed: Sequence[Claimed]) -> None:
+        """The entries are done with (their jobs moved on): remove them."""
+
+    def release(self, claimed: Sequence[Claimed]) -> None:
+        """Give entries back to their queue, untouched (a drain, a worker stopping)."""
+
+    def depth(self, stage: Stage | None = None) -> int:
+        """Entries waiting on ``stage`` (None: on every stage)."""
+
+    def close(self) -> None:
+        """Wake every waiting ``claim`` (it answers ``[]``) and take no more entries."""

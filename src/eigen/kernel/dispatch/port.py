@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     COMPILE = "compile"  # PENDING jobs, to be compiled
     EXECUTE = "execute"  # QUEUED jobs, compiled, to be run
 

@@ -221,7 +221,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="how long a worker's claim on a job lasts without a heartbeat"
     )
     max_attempts: int = Field(
-        default=3, ge=1, description="runs of a job whose worker vanished before it ends in ERROR (dead letter)"
+        default=3,
+        ge=1,
+        description="runs of a job whose worker vanished before it ends in ERROR (dead letter)",
     )
     redis_url: str | None = Field(
         default=None,

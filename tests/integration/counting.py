@@ -2,7 +2,8 @@
 
 ``test:counted`` is the stabilizer simulator that appends a line to the file named by
 ``EIGEN_TEST_COUNT_FILE`` when a run starts (``start <seed> <pid>``) and when it has
-produced its result (``end <seed> <pid>``). A drill gives each job its own seed, so the
+produced its result (``end <seed> <pid>``); with ``EIGEN_TEST_RUN_S`` a run lasts that
+long, so that a drill's kill lands in the middle of runs. A drill gives each job its own seed, so the
 file says how often each job was executed, and by which process, whatever the nodes
 themselves report. Lines are short appends to one file (``O_APPEND``): processes do not
 interleave them.
@@ -15,6 +16,7 @@ the nodes' ``PYTHONPATH``, beside the repository root (for ``tests``).
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import ClassVar
@@ -25,6 +27,7 @@ from eigen.models.result import ExecutionResult
 
 COUNTED = "test:counted"
 COUNT_FILE = "EIGEN_TEST_COUNT_FILE"
+RUN_S = "EIGEN_TEST_RUN_S"  # how long a run lasts, as a slow device's would (default 0)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +36,7 @@ class CountingDriver(StabilizerDriver):
 
     def run(self, request: ExecutionRequest) -> ExecutionResult:
         self._record("start", request)
+        threading.Event().wait(float(os.environ.get(RUN_S) or 0))  # the device at work
         result = super().run(request)
         self._record("end", request)
         return result
@@ -67,13 +71,21 @@ def node_environment(folder: Path, count_file: Path) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(p for p in paths if p), COUNT_FILE: str(count_file)}
 
 
+def records(count_file: Path) -> list[tuple[str, int, int]]:
+    """Every (``start`` or ``end``, seed, pid) line of the count file, in order."""
+    if not count_file.exists():
+        return []
+    found = []
+    for line in count_file.read_text().splitlines():
+        what, seed, pid = line.split()
+        found.append((what, int(seed), int(pid)))
+    return found
+
+
 def runs(count_file: Path) -> tuple[Counter[int], Counter[int]]:
     """(runs started, runs finished) per seed, from the count file."""
     started: Counter[int] = Counter()
     finished: Counter[int] = Counter()
-    if not count_file.exists():
-        return started, finished
-    for line in count_file.read_text().splitlines():
-        what, seed, _pid = line.split()
-        (started if what == "start" else finished)[int(seed)] += 1
+    for what, seed, _pid in records(count_file):
+        (started if what == "start" else finished)[seed] += 1
     return started, finished

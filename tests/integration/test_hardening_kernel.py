@@ -39,6 +39,7 @@ from eigen.errors import EigenError
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.sql import SqlJobStore
+from eigen.kernel.submission import new_job
 from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.job import Job
 from eigen.models.result import ExecutionResult
@@ -232,7 +233,7 @@ def test_one_callers_bad_row_fails_only_its_own_submission_on_postgresql(tmp_pat
         kernel.start()
         try:
             # PostgreSQL refuses an owner longer than its column (128): the bad row
-            bad = Kernel._new_job(job_request(), "m" * 200, None, "")
+            bad = new_job(job_request(), "m" * 200, None, "")
             outcomes, sizes = grouped_submissions(kernel, bad, good=4)
             assert max(sizes) >= 5  # stored as one group first
             assert isinstance(outcomes[0], BaseException)

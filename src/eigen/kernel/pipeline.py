@@ -6,8 +6,8 @@ Errors end the job in ERROR with the error's code and summary, and an ``error.js
 artifact; nothing a job does can stop a worker: a stage catches every exception, a
 foreign panic (``pyo3_runtime.PanicException``, a ``BaseException``) included, and lets
 only the interpreter's own signals through (:mod:`eigen.models.panics`). A compile that
-runs past ``compile_timeout_s`` ends the job in TIMEOUT. A job whose files or state
-cannot be written because the data folder is full or unwritable does not fail: it is
+runs past its limit ends the job in TIMEOUT (:mod:`eigen.kernel.timeouts`). A job whose
+files or state cannot be written because the data folder is full or unwritable does not fail: it is
 handed to ``strand`` (the kernel puts it back on the queue once the folder can be
 written again) and the condition is recorded in ``data`` (readiness, submissions).
 
@@ -24,11 +24,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Generic, TypeVar
 
-from eigen.errors import Cancelled, DeadlineExceeded, EigenError, ExecutionFailed
-from eigen.kernel.deadline import call_with_deadline
+from eigen.errors import Cancelled, EigenError, ExecutionFailed
+from eigen.kernel.dispatch.port import Dispatch, Entry, Stage
+from eigen.kernel.handoff import Handoff
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.hybrid.settings import circuit_seed, circuit_shots
 from eigen.kernel.lifecycle import Lifecycle, Move, job_context
@@ -37,7 +37,7 @@ from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.qfs.programs import PROGRAM_FILES
 from eigen.kernel.replay import transpile_seed
-from eigen.kernel.scheduler import PriorityScheduler
+from eigen.kernel.timeouts import StageTimeout, Timeouts
 from eigen.kernel.workloads import annotate
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job
@@ -61,10 +61,6 @@ SMALL_GATES = 2_000
 SMALL_SHOTS = 100_000
 
 
-class StageTimeout(DeadlineExceeded):
-    """A stage ran past its limit: the job ends in TIMEOUT."""
-
-
 class Pipeline:
     def __init__(
         self,
@@ -72,29 +68,27 @@ class Pipeline:
         compiler: CompilerPort,
         drivers: DriverPort,
         artifacts: ArtifactStore,
-        scheduler: PriorityScheduler[str],
+        dispatch: Dispatch,
         devices: Callable[[str], DeviceInfo],
+        timeouts: Timeouts,
         stopping: threading.Event | None = None,
-        compile_timeout_s: float | None = None,
-        default_timeout_s: float = 3600.0,
         data: DataHealth | None = None,
         strand: Callable[[str, EigenError], None] | None = None,
     ) -> None:
         self.lifecycle = lifecycle
         self.data = data or DataHealth(artifacts.root)
         self.strand = strand or (lambda job_id, problem: None)
-        self.compile_timeout_s = compile_timeout_s
-        self.default_timeout_s = default_timeout_s
+        self.timeouts = timeouts
         self.compiler = compiler
         self.drivers = drivers
         self.artifacts = artifacts
-        self.scheduler = scheduler
+        self.dispatch = dispatch
         self.devices = devices
         self.stopping = stopping or threading.Event()
         self.hybrid = HybridRunner(lifecycle, compiler, drivers, self.stopping)
-        # compiled and queued, waiting for an executor: the job as queued and its program
-        self._compiled: dict[str, tuple[Job, CompiledProgram]] = {}
-        self._lock = threading.Lock()
+        # compiled and queued here, waiting for an executor: the job as queued and its
+        # program (an executor that finds nothing here reads the program's artifact)
+        self._compiled: Handoff[tuple[Job, CompiledProgram]] = Handoff()
 
     # -- stage 1: compile, then queue ----------------------------------------------------
     def compile(self, jobs: Sequence[Job]) -> None:
@@ -147,7 +141,7 @@ class Pipeline:
 
     def _queue(self, ready: list[tuple[Job, CompiledProgram, float, list[Artifact]]]) -> None:
         """Write the artifacts of compiled jobs (one batch), move them to QUEUED (one
-        transaction) and hand them to the scheduler."""
+        transaction) and put them on the execute queue."""
         written = self._write([(job, artifacts) for job, _, _, artifacts in ready])
         ready = [entry for entry in ready if entry[0].id in written]
         compiling = [(job, seconds) for job, _, seconds, _ in ready if job.state is JobState.COMPILING]
@@ -156,13 +150,15 @@ class Pipeline:
             for job, seconds in compiling
         ]
         queued = dict(zip((job.id for job, _ in compiling), self._move_batch(moves), strict=True))
+        entries: list[Entry] = []
         for job, compiled, _, _ in ready:
             now = queued.get(job.id, job)
             if now is None:
                 continue  # cancelled or timed out meanwhile
-            with self._lock:
-                self._compiled[job.id] = (now, compiled)
-            self.scheduler.push(job.id, job.request.priority)
+            self._compiled.put(job.id, (now, compiled))
+            entries.append(Entry(job.id, job.request.priority, job.request.target))
+        if entries:
+            self.dispatch.enqueue(Stage.EXECUTE, entries)
 
     def _compile(self, job: Job) -> CompiledProgram:
         request = job.request
@@ -174,19 +170,11 @@ class Pipeline:
             optimization_level=request.optimization_level,
             seed=transpile_seed(request, self.lifecycle.store),  # the job's seed (a replay: its original's)
         )
-        limit = self.compile_timeout_s
-        compiled = self.compiler.cached(compile_request) if limit else None
+        limited = bool(self.timeouts.compile_timeout_s)
+        compiled = self.compiler.cached(compile_request) if limited else None
         if compiled is not None:
             return compiled
-        if not limit:
-            return self.compiler.compile(compile_request)
-        try:
-            return call_with_deadline(
-                lambda: self.compiler.compile(compile_request), limit, name="eigen-compile-call"
-            )
-        except FutureTimeout:
-            message = f"compilation exceeded its timeout of {limit:g} s"
-            raise StageTimeout(message) from None
+        return self.timeouts.compile(lambda: self.compiler.compile(compile_request))
 
     @staticmethod
     def _inputs(job: Job) -> list[Artifact]:
@@ -200,15 +188,15 @@ class Pipeline:
         ]
 
     # -- stage 2: execute, then persist --------------------------------------------------
-    def batchable(self, job_id: str) -> bool:
-        """Whether a queued job may share an execute batch: a small plain circuit (no
-        sweep, no hybrid loop), which runs in milliseconds, so the jobs after it in its
-        batch barely wait for it."""
-        with self._lock:
-            entry = self._compiled.get(job_id)
-        if entry is None:
+    def batchable(self, entry: Entry) -> bool:
+        """Whether a queued job may share an execute batch (the ``together`` of an execute
+        claim): a small plain circuit (no sweep, no hybrid loop), which runs in
+        milliseconds, so the jobs after it in its batch barely wait for it. A job compiled
+        elsewhere (not at hand) runs alone."""
+        held = self._compiled.peek(entry.job_id)
+        if held is None:
             return False
-        job, compiled = entry
+        job, compiled = held
         request = job.request
         after = compiled.report.get("after") or {}
         return (
@@ -224,8 +212,7 @@ class Pipeline:
         """Run queued jobs, one after another. A batch shares its transactions: every job
         moves to RUNNING in one, and the finished ones to DONE in another, or in several
         when running the batch takes longer than ``RECORD_AFTER_S``."""
-        with self._lock:
-            waiting = [(job_id, self._compiled.pop(job_id, None)) for job_id in job_ids]
+        waiting = [(job_id, self._compiled.take(job_id)) for job_id in job_ids]
         queued: list[tuple[Job, CompiledProgram]] = []
         for job_id, entry in waiting:
             # The job as queued (the move to RUNNING sees a cancel since), else as stored.
@@ -296,8 +283,8 @@ class Pipeline:
         )
         result.compile_report = compiled.report
         annotate(running.request, compiled, device, result, self.lifecycle.store)  # by workload kind
-        if self.overdue(running):  # finished, but too late: the timeout wins
-            self.time_out(running)
+        if self.timeouts.overdue(running):  # finished, but too late: the timeout wins
+            self.timeouts.time_out(running)
             return None
         artifact = Artifact.json(running.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
@@ -450,17 +437,6 @@ class Pipeline:
             log.error("stage failed", extra=extra, exc_info=exc)
             self.fail(job.id, "EIGEN_INTERNAL", f"internal error in the {name} stage: {describe(exc)}")
         return None
-
-    def overdue(self, job: Job) -> bool:
-        """Past its timeout (counted from submission), whether or not the watchdog saw it."""
-        return time.time() >= job.created_at + (job.request.timeout_seconds or self.default_timeout_s)
-
-    def time_out(self, job: Job) -> None:
-        """End the job in TIMEOUT (the watchdog, or a stage that finished too late)."""
-        limit = job.request.timeout_seconds or self.default_timeout_s
-        summary = f"job exceeded its timeout of {limit:g} s"
-        error: dict[str, Any] = {"error_code": "EIGEN_DEADLINE_EXCEEDED", "error_summary": summary}
-        self.lifecycle.move(job.id, JobState.TIMEOUT, summary, data=error, **error)
 
     def fail(self, job_id: str, code: str, summary: str, state: JobState = JobState.ERROR) -> None:
         """End the job in ``state`` (ERROR) with its ``error.json``. When the store cannot

@@ -1,17 +1,105 @@
-"""Watching a job: where a watch stands (:class:`WatchCursor`) and how a bus callback
-wakes an asyncio waiter (:func:`waker`, :func:`settle`), for the kernel's ``watch``,
-``watch_async`` and ``wait_async``."""
+"""Watching a job over the event bus: :class:`Watching` (the kernel's ``watch``,
+``watch_async`` and ``wait_async``), where a watch stands (:class:`WatchCursor`) and how a
+bus callback wakes an asyncio waiter (:func:`waker`, :func:`settle`).
+
+The bus holds the events published in this process (and, with a fan-out, those other
+nodes published); whatever it does not hold is read from the store, so a watch never
+misses an event whoever recorded it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 
+from eigen.errors import NotFound
 from eigen.kernel.events import EventBus
 from eigen.kernel.store.base import JobStore
 from eigen.models.job import JobEvent
 from eigen.models.state import JobState
+
+POLL_S = 0.5  # a watch without news looks at the store this often
+
+
+class Watching:
+    """Follows jobs' events until they end; stops when ``stopping`` is set (the kernel
+    stops: open watches end)."""
+
+    def __init__(self, bus: EventBus, store: JobStore, stopping: threading.Event) -> None:
+        self.bus = bus
+        self.store = store
+        self.stopping = stopping
+
+    def watch(
+        self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True
+    ) -> Iterator[JobEvent]:
+        """Events of a job after ``after_seq``, live, until its terminal event."""
+        cursor = WatchCursor(self.bus, self.store, self.state, job_id, after_seq)
+        while active() and not self.stopping.is_set():
+            yield from cursor.next()
+            if cursor.over:
+                return
+            cursor.waited(news=self.bus.wait(job_id, cursor.seq, timeout=POLL_S))
+
+    async def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
+        """:meth:`watch` for asyncio callers: the same events, waiting on the event loop
+        (woken through the bus) instead of holding a thread."""
+        loop = asyncio.get_running_loop()
+        news: list[asyncio.Future[bool]] = [loop.create_future()]  # the one to wake
+        wake = waker(loop, lambda: news[0])
+        self.bus.subscribe(job_id, wake)
+        try:
+            cursor = WatchCursor(self.bus, self.store, self.state, job_id, after_seq)
+            while not self.stopping.is_set():
+                if news[0].done():
+                    news[0] = loop.create_future()
+                for event in cursor.next():
+                    yield event
+                if cursor.over:
+                    return
+                timer = loop.call_later(POLL_S, settle, news[0], False)  # a plain future, no task per wait
+                try:
+                    woken = await news[0]
+                finally:
+                    timer.cancel()
+                cursor.waited(news=woken)
+        finally:
+            self.bus.unsubscribe(job_id, wake)
+
+    async def wait_async(self, job_id: str, timeout_s: float) -> bool:
+        """Wait on the event loop until the job has ended (True) or ``timeout_s`` has
+        passed (False); woken by the bus on the job's terminal event only."""
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[bool] = loop.create_future()
+        wake = waker(loop, lambda: ended)
+        self.bus.subscribe(job_id, wake, ends_only=True)
+        try:
+            if self.has_ended(job_id) or self.stopping.is_set():
+                return self.has_ended(job_id)
+            timer = loop.call_later(timeout_s, settle, ended, False)
+            try:
+                await ended
+            finally:
+                timer.cancel()
+            return self.has_ended(job_id)
+        finally:
+            self.bus.unsubscribe(job_id, wake)
+
+    def has_ended(self, job_id: str) -> bool:
+        if self.bus.final(job_id) is not None:
+            return True
+        if self.bus.knows(job_id):  # its events so far are here, and none ended it
+            return False
+        return self.state(job_id).terminal  # NotFound for no such job
+
+    def state(self, job_id: str) -> JobState:
+        """The job's stored state; NotFound when there is no such job."""
+        head = self.store.head(job_id)
+        if head is None:
+            raise NotFound(f"job {job_id} not found")
+        return head[0]
 
 
 class WatchCursor:

@@ -233,7 +233,7 @@ def test_a_watch_reads_the_job_state_again_only_after_a_quiet_wait(
     head = kernel.store.head
     kernel.store.head = lambda job_id: heads.append(job_id) or head(job_id)  # type: ignore[method-assign]
     cursor = WatchCursor(
-        kernel.bus, kernel.store, kernel._state, job.id, after_seq=4
+        kernel.bus, kernel.store, kernel.watching.state, job.id, after_seq=4
     )  # after RUNNING: nothing new yet
     assert cursor.next() == [] and not cursor.over
     cursor.waited(news=True)  # woken by an event: the next read of events finds it

@@ -21,6 +21,7 @@ from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
 from eigen.kernel.store.sql import SqlJobStore, sqlite_url
+from eigen.kernel.submission import new_job
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import Job, JobRequest
 from eigen.models.result import ExecutionResult
@@ -80,8 +81,8 @@ def test_a_poison_job_resumed_after_a_restart_ends_in_error_and_the_rest_run(
     sqlite_store: SqlJobStore, tmp_path: Path
 ) -> None:
     lifecycle = Lifecycle(sqlite_store, EventBus())  # what a previous run left PENDING
-    poison = lifecycle.create(Kernel._new_job(job_request("qubit[2] q; // panic"), "a", None, ""))
-    after = lifecycle.create(Kernel._new_job(job_request(), "b", None, ""))
+    poison = lifecycle.create(new_job(job_request("qubit[2] q; // panic"), "a", None, ""))
+    after = lifecycle.create(new_job(job_request(), "b", None, ""))
     settings = KernelSettings(compile_timeout_s=30)
     artifacts = ArtifactStore(tmp_path / "a")
     kernel = Kernel(sqlite_store, artifacts, PanickingCompiler(), PanickingDrivers(), settings)
@@ -276,7 +277,7 @@ def test_a_failed_group_commit_fails_only_its_bad_job_on_sqlite(
     kernel.start()
     try:
         existing, _ = kernel.submit(job_request())
-        duplicate = replace(Kernel._new_job(job_request(), "mallory", None, ""), id=existing.id)
+        duplicate = replace(new_job(job_request(), "mallory", None, ""), id=existing.id)
         outcomes, sizes = grouped_submissions(kernel, duplicate, good=4)
         assert max(sizes) >= 5  # they were stored as one group first
         assert isinstance(outcomes[0], EigenError) and outcomes[0].code == "EIGEN_ALREADY_EXISTS"

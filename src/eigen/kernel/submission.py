@@ -1,0 +1,302 @@
+"""Taking a job in: validation, idempotency keys, queue capacity, quotas, and storing it.
+
+A submission is resolved (what it refers to read in: :mod:`eigen.kernel.workloads`),
+answered by the job its idempotency key already names (:mod:`eigen.kernel.idempotency`),
+validated against its device and its tenant's quota (:mod:`eigen.kernel.admission`,
+:mod:`eigen.kernel.quotas`), and only then stored: synchronously, or (on an event loop)
+by the intake's group commit (:mod:`eigen.kernel.intake`). A stored job is handed to
+``accepted`` (the kernel puts it on the compile queue).
+
+Queue capacity is exact: a submission reserves its slots before anything is stored, and
+a job holds its slot until it leaves the waiting set (starts running or ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from eigen.errors import AlreadyExists, EigenError, InvalidArgument, ResourceExhausted, Unavailable
+from eigen.kernel.admission import check_submission, compile_request
+from eigen.kernel.idempotency import keyed_job
+from eigen.kernel.intake import Intake
+from eigen.kernel.lifecycle import Lifecycle
+from eigen.kernel.ports import CompilerPort
+from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.qfs.health import DataHealth, storage_error
+from eigen.kernel.quotas import QueuedJobs
+from eigen.kernel.timeouts import deadline_at
+from eigen.kernel.workloads import needs_resolving, resolve
+from eigen.models.compiled import CompiledProgram
+from eigen.models.job import Job, JobEvent, JobRequest
+from eigen.models.panics import must_escape
+from eigen.models.principal import DEFAULT_TENANT
+from eigen.models.quota import NO_QUOTA, Quota
+from eigen.models.state import JobState
+from eigen.models.target import DeviceInfo
+
+
+@contextlib.contextmanager
+def writing(data: DataHealth) -> Iterator[None]:
+    """A store write for a caller: one that fails for want of space or permission is
+    answered as such (RESOURCE_EXHAUSTED, UNAVAILABLE, with the reason) and recorded
+    for readiness, instead of an internal error."""
+    try:
+        yield
+    except BaseException as exc:
+        problem = None if must_escape(exc) else storage_error(exc)
+        if problem is None:
+            raise
+        data.failed(problem)
+        raise problem from None
+
+
+def new_job(
+    request: JobRequest,
+    owner: str = "anonymous",
+    idempotency_key: str | None = None,
+    traceparent: str = "",
+    tenant: str = DEFAULT_TENANT,
+    default_timeout_s: float = 3600.0,
+) -> Job:
+    """A new PENDING job of ``request``, with its deadline, not stored yet."""
+    now = time.time()
+    return Job(
+        id=uuid.uuid4().hex,
+        request=request,
+        state=JobState.PENDING,
+        created_at=now,
+        updated_at=now,
+        owner=owner,
+        tenant=tenant,
+        idempotency_key=idempotency_key or None,
+        traceparent=traceparent,
+        deadline_at=deadline_at(now, request.timeout_seconds, default_timeout_s),
+    )
+
+
+class Submission:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        compiler: CompilerPort,
+        artifacts: ArtifactStore,
+        data: DataHealth,
+        *,
+        device: Callable[[str], DeviceInfo],
+        known_device: Callable[[str], DeviceInfo | None],
+        accepted: Callable[[list[Job]], None],
+        draining: threading.Event,
+        queue_capacity: int = 10_000,
+        queue_full_retry_s: float = 1.0,
+        default_timeout_s: float = 3600.0,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.store = lifecycle.store
+        self.compiler = compiler
+        self.artifacts = artifacts
+        self.data = data
+        self.device = device
+        self.known_device = known_device
+        self.accepted = accepted
+        self.draining = draining
+        self.queue_capacity = queue_capacity
+        self.queue_full_retry_s = queue_full_retry_s
+        self.default_timeout_s = default_timeout_s
+        self.intake = Intake(self.accept_many)
+        self.queued = QueuedJobs(self.store)  # max_queued_jobs of each tenant
+        self._lock = threading.Lock()
+        # capacity: jobs accepted that have not started running nor ended, and the slots
+        # reserved by submissions being stored
+        self._waiting: set[str] = set()
+        self._reserved: set[str] = set()
+
+    # -- submitting ----------------------------------------------------------------------
+    def submit(
+        self,
+        request: JobRequest,
+        *,
+        owner: str = "anonymous",
+        idempotency_key: str | None = None,
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
+    ) -> tuple[Job, bool]:
+        """Validate and accept a job of ``tenant``, within its ``quota``. Returns (job,
+        deduplicated): an idempotency key is the tenant's and the owner's."""
+        request = self.resolved(request, tenant)
+        if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+            return existing, True
+        self.validate(request, tenant=tenant, quota=quota)
+        job = self.new_job(request, owner, idempotency_key, traceparent, tenant)
+        try:
+            with self.queued.admitting(tenant, quota, [job]):
+                self.reserve([job])
+                return self.accept_many([job])[0], False
+        except AlreadyExists:  # the same key stored meanwhile, by a call that raced this one
+            if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+                return existing, True
+            raise
+
+    async def submit_async(
+        self,
+        request: JobRequest,
+        *,
+        owner: str = "anonymous",
+        idempotency_key: str | None = None,
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
+    ) -> tuple[Job, bool]:
+        """:meth:`submit` for a caller on an event loop: the job is stored by the intake
+        thread with whatever else arrives meanwhile (one transaction), so the loop never
+        waits for the store. It is validated on the loop only when the compiler has the
+        program's validation at hand (``validated``); otherwise on a thread, so other calls
+        are served while a slow program is checked. A key already used answers its job
+        (one indexed read); two calls racing with one key store one job and both answer it."""
+        if needs_resolving(request):  # reads files and the store: off the loop
+            request = await asyncio.to_thread(self.resolved, request, tenant)
+        if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+            return existing, True
+        device = self.known_device(request.target)
+        checked = self.compiler.validated(compile_request(request, device)) if device is not None else None
+        if device is not None and checked is not None:
+            self._validate(request, device, checked, quota)
+        else:
+            await asyncio.to_thread(functools.partial(self.validate, request, tenant=tenant, quota=quota))
+        job = self.new_job(request, owner, idempotency_key, traceparent, tenant)
+        if quota.max_queued_jobs is not None:  # counts the tenant's jobs in the store: off the loop
+            await asyncio.to_thread(self.queued.admit, tenant, quota, [job])
+        try:
+            self.reserve([job])
+            return await self.intake.submit(job), False
+        except AlreadyExists:  # the intake stored the same key for a call that raced this one
+            if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
+                return existing, True
+            raise
+        finally:
+            self._release([job])  # stored: its slot is its place in the waiting set now
+            self.queued.release([job])
+
+    def submit_batch(
+        self,
+        requests: list[JobRequest],
+        *,
+        owner: str = "anonymous",
+        traceparent: str = "",
+        tenant: str = DEFAULT_TENANT,
+        quota: Quota = NO_QUOTA,
+    ) -> list[Job]:
+        """All or nothing: every request is validated (and held to ``quota``) before any
+        job is created; an error names the item (``jobs[i].<field>``), and the batch's
+        jobs count together against ``max_queued_jobs``. Jobs are returned in input order."""
+        if not requests:
+            raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
+        resolved = []
+        for index, request in enumerate(requests):
+            try:
+                resolved.append(self.validate(request, tenant=tenant, quota=quota))
+            except EigenError as exc:
+                raise exc.within(f"jobs[{index}]") from None
+        jobs = [self.new_job(request, owner, None, traceparent, tenant) for request in resolved]
+        with self.queued.admitting(tenant, quota, jobs):
+            self.reserve(jobs)
+            return self.accept_many(jobs)
+
+    # -- validation ----------------------------------------------------------------------
+    def validate(
+        self, request: JobRequest, *, tenant: str = DEFAULT_TENANT, quota: Quota = NO_QUOTA
+    ) -> JobRequest:
+        """Everything a submission of ``tenant`` is checked for (its per-job ``quota``
+        too), without creating anything; the request as it will run (what it refers to
+        read in: see :mod:`eigen.kernel.workloads`)."""
+        request = self.resolved(request, tenant)
+        self._validate(request, self.device(request.target), quota=quota)
+        return request
+
+    def resolved(self, request: JobRequest, tenant: str) -> JobRequest:
+        return resolve(request, self.store, self.artifacts, tenant)
+
+    def _validate(
+        self,
+        request: JobRequest,
+        device: DeviceInfo,
+        checked: CompiledProgram | None = None,
+        quota: Quota = NO_QUOTA,
+    ) -> None:
+        if checked is None:
+            checked = self.compiler.validate(compile_request(request, device))
+        check_submission(request, device, checked, quota)
+
+    def _keyed(self, request: JobRequest, tenant: str, owner: str, key: str | None) -> Job | None:
+        return keyed_job(self.store, request, tenant, owner, key) if key else None
+
+    def new_job(
+        self,
+        request: JobRequest,
+        owner: str,
+        idempotency_key: str | None,
+        traceparent: str,
+        tenant: str = DEFAULT_TENANT,
+    ) -> Job:
+        return new_job(request, owner, idempotency_key, traceparent, tenant, self.default_timeout_s)
+
+    # -- capacity ------------------------------------------------------------------------
+    def reserve(self, jobs: Sequence[Job]) -> None:
+        """Take a queue slot for each new job of a submission (all or none), or refuse it:
+        the kernel is draining (UNAVAILABLE), the data folder cannot be written, or the
+        queue is full (RESOURCE_EXHAUSTED with a retry delay). A slot is held by the job's
+        id until it is stored (then it is the job's place in the waiting set) or refused."""
+        count = len(jobs)
+        if self.draining.is_set():
+            raise Unavailable("the kernel is shutting down: try again shortly")
+        self.data.check()
+        capacity = self.queue_capacity
+        with self._lock:
+            waiting = len(self._waiting) + len(self._reserved)
+            if waiting + count > capacity:
+                retry = self.queue_full_retry_s
+                raise ResourceExhausted(
+                    f"queue full ({waiting} of {capacity} jobs waiting): retry in {retry:g} s",
+                    metadata={"retry_after_s": f"{retry:g}"},
+                )
+            self._reserved.update(job.id for job in jobs)
+
+    def _release(self, jobs: Sequence[Job]) -> None:
+        with self._lock:
+            self._reserved.difference_update(job.id for job in jobs)
+
+    def wait(self, job_ids: Iterable[str]) -> None:
+        """Jobs put back on a queue (resumed) take their places in the waiting set."""
+        with self._lock:
+            self._waiting.update(job_ids)
+
+    def left_waiting(self, event: JobEvent) -> None:
+        """Lifecycle callback: a job that starts running or ends frees its queue slot."""
+        if event.state is JobState.RUNNING or event.state.terminal:
+            with self._lock:
+                self._waiting.discard(event.job_id)
+
+    # -- storing -------------------------------------------------------------------------
+    def accept_many(self, jobs: Sequence[Job]) -> list[Job]:
+        """Store new jobs (one transaction) and hand them to ``accepted``; their reserved
+        slots become places in the waiting set (a failed store releases them). A store
+        that cannot write for want of space or permission is refused as such
+        (RESOURCE_EXHAUSTED, UNAVAILABLE) and recorded for readiness."""
+        try:
+            with writing(self.data):
+                created = self.lifecycle.create_many(jobs)
+        except BaseException:
+            self._release(jobs)
+            raise
+        with self._lock:
+            self._reserved.difference_update(job.id for job in jobs)
+            self._waiting.update(job.id for job in created)
+        self.queued.release(created)  # counted in the store from now on (max_queued_jobs)
+        self.accepted(created)
+        return created

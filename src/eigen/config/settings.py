@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -87,7 +87,11 @@ class Settings(BaseSettings):
     http_port: int | None = Field(
         default=None, ge=0, le=65535, description="REST gateway, health and metrics port; unset: no HTTP"
     )
-    role: Role = Field(default="all", description="all roles in one process, or one of them")
+    role: str = Field(
+        default="all",
+        description="all roles in one process, or some of them, comma-separated "
+        "(api, kernel, compiler, driver-manager; e.g. kernel,compiler,driver-manager)",
+    )
     kernel_address: str = Field(default="127.0.0.1:50052", description="KernelService, for api")
     kernel_addresses: list[str] = Field(
         default_factory=list,
@@ -253,6 +257,26 @@ class Settings(BaseSettings):
         """Highest priority first: flags, EIGEN_* variables, .env, YAML file."""
         path = _config_path(init_settings, env_settings, dotenv_settings)
         return (init_settings, env_settings, dotenv_settings, YamlFileSource(settings_cls, path))
+
+    @field_validator("role")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        """``all``, or a comma-separated set of the four roles (kept in ROLES' order)."""
+        names = {part.strip() for part in value.split(",") if part.strip()}
+        if names == {"all"} or names >= set(ROLES):
+            return "all"
+        unknown = sorted(names - set(ROLES))
+        if unknown or not names:
+            choices = f"all, or some of {', '.join(ROLES)}, comma-separated"
+            raise ValueError(
+                f"unknown role {', '.join(unknown)}: {choices}" if unknown else f"no role: {choices}"
+            )
+        return ",".join(role for role in ROLES if role in names)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles this process runs."""
+        return ROLES if self.role == "all" else tuple(self.role.split(","))
 
     @property
     def sqlite_path(self) -> Path:

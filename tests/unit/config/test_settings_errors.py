@@ -41,7 +41,7 @@ def test_every_bad_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
     message = str(caught.value)
     assert "setting http_port (EIGEN_HTTP_PORT): must be at least 0, got '-1'" in message
-    assert "setting role (EIGEN_ROLE): must be one of 'all'" in message
+    assert "setting role (EIGEN_ROLE): unknown role boss: all, or some of api, kernel" in message
     assert "\n" not in message
     assert not any(word in message for word in PYDANTIC_WORDS)
 

@@ -1,13 +1,16 @@
-"""In-process fan-out of job events: wakes the watchers of a job when it has news, and
-hands them the news.
+"""Job events to the watchers of this node: wakes the watchers of a job when it has news,
+and hands them the news.
 
-The store is the record; the bus holds a copy of what this process published: the recent
-events of each job (``since``), so that a watcher is served from memory instead of
-reading the store after every event. Only one kernel writes a store, so its bus sees
-every event of the jobs it runs; whatever the bus cannot vouch for (a job it never saw, a
-gap, events older than it keeps) it answers with None and the caller reads the store.
-Each job has its own channel, so an event wakes only that job's watchers (threads
-waiting in ``wait`` on the channel's condition, or asyncio watchers through
+The store is the record; the bus holds a copy of the recent events of each job
+(``since``), so that a watcher is served from memory instead of reading the store after
+every event. Its events come from two places: those this node stored (``publish``, which
+also hands them to the fan-out, when there is one) and those other nodes stored, which the
+fan-out brings (``deliver``); both go into the same per-job logs. Several kernels may
+write one store, and a fan-out message may be lost or late, so the bus vouches only for
+what it holds without a gap: a job it never saw, a gap, events older than it keeps, or
+everything before a fan-out outage (``lost``) it answers with None and the caller reads
+the store. Each job has its own channel, so an event wakes only that job's watchers
+(threads waiting in ``wait`` on the channel's condition, or asyncio watchers through
 ``subscribe``). It also remembers which jobs ended, which lets a long loop notice a
 cancel without reading the store.
 """
@@ -18,7 +21,9 @@ import bisect
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
+from eigen.kernel.fanout.port import Fanout
 from eigen.models.job import JobEvent
 
 _ENDED_MEMORY = 100_000  # ended job ids remembered (``ended``)
@@ -51,18 +56,49 @@ class _Channel:
                 callback()
 
 
+@runtime_checkable
+class _Resyncing(Protocol):
+    """A fan-out that says when messages may have been lost (its ``on_lost``, called after
+    it reconnects): the :class:`~eigen.kernel.fanout.port.Fanout` port does not name it."""
+
+    on_lost: Callable[[], None] | None
+
+
 class EventBus:
-    def __init__(self) -> None:
+    """The watchers' view of job events on this node; ``fanout``: how the events this node
+    stores reach the other nodes, and theirs this one (None: one node)."""
+
+    def __init__(self, fanout: Fanout | None = None) -> None:
+        self.fanout = fanout
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self._logs: dict[str, list[JobEvent]] = {}  # by job, in seq order
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._ended_logs: deque[str] = deque()
         self._closed = False
+        self._epoch = 0  # counts ``lost``: a waiter that saw it change reads the store
+        self._started = False
+
+    def start(self) -> None:
+        """Begin receiving the events other nodes publish (nothing without a fan-out)."""
+        if self.fanout is None or self._started:
+            return
+        self._started = True
+        if isinstance(self.fanout, _Resyncing):
+            self.fanout.on_lost = self.lost
+        self.fanout.start(self.deliver)
 
     def publish(self, event: JobEvent) -> None:
         """Called once the event is stored (threads may publish a job's events out of
-        order: the log stays sorted, and a gap sends readers to the store)."""
+        order: the log stays sorted, and a gap sends readers to the store); the fan-out
+        takes it to the other nodes."""
+        self.deliver(event)
+        if self.fanout is not None:
+            self.fanout.publish([event])
+
+    def deliver(self, event: JobEvent) -> None:
+        """An event stored by this node or another one (the fan-out's thread calls this):
+        into the job's log, and its watchers woken. Once is enough: a repeat is ignored."""
         with self._lock:
             log = self._logs.setdefault(event.job_id, [])
             if not log or log[-1].seq < event.seq:
@@ -78,6 +114,17 @@ class EventBus:
             channel = self._channels.get(event.job_id)
             if channel is not None:
                 channel.wake(event.terminal)
+
+    def lost(self) -> None:
+        """Events may have been missed (the fan-out was cut off from its broker): forget
+        what the bus held, so every reader goes to the store, and wake every watcher to
+        read it. Which jobs ended stays known (an end is never undone)."""
+        with self._lock:
+            self._logs.clear()
+            self._ended_logs.clear()
+            self._epoch += 1
+            for channel in self._channels.values():
+                channel.wake(True)
 
     def _end(self, job_id: str) -> None:
         self._ended[job_id] = None
@@ -137,7 +184,8 @@ class EventBus:
                 del self._channels[job_id]
 
     def wait(self, job_id: str, after_seq: int, timeout: float) -> bool:
-        """Block until the job has an event past ``after_seq`` (True) or timeout (False).
+        """Block until the job has an event past ``after_seq`` or the bus forgot what it
+        held (``lost``): True; or timeout: False.
 
         Events published before the wait began are in the store: callers read the store
         first, then wait with the last sequence number they saw.
@@ -147,8 +195,11 @@ class EventBus:
             if channel is None:
                 channel = self._channels[job_id] = _Channel(self._lock)
             channel.watchers += 1
+            epoch = self._epoch
             try:
-                return channel.condition().wait_for(lambda: self._has_news(job_id, after_seq), timeout)
+                return channel.condition().wait_for(
+                    lambda: self._epoch != epoch or self._has_news(job_id, after_seq), timeout
+                )
             finally:
                 channel.watchers -= 1
                 if channel.watchers == 0 and not channel.callbacks:
@@ -161,15 +212,18 @@ class EventBus:
         return log is not None and bool(log) and log[-1].seq > after_seq
 
     def ended(self, job_id: str) -> bool:
-        """True once this process has published the job's terminal event."""
+        """True once this bus has had the job's terminal event (published or delivered)."""
         with self._lock:
             return job_id in self._ended
 
     def close(self) -> None:
+        """Wake every watcher (a closed bus has news for all) and close the fan-out."""
         with self._lock:
             self._closed = True
             for channel in self._channels.values():
                 channel.wake(True)
+        if self.fanout is not None:
+            self.fanout.close()
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,162 @@
+"""The event fan-out over Redis pub/sub: every node publishes the events it stores on one
+channel and subscribes to it.
+
+Two connections: one subscribed (its own thread, :meth:`start`), one to publish (the
+:class:`~eigen.kernel.fanout.outbox.Outbox`'s sender thread, so a worker that stores an
+event never waits on Redis). Reconnecting is redis-py's: its ``Retry`` with exponential
+backoff reconnects the subscription and subscribes again; while the subscription is down
+:meth:`problem` says so, and once it is back ``on_lost`` tells the bus that messages sent
+meanwhile never came (its watchers read the store). A publish that fails (Redis down, or
+slower than ``timeout_s``) drops its events with a log line: the store has them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.retry import Retry
+
+from eigen.kernel.fanout import wire
+from eigen.kernel.fanout.outbox import Outbox
+from eigen.models.job import JobEvent
+from eigen.observability.redact import redact_text
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "eigen:events"
+_WAKE_S = 0.5  # how often the subscriber looks up from the socket to see if it is closing
+
+
+class RedisFanout:
+    def __init__(self, url: str, node_id: str, *, channel: str = CHANNEL, timeout_s: float = 1.0) -> None:
+        self.node_id = node_id
+        self.channel = channel
+        self.on_lost: Callable[[], None] | None = None  # after a reconnection (EventBus.lost)
+        self._shown = redact_text(url)
+        # Publishing: one retry (a pooled connection Redis closed is reopened), no waiting.
+        self._publisher = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 1),
+        )
+        # Subscribed: a few tries with backoff per call, so the loop below neither spins
+        # on a Redis that is down nor takes long to notice it; health checks find a
+        # connection that died without closing.
+        self._subscriber = redis.Redis.from_url(
+            url,
+            socket_timeout=max(timeout_s, _WAKE_S) * 5,
+            socket_connect_timeout=timeout_s,
+            health_check_interval=5,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.25, cap=2.0), 2),
+        )
+        self._pubsub = self._subscriber.pubsub()
+        self._deliver: Callable[[JobEvent], None] | None = None
+        self._receiving: str | None = "not subscribed yet"
+        self._sending: str | None = None
+        self._subscribed = threading.Event()
+        self._was_subscribed = False
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sender = wire.Sender(node_id)
+        self._arrivals = wire.Arrivals()
+        self._dropped = 0  # the outbox's count when the last message was sent
+        self._outbox = Outbox(self._send, name="eigen-fanout-redis-send")
+
+    def start(self, deliver: Callable[[JobEvent], None]) -> None:
+        self._deliver = deliver
+        self._thread = threading.Thread(target=self._listen, name="eigen-fanout-redis", daemon=True)
+        self._thread.start()
+
+    def publish(self, events: list[JobEvent]) -> None:
+        self._outbox.put(events)
+
+    def problem(self) -> str | None:
+        return self._receiving or self._sending
+
+    def subscribed(self, timeout: float) -> bool:
+        """Wait until the subscription is live (True), or timeout (False)."""
+        return self._subscribed.wait(timeout)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every event published so far was sent (or dropped)."""
+        return self._outbox.flush(timeout)
+
+    @property
+    def dropped(self) -> int:
+        """Events never sent because the buffer was full."""
+        return self._outbox.dropped
+
+    def close(self) -> None:
+        self._outbox.close()
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join(_WAKE_S * 4)
+        self._pubsub.close()
+        self._publisher.close()
+        self._subscriber.close()
+
+    def _send(self, events: list[JobEvent]) -> None:
+        if self._outbox.dropped != self._dropped:  # events lost on the way: say so
+            self._dropped = self._outbox.dropped
+            self._sender.skip()
+        encoded = [e for e in map(wire.encode_event, events) if e is not None]
+        if len(encoded) < len(events):
+            self._sender.skip()
+        if not encoded:
+            return
+        try:
+            self._publisher.publish(self.channel, self._sender.message(encoded))
+        except redis.RedisError as exc:
+            if self._sending is None:
+                log.warning("job events not sent to other nodes: Redis at %s: %s", self._shown, exc)
+            self._sending = f"cannot publish job events to Redis at {self._shown}: {exc}"
+            return
+        self._sending = None
+
+    def _listen(self) -> None:
+        while not self._closing.is_set():
+            try:
+                if not self._pubsub.channels:  # not subscribed yet (Redis was down at start)
+                    self._pubsub.subscribe(self.channel)
+                found = self._pubsub.get_message(timeout=_WAKE_S)
+            except redis.RedisError as exc:
+                self._cut_off(exc)
+                continue
+            if found is None:
+                continue
+            if found["type"] == "subscribe":
+                self._joined()
+            elif found["type"] == "message":
+                self._receive(found["data"])
+
+    def _joined(self) -> None:
+        self._receiving = None
+        self._subscribed.set()
+        if self._was_subscribed:
+            log.info("job events from other nodes: Redis at %s reached again", self._shown)
+            if self.on_lost is not None:
+                self.on_lost()
+        self._was_subscribed = True
+
+    def _cut_off(self, exc: Exception) -> None:
+        if self._receiving is None:
+            log.warning("job events from other nodes: Redis at %s unreachable: %s", self._shown, exc)
+        self._subscribed.clear()
+        self._receiving = f"not receiving other nodes' job events from Redis at {self._shown}: {exc}"
+
+    def _receive(self, payload: bytes) -> None:
+        found = wire.decode(payload)
+        if found is None or found.node == self.node_id or self._deliver is None:
+            return
+        if self._arrivals.missed(found) and self.on_lost is not None:
+            self.on_lost()
+        for event in found.events:
+            try:
+                self._deliver(event)
+            except Exception:  # a bad watcher callback must not stop the fan-out
+                log.exception("delivering a job event from another node failed")

@@ -128,6 +128,11 @@ class Job:
     timings: dict[str, float] = field(default_factory=dict)
     progress: dict[str, Any] = field(default_factory=dict)
     result_expired_at: float | None = None  # when result retention removed its result
+    # the worker that claimed the job (COMPILING, RUNNING) and when its claim lapses unless
+    # renewed; a lapsed lease puts the job back for another worker (attempt + 1)
+    worker_id: str | None = None
+    lease_expires_at: float | None = None
+    deadline_at: float | None = None  # when the job times out (epoch seconds); None: never
 
     @property
     def terminal(self) -> bool:

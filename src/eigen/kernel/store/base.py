@@ -3,14 +3,30 @@
 State changes are compare-and-set (:meth:`JobStore.transition` succeeds only when the job
 is still in the expected state), which is what lets cancel, timeout and the pipeline race
 safely. Only :mod:`eigen.kernel.lifecycle` calls ``transition``.
+
+Writes take ``then``: a function of the store's write transaction (``txn``: the SQLAlchemy
+``Connection`` of a SQL store, None in memory) run after the store's own writes and before
+the commit, so that a queue living in the same database writes its entries in that
+transaction and a job and its queue entry commit together or not at all. If ``then``
+raises, a SQL store rolls the whole write back and the error propagates. A memory store has
+no transaction: it runs ``then(None)`` once its writes are visible (after its lock is
+released, so that ``then`` may call the store), and keeps them if ``then`` raises.
+
+Leases: a worker that claims a job sets ``worker_id`` and ``lease_expires_at`` in the
+claiming transition's ``changes`` (with ``attempt``), renews them while it works
+(:meth:`JobStore.renew_leases`) and loses the job when it stops renewing: the lease sweep
+finds it (:meth:`JobStore.expired_leases`) and puts it back. A lease that has lapsed is
+never renewed again, so the sweep and a late heartbeat cannot both win. Lease times are
+epoch seconds of the nodes' clocks, which must agree (NTP) to well under a lease.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
@@ -32,25 +48,38 @@ class JobFilter:
     tenant: str | None = None
 
 
+# what ``then`` gets: the write transaction (a SQLAlchemy Connection; None in memory)
+Then = Callable[[Any], None]
+
+
 @dataclass(frozen=True)
 class Transition:
-    """One compare-and-set state change (see :meth:`JobStore.transition`)."""
+    """One compare-and-set state change (see :meth:`JobStore.transition`).
+
+    ``then``: run in the write transaction only if this change is applied (e.g. enqueue the
+    job for its next stage, or write its dead letter), before the batch's own ``then``.
+    ``lease_before``: apply only if the job's lease lapsed before this moment too (what the
+    lease sweep sets, to the ``now`` it found the lease lapsed at: a heartbeat that renewed
+    the lease in between wins, and the sweep's move is refused)."""
 
     job_id: str
     expected: JobState
     event: JobEvent
     changes: dict[str, Any] = field(default_factory=dict)
     result: JobResult | None = None
+    then: Then | None = None
+    lease_before: float | None = None
 
 
 class JobStore(Protocol):
-    def create(self, job: Job, event: JobEvent) -> None:
-        """Insert a new job with its first event. Raises AlreadyExists on a duplicate
-        (tenant, owner, idempotency key)."""
+    def create(self, job: Job, event: JobEvent, *, then: Then | None = None) -> None:
+        """Insert a new job (with its ``deadline_at``) and its first event, then run
+        ``then`` in the same transaction. Raises AlreadyExists on a duplicate (tenant,
+        owner, idempotency key); ``then`` is not run then."""
 
-    def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
+    def create_many(self, batch: Sequence[tuple[Job, JobEvent]], *, then: Then | None = None) -> None:
         """:meth:`create` for several jobs in one transaction: all of them, or (on a
-        duplicate, AlreadyExists) none."""
+        duplicate, AlreadyExists) none; ``then`` runs once, after the inserts."""
 
     def get(self, job_id: str) -> Job | None: ...
 
@@ -73,17 +102,62 @@ class JobStore(Protocol):
         event: JobEvent,
         changes: dict[str, Any],
         result: JobResult | None = None,
+        *,
+        then: Then | None = None,
+        lease_before: float | None = None,
     ) -> bool:
-        """Set the job's state to ``event.state`` (and ``changes``) only if it is still
-        ``expected`` and its last event is ``event.seq - 1``; append ``event``; with
-        ``result``, save it in the same transaction (a job is never DONE without its
-        result, and a refused transition saves none). Returns False when the job had
-        moved on (the caller re-reads and decides)."""
+        """Set the job's state to ``event.state`` (and ``changes``: any of the job's
+        columns, e.g. ``worker_id``, ``lease_expires_at``, ``attempt``, ``error_code``)
+        only if it is still ``expected`` and its last event is ``event.seq - 1``; append
+        ``event``; with ``result``, save it in the same transaction (a job is never DONE
+        without its result, and a refused transition saves none); if applied, run
+        ``then`` in that transaction. Returns False when the job had moved on (the caller
+        re-reads and decides; ``then`` did not run). ``lease_before``: see
+        :class:`Transition`."""
 
-    def transitions(self, batch: Sequence[Transition]) -> list[bool]:
+    def transitions(self, batch: Sequence[Transition], *, then: Then | None = None) -> list[bool]:
         """Several transitions (of different jobs) in one transaction: each is
         compare-and-set on its own, exactly as :meth:`transition`, and a refused one does
-        not stop the others. Returns, in order, which were applied."""
+        not stop the others. Each applied move's own ``then`` runs, then the batch's
+        ``then`` (always, once the moves are done). Returns, in order, which were applied.
+        The rows are changed in the order of their job ids, whatever the batch's order, as
+        :meth:`renew_leases` does: two writers of the same jobs never deadlock."""
+
+    def renew_leases(
+        self, worker_id: str, job_ids: Collection[str], until: float, now: float | None = None
+    ) -> set[str]:
+        """Extend to ``until`` the leases ``worker_id`` holds on ``job_ids``: the jobs still
+        COMPILING or RUNNING with that worker whose lease has not lapsed at ``now``
+        (default: the clock). Returns the ids renewed; a job missing from it is no longer
+        this worker's to finish (it ended, or its lease lapsed and the sweep may take it)."""
+
+    def expired_leases(self, now: float, limit: int = 100) -> list[Job]:
+        """COMPILING or RUNNING jobs whose lease lapsed before ``now``, the oldest lapse
+        first (what the lease sweep puts back or gives up on)."""
+
+    def overdue(self, now: float, limit: int = 100) -> list[Job]:
+        """Unfinished jobs whose ``deadline_at`` is ``now`` or earlier, the earliest first."""
+
+    def add_dead_letter(
+        self,
+        job_id: str,
+        attempts: int,
+        reason: str,
+        worker_id: str | None = None,
+        *,
+        within: Any = None,
+        at: float | None = None,
+    ) -> None:
+        """Record that ``job_id`` was given up on after ``attempts`` (at ``at``, default
+        now), in the transaction ``within`` when given (the ``txn`` of a ``then``: the
+        record commits with the job's move to ERROR). A second record of the same job
+        replaces the first. Raises NotFound when there is no such job."""
+
+    def dead_letters(
+        self, tenant: str | None = None, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[DeadLetter]:
+        """Dead letters, newest first: ``tenant``'s only when given; ``before``: a keyset
+        cursor (at, job_id) of the last one of the previous page."""
 
     def append_event(
         self,

@@ -9,26 +9,38 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
-from eigen.errors import AlreadyExists
-from eigen.kernel.store.base import JobFilter, Transition
+from eigen.errors import AlreadyExists, NotFound
+from eigen.kernel.store.base import JobFilter, Then, Transition
 from eigen.kernel.store.query import matches
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
 
+_LEASED = (JobState.COMPILING, JobState.RUNNING)
+
 
 class MemoryJobStore:
+    """Every JobStore operation on dictionaries under one lock. Writes run their ``then``
+    with None once the lock is released (see :mod:`eigen.kernel.store.base`)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, list[JobEvent]] = {}
         self._results: dict[str, tuple[float, JobResult]] = {}
         self._checkpoints: dict[str, dict[str, Any]] = {}
+        self._dead_letters: dict[str, DeadLetter] = {}
 
-    def create(self, job: Job, event: JobEvent) -> None:
-        self.create_many([(job, event)])
+    def create(self, job: Job, event: JobEvent, *, then: Then | None = None) -> None:
+        self.create_many([(job, event)], then=then)
 
-    def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
+    def create_many(self, batch: Sequence[tuple[Job, JobEvent]], *, then: Then | None = None) -> None:
+        self._create_many(batch)
+        if then is not None:
+            then(None)
+
+    def _create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
         with self._lock:
             keys = [(job.tenant, job.owner, job.idempotency_key) for job, _ in batch if job.idempotency_key]
             for job, _ in batch:
@@ -85,16 +97,30 @@ class MemoryJobStore:
         event: JobEvent,
         changes: dict[str, Any],
         result: JobResult | None = None,
+        *,
+        then: Then | None = None,
+        lease_before: float | None = None,
     ) -> bool:
-        return self.transitions([Transition(job_id, expected, event, changes, result)])[0]
+        move = Transition(job_id, expected, event, changes, result, then, lease_before)
+        return self.transitions([move])[0]
 
-    def transitions(self, batch: Sequence[Transition]) -> list[bool]:
+    def transitions(self, batch: Sequence[Transition], *, then: Then | None = None) -> list[bool]:
         with self._lock:
-            return [self._apply(move) for move in batch]
+            applied = [self._apply(move) for move in batch]
+        for move, ok in zip(batch, applied, strict=True):
+            if ok and move.then is not None:
+                move.then(None)
+        if then is not None:
+            then(None)
+        return applied
 
     def _apply(self, move: Transition) -> bool:
         job = self._jobs.get(move.job_id)
         if job is None or job.state != move.expected or job.last_seq + 1 != move.event.seq:
+            return False
+        if move.lease_before is not None and not (
+            job.lease_expires_at is not None and job.lease_expires_at < move.lease_before
+        ):
             return False
         changes = move.changes
         if move.result is not None:
@@ -106,6 +132,74 @@ class MemoryJobStore:
         )
         self._events[move.job_id].append(event)
         return True
+
+    def renew_leases(
+        self, worker_id: str, job_ids: Collection[str], until: float, now: float | None = None
+    ) -> set[str]:
+        moment = time.time() if now is None else now
+        renewed: set[str] = set()
+        with self._lock:
+            for job_id in set(job_ids):
+                job = self._jobs.get(job_id)
+                if (
+                    job is not None
+                    and job.state in _LEASED
+                    and job.worker_id == worker_id
+                    and job.lease_expires_at is not None
+                    and job.lease_expires_at >= moment
+                ):
+                    self._jobs[job_id] = replace(job, lease_expires_at=until)
+                    renewed.add(job_id)
+        return renewed
+
+    def expired_leases(self, now: float, limit: int = 100) -> list[Job]:
+        with self._lock:
+            found = [
+                j
+                for j in self._jobs.values()
+                if j.state in _LEASED and j.lease_expires_at is not None and j.lease_expires_at < now
+            ]
+            found.sort(key=lambda j: (j.lease_expires_at or 0.0, j.id))
+            return copy.deepcopy(found[:limit])
+
+    def overdue(self, now: float, limit: int = 100) -> list[Job]:
+        with self._lock:
+            found = [
+                j
+                for j in self._jobs.values()
+                if not j.terminal and j.deadline_at is not None and j.deadline_at <= now
+            ]
+            found.sort(key=lambda j: (j.deadline_at or 0.0, j.id))
+            return copy.deepcopy(found[:limit])
+
+    def add_dead_letter(
+        self,
+        job_id: str,
+        attempts: int,
+        reason: str,
+        worker_id: str | None = None,
+        *,
+        within: Any = None,
+        at: float | None = None,
+    ) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise NotFound(f"job {job_id} not found")
+            stamp = time.time() if at is None else at
+            self._dead_letters[job_id] = DeadLetter(job_id, job.tenant, attempts, reason, stamp, worker_id)
+
+    def dead_letters(
+        self, tenant: str | None = None, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[DeadLetter]:
+        with self._lock:
+            found = [
+                d
+                for d in self._dead_letters.values()
+                if (tenant is None or d.tenant == tenant) and (before is None or (d.at, d.job_id) < before)
+            ]
+        found.sort(key=lambda d: (d.at, d.job_id), reverse=True)
+        return found[:limit]
 
     def append_event(
         self,

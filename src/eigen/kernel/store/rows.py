@@ -37,6 +37,9 @@ def job_from_row(row: Mapping[Any, Any], request: JobRequest) -> Job:
         timings=dict(row["timings"] or {}),
         progress=dict(row["progress"] or {}),
         result_expired_at=row["result_expired_at"],
+        worker_id=row["worker_id"],
+        lease_expires_at=row["lease_expires_at"],
+        deadline_at=row["deadline_at"],
     )
 
 

@@ -8,6 +8,13 @@ JSON columns are plain ``JSON`` on both dialects (``json``, not ``jsonb``, on Po
 so that objects keep their key order, exactly as SQLite and the memory store keep it.
 Timestamps are ``Float`` (epoch seconds; ``double precision`` on PostgreSQL).
 
+Leases and deadlines (revision 0004): a job being compiled or run carries the id of the
+worker that claimed it (``worker_id``) and when that claim lapses unless renewed
+(``lease_expires_at``); every unfinished job carries the moment it times out
+(``deadline_at``). The sweeps that look for lapsed leases and passed deadlines read partial
+indexes that hold only the jobs still in play, so they never scan a store's history. A job
+that used up its attempts leaves a row in ``dead_letters``.
+
 Every job belongs to a tenant (``jobs.tenant``; ``default`` for jobs stored before tenants
 existed, and for everything made while authentication is off). ``tenants``, ``api_keys``
 and ``audit_events`` belong to the security layer, which reads and writes them through
@@ -16,11 +23,36 @@ this same metadata.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from eigen.models.principal import DEFAULT_TENANT
+from eigen.models.state import JobState
 
 metadata = sa.MetaData()
+
+# states in which a worker holds a job under a lease, and the states not yet ended: the
+# conditions of the two sweep indexes (a query must spell the same condition to use them)
+LEASED_STATES = (JobState.COMPILING.value, JobState.RUNNING.value)
+UNFINISHED_STATES = tuple(state.value for state in JobState if not state.terminal)
+
+
+def _state_in(states: tuple[str, ...]) -> str:
+    return "state IN (" + ", ".join(f"'{state}'" for state in states) + ")"
+
+
+# The conditions of the sweep indexes, as SQL text with the states as literals: a query that
+# means to use such an index puts this same text in its WHERE (a bound parameter in its place
+# would keep PostgreSQL's generic plans, and SQLite, from proving the index applies).
+LEASED_CONDITION = _state_in(LEASED_STATES)
+UNFINISHED_CONDITION = _state_in(UNFINISHED_STATES)
+
+
+def _partial(condition: str) -> dict[str, Any]:
+    """A partial index's condition on both dialects (SQLite has them since 3.8)."""
+    return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
+
 
 jobs = sa.Table(
     "jobs",
@@ -48,6 +80,13 @@ jobs = sa.Table(
     sa.Column("progress", sa.JSON, nullable=False),
     # set when retention removed the job's result (the job itself stays)
     sa.Column("result_expired_at", sa.Float),
+    # the worker holding the job (COMPILING, RUNNING) and until when, unless it renews
+    sa.Column("worker_id", sa.String(128)),
+    sa.Column("lease_expires_at", sa.Float),
+    # when the job times out (epoch seconds), whichever node watches it
+    sa.Column("deadline_at", sa.Float),
+    sa.Index("ix_jobs_lease", "lease_expires_at", **_partial(LEASED_CONDITION)),
+    sa.Index("ix_jobs_deadline", "deadline_at", **_partial(UNFINISHED_CONDITION)),
     sa.Index("ix_jobs_created", "created_at", "id"),
     sa.Index("ix_jobs_state", "state"),
     sa.Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
@@ -83,6 +122,20 @@ checkpoints = sa.Table(
     metadata,
     sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("data", sa.JSON, nullable=False),
+)
+
+# a job that ended in ERROR because it used up its attempts: why, and on which worker last
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("last_worker", sa.String(128)),
+    sa.Index("ix_dead_letters_at", "at", "job_id"),
+    sa.Index("ix_dead_letters_tenant_at", "tenant", "at", "job_id"),
 )
 
 tenants = sa.Table(

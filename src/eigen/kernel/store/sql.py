@@ -20,13 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from eigen.errors import AlreadyExists
+from eigen.errors import AlreadyExists, NotFound
 from eigen.kernel.store import schema
-from eigen.kernel.store.base import JobFilter, Transition
+from eigen.kernel.store.base import JobFilter, Then, Transition
 from eigen.kernel.store.engine import PoolOptions, make_engine, masked
 from eigen.kernel.store.migrate import ensure_schema
 from eigen.kernel.store.recent import RecentResults
 from eigen.kernel.store.rows import event_from_row, job_from_row
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict, result_to_dict
 from eigen.models.state import JobState
@@ -42,8 +43,11 @@ _JOB_COLUMNS = (
     "last_seq",
     "timings",
     "progress",
+    "worker_id",
+    "lease_expires_at",
+    "deadline_at",
 )
-_UNFINISHED = [state.value for state in JobState if not state.terminal]
+_UNFINISHED = list(schema.UNFINISHED_STATES)
 # results expired per statement, so a large sweep never holds one long transaction
 EXPIRE_BATCH = 500
 
@@ -88,13 +92,13 @@ class SqlJobStore:
         return self._engine
 
     # -- jobs ---------------------------------------------------------------------------
-    def create(self, job: Job, event: JobEvent) -> None:
+    def create(self, job: Job, event: JobEvent, *, then: Then | None = None) -> None:
         try:
-            self.create_many([(job, event)])
+            self.create_many([(job, event)], then=then)
         except AlreadyExists:
             raise AlreadyExists(f"job {job.id} or idempotency key {job.idempotency_key!r} exists") from None
 
-    def create_many(self, batch: Sequence[tuple[Job, JobEvent]]) -> None:
+    def create_many(self, batch: Sequence[tuple[Job, JobEvent]], *, then: Then | None = None) -> None:
         rows: list[dict[str, Any]] = []
         for job, event in batch:
             self._requests.put(job.id, job.request)
@@ -105,6 +109,8 @@ class SqlJobStore:
             with self._writing() as conn:  # one executemany each
                 conn.execute(_INSERT_JOB, rows)
                 conn.execute(_INSERT_EVENT, [_event_row(event) for _, event in batch])
+                if then is not None:
+                    then(conn)
         except sa.exc.IntegrityError:
             raise AlreadyExists("a job id or idempotency key of the batch exists") from None
 
@@ -160,15 +166,22 @@ class SqlJobStore:
         event: JobEvent,
         changes: dict[str, Any],
         result: JobResult | None = None,
+        *,
+        then: Then | None = None,
+        lease_before: float | None = None,
     ) -> bool:
-        return self.transitions([Transition(job_id, expected, event, changes, result)])[0]
+        move = Transition(job_id, expected, event, changes, result, then, lease_before)
+        return self.transitions([move])[0]
 
-    def transitions(self, batch: Sequence[Transition]) -> list[bool]:
-        applied: list[bool] = []
+    def transitions(self, batch: Sequence[Transition], *, then: Then | None = None) -> list[bool]:
+        applied = [False] * len(batch)
         events: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
+        # rows locked in job id order, as renew_leases locks them: no deadlock between the two
+        order = sorted(range(len(batch)), key=lambda i: batch[i].job_id)
         with self._writing() as conn:
-            for move in batch:
+            for index in order:
+                move = batch[index]
                 values: dict[str, Any] = {
                     "state": move.event.state.value,
                     "last_seq": move.event.seq,
@@ -182,10 +195,11 @@ class SqlJobStore:
                     "b_id": move.job_id,
                     "b_state": move.expected.value,
                     "b_seq": move.event.seq - 1,
+                    "b_lease": move.lease_before,
                 }
-                statement = _transition_statement(tuple(sorted(values)))
+                statement = _transition_statement(tuple(sorted(values)), move.lease_before is not None)
                 ok = conn.execute(statement, parameters).rowcount == 1
-                applied.append(ok)
+                applied[index] = ok
                 if ok:
                     events.append(_event_row(move.event))
                     if move.result is not None:
@@ -196,10 +210,92 @@ class SqlJobStore:
             if results:
                 columns = tuple(sorted(k for k in results[0] if k != "job_id"))
                 conn.execute(_upsert_statement(conn.dialect.name, schema.results.name, columns), results)
+            for move, ok in zip(batch, applied, strict=True):
+                if ok and move.then is not None:
+                    move.then(conn)
+            if then is not None:
+                then(conn)
         for move, ok in zip(batch, applied, strict=True):
             if ok and move.result is not None:
                 self._recent.put(move.result)
         return applied
+
+    # -- leases, deadlines and dead letters ------------------------------------------------
+    def renew_leases(
+        self, worker_id: str, job_ids: Collection[str], until: float, now: float | None = None
+    ) -> set[str]:
+        """One ``UPDATE ... RETURNING id`` for all of ``job_ids``."""
+        if not job_ids:
+            return set()
+        parameters = {
+            "b_until": until,
+            "b_worker_id": worker_id,
+            "b_job_ids": sorted(set(job_ids)),
+            "b_now": time.time() if now is None else now,
+        }
+        with self._writing() as conn:
+            return set(conn.execute(_RENEW_LEASES, parameters).scalars())
+
+    def expired_leases(self, now: float, limit: int = 100) -> list[Job]:
+        return self._sweep(_EXPIRED_LEASES, now, limit)
+
+    def overdue(self, now: float, limit: int = 100) -> list[Job]:
+        return self._sweep(_OVERDUE, now, limit)
+
+    def _sweep(self, statement: sa.Select[Any], now: float, limit: int) -> list[Job]:
+        with self._engine.connect() as conn:
+            return [
+                self._from_row(r) for r in conn.execute(statement, {"now": now, "limit": limit}).mappings()
+            ]
+
+    def add_dead_letter(
+        self,
+        job_id: str,
+        attempts: int,
+        reason: str,
+        worker_id: str | None = None,
+        *,
+        within: Any = None,
+        at: float | None = None,
+    ) -> None:
+        """INSERT ... SELECT the job's tenant, replacing an earlier record of the job."""
+        parameters = {
+            "job_id": job_id,
+            "attempts": attempts,
+            "reason": reason,
+            "at": time.time() if at is None else at,
+            "last_worker": worker_id,
+        }
+        with contextlib.nullcontext(within) if within is not None else self._writing() as conn:
+            statement = _dead_letter_statement(conn.dialect.name)
+            if conn.execute(statement, parameters).first() is None:
+                raise NotFound(f"job {job_id} not found")
+
+    def dead_letters(
+        self, tenant: str | None = None, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[DeadLetter]:
+        letters = schema.dead_letters
+        stmt = letters.select()
+        if tenant is not None:
+            stmt = stmt.where(letters.c.tenant == tenant)
+        if before is not None:
+            stamp, job_id = before
+            stmt = stmt.where(
+                sa.or_(letters.c.at < stamp, sa.and_(letters.c.at == stamp, letters.c.job_id < job_id))
+            )
+        stmt = stmt.order_by(letters.c.at.desc(), letters.c.job_id.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            return [
+                DeadLetter(
+                    job_id=r["job_id"],
+                    tenant=r["tenant"],
+                    attempts=r["attempts"],
+                    reason=r["reason"],
+                    at=r["at"],
+                    last_worker=r["last_worker"],
+                )
+                for r in conn.execute(stmt).mappings()
+            ]
 
     def append_event(
         self,
@@ -380,6 +476,9 @@ def _job_row(job: Job) -> dict[str, Any]:
         "request": job.request.model_dump(mode="json"),
         "timings": job.timings,
         "progress": job.progress,
+        "worker_id": job.worker_id,
+        "lease_expires_at": job.lease_expires_at,
+        "deadline_at": job.deadline_at,
     }
 
 
@@ -398,6 +497,67 @@ _SELECT_EVENTS = (
     .where(schema.events.c.job_id == _JOB_ID, schema.events.c.seq > sa.bindparam("after_seq"))
     .order_by(schema.events.c.seq)
 )
+
+# The sweeps spell the conditions of their partial indexes (schema.ix_jobs_lease,
+# ix_jobs_deadline) so that both dialects use them.
+_LEASED = sa.text(schema.LEASED_CONDITION)
+_NOW: sa.BindParameter[float] = sa.bindparam("now", type_=sa.Float)
+_LIMIT: sa.BindParameter[int] = sa.bindparam("limit", type_=sa.Integer)
+_RENEWABLE = (
+    schema.jobs.c.id.in_(sa.bindparam("b_job_ids", expanding=True)),
+    schema.jobs.c.worker_id == sa.bindparam("b_worker_id"),
+    _LEASED,
+    schema.jobs.c.lease_expires_at >= sa.bindparam("b_now"),
+)
+# the rows locked in id order first (FOR UPDATE; SQLite, one writer at a time, has no row
+# locks and SQLAlchemy leaves the clause out), as transitions take them
+_RENEW_LEASES = (
+    schema.jobs.update()
+    .where(
+        schema.jobs.c.id.in_(
+            sa.select(schema.jobs.c.id).where(*_RENEWABLE).order_by(schema.jobs.c.id).with_for_update()
+        ),
+        *_RENEWABLE,
+    )
+    .values(lease_expires_at=sa.bindparam("b_until"))
+    .returning(schema.jobs.c.id)
+)
+_EXPIRED_LEASES = (
+    sa.select(*schema.jobs.c)
+    .where(_LEASED, schema.jobs.c.lease_expires_at < _NOW)
+    .order_by(schema.jobs.c.lease_expires_at, schema.jobs.c.id)
+    .limit(_LIMIT)
+)
+_OVERDUE = (
+    sa.select(*schema.jobs.c)
+    .where(
+        sa.text(schema.UNFINISHED_CONDITION),
+        schema.jobs.c.deadline_at <= _NOW,
+    )
+    .order_by(schema.jobs.c.deadline_at, schema.jobs.c.id)
+    .limit(_LIMIT)
+)
+
+
+@functools.lru_cache(maxsize=2)
+def _dead_letter_statement(dialect: str) -> sa.Insert:
+    """INSERT INTO dead_letters SELECT the job's tenant ... ON CONFLICT (job_id) DO UPDATE
+    RETURNING job_id: no row when the job does not exist."""
+    letters, jobs = schema.dead_letters, schema.jobs
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    source = sa.select(
+        jobs.c.id,
+        jobs.c.tenant,
+        sa.bindparam("attempts", type_=sa.Integer),
+        sa.bindparam("reason", type_=sa.Text),
+        sa.bindparam("at", type_=sa.Float),
+        sa.bindparam("last_worker", type_=sa.String),
+    ).where(jobs.c.id == sa.bindparam("job_id"))
+    columns = ("attempts", "reason", "at", "last_worker")
+    statement = insert(letters).from_select(["job_id", "tenant", *columns], source)
+    return statement.on_conflict_do_update(
+        index_elements=[letters.c.job_id], set_={name: statement.excluded[name] for name in columns}
+    ).returning(letters.c.job_id)
 
 
 @functools.lru_cache(maxsize=16)
@@ -427,18 +587,18 @@ def _progress_statement(columns: tuple[str, ...]) -> sa.Update:
 
 
 @functools.lru_cache(maxsize=64)
-def _transition_statement(columns: tuple[str, ...]) -> sa.Update:
-    """UPDATE jobs SET <columns> WHERE id, state and last_seq are as expected."""
+def _transition_statement(columns: tuple[str, ...], lapsed: bool = False) -> sa.Update:
+    """UPDATE jobs SET <columns> WHERE id, state and last_seq are as expected (and, when
+    ``lapsed``, the lease ended before ``b_lease``)."""
     jobs = schema.jobs
-    return (
-        jobs.update()
-        .where(
-            jobs.c.id == sa.bindparam("b_id"),
-            jobs.c.state == sa.bindparam("b_state"),
-            jobs.c.last_seq == sa.bindparam("b_seq"),
-        )
-        .values({name: sa.bindparam(name) for name in columns})
-    )
+    conditions = [
+        jobs.c.id == sa.bindparam("b_id"),
+        jobs.c.state == sa.bindparam("b_state"),
+        jobs.c.last_seq == sa.bindparam("b_seq"),
+    ]
+    if lapsed:
+        conditions.append(jobs.c.lease_expires_at < sa.bindparam("b_lease"))
+    return jobs.update().where(*conditions).values({name: sa.bindparam(name) for name in columns})
 
 
 class RequestCache:

@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from eigen.errors import Cancelled, EigenError, ExecutionFailed
+from eigen.errors import Cancelled, EigenError, ExecutionFailed, InternalError, NotFound
+from eigen.kernel.compiled_codec import compiled_from_bytes, compiled_to_bytes
 from eigen.kernel.dispatch.port import Dispatch, Entry, Stage
 from eigen.kernel.handoff import Handoff
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
@@ -51,6 +52,7 @@ from eigen.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
 
+COMPILED_ARTIFACT = "compiled.pb"  # the compiled program, as the execute stage reads it
 R = TypeVar("R")
 T = TypeVar("T")
 # what a batch finished (compiled, executed) waits at most this long to be recorded
@@ -87,7 +89,8 @@ class Pipeline:
         self.stopping = stopping or threading.Event()
         self.hybrid = HybridRunner(lifecycle, compiler, drivers, self.stopping)
         # compiled and queued here, waiting for an executor: the job as queued and its
-        # program (an executor that finds nothing here reads the program's artifact)
+        # program (an executor that finds nothing here reads the program's artifact; this
+        # only spares that read, and the snapshot spares one of the job)
         self._compiled: Handoff[tuple[Job, CompiledProgram]] = Handoff()
 
     # -- stage 1: compile, then queue ----------------------------------------------------
@@ -136,6 +139,7 @@ class Pipeline:
             Artifact.of(job.id, "compiled.qasm", compiled.qasm3),
             Artifact.of(job.id, "compiled.aqo.json", compiled.aqo_json),
             Artifact.json(job.id, "compile_report.json", compiled.report),
+            Artifact.of(job.id, COMPILED_ARTIFACT, compiled_to_bytes(compiled)),  # what any node runs
         ]
         return compiled, compile_s, artifacts
 
@@ -175,6 +179,16 @@ class Pipeline:
         if compiled is not None:
             return compiled
         return self.timeouts.compile(lambda: self.compiler.compile(compile_request))
+
+    def _compiled_program(self, job: Job) -> CompiledProgram:
+        """The program the compile stage stored for ``job`` (whichever node compiled it);
+        compiled again, quietly, when there is none (a job compiled before this artifact
+        existed) or it cannot be read."""
+        try:
+            return compiled_from_bytes(self.artifacts.get(job.id, COMPILED_ARTIFACT))
+        except (NotFound, InternalError) as exc:
+            log.info("compiling a queued job again", extra={"job_id": job.id, "why": exc.message})
+            return self._compile(job)
 
     @staticmethod
     def _inputs(job: Job) -> list[Artifact]:
@@ -219,9 +233,9 @@ class Pipeline:
             job, compiled = entry if entry is not None else (self.lifecycle.store.get(job_id), None)
             if job is None or job.state is not JobState.QUEUED:
                 continue
-            if compiled is None:  # e.g. resumed after a restart: compile again, quietly
+            if compiled is None:  # compiled elsewhere, or before a restart: its artifact
                 with job_context(job):
-                    compiled = self._guard(job, self._compile, "compile")
+                    compiled = self._guard(job, self._compiled_program, "compile")
                 if compiled is None:
                     continue
             queued.append((job, compiled))

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from qiskit import QuantumCircuit
 
 from eigen.errors import EigenError, ExecutionFailed, InvalidArgument, NotFound
 from eigen.kernel.qfs.artifacts import ArtifactStore
@@ -71,7 +72,8 @@ class FakeCompiler:
 
     def _program(self, request: CompileRequest) -> CompiledProgram:
         return CompiledProgram(
-            circuit=request.program,
+            # a real circuit (the compiled program is stored as QPY), named by its program
+            circuit=QuantumCircuit(2, 2, name=request.program),
             device=request.device.name,
             num_qubits=2,
             num_clbits=2,
@@ -106,8 +108,8 @@ class FakeDrivers:
         self.started.set()
         if self.gate is not None:
             self.gate.wait(10)
-        self.executed.append(str(request.circuit))
-        if "fail-run" in str(request.circuit):
+        self.executed.append(request.circuit.name)
+        if "fail-run" in request.circuit.name:
             raise ExecutionFailed(f"{request.device}: the circuit failed")
         return ExecutionResult(
             backend=request.device,

@@ -6,6 +6,7 @@ import pytest
 from qiskit import QuantumCircuit
 
 from eigen.errors import InternalError, InvalidArgument
+from eigen.kernel import compiled_codec
 from eigen.server import wire
 
 
@@ -17,7 +18,7 @@ def test_a_panic_while_decoding_is_the_callers_error(monkeypatch: pytest.MonkeyP
     def panics(_: object) -> list[QuantumCircuit]:
         raise Panic("called `Option::unwrap()` on a `None` value")
 
-    monkeypatch.setattr(wire.qpy, "load", panics)
+    monkeypatch.setattr(compiled_codec.qpy, "load", panics)
     with pytest.raises(InvalidArgument) as caught:
         wire.circuit_from_qpy(b"QISKIT...", "circuit_qpy")
     assert [v.field for v in caught.value.violations] == ["circuit_qpy"]
@@ -31,7 +32,7 @@ def test_an_interpreter_exit_passes_through(monkeypatch: pytest.MonkeyPatch, sto
     def stops(_: object) -> list[QuantumCircuit]:
         raise stop()
 
-    monkeypatch.setattr(wire.qpy, "load", stops)
+    monkeypatch.setattr(compiled_codec.qpy, "load", stops)
     with pytest.raises(stop):
         wire.circuit_from_qpy(b"QISKIT...", "circuit_qpy")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -110,3 +111,82 @@ def test_a_subscriber_for_the_end_hears_only_the_terminal_event_and_the_close() 
     assert (len(every), len(ends)) == (4, 3)
     bus.unsubscribe("j1", on_end)
     bus.unsubscribe("j1", on_end)  # twice: nothing to remove, no error
+
+
+class RecordingFanout:
+    """A fan-out double: records what the bus publishes and hands it a deliver function."""
+
+    def __init__(self) -> None:
+        self.published: list[JobEvent] = []
+        self.deliver: Callable[[JobEvent], None] | None = None
+        self.on_lost: Callable[[], None] | None = None
+        self.closed = False
+
+    def start(self, deliver: Callable[[JobEvent], None]) -> None:
+        self.deliver = deliver
+
+    def publish(self, events: list[JobEvent]) -> None:
+        self.published.extend(events)
+
+    def problem(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_bus_hands_what_it_publishes_to_the_fanout_and_not_what_it_is_delivered() -> None:
+    fanout = RecordingFanout()
+    bus = EventBus(fanout)
+    bus.start()
+    assert fanout.deliver is not None and fanout.on_lost is not None
+    bus.publish(event(1))
+    fanout.deliver(event(2))  # another node's event of the same job
+    assert seqs(fanout.published) == [1]  # a delivered event is not sent back out
+    assert seqs(bus.since("j1", 0)) == [1, 2]
+    bus.close()
+    assert fanout.closed
+
+
+def test_an_event_from_another_node_wakes_a_waiting_thread_and_a_subscriber() -> None:
+    fanout = RecordingFanout()
+    bus = EventBus(fanout)
+    bus.start()
+    assert fanout.deliver is not None
+    heard: list[int] = []
+    bus.subscribe("j1", lambda: heard.append(1), ends_only=True)
+    woke: list[bool] = []
+    watcher = threading.Thread(target=lambda: woke.append(bus.wait("j1", 0, timeout=5.0)))
+    watcher.start()
+    fanout.deliver(event(1, state=JobState.DONE))
+    watcher.join(timeout=5.0)
+    assert woke == [True] and heard == [1] and bus.ended("j1")
+
+
+def test_after_lost_messages_the_bus_sends_readers_to_the_store_and_wakes_its_waiters() -> None:
+    fanout = RecordingFanout()
+    bus = EventBus(fanout)
+    bus.start()
+    bus.publish(event(1))
+    bus.publish(event(1, "j2", JobState.DONE))
+    woke: list[bool] = []
+    watcher = threading.Thread(target=lambda: woke.append(bus.wait("j1", 1, timeout=5.0)))
+    watcher.start()
+    heard: list[int] = []
+    bus.subscribe("j1", lambda: heard.append(1), ends_only=True)
+    assert fanout.on_lost is not None
+    fanout.on_lost()  # e.g. the broker restarted: j1's later events may never come
+    watcher.join(timeout=5.0)
+    assert woke == [True] and heard == [1]
+    assert bus.since("j1", 0) is None and not bus.knows("j1")  # the store says what happened
+    assert bus.ended("j2")  # an end is never undone
+    bus.publish(event(3))
+    assert bus.since("j1", 1) is None and seqs(bus.since("j1", 2)) == [3]
+
+
+def test_a_bus_without_a_fanout_starts_and_closes() -> None:
+    bus = EventBus()
+    bus.start()
+    bus.publish(event(1))
+    bus.close()
+    assert bus.closed and seqs(bus.since("j1", 0)) == [1]

@@ -40,6 +40,9 @@ HEAVY = {"qiskit", "qiskit_aer", "sqlalchemy", "alembic", "stim", "numpy", "scip
 GRPC = {"grpc", "google"}
 # ... nor these modules of eigen (sys.modules, seen with MODULES_SCRIPT).
 GRPC_MODULES = ("eigen.proto", "eigen.client.channel", "eigen.client.client")
+# What a read that prints once has no use for: the spinner of a terminal's follow and the
+# Ctrl-C guard of a submission (each a few ms of import on every command otherwise).
+NOT_FOR_READS = ("rich.progress", "eigen.cli.interrupt")
 MODULES = "eigen modules: "
 MODULES_SCRIPT = f"""
 import atexit, sys
@@ -119,6 +122,8 @@ def assert_read_from_folder(done: subprocess.CompletedProcess[str], folder: Fold
             if m in GRPC_MODULES or m.startswith(tuple(f"{g}." for g in GRPC_MODULES))
         )
         assert not grpc_modules, f"a read imported {grpc_modules}"
+        unneeded = sorted(set(NOT_FOR_READS) & modules_of(done))
+        assert not unneeded, f"a read imported {unneeded}"
     assert not (folder.path / OWNER_FILE).exists()
 
 

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 import eigen
-from eigen.cli import interrupt, render
+from eigen.cli import render
 from eigen.cli.session import ClientAuth, Session, exit_code_for, use_auth
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models.state import JobState
@@ -153,6 +153,8 @@ def submit(
         overrides["optimization_level"] = optimization_level
     if priority is not None:
         overrides["priority"] = priority
+    from eigen.cli import interrupt  # only a submission needs the Ctrl-C guard
+
     key = interrupt.submission_key(idempotency_key)  # known here, to find the job after Ctrl-C
     guard = interrupt.Guard(err, key, endpoint)  # Ctrl-C: exit 130 saying what became of the job
     with guard, Session(endpoint, err) as session:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -160,6 +159,9 @@ def follow(client: Client | FolderClient, job_id: str, console: Console, quiet: 
             for _ in client.watch(job_id):
                 pass
         return client.get(job_id)
+    # only a terminal shows a spinner: the reads that print once never import it
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import re
 import sqlite3
@@ -227,11 +228,22 @@ class FolderKernel:
     """The reads of :class:`eigen.system_api.ports.KernelPort` from a :class:`FolderView`,
     with the kernel's own answers (:class:`eigen.kernel.service.Kernel`): NOT_FOUND for a job
     the folder does not have, FAILED_PRECONDITION for results of a job that is not DONE.
-    ``devices`` is the recorded device list. Everything else needs a kernel: Unimplemented."""
+    Everything else needs a kernel: Unimplemented.
+
+    ``devices`` is the device list to answer with; without one, the list recorded in the
+    folder (:func:`recorded_devices`), read when first asked for: only a listing of the
+    backends needs it, and checking the record's fingerprint scans the installed
+    distributions' entry points, which ``status``, ``jobs`` or ``results`` need not pay."""
 
     def __init__(self, view: FolderView, devices: list[DeviceInfo] | None = None) -> None:
         self.view = view
-        self.devices = devices
+        self._given = devices
+
+    @functools.cached_property
+    def devices(self) -> list[DeviceInfo] | None:
+        """The device list; None when none is given and the folder records none for the
+        installed drivers."""
+        return self._given if self._given is not None else recorded_devices(self.view.data_dir)
 
     def get(self, job_id: str) -> Job:
         return stored_job(self.view.get(job_id), job_id)

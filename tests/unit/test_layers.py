@@ -1,64 +1,55 @@
-"""Imports follow ARCHITECTURE section 4: they only go down the layers, siblings stay apart,
-and ``import eigen.client`` loads neither qiskit, a database driver nor the server."""
+"""Imports follow ARCHITECTURE section 4 (they only go down the layers, siblings stay apart,
+protobuf stops at the edges, the SDK and the CLI import no server code), as the import-linter
+contracts of pyproject.toml ``[tool.importlinter]`` state it; and ``import eigen.client`` loads
+neither qiskit, a database driver nor the server."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "eigen"
-
-# What each package may import from eigen (besides itself). Lower layers first.
-ALLOWED: dict[str, set[str]] = {
-    "models": {"errors"},
-    "errors": set(),
-    "proto": {"models", "errors"},
-    "jobfile": {"models", "errors"},
-    "config": {"models", "errors"},
-    "observability": {"models", "errors"},
-    "lang": {"models", "errors", "observability", "config"},
-    "compiler": {"lang", "models", "errors", "observability", "config"},
-    "drivers": {"models", "errors", "observability", "config"},
-    "kernel": {"models", "errors", "observability", "config", "proto"},
-    # security sits beside kernel: the edges and the composition root import it, the kernel
-    # sees only a principal's tenant, as data
-    "security": {"models", "errors", "observability", "config"},
-    "system_api": {"security", "kernel", "models", "errors", "observability", "config", "proto", "jobfile"},
-    "server": {"*"},
-    "client": {"models", "errors", "proto", "jobfile", "observability"},
-    # The CLI uses the client; it reaches the server package only to run the embedded stack
-    # (or read its data folder) when no endpoint is configured, the compiler and drivers for
-    # local `compile`, and config, as an entry point, for the settings of that folder.
-    "cli": {"client", "models", "errors", "proto", "jobfile", "config", "server", "compiler", "drivers"},
-}
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = (  # the `lint-imports` command, run by this interpreter (wherever its scripts are)
+    "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+)
 
 
-def eigen_imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("eigen."):
-            found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("eigen.")}
-    return found
+def lint_imports(*config_files: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` of this interpreter on the source tree (no cache written)."""
+    return subprocess.run(
+        [sys.executable, "-c", LINT_IMPORTS, "--no-cache", "--no-logo", *map(str, config_files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def test_imports_only_go_down() -> None:
-    problems = []
-    for path in SRC.rglob("*.py"):
-        relative = path.relative_to(SRC)
-        package = relative.parts[0].removesuffix(".py")
-        if package in ("__init__", "py"):
-            continue
-        allowed = ALLOWED[package]
-        if "*" in allowed:
-            continue
-        for imported in eigen_imports(path) - {package}:
-            if imported not in allowed:
-                problems.append(f"{relative} imports eigen.{imported}")
-    assert not problems, "\n".join(sorted(problems))
+def test_the_import_contracts_are_kept() -> None:
+    done = lint_imports(ROOT / "pyproject.toml")
+    assert done.returncode == 0, f"broken import contracts:\n{done.stdout}{done.stderr}"
+    assert "0 broken" in done.stdout
+
+
+def test_a_broken_contract_fails_with_its_chain(tmp_path: Path) -> None:
+    """The check itself can fail: a contract the code does not keep (the models raise the
+    errors of eigen.errors) is reported, naming the import."""
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        "[tool.importlinter]\n"
+        'root_packages = ["eigen"]\n'
+        "[[tool.importlinter.contracts]]\n"
+        'name = "models without errors"\n'
+        'type = "forbidden"\n'
+        'source_modules = ["eigen.models"]\n'
+        'forbidden_modules = ["eigen.errors"]\n'
+    )
+    done = lint_imports(config)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "models without errors BROKEN" in done.stdout
+    assert "eigen.models.jobspec -> eigen.errors" in done.stdout
 
 
 def test_client_import_is_light() -> None:

@@ -167,10 +167,10 @@ def _stack_settings(session: Any) -> FolderSettings:
     settings = getattr(getattr(session, "_server", None), "settings", None)
     if settings is not None:
         return settings  # type: ignore[no-any-return]
-    from eigen.server.embedded import EmbeddedServer  # built only, never started
+    from eigen.cli.local_stack import local_stack
 
     data_dir = os.environ.get(DATA_DIR_ENV)
-    return EmbeddedServer(data_dir=Path(data_dir) if data_dir else None).settings
+    return local_stack().embedded(Path(data_dir) if data_dir else None).settings  # never started
 
 
 class Guard:

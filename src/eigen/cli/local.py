@@ -2,14 +2,14 @@
 
 With no endpoint and no live holder of the data folder, ``status``, ``jobs``, ``results``,
 ``watch`` of an ended job and ``backends`` are answered from the folder itself
-(:mod:`eigen.server.folder_view`: the store read-only, the device list recorded there) in
-milliseconds, without qiskit and without starting the stack. Whatever needs a kernel
+(:meth:`eigen.cli.local_stack.LocalStack.open_folder`: the store read-only, the device list
+recorded there) in milliseconds, without qiskit and without starting the stack. Whatever needs a kernel
 (``submit``, ``cancel``, following a job that has not ended, waiting for results, a device
 list not recorded yet) starts the embedded stack once, through ``start``, and from then on
 every call of the session goes to it.
 
-The view's answers are the server's: :class:`eigen.system_api.service.JobApi` over the view
-validates ids and page tokens and words NOT_FOUND and FAILED_PRECONDITION as a server does.
+The folder's answers are the server's: its service layer validates ids and page tokens and
+words NOT_FOUND and FAILED_PRECONDITION as a server does.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Self, Unpack
 from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
 
 if TYPE_CHECKING:
+    from eigen.cli.local_stack import FolderReads
     from eigen.client.client import Client
     from eigen.client.futures import JobFuture
     from eigen.client.inputs import SubmitOptions, Submittable
@@ -28,26 +29,21 @@ if TYPE_CHECKING:
     from eigen.models.result import JobResult
     from eigen.models.state import JobState
     from eigen.models.target import DeviceInfo
-    from eigen.server.folder_view import FolderApi, FolderView
 
 
 class FolderClient:
-    """The calls of a :class:`~eigen.client.client.Client` the CLI makes, reading ``view``
+    """The calls of a :class:`~eigen.client.client.Client` the CLI makes, reading ``folder``
     and starting the stack (``start``, which returns a client of it) for anything else.
 
     It opens no channel of its own (until ``start`` runs there is no server to open one to),
     and imports no gRPC or protobuf: those come with the stack's client, when one is needed.
     """
 
-    def __init__(self, view: FolderView, start: Callable[[], Client]) -> None:
-        from eigen.server.folder_view import FolderKernel, folder_api, recorded_devices
-
-        self.endpoint = f"the data folder {view.data_dir}"
-        self.view = view
+    def __init__(self, folder: FolderReads, start: Callable[[], Client]) -> None:
+        self.endpoint = f"the data folder {folder.data_dir}"
+        self.folder = folder
         self._start = start
         self._stack: Client | None = None
-        self._kernel = FolderKernel(view, recorded_devices(view.data_dir))
-        self._api: FolderApi = folder_api(self._kernel)
 
     @property
     def peer(self) -> str:
@@ -68,7 +64,7 @@ class FolderClient:
     def get(self, job_id: str) -> Job:
         if self._stack is not None:
             return self._stack.get(job_id)
-        return self._api.get(job_id)
+        return self.folder.get(job_id)
 
     def list_jobs(
         self,
@@ -80,22 +76,19 @@ class FolderClient:
     ) -> tuple[list[Job], str]:
         if self._stack is not None:
             return self._stack.list_jobs(states, target, labels, page_size, page_token)
-        from eigen.server.folder_view import list_query
-
-        query = list_query(
+        return self.folder.list_jobs(
             states=tuple(states or ()),
             target=target or None,
             labels=dict(labels or {}),
             page_size=page_size,
             page_token=page_token,
         )
-        return self._api.list_jobs(query)
 
     def watch(self, job_id: str, after_seq: int = 0) -> Generator[JobEvent, None, None]:
         """The events of an ended job from the folder; a job that has not ended is followed
         on the stack (whose kernel resumes it)."""
-        if self._stack is None and self._api.get(job_id).terminal:
-            yield from self._api.watch(job_id, after_seq)
+        if self._stack is None and self.folder.get(job_id).terminal:
+            yield from self.folder.watch(job_id, after_seq)
             return
         yield from self.stack().watch(job_id, after_seq)
 
@@ -107,19 +100,17 @@ class FolderClient:
     def results(self, job_id: str, wait: float = 0.0) -> JobResult:
         """From the folder, unless ``wait`` asks to wait for a job that has not ended (only
         a kernel can end it)."""
-        if self._stack is None and (not wait or self._api.get(job_id).terminal):
-            return self._api.results(job_id)
+        if self._stack is None and (not wait or self.folder.get(job_id).terminal):
+            return self.folder.results(job_id)
         return self.stack().results(job_id, wait=wait)
 
     def backends(self) -> list[tuple[DeviceInfo, int]]:
         """The device list recorded in the folder, with the jobs waiting in its store as the
         queue depth; without a record (or one of other drivers), the stack's, recorded."""
-        if self._stack is None and self._kernel.devices is not None:
-            return self._api.backends()
-        from eigen.server.folder_view import record_devices
-
+        if self._stack is None and self.folder.has_devices:
+            return self.folder.backends()
         listed = self.stack().backends()
-        record_devices(self.view.data_dir, [device for device, _ in listed])
+        self.folder.record_devices([device for device, _ in listed])
         return listed
 
     # -- what needs a kernel: the stack (only what the CLI calls) ---------------------------
@@ -134,7 +125,7 @@ class FolderClient:
     def close(self) -> None:
         if self._stack is not None:
             self._stack.close()
-        self.view.close()
+        self.folder.close()
 
     def resolve_job_id(self, prefix: str) -> str:
         """:meth:`Client.resolve_job_id <eigen.client.client.Client.resolve_job_id>`, its one
@@ -144,9 +135,7 @@ class FolderClient:
         full = full_job_id(prefix)
         if full is not None:
             return full
-        from eigen.server.folder_view import list_query
-
-        found, _ = self._api.list_jobs(list_query(id_prefix=prefix, page_size=PREFIX_PAGE_SIZE))
+        found, _ = self.folder.list_jobs(id_prefix=prefix, page_size=PREFIX_PAGE_SIZE)
         return matching_job_id(prefix, [job.id for job in found])
 
     def __enter__(self) -> Self:

@@ -3,7 +3,8 @@ folder, or the data folder itself (with the embedded stack started only when a c
 a kernel), and the mapping from errors to exit codes and one-line messages.
 
 With no endpoint (``--endpoint`` or ``EIGEN_ENDPOINT``), the session looks at the data
-folder (``EIGEN_DATA_DIR``, default ``~/.eigen``; see :mod:`eigen.server.datalock`):
+folder (``EIGEN_DATA_DIR``, default ``~/.eigen``; its lock and owner record, and everything
+else of the server side, are reached through :mod:`eigen.cli.local_stack`):
 
 - a live process holds it (``eigen-server serve``, or another CLI's embedded stack): the
   session talks to it at the address it recorded, and says so in one dim line on stderr.
@@ -38,9 +39,9 @@ from eigen.errors import EigenError, FailedPrecondition, Unavailable
 
 if TYPE_CHECKING:
     from eigen.cli.local import FolderClient
+    from eigen.cli.local_stack import Holder, LocalStack
     from eigen.client.channel import TlsOptions
     from eigen.client.client import Client
-    from eigen.server.datalock import Holder
 
 USER_ERRORS = {
     "EIGEN_INVALID_ARGUMENT",
@@ -205,33 +206,32 @@ class Session:
 
     # -- no endpoint: the data folder ---------------------------------------------------------
     def _open_folder(self) -> Client | FolderClient:
-        # The CLI reaches for server-side modules only here, lazily (docs/cli.md): the folder
-        # lock, the settings, and the read-only view of the store (none of them import qiskit).
+        # The CLI reaches the server side only here, lazily, through its port (docs/cli.md):
+        # the folder lock, the settings, and the read-only view of the store (no qiskit).
         with server_extra():
             from eigen.cli.local import FolderClient
-            from eigen.server.datalock import read_holder
-            from eigen.server.folder_view import open_view, store_file
+            from eigen.cli.local_stack import local_stack
 
-            data_dir, database_url = _folder_settings()
-        holder = read_holder(data_dir)
+            stack = local_stack()
+            data_dir, database_url = _folder_settings(stack)
+        holder = stack.read_holder(data_dir)
         if holder is not None and holder.alive:
             self.embedded = False
             self.holder = holder
-            return self._route(data_dir, holder)
-        path = store_file(data_dir, database_url)
-        view = open_view(path, data_dir) if path is not None else None
-        if view is None:  # a store only a kernel may open (PostgreSQL, another schema revision)
+            return self._route(data_dir, holder, stack)
+        folder = stack.open_folder(data_dir, database_url)
+        if folder is None:  # a store only a kernel may open (PostgreSQL, another schema revision)
             return self._start_stack()
-        return FolderClient(view, self._start_stack)
+        return FolderClient(folder, self._start_stack)
 
-    def _route(self, data_dir: Path, holder: Holder) -> Client:
+    def _route(self, data_dir: Path, holder: Holder, stack: LocalStack) -> Client:
         """A client of the live holder of the folder, or Unavailable saying what to do."""
         import grpc
 
-        from eigen.server.datalock import EMBEDDED
-
         who = (
-            "the embedded Eigen stack of another eigen-cli" if holder.role == EMBEDDED else "the eigen-server"
+            "the embedded Eigen stack of another eigen-cli"
+            if holder.role == stack.embedded_role
+            else "the eigen-server"
         )
         pid = f"pid {holder.pid}" if holder.pid else "pid unknown"
         other = " or use another EIGEN_DATA_DIR"
@@ -266,10 +266,10 @@ class Session:
         started since the folder was looked at makes this a clear error, not a second kernel)."""
         with server_extra():
             from eigen.cli.interrupt import announce_resumed
-            from eigen.server.embedded import EmbeddedServer
+            from eigen.cli.local_stack import local_stack
 
-        data_dir = os.environ.get(DATA_DIR_ENV)
-        server = EmbeddedServer(data_dir=Path(data_dir) if data_dir else None)
+            data_dir = os.environ.get(DATA_DIR_ENV)
+            server = local_stack().embedded(Path(data_dir) if data_dir else None)
         announce_resumed(self.console, server.settings)  # the jobs its kernel resumes, seen
         with self.console.status("starting the embedded Eigen stack..."):
             self._server = server.start()
@@ -289,17 +289,14 @@ def server_extra() -> Iterator[None]:
         ) from None
 
 
-def _folder_settings() -> tuple[Path, str]:
+def _folder_settings(stack: LocalStack) -> tuple[Path, str]:
     """The data folder and database URL the embedded stack would start with.
 
-    ``Settings()`` reads EIGEN_* variables (names in any case) and the YAML file of
-    EIGEN_CONFIG; without such a file, the two keys come from the variables directly,
+    The stack's settings (``Settings()``) read EIGEN_* variables (names in any case) and the
+    YAML file of EIGEN_CONFIG; without such a file, the two keys come from the variables directly,
     sparing a read the import of pydantic-settings (a fifth of its time)."""
     env = {key.upper(): value for key, value in os.environ.items() if key.upper().startswith("EIGEN_")}
     if "EIGEN_CONFIG" in env or "EIGEN_CONFIG_FILE" in env:
-        from eigen.config.settings import Settings
-
-        settings = Settings()
-        return settings.data_dir, settings.store_url if settings.database_url else ""
+        return stack.folder_settings()
     data_dir = env.get(DATA_DIR_ENV)
     return (Path(data_dir) if data_dir else Path.home() / ".eigen"), env.get("EIGEN_DATABASE_URL", "")

@@ -1,0 +1,31 @@
+"""The CLI's embedded mode finds the server side through its entry point, and what it finds
+has every member of the port the CLI calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eigen.cli.local_stack import FolderReads, LocalStack, local_stack
+
+
+def test_the_registered_stack_has_the_ports_members(tmp_path: Path) -> None:
+    stack = local_stack()
+    assert isinstance(stack, LocalStack)
+    folder = stack.open_folder(tmp_path, "")  # no store yet: an empty folder's reads
+    assert folder is not None and isinstance(folder, FolderReads)
+    try:
+        assert folder.list_jobs() == ([], "")
+        assert folder.data_dir == tmp_path
+        assert stack.read_holder(tmp_path) is None
+    finally:
+        folder.close()
+
+
+def test_a_store_only_a_kernel_may_open_is_no_folder(tmp_path: Path) -> None:
+    assert local_stack().open_folder(tmp_path, "postgresql+psycopg://127.0.0.1/eigen") is None
+
+
+def test_an_embedded_stack_is_built_on_the_given_folder_without_starting(tmp_path: Path) -> None:
+    built = local_stack().embedded(tmp_path)
+    assert built.settings.data_dir == tmp_path
+    assert not (tmp_path / "eigen.lock").exists()  # nothing ran on the folder

@@ -86,7 +86,9 @@ class PostgresFanout:
         ]
         self._listening, self._notifying = self._pools
         self._deliver: Callable[[JobEvent], None] | None = None
-        self._receiving: str | None = "not listening yet"
+        self._receiving: str | None = (
+            f"not receiving other nodes' job events from PostgreSQL at {self._shown} yet"
+        )
         self._sending: str | None = None
         self._subscribed = threading.Event()
         self._was_subscribed = False

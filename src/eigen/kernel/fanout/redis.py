@@ -56,7 +56,7 @@ class RedisFanout:
         )
         self._pubsub = self._subscriber.pubsub()
         self._deliver: Callable[[JobEvent], None] | None = None
-        self._receiving: str | None = "not subscribed yet"
+        self._receiving: str | None = f"not receiving other nodes' job events from Redis at {self._shown} yet"
         self._sending: str | None = None
         self._subscribed = threading.Event()
         self._was_subscribed = False

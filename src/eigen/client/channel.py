@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,24 +230,29 @@ def caller_metadata(caller: str) -> tuple[tuple[str, str], ...]:
     return (("x-eigen-caller", caller),) if caller else ()
 
 
+def retry_method_config(retry: RetryPolicy, methods: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """One ``methodConfig`` entry of a service config: ``retry`` for the ``(service,
+    method)`` pairs (full service names). The SDK's channel and the api role's channel to
+    its kernels both build theirs with it."""
+    return {
+        "name": [{"service": service, "method": method} for service, method in methods],
+        "retryPolicy": {
+            "maxAttempts": retry.max_attempts,
+            "initialBackoff": _duration(retry.initial_backoff),
+            "maxBackoff": _duration(retry.max_backoff),
+            "backoffMultiplier": retry.backoff_multiplier,
+            "retryableStatusCodes": list(retry.retryable_status_codes),
+        },
+    }
+
+
 def service_config(options: ChannelOptions) -> dict[str, Any]:
     """The channel's service config: the retry policy of the idempotent methods."""
     if options.retry is None:
         return {}
     retry = options.retry
     return {
-        "methodConfig": [
-            {
-                "name": [{"service": service, "method": method} for service, method in IDEMPOTENT_METHODS],
-                "retryPolicy": {
-                    "maxAttempts": retry.max_attempts,
-                    "initialBackoff": _duration(retry.initial_backoff),
-                    "maxBackoff": _duration(retry.max_backoff),
-                    "backoffMultiplier": retry.backoff_multiplier,
-                    "retryableStatusCodes": list(retry.retryable_status_codes),
-                },
-            }
-        ],
+        "methodConfig": [retry_method_config(retry, IDEMPOTENT_METHODS)],
         "retryThrottling": {
             "maxTokens": retry.throttle_max_tokens,
             "tokenRatio": retry.throttle_token_ratio,

@@ -5,18 +5,36 @@ Every call carries the current call context (request id, caller, traceparent, an
 service token and the api's principal of :mod:`eigen.security.internal`) as metadata and
 turns a failed status back into the EigenError it carries. The channels use TLS when this
 process installed credentials for it (``tls_cert_file`` set).
+
+The kernel is reached over one target naming every kernel (:func:`kernel_target`: the
+setting ``kernel_addresses``, else ``kernel_address``), balanced by gRPC's ``round_robin``
+policy: a kernel that goes away (SIGTERM's GOAWAY, a reset connection) leaves the rotation
+and the calls go to the others. Failover is gRPC's retry policy (gRFC A6), on UNAVAILABLE,
+for the calls that may be sent twice (:data:`KERNEL_IDEMPOTENT`) and for a submission
+carrying an idempotency key (the kernel answers a repeated key with the job it stored).
+A service config names methods, not requests, so a keyed Enqueue and an unkeyed one go on
+two channels over the same target: the unkeyed one (and EnqueueBatch, which has no key)
+on a channel without a retry policy, where gRPC only replays what no kernel received
+(its transparent retries). A WatchJob is retried only until its first event arrives (gRPC
+commits a call when response headers come); a stream cut later ends in UNAVAILABLE, which
+the SDK's watch resumes after the last event it saw.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
+import json
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import grpc
 
+from eigen.client.channel import RetryPolicy, retry_method_config
+from eigen.config.errors import InvalidSetting
 from eigen.drivers.registry import execute_each
 from eigen.errors import EigenError, NotFound
 from eigen.kernel.store.base import JobFilter
@@ -56,16 +74,121 @@ CHANNEL_OPTIONS = [
 ]
 
 
+KERNEL_SERVICE = kernel_pb2.DESCRIPTOR.services_by_name["KernelService"].full_name
+#: KernelService calls that are safe to send again: reads, CancelJob (cancelling twice is a
+#: no-op) and WatchJob (retried only before its first event, from the same ``after_seq``).
+KERNEL_IDEMPOTENT: tuple[str, ...] = (
+    "GetJob",
+    "ListJobs",
+    "CancelJob",
+    "WatchJob",
+    "GetResults",
+    "ListBackends",
+    "GetBackend",
+    "GetCalibration",
+)
+#: The failover of the api role's calls to its kernels: up to 4 attempts in all, each retry
+#: after random(0, backoff), the backoff from 0.1 s doubling up to 2 s.
+KERNEL_RETRY = RetryPolicy()
+
+
+def kernel_target(addresses: Sequence[str]) -> str:
+    """One gRPC target naming every kernel of ``addresses`` (``host:port`` each).
+
+    One address is used as written: gRPC's DNS resolver follows a name and balances over
+    all its records (a headless service naming every kernel). Several become a static list
+    (``ipv4:a:p,b:p``, or ``ipv6:[a]:p,...``): gRPC resolves one name per target, so a
+    host name among them is resolved once, here. InvalidSetting for an address without a
+    port, a name that does not resolve, or IPv4 and IPv6 kernels mixed."""
+    if not addresses:
+        raise InvalidSetting("kernel_addresses: give at least one kernel address (host:port)")
+    if len(addresses) == 1:
+        return addresses[0]
+    families: dict[int, list[str]] = {socket.AF_INET: [], socket.AF_INET6: []}
+    for address in addresses:
+        host, port = _host_port(address)
+        found = _resolve(host, port)
+        ipv4 = [ip for family, ip in found if family == socket.AF_INET]
+        family = socket.AF_INET if ipv4 else socket.AF_INET6  # a name with both: its IPv4 records
+        for ip in ipv4 or [ip for f, ip in found if f == socket.AF_INET6]:
+            entry = f"{ip}:{port}" if family == socket.AF_INET else f"[{ip}]:{port}"
+            if entry not in families[family]:
+                families[family].append(entry)
+    if families[socket.AF_INET] and families[socket.AF_INET6]:
+        raise InvalidSetting(
+            "kernel_addresses: the kernels mix IPv4 and IPv6 addresses "
+            f"({', '.join(families[socket.AF_INET] + families[socket.AF_INET6])}); use one family"
+        )
+    if families[socket.AF_INET]:
+        return "ipv4:" + ",".join(families[socket.AF_INET])
+    return "ipv6:" + ",".join(families[socket.AF_INET6])
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.strip().rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidSetting(f"kernel_addresses: {address!r} is not host:port")
+    return host, int(port)
+
+
+def _resolve(host: str, port: int) -> list[tuple[int, str]]:
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [(socket.AF_INET if literal.version == 4 else socket.AF_INET6, str(literal))]
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise InvalidSetting(f"kernel_addresses: cannot resolve {host!r}: {exc}") from None
+    return [(int(family), str(sockaddr[0])) for family, _, _, _, sockaddr in found]
+
+
+def kernel_service_config(*, keyed_enqueue: bool) -> dict[str, Any]:
+    """The service config of a channel to the kernels: ``round_robin`` over them, and the
+    retry policy on UNAVAILABLE for the idempotent calls, with Enqueue among them on the
+    channel of keyed submissions (``keyed_enqueue``). No retry throttling: the kernels are
+    this deployment's own, and a kernel dying under load fails many calls at once, each of
+    which should reach another kernel."""
+    methods = [*KERNEL_IDEMPOTENT, *(("Enqueue",) if keyed_enqueue else ())]
+    return {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [retry_method_config(KERNEL_RETRY, [(KERNEL_SERVICE, m) for m in methods])],
+    }
+
+
+def kernel_channel(addresses: Sequence[str], *, keyed_enqueue: bool) -> grpc.Channel:
+    """A channel to the kernels of ``addresses`` (:func:`kernel_target`); TLS when
+    installed. Over TLS a channel checks one name for every kernel it balances over: the
+    host of the first address (the certificate the roles share names every host they are
+    reached by; a kernel's own certificate must name that host too)."""
+    options: list[tuple[str, Any]] = [
+        *CHANNEL_OPTIONS,
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", json.dumps(kernel_service_config(keyed_enqueue=keyed_enqueue))),
+    ]
+    if len(addresses) > 1:
+        host, _ = _host_port(addresses[0])
+        options.append(("grpc.default_authority", addresses[0].strip()))
+        if internal.installed_channel() is not None:
+            options.append(("grpc.ssl_target_name_override", host))
+    return _open(kernel_target(addresses), options)
+
+
+def _open(target: str, options: Sequence[tuple[str, Any]]) -> grpc.Channel:
+    credentials = internal.installed_channel()  # TLS between roles when they serve it
+    if credentials is None:
+        return grpc.insecure_channel(target, options=list(options))
+    return grpc.secure_channel(target, credentials, options=list(options))
+
+
 class _Remote:
-    def __init__(self, address: str, peer: str) -> None:
+    def __init__(self, address: str, peer: str, channel: grpc.Channel | None = None) -> None:
         self.address = address
         self.peer = f"{peer} at {address}"
-        credentials = internal.installed_channel()  # TLS between roles when they serve it
-        self.channel = (
-            grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
-            if credentials is None
-            else grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
-        )
+        self.channel = channel if channel is not None else _open(address, CHANNEL_OPTIONS)
 
     def call(self, method: Callable[..., T], request: Any, timeout: float | None = 60.0) -> T:
         try:
@@ -78,9 +201,16 @@ class _Remote:
 
 
 class RemoteKernel(_Remote):
-    def __init__(self, address: str) -> None:
-        super().__init__(address, "eigen-kernel")
+    """The kernels of ``addresses`` (one ``host:port``, or several: see the module's
+    docstring for the balancing and failover)."""
+
+    def __init__(self, addresses: str | Sequence[str]) -> None:
+        listed = [addresses] if isinstance(addresses, str) else list(addresses)
+        super().__init__(", ".join(listed), "eigen-kernel", kernel_channel(listed, keyed_enqueue=True))
         self.stub = kernel_pb2_grpc.KernelServiceStub(self.channel)
+        # unkeyed submissions: no retry policy (a second send could store a second job)
+        self.once_channel = kernel_channel(listed, keyed_enqueue=False)
+        self.once_stub = kernel_pb2_grpc.KernelServiceStub(self.once_channel)
 
     def submit(
         self,
@@ -99,7 +229,8 @@ class RemoteKernel(_Remote):
             tenant=tenant,
             **convert.quota_fields(quota),
         )
-        response = self.call(self.stub.Enqueue, message)
+        stub = self.stub if idempotency_key else self.once_stub
+        response = self.call(stub.Enqueue, message)
         return convert.job_from_pb(response.job, request), response.deduplicated
 
     async def submit_async(
@@ -140,7 +271,7 @@ class RemoteKernel(_Remote):
             tenant=tenant,
             **convert.quota_fields(quota),
         )
-        response = self.call(self.stub.EnqueueBatch, message)
+        response = self.call(self.once_stub.EnqueueBatch, message)
         return [convert.job_from_pb(j, r) for j, r in zip(response.jobs, requests, strict=True)]
 
     def get(self, job_id: str) -> Job:
@@ -220,6 +351,10 @@ class RemoteKernel(_Remote):
     def queue_depth(self) -> int:
         response = self.call(self.stub.ListBackends, jobs_pb2.ListBackendsRequest())
         return max((b.queue_depth for b in response.backends), default=0)
+
+    def close(self) -> None:
+        self.once_channel.close()
+        super().close()
 
 
 class RemoteCompiler(_Remote):

@@ -11,6 +11,11 @@ both public edges and the service layer use.
 - the audit log: a log line per authentication attempt and refusal, and a row in
   ``audit_events`` of the same database (log lines only without one). It is kept only
   when there is something to audit (authentication on, or a policy file).
+- the per-caller submission limit (``rate_limit_per_s``, ``rate_limit_burst``) shared by
+  every api node through Redis when ``redis_url`` is set
+  (:class:`~eigen.security.shared_ratelimit.SharedRateLimiter`, installed for this process
+  in place of the per-process one ``serve`` installs); without Redis each process counts
+  its own callers.
 
 With none of the settings (the embedded mode, a bare loopback server) the guard is
 ``Guard()``: no authentication, every call allowed, nothing recorded, as before security.
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from eigen.config.settings import Settings
+from eigen.security import ratelimit
 from eigen.security.audit import AuditSink, AuditWriter, audit_log_from
 from eigen.security.guard import Guard
 from eigen.security.policy import PolicyFile, policy_from
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from eigen.security.authenticator import Authenticator
+    from eigen.security.shared_ratelimit import SharedRateLimiter
 
 
 @dataclass
@@ -41,6 +48,7 @@ class Security:
     guard: Guard
     policy: PolicyFile | None = None  # for a SIGHUP handler of the entry point
     audit: AuditWriter | None = None
+    rate_limiter: SharedRateLimiter | None = None  # its problem() for a readiness check
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -66,7 +74,30 @@ def guard_from(settings: Settings, engine: Engine | None = None) -> Security:
     close = getattr(authenticator, "close", None)
     if callable(close):  # the key cache's background reads: stopped before the store closes
         security.closers.append(close)
+    _share_rate_limit(settings, security)
     return security
+
+
+def _share_rate_limit(settings: Settings, security: Security) -> None:
+    """With ``redis_url`` and a rate: the shared limiter, installed for this process until
+    the security closes (then the one installed before it is back)."""
+    if settings.redis_url is None or settings.rate_limit_per_s <= 0:
+        return
+    from eigen.security.shared_ratelimit import shared_limiter
+
+    limiter = shared_limiter(settings.redis_url, settings.rate_limit_per_s, settings.rate_limit_burst)
+    if limiter is None:
+        return
+    previous = ratelimit.installed()
+    ratelimit.install(limiter)
+    security.rate_limiter = limiter
+
+    def uninstall() -> None:
+        if ratelimit.installed() is limiter:
+            ratelimit.install(previous)
+
+    security.closers.append(limiter.close)
+    security.closers.append(uninstall)  # closed in reverse: uninstalled, then disconnected
 
 
 def _audit_store(engine: Engine | None) -> AuditSink | None:

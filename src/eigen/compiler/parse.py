@@ -16,7 +16,6 @@ checks, the transpiler) meets a circuit of unbounded size or a repeated operand.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,12 +80,12 @@ def resolve_language(language: ProgramLanguage | str) -> ProgramLanguage:
 
 
 def _parse_eigen_lang(source: str, entrypoint: str) -> ParsedProgram:
-    try:
-        reader: Any = importlib.import_module("eigen.lang").read_program
-    except (ImportError, AttributeError):
+    try:  # a plain import, so that the import contracts see compiler -> lang
+        from eigen.lang import read_program
+    except ImportError:
         raise Unimplemented("Eigen-Lang programs are not supported by this build") from None
     try:
-        program = reader(source, entrypoint=entrypoint)
+        program = read_program(source, entrypoint=entrypoint)
     except (EigenError, MemoryError):  # MemoryError: the caller knows the limit it hit
         raise
     except BaseException as exc:  # the reader should raise InvalidArgument; never leak a trace

@@ -10,6 +10,7 @@ import typer
 import eigen
 from eigen.server.admin import config_app, gc, migrate
 from eigen.server.audit_cli import audit_app
+from eigen.server.deadletters_cli import dead_letters
 from eigen.server.keys_cli import keys_app, tenants_app
 from eigen.server.serve import serve
 
@@ -25,6 +26,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(audit_app, name="audit")
+app.command("dead-letters")(dead_letters)
 
 
 def _version(shown: bool) -> None:

@@ -23,7 +23,7 @@ from eigen.config.settings import Settings
 from eigen.errors import ResourceExhausted
 from eigen.security import ratelimit
 from eigen.security.ratelimit import RateLimiter
-from eigen.security.shared_ratelimit import KEY_PREFIX, SharedRateLimiter, redis_client
+from eigen.security.shared_ratelimit import KEY_PREFIX, PerMinuteLimiters, SharedRateLimiter, redis_client
 from eigen.server.security import guard_from
 from tests.integration.helpers import details, job
 from tests.integration.test_four_processes import free_port, wait_serving
@@ -221,3 +221,20 @@ def test_the_limit_holds_across_two_api_processes(tmp_path_factory: pytest.TempP
                 process.kill()
         with contextlib.closing(redis.Redis.from_url(REDIS_URL)) as client:
             client.delete(f"{KEY_PREFIX}:calls:caller:{scope_key}")
+
+
+def test_a_policy_rate_per_minute_is_shared_by_the_nodes() -> None:
+    """The buckets a policy's ``rate_limit_per_minute`` would take from on two nodes."""
+    per_minute = 5  # 1 token per 12 s: none comes back during the test
+    nodes = [PerMinuteLimiters(REDIS_URL), PerMinuteLimiters(REDIS_URL)]
+    scope = f"tenant:{uuid.uuid4().hex}"
+    try:
+        limiters = [make(per_minute) for make in nodes]
+        assert limiters[0].rate == per_minute / 60.0 and limiters[0].burst == per_minute
+        granted = sum(limiters[i % 2].acquire(scope) == 0 for i in range(per_minute + 4))
+        assert granted == per_minute  # the minute's tokens once, across both nodes
+    finally:
+        with contextlib.closing(redis.Redis.from_url(REDIS_URL)) as client:
+            client.delete(f"{KEY_PREFIX}:policy:{per_minute}:{scope}")
+        for make in nodes:
+            make.close()

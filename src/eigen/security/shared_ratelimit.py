@@ -157,3 +157,21 @@ def shared_limiter(url: str, rate_per_s: float, burst: int = 0) -> SharedRateLim
     if rate_per_s <= 0:
         return None
     return SharedRateLimiter(redis_client(url), rate_per_s, burst or None)
+
+
+class PerMinuteLimiters:
+    """The shared buckets of a policy file's ``rate_limit_per_minute`` values: one
+    :class:`SharedRateLimiter` per value (scope ``policy:<n>``, n tokens refilled over a
+    minute, as :class:`~eigen.security.policy.RulePolicy` makes them in process), all over
+    one Redis connection pool. Called with n, it gives that value's limiter."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis_client(url)
+
+    def __call__(self, per_minute: int) -> SharedRateLimiter:
+        return SharedRateLimiter(
+            self.client, per_minute / 60.0, per_minute, scope=f"policy:{per_minute}", methods=frozenset()
+        )
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,292 @@
+"""The dispatch port on PostgreSQL, with pgqueuer: the cluster's queues, in the job store's
+database (why pgqueuer: docs/decisions/queue-library.md).
+
+An entry is a row of pgqueuer's queue table (``eigen_queue.pgqueuer``; migration 0005): its
+entrypoint is the stage, its priority the job's, its payload the job id and target.
+
+- ``enqueue`` writes the rows with pgqueuer's enqueue in the caller's transaction (the one
+  that writes the jobs, :mod:`~eigen.kernel.dispatch.transaction_driver`): a job and its
+  entry commit together. Without one, in a transaction of its own.
+- ``claim`` is pgqueuer's dequeue: one statement takes the highest-priority, oldest entries
+  (``FOR UPDATE SKIP LOCKED``, so two claimers never get one entry) and marks them picked by
+  this dispatch. With none there, it waits for pgqueuer's NOTIFY of an insert on a
+  connection that only listens (psycopg locks a connection while it waits for
+  notifications, so listening and querying need one each).
+- A picked entry whose heartbeat is older than ``lease_s`` is picked again by the next
+  dequeue anywhere (pgqueuer's stalled-job recovery): a worker that died leaves its entries
+  to others. A waiting claim therefore dequeues again at least every half lease, notified
+  or not: pgqueuer's own worker does the same (its ``dequeue_timeout``).
+- ``heartbeat`` is pgqueuer's, ``ack`` its completion log (the row leaves the queue),
+  ``release`` its retry without delay, followed by a NOTIFY of our own on the channel so
+  that waiting claimers anywhere take the entries at once.
+
+pgqueuer's queries are asynchronous; they run on a loop thread of this dispatch
+(:class:`~eigen.kernel.dispatch.loop_thread.LoopThread`) over one connection, which is
+opened again when it breaks. Exactly-once of a job is not the queue's duty: the job row's
+compare-and-set decides who runs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import psycopg
+import sqlalchemy as sa
+from pgqueuer.adapters.persistence.qb import QueryBuilderEnvironment, QueryQueueBuilder
+from pgqueuer.db import PsycopgDriver
+from pgqueuer.ports.repository import EntrypointExecutionParameter
+from pgqueuer.queries import Queries, SyncQueries
+from pgqueuer.types import QueueEntrypoint, QueueManagerId
+
+from eigen.errors import InvalidArgument, Unavailable
+from eigen.kernel.dispatch.loop_thread import LoopThread
+from eigen.kernel.dispatch.port import Claimed, Entry, Stage
+from eigen.kernel.dispatch.queue_names import queue_settings
+from eigen.kernel.dispatch.transaction_driver import TransactionDriver
+
+if TYPE_CHECKING:
+    from pgqueuer.models import Job
+
+    from eigen.config.settings import Settings
+
+T = TypeVar("T")
+
+# what wakes a waiting claim: pgqueuer's trigger on an insert, our own NOTIFY after a release
+_WAKING = frozenset({"insert", "release"})
+_CALL_TIMEOUT_S = 60.0
+
+
+class PostgresDispatch:
+    def __init__(self, engine: sa.Engine, settings: Settings) -> None:
+        if engine.dialect.name != "postgresql":
+            raise InvalidArgument.for_field(
+                "dispatch", f"the postgres dispatch needs a PostgreSQL database, not {engine.dialect.name}"
+            )
+        self._engine = engine
+        self._lease_s = settings.lease_s
+        self._names = queue_settings()
+        self._builder = QueryQueueBuilder(settings=self._names)
+        self._me = QueueManagerId(uuid.uuid4())
+        # who holds a connection, in pg_stat_activity: the node, as in its leases
+        node = settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
+        self._application = f"eigen-queue {node}"[:63]
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._wake = threading.Condition()
+        self._generation = 0
+        self._closed = False
+        self._loop = LoopThread("eigen-dispatch")
+        self._work: Queries | None = None
+        self._listener: PsycopgDriver | None = None
+        self._listening: psycopg.AsyncConnection[Any] | None = None
+        try:
+            self._loop.call(self._listen(), _CALL_TIMEOUT_S)
+        except BaseException:
+            self._loop.stop()
+            raise
+
+    # --- the port ---------------------------------------------------------------------
+
+    def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:
+        if not entries:
+            return
+        if self._closed:
+            raise Unavailable("the dispatch is closed: this node takes no more work")
+        if within is None:
+            with self._engine.begin() as connection:
+                self._enqueue(connection, stage, entries)
+        else:
+            self._enqueue(within, stage, entries)
+
+    def claim(
+        self,
+        stage: Stage,
+        limit: int,
+        timeout_s: float,
+        together: Callable[[Entry], bool] | None = None,
+    ) -> list[Claimed]:
+        if limit < 1:
+            raise InvalidArgument.for_field("limit", f"must be at least 1, not {limit}")
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        wanted = limit if together is not None else 1
+        entrypoints = {QueueEntrypoint(stage.value): EntrypointExecutionParameter(concurrency_limit=0)}
+        lease = timedelta(seconds=self._lease_s)
+        while True:
+            with self._wake:
+                if self._closed:
+                    return []
+                seen = self._generation
+            jobs = self._run(lambda q: q.dequeue(wanted, entrypoints, self._me, None, lease))
+            if jobs:
+                return self._take(stage, jobs, together)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            self._loop.call(self._keep_listening(), _CALL_TIMEOUT_S)
+            with self._wake:
+                self._wake.wait_for(
+                    lambda seen=seen: self._closed or self._generation != seen,  # type: ignore[misc]
+                    min(left, self._lease_s / 2),
+                )
+
+    def heartbeat(self, claimed: Sequence[Claimed]) -> None:
+        if claimed:
+            ids = [self._job(item).id for item in claimed]
+            self._run(lambda q: q.update_heartbeat(ids))
+
+    def ack(self, claimed: Sequence[Claimed]) -> None:
+        if claimed:
+            done = [(self._job(item), "successful", None) for item in claimed]
+            self._run(lambda q: q.log_jobs(done))  # type: ignore[arg-type]
+
+    def release(self, claimed: Sequence[Claimed]) -> None:
+        if not claimed:
+            return
+        jobs = [self._job(item) for item in claimed]
+
+        async def release(queries: Queries) -> None:
+            for job in jobs:
+                await queries.retry_job(job, timedelta(0), None)
+            await queries.driver.notify(self._names.channel, json.dumps({"operation": "release"}))
+
+        self._run(release)
+
+    def depth(self, stage: Stage | None = None) -> int:
+        wanted = {s.value for s in Stage} if stage is None else {stage.value}
+        with self._engine.connect() as connection:
+            sizes = SyncQueries(TransactionDriver(connection), qbq=self._builder).queue_size()
+            connection.rollback()
+        return sum(s.count for s in sizes if s.status == "queued" and s.entrypoint in wanted)
+
+    def close(self) -> None:
+        with self._wake:
+            if self._closed:
+                return
+            self._closed = True
+            self._wake.notify_all()
+        with contextlib.suppress(Exception):
+            self._loop.call(self._disconnect(), 10)
+        self._loop.stop()
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _enqueue(self, connection: sa.Connection, stage: Stage, entries: Sequence[Entry]) -> None:
+        queries = SyncQueries(TransactionDriver(connection), qbq=self._builder)
+        queries.enqueue(
+            [stage.value] * len(entries),
+            [json.dumps({"job_id": e.job_id, "target": e.target}).encode() for e in entries],
+            [e.priority for e in entries],
+        )
+
+    def _take(self, stage: Stage, jobs: list[Job], together: Callable[[Entry], bool] | None) -> list[Claimed]:
+        """The first entry and, while it and each next one satisfy ``together``, the next
+        ones; the rest go back to the queue."""
+        jobs = sorted(jobs, key=lambda j: (-j.priority, j.id))
+        claimed = [Claimed(_entry(job), stage, job) for job in jobs]
+        kept = claimed[:1]
+        if together is not None and together(kept[0].entry):
+            for item in claimed[1:]:
+                if not together(item.entry):
+                    break
+                kept.append(item)
+        if len(kept) < len(claimed):
+            self.release(claimed[len(kept) :])
+        return kept
+
+    @staticmethod
+    def _job(item: Claimed) -> Job:
+        if item.handle is None:
+            raise InvalidArgument.for_field(
+                "claimed", f"job {item.job_id} was not claimed from this dispatch"
+            )
+        job: Job = item.handle
+        return job
+
+    def _run(self, call: Callable[[Queries], Awaitable[T]]) -> T:
+        return self._loop.call(self._on_work(call), _CALL_TIMEOUT_S)
+
+    async def _on_work(self, call: Callable[[Queries], Awaitable[T]]) -> T:
+        """``call`` on the work connection; once more on a new one when it broke (every
+        call here may be repeated: a dequeue whose answer was lost leaves entries that
+        go stale and are picked again)."""
+        for attempt in (1, 2):
+            try:
+                return await call(await self._queries())
+            except psycopg.OperationalError as exc:
+                await self._drop_work()
+                if attempt == 2:
+                    raise Unavailable(f"the job queue's database is unreachable: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def _queries(self) -> Queries:
+        if self._work is None:
+            connection = await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, application_name=self._application
+            )
+            self._work = Queries(
+                PsycopgDriver(connection),
+                qbe=QueryBuilderEnvironment(settings=self._names),
+                qbq=self._builder,
+            )
+        return self._work
+
+    async def _drop_work(self) -> None:
+        work, self._work = self._work, None
+        if work is not None:
+            with contextlib.suppress(Exception):
+                await work.driver._connection.close()  # type: ignore[attr-defined]
+
+    async def _listen(self) -> None:
+        connection = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, application_name=self._application
+        )
+        driver = PsycopgDriver(connection)
+        await driver.add_listener(self._names.channel, self._notified)
+        self._listener, self._listening = driver, connection
+
+    async def _keep_listening(self) -> None:
+        """Listen again when the listening connection broke (notifications may have been
+        missed meanwhile: waiting claims look again)."""
+        if self._listening is not None and not self._listening.closed:
+            return
+        await self._stop_listening()
+        with contextlib.suppress(psycopg.OperationalError):
+            await self._listen()
+            self._notified(json.dumps({"operation": "release"}))
+
+    def _notified(self, payload: str | bytes | bytearray) -> None:
+        try:
+            operation = json.loads(payload).get("operation")
+        except (ValueError, AttributeError):
+            return
+        if operation in _WAKING:
+            with self._wake:
+                self._generation += 1
+                self._wake.notify_all()
+
+    async def _stop_listening(self) -> None:
+        driver, connection = self._listener, self._listening
+        self._listener = self._listening = None
+        if driver is not None:
+            with contextlib.suppress(Exception):
+                await driver.remove_listener(self._names.channel, self._notified)
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _disconnect(self) -> None:
+        await self._drop_work()
+        await self._stop_listening()
+
+
+def _entry(job: Job) -> Entry:
+    payload = json.loads(job.payload or b"{}")
+    return Entry(job_id=str(payload["job_id"]), priority=job.priority, target=str(payload.get("target", "")))

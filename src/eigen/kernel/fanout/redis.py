@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from eigen.kernel.fanout import wire
@@ -37,12 +37,14 @@ class RedisFanout:
         self.channel = channel
         self.on_lost: Callable[[], None] | None = None  # after a reconnection (EventBus.lost)
         self._shown = redact_text(url)
-        # Publishing: one retry (a pooled connection Redis closed is reopened), no waiting.
+        # Publishing (on the sender thread): one retry, so a pooled connection Redis closed
+        # is reopened; its backoff paces the sender while Redis is down (events meanwhile
+        # wait in the buffer, or are dropped when it is full).
         self._publisher = redis.Redis.from_url(
             url,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 1),
+            retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=1.0), 1),
         )
         # Subscribed: a few tries with backoff per call, so the loop below neither spins
         # on a Redis that is down nor takes long to notice it; health checks find a

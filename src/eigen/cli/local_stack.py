@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import distributions
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -132,17 +132,17 @@ class LocalStack(Protocol):
 @functools.cache
 def local_stack() -> LocalStack:
     """The registered :class:`LocalStack`, loaded once. It is looked up in Eigen's own
-    distribution (reading one metadata file, not every installed distribution's); importing
-    it loads the server side's light modules only, the stack is imported when it is built."""
-    try:
-        found = list(distribution("eigen").entry_points.select(group=GROUP, name=NAME))
-    except PackageNotFoundError:
-        found = []
-    if not found:
-        raise FailedPrecondition(
-            f"no endpoint given, and this install registers no embedded stack (entry point "
-            f"{NAME!r} of {GROUP!r}): reinstall eigen with the server extra "
-            "(pip install 'eigen[server]'), or use --endpoint HOST:PORT / EIGEN_ENDPOINT"
-        )
-    stack: LocalStack = found[0].load()
-    return stack
+    distribution (its metadata files only, not every installed distribution's), in each copy
+    of that metadata on the path: a source tree on ``PYTHONPATH`` may hold an older
+    ``eigen.egg-info`` ahead of the installed one. Importing it loads the server side's light
+    modules only; the stack is imported when it is built."""
+    for found in distributions(name="eigen"):
+        points = list(found.entry_points.select(group=GROUP, name=NAME))
+        if points:
+            stack: LocalStack = points[0].load()
+            return stack
+    raise FailedPrecondition(
+        f"no endpoint given, and this install registers no embedded stack (entry point "
+        f"{NAME!r} of {GROUP!r}): reinstall eigen with the server extra "
+        "(pip install 'eigen[server]'), or use --endpoint HOST:PORT / EIGEN_ENDPOINT"
+    )

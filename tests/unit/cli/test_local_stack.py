@@ -3,7 +3,9 @@ has every member of the port the CLI calls."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,14 +38,34 @@ def test_an_embedded_stack_is_built_on_the_given_folder_without_starting(tmp_pat
     assert not (tmp_path / "eigen.lock").exists()  # nothing ran on the folder
 
 
-def test_a_source_tree_without_eigens_metadata_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    def not_installed(name: str) -> None:
-        raise PackageNotFoundError(name)
+def test_an_install_without_the_entry_point_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> list[object]:
+        return []  # what importlib.metadata finds for a source tree that was never installed
 
-    monkeypatch.setattr(local_stack_module, "distribution", not_installed)
+    monkeypatch.setattr(local_stack_module, "distributions", not_installed)
     local_stack.cache_clear()
     try:
         with pytest.raises(FailedPrecondition, match=r"pip install 'eigen\[server\]'.*EIGEN_ENDPOINT"):
             local_stack()
     finally:
         local_stack.cache_clear()
+
+
+def test_older_metadata_ahead_on_the_path_does_not_hide_the_stack(tmp_path: Path) -> None:
+    """A source tree's stale ``eigen.egg-info`` (no ``eigen.local`` entry point) first on
+    ``sys.path``: the installed metadata still provides the stack."""
+    stale = tmp_path / "eigen.egg-info"
+    stale.mkdir()
+    (stale / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: eigen\nVersion: 0.0.1\n")
+    (stale / "entry_points.txt").write_text("[console_scripts]\neigen-cli = eigen.cli.main:run\n")
+    code = (
+        "from eigen.cli.local_stack import local_stack\n"
+        "from importlib.metadata import distribution\n"
+        "print(distribution('eigen').version, type(local_stack()).__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0.0.1", "LocalStack"]  # the stale copy is first, and passed over

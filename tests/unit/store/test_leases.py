@@ -76,6 +76,19 @@ class SqlThen:
         assert job is not None and (job.state, job.worker_id, job.last_seq) == (JobState.RUNNING, "w1", seq)
         assert sql_store.dead_letters() == []
 
+    def test_the_sweeps_read_what_another_node_stored(self, sql_store: SqlJobStore) -> None:
+        """A node's sweep finds jobs another node stored (requests not in its cache)."""
+        leased(sql_store, "lapsed", "w1", T0, JobState.COMPILING)
+        stored(sql_store, "late", deadline_at=T0)
+        other = SqlJobStore(sql_store.url)
+        try:
+            (lapsed,) = other.expired_leases(T0 + 1)
+            (late,) = [job for job in other.overdue(T0 + 1) if job.id == "late"]
+        finally:
+            other.close()
+        assert lapsed.request == job_request() and lapsed.worker_id == "w1"
+        assert late.request == job_request() and late.deadline_at == T0
+
     def test_the_sweeps_read_indexes(self, sql_store: SqlJobStore) -> None:
         for index in range(30):
             stored(sql_store, f"j{index}", deadline_at=T0 + index)
@@ -115,3 +128,23 @@ class TestSqliteThen(SqlThen):
 
 def test_upgrading_gives_unfinished_jobs_a_deadline(tmp_path: Path) -> None:
     check_deadline_backfill(sqlite_url(tmp_path / "old.db"))
+
+
+def test_memory_runs_then_once_the_job_is_visible_and_keeps_it_if_then_fails() -> None:
+    """The memory store has no transaction: ``then(None)`` runs after the write, outside
+    its lock (so ``then`` may read the store), and a failing ``then`` takes nothing back."""
+    store = MemoryJobStore()
+    seen: list[Any] = []
+
+    def look_then_fail(txn: Any) -> None:
+        seen.append((txn, store.head("a")))
+        raise RuntimeError("queue is down")
+
+    with pytest.raises(RuntimeError, match="queue is down"):
+        store.create(
+            Job("a", job_request(), JobState.PENDING, T0, T0),
+            JobEvent("a", 1, JobState.PENDING, "state", T0),
+            then=look_then_fail,
+        )
+    assert seen == [(None, (JobState.PENDING, 1))]
+    assert store.get("a") is not None

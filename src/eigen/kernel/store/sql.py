@@ -243,10 +243,27 @@ class SqlJobStore:
         return self._sweep(_OVERDUE, now, limit)
 
     def _sweep(self, statement: sa.Select[Any], now: float, limit: int) -> list[Job]:
+        """The jobs a sweep found, their requests (up to 256 KiB of program each, never
+        changing) from the cache, and those not in it in one more read."""
         with self._engine.connect() as conn:
-            return [
-                self._from_row(r) for r in conn.execute(statement, {"now": now, "limit": limit}).mappings()
-            ]
+            rows = list(conn.execute(statement, {"now": now, "limit": limit}).mappings())
+            missing = [row["id"] for row in rows if self._requests.get(row["id"]) is None]
+            if missing:
+                stored = conn.execute(
+                    sa.select(schema.jobs.c.id, schema.jobs.c.request).where(schema.jobs.c.id.in_(missing))
+                )
+                for job_id, request in stored:
+                    self._requests.parse(job_id, request)
+        return [
+            job_from_row(row, self._requests.get(row["id"]) or self._request_of(row["id"])) for row in rows
+        ]
+
+    def _request_of(self, job_id: str) -> JobRequest:
+        """A request that fell out of the cache between two reads: read it once more."""
+        with self._engine.connect() as conn:
+            return self._requests.parse(
+                job_id, conn.execute(_SELECT_REQUEST, {"job_id": job_id}).scalar_one()
+            )
 
     def add_dead_letter(
         self,
@@ -523,13 +540,13 @@ _RENEW_LEASES = (
     .returning(schema.jobs.c.id)
 )
 _EXPIRED_LEASES = (
-    sa.select(*schema.jobs.c)
+    sa.select(*_WITHOUT_REQUEST)
     .where(_LEASED, schema.jobs.c.lease_expires_at < _NOW)
     .order_by(schema.jobs.c.lease_expires_at, schema.jobs.c.id)
     .limit(_LIMIT)
 )
 _OVERDUE = (
-    sa.select(*schema.jobs.c)
+    sa.select(*_WITHOUT_REQUEST)
     .where(
         sa.text(schema.UNFINISHED_CONDITION),
         schema.jobs.c.deadline_at <= _NOW,

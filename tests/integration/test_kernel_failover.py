@@ -201,14 +201,17 @@ class Load:
         self.errors: list[BaseException] = []
         self.submitted: list[tuple[float, str]] = []  # (monotonic time accepted, job id)
         self.reads = 0
+        self.slowest = 0.0  # seconds: the longest submission, its retries included
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                began = time.monotonic()
                 job, _ = self.port.submit(bell(), idempotency_key=key())
                 self.submitted.append((time.monotonic(), job.id))
+                self.slowest = max(self.slowest, time.monotonic() - began)
                 self.port.list_devices()
                 self.port.list_jobs(JobFilter(limit=5))
                 self.reads += 2
@@ -277,6 +280,10 @@ def test_a_kernel_stopped_under_load_fails_no_keyed_or_idempotent_call(
     for job_id in after[:5]:  # and the reads of its jobs answer (through the one kernel left)
         assert remote.get(job_id).id == job_id
     assert load.reads > 0 and down_at - stopped_at < GRACE_S + 15
+    # a call cut by the stop is answered by the other kernel within the retry backoff (or
+    # finished by the stopping one within its grace), never left to its 60 s deadline
+    assert load.slowest < GRACE_S + 5, f"slowest submission: {load.slowest:.2f} s"
+    print(f"{sig.name}: {len(load.submitted)} submissions, slowest {load.slowest:.3f} s")
     first.start()  # back in the rotation for the next test: it rejoins on its own
     await_both_connected(remote, cluster)
 
@@ -288,9 +295,17 @@ class ScriptedKernel(kernel_pb2_grpc.KernelServiceServicer):
     """A KernelService that answers UNAVAILABLE (``refuse``) or a job; it counts every
     attempt it receives, with the gRPC retry attempt number of each."""
 
-    def __init__(self, name: str, *, refuse: bool = False, cut_watch_after: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        refuse: bool = False,
+        code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+        cut_watch_after: int | None = None,
+    ) -> None:
         self.name = name
         self.refuse = refuse
+        self.code = code  # of a refusal
         self.cut_watch_after = cut_watch_after
         self.calls: list[tuple[str, str, int]] = []  # (method, idempotency key, previous attempts)
         self.lock = threading.Lock()
@@ -306,26 +321,26 @@ class ScriptedKernel(kernel_pb2_grpc.KernelServiceServicer):
     def Enqueue(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.record("Enqueue", context, request.idempotency_key)
         if self.refuse:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.name} is going away")
+            context.abort(self.code, f"{self.name} is going away")
         job = pb.Job(id=f"{self.name}-{len(self.calls)}", state=pb.JOB_STATE_QUEUED)
         return jobs_pb2.SubmitJobResponse(job=job)
 
     def EnqueueBatch(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.record("EnqueueBatch", context)
         if self.refuse:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.name} is going away")
+            context.abort(self.code, f"{self.name} is going away")
         jobs = [pb.Job(id=f"{self.name}-b{i}", state=pb.JOB_STATE_QUEUED) for i in range(len(request.jobs))]
         return kernel_pb2.EnqueueBatchResponse(jobs=jobs)
 
     def GetJob(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.record("GetJob", context)
         if self.refuse:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.name} is going away")
+            context.abort(self.code, f"{self.name} is going away")
         return pb.Job(id=request.job_id, state=pb.JOB_STATE_QUEUED)
 
     def WatchJob(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         if self.refuse:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.name} is going away")
+            context.abort(self.code, f"{self.name} is going away")
         for seq in range(request.after_seq + 1, request.after_seq + 4):
             if self.cut_watch_after is not None and seq > request.after_seq + self.cut_watch_after:
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.name} is going away")
@@ -384,6 +399,28 @@ def test_a_keyed_submission_fails_over_an_unkeyed_one_is_sent_once() -> None:
         assert len(going.seen("EnqueueBatch")) == 1
         assert len(going.seen("EnqueueBatch")) + len(staying.seen("EnqueueBatch")) == batches
     assert all(attempt == 0 for method, _, attempt in going.calls + staying.calls if method != "GetJob")
+
+
+def test_a_stopping_kernels_cancelled_fails_over_and_reads_as_unavailable() -> None:
+    """A kernel that cancels the calls it cannot finish while it stops (a bare CANCELLED):
+    keyed and idempotent calls go to the other kernel; an unkeyed one surfaces once, as
+    Unavailable (transient, what the SDK retries with its key), not as an internal error."""
+    going = ScriptedKernel("going", refuse=True, code=grpc.StatusCode.CANCELLED)
+    staying = ScriptedKernel("staying")
+    with scripted(going, staying) as port:
+        port.get("warm-up")
+        for _ in range(6):
+            assert port.get("job-1").id == "job-1"
+            assert port.submit(bell(), idempotency_key=key())[0].id.startswith("staying")
+        assert going.seen("GetJob") and going.seen("Enqueue")
+        going.calls.clear()
+        refused = 0
+        for _ in range(6):
+            try:
+                port.submit(bell())
+            except Unavailable:
+                refused += 1
+        assert refused == len(going.seen("Enqueue")) >= 1
 
 
 def test_idempotent_reads_fail_over_and_a_cut_watch_surfaces_unavailable() -> None:

@@ -9,14 +9,15 @@ process installed credentials for it (``tls_cert_file`` set).
 The kernel is reached over one target naming every kernel (:func:`kernel_target`: the
 setting ``kernel_addresses``, else ``kernel_address``), balanced by gRPC's ``round_robin``
 policy: a kernel that goes away (SIGTERM's GOAWAY, a reset connection) leaves the rotation
-and the calls go to the others. Failover is gRPC's retry policy (gRFC A6), on UNAVAILABLE,
-for the calls that may be sent twice (:data:`KERNEL_IDEMPOTENT`) and for a submission
-carrying an idempotency key (the kernel answers a repeated key with the job it stored).
-A service config names methods, not requests, so a keyed Enqueue and an unkeyed one go on
-two channels over the same target: the unkeyed one (and EnqueueBatch, which has no key)
-on a channel without a retry policy, where gRPC only replays what no kernel received
-(its transparent retries). A WatchJob is retried only until its first event arrives (gRPC
-commits a call when response headers come); a stream cut later ends in UNAVAILABLE, which
+and the calls go to the others. Failover is gRPC's retry policy (gRFC A6), on UNAVAILABLE
+and on a CANCELLED a stopping kernel sent, for the calls that may be sent twice
+(:data:`KERNEL_IDEMPOTENT`) and for a submission carrying an idempotency key (the kernel
+answers a repeated key with the job it stored). A service config names methods, not
+requests, so a keyed Enqueue and an unkeyed one go on two channels over the same target:
+the unkeyed one (and EnqueueBatch, which has no key) on a channel without a retry policy,
+where gRPC only replays what no kernel received (its transparent retries). gRPC commits a
+call, and retries it no more, once the kernel's response headers arrive: a WatchJob is
+retried until its first event at the latest; a stream cut later ends in UNAVAILABLE, which
 the SDK's watch resumes after the last event it saw.
 """
 
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from eigen.client.channel import RetryPolicy, retry_method_config
+from eigen.client.channel import RetryPolicy, call_error, retry_method_config
 from eigen.config.errors import InvalidSetting
 from eigen.drivers.registry import execute_each
 from eigen.errors import EigenError, NotFound
@@ -88,8 +89,10 @@ KERNEL_IDEMPOTENT: tuple[str, ...] = (
     "GetCalibration",
 )
 #: The failover of the api role's calls to its kernels: up to 4 attempts in all, each retry
-#: after random(0, backoff), the backoff from 0.1 s doubling up to 2 s.
-KERNEL_RETRY = RetryPolicy()
+#: after random(0, backoff), the backoff from 0.1 s doubling up to 2 s; on UNAVAILABLE, and
+#: on a CANCELLED the kernel sent (the api never cancels a unary call: a kernel cancels
+#: what it cannot finish while it stops; a call the api cancels itself is never retried).
+KERNEL_RETRY = RetryPolicy(retryable_status_codes=("UNAVAILABLE", "CANCELLED"))
 
 
 def kernel_target(addresses: Sequence[str]) -> str:
@@ -202,7 +205,9 @@ class _Remote:
 
 class RemoteKernel(_Remote):
     """The kernels of ``addresses`` (one ``host:port``, or several: see the module's
-    docstring for the balancing and failover)."""
+    docstring for the balancing and failover). A failed call reads as the SDK reads one
+    (:func:`eigen.client.channel.call_error`): a bare CANCELLED from a stopping kernel is
+    Unavailable, a transient failure, not an internal error."""
 
     def __init__(self, addresses: str | Sequence[str]) -> None:
         listed = [addresses] if isinstance(addresses, str) else list(addresses)
@@ -211,6 +216,12 @@ class RemoteKernel(_Remote):
         # unkeyed submissions: no retry policy (a second send could store a second job)
         self.once_channel = kernel_channel(listed, keyed_enqueue=False)
         self.once_stub = kernel_pb2_grpc.KernelServiceStub(self.once_channel)
+
+    def call(self, method: Callable[..., T], request: Any, timeout: float | None = 60.0) -> T:
+        try:
+            return method(request, metadata=call_context.current().metadata(), timeout=timeout)
+        except grpc.RpcError as exc:
+            raise call_error(exc, self.peer) from None
 
     def submit(
         self,
@@ -313,7 +324,7 @@ class RemoteKernel(_Remote):
                     return
                 yield convert.event_from_pb(message)
         except grpc.RpcError as exc:
-            raise error_from_rpc(exc, self.peer) from None
+            raise call_error(exc, self.peer) from None
 
     async def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
         """:meth:`watch` on a thread of its own (the stream is a blocking gRPC call)."""

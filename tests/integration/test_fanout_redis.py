@@ -135,6 +135,7 @@ def check_delivery_and_own_messages(make: Callable[[str], AnyFanout], broker: st
         burst = [event("burst", seq) for seq in range(1, 2001)]
         for item in burst:
             second.bus.publish(item)
+        assert second.fanout.flush(10.0)  # sent before node 3 listens: not for it
         third = make("node-3")
         got: list[int] = []
         third.start(lambda e: got.append(e.seq))

@@ -121,29 +121,26 @@ def check_delivery_and_own_messages(make: Callable[[str], AnyFanout], broker: st
         # Own messages: a job only node 1 publishes stays out of node 1's deliveries.
         delivered: list[JobEvent] = []
         first.fanout.close()
-        own = make("node-1")
-        own.start(delivered.append)
-        assert own.subscribed(10.0)
-        own.publish([event("own-job", 1)])
-        assert own.flush(5.0)
-        second.bus.publish(event("their-job", 1))
-        assert until(lambda: any(e.job_id == "their-job" for e in delivered))
-        assert [e.job_id for e in delivered] == ["their-job"]  # node 1's own came back first, ignored
-        own.close()
+        with contextlib.closing(make("node-1")) as own:
+            own.start(delivered.append)
+            assert own.subscribed(10.0)
+            own.publish([event("own-job", 1)])
+            assert own.flush(5.0)
+            second.bus.publish(event("their-job", 1))
+            assert until(lambda: any(e.job_id == "their-job" for e in delivered))
+            assert [e.job_id for e in delivered] == ["their-job"]  # node 1's own came first, ignored
 
         # A burst from one node arrives whole and in order, with no loss seen.
-        burst = [event("burst", seq) for seq in range(1, 2001)]
-        for item in burst:
-            second.bus.publish(item)
-        assert second.fanout.flush(10.0)  # sent before node 3 listens: not for it
-        third = make("node-3")
-        got: list[int] = []
-        third.start(lambda e: got.append(e.seq))
-        assert third.subscribed(10.0)
-        for seq in range(2001, 3001):
+        for seq in range(1, 2001):
             second.bus.publish(event("burst", seq))
-        assert until(lambda: len(got) >= 1000) and got == list(range(2001, 3001))
-        third.close()
+        assert second.fanout.flush(10.0)  # sent before node 3 listens: not for it
+        with contextlib.closing(make("node-3")) as third:
+            got: list[int] = []
+            third.start(lambda e: got.append(e.seq))
+            assert third.subscribed(10.0)
+            for seq in range(2001, 3001):
+                second.bus.publish(event("burst", seq))
+            assert until(lambda: len(got) >= 1000) and got == list(range(2001, 3001))
         assert second.losses == 0
 
 

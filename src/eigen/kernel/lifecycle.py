@@ -15,7 +15,7 @@ from typing import Any
 
 from eigen.errors import InternalError, NotFound
 from eigen.kernel.events import EventBus
-from eigen.kernel.store.base import JobStore, Transition
+from eigen.kernel.store.base import JobStore, Then, Transition
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
 from eigen.models.state import JobState, can_transition
@@ -37,6 +37,8 @@ class Move:
     data: dict[str, Any] | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     result: JobResult | None = None
+    then: Then | None = None  # run in the move's transaction if it is applied (see JobStore)
+    lease_before: float | None = None  # only if the job's lease lapsed before this (the sweep)
 
 
 class Lifecycle:
@@ -51,11 +53,18 @@ class Lifecycle:
     def create(self, job: Job, message: str = "submitted") -> Job:
         return self.create_many([job], message)[0]
 
-    def create_many(self, jobs: Sequence[Job], message: str = "submitted") -> list[Job]:
-        """Store new jobs as PENDING (one transaction: all or none) and publish them."""
+    def create_many(
+        self, jobs: Sequence[Job], message: str = "submitted", *, then: Then | None = None
+    ) -> list[Job]:
+        """Store new jobs as PENDING (one transaction: all or none, ``then`` in it) and
+        publish them."""
         events = [JobEvent(job.id, 1, JobState.PENDING, "state", job.created_at, message) for job in jobs]
         created = [replace(job, state=JobState.PENDING, last_seq=1) for job in jobs]
-        self.store.create_many(list(zip(created, events, strict=True)))
+        batch = list(zip(created, events, strict=True))
+        if then is None:
+            self.store.create_many(batch)
+        else:
+            self.store.create_many(batch, then=then)
         for job, event in zip(created, events, strict=True):
             self.bus.publish(event)
             metrics.job_submitted(job.request.target)
@@ -70,6 +79,8 @@ class Lifecycle:
         *,
         snapshot: Job | None = None,
         result: JobResult | None = None,
+        then: Then | None = None,
+        lease_before: float | None = None,
         **changes: Any,
     ) -> Job | None:
         """Move a job to ``target``. Returns the updated job, or None when the job is in a
@@ -78,7 +89,8 @@ class Lifecycle:
 
         ``snapshot``: the caller's up-to-date copy of the job (the pipeline's hot path): the
         first attempt trusts it, and only when the compare-and-set finds the job moved on are
-        its state and sequence number read again."""
+        its state and sequence number read again. ``then`` and ``lease_before``: see
+        :class:`Move`."""
         for attempt in range(_MAX_RACES):
             job = snapshot if snapshot is not None else self.store.get(job_id)
             if snapshot is not None and attempt > 0:
@@ -89,7 +101,14 @@ class Lifecycle:
             planned = self._plan(Move(job, target, message, data, changes, result))
             if planned is None:
                 return None
-            if self.store.transition(job_id, job.state, planned.event, planned.changes, result):
+            event, fields = planned.event, planned.changes
+            if then is None and lease_before is None:  # the plain call (what every store takes)
+                applied = self.store.transition(job_id, job.state, event, fields, result)
+            else:
+                applied = self.store.transition(
+                    job_id, job.state, event, fields, result, then=then, lease_before=lease_before
+                )
+            if applied:
                 return self._moved(job, planned)
         raise InternalError(f"job {job_id}: too many concurrent updates")
 
@@ -115,6 +134,8 @@ class Lifecycle:
                         move.data,
                         snapshot=move.job,
                         result=move.result,
+                        then=move.then,
+                        lease_before=move.lease_before,
                         **move.changes,
                     )
                 )
@@ -135,7 +156,7 @@ class Lifecycle:
         event = JobEvent(
             job.id, job.last_seq + 1, move.target, "state", now, move.message, dict(move.data or {})
         )
-        return Transition(job.id, job.state, event, fields, move.result)
+        return Transition(job.id, job.state, event, fields, move.result, move.then, move.lease_before)
 
     def _moved(self, job: Job, applied: Transition) -> Job:
         """Publish an applied transition and count it; the job as it is now."""

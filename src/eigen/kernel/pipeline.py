@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from eigen.errors import Cancelled, EigenError, ExecutionFailed, InternalError, NotFound
 from eigen.kernel.compiled_codec import compiled_from_bytes, compiled_to_bytes
-from eigen.kernel.dispatch.port import Dispatch, Entry, Stage
+from eigen.kernel.dispatch.port import Entry, Stage
 from eigen.kernel.handoff import Handoff
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.hybrid.settings import circuit_seed, circuit_shots
@@ -37,6 +37,7 @@ from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.qfs.programs import PROGRAM_FILES
+from eigen.kernel.queueing import Queueing
 from eigen.kernel.replay import transpile_seed
 from eigen.kernel.timeouts import StageTimeout, Timeouts
 from eigen.kernel.workloads import annotate
@@ -70,13 +71,16 @@ class Pipeline:
         compiler: CompilerPort,
         drivers: DriverPort,
         artifacts: ArtifactStore,
-        dispatch: Dispatch,
+        queueing: Queueing,
         devices: Callable[[str], DeviceInfo],
         timeouts: Timeouts,
         stopping: threading.Event | None = None,
         data: DataHealth | None = None,
         strand: Callable[[str, EigenError], None] | None = None,
+        claim: Callable[[Job, bool], dict[str, Any]] | None = None,
     ) -> None:
+        """``claim(job, run)``: the changes of the move that starts a stage (this worker's
+        lease, :mod:`eigen.kernel.leases`; ``run``: a run, which counts an attempt)."""
         self.lifecycle = lifecycle
         self.data = data or DataHealth(artifacts.root)
         self.strand = strand or (lambda job_id, problem: None)
@@ -84,7 +88,8 @@ class Pipeline:
         self.compiler = compiler
         self.drivers = drivers
         self.artifacts = artifacts
-        self.dispatch = dispatch
+        self.queueing = queueing
+        self.claim = claim or (lambda job, run: {"attempt": job.attempt + 1} if run else {})
         self.devices = devices
         self.stopping = stopping or threading.Event()
         self.hybrid = HybridRunner(lifecycle, compiler, drivers, self.stopping)
@@ -104,7 +109,11 @@ class Pipeline:
         before it)."""
         live = [job for job in jobs if not job.terminal]
         starting = self._move_batch(
-            [Move(job, JobState.COMPILING, "compiling") for job in live if job.state is JobState.PENDING]
+            [
+                Move(job, JobState.COMPILING, "compiling", changes=self.claim(job, False))
+                for job in live
+                if job.state is JobState.PENDING
+            ]
         )
         moved = iter(starting)
         ready = _Recorder(self._queue)
@@ -150,19 +159,24 @@ class Pipeline:
         ready = [entry for entry in ready if entry[0].id in written]
         compiling = [(job, seconds) for job, _, seconds, _ in ready if job.state is JobState.COMPILING]
         moves = [
-            Move(job, JobState.QUEUED, "queued", changes={"timings": {**job.timings, "compile_s": seconds}})
+            Move(
+                job,
+                JobState.QUEUED,
+                "queued",
+                changes={"timings": {**job.timings, "compile_s": seconds}},
+                then=self.queueing.within(Stage.EXECUTE, [job]),  # its entry commits with it
+            )
             for job, seconds in compiling
         ]
         queued = dict(zip((job.id for job, _ in compiling), self._move_batch(moves), strict=True))
-        entries: list[Entry] = []
+        due: list[Job] = []
         for job, compiled, _, _ in ready:
             now = queued.get(job.id, job)
             if now is None:
                 continue  # cancelled or timed out meanwhile
             self._compiled.put(job.id, (now, compiled))
-            entries.append(Entry(job.id, job.request.priority, job.request.target))
-        if entries:
-            self.dispatch.enqueue(Stage.EXECUTE, entries)
+            due.append(now)
+        self.queueing.after(Stage.EXECUTE, due)
 
     def _compile(self, job: Job) -> CompiledProgram:
         request = job.request
@@ -239,9 +253,7 @@ class Pipeline:
                 if compiled is None:
                     continue
             queued.append((job, compiled))
-        moves = [
-            Move(job, JobState.RUNNING, "running", changes={"attempt": job.attempt + 1}) for job, _ in queued
-        ]
+        moves = [Move(job, JobState.RUNNING, "running", changes=self.claim(job, True)) for job, _ in queued]
         started = [
             (job, compiled, running)
             for (job, compiled), running in zip(queued, self._move_batch(moves), strict=True)

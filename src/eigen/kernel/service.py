@@ -5,8 +5,11 @@ events and results, enforces timeouts, and resumes unfinished work after a resta
 taking jobs in (:mod:`eigen.kernel.submission`), the queues between the stages
 (:mod:`eigen.kernel.dispatch`), the stages (:mod:`eigen.kernel.pipeline`), the threads
 that run them and their supervisor (:mod:`eigen.kernel.workers`), every time limit
-(:mod:`eigen.kernel.timeouts`), leases and what a restart resumes
-(:mod:`eigen.kernel.recovery`), and following a job (:mod:`eigen.kernel.watch`).
+(:mod:`eigen.kernel.timeouts`), a worker's claim on a job (:mod:`eigen.kernel.leases`),
+what a restart or a lapsed lease resumes (:mod:`eigen.kernel.recovery`), the devices
+(:mod:`eigen.kernel.devices`) and following a job (:mod:`eigen.kernel.watch`). The
+periodic work one node does for a cluster (the lease sweep, the store's overdue jobs,
+result retention) runs as singleton duties (:mod:`eigen.kernel.duties`).
 
 Shutdown is two steps: :meth:`Kernel.drain` stops taking work (submissions are refused,
 nothing new is compiled or started) and gives running jobs a grace period to finish;
@@ -29,16 +32,20 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from eigen.errors import EigenError, FailedPrecondition
+from eigen.kernel.devices import Devices
 from eigen.kernel.dispatch.memory import MemoryDispatch
-from eigen.kernel.dispatch.port import Dispatch, Entry, Stage
+from eigen.kernel.dispatch.port import Dispatch
+from eigen.kernel.duties import Duties
 from eigen.kernel.events import EventBus
 from eigen.kernel.fanout.port import Fanout
 from eigen.kernel.handoff import Handoff
+from eigen.kernel.leases import Leases
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.qfs.health import DataHealth
+from eigen.kernel.queueing import Queueing
 from eigen.kernel.recovery import Recovery
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
@@ -51,7 +58,7 @@ from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.quota import NO_QUOTA, Quota
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
-from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
+from eigen.models.target import Calibration, DeviceInfo
 from eigen.observability import metrics
 from eigen.observability.tracing import traced_port
 
@@ -60,16 +67,12 @@ log = logging.getLogger(__name__)
 # Port calls that get a span of their own (cheap look-ups such as ``device`` do not).
 COMPILER_SPANS = frozenset({"compile", "validate", "optimize"})
 DRIVER_SPANS = frozenset({"execute", "execute_many", "estimate", "calibrate"})
+OVERDUE_SCAN_S = 5.0  # how often the store is scanned for overdue jobs nobody tracks
 
 
 def default_node_id() -> str:
     """This node's name when ``node_id`` is unset: host name and process id."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def entry_of(job: Job) -> Entry:
-    """The queue entry of ``job``."""
-    return Entry(job.id, job.request.priority, job.request.target)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,12 @@ class KernelSettings:
     lease_s: float = 10.0  # how long a claim on a job lasts without a heartbeat
     max_attempts: int = 3  # runs of a job whose worker vanished before it ends in ERROR
     node_id: str | None = None  # this node in leases; None: host name and process id
-    shared_store: bool = False  # other kernels use the store too: touch expired leases only
+    shared_store: bool = False  # other kernels use the store: touch expired leases only
+
+
+def _run(duty: Callable[[], object]) -> None:
+    """Run a duty for its effect (what it counts is for its tests)."""
+    duty()
 
 
 class Kernel:
@@ -100,24 +108,27 @@ class Kernel:
         *,
         dispatch: Dispatch | None = None,
         fanout: Fanout | None = None,
+        duties: Duties | None = None,
     ) -> None:
         """``dispatch``: the queues between the stages (default in memory: this kernel is
-        the store's only one); ``fanout``: carries job events between nodes (see
-        :mod:`eigen.kernel.events`; None: this process's events only)."""
+        the store's only one); ``fanout``: carries job events between nodes (None: this
+        process's only); ``duties``: runs the cluster's singleton duties (default: always
+        held, one kernel per store)."""
         self.settings = settings = settings or KernelSettings()
         self.node_id = settings.node_id or default_node_id()
         self.store = store
         self.drivers = traced_port(drivers, "driver-manager", DRIVER_SPANS)
         self.compiler = traced_port(compiler, "compiler", COMPILER_SPANS)
-        self.fanout = fanout  # TODO(issue 18): handed to the bus once it takes one (helper B)
-        self.bus = EventBus()
+        self.bus = EventBus(fanout)
         self.lifecycle = Lifecycle(store, self.bus)
         self.dispatch: Dispatch = dispatch or MemoryDispatch(settings.queue_capacity)
+        self.queueing = Queueing(self.dispatch)
+        self.duties = duties or Duties(None, lease_s=settings.lease_s, node=self.node_id)
         self._stopping = threading.Event()
         self._draining = threading.Event()
         self._stopped = False
         self._lock = threading.Lock()
-        self._devices: dict[str, DeviceInfo] = {}
+        self.devices = Devices(self.drivers, settings.backend_refresh_s, self._stopping)
         self.data = DataHealth(artifacts.root)
         self.timeouts = Timeouts(
             self.lifecycle,
@@ -126,17 +137,19 @@ class Kernel:
             interval_s=settings.watchdog_interval_s,
             stopping=self._stopping,
         )
+        self.leases = Leases(store, self.node_id, settings.lease_s, stopping=self._stopping)
         self.pipeline = Pipeline(
             self.lifecycle,
             self.compiler,
             self.drivers,
             artifacts,
-            self.dispatch,
+            self.queueing,
             self.device,
             self.timeouts,
             self._stopping,
             data=self.data,
-            strand=self._strand,
+            strand=lambda job_id, problem: self.workers.strand(job_id, problem),
+            claim=self.leases.claim,
         )
         self._accepted: Handoff[Job] = Handoff(settings.queue_capacity)
         self.submission = Submission(
@@ -145,7 +158,8 @@ class Kernel:
             artifacts,
             self.data,
             device=self.device,
-            known_device=self._known_device,
+            known_device=self.devices.known,
+            queueing=self.queueing,
             accepted=self._accept,
             draining=self._draining,
             queue_capacity=settings.queue_capacity,
@@ -154,31 +168,47 @@ class Kernel:
         )
         self._intake = self.submission.intake
         self.queued = self.submission.queued
+        self.recovery = Recovery(
+            self.lifecycle,
+            self.queueing,
+            resumed=self._resumed,
+            max_attempts=settings.max_attempts,
+            shared=settings.shared_store,
+        )
         self.workers = Workers(
             self.pipeline,
             store,
             self.dispatch,
             self.data,
             self._accepted,
-            self._resume,
+            self.recovery.resume,
             supervise_interval_s=settings.supervise_interval_s,
             stopping=self._stopping,
             draining=self._draining,
             supervise=lambda: self.supervise(),
         )
-        self.recovery = Recovery(self.lifecycle, self._resume, shared=settings.shared_store)
+        self.leases.held = self.workers.held
+        self.leases.beat = lambda: self.dispatch.heartbeat(self.workers.claimed())
         self.watching = Watching(self.bus, store, self._stopping)
         self.lifecycle.on_state = self._on_state
 
     # -- lifecycle of the kernel itself --------------------------------------------------
     def start(self) -> None:
         self.recovery.recover()
+        self.bus.start()
         self._intake.start()
         metrics.track_queue(self, self.queue_depth, self.settings.queue_capacity)
-        others: list[tuple[str, Callable[[], None]]] = [("watchdog", self.timeouts.loop)]
+        others: list[tuple[str, Callable[[], None]]] = [
+            ("watchdog", self.timeouts.loop),
+            ("heartbeat", self.leases.loop),
+        ]
         if self.settings.backend_refresh_s > 0:
-            others.append(("backends", self._backends_loop))
+            others.append(("backends", self.devices.loop))
         self.workers.start(self.settings.compile_workers, self.settings.execute_workers, others)
+        if self.settings.shared_store:  # alone on the store, the start recovered everything
+            self.duties.register("lease-sweep", self.settings.lease_s / 2, lambda: _run(self.recovery.sweep))
+        self.duties.register("overdue-jobs", OVERDUE_SCAN_S, lambda: _run(self.timeouts.scan))
+        self.duties.start()
 
     def supervise(self) -> None:
         """Replace dead workers and resume stranded jobs (:meth:`Workers.supervise`)."""
@@ -219,37 +249,31 @@ class Kernel:
             self._draining.set()
         self._intake.stop(timeout)
         self._stopping.set()
+        self.duties.stop(timeout)
         self.dispatch.close()
         self.bus.close()
         self.workers.join(timeout)
         metrics.untrack_queue(self)
 
     def _accept(self, jobs: list[Job]) -> None:
-        """Jobs just stored by a submission: on the compile queue, their deadlines watched."""
+        """Jobs a submission just stored (their compile entries with them): the jobs as
+        stored are at hand for the compile stage, their deadlines watched."""
         for job in jobs:
             self._accepted.put(job.id, job)
             self.timeouts.track(job)
-        self.dispatch.enqueue(Stage.COMPILE, [entry_of(job) for job in jobs])
 
-    def _resume(self, job: Job, message: str) -> None:
-        """Put an unfinished job back where its state says: the compile queue or the
-        execute queue (a RUNNING one moves to QUEUED first, to run again)."""
-        if job.state is JobState.RUNNING:
-            self.lifecycle.move(job.id, JobState.QUEUED, message)
+    def _resumed(self, job: Job) -> None:
+        """A job put back on its queue (a restart, a lapsed lease, a stranded job)."""
         self.timeouts.track(job)
         self.submission.wait([job.id])
-        stage = Stage.COMPILE if job.state in (JobState.PENDING, JobState.COMPILING) else Stage.EXECUTE
-        self.dispatch.enqueue(stage, [entry_of(job)])
-
-    def _strand(self, job_id: str, problem: EigenError) -> None:
-        self.workers.strand(job_id, problem)
 
     def _on_state(self, event: JobEvent) -> None:
         self.submission.left_waiting(event)
         if event.state.terminal:
             self.workers.ended(event.job_id)
+            self.timeouts.untrack(event.job_id)
 
-    # -- the KernelPort --------------------------------------------------------------------
+    # -- the KernelPort: submissions (see :class:`~eigen.kernel.submission.Submission`) ---
     def submit(
         self,
         request: JobRequest,
@@ -260,7 +284,6 @@ class Kernel:
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
     ) -> tuple[Job, bool]:
-        """See :meth:`Submission.submit`."""
         return self.submission.submit(
             request,
             owner=owner,
@@ -280,7 +303,6 @@ class Kernel:
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
     ) -> tuple[Job, bool]:
-        """See :meth:`Submission.submit_async` (the intake's group commit)."""
         return await self.submission.submit_async(
             request,
             owner=owner,
@@ -299,7 +321,6 @@ class Kernel:
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
     ) -> list[Job]:
-        """See :meth:`Submission.submit_batch` (all or nothing)."""
         return self.submission.submit_batch(
             requests, owner=owner, traceparent=traceparent, tenant=tenant, quota=quota
         )
@@ -307,9 +328,9 @@ class Kernel:
     def validate(
         self, request: JobRequest, *, tenant: str = DEFAULT_TENANT, quota: Quota = NO_QUOTA
     ) -> JobRequest:
-        """See :meth:`Submission.validate`."""
         return self.submission.validate(request, tenant=tenant, quota=quota)
 
+    # -- the KernelPort: jobs --------------------------------------------------------------
     def get(self, job_id: str) -> Job:
         return stored_job(self.store.get(job_id), job_id)
 
@@ -327,7 +348,6 @@ class Kernel:
             if job.state is JobState.CANCELLED:
                 return job
             raise FailedPrecondition(f"job {job_id} already ended in {job.state.value}")
-        self.timeouts.untrack(job_id)
         return moved
 
     def watch(
@@ -351,19 +371,9 @@ class Kernel:
         check_results_ready(self.get(job_id))
         return load_result(self.store, job_id)  # FAILED_PRECONDITION once results expired
 
-    # -- devices ---------------------------------------------------------------------------
+    # -- the KernelPort: devices -----------------------------------------------------------
     def device(self, name: str) -> DeviceInfo:
-        with self._lock:
-            cached = self._devices.get(name)
-        if cached is None:
-            cached = self.drivers.device(name)
-            with self._lock:
-                self._devices[name] = cached
-        return cached
-
-    def _known_device(self, name: str) -> DeviceInfo | None:
-        with self._lock:
-            return self._devices.get(name)
+        return self.devices.device(name)
 
     def list_devices(self) -> list[DeviceInfo]:
         return self.drivers.list_devices()
@@ -375,25 +385,5 @@ class Kernel:
         return self.dispatch.depth()
 
     def refresh_backends(self) -> None:
-        """Set ``eigen_backend_available`` from the driver-manager's device status."""
-        try:
-            names = [device.name for device in self.drivers.list_devices()]
-        except Exception as exc:  # e.g. the driver-manager is not reachable
-            log.warning("cannot list backends", extra={"error": str(exc)})
-            with self._lock:
-                names = list(self._devices)
-            for name in names:
-                metrics.backend_available(name, False)
-            return
-        for name in names:
-            try:
-                online = self.drivers.device_status(name) is DeviceStatus.ONLINE
-            except Exception:
-                online = False
-            metrics.backend_available(name, online)
-
-    def _backends_loop(self) -> None:
-        while True:
-            self.refresh_backends()
-            if self._stopping.wait(self.settings.backend_refresh_s):
-                return
+        """Set ``eigen_backend_available`` now (:meth:`Devices.refresh`)."""
+        self.devices.refresh()

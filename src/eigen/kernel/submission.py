@@ -4,8 +4,8 @@ A submission is resolved (what it refers to read in: :mod:`eigen.kernel.workload
 answered by the job its idempotency key already names (:mod:`eigen.kernel.idempotency`),
 validated against its device and its tenant's quota (:mod:`eigen.kernel.admission`,
 :mod:`eigen.kernel.quotas`), and only then stored: synchronously, or (on an event loop)
-by the intake's group commit (:mod:`eigen.kernel.intake`). A stored job is handed to
-``accepted`` (the kernel puts it on the compile queue).
+by the intake's group commit (:mod:`eigen.kernel.intake`), with its compile queue entry
+(:mod:`eigen.kernel.queueing`); ``accepted`` hears of every job stored.
 
 Queue capacity is exact: a submission reserves its slots before anything is stored, and
 a job holds its slot until it leaves the waiting set (starts running or ends).
@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from eigen.errors import AlreadyExists, EigenError, InvalidArgument, ResourceExhausted, Unavailable
 from eigen.kernel.admission import check_submission, compile_request
+from eigen.kernel.dispatch.port import Stage
 from eigen.kernel.idempotency import keyed_job
 from eigen.kernel.intake import Intake
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.qfs.health import DataHealth, storage_error
+from eigen.kernel.queueing import Queueing
 from eigen.kernel.quotas import QueuedJobs
 from eigen.kernel.timeouts import deadline_at
 from eigen.kernel.workloads import needs_resolving, resolve
@@ -90,6 +92,7 @@ class Submission:
         *,
         device: Callable[[str], DeviceInfo],
         known_device: Callable[[str], DeviceInfo | None],
+        queueing: Queueing,
         accepted: Callable[[list[Job]], None],
         draining: threading.Event,
         queue_capacity: int = 10_000,
@@ -103,6 +106,7 @@ class Submission:
         self.data = data
         self.device = device
         self.known_device = known_device
+        self.queueing = queueing
         self.accepted = accepted
         self.draining = draining
         self.queue_capacity = queue_capacity
@@ -289,8 +293,8 @@ class Submission:
         that cannot write for want of space or permission is refused as such
         (RESOURCE_EXHAUSTED, UNAVAILABLE) and recorded for readiness."""
         try:
-            with writing(self.data):
-                created = self.lifecycle.create_many(jobs)
+            with writing(self.data):  # the jobs' compile entries commit with them
+                created = self.lifecycle.create_many(jobs, then=self.queueing.within(Stage.COMPILE, jobs))
         except BaseException:
             self._release(jobs)
             raise
@@ -299,4 +303,5 @@ class Submission:
             self._waiting.update(job.id for job in created)
         self.queued.release(created)  # counted in the store from now on (max_queued_jobs)
         self.accepted(created)
+        self.queueing.after(Stage.COMPILE, created)
         return created

@@ -75,6 +75,7 @@ class Workers:
         # workers by thread name: their loop, and what each holds (to end if it dies)
         self._workers: dict[str, tuple[Callable[[], None], threading.Thread]] = {}
         self._in_hand: dict[str, list[str]] = {}
+        self._claimed: dict[str, list[Claimed]] = {}  # the queue entries of what each holds
         self._dead: dict[str, str] = {}  # thread name -> why it ended, until replaced
         # jobs that could not be written, in order: the problem, and how often it came back
         self._stranded: dict[str, tuple[EigenError, int]] = {}
@@ -123,6 +124,11 @@ class Workers:
         with self._lock:
             return [job_id for job_ids in self._in_hand.values() for job_id in job_ids]
 
+    def claimed(self) -> list[Claimed]:
+        """The queue entries the workers hold now (kept alive by the heartbeat)."""
+        with self._lock:
+            return [item for items in self._claimed.values() for item in items]
+
     def join_stages(self, grace_s: float) -> bool:
         """Wait up to ``grace_s`` for the stage workers to end (a drain); whether they did."""
         with self._lock:
@@ -164,6 +170,7 @@ class Workers:
             with self._lock:
                 reason = self._dead.setdefault(name, "the thread ended")
                 held = self._in_hand.pop(name, [])
+                self._claimed.pop(name, None)
             log.error("replacing a dead worker", extra={"worker": name, "error": reason, "jobs": len(held)})
             for job_id in held:
                 self._abandon(job_id, f"internal error: the worker running this job died ({reason})")
@@ -261,8 +268,7 @@ class Workers:
             if self.draining.is_set():  # left PENDING for the next start
                 self.dispatch.release(claimed)
                 return
-            self._hold(name, [c.job_id for c in claimed], functools.partial(self._compile, claimed))
-            self.dispatch.ack(claimed)
+            self._hold(name, claimed, functools.partial(self._compile, claimed))
 
     def execute_loop(self) -> None:
         name = threading.current_thread().name
@@ -278,10 +284,9 @@ class Workers:
             job_ids = [c.job_id for c in claimed]
             metrics.JOBS_RUNNING.inc(len(job_ids))
             try:
-                self._hold(name, job_ids, functools.partial(self.pipeline.execute, job_ids))
+                self._hold(name, claimed, functools.partial(self.pipeline.execute, job_ids))
             finally:
                 metrics.JOBS_RUNNING.dec(len(job_ids))
-            self.dispatch.ack(claimed)
             for job_id in job_ids:
                 self.pipeline.timeouts.untrack(job_id)
 
@@ -294,11 +299,14 @@ class Workers:
                 jobs.append(job)
         self.pipeline.compile(jobs)
 
-    def _hold(self, name: str, job_ids: list[str], work: Callable[[], None]) -> None:
-        """Run a worker's ``work`` on ``job_ids``; a failure outside the stages (which end
-        their own jobs) ends the jobs still unfinished in ERROR and the worker goes on."""
+    def _hold(self, name: str, claimed: list[Claimed], work: Callable[[], None]) -> None:
+        """Run a worker's ``work`` on the jobs of ``claimed``, then ``ack`` the entries; a
+        failure outside the stages (which end their own jobs) ends the jobs still
+        unfinished in ERROR and the worker goes on."""
+        job_ids = [item.job_id for item in claimed]
         with self._lock:
             self._in_hand[name] = job_ids
+            self._claimed[name] = claimed
         try:
             work()
         except BaseException as exc:
@@ -307,5 +315,12 @@ class Workers:
             log.error("a worker's batch failed", extra={"worker": name, "error": describe(exc)}, exc_info=exc)
             for job_id in job_ids:
                 self._abandon(job_id, f"internal error: {describe(exc)}")
+        try:
+            self.dispatch.ack(claimed)
+        except BaseException as exc:  # the entry comes back; the job's state decides then
+            if must_escape(exc):
+                raise
+            log.warning("acknowledging queue entries failed", extra={"worker": name, "error": describe(exc)})
         with self._lock:
             self._in_hand.pop(name, None)
+            self._claimed.pop(name, None)

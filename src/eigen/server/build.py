@@ -4,6 +4,15 @@
 and a gRPC adapter for what another process hosts. The embedded default hosts all four.
 A process with the api role also gets the guard of its public edges
 (:func:`eigen.server.security.guard_from`: authentication, policy, audit).
+
+:func:`start` (build, then run) is the one path of ``eigen-server serve`` and of
+:class:`~eigen.server.embedded.EmbeddedServer`. A kernel gets its dispatch from the
+``dispatch`` setting (memory: one kernel per store; postgres: the PostgreSQL job queue of
+a cluster, whose kernels then only take over jobs whose lease lapsed), its event fan-out
+(:func:`~eigen.kernel.fanout.factory.fanout_from`) and its singleton duties (the lease
+sweep, the store's overdue jobs, result retention: :mod:`eigen.kernel.duties`). The
+performance variants stay behind their ports: the intake's group commit, batched
+execution, the artifact writer process (``artifact_writer``).
 """
 
 from __future__ import annotations
@@ -13,15 +22,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from eigen.config.settings import ROLES, Settings
+from eigen.errors import InvalidArgument
+from eigen.kernel.dispatch.memory import MemoryDispatch
+from eigen.kernel.dispatch.port import Dispatch
+from eigen.kernel.duties import Duties
+from eigen.kernel.fanout.factory import fanout_from
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.qfs.writer import WriterProcess
-from eigen.kernel.service import Kernel, KernelSettings
+from eigen.kernel.service import Kernel, KernelSettings, default_node_id
+from eigen.kernel.store.base import JobStore
 from eigen.kernel.store.factory import open_store
-from eigen.kernel.store.retention import RetentionSweeper
+from eigen.kernel.store.retention import RetentionSweeper, retention_cutoff
 from eigen.security.guard import Guard
 from eigen.server.datalock import DataLock
 from eigen.server.security import Security, guard_from
@@ -57,9 +72,7 @@ class Stack:
         if self.driver_processes is not None:
             self.driver_processes.warm_up()  # they started with the pool, alongside the above
         if self.kernel is not None:
-            self.kernel.start()
-        if self.retention is not None:
-            self.retention.start()
+            self.kernel.start()  # with its duties: the retention sweep among them
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -88,6 +101,24 @@ def build(
         stack.closers.append(stack.data_lock.release)
     try:
         _wire(settings, wanted, stack, guard)
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def start(
+    settings: Settings,
+    roles: Iterable[str] = ROLES,
+    *,
+    owner_role: str | None = None,
+    guard: Guard | None = None,
+) -> Stack:
+    """:func:`build` the stack of ``roles`` and start it (closed again if it cannot
+    start): what ``eigen-server serve`` and the embedded server both run."""
+    stack = build(settings, roles, owner_role=owner_role, guard=guard)
+    try:
+        stack.start()
     except BaseException:
         stack.close()
         raise
@@ -138,7 +169,13 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard
         stack.retention = RetentionSweeper(
             stack.kernel.store, settings.result_retention_days, settings.result_retention_interval_s
         )
-        stack.closers.append(stack.retention.stop)
+        if retention_cutoff(settings.result_retention_days, 0.0) is not None:
+            retention = stack.retention
+            stack.kernel.duties.register(
+                "result-retention", settings.result_retention_interval_s, lambda: _count(retention.sweep())
+            )
+        else:
+            log.info("result retention is off: results are kept forever")
     elif "api" in wanted:
         from eigen.server.remote import RemoteKernel
 
@@ -177,11 +214,53 @@ def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> 
     artifacts = ArtifactStore(
         settings.data_dir / "artifacts", WriterProcess() if settings.artifact_writer else None
     )
+    node_id = settings.node_id or default_node_id()
+    dispatch, shared = _dispatch(settings, store)
+    postgres = _is_postgres(settings)
     kernel_settings = KernelSettings(
         compile_workers=settings.compile_workers,
         execute_workers=settings.execute_workers,
         queue_capacity=settings.queue_capacity,
         default_timeout_s=settings.default_timeout_s,
         compile_timeout_s=settings.compile_timeout_s,
+        lease_s=settings.lease_s,
+        max_attempts=settings.max_attempts,
+        node_id=node_id,
+        shared_store=shared,
     )
-    return Kernel(store, artifacts, compiler, drivers, kernel_settings)
+    return Kernel(
+        store,
+        artifacts,
+        compiler,
+        drivers,
+        kernel_settings,
+        dispatch=dispatch,
+        fanout=fanout_from(settings, store.events),
+        duties=Duties(settings.store_url if postgres else None, lease_s=settings.lease_s, node=node_id),
+    )
+
+
+def _count(swept: int) -> None:
+    """A duty's result, logged (duties return nothing)."""
+    if swept:
+        log.info("results expired", extra={"count": swept})
+
+
+def _is_postgres(settings: Settings) -> bool:
+    return make_url(settings.store_url).get_backend_name() == "postgresql"
+
+
+def _dispatch(settings: Settings, store: JobStore) -> tuple[Dispatch, bool]:
+    """The dispatch the ``dispatch`` setting names (auto: postgres on a PostgreSQL store),
+    and whether the store is shared with other kernels (the postgres dispatch)."""
+    wanted = settings.dispatch
+    if wanted == "auto":
+        wanted = "postgres" if _is_postgres(settings) else "memory"
+    if wanted == "memory":
+        return MemoryDispatch(settings.queue_capacity), False
+    from eigen.kernel.dispatch.postgres import PostgresDispatch  # the cluster's: its libraries on demand
+
+    engine = getattr(store, "engine", None)
+    if not isinstance(engine, Engine):
+        raise InvalidArgument.for_field("dispatch", "the postgres dispatch needs a PostgreSQL job store")
+    return PostgresDispatch(engine, settings), True

@@ -11,7 +11,7 @@ from types import TracebackType
 
 from eigen.config.settings import Settings
 from eigen.observability.metrics import metrics_asgi_app
-from eigen.server.build import Stack, build
+from eigen.server.build import Stack, start
 from eigen.server.datalock import EMBEDDED
 from eigen.server.grpc_server import GrpcServer, start_grpc
 from eigen.server.http import HttpServer, start_http
@@ -59,9 +59,8 @@ class EmbeddedServer:
         """Build and serve. Raises :class:`~eigen.server.datalock.DataFolderInUse` (an
         EigenError) when another live kernel owns the data folder: two kernels on one store
         would both resume its RUNNING jobs."""
-        self.stack = build(self.settings, owner_role=EMBEDDED)
+        self.stack = start(self.settings, owner_role=EMBEDDED)  # the same stack as eigen-server serve
         try:
-            self.stack.start()
             self.server, self.port = start_grpc(self.stack, self.settings)
             if self.stack.data_lock is not None:
                 self.stack.data_lock.set_address(self.address)  # where a CLI on the folder goes

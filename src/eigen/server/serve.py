@@ -139,19 +139,18 @@ def serve(
         )
     roles = ROLES if settings.role == "all" else (settings.role,)
 
-    from eigen.server.build import build
+    from eigen.server.build import start
     from eigen.server.grpc_server import start_grpc
     from eigen.server.http import HttpServer, start_http
 
     try:
-        stack = build(settings, roles)  # with a kernel: takes the data folder's lock, or refuses
+        stack = start(settings, roles)  # with a kernel: takes the data folder's lock, or refuses
     except (EigenError, SchemaVersionError) as exc:  # e.g. a schema that needs `eigen-server migrate`
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except OperationalError as exc:
         typer.echo(f"error: the job store is not reachable: {exc.orig}", err=True)
         raise typer.Exit(3) from None
-    stack.start()
     try:
         server, bound = start_grpc(stack, settings, certificates)
     except (OSError, RuntimeError) as exc:  # grpcio raises RuntimeError for a port in use

@@ -1,0 +1,49 @@
+"""Putting jobs on a stage's queue together with the store write that makes them due.
+
+A dispatch that lives in the store's database (PostgreSQL) writes its entries in the
+write's own transaction (the store's ``then`` hook), so a job and its entry commit
+together; the in-memory dispatch is filled once the write committed, so that a worker
+never claims an entry whose job it cannot read yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eigen.kernel.dispatch.memory import MemoryDispatch
+from eigen.kernel.dispatch.port import Dispatch, Entry, Stage
+from eigen.kernel.store.base import Then
+from eigen.models.job import Job
+
+
+def entry_of(job: Job) -> Entry:
+    """The queue entry of ``job``."""
+    return Entry(job.id, job.request.priority, job.request.target)
+
+
+class Queueing:
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+        self.after_commit = isinstance(dispatch, MemoryDispatch)
+
+    def within(self, stage: Stage, jobs: Sequence[Job]) -> Then | None:
+        """The ``then`` of the store write that makes ``jobs`` due on ``stage`` (None: the
+        dispatch is filled by :meth:`after` instead)."""
+        if self.after_commit or not jobs:
+            return None
+        entries = [entry_of(job) for job in jobs]
+
+        def enqueue(txn: object) -> None:
+            self.dispatch.enqueue(stage, entries, within=txn)
+
+        return enqueue
+
+    def after(self, stage: Stage, jobs: Sequence[Job]) -> None:
+        """After the write committed: the entries of ``jobs`` (the in-memory dispatch)."""
+        if self.after_commit and jobs:
+            self.dispatch.enqueue(stage, [entry_of(job) for job in jobs])
+
+    def now(self, stage: Stage, jobs: Sequence[Job]) -> None:
+        """Entries for ``jobs`` with no store write of theirs (a resumed job)."""
+        if jobs:
+            self.dispatch.enqueue(stage, [entry_of(job) for job in jobs])

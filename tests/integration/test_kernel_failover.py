@@ -247,18 +247,9 @@ def test_calls_are_spread_over_both_kernels(cluster: Cluster, remote: RemoteKern
     assert remote.list_devices()  # reads answer through either kernel (they forward to the driver-manager)
 
 
-# A kernel's handlers send their response headers as a call starts (the request id echo in
-# eigen.system_api.grpc.handlers.Call.begin), and gRPC commits a call once headers arrive:
-# a call cut by kill -9 after that is not retried. Passes with that echo left off the
-# internal services (the change is listed for the owner of handlers.py).
-HEADERS_COMMIT = pytest.mark.xfail(
-    reason="KernelService sends headers at the start of each call: gRPC cannot retry it after", strict=False
-)
-
-
 @pytest.mark.parametrize(
     "sig",
-    [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=HEADERS_COMMIT)],
+    [signal.SIGTERM, signal.SIGKILL],
     ids=["sigterm", "kill-9"],
 )
 def test_a_kernel_stopped_under_load_fails_no_keyed_or_idempotent_call(

@@ -109,9 +109,12 @@ class _Rpc:
         self._token = call_context.activate(self.call)
 
     async def begin(self, servicer: object) -> None:
-        """Echo the request id (as a header), admit an internal call (service token, the
+        """Echo the request id (as a header, public calls), admit an internal call (service token, the
         api's principal: :func:`eigen.security.internal.admit`) and apply the rate limit."""
-        await self.context.send_initial_metadata(((call_context.REQUEST_ID, self.call.request_id),))
+        if self.service not in internal.INTERNAL_SERVICES:
+            # Not on internal calls: headers commit a call, and gRPC retries on another
+            # kernel only a call that has received none (an api node's failover).
+            await self.context.send_initial_metadata(((call_context.REQUEST_ID, self.call.request_id),))
         if self.service in internal.INTERNAL_SERVICES:  # the service token; the api's principal
             metadata = tuple(self.context.invocation_metadata() or ())
             self.call = internal.admit(self.service, self.method, metadata, self.call, self.context.peer())

@@ -16,14 +16,16 @@ in step with this model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -93,10 +95,11 @@ class Settings(BaseSettings):
         "(api, kernel, compiler, driver-manager; e.g. kernel,compiler,driver-manager)",
     )
     kernel_address: str = Field(default="127.0.0.1:50052", description="KernelService, for api")
-    kernel_addresses: list[str] = Field(
+    kernel_addresses: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="several KernelServices for an api node (client-side balancing, failover on "
-        "UNAVAILABLE); empty: kernel_address alone",
+        "UNAVAILABLE), comma-separated (EIGEN_KERNEL_ADDRESSES=h1:p1,h2:p2) or a list; "
+        "empty: kernel_address alone",
     )
     compiler_address: str = Field(default="127.0.0.1:50053", description="CompilationService")
     driver_manager_address: str = Field(default="127.0.0.1:50054", description="DriverManagerService")
@@ -257,6 +260,20 @@ class Settings(BaseSettings):
         """Highest priority first: flags, EIGEN_* variables, .env, YAML file."""
         path = _config_path(init_settings, env_settings, dotenv_settings)
         return (init_settings, env_settings, dotenv_settings, YamlFileSource(settings_cls, path))
+
+    @field_validator("kernel_addresses", mode="before")
+    @classmethod
+    def _address_list(cls, value: Any) -> Any:
+        """``h1:p1,h2:p2`` (a variable or flag) or a YAML/JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError("neither a JSON list of addresses nor h1:p1,h2:p2") from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("role")
     @classmethod

@@ -25,11 +25,8 @@ decision; the kernel only refuses to read another tenant's job by reference.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 
 from eigen.errors import EigenError, FailedPrecondition
 from eigen.kernel.devices import Devices
@@ -39,6 +36,7 @@ from eigen.kernel.duties import Duties
 from eigen.kernel.events import EventBus
 from eigen.kernel.fanout.port import Fanout
 from eigen.kernel.handoff import Handoff
+from eigen.kernel.kernel_settings import KernelSettings, default_node_id
 from eigen.kernel.leases import Leases
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
@@ -53,9 +51,7 @@ from eigen.kernel.submission import Submission, writing
 from eigen.kernel.timeouts import Timeouts
 from eigen.kernel.watch import Watching
 from eigen.kernel.workers import Workers
-from eigen.models.job import Job, JobEvent, JobRequest
-from eigen.models.principal import DEFAULT_TENANT
-from eigen.models.quota import NO_QUOTA, Quota
+from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
@@ -68,28 +64,6 @@ log = logging.getLogger(__name__)
 COMPILER_SPANS = frozenset({"compile", "validate", "optimize"})
 DRIVER_SPANS = frozenset({"execute", "execute_many", "estimate", "calibrate"})
 OVERDUE_SCAN_S = 5.0  # how often the store is scanned for overdue jobs nobody tracks
-
-
-def default_node_id() -> str:
-    """This node's name when ``node_id`` is unset: host name and process id."""
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class KernelSettings:
-    compile_workers: int = 1
-    execute_workers: int = 2
-    queue_capacity: int = 10_000
-    default_timeout_s: float = 3600.0
-    watchdog_interval_s: float = 0.1
-    compile_timeout_s: float = 300.0  # a compile running longer ends its job in TIMEOUT; 0: none
-    backend_refresh_s: float = 30.0  # how often eigen_backend_available is refreshed
-    supervise_interval_s: float = 0.5  # how often dead workers and stranded jobs are looked at
-    queue_full_retry_s: float = 1.0  # the retry delay a queue-full refusal suggests
-    lease_s: float = 10.0  # how long a claim on a job lasts without a heartbeat
-    max_attempts: int = 3  # runs of a job whose worker vanished before it ends in ERROR
-    node_id: str | None = None  # this node in leases; None: host name and process id
-    shared_store: bool = False  # other kernels use the store: touch expired leases only
 
 
 def _run(duty: Callable[[], object]) -> None:
@@ -167,7 +141,11 @@ class Kernel:
             default_timeout_s=settings.default_timeout_s,
         )
         self._intake = self.submission.intake
-        self.queued = self.submission.queued
+        # the KernelPort's submissions: the submission's own methods (see Submission)
+        self.submit = self.submission.submit
+        self.submit_async = self.submission.submit_async
+        self.submit_batch = self.submission.submit_batch
+        self.validate = self.submission.validate
         self.recovery = Recovery(
             self.lifecycle,
             self.queueing,
@@ -272,63 +250,6 @@ class Kernel:
         if event.state.terminal:
             self.workers.ended(event.job_id)
             self.timeouts.untrack(event.job_id)
-
-    # -- the KernelPort: submissions (see :class:`~eigen.kernel.submission.Submission`) ---
-    def submit(
-        self,
-        request: JobRequest,
-        *,
-        owner: str = "anonymous",
-        idempotency_key: str | None = None,
-        traceparent: str = "",
-        tenant: str = DEFAULT_TENANT,
-        quota: Quota = NO_QUOTA,
-    ) -> tuple[Job, bool]:
-        return self.submission.submit(
-            request,
-            owner=owner,
-            idempotency_key=idempotency_key,
-            traceparent=traceparent,
-            tenant=tenant,
-            quota=quota,
-        )
-
-    async def submit_async(
-        self,
-        request: JobRequest,
-        *,
-        owner: str = "anonymous",
-        idempotency_key: str | None = None,
-        traceparent: str = "",
-        tenant: str = DEFAULT_TENANT,
-        quota: Quota = NO_QUOTA,
-    ) -> tuple[Job, bool]:
-        return await self.submission.submit_async(
-            request,
-            owner=owner,
-            idempotency_key=idempotency_key,
-            traceparent=traceparent,
-            tenant=tenant,
-            quota=quota,
-        )
-
-    def submit_batch(
-        self,
-        requests: list[JobRequest],
-        *,
-        owner: str = "anonymous",
-        traceparent: str = "",
-        tenant: str = DEFAULT_TENANT,
-        quota: Quota = NO_QUOTA,
-    ) -> list[Job]:
-        return self.submission.submit_batch(
-            requests, owner=owner, traceparent=traceparent, tenant=tenant, quota=quota
-        )
-
-    def validate(
-        self, request: JobRequest, *, tenant: str = DEFAULT_TENANT, quota: Quota = NO_QUOTA
-    ) -> JobRequest:
-        return self.submission.validate(request, tenant=tenant, quota=quota)
 
     # -- the KernelPort: jobs --------------------------------------------------------------
     def get(self, job_id: str) -> Job:

@@ -122,7 +122,7 @@ def check_delivery_and_own_messages(make: Callable[[str], AnyFanout], broker: st
         delivered: list[JobEvent] = []
         first.fanout.close()
         with contextlib.closing(make("node-1")) as own:
-            own.start(delivered.append)
+            own.start(delivered.append, lambda: None)
             assert own.subscribed(10.0)
             own.publish([event("own-job", 1)])
             assert own.flush(5.0)
@@ -136,7 +136,7 @@ def check_delivery_and_own_messages(make: Callable[[str], AnyFanout], broker: st
         assert second.fanout.flush(10.0)  # sent before node 3 listens: not for it
         with contextlib.closing(make("node-3")) as third:
             got: list[int] = []
-            third.start(lambda e: got.append(e.seq))
+            third.start(lambda e: got.append(e.seq), lambda: None)
             assert third.subscribed(10.0)
             for seq in range(2001, 3001):
                 second.bus.publish(event("burst", seq))

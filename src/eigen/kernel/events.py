@@ -21,7 +21,6 @@ import bisect
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 from eigen.kernel.fanout.port import Fanout
 from eigen.models.job import JobEvent
@@ -56,14 +55,6 @@ class _Channel:
                 callback()
 
 
-@runtime_checkable
-class _Resyncing(Protocol):
-    """A fan-out that says when messages may have been lost (its ``on_lost``, called after
-    it reconnects): the :class:`~eigen.kernel.fanout.port.Fanout` port does not name it."""
-
-    on_lost: Callable[[], None] | None
-
-
 class EventBus:
     """The watchers' view of job events on this node; ``fanout``: how the events this node
     stores reach the other nodes, and theirs this one (None: one node)."""
@@ -84,9 +75,7 @@ class EventBus:
         if self.fanout is None or self._started:
             return
         self._started = True
-        if isinstance(self.fanout, _Resyncing):
-            self.fanout.on_lost = self.lost
-        self.fanout.start(self.deliver)
+        self.fanout.start(self.deliver, self.lost)
 
     def publish(self, event: JobEvent) -> None:
         """Called once the event is stored (threads may publish a job's events out of

@@ -122,8 +122,9 @@ class RecordingFanout:
         self.on_lost: Callable[[], None] | None = None
         self.closed = False
 
-    def start(self, deliver: Callable[[JobEvent], None]) -> None:
+    def start(self, deliver: Callable[[JobEvent], None], lost: Callable[[], None]) -> None:
         self.deliver = deliver
+        self.on_lost = lost
 
     def publish(self, events: list[JobEvent]) -> None:
         self.published.extend(events)

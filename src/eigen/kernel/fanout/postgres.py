@@ -100,8 +100,9 @@ class PostgresFanout:
         self._notifying.open(wait=False)
         self._outbox = Outbox(self._send, name="eigen-fanout-pg-send")
 
-    def start(self, deliver: Callable[[JobEvent], None]) -> None:
+    def start(self, deliver: Callable[[JobEvent], None], lost: Callable[[], None]) -> None:
         self._deliver = deliver
+        self.on_lost = lost
         self._listening.open(wait=False)
         self._thread = threading.Thread(target=self._listen, name="eigen-fanout-pg", daemon=True)
         self._thread.start()

@@ -69,8 +69,9 @@ class RedisFanout:
         self._dropped = 0  # the outbox's count when the last message was sent
         self._outbox = Outbox(self._send, name="eigen-fanout-redis-send")
 
-    def start(self, deliver: Callable[[JobEvent], None]) -> None:
+    def start(self, deliver: Callable[[JobEvent], None], lost: Callable[[], None]) -> None:
         self._deliver = deliver
+        self.on_lost = lost
         self._thread = threading.Thread(target=self._listen, name="eigen-fanout-redis", daemon=True)
         self._thread.start()
 

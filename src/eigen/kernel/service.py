@@ -29,6 +29,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from eigen.errors import EigenError, FailedPrecondition
+from eigen.kernel.dead_letters import list_dead_letters
 from eigen.kernel.devices import Devices
 from eigen.kernel.dispatch.memory import MemoryDispatch
 from eigen.kernel.dispatch.port import Dispatch
@@ -51,6 +52,7 @@ from eigen.kernel.submission import Submission, writing
 from eigen.kernel.timeouts import Timeouts
 from eigen.kernel.watch import Watching
 from eigen.kernel.workers import Workers
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
@@ -257,6 +259,11 @@ class Kernel:
 
     def list_jobs(self, query: JobFilter) -> list[Job]:
         return self.store.list_jobs(query)
+
+    def dead_letters(
+        self, tenant: str | None, limit: int, before: tuple[float, str] | None
+    ) -> list[DeadLetter]:
+        return list_dead_letters(self.store, tenant, limit, before)
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)

@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from eigen.errors import InvalidArgument
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.limits import EXTENSIONS_BYTES_MAX
 from eigen.models.principal import DEFAULT_TENANT
@@ -18,6 +19,7 @@ from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 from eigen.models.workload import WorkloadKind
 from eigen.proto.api.v1 import common_pb2 as pb
+from eigen.proto.api.v1 import jobs_pb2
 
 STATE_TO_PB = {state: pb.JobState.Value(f"JOB_STATE_{state.value}") for state in JobState}
 STATE_FROM_PB = {value: state for state, value in STATE_TO_PB.items()}
@@ -246,6 +248,8 @@ def job_to_pb(job: Job) -> pb.Job:
         workload=job.request.workload.value if job.request.workload else "",
         extensions_json=json_text(job.request.extensions),
         program_uri=job.request.program_uri or "",
+        worker=job.worker_id or "",
+        lease_expires_at=timestamp(None if job.terminal else job.lease_expires_at),
     )
 
 
@@ -287,6 +291,32 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
         result_expired_at=(
             seconds_of(message.result_expired_at) if message.HasField("result_expired_at") else None
         ),
+        worker_id=message.worker or None,
+        lease_expires_at=(
+            seconds_of(message.lease_expires_at) if message.HasField("lease_expires_at") else None
+        ),
+    )
+
+
+def dead_letter_to_pb(letter: DeadLetter) -> jobs_pb2.DeadLetter:
+    return jobs_pb2.DeadLetter(
+        job_id=letter.job_id,
+        tenant=letter.tenant,
+        attempts=letter.attempts,
+        reason=letter.reason,
+        at=timestamp(letter.at),
+        last_worker=letter.last_worker or "",
+    )
+
+
+def dead_letter_from_pb(message: jobs_pb2.DeadLetter) -> DeadLetter:
+    return DeadLetter(
+        job_id=message.job_id,
+        tenant=message.tenant,
+        attempts=message.attempts,
+        reason=message.reason,
+        at=seconds_of(message.at),
+        last_worker=message.last_worker or None,
     )
 
 

@@ -17,6 +17,7 @@ CANCEL = "jobs.cancel"
 BACKENDS = "backends.read"
 KEYS = "keys.admin"
 AUDIT = "audit.read"
+DEAD_LETTERS = "deadletters.read"
 
 PERMISSION_OF: dict[str, str] = {
     "SubmitJob": SUBMIT,
@@ -31,19 +32,21 @@ PERMISSION_OF: dict[str, str] = {
     "ListBackends": BACKENDS,
     "GetBackend": BACKENDS,
     "GetCalibration": BACKENDS,
+    "ListDeadLetters": DEAD_LETTERS,
 }
 """Public RPC -> permission (the REST routes call the same service methods)."""
 
-PERMISSIONS: tuple[str, ...] = (SUBMIT, READ, CANCEL, BACKENDS, KEYS, AUDIT)
+PERMISSIONS: tuple[str, ...] = (SUBMIT, READ, CANCEL, BACKENDS, KEYS, AUDIT, DEAD_LETTERS)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({READ, BACKENDS}),
     "submitter": frozenset({READ, BACKENDS, SUBMIT, CANCEL}),
-    "tenant-admin": frozenset({READ, BACKENDS, SUBMIT, CANCEL, KEYS, AUDIT}),
+    "tenant-admin": frozenset({READ, BACKENDS, SUBMIT, CANCEL, KEYS, AUDIT, DEAD_LETTERS}),
     "admin": frozenset(PERMISSIONS),
 }
 """What each built-in role may do. ``tenant-admin`` acts within its tenant; ``admin`` on
-every tenant (:attr:`Principal.admin`)."""
+every tenant (:attr:`Principal.admin`): a tenant-admin's ``deadletters.read`` lists its own
+tenant's dead letters, an admin's every tenant's."""
 
 
 def granted(principal: Principal) -> frozenset[str]:

@@ -33,6 +33,7 @@ from eigen.errors import NotFound, Unimplemented
 from eigen.kernel.store.base import JobFilter
 from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
 from eigen.kernel.store.rows import EVENT_JSON_COLUMNS, JOB_JSON_COLUMNS, event_from_row, job_from_row
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.quota import NO_QUOTA, Quota
@@ -316,6 +317,11 @@ class FolderKernel:
 
     def cancel(self, job_id: str) -> Job:
         raise _needs_kernel("cancel")
+
+    def dead_letters(
+        self, tenant: str | None, limit: int, before: tuple[float, str] | None
+    ) -> list[DeadLetter]:
+        raise _needs_kernel("dead letters")
 
     def watch_async(self, job_id: str, after_seq: int = 0) -> AsyncIterator[JobEvent]:
         raise _needs_kernel("watch")

@@ -64,7 +64,7 @@ def submission(message: kernel_pb2.EnqueueRequest | kernel_pb2.EnqueueBatchReque
     }
 
 
-def listed_tenant(request: jobs_pb2.ListJobsRequest) -> str | None:
+def listed_tenant(request: jobs_pb2.ListJobsRequest | jobs_pb2.ListDeadLettersRequest) -> str | None:
     """The tenant an internal listing keeps: the api's filter ("" every tenant), but never
     another than the asserted principal's own unless it is an ``admin``."""
     asserted = call_context.current().authenticated
@@ -129,6 +129,24 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
             ),
         )
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in found])
+
+    @unary
+    async def ListDeadLetters(
+        self, request: jobs_pb2.ListDeadLettersRequest, context: Context
+    ) -> jobs_pb2.ListDeadLettersResponse:
+        """Up to ``page_size`` dead letters before the cursor (system-api does the paging),
+        of the asserted principal's tenant unless it is an ``admin``, and only for one that
+        holds ``deadletters.read``."""
+        asserted = call_context.current().authenticated
+        if asserted is not None:
+            permissions.require(asserted, permissions.DEAD_LETTERS)
+        found = await blocking(
+            self.kernel.dead_letters,
+            listed_tenant(request),
+            min(max(request.page_size, 1), MAX_PAGE_SIZE + 1),
+            decode_page_token(request.page_token) if request.page_token else None,
+        )
+        return jobs_pb2.ListDeadLettersResponse(dead_letters=[convert.dead_letter_to_pb(d) for d in found])
 
     async def GetResults(self, request: jobs_pb2.GetJobResultsRequest, context: Context) -> pb.JobResults:
         return await self.GetJobResults(request, context)

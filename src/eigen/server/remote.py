@@ -45,6 +45,7 @@ from eigen.models.compiled import (
     EstimationRequest,
     ExecutionRequest,
 )
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.quota import NO_QUOTA, Quota
@@ -87,6 +88,7 @@ KERNEL_IDEMPOTENT: tuple[str, ...] = (
     "ListBackends",
     "GetBackend",
     "GetCalibration",
+    "ListDeadLetters",
 )
 #: The failover of the api role's calls to its kernels: up to 4 attempts in all, each retry
 #: after random(0, backoff), the backoff from 0.1 s doubling up to 2 s; on UNAVAILABLE, and
@@ -306,6 +308,18 @@ class RemoteKernel(_Remote):
             request.page_token = encode_cursor(query.before)
         response = self.call(self.stub.ListJobs, request)
         return [convert.job_from_pb(j) for j in response.jobs]
+
+    def dead_letters(
+        self, tenant: str | None, limit: int, before: tuple[float, str] | None
+    ) -> list[DeadLetter]:
+        # The kernel pages by itself, as for list_jobs; a read, so retried on another kernel.
+        request = jobs_pb2.ListDeadLettersRequest(
+            tenant=tenant or "",
+            page_size=limit,
+            page_token=encode_cursor(before) if before is not None else "",
+        )
+        response = self.call(self.stub.ListDeadLetters, request)
+        return [convert.dead_letter_from_pb(d) for d in response.dead_letters]
 
     def cancel(self, job_id: str) -> Job:
         return convert.job_from_pb(self.call(self.stub.CancelJob, jobs_pb2.CancelJobRequest(job_id=job_id)))

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol
 
 from eigen.kernel.store.base import JobFilter
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.quota import Quota
 from eigen.models.result import JobResult
@@ -57,6 +58,12 @@ class KernelPort(Protocol):
     def list_jobs(self, query: JobFilter) -> list[Job]: ...
 
     def cancel(self, job_id: str) -> Job: ...
+
+    def dead_letters(
+        self, tenant: str | None, limit: int, before: tuple[float, str] | None
+    ) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters before the keyset cursor (at, job_id), newest
+        first; ``tenant``'s only when given (None: every tenant's)."""
 
     def watch(
         self, job_id: str, after_seq: int = ..., active: Callable[[], bool] = ...

@@ -29,6 +29,8 @@ from eigen.kernel.store.base import JobFilter
 from eigen.kernel.store.retention import stored_job
 from eigen.models import limits
 from eigen.models.chunks import DEFAULT_CHUNK_OUTCOMES, Chunk, split
+from eigen.models.credentials import TENANT_MAX
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import JOB_ID_PATTERN, Job, JobEvent, JobRequest
 from eigen.models.principal import Principal
 from eigen.models.result import JobResult
@@ -36,6 +38,7 @@ from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.observability import context
 from eigen.security.guard import Guard
+from eigen.security.identity import TENANT_NAME
 from eigen.system_api.ports import KernelPort
 
 T = TypeVar("T")
@@ -242,6 +245,33 @@ class JobApi:
             return jobs, ""
         page = jobs[:size]
         return page, encode_page_token(page[-1])
+
+    def dead_letters(
+        self, tenant: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[DeadLetter], str]:
+        """ListDeadLetters, newest first, with keyset pagination. ``tenant`` ("" for every
+        tenant the caller sees): an ``admin`` sees any tenant's; anyone else (a
+        tenant-admin) only its own, so that another tenant asked for is an empty page."""
+        principal = self.authorize("ListDeadLetters")
+        size = page_size or DEFAULT_PAGE_SIZE
+        if not 0 < size <= MAX_PAGE_SIZE:
+            raise InvalidArgument.for_field("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+        if tenant and not TENANT_NAME.fullmatch(tenant):
+            raise InvalidArgument.for_field(
+                "tenant", f"{quote(tenant, 64)} is not a tenant name (1-{TENANT_MAX} of A-Z a-z 0-9 . _ -)"
+            )
+        before = decode_page_token(page_token) if page_token else None
+        if not principal.admin:
+            if tenant and tenant != principal.tenant:
+                return [], ""
+            tenant = principal.tenant
+        letters = self.kernel.dead_letters(tenant or None, size + 1, before)
+        if not principal.admin:  # whatever the kernel port does with the filter
+            letters = [letter for letter in letters if letter.tenant == principal.tenant]
+        if len(letters) <= size:
+            return letters, ""
+        page = letters[:size]
+        return page, encode_cursor((page[-1].at, page[-1].job_id))
 
     # -- backends --------------------------------------------------------------------------
     def backends(self) -> list[tuple[DeviceInfo, int]]:

@@ -84,6 +84,17 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
 
     @unary
+    async def ListDeadLetters(
+        self, request: jobs_pb2.ListDeadLettersRequest, context: Context
+    ) -> jobs_pb2.ListDeadLettersResponse:
+        letters, token = await blocking(
+            self.api.dead_letters, request.tenant, request.page_size, request.page_token
+        )
+        return jobs_pb2.ListDeadLettersResponse(
+            dead_letters=[convert.dead_letter_to_pb(letter) for letter in letters], next_page_token=token
+        )
+
+    @unary
     async def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: Context) -> pb.Job:
         return convert.job_to_pb(await self._call(self.api.cancel, request.job_id))
 

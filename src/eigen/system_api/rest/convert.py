@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from eigen.errors import InvalidArgument, quote
 from eigen.models.chunks import Chunk
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.jobspec import request_from_wire
 from eigen.models.program import ProgramLanguage
@@ -125,6 +126,19 @@ def job_to_rest(job: Job) -> rest.Job:
         workload=job.request.workload.value if job.request.workload else "",
         extensions=dict(job.request.extensions),
         program_uri=job.request.program_uri or "",
+        worker=job.worker_id or "",
+        lease_expires_at=timestamp(None if job.terminal else job.lease_expires_at),
+    )
+
+
+def dead_letter_to_rest(letter: DeadLetter) -> rest.DeadLetter:
+    return rest.DeadLetter(
+        job_id=letter.job_id,
+        tenant=letter.tenant,
+        attempts=letter.attempts,
+        reason=letter.reason,
+        at=datetime.fromtimestamp(letter.at, UTC),
+        last_worker=letter.last_worker or "",
     )
 
 

@@ -13,6 +13,7 @@ from starlette.responses import StreamingResponse
 
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models import limits
+from eigen.models.credentials import TENANT_MAX
 from eigen.models.job import JOB_ID_PATTERN
 from eigen.models.state import JobState as ModelState
 from eigen.observability import context as call_context
@@ -29,6 +30,7 @@ from eigen.system_api.rest.schemas import (
     INT64_MAX,
     JobResults,
     JobState,
+    ListDeadLettersResponse,
     ListJobsResponse,
     SubmitBatchRequest,
     SubmitBatchResponse,
@@ -214,6 +216,35 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         )
         jobs, token = api.list_jobs(query)
         return ListJobsResponse(jobs=[convert.job_to_rest(j) for j in jobs], next_page_token=token)
+
+    @router.get("/dead-letters", operation_id="ListDeadLetters")
+    def list_dead_letters(
+        tenant: Annotated[
+            str,
+            Query(
+                description='only this tenant\'s ("" or absent: every tenant the caller sees)',
+                max_length=TENANT_MAX,
+                pattern=r"^[A-Za-z0-9._-]*$",
+            ),
+        ] = "",
+        page_size: Annotated[
+            int, Query(description=f"1-{MAX_PAGE_SIZE}; 0 or absent: 50", ge=0, le=MAX_PAGE_SIZE)
+        ] = 0,
+        page_token: Annotated[
+            str,
+            Query(
+                description="next_page_token of the previous page",
+                max_length=512,
+                pattern=r"^[A-Za-z0-9_=-]*$",
+            ),
+        ] = "",
+    ) -> ListDeadLettersResponse:
+        """ListDeadLetters: the jobs given up on after their attempts, newest first, with
+        keyset pagination (a tenant-admin: its own tenant's; an admin: every tenant's)."""
+        letters, token = api.dead_letters(tenant, page_size, page_token)
+        return ListDeadLettersResponse(
+            dead_letters=[convert.dead_letter_to_rest(d) for d in letters], next_page_token=token
+        )
 
     @router.get("/jobs/{job_id:job_id}", operation_id="GetJob")
     def get_job(job_id: JobId) -> JobBody:

@@ -246,6 +246,10 @@ class Job(BaseModel):
         default_factory=dict, description="the kept JobSpec 1.0 sections, as given"
     )
     program_uri: str = Field(default="", description="the stored artifact the program came from, if any")
+    worker: str = Field(default="", description='the node whose worker runs the job ("" when none holds it)')
+    lease_expires_at: datetime | None = Field(
+        default=None, description="when that worker's lease lapses unless renewed (null when none holds it)"
+    )
 
 
 class SubmitJobResponse(BaseModel):
@@ -259,6 +263,22 @@ class SubmitBatchResponse(BaseModel):
 
 class ListJobsResponse(BaseModel):
     jobs: list[Job]
+    next_page_token: str = Field(description="empty on the last page")
+
+
+class DeadLetter(BaseModel):
+    """A job that ended in ERROR because each of its attempts lost its worker."""
+
+    job_id: str
+    tenant: str
+    attempts: int
+    reason: str
+    at: datetime = Field(description="when it was given up on")
+    last_worker: str = Field(default="", description='the node whose worker held it last ("" when none did)')
+
+
+class ListDeadLettersResponse(BaseModel):
+    dead_letters: list[DeadLetter] = Field(description="newest first")
     next_page_token: str = Field(description="empty on the last page")
 
 

@@ -26,7 +26,7 @@ from eigen.proto.api.v1 import common_pb2 as eigen_dot_proto_dot_api_dot_v1_dot_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65igen/proto/api/v1/jobs.proto\x12\x0c\x65igen.api.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x10SubmitJobRequest\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.eigen.api.v1.JobRequest\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"I\n\x11SubmitJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.eigen.api.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"<\n\x12SubmitBatchRequest\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x18.eigen.api.v1.JobRequest\"&\n\x13SubmitBatchResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xe4\x02\n\x0fListJobsRequest\x12&\n\x06states\x18\x01 \x03(\x0e\x32\x16.eigen.api.v1.JobState\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x39\n\x06labels\x18\x03 \x03(\x0b\x32).eigen.api.v1.ListJobsRequest.LabelsEntry\x12\x31\n\rcreated_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x11\n\tid_prefix\x18\x08 \x01(\t\x12\x0e\n\x06tenant\x18\t \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.eigen.api.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"<\n\x14GetJobResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0cwait_seconds\x18\x02 \x01(\x01\":\n\x14StreamResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nchunk_size\x18\x02 \x01(\x05\"\x94\x01\n\x0bResultChunk\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x12\x10\n\x08is_final\x18\x04 \x01(\x08\x12)\n\x07partial\x18\x05 \x01(\x0b\x32\x18.eigen.api.v1.JobResults\x12\x1a\n\x12\x65xperiment_indices\x18\x06 \x03(\x05\"V\n\x12\x42\x61tchStreamRequest\x12\x19\n\x11\x63lient_request_id\x18\x01 \x01(\t\x12%\n\x03job\x18\x02 \x01(\x0b\x32\x18.eigen.api.v1.JobRequest\"\xb5\x01\n\x13\x42\x61tchStreamResponse\x12\x19\n\x11\x63lient_request_id\x18\x01 \x01(\t\x12\x1a\n\x10submitted_job_id\x18\x02 \x01(\tH\x00\x12-\n\tcompleted\x18\x03 \x01(\x0b\x32\x18.eigen.api.v1.JobResultsH\x00\x12-\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1c.eigen.api.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"1\n\x0e\x42\x61tchItemError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x15\n\x13ListBackendsRequest\"?\n\x14ListBackendsResponse\x12\'\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x15.eigen.api.v1.Backend\"!\n\x11GetBackendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"%\n\x15GetCalibrationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\xb7\x05\n\nJobService\x12L\n\tSubmitJob\x12\x1e.eigen.api.v1.SubmitJobRequest\x1a\x1f.eigen.api.v1.SubmitJobResponse\x12R\n\x0bSubmitBatch\x12 .eigen.api.v1.SubmitBatchRequest\x1a!.eigen.api.v1.SubmitBatchResponse\x12\x38\n\x06GetJob\x12\x1b.eigen.api.v1.GetJobRequest\x1a\x11.eigen.api.v1.Job\x12I\n\x08ListJobs\x12\x1d.eigen.api.v1.ListJobsRequest\x1a\x1e.eigen.api.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.eigen.api.v1.CancelJobRequest\x1a\x11.eigen.api.v1.Job\x12\x43\n\x08WatchJob\x12\x1d.eigen.api.v1.WatchJobRequest\x1a\x16.eigen.api.v1.JobEvent0\x01\x12M\n\rGetJobResults\x12\".eigen.api.v1.GetJobResultsRequest\x1a\x18.eigen.api.v1.JobResults\x12P\n\rStreamResults\x12\".eigen.api.v1.StreamResultsRequest\x1a\x19.eigen.api.v1.ResultChunk0\x01\x12\\\n\x11SubmitBatchStream\x12 .eigen.api.v1.BatchStreamRequest\x1a!.eigen.api.v1.BatchStreamResponse(\x01\x30\x01\x32\xff\x01\n\x0e\x42\x61\x63kendService\x12U\n\x0cListBackends\x12!.eigen.api.v1.ListBackendsRequest\x1a\".eigen.api.v1.ListBackendsResponse\x12\x44\n\nGetBackend\x12\x1f.eigen.api.v1.GetBackendRequest\x1a\x15.eigen.api.v1.Backend\x12P\n\x0eGetCalibration\x12#.eigen.api.v1.GetCalibrationRequest\x1a\x19.eigen.api.v1.Calibrationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65igen/proto/api/v1/jobs.proto\x12\x0c\x65igen.api.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\x10SubmitJobRequest\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.eigen.api.v1.JobRequest\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"I\n\x11SubmitJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.eigen.api.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"<\n\x12SubmitBatchRequest\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x18.eigen.api.v1.JobRequest\"&\n\x13SubmitBatchResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xe4\x02\n\x0fListJobsRequest\x12&\n\x06states\x18\x01 \x03(\x0e\x32\x16.eigen.api.v1.JobState\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x39\n\x06labels\x18\x03 \x03(\x0b\x32).eigen.api.v1.ListJobsRequest.LabelsEntry\x12\x31\n\rcreated_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x11\n\tid_prefix\x18\x08 \x01(\t\x12\x0e\n\x06tenant\x18\t \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.eigen.api.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x16ListDeadLettersRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x8b\x01\n\nDeadLetter\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blast_worker\x18\x06 \x01(\t\"b\n\x17ListDeadLettersResponse\x12.\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x18.eigen.api.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"<\n\x14GetJobResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0cwait_seconds\x18\x02 \x01(\x01\":\n\x14StreamResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nchunk_size\x18\x02 \x01(\x05\"\x94\x01\n\x0bResultChunk\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x12\x10\n\x08is_final\x18\x04 \x01(\x08\x12)\n\x07partial\x18\x05 \x01(\x0b\x32\x18.eigen.api.v1.JobResults\x12\x1a\n\x12\x65xperiment_indices\x18\x06 \x03(\x05\"V\n\x12\x42\x61tchStreamRequest\x12\x19\n\x11\x63lient_request_id\x18\x01 \x01(\t\x12%\n\x03job\x18\x02 \x01(\x0b\x32\x18.eigen.api.v1.JobRequest\"\xb5\x01\n\x13\x42\x61tchStreamResponse\x12\x19\n\x11\x63lient_request_id\x18\x01 \x01(\t\x12\x1a\n\x10submitted_job_id\x18\x02 \x01(\tH\x00\x12-\n\tcompleted\x18\x03 \x01(\x0b\x32\x18.eigen.api.v1.JobResultsH\x00\x12-\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1c.eigen.api.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"1\n\x0e\x42\x61tchItemError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x15\n\x13ListBackendsRequest\"?\n\x14ListBackendsResponse\x12\'\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x15.eigen.api.v1.Backend\"!\n\x11GetBackendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"%\n\x15GetCalibrationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\x97\x06\n\nJobService\x12L\n\tSubmitJob\x12\x1e.eigen.api.v1.SubmitJobRequest\x1a\x1f.eigen.api.v1.SubmitJobResponse\x12R\n\x0bSubmitBatch\x12 .eigen.api.v1.SubmitBatchRequest\x1a!.eigen.api.v1.SubmitBatchResponse\x12\x38\n\x06GetJob\x12\x1b.eigen.api.v1.GetJobRequest\x1a\x11.eigen.api.v1.Job\x12I\n\x08ListJobs\x12\x1d.eigen.api.v1.ListJobsRequest\x1a\x1e.eigen.api.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.eigen.api.v1.CancelJobRequest\x1a\x11.eigen.api.v1.Job\x12\x43\n\x08WatchJob\x12\x1d.eigen.api.v1.WatchJobRequest\x1a\x16.eigen.api.v1.JobEvent0\x01\x12M\n\rGetJobResults\x12\".eigen.api.v1.GetJobResultsRequest\x1a\x18.eigen.api.v1.JobResults\x12P\n\rStreamResults\x12\".eigen.api.v1.StreamResultsRequest\x1a\x19.eigen.api.v1.ResultChunk0\x01\x12\\\n\x11SubmitBatchStream\x12 .eigen.api.v1.BatchStreamRequest\x1a!.eigen.api.v1.BatchStreamResponse(\x01\x30\x01\x12^\n\x0fListDeadLetters\x12$.eigen.api.v1.ListDeadLettersRequest\x1a%.eigen.api.v1.ListDeadLettersResponse2\xff\x01\n\x0e\x42\x61\x63kendService\x12U\n\x0cListBackends\x12!.eigen.api.v1.ListBackendsRequest\x1a\".eigen.api.v1.ListBackendsResponse\x12\x44\n\nGetBackend\x12\x1f.eigen.api.v1.GetBackendRequest\x1a\x15.eigen.api.v1.Backend\x12P\n\x0eGetCalibration\x12#.eigen.api.v1.GetCalibrationRequest\x1a\x19.eigen.api.v1.Calibrationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,32 +51,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_end=764
   _globals['_LISTJOBSRESPONSE']._serialized_start=766
   _globals['_LISTJOBSRESPONSE']._serialized_end=842
-  _globals['_CANCELJOBREQUEST']._serialized_start=844
-  _globals['_CANCELJOBREQUEST']._serialized_end=878
-  _globals['_WATCHJOBREQUEST']._serialized_start=880
-  _globals['_WATCHJOBREQUEST']._serialized_end=932
-  _globals['_GETJOBRESULTSREQUEST']._serialized_start=934
-  _globals['_GETJOBRESULTSREQUEST']._serialized_end=994
-  _globals['_STREAMRESULTSREQUEST']._serialized_start=996
-  _globals['_STREAMRESULTSREQUEST']._serialized_end=1054
-  _globals['_RESULTCHUNK']._serialized_start=1057
-  _globals['_RESULTCHUNK']._serialized_end=1205
-  _globals['_BATCHSTREAMREQUEST']._serialized_start=1207
-  _globals['_BATCHSTREAMREQUEST']._serialized_end=1293
-  _globals['_BATCHSTREAMRESPONSE']._serialized_start=1296
-  _globals['_BATCHSTREAMRESPONSE']._serialized_end=1477
-  _globals['_BATCHITEMERROR']._serialized_start=1479
-  _globals['_BATCHITEMERROR']._serialized_end=1528
-  _globals['_LISTBACKENDSREQUEST']._serialized_start=1530
-  _globals['_LISTBACKENDSREQUEST']._serialized_end=1551
-  _globals['_LISTBACKENDSRESPONSE']._serialized_start=1553
-  _globals['_LISTBACKENDSRESPONSE']._serialized_end=1616
-  _globals['_GETBACKENDREQUEST']._serialized_start=1618
-  _globals['_GETBACKENDREQUEST']._serialized_end=1651
-  _globals['_GETCALIBRATIONREQUEST']._serialized_start=1653
-  _globals['_GETCALIBRATIONREQUEST']._serialized_end=1690
-  _globals['_JOBSERVICE']._serialized_start=1693
-  _globals['_JOBSERVICE']._serialized_end=2388
-  _globals['_BACKENDSERVICE']._serialized_start=2391
-  _globals['_BACKENDSERVICE']._serialized_end=2646
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=844
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=923
+  _globals['_DEADLETTER']._serialized_start=926
+  _globals['_DEADLETTER']._serialized_end=1065
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1067
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1165
+  _globals['_CANCELJOBREQUEST']._serialized_start=1167
+  _globals['_CANCELJOBREQUEST']._serialized_end=1201
+  _globals['_WATCHJOBREQUEST']._serialized_start=1203
+  _globals['_WATCHJOBREQUEST']._serialized_end=1255
+  _globals['_GETJOBRESULTSREQUEST']._serialized_start=1257
+  _globals['_GETJOBRESULTSREQUEST']._serialized_end=1317
+  _globals['_STREAMRESULTSREQUEST']._serialized_start=1319
+  _globals['_STREAMRESULTSREQUEST']._serialized_end=1377
+  _globals['_RESULTCHUNK']._serialized_start=1380
+  _globals['_RESULTCHUNK']._serialized_end=1528
+  _globals['_BATCHSTREAMREQUEST']._serialized_start=1530
+  _globals['_BATCHSTREAMREQUEST']._serialized_end=1616
+  _globals['_BATCHSTREAMRESPONSE']._serialized_start=1619
+  _globals['_BATCHSTREAMRESPONSE']._serialized_end=1800
+  _globals['_BATCHITEMERROR']._serialized_start=1802
+  _globals['_BATCHITEMERROR']._serialized_end=1851
+  _globals['_LISTBACKENDSREQUEST']._serialized_start=1853
+  _globals['_LISTBACKENDSREQUEST']._serialized_end=1874
+  _globals['_LISTBACKENDSRESPONSE']._serialized_start=1876
+  _globals['_LISTBACKENDSRESPONSE']._serialized_end=1939
+  _globals['_GETBACKENDREQUEST']._serialized_start=1941
+  _globals['_GETBACKENDREQUEST']._serialized_end=1974
+  _globals['_GETCALIBRATIONREQUEST']._serialized_start=1976
+  _globals['_GETCALIBRATIONREQUEST']._serialized_end=2013
+  _globals['_JOBSERVICE']._serialized_start=2016
+  _globals['_JOBSERVICE']._serialized_end=2807
+  _globals['_BACKENDSERVICE']._serialized_start=2810
+  _globals['_BACKENDSERVICE']._serialized_end=3065
 # @@protoc_insertion_point(module_scope)

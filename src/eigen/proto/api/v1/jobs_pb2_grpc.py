@@ -82,6 +82,11 @@ class JobServiceStub:
                 request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.BatchStreamRequest.SerializeToString,
                 response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.BatchStreamResponse.FromString,
                 _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/eigen.api.v1.JobService/ListDeadLetters',
+                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -143,6 +148,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeadLetters(self, request, context):
+        """The jobs given up on after max_attempts (dead letters), newest first. tenant-admin:
+        its own tenant's; admin: every tenant's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -190,6 +203,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.SubmitBatchStream,
                     request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.BatchStreamRequest.FromString,
                     response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.BatchStreamResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +455,33 @@ class JobService:
             '/eigen.api.v1.JobService/SubmitBatchStream',
             eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.BatchStreamRequest.SerializeToString,
             eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.BatchStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.api.v1.JobService/ListDeadLetters',
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.FromString,
             options,
             channel_credentials,
             insecure,

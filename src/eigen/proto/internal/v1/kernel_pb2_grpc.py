@@ -73,6 +73,11 @@ class KernelServiceStub:
                 request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.GetJobResultsRequest.SerializeToString,
                 response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.JobResults.FromString,
                 _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/eigen.internal.v1.KernelService/ListDeadLetters',
+                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
         self.ListBackends = channel.unary_unary(
                 '/eigen.internal.v1.KernelService/ListBackends',
                 request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListBackendsRequest.SerializeToString,
@@ -138,6 +143,13 @@ class KernelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeadLetters(self, request, context):
+        """Up to page_size dead letters before the cursor: system-api does the paging itself.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListBackends(self, request, context):
         """Devices, forwarded to the driver-manager (system-api reaches it only through the kernel).
         """
@@ -194,6 +206,11 @@ def add_KernelServiceServicer_to_server(servicer, server):
                     servicer.GetResults,
                     request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.GetJobResultsRequest.FromString,
                     response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.JobResults.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.SerializeToString,
             ),
             'ListBackends': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBackends,
@@ -402,6 +419,33 @@ class KernelService:
             '/eigen.internal.v1.KernelService/GetResults',
             eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.GetJobResultsRequest.SerializeToString,
             eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.JobResults.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.internal.v1.KernelService/ListDeadLetters',
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.FromString,
             options,
             channel_credentials,
             insecure,

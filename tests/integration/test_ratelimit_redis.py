@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -21,6 +22,7 @@ import redis
 
 from eigen.config.settings import Settings
 from eigen.errors import ResourceExhausted
+from eigen.models.principal import Principal
 from eigen.security import ratelimit
 from eigen.security.ratelimit import RateLimiter
 from eigen.security.shared_ratelimit import KEY_PREFIX, PerMinuteLimiters, SharedRateLimiter, redis_client
@@ -238,3 +240,50 @@ def test_a_policy_rate_per_minute_is_shared_by_the_nodes() -> None:
             client.delete(f"{KEY_PREFIX}:policy:{per_minute}:{scope}")
         for make in nodes:
             make.close()
+
+
+def _policy_outcomes(guards: list[Any], principal: Principal, calls: int) -> list[str]:
+    outcomes = []
+    for i in range(calls):
+        try:
+            guards[i % len(guards)].authorize(principal, "GetJob")
+            outcomes.append("ok")
+        except ResourceExhausted:
+            outcomes.append("limited")
+    return outcomes
+
+
+def test_guard_from_shares_the_policy_rates_through_redis(tmp_path: Path) -> None:
+    """Two api nodes' guards (guard_from, one policy file, redis_url set): a tenant's
+    ``rate_limit_per_minute`` is spent across both, also after a reload; without Redis
+    each node counts its own."""
+    tenant = f"t{uuid.uuid4().hex[:12]}"
+    per_minute = 3  # 1 token per 20 s: none comes back during the test
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"policies:\n  - tenant: {tenant}\n    rate_limit_per_minute: {per_minute}\n")
+    principal = Principal(tenant, "alice", frozenset({"viewer"}), "api_key")
+    shared = Settings(data_dir=tmp_path, redis_url=REDIS_URL, policy_file=policy)
+    nodes = [guard_from(shared), guard_from(shared)]
+    try:
+        guards = [node.guard for node in nodes]
+        assert _policy_outcomes(guards, principal, 5) == ["ok"] * 3 + ["limited"] * 2
+        # a reload keeps the shared buckets: still spent on both nodes
+        policy.write_text(
+            f"policies:\n  - tenant: {tenant}\n    rate_limit_per_minute: {per_minute}\n"
+            "    max_queued_jobs: 10\n"
+        )
+        for node in nodes:
+            assert node.policy is not None and node.policy.reload(force=True)
+        assert _policy_outcomes(guards, principal, 2) == ["limited"] * 2
+    finally:
+        for node in nodes:
+            node.close()
+        with contextlib.closing(redis.Redis.from_url(REDIS_URL)) as client:
+            client.delete(f"{KEY_PREFIX}:policy:{per_minute}:tenant:{tenant}")
+    local = [guard_from(Settings(data_dir=tmp_path, policy_file=policy)) for _ in range(2)]
+    try:
+        outcomes = _policy_outcomes([node.guard for node in local], principal, 8)
+        assert outcomes.count("ok") == 2 * per_minute  # each node its own minute's tokens
+    finally:
+        for node in local:
+            node.close()

@@ -39,6 +39,7 @@ start is a settings error; one that breaks later keeps the previous policy and l
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import os
 import signal
@@ -257,7 +258,12 @@ class Effective:
 
 class RulePolicy:
     """One parsed version of the policy file (a :class:`Policy`): answers from its rules,
-    counts rates in token buckets (one per tenant, or per client for a client rule's rate)."""
+    counts rates in token buckets (one per tenant, or per client for a client rule's rate).
+
+    ``make_limiter`` makes the buckets of one ``rate_limit_per_minute`` value (default:
+    in this process, on ``clock``); the api nodes of a cluster pass
+    :class:`~eigen.security.shared_ratelimit.PerMinuteLimiters`, so that they count
+    together in Redis."""
 
     def __init__(
         self,
@@ -265,9 +271,11 @@ class RulePolicy:
         *,
         clock: Callable[[], float] = time.monotonic,
         limiters: dict[int, RateLimiter] | None = None,
+        make_limiter: Callable[[int], RateLimiter] | None = None,
     ) -> None:
         self.document = document
         self.clock = clock
+        self.make_limiter = make_limiter or functools.partial(_local_limiter, clock=clock)
         self._tenants: dict[str, Rule] = {}
         self._clients: dict[tuple[str, str | None], Rule] = {}
         for rule in document.policies:
@@ -280,9 +288,7 @@ class RulePolicy:
         rates = {r.rate_limit_per_minute for r in document.policies if r.rate_limit_per_minute}
         previous = limiters or {}
         # Buckets of a rate still in use survive a reload; a new rate starts full.
-        self.limiters: dict[int, RateLimiter] = {
-            n: previous.get(n) or RateLimiter(n / 60.0, n, methods=frozenset(), clock=clock) for n in rates
-        }
+        self.limiters: dict[int, RateLimiter] = {n: previous.get(n) or self.make_limiter(n) for n in rates}
 
     def rules_of(self, principal: Principal) -> Effective:
         """The tenant's rule, overridden key by key by the client's. An authenticated admin
@@ -379,6 +385,12 @@ def _stamp(path: Path) -> Stamp | None:
     return (found.st_mtime_ns, found.st_size, found.st_ino)
 
 
+def _local_limiter(per_minute: int, *, clock: Callable[[], float]) -> RateLimiter:
+    """The in-process buckets of one ``rate_limit_per_minute`` value: n tokens, refilled
+    over a minute."""
+    return RateLimiter(per_minute / 60.0, per_minute, methods=frozenset(), clock=clock)
+
+
 class PolicyFile:
     """The policy of a file, reloaded when it changes (a :class:`PolicySource`).
 
@@ -394,15 +406,17 @@ class PolicyFile:
         clock: Callable[[], float] = time.monotonic,
         check_every_s: float = CHECK_EVERY_S,
         rate_clock: Callable[[], float] = time.monotonic,
+        make_limiter: Callable[[int], RateLimiter] | None = None,
     ) -> None:
         self.path = Path(path)
         self.clock = clock
         self.check_every_s = check_every_s
         self.rate_clock = rate_clock
+        self.make_limiter = make_limiter
         self._lock = threading.Lock()
         self._forced = False
         stamp = _stamp(self.path)
-        self._policy = RulePolicy(read_policy(self.path), clock=rate_clock)
+        self._policy = RulePolicy(read_policy(self.path), clock=rate_clock, make_limiter=make_limiter)
         self._stamp = stamp
         self._failed: list[Stamp | None] = []  # the version that failed to load, once reported
         self._checked = clock()
@@ -439,7 +453,12 @@ class PolicyFile:
                     extra={"path": str(self.path), "reason": bounded(str(exc), REASON_LIMIT)},
                 )
                 return False
-            self._policy = RulePolicy(document, clock=self.rate_clock, limiters=self._policy.limiters)
+            self._policy = RulePolicy(
+                document,
+                clock=self.rate_clock,
+                limiters=self._policy.limiters,
+                make_limiter=self.make_limiter,
+            )
             self._stamp = stamp
             self._failed = []
             self.reloads += 1
@@ -472,9 +491,12 @@ def reload_on_sighup(source: PolicyFile) -> None:
     signal.signal(signal.SIGHUP, handler)
 
 
-def policy_from(settings: Settings) -> PolicyFile | None:
-    """The policy of the setting ``policy_file`` (None when unset); InvalidSetting (exit
+def policy_from(
+    settings: Settings, make_limiter: Callable[[int], RateLimiter] | None = None
+) -> PolicyFile | None:
+    """The policy of the setting ``policy_file`` (None when unset), its rates counted by
+    the limiters ``make_limiter`` makes (default: in this process); InvalidSetting (exit
     code 2) when the file is missing or wrong at start."""
     if settings.policy_file is None:
         return None
-    return PolicyFile(settings.policy_file)
+    return PolicyFile(settings.policy_file, make_limiter=make_limiter)

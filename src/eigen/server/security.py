@@ -15,7 +15,8 @@ both public edges and the service layer use.
   every api node through Redis when ``redis_url`` is set
   (:class:`~eigen.security.shared_ratelimit.SharedRateLimiter`, installed for this process
   in place of the per-process one ``serve`` installs); without Redis each process counts
-  its own callers.
+  its own callers. The policy file's ``rate_limit_per_minute`` buckets are shared the
+  same way (:class:`~eigen.security.shared_ratelimit.PerMinuteLimiters`).
 
 With none of the settings (the embedded mode, a bare loopback server) the guard is
 ``Guard()``: no authentication, every call allowed, nothing recorded, as before security.
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from eigen.security.authenticator import Authenticator
-    from eigen.security.shared_ratelimit import SharedRateLimiter
+    from eigen.security.shared_ratelimit import PerMinuteLimiters, SharedRateLimiter
 
 
 @dataclass
@@ -61,9 +62,17 @@ def guard_from(settings: Settings, engine: Engine | None = None) -> Security:
     """The guard ``settings`` describe, over the job store's database ``engine`` (API keys
     and audit rows; None: neither is kept in a database). InvalidSetting for a policy file
     or an authentication setup that cannot work, at start rather than at the first call."""
-    policy = policy_from(settings)
+    shared = _per_minute_limiters(settings)
+    try:
+        policy = policy_from(settings, shared)
+    except BaseException:
+        if shared is not None:
+            shared.close()
+        raise
     audit: AuditWriter | None = None
     security = Security(Guard(policy=policy), policy=policy)
+    if shared is not None:
+        security.closers.append(shared.close)
     if settings.auth_required or policy is not None:
         audit = audit_log_from(_audit_store(engine))
         security.audit = audit
@@ -76,6 +85,16 @@ def guard_from(settings: Settings, engine: Engine | None = None) -> Security:
         security.closers.append(close)
     _share_rate_limit(settings, security)
     return security
+
+
+def _per_minute_limiters(settings: Settings) -> PerMinuteLimiters | None:
+    """The shared buckets of the policy file's rates, when there is a policy file and
+    ``redis_url`` is set (None: each process counts its own)."""
+    if settings.redis_url is None or settings.policy_file is None:
+        return None
+    from eigen.security.shared_ratelimit import PerMinuteLimiters
+
+    return PerMinuteLimiters(settings.redis_url)
 
 
 def _share_rate_limit(settings: Settings, security: Security) -> None:

@@ -129,11 +129,7 @@ class Timeouts:
     def scan(self) -> int:
         """Time out the overdue jobs the store holds (the singleton duty: jobs tracked by
         no live kernel, e.g. after a restart or on another node); how many."""
-        store = self.lifecycle.store
-        overdue = getattr(store, "overdue", None)
-        if overdue is None:
-            return 0
-        jobs: list[Job] = overdue(self.clock(), limit=SCAN_LIMIT)
+        jobs = self.lifecycle.store.overdue(self.clock(), limit=SCAN_LIMIT)
         for job in jobs:
             self.untrack(job.id)
             self._time_out_stored(job.id, job)

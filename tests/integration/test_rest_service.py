@@ -97,6 +97,7 @@ def test_openapi_mirrors_every_rpc(client: httpx.Client) -> None:
         "ListBackends": ("GET", "/v1/backends"),
         "GetBackend": ("GET", "/v1/backends/{name}"),
         "GetCalibration": ("GET", "/v1/backends/{name}/calibration"),
+        "ListDeadLetters": ("GET", "/v1/dead-letters"),
         "Live": ("GET", "/health/live"),
         "Ready": ("GET", "/health/ready"),
     }

@@ -44,12 +44,13 @@ TARGET = "sim:statevector"
 READS = {"GetJob", "ListJobs", "WatchJob", "GetJobResults", "StreamResults"}
 BACKENDS = {"ListBackends", "GetBackend", "GetCalibration"}
 WRITES = {"SubmitJob", "SubmitBatch", "SubmitBatchStream", "CancelJob"}
+TENANT_ADMIN = {"ListDeadLetters"}
 
 EXPECTED: dict[str, set[str]] = {
     "viewer": READS | BACKENDS,
     "submitter": READS | BACKENDS | WRITES,
-    "tenant-admin": READS | BACKENDS | WRITES,
-    "admin": READS | BACKENDS | WRITES,
+    "tenant-admin": READS | BACKENDS | WRITES | TENANT_ADMIN,
+    "admin": READS | BACKENDS | WRITES | TENANT_ADMIN,
     "none": set(),
     "bad": set(),
 }
@@ -143,6 +144,9 @@ def grpc_outcome(world: World, rpc: str, caller: str) -> str:
         elif rpc == "StreamResults":
             chunks = list(jobs.StreamResults(jobs_pb2.StreamResultsRequest(job_id=world.done), metadata=md))
             assert chunks and chunks[-1].is_final
+        elif rpc == "ListDeadLetters":
+            listed_letters = jobs.ListDeadLetters(jobs_pb2.ListDeadLettersRequest(), metadata=md)
+            assert listed_letters.next_page_token == ""
         elif rpc == "CancelJob":
             jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id=world.running), metadata=md)
         elif rpc == "ListBackends":
@@ -177,6 +181,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "GetJobResults": ("GET", "/v1/jobs/{done}/results"),
     "StreamResults": ("GET", "/v1/jobs/{done}/results:stream"),
     "CancelJob": ("POST", "/v1/jobs/{running}:cancel"),
+    "ListDeadLetters": ("GET", "/v1/dead-letters"),
     "ListBackends": ("GET", "/v1/backends"),
     "GetBackend": ("GET", f"/v1/backends/{TARGET}"),
     "GetCalibration": ("GET", "/v1/backends/emu:manila/calibration"),

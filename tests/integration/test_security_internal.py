@@ -319,6 +319,7 @@ class AuthRoles:
     api: str
     kernel: str
     keys: dict[str, str]  # subject -> API key
+    data_dir: Path  # the kernel's (its SQLite job store)
 
 
 @pytest.fixture(scope="module")
@@ -336,8 +337,13 @@ def auth_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRoles]:
         "EIGEN_AUTH_REQUIRED": "true",
     }
     keys = {}
-    for subject, tenant in (("alice", "acme"), ("bob", "beta")):
-        command = ["keys", "create", "--tenant", tenant, "--name", subject, "--role", "submitter"]
+    for subject, tenant, role in (
+        ("alice", "acme", "submitter"),
+        ("bob", "beta", "submitter"),
+        ("carol", "acme", "tenant-admin"),
+        ("dave", "beta", "admin"),
+    ):
+        command = ["keys", "create", "--tenant", tenant, "--name", subject, "--role", role]
         done = subprocess.run(
             [sys.executable, "-m", "eigen.server", *command],
             env=env,
@@ -347,7 +353,7 @@ def auth_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRoles]:
         )
         keys[subject] = done.stdout.strip()
     with running_roles(env, ports, tmp):
-        yield AuthRoles(f"127.0.0.1:{ports['api']}", f"127.0.0.1:{ports['kernel']}", keys)
+        yield AuthRoles(f"127.0.0.1:{ports['api']}", f"127.0.0.1:{ports['kernel']}", keys, tmp / "data")
 
 
 def test_the_api_asserts_its_callers_principal_and_tenants_stay_apart(auth_roles: AuthRoles) -> None:
@@ -375,3 +381,56 @@ def test_the_api_asserts_its_callers_principal_and_tenants_stay_apart(auth_roles
             with pytest.raises(grpc.RpcError) as caught:
                 call()
             assert refused(caught.value) == "EIGEN_NOT_FOUND"
+
+
+def test_dead_letters_through_the_kernel_service_keep_to_the_callers_tenant(auth_roles: AuthRoles) -> None:
+    """ListDeadLetters from the api role through KernelService (the remote kernel): an
+    admin sees every tenant's, a tenant-admin its own, a submitter is refused; the kernel
+    holds an asserted principal to the same."""
+    from eigen.config.settings import Settings
+    from eigen.kernel.store.sql import SqlJobStore
+    from eigen.proto.api.v1 import jobs_pb2_grpc
+
+    made = {}
+    for subject in ("alice", "bob"):
+        with Client(auth_roles.api, api_key=auth_roles.keys[subject]) as client:
+            made[subject] = client.submit(EXAMPLES / "bell-qasm3" / "job.yaml", shots=10).id
+    store = SqlJobStore(Settings(data_dir=auth_roles.data_dir).store_url, migrate=False)
+    try:
+        store.add_dead_letter(made["alice"], 3, "lease lapsed", "node-a", at=1_700_000_000.0)
+        store.add_dead_letter(made["bob"], 3, "lease lapsed", "node-b", at=1_700_000_001.0)
+    finally:
+        store.close()
+
+    def listed(subject: str, **request: str) -> list[tuple[str, str]]:
+        with grpc.insecure_channel(auth_roles.api) as channel:
+            answer = jobs_pb2_grpc.JobServiceStub(channel).ListDeadLetters(
+                jobs_pb2.ListDeadLettersRequest(**request),
+                metadata=(("authorization", f"Bearer {auth_roles.keys[subject]}"),),
+                timeout=30,
+            )
+        return [(d.job_id, d.last_worker) for d in answer.dead_letters]
+
+    everyone = [(made["bob"], "node-b"), (made["alice"], "node-a")]
+    assert listed("dave") == everyone  # newest first
+    assert listed("dave", tenant="acme") == everyone[1:]
+    assert listed("carol") == everyone[1:]
+    assert listed("carol", tenant="beta") == []
+    with pytest.raises(grpc.RpcError) as caught:
+        listed("alice")
+    assert refused(caught.value) == "EIGEN_PERMISSION_DENIED"
+
+    def as_(principal: Principal) -> tuple[tuple[str, str], ...]:
+        return ((SERVICE_TOKEN, TOKEN), (SERVICE_ROLE, "api"), (PRINCIPAL, encode_principal(principal)))
+
+    with grpc.insecure_channel(auth_roles.kernel) as channel:
+        kernel = kernel_pb2_grpc.KernelServiceStub(channel)
+        tenant_admin = as_(Principal("acme", "carol", frozenset({"tenant-admin"}), "api_key"))
+        answer = kernel.ListDeadLetters(
+            jobs_pb2.ListDeadLettersRequest(tenant="beta", page_size=10), metadata=tenant_admin, timeout=10
+        )
+        assert {d.tenant for d in answer.dead_letters} == {"acme"}  # never another tenant's
+        viewer = as_(Principal("acme", "victor", frozenset({"viewer"}), "api_key"))
+        with pytest.raises(grpc.RpcError) as caught:
+            kernel.ListDeadLetters(jobs_pb2.ListDeadLettersRequest(), metadata=viewer, timeout=10)
+        assert refused(caught.value) == "EIGEN_PERMISSION_DENIED"

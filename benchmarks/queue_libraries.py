@@ -368,16 +368,23 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.
     return predicate()
 
 
-def next_event(shared: Shared, kind: str, timeout_s: float) -> tuple[Any, ...] | None:
-    deadline = time.monotonic() + timeout_s
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            event = shared.events.get(timeout=left)
-        except Exception:
-            return None
-        if event[0] == kind:
-            return tuple(event)
-    return None
+class Events:
+    """The consumers' reports, kept by kind: (kind, slot, sent, seen, pid)."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.by_kind: dict[str, list[tuple[Any, ...]]] = {}
+
+    def wait(self, kind: str, count: int, timeout_s: float) -> list[tuple[Any, ...]]:
+        """The first ``count`` reports of ``kind`` (fewer if the time ran out)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.by_kind.get(kind, [])) < count and (left := deadline - time.monotonic()) > 0:
+            try:
+                event = self.shared.events.get(timeout=left)
+            except Exception:
+                break
+            self.by_kind.setdefault(event[0], []).append(tuple(event))
+        return self.by_kind.get(kind, [])[:count]
 
 
 def measure(library: str, entries: int) -> dict[str, Any]:
@@ -404,6 +411,7 @@ def measure(library: str, entries: int) -> dict[str, Any]:
                 if not shared.ready[slot].wait(60):
                     raise RuntimeError(f"{library} consumer {slot} did not start")
 
+            events = Events(shared)
             # (b) batches, then the drain
             timings: list[float] = []
             cpu0, sent0 = time.process_time(), statements()
@@ -420,7 +428,12 @@ def measure(library: str, entries: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             shared.go[0].set()
             shared.go[1].set()
-            drained = wait_for(lambda: shared.drained.value >= entries, 120)
+            # (d) runs beside (b) and (c): the long entry is held while the others drain
+            long_sent = time.time()
+            lib.enqueue("long", [{"kind": "long", "sent": long_sent}])
+            shared.go[2].set()
+            lib.enqueue("victim", [{"kind": "victim", "sent": time.time()}])
+            drained = wait_for(lambda: shared.drained.value >= entries, 150)
             drain_s = time.perf_counter() - t0
             consumer_cpu = sum(shared.cpu[s] - consumer_cpu0[i] for i, s in enumerate((0, 1)))
             consumer_statements = sum(shared.statements[s] - consumer_sent0[i] for i, s in enumerate((0, 1)))
@@ -443,16 +456,18 @@ def measure(library: str, entries: int) -> dict[str, Any]:
                 },
             }
 
-            # (c) enqueue -> a consumer's handler, one entry at a time
-            latencies: list[float] = []
+            # (d) the victim holds its entry, is killed; the rescuer, listening, takes it over
+            held = events.wait("victim", 1, 20)
+            shared.go[3].set()
+            time.sleep(0.5)  # the rescuer's worker registers and listens
+            killed_at = time.time()
+            os.kill(processes[2].pid or 0, signal.SIGKILL)
+
+            # (c) enqueue -> a consumer's handler, at a steady cadence
             for n in range(LATENCY_ENTRIES):
                 lib.enqueue("small", [{"kind": "lat", "sent": time.time(), "n": n}])
                 time.sleep(0.02)
-            for _ in range(LATENCY_ENTRIES):
-                event = next_event(shared, "lat", 10)
-                if event is None:
-                    break
-                latencies.append(event[3] - event[2])
+            latencies = [e[3] - e[2] for e in events.wait("lat", LATENCY_ENTRIES, 20)]
             figures["c_claim_latency"] = {
                 "entries": LATENCY_ENTRIES,
                 "seen": len(latencies),
@@ -461,45 +476,18 @@ def measure(library: str, entries: int) -> dict[str, Any]:
                 "max_ms": round(max(latencies) * 1e3, 2) if latencies else None,
             }
 
-            # (d) a long entry held with heartbeats; a holder killed with SIGKILL
-            lib.enqueue("long", [{"kind": "long", "sent": time.time()}])
-            first_long = next_event(shared, "long", 10)
-            shared.go[2].set()
-            lib.enqueue("victim", [{"kind": "victim", "sent": time.time()}])
-            held = next_event(shared, "victim", 10)
-            shared.go[3].set()
-            time.sleep(0.5)  # the rescuer's worker registers and listens
-            killed_at = time.time()
-            os.kill(processes[2].pid or 0, signal.SIGKILL)
-            long_starts = 1 if first_long else 0
-            done = False
-            rescued = None
-            deadline = time.monotonic() + 30
-            while rescued is None and (wait := deadline - time.monotonic()) > 0:
-                try:
-                    event = shared.events.get(timeout=wait)
-                except Exception:
-                    break
-                long_starts += event[0] == "long"
-                done = done or event[0] == "long-done"
-                rescued = tuple(event) if event[0] == "victim" else None
-            left = (first_long[3] + LONG_S + 3 - time.time()) if first_long else 0
-            deadline = time.monotonic() + max(0.0, left)
-            while (wait := deadline - time.monotonic()) > 0 and not done:
-                try:
-                    event = shared.events.get(timeout=wait)
-                except Exception:
-                    break
-                long_starts += event[0] == "long"
-                done = event[0] == "long-done"
+            victims = events.wait("victim", 2, max(1.0, killed_at + 30 - time.time()))
+            rescued = victims[1] if len(victims) > 1 else None
+            done = events.wait("long-done", 1, max(1.0, long_sent + LONG_S + 15 - time.time()))
+            long_starts = len(events.by_kind.get("long", []))
             figures["d_long_and_kill"] = {
                 "long_entry_s": LONG_S,
                 "stale_threshold_s": STALE_S,
                 "long_started": long_starts,
-                "long_finished": done,
-                "long_handed_out_once": long_starts == 1 and done,
-                "victim_held_by_victim": bool(held and held[1] == 2),
-                "redelivered": bool(rescued),
+                "long_finished": bool(done),
+                "long_handed_out_once": long_starts == 1 and bool(done),
+                "victim_held_by_victim": bool(held and held[0][1] == 2),
+                "redelivered": bool(rescued and rescued[1] == 3),
                 "redelivery_s": round(rescued[3] - killed_at, 2) if rescued else None,
             }
         finally:

@@ -128,6 +128,16 @@ def test_a_heartbeat_keeps_an_entry_from_anyone_else(make: MakeDispatch) -> None
     assert other.claim(Stage.EXECUTE, 1, 3 * LEASE_S) == []
 
 
+def test_the_completion_log_is_pruned(make: MakeDispatch) -> None:
+    dispatch = make()
+    assert isinstance(dispatch, PostgresDispatch)
+    dispatch.enqueue(Stage.COMPILE, entries("p1", "p2"))
+    dispatch.ack(dispatch.claim(Stage.COMPILE, 2, 1.0, together=lambda _: True))
+    assert dispatch.prune_log(3600) == 0
+    assert dispatch.prune_log(0) >= 2  # pgqueuer logs each entry queued, picked and done
+    assert dispatch.prune_log(0) == 0
+
+
 def test_a_closed_dispatch_takes_no_entries(make: MakeDispatch) -> None:
     dispatch = make()
     dispatch.close()

@@ -176,6 +176,18 @@ class PostgresDispatch:
             self._loop.call(self._disconnect(), 10)
         self._loop.stop()
 
+    def prune_log(self, older_than_s: float) -> int:
+        """Delete pgqueuer's log rows (it logs an entry queued, picked, done or released)
+        older than ``older_than_s``; how many. Nothing in Eigen reads them: a retention
+        duty calls this, or the table grows by a few rows per job."""
+        table = self._names.qualified.queue_table_log
+        with self._engine.begin() as connection:
+            done = connection.execute(
+                sa.text(f"DELETE FROM {table} WHERE created < now() - make_interval(secs => :s)"),
+                {"s": older_than_s},
+            )
+        return int(done.rowcount)
+
     # --- helpers ----------------------------------------------------------------------
 
     def _enqueue(self, connection: sa.Connection, stage: Stage, entries: Sequence[Entry]) -> None:

@@ -93,7 +93,9 @@ def build(
     ``guard`` replaces the one the settings describe (a test's authenticator)."""
     wanted = frozenset(roles)
     stack = Stack(roles=wanted)
-    if "kernel" in wanted:
+    if "kernel" in wanted and _dispatch_name(settings) == "memory":
+        # One kernel per store: the memory dispatch (a shared database's kernels are kept
+        # apart by their leases instead, and may share one artifact folder).
         # Before anything opens the store: the kernel resumes the RUNNING jobs it finds there,
         # which must never be another live kernel's. Released last (closers run in reverse).
         stack.data_lock = DataLock(settings.data_dir)
@@ -179,7 +181,7 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard
     elif "api" in wanted:
         from eigen.server.remote import RemoteKernel
 
-        remote_kernel = RemoteKernel(settings.kernel_address)
+        remote_kernel = RemoteKernel(settings.kernel_addresses or settings.kernel_address)
         stack.kernel_port = remote_kernel
         stack.closers.append(remote_kernel.close)
     if "api" in wanted:
@@ -250,12 +252,17 @@ def _is_postgres(settings: Settings) -> bool:
     return make_url(settings.store_url).get_backend_name() == "postgresql"
 
 
+def _dispatch_name(settings: Settings) -> str:
+    """memory or postgres: what ``dispatch`` names (auto: postgres on a PostgreSQL store)."""
+    if settings.dispatch == "auto":
+        return "postgres" if _is_postgres(settings) else "memory"
+    return settings.dispatch
+
+
 def _dispatch(settings: Settings, store: JobStore) -> tuple[Dispatch, bool]:
     """The dispatch the ``dispatch`` setting names (auto: postgres on a PostgreSQL store),
     and whether the store is shared with other kernels (the postgres dispatch)."""
-    wanted = settings.dispatch
-    if wanted == "auto":
-        wanted = "postgres" if _is_postgres(settings) else "memory"
+    wanted = _dispatch_name(settings)
     if wanted == "memory":
         return MemoryDispatch(settings.queue_capacity), False
     from eigen.kernel.dispatch.postgres import PostgresDispatch  # the cluster's: its libraries on demand

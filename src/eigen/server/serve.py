@@ -18,7 +18,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from eigen.config.loader import load_settings
-from eigen.config.settings import ROLES, Settings
+from eigen.config.settings import Settings
 from eigen.errors import EigenError
 from eigen.kernel.store.migrate import SchemaVersionError
 from eigen.observability.logs import configure_logging
@@ -137,7 +137,7 @@ def serve(
             "serving without TLS or authentication",
             extra={"security": note, "host": settings.host, "tls": certificates is not None},
         )
-    roles = ROLES if settings.role == "all" else (settings.role,)
+    roles = settings.roles
 
     from eigen.server.build import start
     from eigen.server.grpc_server import start_grpc

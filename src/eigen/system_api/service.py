@@ -15,7 +15,6 @@ unauthenticated principal (every role, sees every tenant): nothing is read twice
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -104,6 +103,8 @@ class JobApi:
         local), else on a worker thread (a call to another process, or a large read)."""
         if self.local if inline is None else inline:
             return function(*args)
+        import asyncio  # here: a CLI folder read imports this module and never awaits
+
         return await asyncio.to_thread(function, *args)
 
     @contextlib.contextmanager

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -14,12 +12,8 @@ from eigen.config.settings import Settings
 from eigen.kernel.fanout.port import Fanout
 from eigen.kernel.fanout.postgres import PostgresFanout
 from eigen.kernel.fanout.redis import RedisFanout
+from eigen.kernel.kernel_settings import default_node_id
 from eigen.models.job import JobEvent
-
-
-def default_node_id() -> str:
-    """A node's name when ``node_id`` is unset: host name and process id."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def fanout_from(

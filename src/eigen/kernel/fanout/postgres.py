@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 
 import psycopg
@@ -29,7 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from eigen.errors import InvalidArgument
 from eigen.kernel.fanout import wire
-from eigen.kernel.fanout.outbox import Outbox
+from eigen.kernel.fanout.broker import WAKE_S, BrokerFanout
 from eigen.models.job import JobEvent
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "eigen_events"
 PAYLOAD_LIMIT = 7999  # bytes of a NOTIFY payload (PostgreSQL refuses 8000 and more)
 _POINTERS = 50  # pointers per payload
-_WAKE_S = 0.5  # how often the listener looks up from the socket to see if it is closing
 _NOTIFY = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) WITH ORDINALITY AS m(payload, n) ORDER BY n"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -50,7 +48,7 @@ def conninfo(url: str | sa.Engine) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class PostgresFanout:
+class PostgresFanout(BrokerFanout):
     def __init__(
         self,
         url: str | sa.Engine,
@@ -62,9 +60,6 @@ class PostgresFanout:
     ) -> None:
         if not _IDENTIFIER.match(channel):
             raise InvalidArgument(f"NOTIFY channel {channel!r}: lower-case letters, digits and _ only")
-        self.node_id = node_id
-        self.channel = channel
-        self.on_lost: Callable[[], None] | None = None  # after a reconnection (EventBus.lost)
         self._read_events = read_events
         self._timeout_s = timeout_s
         parsed = url.url if isinstance(url, sa.Engine) else sa.make_url(url)
@@ -85,52 +80,14 @@ class PostgresFanout:
             for role in ("listen", "notify")
         ]
         self._listening, self._notifying = self._pools
-        self._deliver: Callable[[JobEvent], None] | None = None
-        self._receiving: str | None = (
-            f"not receiving other nodes' job events from PostgreSQL at {self._shown} yet"
-        )
-        self._sending: str | None = None
-        self._subscribed = threading.Event()
-        self._was_subscribed = False
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._sender = wire.Sender(node_id)
-        self._arrivals = wire.Arrivals()
-        self._dropped = 0  # the outbox's count when the last message was sent
         self._notifying.open(wait=False)
-        self._outbox = Outbox(self._send, name="eigen-fanout-pg-send")
+        super().__init__(node_id, channel, f"PostgreSQL at {self._shown}", "eigen-fanout-pg")
 
-    def start(self, deliver: Callable[[JobEvent], None], lost: Callable[[], None]) -> None:
-        self._deliver = deliver
-        self.on_lost = lost
+    def _opening(self) -> None:
         self._listening.open(wait=False)
-        self._thread = threading.Thread(target=self._listen, name="eigen-fanout-pg", daemon=True)
-        self._thread.start()
-
-    def publish(self, events: list[JobEvent]) -> None:
-        self._outbox.put(events)
-
-    def problem(self) -> str | None:
-        return self._receiving or self._sending
-
-    def subscribed(self, timeout: float) -> bool:
-        """Wait until this node LISTENs (True), or timeout (False)."""
-        return self._subscribed.wait(timeout)
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until every event published so far was sent (or dropped)."""
-        return self._outbox.flush(timeout)
-
-    @property
-    def dropped(self) -> int:
-        """Events never sent because the buffer was full."""
-        return self._outbox.dropped
 
     def close(self) -> None:
-        self._outbox.close()
-        self._closing.set()
-        if self._thread is not None:
-            self._thread.join(_WAKE_S * 4)
+        self._stop_listening()
         for pool in self._pools:
             pool.close(timeout=self._timeout_s)
 
@@ -184,7 +141,7 @@ class PostgresFanout:
                     connection.execute(f"LISTEN {self.channel}")
                     self._joined()
                     while not self._closing.is_set():
-                        for note in connection.notifies(timeout=_WAKE_S):
+                        for note in connection.notifies(timeout=WAKE_S):
                             self._receive(note.payload)
             except psycopg.Error as exc:  # PoolTimeout included: still down
                 self._cut_off(exc)

@@ -13,29 +13,23 @@ slower than ``timeout_s``) drops its events with a log line: the store has them.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from eigen.kernel.fanout import wire
-from eigen.kernel.fanout.outbox import Outbox
+from eigen.kernel.fanout.broker import WAKE_S, BrokerFanout
 from eigen.models.job import JobEvent
 from eigen.observability.redact import redact_text
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "eigen:events"
-_WAKE_S = 0.5  # how often the subscriber looks up from the socket to see if it is closing
 
 
-class RedisFanout:
+class RedisFanout(BrokerFanout):
     def __init__(self, url: str, node_id: str, *, channel: str = CHANNEL, timeout_s: float = 1.0) -> None:
-        self.node_id = node_id
-        self.channel = channel
-        self.on_lost: Callable[[], None] | None = None  # after a reconnection (EventBus.lost)
         self._shown = redact_text(url)
         # Publishing (on the sender thread): one retry, so a pooled connection Redis closed
         # is reopened; its backoff paces the sender while Redis is down (events meanwhile
@@ -51,54 +45,16 @@ class RedisFanout:
         # connection that died without closing.
         self._subscriber = redis.Redis.from_url(
             url,
-            socket_timeout=max(timeout_s, _WAKE_S) * 5,
+            socket_timeout=max(timeout_s, WAKE_S) * 5,
             socket_connect_timeout=timeout_s,
             health_check_interval=5,
             retry=Retry(ExponentialWithJitterBackoff(base=0.25, cap=2.0), 2),
         )
         self._pubsub = self._subscriber.pubsub()
-        self._deliver: Callable[[JobEvent], None] | None = None
-        self._receiving: str | None = f"not receiving other nodes' job events from Redis at {self._shown} yet"
-        self._sending: str | None = None
-        self._subscribed = threading.Event()
-        self._was_subscribed = False
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._sender = wire.Sender(node_id)
-        self._arrivals = wire.Arrivals()
-        self._dropped = 0  # the outbox's count when the last message was sent
-        self._outbox = Outbox(self._send, name="eigen-fanout-redis-send")
-
-    def start(self, deliver: Callable[[JobEvent], None], lost: Callable[[], None]) -> None:
-        self._deliver = deliver
-        self.on_lost = lost
-        self._thread = threading.Thread(target=self._listen, name="eigen-fanout-redis", daemon=True)
-        self._thread.start()
-
-    def publish(self, events: list[JobEvent]) -> None:
-        self._outbox.put(events)
-
-    def problem(self) -> str | None:
-        return self._receiving or self._sending
-
-    def subscribed(self, timeout: float) -> bool:
-        """Wait until the subscription is live (True), or timeout (False)."""
-        return self._subscribed.wait(timeout)
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until every event published so far was sent (or dropped)."""
-        return self._outbox.flush(timeout)
-
-    @property
-    def dropped(self) -> int:
-        """Events never sent because the buffer was full."""
-        return self._outbox.dropped
+        super().__init__(node_id, channel, f"Redis at {self._shown}", "eigen-fanout-redis")
 
     def close(self) -> None:
-        self._outbox.close()
-        self._closing.set()
-        if self._thread is not None:
-            self._thread.join(_WAKE_S * 4)
+        self._stop_listening()
         self._pubsub.close()
         self._publisher.close()
         self._subscriber.close()
@@ -126,7 +82,7 @@ class RedisFanout:
             try:
                 if not self._pubsub.channels:  # not subscribed yet (Redis was down at start)
                     self._pubsub.subscribe(self.channel)
-                found = self._pubsub.get_message(timeout=_WAKE_S)
+                found = self._pubsub.get_message(timeout=WAKE_S)
             except redis.RedisError as exc:
                 self._cut_off(exc)
                 continue

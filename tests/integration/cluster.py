@@ -5,7 +5,8 @@ and driver-manager in process) on the shared database with ``dispatch: postgres`
 nodes run ``--role api`` and know every kernel (``kernel_addresses``). Every node has the
 ``test:counted`` device (:mod:`tests.integration.counting`), writing to one count file,
 and its own log file. Nodes listen on free loopback ports; a node can be killed
-(SIGKILL), stopped (SIGTERM) and started again on the same port. Everything a cluster
+(SIGKILL to its process group: the node and its compiler sandbox and driver processes, as
+when its machine dies), stopped (SIGTERM) and started again on the same port. Everything a cluster
 started is stopped when it closes.
 """
 
@@ -56,16 +57,25 @@ class Node:
             log.write(f"\n--- start {self.starts + 1} ---\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                command, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, with the processes it starts
             )
         self.starts += 1
         wait_serving(self.address, self.process, time.monotonic() + START_TIMEOUT_S)
 
-    def kill(self) -> None:
-        """SIGKILL: the process ends at once, holding whatever it held."""
+    def kill(self) -> set[int]:
+        """SIGKILL to the node's process group: the node and the processes it started (a
+        run in a driver process is the node's) end at once, holding whatever they held.
+        Returns their pids."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        members = group_members(self.process.pid)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(30)
+        return members
 
     def terminate(self, timeout_s: float = 60.0) -> int:
         """SIGTERM, then wait for the node's own shutdown; its exit code."""
@@ -81,6 +91,23 @@ class Node:
             return
         self.process.kill()
         self.process.wait(10)
+
+    def reap(self) -> None:
+        """SIGKILL what is left of the node's process group (after a stop)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def group_members(pgid: int) -> set[int]:
+    """The pids of the live processes in process group ``pgid`` (read from /proc)."""
+    members = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(int(entry.name)) == pgid:
+                    members.add(int(entry.name))
+    return members
 
 
 @dataclass
@@ -133,3 +160,5 @@ class Cluster:
     def close(self) -> None:
         for node in reversed(self.nodes):
             node.stop()
+        for node in self.nodes:
+            node.reap()

@@ -5,7 +5,7 @@ compiler and driver-manager in process, api nodes in front, every node with the
 ``test:counted`` device, whose count file says how often each job (one seed each) was
 executed and by which process. What is checked is what a user is promised: every job
 accepted ends once, DONE with one result; no job is executed twice except where the
-process executing it was killed mid-run (a run that never finished); a job orphaned by a
+process executing it (a killed node's driver process) was killed; a job orphaned by a
 killed kernel runs again within a bound of its lease (printed: p50 and max).
 """
 
@@ -71,16 +71,16 @@ class Database:
             return {row[0] for row in rows}
 
     def moved_on(self, job_ids: set[str], worker: str) -> set[str]:
-        """Those of ``job_ids`` no longer held by ``worker``: claimed again by another
-        worker, or ended."""
+        """Those of ``job_ids`` no longer held by ``worker``: put back in the queue (what
+        recovery does; when another node runs it depends on that node's backlog), claimed
+        by another worker, or ended."""
         if not job_ids:
             return set()
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT id FROM jobs WHERE id = ANY(:ids) AND "
-                    "(state IN ('DONE', 'ERROR', 'CANCELLED', 'TIMEOUT') OR "
-                    "(state IN ('COMPILING', 'RUNNING') AND worker_id <> :w))"
+                    "SELECT id FROM jobs WHERE id = ANY(:ids) AND NOT "
+                    "(state IN ('COMPILING', 'RUNNING') AND worker_id IS NOT DISTINCT FROM :w)"
                 ),
                 {"ids": list(job_ids), "w": worker},
             )
@@ -178,8 +178,7 @@ def test_kill_9_of_a_kernel_mid_run_five_times_loses_nothing(cluster: Cluster) -
             while not (held := database.held_by("kernel-1")) and time.monotonic() < deadline:
                 time.sleep(0.05)  # until the victim holds work
             assert held, f"round {round_}: kernel-1 never held a job\n{cluster.logs()}"
-            killed.add(victim.pid)
-            victim.kill()
+            killed |= victim.kill()  # the node and its driver processes
             killed_at = time.monotonic()
             orphans = database.held_by("kernel-1")  # what the dead node held
             waiting = set(orphans)
@@ -199,8 +198,8 @@ def test_kill_9_of_a_kernel_mid_run_five_times_loses_nothing(cluster: Cluster) -
             f"\nrecovery after kill -9: {len(recoveries)} orphaned jobs, p50 "
             f"{statistics.median(recoveries):.2f} s, max {max(recoveries):.2f} s (lease {LEASE_S:g} s)"
         )
-        # The goal is lease + 2 s (issue 18); the bound asserted is what the lease, the
-        # sweep's turn (lease / 2) and the duties' takeover (lease / 2) add up to, with room.
-        assert max(recoveries) <= 3 * LEASE_S + 2.0
+        # issue 18's bound: the lease lapses, then the sweep's turn and (when the victim
+        # held the duties) the takeover add at most half a second each
+        assert max(recoveries) <= LEASE_S + 2.0
     finally:
         database.close()

@@ -33,6 +33,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from eigen.config.errors import InvalidSetting, invalid_settings
 from eigen.config.yaml_source import YamlFileSource
+from eigen.models import limits
 
 Role = Literal["all", "api", "kernel", "compiler", "driver-manager"]
 ROLES: tuple[str, ...] = ("api", "kernel", "compiler", "driver-manager")
@@ -222,7 +223,10 @@ class Settings(BaseSettings):
         "when database_url is PostgreSQL, else memory",
     )
     node_id: str | None = Field(
-        default=None, description="this node's name in leases and logs; unset: host name and process id"
+        default=None,
+        min_length=1,
+        max_length=limits.NODE_ID_MAX,
+        description="this node's name in leases and logs; unset: host name and process id"
     )
     lease_s: float = Field(
         default=10.0, gt=0, description="how long a worker's claim on a job lasts without a heartbeat"

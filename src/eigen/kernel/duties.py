@@ -5,8 +5,9 @@ every kernel node at once. :class:`Duties` runs them on the node that holds a Po
 advisory lock (``pg_try_advisory_lock``), taken on a connection of its own and held for as
 long as that connection lives. PostgreSQL releases the lock when the session ends: the
 node stops, its process is killed, or (with the keepalives set on the connection) its host
-vanishes. The other nodes try for the lock every half lease, so one of them takes the
-duties over within a lease. The advisory lock is the whole mechanism: no election here.
+vanishes. The other nodes try for the lock every half lease (at most half a second apart),
+so one of them takes the duties over within a lease. The advisory lock is the whole
+mechanism: no election here.
 
 A holder checks its connection at every turn; when it finds it gone (PostgreSQL restarted,
 the network dropped) it stops running the duties and tries for the lock again like any
@@ -35,6 +36,8 @@ from sqlalchemy.pool import NullPool
 from eigen.kernel.store.engine import masked, normalize_url
 
 log = logging.getLogger(__name__)
+
+TRY_EVERY_MAX_S = 0.5  # the longest a free lock waits for a node to take it
 
 # the advisory lock's key: "eigen-d" in ASCII, apart from the migrations' key
 DUTIES_LOCK_KEY = 0x65_69_67_65_6E_2D_64
@@ -97,8 +100,9 @@ class Duties:
 
     @property
     def try_every_s(self) -> float:
-        """How often a node that does not hold the lock tries for it (half a lease)."""
-        return self._lease_s / 2
+        """How often a node that does not hold the lock tries for it: half a lease, at most
+        ``TRY_EVERY_MAX_S`` (a long lease must not slow a takeover down)."""
+        return min(self._lease_s / 2, TRY_EVERY_MAX_S)
 
     def register(self, name: str, interval_s: float, fn: Callable[[], None]) -> None:
         """Run ``fn`` every ``interval_s`` while this node holds the duties (the first

@@ -7,10 +7,13 @@ import os
 import socket
 from dataclasses import dataclass
 
+from eigen.models import limits
+
 
 def default_node_id() -> str:
     """This node's name when ``node_id`` is unset: host name and process id."""
-    return f"{socket.gethostname()}-{os.getpid()}"
+    pid = f"-{os.getpid()}"
+    return socket.gethostname()[: limits.NODE_ID_MAX - len(pid)] + pid
 
 
 @dataclass(frozen=True)

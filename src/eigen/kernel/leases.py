@@ -69,13 +69,17 @@ class Leases:
         return renewed
 
     def loop(self) -> None:
-        """The heartbeat thread: :meth:`renew` every third of ``lease_s``."""
+        """The heartbeat thread: :meth:`renew` every third of ``lease_s``, then ``beat``.
+        The leases go first and neither waits on the other's failure: a lease decides who
+        may finish a job, a queue entry's heartbeat only when it is picked again."""
+        steps: list[tuple[str, Callable[[], object]]] = [("renewing leases", self.renew)]
+        if self.beat is not None:
+            steps.append(("the heartbeat of claimed entries", self.beat))
         while not self.stopping.wait(self.lease_s / 3):
-            try:
-                if self.beat is not None:
-                    self.beat()
-                self.renew()
-            except BaseException as exc:  # e.g. the store is unreachable: the next beat tries again
-                if must_escape(exc):
-                    raise
-                log.warning("renewing leases failed", extra={"error": describe(exc)})
+            for what, step in steps:
+                try:
+                    step()
+                except BaseException as exc:  # e.g. the store is unreachable: the next beat tries again
+                    if must_escape(exc):
+                        raise
+                    log.warning(f"{what} failed", extra={"error": describe(exc)})

@@ -36,7 +36,15 @@ log = logging.getLogger(__name__)
 UNFINISHED = (JobState.PENDING, JobState.COMPILING, JobState.QUEUED, JobState.RUNNING)
 MAX_ATTEMPTS_CODE = "EIGEN_MAX_ATTEMPTS"
 SWEEP_LIMIT = 100  # expired leases taken per sweep; the next sweep takes the rest
+SWEEP_EVERY_MAX_S = 0.5
 CLEARED = {"worker_id": None, "lease_expires_at": None}  # a job put back is nobody's
+
+
+def sweep_every_s(lease_s: float) -> float:
+    """How often the lease sweep runs: a quarter lease, at most ``SWEEP_EVERY_MAX_S``, so an
+    orphaned job is back in the queue within about half a second of its lease lapsing (the
+    sweep is one read of a partial index of the jobs in play)."""
+    return min(lease_s / 4, SWEEP_EVERY_MAX_S)
 
 
 def stage_of(job: Job) -> Stage:

@@ -45,7 +45,7 @@ from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.qfs.health import DataHealth
 from eigen.kernel.queueing import Queueing
-from eigen.kernel.recovery import Recovery
+from eigen.kernel.recovery import Recovery, sweep_every_s
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
 from eigen.kernel.submission import Submission, writing
@@ -186,7 +186,9 @@ class Kernel:
             others.append(("backends", self.devices.loop))
         self.workers.start(self.settings.compile_workers, self.settings.execute_workers, others)
         if self.settings.shared_store:  # alone on the store, the start recovered everything
-            self.duties.register("lease-sweep", self.settings.lease_s / 2, lambda: _run(self.recovery.sweep))
+            self.duties.register(
+                "lease-sweep", sweep_every_s(self.settings.lease_s), lambda: _run(self.recovery.sweep)
+            )
         self.duties.register("overdue-jobs", OVERDUE_SCAN_S, lambda: _run(self.timeouts.scan))
         self.duties.start()
 

@@ -25,6 +25,7 @@ NAMESPACE_MAX = 64  # JobSpec 1.0 metadata.namespace
 OWNER_MAX = 128  # jobs.owner: the x-eigen-caller header
 TARGET_MAX = 128  # jobs.target
 IDEMPOTENCY_KEY_MAX = 256  # jobs.idempotency_key
+NODE_ID_MAX = 128  # jobs.worker_id, dead_letters.last_worker: the setting node_id
 
 # -- strings kept in JSON columns (jobs.labels, jobs.request) ---------------------------
 LABELS_MAX = 64  # labels per job

@@ -17,6 +17,7 @@ from eigen.models import limits
         ("owner", limits.OWNER_MAX),
         ("target", limits.TARGET_MAX),
         ("idempotency_key", limits.IDEMPOTENCY_KEY_MAX),
+        ("worker_id", limits.NODE_ID_MAX),  # bounded where it is set: Settings.node_id
     ],
 )
 def test_each_bounded_column_has_its_edge_limit(column: str, limit: int) -> None:
@@ -24,7 +25,7 @@ def test_each_bounded_column_has_its_edge_limit(column: str, limit: int) -> None
 
 
 def test_every_bounded_string_column_of_jobs_is_in_the_table() -> None:
-    covered = {"id", "name", "owner", "target", "idempotency_key"}
+    covered = {"id", "name", "owner", "target", "idempotency_key", "worker_id"}
     # not user input (the tenant is the authenticated principal's, bounded where it is made)
     written_by_the_server = {"state", "error_code", "traceparent", "tenant"}
     bounded = {c.name for c in schema.jobs.c if getattr(c.type, "length", None)}

@@ -226,7 +226,7 @@ class Settings(BaseSettings):
         default=None,
         min_length=1,
         max_length=limits.NODE_ID_MAX,
-        description="this node's name in leases and logs; unset: host name and process id"
+        description="this node's name in leases and logs; unset: host name and process id",
     )
     lease_s: float = Field(
         default=10.0, gt=0, description="how long a worker's claim on a job lasts without a heartbeat"

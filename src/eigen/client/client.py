@@ -109,7 +109,9 @@ class SubmitRetry:
 
 class Client:
     """A client of one Eigen endpoint (``host:port`` or ``https://host:port``; default
-    ``$EIGEN_ENDPOINT``).
+    ``$EIGEN_ENDPOINT``). The endpoint is a gRPC target, so it may name several api nodes
+    (``ipv4:10.0.0.1:50051,10.0.0.2:50051``, or a DNS name with a record per node): the
+    channel moves to another node when one stops (docs/cluster.md, rolling restart).
 
     ``api_key`` or ``token`` (default ``$EIGEN_API_KEY`` or ``$EIGEN_TOKEN``) is sent as
     ``authorization: Bearer ...`` with every call. ``tls``: None (plain, unless the endpoint

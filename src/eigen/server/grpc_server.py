@@ -19,8 +19,9 @@ after they change; client certificates required with a client CA).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent import futures
 from typing import Any, TypeVar
 
@@ -47,11 +48,81 @@ from eigen.system_api.grpc.jobs import BackendServicer, JobServicer
 T = TypeVar("T")
 
 
+#: The calls a draining kernel would refuse (UNAVAILABLE) and that no one sends again: an
+#: unkeyed submission and a batch. A stopping process lets those it accepted finish before
+#: its kernel drains (:class:`InFlight`).
+SUBMISSIONS = ("Enqueue", "EnqueueBatch", "SubmitBatch", "SubmitJob")
+
+
+class InFlight(grpc.aio.ServerInterceptor):
+    """Counts the submissions (:data:`SUBMISSIONS`) a server is answering, so that a
+    stopping process lets those it accepted reach the kernel before the kernel drains and
+    refuses new ones. Other calls are not counted: reads are answered while the kernel
+    drains, and a WatchJob lasts as long as its job (it ends when the kernel stops)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no submission is in flight (at most ``timeout`` s); whether none is."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
+
+    def _enter(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.notify_all()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method.rpartition("/")[2]
+        if handler is None or handler.request_streaming or handler.response_streaming:
+            return handler
+        if method not in SUBMISSIONS:
+            return handler
+        behavior = handler.unary_unary
+        if inspect.iscoroutinefunction(behavior):
+
+            async def counted(request: Any, context: Any) -> Any:
+                self._enter()
+                try:
+                    return await behavior(request, context)
+                finally:
+                    self._leave()
+
+        else:
+
+            def counted(request: Any, context: Any) -> Any:  # type: ignore[misc]
+                self._enter()
+                try:
+                    return behavior(request, context)
+                finally:
+                    self._leave()
+
+        return grpc.unary_unary_rpc_method_handler(
+            counted,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
 class GrpcServer:
     """A started server; ``stop(grace)`` returns an event set once it has stopped (as
-    ``grpc.Server.stop`` does)."""
+    ``grpc.Server.stop`` does); after it, ``in_flight.wait_idle`` waits for the submissions
+    it accepted."""
 
     def __init__(self, settings: Settings) -> None:
+        self.in_flight = InFlight()
         self._loop = asyncio.new_event_loop()
         self._pool = futures.ThreadPoolExecutor(
             max_workers=settings.grpc_workers, thread_name_prefix="eigen-rpc"
@@ -136,7 +207,7 @@ async def _serve(
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
-    server = handle.server = grpc.aio.server(options=options)
+    server = handle.server = grpc.aio.server(options=options, interceptors=[handle.in_flight])
     names: list[str] = []
     if stack.api is not None:
         local = stack.kernel is not None

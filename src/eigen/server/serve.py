@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,6 +31,8 @@ from eigen.server.readiness import insecure_note
 
 if TYPE_CHECKING:
     from eigen.server.build import Stack
+    from eigen.server.grpc_server import GrpcServer
+    from eigen.server.http import HttpServer
 
 _SIGNAL_POLL_S = 0.2
 SERVE_DRIVER_PROCESSES = 1  # driver_processes when unset
@@ -141,7 +144,7 @@ def serve(
 
     from eigen.server.build import start
     from eigen.server.grpc_server import start_grpc
-    from eigen.server.http import HttpServer, start_http
+    from eigen.server.http import start_http
 
     try:
         stack = start(settings, roles)  # with a kernel: takes the data folder's lock, or refuses
@@ -190,11 +193,36 @@ def serve(
         pass
     grace = settings.shutdown_grace_s
     log.info("shutting down", extra={"grace_s": grace})
+    _stop(stack, server, http, grace)
+    stack.close()
+    shutdown_tracing()  # flush spans still batched for export
+
+
+def _stop(stack: Stack, server: GrpcServer, http: HttpServer | None, grace: float) -> None:
+    """The graceful stop, in the order that fails no call a client would retry elsewhere:
+
+    1. refuse new calls (gRPC sends GOAWAY: a client's channel sends the next calls to
+       another node; the HTTP server stops taking requests);
+    2. let the submissions already accepted finish, within ``grace``: one that reached
+       this node is stored, not refused by a kernel that has begun to drain (a batch or an
+       unkeyed submission refused then would be lost to its client: nothing sends it
+       again); an api node's other calls finish within the grace too (``server.stop``)
+       before its channel to the kernels closes;
+    3. only then drain the kernel (nothing new starts; running jobs get what is left of
+       the grace; the queue entries not started go back to the queue for the other
+       kernels) and stop it, which ends the WatchJob streams still open (their clients
+       resume after the last event on another node).
+    """
+    began = time.monotonic()
+    log = logging.getLogger(__name__)
     if http is not None:
         http.stop()
     stopped = server.stop(grace=grace)  # refuse new RPCs now; in-flight ones get up to `grace`
+    if not server.in_flight.wait_idle(grace):
+        log.warning("grace period over with submissions in flight", extra={"grace_s": grace})
     if stack.kernel is not None:
-        stack.kernel.drain(grace)  # nothing new starts; running jobs get up to `grace` to finish
+        left = max(0.0, grace - (time.monotonic() - began))
+        stack.kernel.drain(left)  # nothing new starts; running jobs get the rest of the grace
         stack.kernel.stop()  # open WatchJob streams end; unfinished jobs stay for the next start
     if stack.driver_processes is not None:
         # Circuits still running past the grace period are abandoned now, with the kernel
@@ -202,8 +230,7 @@ def serve(
         # next start. (The workers ignored the signal: they stop only here.)
         stack.driver_processes.close()
     stopped.wait()
-    stack.close()
-    shutdown_tracing()  # flush spans still batched for export
+    log.info("stopped", extra={"stop_s": round(time.monotonic() - began, 3)})
 
 
 def _reload_policy_on_sighup(stack: Stack) -> None:

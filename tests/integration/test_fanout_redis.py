@@ -26,8 +26,8 @@ from eigen.kernel.fanout.postgres import PostgresFanout
 from eigen.kernel.fanout.redis import RedisFanout
 from eigen.models.job import JobEvent
 from eigen.models.state import JobState
+from tests.integration.private_services import private_redis
 from tests.integration.test_four_processes import free_port
-from tests.integration.test_ratelimit_redis import private_redis
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from eigen.security.ratelimit import RateLimiter
 from eigen.security.shared_ratelimit import KEY_PREFIX, PerMinuteLimiters, SharedRateLimiter, redis_client
 from eigen.server.security import guard_from
 from tests.integration.helpers import details, job
+from tests.integration.private_services import private_redis
 from tests.integration.test_four_processes import free_port, wait_serving
 
 pytestmark = pytest.mark.integration
@@ -103,33 +103,6 @@ def test_check_refuses_with_a_retry_hint(scope: str) -> None:
     with pytest.raises(ResourceExhausted) as refused:
         limiter.check("caller:dave", "SubmitJob")
     assert float(refused.value.metadata["retry_after_s"]) > 0
-
-
-@contextlib.contextmanager
-def private_redis(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        client.close()
-        yield process
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_a_redis_outage_degrades_to_per_process_buckets_and_recovers() -> None:

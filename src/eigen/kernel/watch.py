@@ -126,6 +126,10 @@ class WatchCursor:
         events = self.bus.since(self.job_id, self.seq)
         if events is None:
             events = self.store.events(self.job_id, self.seq)
+        elif not events and self._ended():
+            # It ended, yet the bus holds nothing new: the events another node sent while
+            # the fan-out could not carry them (its broker down) are in the store.
+            events = self.store.events(self.job_id, self.seq)
         for index, event in enumerate(events):
             if event.terminal:
                 self.over = True
@@ -133,10 +137,14 @@ class WatchCursor:
                 break
         if events:
             self.seq = events[-1].seq
-        elif (self._state is not None and self._state.terminal) or self.bus.ended(self.job_id):
+        elif self._ended():
             self.over = True  # nothing after the last event sent, and the job has ended
         self._idle = not events
         return events
+
+    def _ended(self) -> bool:
+        """Whether the job has ended, as last seen in the store or on the bus."""
+        return (self._state is not None and self._state.terminal) or self.bus.ended(self.job_id)
 
     def waited(self, news: bool) -> None:
         """After a wait: when it ended without news and followed none, look at the job's

@@ -245,6 +245,6 @@ async def _serve(
     await server.start()
     if stack.kernel is not None:  # health follows the kernel's problems (a dead worker, a full disk)
         handle.health = asyncio.ensure_future(
-            follow_kernel_health(stack.kernel, health_servicer, ["", *names])
+            follow_kernel_health(stack.kernel, health_servicer, ["", *names], store=stack.kernel.store)
         )
     return port

@@ -148,6 +148,7 @@ class PostgresFanout(BrokerFanout):
 
     def _joined(self) -> None:
         self._receiving = None
+        self._sending = None  # the broker answers again; a publish that still fails says so
         self._subscribed.set()
         if self._was_subscribed:
             log.info("job events from other nodes: PostgreSQL at %s reached again", self._shown)

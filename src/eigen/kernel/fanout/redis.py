@@ -95,6 +95,7 @@ class RedisFanout(BrokerFanout):
 
     def _joined(self) -> None:
         self._receiving = None
+        self._sending = None  # the broker answers again; a publish that still fails says so
         self._subscribed.set()
         if self._was_subscribed:
             log.info("job events from other nodes: Redis at %s reached again", self._shown)

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
+
+from eigen.errors import Unavailable
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
@@ -121,3 +124,34 @@ def make_engine(url: str | URL, pool: PoolOptions | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", sqlite_pragmas)
     return engine
+
+
+def unreachable_is_unavailable(engine: Engine) -> None:
+    """Make a lost connection to ``engine``'s server database raise
+    :class:`~eigen.errors.Unavailable` naming the database (a caller's retryable answer,
+    never an internal error) instead of SQLAlchemy's error. The pool still discards the
+    broken connection, and its pre-ping keeps reconnecting on its own; SQLite (a file)
+    is left as it is."""
+    if engine.dialect.name == "sqlite":
+        return
+    shown = masked(engine.url)
+
+    def translate(context: sa.engine.ExceptionContext) -> None:
+        original = context.original_exception
+        if context.is_pre_ping or not (context.is_disconnect or _connection_lost(original)):
+            return  # the pre-ping reconnects by itself; any other error is the statement's
+        lines = str(original).strip().splitlines()
+        reason = lines[0] if lines else type(original).__name__
+        raise Unavailable(f"the job store's database {shown} is unreachable: {reason}") from original
+
+    sa.event.listen(engine, "handle_error", translate)
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """A psycopg error about the connection, not the statement: no SQLSTATE (the server
+    was never reached), class 08 (connection exception), or the server shutting down,
+    ending the session or starting up (57P01 to 57P03)."""
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = error.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from eigen.errors import AlreadyExists, NotFound
 from eigen.kernel.store import schema
 from eigen.kernel.store.base import JobFilter, Then, Transition
-from eigen.kernel.store.engine import PoolOptions, make_engine, masked
+from eigen.kernel.store.engine import PoolOptions, make_engine, masked, unreachable_is_unavailable
 from eigen.kernel.store.migrate import ensure_schema
 from eigen.kernel.store.recent import RecentResults
 from eigen.kernel.store.rows import event_from_row, job_from_row
@@ -74,6 +74,7 @@ class SqlJobStore:
         except BaseException:
             self._engine.dispose()
             raise
+        unreachable_is_unavailable(self._engine)  # from now on: callers get UNAVAILABLE
 
     def __repr__(self) -> str:
         return f"SqlJobStore({masked(self._engine.url)!r})"

@@ -31,7 +31,10 @@ GRPC_PROBES = {"grpcio-tools", "grpcio-health-checking", "grpcio-reflection"}
 # Loaded by the interpreter itself (a .pth file), not by Eigen.
 INTERPRETER = {"setuptools", "pip", "eigen"}
 # Used without an import of their own name in src/.
-INDIRECT = {"websockets": "uvicorn serves the REST WebSocket (/v1/jobs:batchStream) with it"}
+INDIRECT = {
+    "websockets": "uvicorn serves the REST WebSocket (/v1/jobs:batchStream) with it",
+    "ply": "cirq's OpenQASM 2 importer (cirq.contrib.qasm_import) parses with it, undeclared by cirq-core",
+}
 TOOLS = {"schemathesis", "hypothesis", "httpx", "pytest", "pytest-timeout", "ruff", "mypy"}
 TOOLS |= {"types-pyyaml", "grpcio-tools"}
 

@@ -128,5 +128,5 @@ class AerDriver(Driver):
             experiments=experiments,
             seed=seed,
             calibration_id=self.calibration_id,
-            timings={"execute_s": elapsed},
+            timings={"execute_s": elapsed, "aer_s": elapsed},  # aer_s: the engine that ran
         )

@@ -43,6 +43,13 @@ class Driver(ABC):
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this device cannot exist on this machine (e.g. no GPU), or None. Checked by the
+        registry before the driver is built, so it must be cheap and import nothing heavy;
+        a device with a reason is left out of the registry, with one log line saying why."""
+        return None
+
     @property
     @abstractmethod
     def info(self) -> DeviceInfo:

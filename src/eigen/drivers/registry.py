@@ -54,6 +54,7 @@ class DriverRegistry:
         self._pending: dict[str, EntryPoint] = {}
         self._aliases: dict[str, str] = {}
         self._failed: dict[str, str] = {}
+        self._absent: dict[str, str] = {}  # device -> why it cannot exist here (Driver.unavailable)
         if load_entry_points:
             for ep in entry_points(group=group):
                 if ep.name in self._pending:
@@ -99,6 +100,11 @@ class DriverRegistry:
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Driver)):
                 raise TypeError(f"{ep.value} is not a Driver subclass")
+            absent = cls.unavailable()
+            if absent is not None:
+                self._absent[name] = absent
+                logger.info("device not registered", extra={"device": name, "reason": absent})
+                return
             driver = cls()
         except Exception as exc:
             self._failed[name] = repr(exc)
@@ -152,6 +158,8 @@ class DriverRegistry:
                 message += f" (aliases: {aliases})"
             if name in self._failed:
                 message = f"device {name!r} failed to load ({self._failed[name]}); {message}"
+            elif name in self._absent:
+                message = f"device {name!r} is not available here ({self._absent[name]}); {message}"
             raise NotFound(
                 message,
                 [FieldViolation("device", f"unknown device {name!r}")],

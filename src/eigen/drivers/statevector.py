@@ -1,6 +1,13 @@
-"""``sim:statevector``: exact, noiseless state-vector simulation with qiskit-aer.
+"""``sim:statevector``: exact state-vector simulation, on qsim or qiskit-aer per circuit.
 
-Noiseless unless a request names a noise model (``noise_model="depolarizing:0.001"``,
+Each request runs on the engine :func:`eigen.drivers.engine_choice.choose_engine` picks:
+qsim (qsimcirq, float32, all cores) where its cost model says qsim is faster (wide
+circuits), aer otherwise (small circuits, and whatever qsim cannot run: noise, mid-circuit
+measurement, reset, control flow). The result's timings name the engine that ran
+(``qsim_s`` or ``aer_s``). ``sim:aer`` (:class:`AerStatevectorDriver`) is the same device
+on aer always; ``sim:qsim`` (:mod:`eigen.drivers.qsim`) on qsim always.
+
+On aer: noiseless unless a request names a noise model (``noise_model="depolarizing:0.001"``,
 :mod:`eigen.drivers.noise`): then its shots run on aer's noise model of it. A noisy
 circuit of up to ``DENSITY_MATRIX_QUBITS`` qubits runs on aer's density-matrix method: the
 noise is applied to the state once and the shots are sampled from it, where state vectors
@@ -20,11 +27,13 @@ once and reused, and each request is a single ``run()`` call.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
@@ -33,8 +42,16 @@ from qiskit_aer.library import SaveExpectationValue
 from eigen.drivers.aer_driver import DIRECTIVES, AerDriver
 from eigen.drivers.base import Observable, invalid_circuit
 from eigen.drivers.binding import sweep_table
+from eigen.drivers.engine_choice import QSIM, choose_engine
+from eigen.drivers.qsim import EngineHolder, run_on_qsim
 from eigen.errors import ExecutionFailed, InvalidArgument
 from eigen.models.target import DeviceInfo
+
+if TYPE_CHECKING:
+    from eigen.models.compiled import ExecutionRequest
+    from eigen.models.result import ExecutionResult
+
+logger = logging.getLogger(__name__)
 
 NUM_QUBITS = 28
 PREPARED_CACHE = 32  # estimation circuits kept ready, by (circuit, observables)
@@ -100,8 +117,14 @@ def pauli_operator(observable: Observable, num_qubits: int, index: int) -> Spars
 class StatevectorDriver(AerDriver):
     name: ClassVar[str] = "sim:statevector"
     aliases: ClassVar[tuple[str, ...]] = ("sim:local",)
+    description: ClassVar[str] = (
+        "Exact state-vector simulator (qsim or qiskit-aer, chosen per circuit), all-to-all, noiseless"
+    )
+    #: Whether :meth:`run` may send a circuit to qsim (False: aer always, ``sim:aer``).
+    chooses_engine: ClassVar[bool] = True
 
     def __init__(self) -> None:
+        self._qsim = EngineHolder() if self.chooses_engine and find_spec("qsimcirq") is not None else None
         self._simulator = AerSimulator(method="statevector")
         self._density_matrix = AerSimulator(method="density_matrix")
         self._density_accepted = frozenset(self._density_matrix.target.operation_names) | DIRECTIVES
@@ -115,7 +138,7 @@ class StatevectorDriver(AerDriver):
             coupling_map=None,
             simulator=True,
             noisy=False,
-            description="Exact state-vector simulator (qiskit-aer), all-to-all, noiseless",
+            description=self.description,
             aliases=self.aliases,
         )
 
@@ -139,6 +162,30 @@ class StatevectorDriver(AerDriver):
 
     def accepted_operations(self) -> frozenset[str]:
         return self._accepted
+
+    def run(self, request: ExecutionRequest) -> ExecutionResult:
+        """On the engine the cost model picks for this circuit (module docstring)."""
+        if self._qsim is None:
+            return super().run(request)
+        self.check_request(request)
+        choice = choose_engine(
+            request.circuit,
+            runs=max(1, len(request.parameter_bindings)),
+            noisy=request.noise_model is not None,
+        )
+        logger.debug(
+            "engine chosen",
+            extra={
+                "device": self.name,
+                "engine": choice.engine,
+                "reason": choice.reason,
+                "num_qubits": request.circuit.num_qubits,
+            },
+        )
+        if choice.engine != QSIM:
+            return super().run(request)
+        self.check_circuit(request.circuit)
+        return run_on_qsim(self._qsim.get(), request, self.name)
 
     def estimate(
         self,
@@ -212,3 +259,14 @@ class StatevectorDriver(AerDriver):
         for label, op in zip(labels, operators, strict=True):
             saving.append(SaveExpectationValue(op, label=label), saving.qubits)
         return _Prepared(circuit, unitary, operators, saving, labels)
+
+
+class AerStatevectorDriver(StatevectorDriver):
+    """``sim:aer``: the state-vector device on qiskit-aer for every circuit."""
+
+    name: ClassVar[str] = "sim:aer"
+    aliases: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = (
+        "Exact state-vector simulator (qiskit-aer, complex128), all-to-all, noiseless"
+    )
+    chooses_engine: ClassVar[bool] = False

@@ -1,7 +1,18 @@
 """The only writer of job state: every transition is checked against the one table in
 :mod:`eigen.models.state`, stored compare-and-set, recorded as an event with the next
 per-job sequence number, and published to watchers. Being the one writer, it is also
-where job counters and state-transition metrics are kept."""
+where job counters and state-transition metrics are kept.
+
+A move made by the worker that claimed the job (a stage ending: RUNNING -> DONE, ERROR,
+TIMEOUT; COMPILING -> QUEUED, ...) is *fenced*: it applies only while the job is still in
+that worker's claim (same state, ``worker_id`` and ``attempt`` as the worker's snapshot).
+A worker whose lease lapsed while it still worked (a long pause, a stalled heartbeat) may
+finish after the lease sweep put the job back and another worker claimed it; its move is
+then refused, its result discarded, and one log line says so. The compare-and-set on the
+job's last event number is what makes this sound: every claim and every put-back is a
+state event, so a job read with the worker's claim and moved from that read's sequence
+number cannot have changed hands in between. Cancels, deadlines and the sweep's own moves
+are not fenced."""
 
 from __future__ import annotations
 
@@ -39,6 +50,7 @@ class Move:
     result: JobResult | None = None
     then: Then | None = None  # run in the move's transaction if it is applied (see JobStore)
     lease_before: float | None = None  # only if the job's lease lapsed before this (the sweep)
+    fenced: bool = False  # only while the job is still in ``job``'s claim (the worker's own move)
 
 
 class Lifecycle:
@@ -46,7 +58,9 @@ class Lifecycle:
         self.store = store
         self.bus = bus
         self.clock = clock
-        self._progressed: dict[str, tuple[JobState, int]] = {}
+        # by job: the state and sequence number of our own last progress event, and whose
+        # claim (worker, attempt) recorded it
+        self._progressed: dict[str, tuple[JobState, int, tuple[str | None, int] | None]] = {}
         # told of every state change applied (the kernel counts the jobs waiting to run)
         self.on_state: Callable[[JobEvent], None] | None = None
 
@@ -81,22 +95,28 @@ class Lifecycle:
         result: JobResult | None = None,
         then: Then | None = None,
         lease_before: float | None = None,
+        fenced: bool = False,
         **changes: Any,
     ) -> Job | None:
         """Move a job to ``target``. Returns the updated job, or None when the job is in a
-        state from which ``target`` is not allowed (cancelled meanwhile, already terminal).
-        ``result`` is saved with the move, in one transaction (DONE with its result).
+        state from which ``target`` is not allowed (cancelled meanwhile, already terminal)
+        or, ``fenced``, no longer in the snapshot's claim. ``result`` is saved with the
+        move, in one transaction (DONE with its result).
 
         ``snapshot``: the caller's up-to-date copy of the job (the pipeline's hot path): the
         first attempt trusts it, and only when the compare-and-set finds the job moved on are
-        its state and sequence number read again. ``then`` and ``lease_before``: see
-        :class:`Move`."""
+        its state and sequence number read again. ``fenced`` (with ``snapshot``: the claim
+        the caller holds): the re-read job must still be in that claim (see the module
+        docstring). ``then`` and ``lease_before``: see :class:`Move`."""
+        if fenced and snapshot is None:
+            raise InternalError(f"job {job_id}: a fenced move needs the claim's snapshot")
         for attempt in range(_MAX_RACES):
-            job = snapshot if snapshot is not None else self.store.get(job_id)
-            if snapshot is not None and attempt > 0:
-                head = self.store.head(job_id)
-                job = replace(snapshot, state=head[0], last_seq=head[1]) if head else None
+            job = (
+                snapshot if snapshot is not None and attempt == 0 else self._reread(job_id, snapshot, fenced)
+            )
             if job is None:
+                if fenced:
+                    return None  # the claim moved on (logged) or the job is gone
                 raise NotFound(f"job {job_id} not found")
             planned = self._plan(Move(job, target, message, data, changes, result))
             if planned is None:
@@ -111,6 +131,39 @@ class Lifecycle:
             if applied:
                 return self._moved(job, planned)
         raise InternalError(f"job {job_id}: too many concurrent updates")
+
+    def claimed(self, claim: Job) -> Job | None:
+        """``claim`` (a worker's snapshot) at the job's stored state and sequence number
+        while the job is still in that claim; None (logged) once it moved on."""
+        return self._reread(claim.id, claim, fenced=True)
+
+    def _reread(self, job_id: str, snapshot: Job | None, fenced: bool) -> Job | None:
+        """The job to plan a move from after the first try: as stored (no snapshot), the
+        snapshot at the stored state and sequence number, or (``fenced``) that only while
+        the stored job is still in the snapshot's claim; None when there is no such job or
+        the claim moved on."""
+        if snapshot is None:
+            return self.store.get(job_id)
+        if not fenced:
+            head = self.store.head(job_id)
+            return replace(snapshot, state=head[0], last_seq=head[1]) if head else None
+        stored = self.store.get(job_id)  # one read of the row: its claim and sequence together
+        if stored is None:
+            return None
+        if not in_claim(stored, snapshot):
+            log.warning(
+                "stale outcome discarded: the job is no longer in this worker's claim",
+                extra={
+                    "job_id": job_id,
+                    "worker": snapshot.worker_id,
+                    "attempt": snapshot.attempt,
+                    "state": stored.state.value,
+                    "claimed_by": stored.worker_id,
+                    "claimed_attempt": stored.attempt,
+                },
+            )
+            return None
+        return replace(snapshot, state=stored.state, last_seq=stored.last_seq)
 
     def move_many(self, moves: Sequence[Move]) -> list[Job | None]:
         """:meth:`move` for several jobs (each from its snapshot) in one transaction; the
@@ -136,6 +189,7 @@ class Lifecycle:
                         result=move.result,
                         then=move.then,
                         lease_before=move.lease_before,
+                        fenced=move.fenced,
                         **move.changes,
                     )
                 )
@@ -189,12 +243,23 @@ class Lifecycle:
         data: dict[str, Any],
         message: str = "",
         checkpoint: dict[str, Any] | None = None,
+        *,
+        claim: Job | None = None,
     ) -> bool:
         """Record a progress event (e.g. one optimiser iteration) and, atomically with it,
-        the checkpoint to resume from; False once terminal."""
-        head = self._progressed.pop(job_id, None)  # our own last event, if this job had one
+        the checkpoint to resume from; False once terminal. ``claim``: the run's snapshot
+        (a hybrid loop): fenced as the run's own moves are, so False (logged) once the job
+        is no longer in that claim: a stale loop never overwrites the live run's
+        checkpoint."""
+        owner = None if claim is None else (claim.worker_id, claim.attempt)
+        last = self._progressed.pop(job_id, None)  # our own last event, if this job had one
+        head = last[:2] if last is not None and last[2] == owner else None  # (another claim's: read)
         for _ in range(_MAX_RACES):
-            head = head or self.store.head(job_id)
+            if head is None and claim is None:
+                head = self.store.head(job_id)
+            elif head is None and claim is not None:
+                held = self.claimed(claim)  # one read: still this run's?
+                head = None if held is None else (held.state, held.last_seq)
             if head is None or head[0].terminal:
                 return False
             state, last_seq = head
@@ -203,10 +268,18 @@ class Lifecycle:
                 self.bus.publish(event)
                 # A loop reports many iterations in a row: remember where it stands, so the
                 # next one tries without a read (the compare-and-set catches anything else).
-                self._progressed[job_id] = (state, event.seq)
+                self._progressed[job_id] = (state, event.seq, owner)
                 return True
             head = None
         return False
+
+
+def in_claim(stored: Job, claim: Job) -> bool:
+    """Whether ``stored`` is still in the claim ``claim`` was taken with: the same worker
+    and attempt, and the claimed stage (or an end the claim's own stage was given:
+    cancelled or timed out meanwhile, which the move's plan then refuses)."""
+    same = stored.worker_id == claim.worker_id and stored.attempt == claim.attempt
+    return same and (stored.state is claim.state or stored.terminal)
 
 
 @contextmanager

@@ -165,6 +165,7 @@ class Pipeline:
                 "queued",
                 changes={"timings": {**job.timings, "compile_s": seconds}},
                 then=self.queueing.within(Stage.EXECUTE, [job]),  # its entry commits with it
+                fenced=True,  # only while the job is still in this worker's compile claim
             )
             for job, seconds in compiling
         ]
@@ -314,7 +315,8 @@ class Pipeline:
             return None
         artifact = Artifact.json(running.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
-        return Move(running, JobState.DONE, "done", changes={"timings": timings}, result=result), artifact
+        done = Move(running, JobState.DONE, "done", changes={"timings": timings}, result=result, fenced=True)
+        return done, artifact
 
     def _finish(self, finished: list[tuple[Move, Artifact]]) -> None:
         """Write the results of executed jobs (one batch), then move them to DONE with
@@ -341,6 +343,7 @@ class Pipeline:
         for artifact, error in zip(files, errors, strict=True):
             if error is not None:
                 failed.setdefault(artifact.job_id, error)
+        jobs = {job.id: job for job, _ in batch}
         for job_id, error in failed.items():
             log.error("artifacts not written", extra={"job_id": job_id, "error": error})
             problem = storage_error(error)
@@ -349,7 +352,7 @@ class Pipeline:
                 self.strand(job_id, problem)
                 continue
             with contextlib.suppress(Exception):
-                self.fail(job_id, "EIGEN_INTERNAL", f"internal error: {error}")
+                self.fail(job_id, "EIGEN_INTERNAL", f"internal error: {error}", claim=jobs[job_id])
         return {job.id for job, _ in batch if job.id not in failed}
 
     def _move_batch(self, moves: list[Move]) -> list[Job | None]:
@@ -368,7 +371,8 @@ class Pipeline:
                     self.strand(move.job.id, problem)
                     continue
                 with contextlib.suppress(Exception):
-                    self.fail(move.job.id, "EIGEN_INTERNAL", f"internal error: {describe(exc)}")
+                    summary = f"internal error: {describe(exc)}"
+                    self.fail(move.job.id, "EIGEN_INTERNAL", summary, claim=move.job if move.fenced else None)
             return [None] * len(moves)
 
     @staticmethod
@@ -444,13 +448,13 @@ class Pipeline:
             return None
         except StageTimeout as exc:
             log.warning(exc.message, extra={"job_id": job.id})
-            self.fail(job.id, exc.code, exc.message, JobState.TIMEOUT)
+            self.fail(job.id, exc.code, exc.message, JobState.TIMEOUT, claim=job)
         except EigenError as exc:
             if isinstance(exc, ExecutionFailed) and self.stopping.is_set():
                 # e.g. the driver processes were stopped under it: the next start re-runs it
                 log.info("job interrupted by shutdown", extra={"job_id": job.id, "error": exc.message})
                 return None
-            self.fail(job.id, exc.code, exc.message)
+            self.fail(job.id, exc.code, exc.message, claim=job)
         except BaseException as exc:  # a bug or a foreign panic ends the job, never the worker
             if must_escape(exc):
                 raise
@@ -461,20 +465,38 @@ class Pipeline:
                 return None
             extra = {"job_id": job.id, "stage": name, "error": describe(exc)}
             log.error("stage failed", extra=extra, exc_info=exc)
-            self.fail(job.id, "EIGEN_INTERNAL", f"internal error in the {name} stage: {describe(exc)}")
+            summary = f"internal error in the {name} stage: {describe(exc)}"
+            self.fail(job.id, "EIGEN_INTERNAL", summary, claim=job)
         return None
 
-    def fail(self, job_id: str, code: str, summary: str, state: JobState = JobState.ERROR) -> None:
+    def fail(
+        self,
+        job_id: str,
+        code: str,
+        summary: str,
+        state: JobState = JobState.ERROR,
+        *,
+        claim: Job | None = None,
+    ) -> None:
         """End the job in ``state`` (ERROR) with its ``error.json``. When the store cannot
         record it for want of space or permission, the job is stranded instead (retried
-        once the data folder can be written: it never stays RUNNING unseen)."""
+        once the data folder can be written: it never stays RUNNING unseen).
+
+        ``claim``: the job as the failing stage had it; the failure is then fenced (see
+        :mod:`eigen.kernel.lifecycle`): a job no longer in that claim (its lease lapsed
+        and another worker has it) is left alone, its ``error.json`` not written."""
         error: dict[str, Any] = {"error_code": code, "error_summary": summary}
+        if claim is not None and self.lifecycle.claimed(claim) is None:
+            return  # a stale worker's failure (logged): the job's current run decides
         try:
             self.artifacts.put_json(job_id, "error.json", error)
         except OSError as exc:  # the state is what matters; the file is its copy
             log.warning("error.json not written", extra={"job_id": job_id, "error": describe(exc)})
         try:
-            self.lifecycle.move(job_id, state, summary, data=error, **error)
+            if claim is None:
+                self.lifecycle.move(job_id, state, summary, data=error, **error)
+            else:
+                self.lifecycle.move(job_id, state, summary, data=error, snapshot=claim, fenced=True, **error)
         except BaseException as exc:
             problem = None if must_escape(exc) else storage_error(exc)
             if problem is None:

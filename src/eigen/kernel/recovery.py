@@ -5,10 +5,11 @@ folder's lock guarantees) resumes every unfinished job when it starts: PENDING a
 COMPILING ones are compiled again, QUEUED ones re-queued, RUNNING ones (a lease nobody
 renews any more) run again. A kernel sharing its store with others (a cluster) touches
 only jobs whose lease lapsed: the lease sweep (:meth:`Recovery.sweep`, a singleton duty
-of :mod:`eigen.kernel.duties`) puts them back, RUNNING -> QUEUED (and COMPILING ->
-PENDING where the state table allows it; else the compile is queued again, which is
-harmless: only one compile's move to QUEUED wins), each with its queue entry in the same
-transaction.
+of :mod:`eigen.kernel.duties`) puts them back, RUNNING -> QUEUED and COMPILING ->
+PENDING, each with its queue entry in the same transaction. A lost compile counts an
+attempt (``attempt`` + 1 on its way back; a run counts one when it is claimed), so a
+job's ``attempt`` is its runs plus its lost compiles. The worker that lost the lease may
+still be working; its outcome is fenced off (:mod:`eigen.kernel.lifecycle`).
 
 A job that lost its worker ``max_attempts`` times (its runs, and its lost compiles) is
 given up on instead: it ends in ERROR (``EIGEN_MAX_ATTEMPTS``) with a dead letter
@@ -29,7 +30,7 @@ from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.queueing import Queueing
 from eigen.models.job import Job
 from eigen.models.panics import describe, must_escape
-from eigen.models.state import JobState, can_transition
+from eigen.models.state import JobState
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +111,16 @@ class Recovery:
 
     def resume(self, job: Job, message: str, *, lease_before: float | None = None) -> None:
         """Put an unfinished job back where its state says: RUNNING moves to QUEUED (to
-        run again) and COMPILING to PENDING (a lease sweep, where the state table allows
-        it), with their queue entries in the move's transaction; the others are queued
-        again as they are."""
+        run again) and, by the lease sweep, COMPILING to PENDING (a lost compile, which
+        counts an attempt), with their queue entries in the move's transaction; the others
+        are queued again as they are (a kernel alone on its store compiles a COMPILING
+        job again where it stands: no other worker can hold it)."""
         stage = stage_of(job)
         back: JobState | None = None
         changes: dict[str, Any] = {}
         if job.state is JobState.RUNNING:
             back, changes = JobState.QUEUED, dict(CLEARED)
-        elif (
-            job.state is JobState.COMPILING
-            and lease_before is not None
-            and can_transition(JobState.COMPILING, JobState.PENDING)
-        ):
+        elif job.state is JobState.COMPILING and lease_before is not None:
             back, changes = JobState.PENDING, {**CLEARED, "attempt": job.attempt + 1}
         self.resumed(job)
         if back is None:
@@ -160,9 +158,7 @@ class Recovery:
 
     def _used_up(self, job: Job) -> int | None:
         """The attempts a job whose worker vanished has used, when that is all it has
-        (None: it may go round again). A RUNNING job counts its runs; a COMPILING one its
-        runs and this lost compile."""
+        (None: it may go round again). A RUNNING job's ``attempt`` counts this run; a
+        COMPILING one's does not count this lost compile yet."""
         used = job.attempt if job.state is JobState.RUNNING else job.attempt + 1
-        if job.state is JobState.COMPILING and not can_transition(JobState.COMPILING, JobState.PENDING):
-            return None  # its lost compiles are not counted (see the module docstring)
         return used if used >= self.max_attempts else None

@@ -9,7 +9,7 @@ that run them and their supervisor (:mod:`eigen.kernel.workers`), every time lim
 what a restart or a lapsed lease resumes (:mod:`eigen.kernel.recovery`), the devices
 (:mod:`eigen.kernel.devices`) and following a job (:mod:`eigen.kernel.watch`). The
 periodic work one node does for a cluster (the lease sweep, the store's overdue jobs,
-result retention) runs as singleton duties (:mod:`eigen.kernel.duties`).
+result retention, pruning the queue's log) runs as singleton duties (:mod:`eigen.kernel.duties`).
 
 Shutdown is two steps: :meth:`Kernel.drain` stops taking work (submissions are refused,
 nothing new is compiled or started) and gives running jobs a grace period to finish;
@@ -47,7 +47,14 @@ from eigen.kernel.qfs.health import DataHealth
 from eigen.kernel.queueing import Queueing
 from eigen.kernel.recovery import Recovery, sweep_every_s
 from eigen.kernel.store.base import JobFilter, JobStore
-from eigen.kernel.store.retention import check_results_ready, load_result, stored_job
+from eigen.kernel.store.retention import (
+    QUEUE_LOG_PRUNE_EVERY_S,
+    QueueLog,
+    check_results_ready,
+    load_result,
+    prune_queue_log,
+    stored_job,
+)
 from eigen.kernel.submission import Submission, writing
 from eigen.kernel.timeouts import Timeouts
 from eigen.kernel.watch import Watching
@@ -190,6 +197,13 @@ class Kernel:
                 "lease-sweep", sweep_every_s(self.settings.lease_s), lambda: _run(self.recovery.sweep)
             )
         self.duties.register("overdue-jobs", OVERDUE_SCAN_S, lambda: _run(self.timeouts.scan))
+        if isinstance(self.dispatch, QueueLog):  # pgqueuer's log: a day kept (store.retention)
+            queue_log = self.dispatch
+            self.duties.register(
+                "queue-log-retention",
+                QUEUE_LOG_PRUNE_EVERY_S,
+                lambda: _run(lambda: prune_queue_log(queue_log)),
+            )
         self.duties.start()
 
     def supervise(self) -> None:

@@ -11,6 +11,10 @@ interpreter's own signals (:mod:`eigen.models.panics`) and ends the jobs it held
 ERROR. A worker thread that ends anyway is replaced by the supervisor thread, which also
 puts jobs stranded by a full or unwritable data folder back on the queue once the folder
 can be written again; :meth:`Workers.problems` (readiness) names both conditions.
+
+A queue that cannot be reached (its database restarting) is not a worker's failure: the
+stage workers find nothing to claim meanwhile, and :meth:`Workers.problems` names the queue
+until a claim succeeds again (the dispatch reconnects on its own at the next claim).
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from eigen.errors import EigenError
-from eigen.kernel.dispatch.port import Claimed, Dispatch, Stage
+from eigen.errors import EigenError, Unavailable
+from eigen.kernel.dispatch.port import Claimed, Dispatch, Entry, Stage
 from eigen.kernel.handoff import Handoff
 from eigen.kernel.pipeline import Pipeline
 from eigen.kernel.qfs.health import DataHealth, storage_error
@@ -80,6 +84,7 @@ class Workers:
         # jobs that could not be written, in order: the problem, and how often it came back
         self._stranded: dict[str, tuple[EigenError, int]] = {}
         self._strand_counts: dict[str, int] = {}  # by job, until it ends
+        self._queue_down: str | None = None  # why the last claim could not reach the queue
 
     # -- threads -------------------------------------------------------------------------
     def start(
@@ -189,9 +194,10 @@ class Workers:
                 log.exception("supervising the workers failed")
 
     def problems(self) -> list[str]:
-        """Dead workers not yet replaced (readiness)."""
+        """Dead workers not yet replaced, and a queue that cannot be reached (readiness)."""
         with self._lock:
-            return [f"worker {name} died ({reason})" for name, reason in sorted(self._dead.items())]
+            found = [f"worker {name} died ({reason})" for name, reason in sorted(self._dead.items())]
+            return [*found, self._queue_down] if self._queue_down is not None else found
 
     # -- stranded jobs -------------------------------------------------------------------
     def strand(self, job_id: str, problem: EigenError) -> None:
@@ -260,7 +266,7 @@ class Workers:
     def compile_loop(self) -> None:
         name = threading.current_thread().name
         while not self.draining.is_set():
-            claimed = self.dispatch.claim(Stage.COMPILE, COMPILE_BATCH, CLAIM_WAIT_S, lambda _: True)
+            claimed = self._claim(Stage.COMPILE, COMPILE_BATCH, lambda _: True)
             if not claimed:
                 if self.stopping.is_set():
                     return
@@ -273,7 +279,7 @@ class Workers:
     def execute_loop(self) -> None:
         name = threading.current_thread().name
         while not self.draining.is_set():
-            claimed = self.dispatch.claim(Stage.EXECUTE, EXECUTE_BATCH, CLAIM_WAIT_S, self.pipeline.batchable)
+            claimed = self._claim(Stage.EXECUTE, EXECUTE_BATCH, self.pipeline.batchable)
             if not claimed:
                 if self.stopping.is_set():
                     return
@@ -289,6 +295,26 @@ class Workers:
                 metrics.JOBS_RUNNING.dec(len(job_ids))
             for job_id in job_ids:
                 self.pipeline.timeouts.untrack(job_id)
+
+    def _claim(self, stage: Stage, limit: int, together: Callable[[Entry], bool]) -> list[Claimed]:
+        """``dispatch.claim``, waiting up to ``CLAIM_WAIT_S``; nothing (after that wait)
+        while the queue cannot be reached, which is logged once and named by
+        :meth:`problems` until a claim succeeds again."""
+        try:
+            claimed = self.dispatch.claim(stage, limit, CLAIM_WAIT_S, together)
+        except Unavailable as exc:
+            with self._lock:
+                first, self._queue_down = self._queue_down is None, exc.message
+            if first:
+                log.warning("the job queue cannot be reached: workers wait", extra={"error": exc.message})
+            self.draining.wait(CLAIM_WAIT_S)  # as long as a claim that found nothing
+            return []
+        if self._queue_down is not None:
+            with self._lock:
+                was, self._queue_down = self._queue_down, None
+            if was is not None:
+                log.info("the job queue answers again")
+        return claimed
 
     def _compile(self, claimed: Sequence[Claimed]) -> None:
         """Compile the jobs of claimed entries: as this process stored them, else as stored."""

@@ -28,8 +28,9 @@ _ENDINGS = frozenset({JobState.ERROR, JobState.CANCELLED, JobState.TIMEOUT})
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset({JobState.COMPILING}) | _ENDINGS,
-    JobState.COMPILING: frozenset({JobState.QUEUED}) | _ENDINGS,
-    # RUNNING -> QUEUED: a job that was running when its server stopped is run again.
+    # COMPILING -> PENDING and RUNNING -> QUEUED: a stage's claim given back (the worker
+    # vanished: its lease lapsed, or its server stopped), so the job waits for it again.
+    JobState.COMPILING: frozenset({JobState.QUEUED, JobState.PENDING}) | _ENDINGS,
     JobState.QUEUED: frozenset({JobState.RUNNING}) | _ENDINGS,
     JobState.RUNNING: frozenset({JobState.DONE, JobState.QUEUED}) | _ENDINGS,
     JobState.DONE: frozenset(),

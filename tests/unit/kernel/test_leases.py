@@ -1,6 +1,7 @@
 """Leases: a claim carries this node's id and a lease the heartbeat renews; the lease sweep
-puts back what a vanished worker held, or gives up on it after max_attempts (dead letter);
-a kernel sharing its store never touches a live node's jobs; deadlines live in the store."""
+puts back what a vanished worker held (a run or a compile), or gives up on it after
+max_attempts (dead letter); a worker that lost its claim cannot record its outcome; a
+kernel sharing its store never touches a live node's jobs; deadlines live in the store."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from eigen.kernel.dispatch.port import Stage
 from eigen.kernel.qfs.artifacts import ArtifactStore
-from eigen.kernel.recovery import MAX_ATTEMPTS_CODE
+from eigen.kernel.recovery import CLEARED, MAX_ATTEMPTS_CODE
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.sql import SqlJobStore, sqlite_url
 from eigen.kernel.submission import new_job
 from eigen.models.job import Job, JobEvent
+from eigen.models.result import Experiment, JobResult
 from eigen.models.state import JobState
 from tests.unit.kernel.conftest import FakeCompiler, FakeDrivers, job_request
 
@@ -59,6 +62,22 @@ def left_running(
         store.transition(job_id, current, JobEvent(job_id, seq, following, "state", now), changes)
     stored = store.get(job_id)
     assert stored is not None and stored.state is JobState.RUNNING
+    return stored
+
+
+def left_compiling(store: SqlJobStore, job_id: str, *, worker: str, lease_at: float, attempt: int = 0) -> Job:
+    """A job ``worker`` claimed for its compile (PENDING -> COMPILING) and left there."""
+    now = time.time()
+    if store.get(job_id) is None:
+        job = Job(job_id, job_request(), JobState.PENDING, now, now, deadline_at=now + 3600)
+        store.create(job, JobEvent(job_id, 1, JobState.PENDING, "state", now))
+    head = store.head(job_id)
+    assert head is not None and head[0] is JobState.PENDING
+    changes = {"worker_id": worker, "lease_expires_at": lease_at, "attempt": attempt}
+    event = JobEvent(job_id, head[1] + 1, JobState.COMPILING, "state", now)
+    assert store.transition(job_id, JobState.PENDING, event, changes)
+    stored = store.get(job_id)
+    assert stored is not None
     return stored
 
 
@@ -170,3 +189,86 @@ def test_a_new_job_stores_its_deadline_from_its_own_timeout() -> None:
     job = new_job(job_request().model_copy(update={"timeout_seconds": 5}), default_timeout_s=60)
     assert job.deadline_at == pytest.approx(job.created_at + 5)
     assert new_job(job_request(), default_timeout_s=60).deadline_at == pytest.approx(time.time() + 60, abs=5)
+
+
+def test_a_lapsed_compile_goes_back_to_pending_counts_an_attempt_and_runs_again(
+    store: SqlJobStore, tmp_path: Path
+) -> None:
+    left_compiling(store, "lost-compile", worker="gone-node", lease_at=time.time() - 1)
+    kernel = kernel_on(store, tmp_path, shared_store=True)
+    assert kernel.recovery.sweep() == 1
+    back = store.get("lost-compile")
+    assert back is not None
+    assert (back.state, back.attempt, back.worker_id, back.lease_expires_at) == (
+        JobState.PENDING,
+        1,
+        None,
+        None,
+    )
+    assert kernel.dispatch.depth(Stage.COMPILE) == 1  # its compile entry, put back with it
+    kernel.start()
+    try:
+        done = final(kernel, "lost-compile")
+        assert (done.state, done.attempt, done.worker_id) == (
+            JobState.DONE,
+            2,
+            "node-a",
+        )  # a lost compile, a run
+        states = [e.state for e in store.events("lost-compile") if e.kind == "state"]
+        assert states[1:4] == [JobState.COMPILING, JobState.PENDING, JobState.COMPILING]
+    finally:
+        kernel.stop()
+
+
+def test_a_compile_that_loses_its_worker_max_attempts_times_ends_in_error_with_a_dead_letter(
+    store: SqlJobStore, tmp_path: Path
+) -> None:
+    kernel = kernel_on(store, tmp_path, shared_store=True, max_attempts=2)
+    left_compiling(store, "poison-compile", worker="node-x", lease_at=time.time() - 1)
+    assert kernel.recovery.sweep() == 1  # the first lost compile: back to PENDING, attempt 1
+    left_compiling(store, "poison-compile", worker="node-y", lease_at=time.time() - 1, attempt=1)
+    assert kernel.recovery.sweep() == 1  # the second: max_attempts used up
+    ended = store.get("poison-compile")
+    assert ended is not None and (ended.state, ended.error_code) == (JobState.ERROR, MAX_ATTEMPTS_CODE)
+    assert "2 attempts" in (ended.error_summary or "") and "in COMPILING" in (ended.error_summary or "")
+    (letter,) = store.dead_letters()
+    assert (letter.job_id, letter.attempts, letter.last_worker) == ("poison-compile", 2, "node-y")
+
+
+def test_a_worker_whose_claim_moved_on_cannot_record_its_result(
+    store: SqlJobStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """node-a's heartbeat stalls while it runs a job: the sweep puts the job back and
+    node-b claims it. node-a's run then finishes; its result is discarded, node-b's kept."""
+    drivers = FakeDrivers()
+    drivers.gate = threading.Event()
+    kernel = kernel_on(store, tmp_path, drivers)
+    kernel.start()
+    try:
+        job, _ = kernel.submit(job_request())
+        assert drivers.started.wait(10)
+        running = store.get(job.id)
+        assert running is not None and (running.worker_id, running.attempt) == ("node-a", 1)
+        swept = JobEvent(job.id, running.last_seq + 1, JobState.QUEUED, "state", time.time())
+        assert store.transition(job.id, JobState.RUNNING, swept, dict(CLEARED))
+        claimed = JobEvent(job.id, running.last_seq + 2, JobState.RUNNING, "state", time.time())
+        node_b = {"worker_id": "node-b", "lease_expires_at": time.time() + 3600, "attempt": 2}
+        assert store.transition(job.id, JobState.QUEUED, claimed, node_b)
+        with caplog.at_level("WARNING", logger="eigen.kernel.lifecycle"):
+            drivers.gate.set()  # node-a's run finishes late
+            assert until(lambda: any("stale outcome discarded" in r.getMessage() for r in caplog.records))
+        now = store.get(job.id)
+        assert now is not None and (now.state, now.worker_id, now.attempt) == (JobState.RUNNING, "node-b", 2)
+        assert store.result(job.id) is None
+        node_b_run = kernel.lifecycle.move(
+            job.id, JobState.DONE, "done", snapshot=now, result=kernel_result(job.id), fenced=True
+        )
+        assert node_b_run is not None
+        assert final(kernel, job.id).state is JobState.DONE
+        assert kernel.results(job.id).counts == {"11": 7}
+    finally:
+        kernel.stop()
+
+
+def kernel_result(job_id: str) -> JobResult:
+    return JobResult(job_id, "sim:statevector", [Experiment({"11": 7}, 7)], 1)

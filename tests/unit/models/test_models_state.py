@@ -29,6 +29,7 @@ LEGAL: set[tuple[JobState, JobState]] = {
     (P, X),
     (P, T),
     (C, Q),
+    (C, P),
     (C, E),
     (C, X),
     (C, T),
@@ -107,6 +108,11 @@ def test_skips_and_backward_moves_are_illegal(pair: tuple[JobState, JobState]) -
 def test_rerun_after_restart_is_legal() -> None:
     assert can_transition(R, Q)
     assert can_transition(Q, R)
+
+
+def test_a_compile_whose_worker_vanished_goes_back_to_pending_and_compiles_again() -> None:
+    assert can_transition(C, P)
+    assert can_transition(P, C)
 
 
 def test_states_are_strings_with_stable_values() -> None:

@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from eigen.errors import NotFound
+from eigen.kernel.events import EventBus
+from eigen.kernel.lifecycle import Lifecycle, Move
 from eigen.kernel.store.base import JobStore, Transition
 from eigen.models.job import Job, JobEvent
 from eigen.models.principal import DEFAULT_TENANT
@@ -68,6 +70,23 @@ def leased(
         assert move(store, job_id, JobState.COMPILING)
         assert move(store, job_id, JobState.QUEUED)
     assert move(store, job_id, state, worker_id=worker, lease_expires_at=until, attempt=1)
+
+
+def swept_and_claimed(store: JobStore, job_id: str, worker: str, attempt: int) -> Job:
+    """The lease sweep puts the job back (RUNNING -> QUEUED, nobody's) and ``worker``
+    claims it again (QUEUED -> RUNNING, ``attempt``): the job as that worker holds it."""
+    assert move(store, job_id, JobState.QUEUED, worker_id=None, lease_expires_at=None)
+    assert move(store, job_id, JobState.RUNNING, worker_id=worker, lease_expires_at=T0 + 20, attempt=attempt)
+    job = store.get(job_id)
+    assert job is not None
+    return job
+
+
+def finish(lifecycle: Lifecycle, claim: Job, counts: dict[str, int]) -> Job | None:
+    """The worker holding ``claim`` records its result: its fenced move to DONE."""
+    return lifecycle.move(
+        claim.id, JobState.DONE, "done", snapshot=claim, result=a_result(claim.id, counts), fenced=True
+    )
 
 
 class LeaseContract:
@@ -347,6 +366,78 @@ class LeaseContract:
             assert job is not None
             expected = (JobState.RUNNING, "w1") if job_id in renewed else (JobState.QUEUED, None)
             assert (job.state, job.worker_id) == expected
+
+    # -- fencing: a stale worker's outcome --------------------------------------------------
+    def test_a_stale_worker_cannot_record_its_result_the_current_one_can(
+        self, store: JobStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        lifecycle = Lifecycle(store, EventBus())
+        leased(store, "f", "w1", T0 + 10)
+        stale = store.get("f")  # w1's claim, attempt 1: its lease lapses while it still runs
+        assert stale is not None
+        current = swept_and_claimed(store, "f", "w2", attempt=2)
+        with caplog.at_level("WARNING", logger="eigen.kernel.lifecycle"):
+            assert finish(lifecycle, stale, {"00": 1}) is None
+        (line,) = [r for r in caplog.records if "stale outcome discarded" in r.getMessage()]
+        assert (line.job_id, line.worker, line.attempt) == ("f", "w1", 1)  # type: ignore[attr-defined]
+        job = store.get("f")
+        assert job is not None and (job.state, job.worker_id, job.attempt) == (JobState.RUNNING, "w2", 2)
+        assert store.result("f") is None  # the stale result was discarded
+        done = finish(lifecycle, current, {"11": 2})
+        assert done is not None and done.state is JobState.DONE
+        assert store.result("f") == a_result("f", {"11": 2})
+
+    def test_the_same_worker_claiming_again_fences_its_earlier_attempt(self, store: JobStore) -> None:
+        lifecycle = Lifecycle(store, EventBus())
+        leased(store, "g", "w1", T0 + 10)
+        stale = store.get("g")
+        assert stale is not None
+        swept_and_claimed(store, "g", "w1", attempt=2)  # w1 again: only the attempt tells them apart
+        failed = lifecycle.move("g", JobState.ERROR, "boom", snapshot=stale, fenced=True, error_code="X")
+        assert failed is None
+        ended = lifecycle.move_many([Move(stale, JobState.DONE, result=a_result("g"), fenced=True)])
+        assert ended == [None]
+        job = store.get("g")
+        assert job is not None and (job.state, job.attempt, job.error_code) == (JobState.RUNNING, 2, None)
+        assert store.result("g") is None
+
+    def test_a_fenced_move_follows_the_claims_own_progress(self, store: JobStore) -> None:
+        """A hybrid run appends progress events after its snapshot: its move re-reads
+        the job, finds it still in its claim, and applies."""
+        lifecycle = Lifecycle(store, EventBus())
+        leased(store, "h", "w1", T0 + 10)
+        claim = store.get("h")
+        assert claim is not None
+        assert lifecycle.progress("h", {"iteration": 1}) and lifecycle.progress("h", {"iteration": 2})
+        done = finish(lifecycle, claim, {"01": 4})
+        assert done is not None and done.state is JobState.DONE and done.last_seq == claim.last_seq + 3
+        assert store.result("h") == a_result("h", {"01": 4})
+
+    def test_a_stale_loops_progress_never_overwrites_the_live_runs_checkpoint(self, store: JobStore) -> None:
+        lifecycle = Lifecycle(store, EventBus())
+        leased(store, "p", "w1", T0 + 10)
+        stale = store.get("p")
+        assert stale is not None
+        assert lifecycle.progress("p", {"iteration": 1}, checkpoint={"x": [1.0]}, claim=stale)
+        current = swept_and_claimed(store, "p", "w2", attempt=2)
+        assert lifecycle.progress("p", {"iteration": 1}, checkpoint={"x": [2.0]}, claim=current)
+        assert not lifecycle.progress("p", {"iteration": 2}, checkpoint={"x": [9.0]}, claim=stale)
+        assert store.checkpoint("p") == {"x": [2.0]}
+        assert lifecycle.progress("p", {"iteration": 2}, checkpoint={"x": [3.0]}, claim=current)
+        assert store.checkpoint("p") == {"x": [3.0]}
+
+    def test_a_cancel_and_the_sweep_are_not_fenced(self, store: JobStore) -> None:
+        lifecycle = Lifecycle(store, EventBus())
+        leased(store, "c", "w1", T0 + 10)
+        claim = store.get("c")
+        assert claim is not None
+        cancelled = lifecycle.move("c", JobState.CANCELLED, "cancelled by request")
+        assert cancelled is not None and cancelled.state is JobState.CANCELLED
+        assert finish(lifecycle, claim, {"00": 1}) is None  # cancelled meanwhile: nothing to record
+        assert store.result("c") is None
+        leased(store, "s", "w1", T0 + 10)
+        back = lifecycle.move("s", JobState.QUEUED, "requeued", lease_before=T0 + 11, worker_id=None)
+        assert back is not None and back.state is JobState.QUEUED
 
     def test_a_result_still_commits_with_its_move(self, store: JobStore) -> None:
         leased(store, "r", "w1", T0 + 10)

@@ -1,4 +1,4 @@
-"""Result retention: the cutoff, and the periodic sweeper."""
+"""Result retention: the cutoff, and the periodic sweeper; the queue log's retention."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ import time
 
 import pytest
 
+from eigen.kernel.dispatch.memory import MemoryDispatch
+from eigen.kernel.dispatch.postgres import PostgresDispatch
 from eigen.kernel.store.memory import MemoryJobStore
-from eigen.kernel.store.retention import SECONDS_PER_DAY, RetentionSweeper, retention_cutoff
+from eigen.kernel.store.retention import (
+    QUEUE_LOG_KEEP_S,
+    SECONDS_PER_DAY,
+    QueueLog,
+    RetentionSweeper,
+    prune_queue_log,
+    retention_cutoff,
+)
 
 
 class RecordingStore(MemoryJobStore):
@@ -73,3 +82,29 @@ def test_sweeper_does_nothing_when_retention_is_off() -> None:
 def test_sweeper_needs_a_positive_interval() -> None:
     with pytest.raises(ValueError, match="interval_s"):
         RetentionSweeper(MemoryJobStore(), 1, interval_s=0)
+
+
+class RecordingQueueLog:
+    """A queue log that records how old the rows it is asked to prune are."""
+
+    def __init__(self, pruned: int = 0) -> None:
+        self.asked: list[float] = []
+        self.pruned = pruned
+
+    def prune_log(self, older_than_s: float) -> int:
+        self.asked.append(older_than_s)
+        return self.pruned
+
+
+def test_the_queue_log_keeps_a_day() -> None:
+    queue = RecordingQueueLog(pruned=5)
+    assert prune_queue_log(queue) == 5
+    assert queue.asked == [QUEUE_LOG_KEEP_S] and QUEUE_LOG_KEEP_S == SECONDS_PER_DAY
+    with pytest.raises(ValueError, match="keep_s"):
+        prune_queue_log(queue, keep_s=0)
+
+
+def test_only_a_dispatch_that_logs_its_entries_has_a_queue_log() -> None:
+    assert issubclass(PostgresDispatch, QueueLog)  # what the kernel registers the duty for
+    assert not issubclass(MemoryDispatch, QueueLog)
+    assert isinstance(RecordingQueueLog(), QueueLog)

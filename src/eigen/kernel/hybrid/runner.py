@@ -224,7 +224,11 @@ class _Loop:
             "evaluations": self.evaluations,
             "start_energy": self.start_energy,
         }
-        self.runner.lifecycle.progress(self.job.id, progress, f"iteration {iteration}", checkpoint)
+        lifecycle = self.runner.lifecycle
+        if not lifecycle.progress(
+            self.job.id, progress, f"iteration {iteration}", checkpoint, claim=self.job
+        ):
+            raise Cancelled(f"job {self.job.id} ended or is no longer this run's; the loop stops")
 
     def run(self, labels: list[str], device: DeviceInfo) -> JobResult:
         started = time.perf_counter()

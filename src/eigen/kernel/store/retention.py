@@ -3,6 +3,11 @@
 ``eigen-server gc`` runs :func:`expire_old_results` once; a server runs it periodically
 with :class:`RetentionSweeper`. Reading the result of an expired job raises
 ``FailedPrecondition("... results expired ...")`` (:func:`load_result`).
+
+The queue's log (pgqueuer logs each entry queued, picked and done; nothing in Eigen reads
+it) is kept ``QUEUE_LOG_KEEP_S`` whether or not results expire: a kernel whose dispatch
+keeps one prunes it as a singleton duty (:func:`prune_queue_log`), so the table holds a
+day of entries rather than growing by a few rows per job forever.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 from eigen.errors import FailedPrecondition, NotFound
 from eigen.kernel.store.base import JobStore
@@ -21,6 +27,17 @@ from eigen.models.state import JobState
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400.0
+QUEUE_LOG_KEEP_S = SECONDS_PER_DAY  # the queue log's rows are kept this long (a day to look back on)
+QUEUE_LOG_PRUNE_EVERY_S = 3600.0  # how often the duty prunes it
+
+
+@runtime_checkable
+class QueueLog(Protocol):
+    """A dispatch that logs its entries (pgqueuer's log table) and can delete old rows."""
+
+    def prune_log(self, older_than_s: float) -> int:
+        """Delete the log rows older than ``older_than_s``; how many."""
+        ...
 
 
 def retention_cutoff(retention_days: float | None, now: float) -> float | None:
@@ -39,6 +56,17 @@ def expire_old_results(store: JobStore, retention_days: float | None, now: float
     if expired:
         log.info("expired job results", extra={"count": expired, "saved_before": cutoff})
     return expired
+
+
+def prune_queue_log(queue: QueueLog, keep_s: float = QUEUE_LOG_KEEP_S) -> int:
+    """Delete the queue log's rows older than ``keep_s``; how many (idempotent: two nodes
+    running it at once delete each row once)."""
+    if keep_s <= 0:
+        raise ValueError("keep_s must be positive")
+    pruned = queue.prune_log(keep_s)
+    if pruned:
+        log.info("pruned the queue log", extra={"count": pruned, "older_than_s": keep_s})
+    return pruned
 
 
 def stored_job(job: Job | None, job_id: str) -> Job:

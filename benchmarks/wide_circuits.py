@@ -26,7 +26,8 @@ in this process, and fits the cost model of :mod:`eigen.drivers.engine_choice` t
     .venv/bin/python benchmarks/wide_circuits.py --gpu                        # on a GPU machine
     .venv/bin/python benchmarks/wide_circuits.py --crossover --max-width 20
 
-JSON: ``benchmarks/results/wide_circuits.json`` (``--out`` to change).
+JSON: ``benchmarks/results/wide_circuits.json`` (``--out`` to change), rewritten after every
+case so that a time-boxed run keeps what it measured.
 """
 
 from __future__ import annotations
@@ -155,7 +156,9 @@ def engine_of(timings: dict[str, float]) -> str:
     return next((key[:-2] for key in ("qsim-gpu_s", "qsim_s", "aer_s") if key in timings), "?")
 
 
-def compare(args: argparse.Namespace) -> dict[str, Any]:
+def compare(args: argparse.Namespace, save: Any) -> dict[str, Any]:
+    """Every case on every engine; ``save(rows)`` after each case (a time-boxed run keeps
+    what it measured)."""
     cases = [f"random-{n}" for n in args.sizes] + ([f"qft-{args.qft}"] if args.qft else [])
     engines = ["aer", "qsim", "server"]
     if args.gpu:
@@ -179,6 +182,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
                     row[f"{server}_over_best"] = row[server]["median_s"] / direct[best]
                     row[f"{server}_engine"] = engine_of(row[server].get("engine_timings", {}))
         rows[case] = row
+        save(rows)
     return rows
 
 
@@ -294,13 +298,17 @@ def main() -> None:
         "versions": versions(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(cases: dict[str, Any]) -> None:
+        report["cases"] = cases
+        args.out.write_text(json.dumps(report, indent=2))
+
     if args.crossover:
         report["crossover"] = crossover(args)
+        args.out.write_text(json.dumps(report, indent=2))
     else:
-        report["cases"] = compare(args)
-        print_table(report["cases"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+        print_table(compare(args, save))
     print(f"\nwritten: {args.out}")
 
 

@@ -75,7 +75,12 @@ def test_health(client: httpx.Client) -> None:
     assert client.get("/health/live").json()["status"] == "ok"
     ready = client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"backends": "ok (3 backends)", "kernel": "ok", "store": "ok"}
+    assert ready.json()["checks"] == {
+        "backends": "ok (5 backends)",
+        "duties": "ok",
+        "kernel": "ok",
+        "store": "ok",
+    }
 
 
 def test_openapi_mirrors_every_rpc(client: httpx.Client) -> None:

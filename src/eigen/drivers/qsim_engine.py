@@ -116,11 +116,13 @@ class QsimEngine:
         return "qsim-gpu" if self.use_gpu else "qsim"
 
     def to_cirq(self, circuit: Any) -> Any:
-        """The cirq circuit of a bound Qiskit circuit, through OpenQASM 2."""
+        """The cirq circuit of a bound Qiskit circuit, through OpenQASM 2. Barriers are
+        dropped first: they do nothing to a simulation and cirq's importer has no such gate."""
         from cirq.contrib.qasm_import import circuit_from_qasm
         from qiskit import qasm2
+        from qiskit.transpiler.passes import RemoveBarriers
 
-        return circuit_from_qasm(qasm2.dumps(circuit))
+        return circuit_from_qasm(qasm2.dumps(RemoveBarriers()(circuit)))
 
     def run(self, circuit: Any, shots: int, seed: int) -> QsimRun:
         """Sample ``shots`` shots of a bound ``circuit`` (checked by :func:`qsim_refusal`)."""

@@ -91,6 +91,16 @@ def test_a_seed_reproduces_counts_per_engine(qsim: QsimDriver) -> None:
     assert replayed.experiments[0].counts == drawn.experiments[0].counts
 
 
+def test_a_circuit_with_barriers_runs_on_qsim(qsim: QsimDriver) -> None:
+    """Barriers are dropped before the QASM round trip (cirq's importer has no barrier)."""
+    circuit = QuantumCircuit(2, 2)
+    circuit.x(0)
+    circuit.barrier()
+    circuit.measure([0, 1], [0, 1])
+    result = qsim.run(request("sim:qsim", circuit, 100))
+    assert result.experiments[0].counts == {"01": 100}
+
+
 def test_bindings_run_one_experiment_each(qsim: QsimDriver) -> None:
     theta = Parameter("theta")
     qc = QuantumCircuit(1, 1)

@@ -234,7 +234,7 @@ def crossover(args: argparse.Namespace) -> dict[str, Any]:
     for width in range(4, args.max_width + 1, 2):
         circuit = build_case(f"random-{width}")
         options: dict[str, Any] = {"shots": args.shots, "seed_simulator": 1}
-        if width < 14:  # as AerDriver runs it (SERIAL_BELOW_QUBITS)
+        if width < 14:  # as AerDriver runs it (aer_tuning.SERIAL_BELOW_QUBITS)
             options["max_parallel_threads"] = 1
         aer_s = min(time_runs(lambda c=circuit, o=options: aer.run(c, **o).result(), args.repeats))
         qsim_s = min(time_runs(lambda c=circuit: qsim.run(c, args.shots, 1), args.repeats))

@@ -15,6 +15,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from eigen.drivers import counts
+from eigen.drivers.aer_tuning import run_options
 from eigen.drivers.base import Driver, invalid_circuit
 from eigen.drivers.binding import sweep_table
 from eigen.drivers.noise import noise_model_for
@@ -32,11 +33,6 @@ logger = logging.getLogger(__name__)
 
 #: Directives every aer simulator accepts whatever its basis.
 DIRECTIVES = frozenset({"barrier", "measure", "reset", "delay"})
-#: Narrower circuits run on one thread. Below this width (aer's own
-#: ``statevector_parallel_threshold``) aer updates the state serially anyway, and its
-#: OpenMP threads only add work: a Bell pair with 1000 shots took 1.11 ms of CPU with
-#: them and 0.91 ms without, in the same wall time; at 16 qubits they halve the time.
-SERIAL_BELOW_QUBITS = 14
 
 
 def unsupported_gate(circuit: Any, accepted: frozenset[str], device: str) -> InvalidArgument:
@@ -96,8 +92,7 @@ class AerDriver(Driver):
         options: dict[str, Any] = {"shots": request.shots, "seed_simulator": seed}
         if noise is not None:
             options["noise_model"] = noise_model_for(noise, self.info.basis_gates)
-        if circuit.num_qubits < SERIAL_BELOW_QUBITS:
-            options["max_parallel_threads"] = 1
+        options.update(run_options(circuit, max(1, len(bindings))))
         if table:
             circuits = [circuit]
             options["parameter_binds"] = [table]

@@ -7,7 +7,7 @@ import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
 from qiskit.circuit import Gate, Parameter
 
-from eigen.drivers.aer_driver import SERIAL_BELOW_QUBITS
+from eigen.drivers.aer_tuning import SERIAL_BELOW_QUBITS
 from eigen.drivers.statevector import StatevectorDriver
 from eigen.errors import InvalidArgument
 from eigen.models.compiled import ExecutionRequest

@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 from qiskit import QuantumCircuit
 
-from eigen.drivers.aer_driver import SERIAL_BELOW_QUBITS
+from eigen.drivers.aer_tuning import SERIAL_BELOW_QUBITS
 from eigen.drivers.emulator import ManilaEmulator
 from eigen.drivers.noise import build_noise_model, gate_widths, noise_model_for
 from eigen.drivers.registry import DriverRegistry

@@ -14,7 +14,7 @@ words NOT_FOUND and FAILED_PRECONDITION as a server does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, Unpack
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from eigen.client.client import Client
     from eigen.client.futures import JobFuture
     from eigen.client.inputs import SubmitOptions, Submittable
+    from eigen.models.chunks import Chunk
     from eigen.models.job import Job, JobEvent
     from eigen.models.result import JobResult
     from eigen.models.state import JobState
@@ -103,6 +104,16 @@ class FolderClient:
         if self._stack is None and (not wait or self.folder.get(job_id).terminal):
             return self.folder.results(job_id)
         return self.stack().results(job_id, wait=wait)
+
+    def stream_results(self, job_id: str, chunk_size: int = 0) -> Iterator[Chunk]:
+        """:meth:`Client.stream_results <eigen.client.client.Client.stream_results>`: the
+        folder's result in chunks, or the stack's while it runs."""
+        if self._stack is not None:
+            yield from self._stack.stream_results(job_id, chunk_size)
+            return
+        from eigen.models.chunks import DEFAULT_CHUNK_OUTCOMES, split
+
+        yield from split(self.folder.results(job_id), chunk_size or DEFAULT_CHUNK_OUTCOMES)
 
     def backends(self) -> list[tuple[DeviceInfo, int]]:
         """The device list recorded in the folder, with the jobs waiting in its store as the

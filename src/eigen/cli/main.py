@@ -211,13 +211,24 @@ def results(
         float,
         typer.Option(min=0, max=3600, metavar="SECONDS", help="seconds to wait for the job to end first"),
     ] = 0.0,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream", help="print the results as they arrive, one JSON chunk per line (large results)"
+        ),
+    ] = False,
     endpoint: EndpointOpt = None,
 ) -> None:
     """Print the results of a finished job.
 
     Counts with a bar per outcome, expectation values with their standard errors, and a
-    hybrid job's summary."""
+    hybrid job's summary; --stream reads a large result (memory, probabilities, a state
+    vector) in chunks and prints each as one line of JSON as it arrives."""
     with Session(endpoint, err) as session:
+        if stream:
+            for chunk in session.client.stream_results(_job_id(session, job_id)):
+                print(json.dumps(render.chunk_dict(chunk), separators=(",", ":")), flush=True)
+            return
         result = session.client.results(_job_id(session, job_id), wait=wait)
         if plot is not None:
             from eigen.cli.plot import plot_convergence

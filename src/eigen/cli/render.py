@@ -19,12 +19,15 @@ from eigen.models.state import JobState
 if TYPE_CHECKING:  # annotations only: printing a job needs neither gRPC nor the models' code
     from eigen.cli.local import FolderClient
     from eigen.client.client import Client
+    from eigen.models.chunks import Chunk
     from eigen.models.job import Job
-    from eigen.models.result import JobResult
+    from eigen.models.result import Experiment, JobResult
     from eigen.models.target import DeviceInfo
 
 BAR_WIDTH = 40
 MAX_ROWS = 64
+PROBABILITY_SHOWN = 1e-12  # basis states less likely than this are left out of the table
+MEMORY_SHOWN = 8  # shots of the memory shown by ``results`` (``--json`` shows every one)
 SHORT_ID = 12
 """Tables show the first 12 characters of a job id (like ``docker ps``); ``--json`` and
 ``status`` show it whole, and every command that takes an id accepts a unique prefix."""
@@ -219,24 +222,21 @@ def job_dict(job: Job) -> dict[str, object]:
 
 
 def result_dict(result: JobResult) -> dict[str, object]:
+    """``results --json``: the stored form of the result (amplitudes as ``[real, imag]``)."""
+    from eigen.models.result import result_to_dict
+
+    return result_to_dict(result)
+
+
+def chunk_dict(chunk: Chunk) -> dict[str, object]:
+    """One line of ``results --stream``: a chunk's place and its fragments of experiments
+    (fragments of one experiment come in order: append their lists, merge their counts)."""
     return {
-        "job_id": result.job_id,
-        "backend": result.backend,
-        "seed": result.seed,
-        "calibration_id": result.calibration_id,
-        "experiments": [
-            {
-                "counts": e.counts,
-                "shots": e.shots,
-                "bindings": e.bindings,
-                "expectation_values": e.expectation_values,
-                "standard_errors": e.standard_errors,
-            }
-            for e in result.experiments
-        ],
-        "timings": result.timings,
-        "summary": result.summary,
-        "compile_report": result.compile_report,
+        "index": chunk.index,
+        "total": chunk.total,
+        "is_final": chunk.is_final,
+        "experiment_indices": chunk.experiment_indices,
+        **result_dict(chunk.result),
     }
 
 
@@ -317,6 +317,8 @@ def print_results(console: Console, result: JobResult) -> None:
     header = f"backend {result.backend}"
     if result.seed is not None:
         header += f"  seed {result.seed}"
+    if result.engine:
+        header += f"  engine {result.engine}"
     if result.calibration_id:
         header += f"  calibration {result.calibration_id}"
     console.print(Text(header), highlight=False)
@@ -336,6 +338,7 @@ def print_results(console: Console, result: JobResult) -> None:
         console.print(Text(title, style="bold"), highlight=False)
         if experiment.counts:
             console.print(_counts_table(experiment.counts))
+        _print_outputs(console, experiment)
         for number, value in enumerate(experiment.expectation_values):
             label = labels[number] if number < len(labels) else f"observable {number}"
             line = f"  {label}: {_number(value)}"
@@ -343,6 +346,37 @@ def print_results(console: Console, result: JobResult) -> None:
             if experiment.shots and not exact and number < len(errors):
                 line += f" ± {errors[number]:.2g}"
             console.print(Text(line), highlight=False)
+
+
+def _print_outputs(console: Console, experiment: Experiment) -> None:
+    """The outputs besides counts, in brief (``--json`` or ``--stream`` give them whole): the
+    first shots of the memory, the likeliest basis states, the size of the state vector."""
+    if experiment.memory:
+        shown = " ".join(experiment.memory[:MEMORY_SHOWN])
+        more = len(experiment.memory) - MEMORY_SHOWN
+        console.print(
+            Text(f"  memory ({len(experiment.memory):,} shots): {shown}" + (" ..." if more > 0 else "")),
+            highlight=False,
+        )
+    if experiment.probabilities:
+        width = max(1, (len(experiment.probabilities) - 1).bit_length())
+        likely = [(i, p) for i, p in enumerate(experiment.probabilities) if p > PROBABILITY_SHOWN]
+        ranked = sorted(likely, key=lambda kv: (-kv[1], kv[0]))[:MAX_ROWS]
+        console.print(
+            Text(f"  probabilities ({len(experiment.probabilities):,} basis states; the likeliest):"),
+            highlight=False,
+        )
+        table = Table()
+        table.add_column("state", style="bold")
+        table.add_column("probability", justify="right")
+        for state, probability in ranked:
+            table.add_row(format(state, f"0{width}b"), f"{probability:.6f}")
+        console.print(table)
+    if experiment.statevector:
+        console.print(
+            Text(f"  statevector: {len(experiment.statevector):,} amplitudes (--json to read them)"),
+            highlight=False,
+        )
 
 
 def _counts_table(counts: dict[str, int]) -> Table:

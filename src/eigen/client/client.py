@@ -38,6 +38,7 @@ from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, reso
 from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
 from eigen.client.watch import Watcher
 from eigen.errors import EigenError, Unimplemented
+from eigen.models.chunks import Chunk
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
@@ -349,6 +350,29 @@ class Client:
         result = convert.result_from_pb(message)
         self.cache.put(result)
         return result
+
+    def stream_results(self, job_id: str, chunk_size: int = 0) -> Generator[Chunk, None, None]:
+        """The results of a DONE job in chunks of at most ``chunk_size`` values (0: the
+        server's default), as StreamResults sends them: a large result (per-shot memory,
+        probabilities, a state vector) is read piece by piece, never whole in one message.
+        :func:`eigen.models.chunks.merge` of every chunk is :meth:`results`."""
+        self.breaker.before_call()
+        stream = self.jobs.StreamResults(
+            jobs_pb2.StreamResultsRequest(job_id=job_id, chunk_size=chunk_size), metadata=self._metadata
+        )
+        settle = StreamSettlement(self.breaker)
+        try:
+            for message in stream:
+                settle.success()
+                yield convert.chunk_from_pb(message)
+            settle.success()
+        except grpc.RpcError as exc:
+            error = call_error(exc, self.peer, self.tls)
+            settle.failure(error)
+            raise error from None
+        finally:
+            stream.cancel()
+            settle.release()
 
     # -- backends --------------------------------------------------------------------------
     def backends(self) -> list[tuple[DeviceInfo, int]]:

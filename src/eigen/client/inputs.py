@@ -63,6 +63,7 @@ class SubmitOptions(TypedDict, total=False):
     annotations: Mapping[str, str]
     workload: WorkloadKind | str
     extensions: Mapping[str, Any]  # kept JobSpec 1.0 sections (JSON values)
+    outputs: Sequence[str] | str  # "counts" (default), "memory", "probabilities", "statevector"
 
 
 def is_quantum_circuit(value: object) -> bool:

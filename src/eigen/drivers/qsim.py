@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 from eigen.drivers.base import Driver, invalid_circuit
 from eigen.drivers.binding import bind_all
+from eigen.drivers.outputs import wants_dense, with_final_state
 from eigen.drivers.qsim_engine import QSIM_OPERATIONS, QsimEngine, qsim_refusal
 from eigen.drivers.seeding import MAX_SEED, choose_seed
+from eigen.models.outputs import Output
 from eigen.models.result import ExecutionResult, Experiment
+from eigen.models.state_memory import StateMemory
 from eigen.models.target import DeviceInfo
 
 if TYPE_CHECKING:
@@ -56,21 +59,27 @@ def run_on_qsim(engine: QsimEngine, request: ExecutionRequest, device: str) -> E
     experiments: list[Experiment] = []
     run_s = convert_s = 0.0
     start = perf_counter()
+    memory = Output.MEMORY in request.outputs
     for i, bound in enumerate(circuits):
-        outcome = engine.run(bound, request.shots, (seed + i) % (MAX_SEED + 1))
+        outcome = engine.run(bound, request.shots, (seed + i) % (MAX_SEED + 1), memory=memory)
         run_s += outcome.run_s
         convert_s += outcome.convert_s
-        experiments.append(
-            Experiment(
-                counts=outcome.counts, shots=request.shots, bindings=dict(bindings[i]) if bindings else {}
-            )
+        experiment = Experiment(
+            counts=outcome.counts,
+            shots=request.shots,
+            bindings=dict(bindings[i]) if bindings else {},
+            memory=outcome.memory,
         )
+        if wants_dense(request.outputs):
+            with_final_state(experiment, engine.final_state(bound), request.outputs)
+        experiments.append(experiment)
     elapsed = perf_counter() - start
     return ExecutionResult(
         backend=device,
         experiments=experiments,
         seed=seed,
         timings={"execute_s": elapsed, f"{engine.name}_s": run_s, f"{engine.name}_convert_s": convert_s},
+        engine=engine.name,
     )
 
 
@@ -92,6 +101,7 @@ class QsimDriver(Driver):
             noisy=False,
             description=self.description,
             aliases=self.aliases,
+            state_memory=StateMemory.GPU if self.use_gpu else StateMemory.COMPLEX64,
         )
 
     @property

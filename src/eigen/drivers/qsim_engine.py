@@ -25,10 +25,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eigen.drivers import counts
+from eigen.drivers.outputs import final_circuit, memory_from_bits
 from eigen.errors import ExecutionFailed
 
 #: Instructions qsim runs through the QASM 2 path (the statevector basis less reset;
@@ -97,6 +98,7 @@ class QsimRun:
     counts: dict[str, int]
     convert_s: float
     run_s: float
+    memory: list[str] = field(default_factory=list)  # each shot, when asked for
 
 
 class QsimEngine:
@@ -124,8 +126,9 @@ class QsimEngine:
 
         return circuit_from_qasm(qasm2.dumps(RemoveBarriers()(circuit)))
 
-    def run(self, circuit: Any, shots: int, seed: int) -> QsimRun:
-        """Sample ``shots`` shots of a bound ``circuit`` (checked by :func:`qsim_refusal`)."""
+    def run(self, circuit: Any, shots: int, seed: int, *, memory: bool = False) -> QsimRun:
+        """Sample ``shots`` shots of a bound ``circuit`` (checked by :func:`qsim_refusal`);
+        with ``memory``, each shot's outcome too."""
         from time import perf_counter
 
         start = perf_counter()
@@ -141,18 +144,45 @@ class QsimEngine:
         except Exception as exc:
             raise ExecutionFailed(f"{self.name}: simulation failed: {exc}") from exc
         ran = perf_counter()
-        return QsimRun(self._counts(circuit, result.measurements, shots), converted - start, ran - converted)
+        bits = self._bits(circuit, result.measurements, shots)
+        return QsimRun(
+            counts.from_bits(bits) if bits.shape[1] else {},
+            converted - start,
+            ran - converted,
+            memory_from_bits(bits) if memory else [],
+        )
+
+    def final_state(self, circuit: Any) -> Any:
+        """The state a bound ``circuit`` prepares before its final measurements, indexed as
+        Qiskit does (qubit 0 the least significant bit; cirq's is the most significant).
+        Equal to Qiskit's up to a global phase: OpenQASM 2, the way to cirq, keeps none, and
+        cirq's ``u``/``u1`` differ from Qiskit's by one (sim:aer gives Qiskit's phase)."""
+        import cirq
+
+        unitary = final_circuit(circuit)
+        try:
+            program = self.to_cirq(unitary)
+        except Exception as exc:
+            raise ExecutionFailed(f"{self.name}: the circuit could not be converted: {exc}") from exc
+        order = []
+        for qubit in reversed(unitary.qubits):
+            register, index = unitary.find_bit(qubit).registers[0]
+            order.append(cirq.NamedQubit(f"{register.name}_{index}"))
+        try:
+            with self._lock:
+                result = self._qsimcirq.QSimSimulator(self._options).simulate(program, qubit_order=order)
+        except Exception as exc:
+            raise ExecutionFailed(f"{self.name}: simulation failed: {exc}") from exc
+        return result.final_state_vector
 
     @staticmethod
-    def _counts(circuit: Any, measurements: Mapping[str, Any], shots: int) -> dict[str, int]:
+    def _bits(circuit: Any, measurements: Mapping[str, Any], shots: int) -> Any:
+        """The shots as a boolean array ``(shots, num_clbits)``, column ``k`` = clbit ``k``."""
         import numpy as np
 
-        num_clbits = circuit.num_clbits
-        if num_clbits == 0:
-            return {}
-        bits = np.zeros((shots, num_clbits), dtype=np.bool_)
+        bits = np.zeros((shots, circuit.num_clbits), dtype=np.bool_)
         for k, (key, column) in enumerate(_key_columns(circuit)):
             values = measurements.get(key)
             if values is not None:
                 bits[:, k] = values[:, column].astype(np.bool_)
-        return counts.from_bits(bits)
+        return bits

@@ -20,11 +20,14 @@ import stim
 from eigen.drivers import counts
 from eigen.drivers.base import Driver, Observable
 from eigen.drivers.binding import bind_all
+from eigen.drivers.outputs import memory_from_bits
 from eigen.drivers.seeding import choose_seed
 from eigen.drivers.stim_circuit import StimProgram, to_stim
 from eigen.errors import InvalidArgument
 from eigen.models.compiled import ExecutionRequest
+from eigen.models.outputs import Output
 from eigen.models.result import ExecutionResult, Experiment
+from eigen.models.state_memory import StateMemory
 from eigen.models.target import DeviceInfo
 
 NUM_QUBITS = 10_000
@@ -83,12 +86,26 @@ def _count_chunk(
 ) -> dict[str, int]:
     if program.identity_records:
         return counts.from_packed(sampler.sample(shots, bit_packed=True), num_clbits)
-    samples = sampler.sample(shots)
+    return counts.from_bits(_clbits(program, sampler.sample(shots)))
+
+
+def _clbits(program: StimProgram, samples: np.ndarray) -> np.ndarray:
+    """Measurement samples ``(shots, measurements)`` as clbit values ``(shots, num_clbits)``."""
     records = np.asarray(program.clbit_records)
     written = np.flatnonzero(records >= 0)
-    bits = np.zeros((shots, num_clbits), dtype=np.bool_)
+    bits = np.zeros((samples.shape[0], len(records)), dtype=np.bool_)
     bits[:, written] = samples[:, records[written]]
-    return counts.from_bits(bits)
+    return bits
+
+
+def sample_memory(program: StimProgram, shots: int, seed: int) -> tuple[dict[str, int], list[str]]:
+    """Counts and each shot's outcome of ``program``, from one draw (the shots of a job that
+    asks for memory are bounded by ``eigen.models.outputs.MEMORY_MAX_SHOTS``)."""
+    if not program.clbit_records:
+        return {}, [""] * shots
+    sampler = program.circuit.compile_sampler(seed=seed & _SEED_MASK)
+    bits = _clbits(program, sampler.sample(shots))
+    return counts.from_bits(bits), memory_from_bits(bits)
 
 
 class StabilizerDriver(Driver):
@@ -105,6 +122,7 @@ class StabilizerDriver(Driver):
             clifford_only=True,
             description="Clifford (stabilizer) simulator (stim), all-to-all, noiseless",
             aliases=self.aliases,
+            state_memory=StateMemory.NONE,  # a tableau: quadratic in the width, not exponential
         )
 
     @property
@@ -122,11 +140,16 @@ class StabilizerDriver(Driver):
         for i, circuit in enumerate(circuits):
             if previous is None or previous[0] is not circuit:
                 previous = (circuit, to_stim(circuit, self.name))
+            if Output.MEMORY in request.outputs:
+                drawn, memory = sample_memory(previous[1], request.shots, seed + i)
+            else:
+                drawn, memory = sample_counts(previous[1], request.shots, seed + i), []
             experiments.append(
                 Experiment(
-                    counts=sample_counts(previous[1], request.shots, seed + i),
+                    counts=drawn,
                     shots=request.shots,
                     bindings=dict(bindings[i]) if bindings else {},
+                    memory=memory,
                 )
             )
         return ExecutionResult(
@@ -134,6 +157,7 @@ class StabilizerDriver(Driver):
             experiments=experiments,
             seed=seed,
             timings={"execute_s": perf_counter() - start},
+            engine="stim",
         )
 
     def estimate(

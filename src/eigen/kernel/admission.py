@@ -1,6 +1,7 @@
 """What a submission is checked for once the compiler has validated its program: against
 its target device (shots, estimation, observables, bindings, the workload kind's checks of
-:mod:`eigen.kernel.workloads`) and against its tenant's per-job quota
+:mod:`eigen.kernel.workloads`), against the worker's memory
+(:mod:`eigen.kernel.memory_admission`) and against its tenant's per-job quota
 (:mod:`eigen.kernel.quotas`). Every refusal comes before anything is stored."""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 from eigen.errors import InvalidArgument
 from eigen.kernel.hybrid.observables import check_observable
 from eigen.kernel.hybrid.settings import check_estimation, circuit_shots, loop_settings, sweep_shots
+from eigen.kernel.memory_admission import check_memory
 from eigen.kernel.quotas import check_job
+from eigen.kernel.result_outputs import check_result_outputs
 from eigen.kernel.workloads import check_kind, job_shots
 from eigen.models.compiled import CompiledProgram, CompileRequest
 from eigen.models.job import JobRequest
@@ -27,10 +30,15 @@ def compile_request(request: JobRequest, device: DeviceInfo) -> CompileRequest:
 
 
 def check_submission(
-    request: JobRequest, device: DeviceInfo, checked: CompiledProgram, quota: Quota = NO_QUOTA
+    request: JobRequest,
+    device: DeviceInfo,
+    checked: CompiledProgram,
+    quota: Quota = NO_QUOTA,
+    memory_limit: int | None = None,
 ) -> None:
     """Refuse ``request`` (validated as ``checked``) if ``device`` cannot run it as asked
-    (INVALID_ARGUMENT naming the field) or it is over ``quota`` (RESOURCE_EXHAUSTED)."""
+    (INVALID_ARGUMENT naming the field), its run needs more than ``memory_limit`` bytes
+    (None: unchecked) or it is over ``quota`` (both RESOURCE_EXHAUSTED)."""
     shots = circuit_shots(request, checked.decorator)
     if shots > device.max_shots:
         raise InvalidArgument.for_field(
@@ -52,5 +60,7 @@ def check_submission(
             "parameter_bindings", f"at most {device.max_circuits} bindings on {device.name}"
         )
     check_kind(request, device, checked)
+    check_memory(request, device, checked, memory_limit)
+    check_result_outputs(request, device, checked)
     if not quota.empty:
         check_job(quota, shots=job_shots(request, checked), qubits=checked.num_qubits)

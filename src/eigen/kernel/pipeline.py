@@ -402,6 +402,7 @@ class Pipeline:
             seed=circuit_seed(request, compiled.decorator),
             parameter_bindings=bindings,
             noise_model=chosen_noise_model(request.options, compiled.decorator),
+            outputs=request.outputs,
         )
 
     def _execute_circuit(
@@ -425,6 +426,7 @@ class Pipeline:
             calibration_id=executed.calibration_id,
             timings=dict(executed.timings),
             summary=summary,
+            engine=executed.engine,
         )
 
     # -- failure handling ----------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eigen.models.outputs import DEFAULT_OUTPUTS, Output
 from eigen.models.program import ProgramLanguage
 from eigen.models.target import DeviceInfo
 
@@ -159,3 +160,4 @@ class ExecutionRequest:
     seed: int | None = None
     parameter_bindings: list[dict[str, float]] = field(default_factory=list)
     noise_model: str | None = None  # a noise model by name (models/noise.py), None: the device's own
+    outputs: tuple[Output, ...] = DEFAULT_OUTPUTS  # what each experiment returns (models/outputs.py)

@@ -20,6 +20,7 @@ from eigen.models.limits import (
     Pauli,
     Target,
 )
+from eigen.models.outputs import DEFAULT_OUTPUTS, Output
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import MAX_PROGRAM_BYTES, ProgramLanguage
 from eigen.models.state import JobState
@@ -69,6 +70,8 @@ class JobRequest(BaseModel):
     )
     # The JobSpec 1.0 family of work; None: not stated (the program decides).
     workload: WorkloadKind | None = None
+    # What each experiment returns (eigen.models.outputs); the default, counts, when none given.
+    outputs: tuple[Output, ...] = DEFAULT_OUTPUTS
     # What the job file said that has no typed field: the optional sections (runtime,
     # resources, scheduling, observability, security, artifacts), spec.workload,
     # spec.compiler / compiler_options, a map of spec.parameters, as given (JSON values).
@@ -85,6 +88,21 @@ class JobRequest(BaseModel):
         if "\x00" in value:
             raise ValueError("program contains NUL bytes (binary data is not a program)")
         return value
+
+    @field_validator("outputs", mode="before")
+    @classmethod
+    def _outputs(cls, value: Any) -> Any:
+        """Each output once, in the canonical order; none given is the default (unknown
+        names are left to the enum's validation, which lists the known ones)."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, (list, tuple)):
+            return value
+        if len(value) > len(Output):
+            raise ValueError(f"at most {len(Output)} outputs: {', '.join(o.value for o in Output)}")
+        names = {str(v).strip().lower() for v in value if str(v).strip()}
+        known = [o for o in Output if o.value in names]
+        return tuple(known) + tuple(sorted(names - {o.value for o in known})) or DEFAULT_OUTPUTS
 
     @field_validator("labels")
     @classmethod

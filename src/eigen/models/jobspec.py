@@ -226,6 +226,7 @@ def request_from_wire(
     workload: str = "",
     extensions: dict[str, Any] | None = None,
     program_uri: str = "",
+    outputs: list[str] | None = None,
 ) -> JobRequest:
     """A JobRequest from an API message (gRPC or REST alike): empty strings and unset
     scalars take the defaults; errors name fields as ``<field_prefix>.<field>``.
@@ -253,6 +254,8 @@ def request_from_wire(
     ):
         if value:
             fields[key] = value
+    if outputs:
+        fields["outputs"] = outputs
     if workload:
         fields["workload"] = workload_from_name(workload, f"{field_prefix}.workload")
     rename = {key: f"{field_prefix}.{key}" for key in (*fields, "workload", "seed", "target")}

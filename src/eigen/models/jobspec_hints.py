@@ -26,6 +26,7 @@ METADATA_KEYS = (
     "optimizer",
     "estimator",
     "noise_model",
+    "outputs",
 )
 """The ``spec.metadata`` keys Eigen reads (docs/jobspec.md, *spec.metadata keys*)."""
 

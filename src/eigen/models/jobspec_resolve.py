@@ -184,7 +184,9 @@ def _metadata(out: Resolution, meta: Mapping[str, Any]) -> dict[str, str]:
     for key, value in meta.items():
         if value is None or (value == "" and key in TYPED_METADATA):
             continue
-        if key in TYPED_METADATA:
+        if key == "outputs":  # "counts,memory" or a list; JobRequest checks the names
+            out.set("outputs", value, "spec.metadata.outputs")
+        elif key in TYPED_METADATA:
             read = number(out.fail, f"spec.metadata.{key}", value, *TYPED_METADATA[key])
             if read is not None:
                 out.set(key, read, f"spec.metadata.{key}")

@@ -8,9 +8,11 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from eigen.errors import InvalidArgument
+from eigen.models.chunks import Chunk
 from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.limits import EXTENSIONS_BYTES_MAX
+from eigen.models.outputs import DEFAULT_OUTPUTS
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import ProgramLanguage
 from eigen.models.quota import Quota
@@ -173,6 +175,7 @@ def request_to_pb(request: JobRequest) -> pb.JobRequest:
         annotations=request.annotations,
         workload=request.workload.value if request.workload else "",
         extensions_json=json_text(request.extensions),
+        outputs=[] if request.outputs == DEFAULT_OUTPUTS else [o.value for o in request.outputs],
     )
     if request.shots is not None:
         message.shots = request.shots
@@ -215,6 +218,7 @@ def request_from_pb(message: pb.JobRequest, field_prefix: str = "job") -> JobReq
         workload=message.workload,
         extensions=extensions_from_json(message.extensions_json, f"{field_prefix}.extensions_json"),
         program_uri=message.program.uri,
+        outputs=list(message.outputs),
     )
 
 
@@ -373,6 +377,10 @@ def experiment_to_pb(experiment: Experiment) -> pb.Experiment:
         bindings=experiment.bindings,
         expectation_values=experiment.expectation_values,
         standard_errors=experiment.standard_errors,
+        memory=experiment.memory,
+        probabilities=experiment.probabilities,
+        statevector_real=[a.real for a in experiment.statevector],
+        statevector_imag=[a.imag for a in experiment.statevector],
     )
 
 
@@ -383,6 +391,11 @@ def experiment_from_pb(message: pb.Experiment) -> Experiment:
         bindings=dict(message.bindings),
         expectation_values=list(message.expectation_values),
         standard_errors=list(message.standard_errors),
+        memory=list(message.memory),
+        probabilities=list(message.probabilities),
+        statevector=[
+            complex(re, im) for re, im in zip(message.statevector_real, message.statevector_imag, strict=True)
+        ],
     )
 
 
@@ -398,6 +411,7 @@ def result_to_pb(result: JobResult, state: JobState = JobState.DONE) -> pb.JobRe
         compile_report_json=json_text(result.compile_report),
         summary=struct(result.summary),
         summary_json=json_text(result.summary),
+        engine=result.engine,
     )
     if result.seed is not None:
         message.seed = result.seed
@@ -414,6 +428,24 @@ def result_from_pb(message: pb.JobResults) -> JobResult:
         timings=dict(message.timings),
         compile_report=preferred_json(message.compile_report_json, message.compile_report),
         summary=preferred_json(message.summary_json, message.summary),
+        engine=message.engine,
+    )
+
+
+def chunk_to_pb(job_id: str, chunk: Chunk) -> jobs_pb2.ResultChunk:
+    return jobs_pb2.ResultChunk(
+        job_id=job_id,
+        index=chunk.index,
+        total=chunk.total,
+        is_final=chunk.is_final,
+        partial=result_to_pb(chunk.result),
+        experiment_indices=chunk.experiment_indices,
+    )
+
+
+def chunk_from_pb(message: jobs_pb2.ResultChunk) -> Chunk:
+    return Chunk(
+        message.index, message.total, result_from_pb(message.partial), list(message.experiment_indices)
     )
 
 

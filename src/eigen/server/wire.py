@@ -13,6 +13,7 @@ from eigen.models.compiled import (
     EstimationRequest,
     ExecutionRequest,
 )
+from eigen.models.outputs import DEFAULT_OUTPUTS, Output
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import ExecutionResult
 from eigen.proto import convert
@@ -57,6 +58,7 @@ def execute_request_to_pb(request: ExecutionRequest) -> driver_pb2.ExecuteReques
         shots=request.shots,
         parameter_bindings=[pb.ParameterBinding(values=b) for b in request.parameter_bindings],
         noise_model=request.noise_model or "",
+        outputs=[o.value for o in request.outputs],
     )
     if request.seed is not None:
         message.seed = request.seed
@@ -71,6 +73,7 @@ def execute_request_from_pb(message: driver_pb2.ExecuteRequest) -> ExecutionRequ
         seed=message.seed if message.HasField("seed") else None,
         parameter_bindings=[dict(b.values) for b in message.parameter_bindings],
         noise_model=message.noise_model or None,
+        outputs=tuple(Output(o) for o in message.outputs) or DEFAULT_OUTPUTS,
     )
 
 
@@ -80,6 +83,7 @@ def execution_result_to_pb(result: ExecutionResult) -> driver_pb2.ExecuteRespons
         experiments=[convert.experiment_to_pb(e) for e in result.experiments],
         calibration_id=result.calibration_id,
         timings=result.timings,
+        engine=result.engine,
     )
     if result.seed is not None:
         message.seed = result.seed
@@ -93,6 +97,7 @@ def execution_result_from_pb(message: driver_pb2.ExecuteResponse) -> ExecutionRe
         seed=message.seed if message.HasField("seed") else None,
         calibration_id=message.calibration_id,
         timings=dict(message.timings),
+        engine=message.engine,
     )
 
 

@@ -23,11 +23,37 @@ def a_result() -> JobResult:
     )
 
 
+OUTPUTS = ("memory", "probabilities", "statevector")
+
+
 def test_to_dict_is_what_asdict_gives() -> None:
     # result_to_dict spells asdict out for speed: a field added to the dataclasses must be
-    # added there too, and this test says so.
+    # added there too, and this test says so. Outputs a result did not ask for are left out.
     result = a_result()
-    assert result_to_dict(result) == dataclasses.asdict(result)
+    expected = dataclasses.asdict(result)
+    for experiment in expected["experiments"]:
+        for name in OUTPUTS:
+            assert experiment.pop(name) == []
+    assert result_to_dict(result) == expected
+
+
+def test_outputs_are_stored_when_present_and_read_back() -> None:
+    result = a_result()
+    result.engine = "qsim"
+    result.experiments[0].memory = ["00", "11", "11"]
+    result.experiments[0].probabilities = [0.5, 0.0, 0.0, 0.5]
+    result.experiments[0].statevector = [complex(0.7071, 0), 0j, 0j, complex(0, -0.7071)]
+    data = result_to_dict(result)
+    assert data["engine"] == "qsim"
+    assert data["experiments"][0]["statevector"][3] == [0.0, -0.7071]  # JSON has no complex
+    assert set(OUTPUTS).isdisjoint(data["experiments"][1])
+    assert result_from_dict(data) == result
+
+
+def test_a_result_stored_before_engine_and_outputs_reads() -> None:
+    data = result_to_dict(a_result())
+    del data["engine"]
+    assert result_from_dict(data).engine == ""
 
 
 def test_to_dict_copies_nested_values() -> None:

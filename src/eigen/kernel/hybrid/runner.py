@@ -98,6 +98,7 @@ class HybridRunner:
         seed = circuit_seed(request, compiled.decorator)
         estimator = self._estimator(job, compiled, device, observables, shots, seed, False)
         counts: list[dict[str, int]] = [{} for _ in bindings]
+        engine = ""  # exact values come from the device's estimate, not from a sampling engine
         if shots > 0:
             executed = self.drivers.execute(
                 ExecutionRequest(
@@ -111,6 +112,7 @@ class HybridRunner:
             )
             counts = [e.counts for e in executed.experiments]
             seed = executed.seed
+            engine = executed.engine
         values = estimator.evaluate(bindings)
         experiments = [
             Experiment(
@@ -124,7 +126,9 @@ class HybridRunner:
         ]
         summary: dict[str, Any] = {"estimator": "exact" if shots == 0 else "shots", "bindings": len(bindings)}
         summary.update(program_returns(compiled, bound_lookup(compiled, bindings)))
-        return JobResult(job.id, device.name, experiments, seed, device.calibration_id, summary=summary)
+        return JobResult(
+            job.id, device.name, experiments, seed, device.calibration_id, summary=summary, engine=engine
+        )
 
     # -- variational programs -------------------------------------------------------------
     def run_program(self, job: Job, compiled: CompiledProgram, device: DeviceInfo) -> JobResult:
@@ -287,6 +291,7 @@ class _Loop:
             counts.seed,
             counts.calibration_id,
             summary=summary,
+            engine=counts.engine,
         )
 
     def _gradient_kind(self) -> str | None:

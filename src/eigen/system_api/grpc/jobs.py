@@ -122,14 +122,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.StreamResultsRequest, context: Context
     ) -> AsyncIterator[jobs_pb2.ResultChunk]:
         for chunk in await blocking(self.api.result_chunks, request.job_id, request.chunk_size):
-            yield jobs_pb2.ResultChunk(
-                job_id=request.job_id,
-                index=chunk.index,
-                total=chunk.total,
-                is_final=chunk.is_final,
-                partial=convert.result_to_pb(chunk.result),
-                experiment_indices=chunk.experiment_indices,
-            )
+            yield convert.chunk_to_pb(request.job_id, chunk)
 
     @streaming
     async def SubmitBatchStream(

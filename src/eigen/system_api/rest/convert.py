@@ -87,6 +87,7 @@ def request_from_rest(body: rest.JobRequest, field_prefix: str = "job") -> JobRe
         workload=body.workload,
         extensions=dict(body.extensions),
         program_uri=body.program.uri,
+        outputs=[o.value for o in body.outputs],
     )
 
 
@@ -162,6 +163,9 @@ def experiment_to_rest(experiment: Experiment) -> rest.Experiment:
         bindings=dict(experiment.bindings),
         expectation_values=list(experiment.expectation_values),
         standard_errors=list(experiment.standard_errors),
+        memory=list(experiment.memory),
+        probabilities=list(experiment.probabilities),
+        statevector=[(a.real, a.imag) for a in experiment.statevector],
     )
 
 
@@ -176,6 +180,7 @@ def result_to_rest(result: JobResult, state: JobState = JobState.DONE) -> rest.J
         timings=dict(result.timings),
         compile_report=dict(result.compile_report),
         summary=dict(result.summary),
+        engine=result.engine,
     )
 
 

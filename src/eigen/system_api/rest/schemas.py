@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from eigen.models import limits
 from eigen.models.job import JOB_ID_PATTERN
+from eigen.models.outputs import Output
 from eigen.models.program import MAX_PROGRAM_BYTES
 from eigen.models.workload import WORKLOAD_KINDS
 
@@ -193,6 +194,12 @@ class JobRequest(_Input):
         "security, artifacts, spec.workload, spec.compiler...), at most "
         f"{limits.EXTENSIONS_BYTES_MAX // 1024} KiB of JSON",
     )
+    outputs: list[Output] = Field(
+        default_factory=list,
+        max_length=len(Output),
+        description="what each experiment returns: counts (the default when empty), memory, "
+        "probabilities, statevector; each has a size limit (docs/api.md, Result outputs)",
+    )
 
 
 class SubmitJobRequest(_Input):
@@ -299,6 +306,13 @@ class Experiment(BaseModel):
     bindings: dict[str, float] = Field(default_factory=dict)
     expectation_values: list[float] = Field(default_factory=list)
     standard_errors: list[float] = Field(default_factory=list)
+    memory: list[str] = Field(default_factory=list, description='outputs "memory": each shot, in order')
+    probabilities: list[float] = Field(
+        default_factory=list, description='outputs "probabilities": index = basis state, qubit 0 lowest'
+    )
+    statevector: list[tuple[float, float]] = Field(
+        default_factory=list, description='outputs "statevector": [real, imag] per basis state'
+    )
 
 
 class JobResults(BaseModel):
@@ -313,6 +327,7 @@ class JobResults(BaseModel):
     summary: dict[str, Any] = Field(
         default_factory=dict, description="hybrid programs: energy, parameters, returns... (JSON types kept)"
     )
+    engine: str = Field(default="", description='the simulator that ran it ("aer", "qsim", "stim", ...)')
 
 
 class ResultChunk(BaseModel):

@@ -96,7 +96,7 @@ class Observable(_message.Message):
     def __init__(self, terms: _Optional[_Iterable[_Union[PauliTerm, _Mapping]]] = ...) -> None: ...
 
 class JobRequest(_message.Message):
-    __slots__ = ("name", "program", "target", "shots", "seed", "optimization_level", "priority", "parameter_bindings", "observables", "timeout_seconds", "labels", "options", "dependencies", "namespace", "annotations", "workload", "extensions_json")
+    __slots__ = ("name", "program", "target", "shots", "seed", "optimization_level", "priority", "parameter_bindings", "observables", "timeout_seconds", "labels", "options", "dependencies", "namespace", "annotations", "workload", "extensions_json", "outputs")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +135,7 @@ class JobRequest(_message.Message):
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     EXTENSIONS_JSON_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     program: Program
     target: str
@@ -152,7 +153,8 @@ class JobRequest(_message.Message):
     annotations: _containers.ScalarMap[str, str]
     workload: str
     extensions_json: str
-    def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ...) -> None: ...
+    outputs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at", "namespace", "annotations", "workload", "extensions_json", "program_uri", "progress_json", "tenant", "worker", "lease_expires_at")
@@ -260,7 +262,7 @@ class JobEvent(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., event_seq: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., kind: _Optional[str] = ..., message: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., terminal: _Optional[bool] = ..., data_json: _Optional[str] = ...) -> None: ...
 
 class Experiment(_message.Message):
-    __slots__ = ("counts", "shots", "bindings", "expectation_values", "standard_errors")
+    __slots__ = ("counts", "shots", "bindings", "expectation_values", "standard_errors", "memory", "probabilities", "statevector_real", "statevector_imag")
     class CountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -280,15 +282,23 @@ class Experiment(_message.Message):
     BINDINGS_FIELD_NUMBER: _ClassVar[int]
     EXPECTATION_VALUES_FIELD_NUMBER: _ClassVar[int]
     STANDARD_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    STATEVECTOR_REAL_FIELD_NUMBER: _ClassVar[int]
+    STATEVECTOR_IMAG_FIELD_NUMBER: _ClassVar[int]
     counts: _containers.ScalarMap[str, int]
     shots: int
     bindings: _containers.ScalarMap[str, float]
     expectation_values: _containers.RepeatedScalarFieldContainer[float]
     standard_errors: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, counts: _Optional[_Mapping[str, int]] = ..., shots: _Optional[int] = ..., bindings: _Optional[_Mapping[str, float]] = ..., expectation_values: _Optional[_Iterable[float]] = ..., standard_errors: _Optional[_Iterable[float]] = ...) -> None: ...
+    memory: _containers.RepeatedScalarFieldContainer[str]
+    probabilities: _containers.RepeatedScalarFieldContainer[float]
+    statevector_real: _containers.RepeatedScalarFieldContainer[float]
+    statevector_imag: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, counts: _Optional[_Mapping[str, int]] = ..., shots: _Optional[int] = ..., bindings: _Optional[_Mapping[str, float]] = ..., expectation_values: _Optional[_Iterable[float]] = ..., standard_errors: _Optional[_Iterable[float]] = ..., memory: _Optional[_Iterable[str]] = ..., probabilities: _Optional[_Iterable[float]] = ..., statevector_real: _Optional[_Iterable[float]] = ..., statevector_imag: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class JobResults(_message.Message):
-    __slots__ = ("job_id", "state", "backend", "experiments", "seed", "calibration_id", "timings", "compile_report", "summary", "summary_json", "compile_report_json")
+    __slots__ = ("job_id", "state", "backend", "experiments", "seed", "calibration_id", "timings", "compile_report", "summary", "summary_json", "compile_report_json", "engine")
     class TimingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -307,6 +317,7 @@ class JobResults(_message.Message):
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
     COMPILE_REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     backend: str
@@ -318,7 +329,8 @@ class JobResults(_message.Message):
     summary: _struct_pb2.Struct
     summary_json: str
     compile_report_json: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., compile_report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary_json: _Optional[str] = ..., compile_report_json: _Optional[str] = ...) -> None: ...
+    engine: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., compile_report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., summary_json: _Optional[str] = ..., compile_report_json: _Optional[str] = ..., engine: _Optional[str] = ...) -> None: ...
 
 class CouplingEdge(_message.Message):
     __slots__ = ("control", "target")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from eigen.proto.api.v1 import common_pb2 as eigen_dot_proto_dot_api_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$eigen/proto/internal/v1/driver.proto\x12\x11\x65igen.internal.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\"\x14\n\x12ListDevicesRequest\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.eigen.api.v1.Backend\"\x1d\n\rDeviceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"Q\n\x14\x44\x65viceStatusResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.eigen.api.v1.BackendStatus\"\xb1\x01\n\x0e\x45xecuteRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0b\x63ircuit_qpy\x18\x02 \x01(\x0c\x12\r\n\x05shots\x18\x03 \x01(\x03\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12:\n\x12parameter_bindings\x18\x05 \x03(\x0b\x32\x1e.eigen.api.v1.ParameterBinding\x12\x13\n\x0bnoise_model\x18\x06 \x01(\tB\x07\n\x05_seed\"\xf7\x01\n\x0f\x45xecuteResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12-\n\x0b\x65xperiments\x18\x02 \x03(\x0b\x32\x18.eigen.api.v1.Experiment\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\x0e\x63\x61libration_id\x18\x04 \x01(\t\x12@\n\x07timings\x18\x05 \x03(\x0b\x32/.eigen.internal.v1.ExecuteResponse.TimingsEntry\x1a.\n\x0cTimingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x07\n\x05_seed\"\xa1\x01\n\x0f\x45stimateRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0b\x63ircuit_qpy\x18\x02 \x01(\x0c\x12-\n\x0bobservables\x18\x03 \x03(\x0b\x32\x18.eigen.api.v1.Observable\x12:\n\x12parameter_bindings\x18\x04 \x03(\x0b\x32\x1e.eigen.api.v1.ParameterBinding\"j\n\x10\x45stimateResponse\x12<\n\x08\x62indings\x18\x01 \x03(\x0b\x32*.eigen.internal.v1.EstimateResponse.Values\x1a\x18\n\x06Values\x12\x0e\n\x06values\x18\x01 \x03(\x01\x32\xc3\x03\n\x14\x44riverManagerService\x12\\\n\x0bListDevices\x12%.eigen.internal.v1.ListDevicesRequest\x1a&.eigen.internal.v1.ListDevicesResponse\x12\\\n\x0fGetDeviceStatus\x12 .eigen.internal.v1.DeviceRequest\x1a\'.eigen.internal.v1.DeviceStatusResponse\x12P\n\x07\x45xecute\x12!.eigen.internal.v1.ExecuteRequest\x1a\".eigen.internal.v1.ExecuteResponse\x12H\n\tCalibrate\x12 .eigen.internal.v1.DeviceRequest\x1a\x19.eigen.api.v1.Calibration\x12S\n\x08\x45stimate\x12\".eigen.internal.v1.EstimateRequest\x1a#.eigen.internal.v1.EstimateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$eigen/proto/internal/v1/driver.proto\x12\x11\x65igen.internal.v1\x1a\x1f\x65igen/proto/api/v1/common.proto\"\x14\n\x12ListDevicesRequest\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.eigen.api.v1.Backend\"\x1d\n\rDeviceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"Q\n\x14\x44\x65viceStatusResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.eigen.api.v1.BackendStatus\"\xc2\x01\n\x0e\x45xecuteRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0b\x63ircuit_qpy\x18\x02 \x01(\x0c\x12\r\n\x05shots\x18\x03 \x01(\x03\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12:\n\x12parameter_bindings\x18\x05 \x03(\x0b\x32\x1e.eigen.api.v1.ParameterBinding\x12\x13\n\x0bnoise_model\x18\x06 \x01(\t\x12\x0f\n\x07outputs\x18\x07 \x03(\tB\x07\n\x05_seed\"\x87\x02\n\x0f\x45xecuteResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12-\n\x0b\x65xperiments\x18\x02 \x03(\x0b\x32\x18.eigen.api.v1.Experiment\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\x0e\x63\x61libration_id\x18\x04 \x01(\t\x12@\n\x07timings\x18\x05 \x03(\x0b\x32/.eigen.internal.v1.ExecuteResponse.TimingsEntry\x12\x0e\n\x06\x65ngine\x18\x06 \x01(\t\x1a.\n\x0cTimingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x07\n\x05_seed\"\xa1\x01\n\x0f\x45stimateRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0b\x63ircuit_qpy\x18\x02 \x01(\x0c\x12-\n\x0bobservables\x18\x03 \x03(\x0b\x32\x18.eigen.api.v1.Observable\x12:\n\x12parameter_bindings\x18\x04 \x03(\x0b\x32\x1e.eigen.api.v1.ParameterBinding\"j\n\x10\x45stimateResponse\x12<\n\x08\x62indings\x18\x01 \x03(\x0b\x32*.eigen.internal.v1.EstimateResponse.Values\x1a\x18\n\x06Values\x12\x0e\n\x06values\x18\x01 \x03(\x01\x32\xc3\x03\n\x14\x44riverManagerService\x12\\\n\x0bListDevices\x12%.eigen.internal.v1.ListDevicesRequest\x1a&.eigen.internal.v1.ListDevicesResponse\x12\\\n\x0fGetDeviceStatus\x12 .eigen.internal.v1.DeviceRequest\x1a\'.eigen.internal.v1.DeviceStatusResponse\x12P\n\x07\x45xecute\x12!.eigen.internal.v1.ExecuteRequest\x1a\".eigen.internal.v1.ExecuteResponse\x12H\n\tCalibrate\x12 .eigen.internal.v1.DeviceRequest\x1a\x19.eigen.api.v1.Calibration\x12S\n\x08\x45stimate\x12\".eigen.internal.v1.EstimateRequest\x1a#.eigen.internal.v1.EstimateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,17 +43,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEVICESTATUSRESPONSE']._serialized_start=208
   _globals['_DEVICESTATUSRESPONSE']._serialized_end=289
   _globals['_EXECUTEREQUEST']._serialized_start=292
-  _globals['_EXECUTEREQUEST']._serialized_end=469
-  _globals['_EXECUTERESPONSE']._serialized_start=472
-  _globals['_EXECUTERESPONSE']._serialized_end=719
-  _globals['_EXECUTERESPONSE_TIMINGSENTRY']._serialized_start=664
-  _globals['_EXECUTERESPONSE_TIMINGSENTRY']._serialized_end=710
-  _globals['_ESTIMATEREQUEST']._serialized_start=722
-  _globals['_ESTIMATEREQUEST']._serialized_end=883
-  _globals['_ESTIMATERESPONSE']._serialized_start=885
-  _globals['_ESTIMATERESPONSE']._serialized_end=991
-  _globals['_ESTIMATERESPONSE_VALUES']._serialized_start=967
-  _globals['_ESTIMATERESPONSE_VALUES']._serialized_end=991
-  _globals['_DRIVERMANAGERSERVICE']._serialized_start=994
-  _globals['_DRIVERMANAGERSERVICE']._serialized_end=1445
+  _globals['_EXECUTEREQUEST']._serialized_end=486
+  _globals['_EXECUTERESPONSE']._serialized_start=489
+  _globals['_EXECUTERESPONSE']._serialized_end=752
+  _globals['_EXECUTERESPONSE_TIMINGSENTRY']._serialized_start=697
+  _globals['_EXECUTERESPONSE_TIMINGSENTRY']._serialized_end=743
+  _globals['_ESTIMATEREQUEST']._serialized_start=755
+  _globals['_ESTIMATEREQUEST']._serialized_end=916
+  _globals['_ESTIMATERESPONSE']._serialized_start=918
+  _globals['_ESTIMATERESPONSE']._serialized_end=1024
+  _globals['_ESTIMATERESPONSE_VALUES']._serialized_start=1000
+  _globals['_ESTIMATERESPONSE_VALUES']._serialized_end=1024
+  _globals['_DRIVERMANAGERSERVICE']._serialized_start=1027
+  _globals['_DRIVERMANAGERSERVICE']._serialized_end=1478
 # @@protoc_insertion_point(module_scope)

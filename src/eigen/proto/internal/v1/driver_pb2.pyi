@@ -32,23 +32,25 @@ class DeviceStatusResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.BackendStatus, str]] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("device", "circuit_qpy", "shots", "seed", "parameter_bindings", "noise_model")
+    __slots__ = ("device", "circuit_qpy", "shots", "seed", "parameter_bindings", "noise_model", "outputs")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_QPY_FIELD_NUMBER: _ClassVar[int]
     SHOTS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_BINDINGS_FIELD_NUMBER: _ClassVar[int]
     NOISE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     device: str
     circuit_qpy: bytes
     shots: int
     seed: int
     parameter_bindings: _containers.RepeatedCompositeFieldContainer[_common_pb2.ParameterBinding]
     noise_model: str
-    def __init__(self, device: _Optional[str] = ..., circuit_qpy: _Optional[bytes] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[_common_pb2.ParameterBinding, _Mapping]]] = ..., noise_model: _Optional[str] = ...) -> None: ...
+    outputs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, device: _Optional[str] = ..., circuit_qpy: _Optional[bytes] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[_common_pb2.ParameterBinding, _Mapping]]] = ..., noise_model: _Optional[str] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
-    __slots__ = ("backend", "experiments", "seed", "calibration_id", "timings")
+    __slots__ = ("backend", "experiments", "seed", "calibration_id", "timings", "engine")
     class TimingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -61,12 +63,14 @@ class ExecuteResponse(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_ID_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
     backend: str
     experiments: _containers.RepeatedCompositeFieldContainer[_common_pb2.Experiment]
     seed: int
     calibration_id: str
     timings: _containers.ScalarMap[str, float]
-    def __init__(self, backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[_common_pb2.Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    engine: str
+    def __init__(self, backend: _Optional[str] = ..., experiments: _Optional[_Iterable[_Union[_common_pb2.Experiment, _Mapping]]] = ..., seed: _Optional[int] = ..., calibration_id: _Optional[str] = ..., timings: _Optional[_Mapping[str, float]] = ..., engine: _Optional[str] = ...) -> None: ...
 
 class EstimateRequest(_message.Message):
     __slots__ = ("device", "circuit_qpy", "observables", "parameter_bindings")

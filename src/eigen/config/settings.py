@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         description="worker processes running circuits of the entry-point drivers; 0: in process; "
         "unset: 1 in eigen-server serve, 0 in an embedded stack",
     )
+    worker_memory_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="memory the simulator runs of this worker may hold at once (states and engine "
+        "overhead); a job that needs more is refused at submit (RESOURCE_EXHAUSTED); 0: 75% of "
+        "the machine's memory, or of the cgroup limit (memory.max) when lower",
+    )
     artifact_writer: bool | None = Field(
         default=None,
         description="write job artifacts from a writer process, a batch at a time; "

@@ -31,6 +31,7 @@ from qiskit_aer import AerSimulator
 
 from eigen.drivers.aer_driver import AerDriver
 from eigen.drivers.base import invalid_circuit
+from eigen.models.state_memory import StateMemory
 from eigen.models.target import Calibration, DeviceInfo
 
 FAKE_PROVIDER = "qiskit_ibm_runtime.fake_provider"
@@ -105,6 +106,7 @@ class FakeBackendEmulator(AerDriver):
                 "qiskit-ibm-runtime fake backend on qiskit-aer"
             ),
             aliases=self.aliases,
+            state_memory=StateMemory.DENSITY,  # aer picks its method for noise: count the larger
         )
 
     @property

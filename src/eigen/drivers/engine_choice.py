@@ -15,7 +15,10 @@ benchmarks/README.md); a small circuit therefore stays on aer, a wide one goes t
 
 Before any cost, features decide: a noise model, mid-circuit measurement, reset, control
 flow or any instruction qsim does not run (:func:`eigen.drivers.qsim_engine.qsim_refusal`)
-go to aer, whatever the width.
+go to aer, whatever the width. Then memory: where the worker's memory limit is known and
+aer's complex128 state would not fit in it but qsim's complex64 one would, qsim runs the
+circuit whatever the costs (:mod:`eigen.models.state_memory`), so that the device runs
+every circuit its cheapest engine in memory can.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eigen.drivers.qsim_engine import qsim_refusal
+from eigen.models.state_memory import StateMemory, format_bytes, run_need
 
 AER = "aer"
 QSIM = "qsim"
@@ -69,16 +73,33 @@ def choose_engine(
     qsim_available: bool = True,
     aer_cost: EngineCost = AER_COST,
     qsim_cost: EngineCost = QSIM_COST,
+    memory_limit: int | None = None,
+    shots: int = 0,
+    aer_states: int = 1,
+    exact_phase: bool = False,
 ) -> Choice:
-    """The engine for ``runs`` bound copies of ``circuit`` (features first, then the costs)."""
+    """The engine for ``runs`` bound copies of ``circuit`` (features first, then memory,
+    then the costs). ``memory_limit``: the bytes a run may hold (None: unbounded);
+    ``shots``: sampled over all runs; ``aer_states``: states aer would hold at once;
+    ``exact_phase``: the request returns its state vector, whose global phase qsim does not
+    keep (eigen.drivers.outputs)."""
     if not qsim_available:
         return Choice(AER, "qsim is not installed")
+    if exact_phase:
+        return Choice(AER, "a state vector is asked for (aer keeps Qiskit's global phase)")
     if noisy:
         return Choice(AER, "a noise model (qsim runs noiseless circuits only)")
     refusal = qsim_refusal(circuit)
     if refusal is not None:
         return Choice(AER, refusal)
     width = int(circuit.num_qubits)
+    if memory_limit is not None:
+        aer_need = run_need(StateMemory.COMPLEX128, width, shots=shots, states=aer_states)
+        qsim_need = run_need(StateMemory.COMPLEX64, width, shots=shots)
+        if qsim_need.bytes <= memory_limit < aer_need.bytes:
+            return Choice(
+                QSIM, f"aer would need {aer_need.describe()}, above the limit of {format_bytes(memory_limit)}"
+            )
     gates = sum(count for name, count in circuit.count_ops().items() if name not in ("barrier", "measure"))
     aer_s = aer_cost.seconds(width, gates, runs)
     qsim_s = qsim_cost.seconds(width, gates, runs)

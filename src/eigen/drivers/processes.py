@@ -54,7 +54,7 @@ STOP_TIMEOUT_S = 5.0
 
 
 # -- in a worker -------------------------------------------------------------------------
-def _serve(conn: Connection, group: str) -> None:
+def _serve(conn: Connection, group: str, memory_limit: int | None = None) -> None:
     """A worker: load every driver (and what it imports: qiskit-aer, stim), say so with
     its pid, then answer calls until the pipe closes (the server stopped or died). The
     signals sent to the server's process group are the server's: a worker goes on with
@@ -62,7 +62,7 @@ def _serve(conn: Connection, group: str) -> None:
     leave_server_signals()
     from eigen.drivers.registry import DriverRegistry
 
-    registry = DriverRegistry(group=group)
+    registry = DriverRegistry(group=group, memory_limit=memory_limit)  # its engines pick what fits
     registry.list_devices()
     try:
         conn.send(os.getpid())
@@ -115,11 +115,14 @@ def _stopped(device: str) -> ExecutionFailed:
 class DriverProcesses:
     """``workers`` processes that execute requests for entry-point drivers."""
 
-    def __init__(self, workers: int, group: str) -> None:
+    def __init__(self, workers: int, group: str, memory_limit: int | None = None) -> None:
+        """``memory_limit``: the worker's memory budget, also each driver process's (its
+        engine choice prefers the engine that fits; the server reserves every run too)."""
         if workers < 1:
             raise ValueError("driver processes need at least one worker")
         self.workers = workers
         self.group = group
+        self.memory_limit = memory_limit
         self._context = multiprocessing.get_context("spawn")
         self._idle_changed = threading.Condition()
         self._closed = False
@@ -130,7 +133,7 @@ class DriverProcesses:
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
-            target=_serve, args=(theirs, self.group), name="eigen-driver", daemon=True
+            target=_serve, args=(theirs, self.group, self.memory_limit), name="eigen-driver", daemon=True
         )
         # Starting multiprocessing's resource tracker unblocks SIGINT and SIGTERM in this
         # thread, and process.start() starts it when it is not running: start it first.

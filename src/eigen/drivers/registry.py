@@ -7,19 +7,27 @@ points are loaded lazily: the first lookup of a name imports and instantiates it
 skipped; the rest of the registry keeps working.
 
 :class:`DriverRegistry` is the in-process implementation of the kernel's ``DriverPort``.
+
+With a memory limit (``worker_memory_bytes``), every execution and estimate reserves what it
+holds from one :class:`~eigen.drivers.memory_budget.MemoryBudget` before its driver call and
+releases it after, here where executions are dispatched (in process or to the driver
+processes), so that concurrent jobs together stay within the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from time import perf_counter
 from typing import TYPE_CHECKING
 
 from eigen.drivers.base import Driver
+from eigen.drivers.memory_budget import MemoryAware, MemoryBudget, estimate_need, request_need
 from eigen.errors import AlreadyExists, EigenError, ExecutionFailed, FieldViolation, NotFound
+from eigen.models.state_memory import StateNeed, over_limit
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -44,11 +52,14 @@ class DriverRegistry:
         load_entry_points: bool = True,
         group: str = GROUP,
         processes: DriverProcesses | None = None,
+        memory_limit: int | None = None,
     ) -> None:
         """``processes``: run the executions of entry-point drivers in these worker
-        processes (:mod:`eigen.drivers.processes`); drivers registered here stay here."""
+        processes (:mod:`eigen.drivers.processes`); drivers registered here stay here.
+        ``memory_limit``: the bytes runs may hold at once (None: not counted)."""
         self._lock = threading.RLock()
         self._processes = processes
+        self.memory = MemoryBudget(memory_limit) if memory_limit is not None else None
         self._from_entry_points: set[str] = set()
         self._drivers: dict[str, Driver] = {}
         self._pending: dict[str, EntryPoint] = {}
@@ -89,6 +100,8 @@ class DriverRegistry:
         return self._aliases.get(name)
 
     def _add(self, driver: Driver, *extra_aliases: str) -> None:
+        if self.memory is not None and isinstance(driver, MemoryAware):
+            driver.memory_limit = self.memory.limit  # it picks engines that fit
         self._drivers[driver.name] = driver
         for alias in (*driver.aliases, *extra_aliases):
             if alias != driver.name:
@@ -206,8 +219,24 @@ class DriverRegistry:
         """Run ``request`` on its device; adds ``timings["driver_s"]`` (whole driver call).
         A noise model by name on a driver that does not apply one is INVALID_ARGUMENT."""
         driver = self.driver(request.device)
-        if self._processes is not None and driver.name in self._from_entry_points:
-            return self._processes.execute(request)  # the worker's registry times the call
+        elsewhere = self._processes is not None and driver.name in self._from_entry_points
+        need = request_need(driver, request, here=not elsewhere) if self.memory else None
+        with self._holding(need, driver.name):
+            if elsewhere:
+                assert self._processes is not None
+                return self._processes.execute(request)  # the worker's registry times the call
+            return self._run(driver, request)
+
+    @contextlib.contextmanager
+    def _holding(self, need: StateNeed | None, device: str) -> Iterator[None]:
+        """``need`` reserved from the memory budget for the body (nothing without one)."""
+        if self.memory is None or need is None:
+            yield
+            return
+        with self.memory.reserved(need, device):
+            yield
+
+    def _run(self, driver: Driver, request: ExecutionRequest) -> ExecutionResult:
         start = perf_counter()
         try:
             driver.check_noise_model(request)  # also for plugin drivers that never look at it
@@ -238,8 +267,35 @@ class DriverRegistry:
         """:meth:`execute` of each; all in one hand-off when they all go to the driver
         processes."""
         if self._processes is not None and requests and all(map(self._in_processes, requests)):
-            return self._processes.execute_many(requests)
+            if self.memory is None:
+                return self._processes.execute_many(requests)
+            return self._execute_many_within(self.memory, requests)
         return execute_each(self.execute, requests)
+
+    def _execute_many_within(
+        self, memory: MemoryBudget, requests: Sequence[ExecutionRequest]
+    ) -> list[ExecutionResult | EigenError]:
+        """One hand-off holding the largest need among the requests (the worker runs them
+        one at a time); a request that could never fit fails alone, in its place."""
+        outcomes: list[ExecutionResult | EigenError | None] = [None] * len(requests)
+        fitting: list[int] = []
+        largest: StateNeed | None = None
+        assert self._processes is not None
+        for index, request in enumerate(requests):
+            driver = self.driver(request.device)
+            need = request_need(driver, request, here=False)
+            if need.bytes > memory.limit:
+                outcomes[index] = over_limit(driver.name, need, memory.limit, "this run needs")
+                continue
+            fitting.append(index)
+            largest = need if largest is None or need.bytes > largest.bytes else largest
+        if fitting:
+            devices = ", ".join(sorted({requests[i].device for i in fitting}))
+            with self._holding(largest, devices):
+                answers = self._processes.execute_many([requests[i] for i in fitting])
+            for index, answer in zip(fitting, answers, strict=True):
+                outcomes[index] = answer
+        return [outcome for outcome in outcomes if outcome is not None]
 
     def _in_processes(self, request: ExecutionRequest) -> bool:
         try:
@@ -251,7 +307,8 @@ class DriverRegistry:
         """Exact expectation values on a device that can compute them (statevector)."""
         driver = self.driver(request.device)
         try:
-            return driver.estimate(request.circuit, request.observables, request.parameter_bindings)
+            with self._holding(estimate_need(driver, request) if self.memory else None, driver.name):
+                return driver.estimate(request.circuit, request.observables, request.parameter_bindings)
         except EigenError:
             raise
         except Exception as exc:

@@ -7,6 +7,12 @@ measurement, reset, control flow). The result's timings name the engine that ran
 (``qsim_s`` or ``aer_s``). ``sim:aer`` (:class:`AerStatevectorDriver`) is the same device
 on aer always; ``sim:qsim`` (:mod:`eigen.drivers.qsim`) on qsim always.
 
+Memory: the registry tells the driver the worker's memory limit (``memory_limit``) and
+reserves what a run holds (:meth:`StatevectorDriver.memory_need`, the engine it will pick)
+before it runs (:mod:`eigen.drivers.memory_budget`). A circuit whose complex128 state does
+not fit in the limit runs on qsim's complex64 one where qsim can run it, whatever the cost
+model says, so the device refuses only what no engine of it holds.
+
 On aer: noiseless unless a request names a noise model (``noise_model="depolarizing:0.001"``,
 :mod:`eigen.drivers.noise`): then its shots run on aer's noise model of it. A noisy
 circuit of up to ``DENSITY_MATRIX_QUBITS`` qubits runs on aer's density-matrix method: the
@@ -40,11 +46,15 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveExpectationValue
 
 from eigen.drivers.aer_driver import DIRECTIVES, AerDriver
+from eigen.drivers.aer_tuning import run_options
 from eigen.drivers.base import Observable, invalid_circuit
 from eigen.drivers.binding import sweep_table
-from eigen.drivers.engine_choice import QSIM, choose_engine
+from eigen.drivers.engine_choice import QSIM, Choice, choose_engine
+from eigen.drivers.memory_budget import parallel_states, total_shots
 from eigen.drivers.qsim import EngineHolder, run_on_qsim
 from eigen.errors import ExecutionFailed, InvalidArgument
+from eigen.models.outputs import Output
+from eigen.models.state_memory import DENSITY_MATRIX_QUBITS, StateMemory, StateNeed, run_need
 from eigen.models.target import DeviceInfo
 
 if TYPE_CHECKING:
@@ -56,9 +66,8 @@ logger = logging.getLogger(__name__)
 NUM_QUBITS = 28
 PREPARED_CACHE = 32  # estimation circuits kept ready, by (circuit, observables)
 SMALL_CIRCUIT_QUBITS = 12  # up to this width, exact estimation uses qiskit's Statevector
-#: Up to this width a noisy circuit runs on the density-matrix method (16 MiB at 10 qubits,
-#: 4x per extra qubit; at 12 qubits it is no faster than trajectories).
-DENSITY_MATRIX_QUBITS = 10
+# DENSITY_MATRIX_QUBITS (eigen.models.state_memory): up to this width a noisy circuit runs
+# on the density-matrix method (at 12 qubits it is no faster than trajectories).
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,8 @@ class StatevectorDriver(AerDriver):
         self._lock = threading.Lock()
         self._prepared: OrderedDict[tuple[Any, ...], _Prepared] = OrderedDict()
         self._accepted = frozenset(self._simulator.target.operation_names) | DIRECTIVES
+        #: the bytes a run may hold (set by the registry from worker_memory_bytes); None: unbounded
+        self.memory_limit: int | None = None
         self._info = DeviceInfo(
             name=self.name,
             num_qubits=NUM_QUBITS,
@@ -140,6 +151,7 @@ class StatevectorDriver(AerDriver):
             noisy=False,
             description=self.description,
             aliases=self.aliases,
+            state_memory=StateMemory.LEAST if self._qsim is not None else StateMemory.COMPLEX128,
         )
 
     @property
@@ -168,11 +180,7 @@ class StatevectorDriver(AerDriver):
         if self._qsim is None:
             return super().run(request)
         self.check_request(request)
-        choice = choose_engine(
-            request.circuit,
-            runs=max(1, len(request.parameter_bindings)),
-            noisy=request.noise_model is not None,
-        )
+        choice = self._choice(request, self.memory_limit)
         logger.debug(
             "engine chosen",
             extra={
@@ -186,6 +194,37 @@ class StatevectorDriver(AerDriver):
             return super().run(request)
         self.check_circuit(request.circuit)
         return run_on_qsim(self._qsim.get(), request, self.name)
+
+    def _aer_states(self, request: ExecutionRequest) -> int:
+        runs = max(1, len(request.parameter_bindings))
+        return parallel_states(run_options(request.circuit, runs), runs)
+
+    def _choice(self, request: ExecutionRequest, memory_limit: int | None) -> Choice:
+        """The engine for ``request`` (engine_choice.py), within ``memory_limit``."""
+        return choose_engine(
+            request.circuit,
+            runs=max(1, len(request.parameter_bindings)),
+            noisy=request.noise_model is not None,
+            qsim_available=self._qsim is not None,
+            memory_limit=memory_limit,
+            shots=total_shots(request),
+            aer_states=self._aer_states(request),
+            exact_phase=Output.STATEVECTOR in request.outputs,
+        )
+
+    def memory_need(self, request: ExecutionRequest, memory_limit: int | None) -> StateNeed:
+        """What ``request`` holds on the engine :meth:`run` picks for it within ``memory_limit``
+        (:attr:`memory_limit` where this driver runs it)."""
+        width = int(request.circuit.num_qubits)
+        if self._qsim is not None and self._choice(request, memory_limit).engine == QSIM:
+            return run_need(StateMemory.COMPLEX64, width, shots=total_shots(request))
+        return run_need(
+            StateMemory.COMPLEX128,
+            width,
+            shots=total_shots(request),
+            noisy=request.noise_model is not None,
+            states=self._aer_states(request),
+        )
 
     def estimate(
         self,

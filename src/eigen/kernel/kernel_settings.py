@@ -31,3 +31,4 @@ class KernelSettings:
     max_attempts: int = 3  # runs of a job whose worker vanished before it ends in ERROR
     node_id: str | None = None  # this node in leases; None: host name and process id
     shared_store: bool = False  # other kernels use the store: touch expired leases only
+    worker_memory_bytes: int | None = None  # a job needing more is refused at submit; None: unchecked

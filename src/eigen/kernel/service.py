@@ -148,6 +148,7 @@ class Kernel:
             queue_capacity=settings.queue_capacity,
             queue_full_retry_s=settings.queue_full_retry_s,
             default_timeout_s=settings.default_timeout_s,
+            memory_limit=settings.worker_memory_bytes,
         )
         self._intake = self.submission.intake
         # the KernelPort's submissions: the submission's own methods (see Submission)

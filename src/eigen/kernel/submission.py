@@ -98,7 +98,9 @@ class Submission:
         queue_capacity: int = 10_000,
         queue_full_retry_s: float = 1.0,
         default_timeout_s: float = 3600.0,
+        memory_limit: int | None = None,
     ) -> None:
+        """``memory_limit``: the bytes a job's run may hold (memory admission); None: unchecked."""
         self.lifecycle = lifecycle
         self.store = lifecycle.store
         self.compiler = compiler
@@ -112,6 +114,7 @@ class Submission:
         self.queue_capacity = queue_capacity
         self.queue_full_retry_s = queue_full_retry_s
         self.default_timeout_s = default_timeout_s
+        self.memory_limit = memory_limit
         self.intake = Intake(self.accept_many)
         self.queued = QueuedJobs(self.store)  # max_queued_jobs of each tenant
         self._lock = threading.Lock()
@@ -235,7 +238,7 @@ class Submission:
     ) -> None:
         if checked is None:
             checked = self.compiler.validate(compile_request(request, device))
-        check_submission(request, device, checked, quota)
+        check_submission(request, device, checked, quota, self.memory_limit)
 
     def _keyed(self, request: JobRequest, tenant: str, owner: str, key: str | None) -> Job | None:
         return keyed_job(self.store, request, tenant, owner, key) if key else None

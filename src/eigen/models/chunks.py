@@ -5,7 +5,9 @@ may append each to what it has."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 from eigen.models.result import Experiment, JobResult
 
@@ -24,56 +26,60 @@ class Chunk:
         return self.index == self.total - 1
 
 
-def split(result: JobResult, size: int = DEFAULT_CHUNK_OUTCOMES) -> list[Chunk]:
+def split(result: JobResult, size: int = DEFAULT_CHUNK_OUTCOMES) -> Iterator[Chunk]:
     """Chunks of at most ``size`` values (outcomes of the counts, shots of the memory,
-    entries of the dense vectors); the first also carries the metadata."""
+    entries of the dense vectors); the first also carries the metadata. Lazy: the chunks are
+    planned from the lengths alone and each is cut when it is taken, so a reader that sends
+    them one by one holds the result and one chunk, never a second copy of the result."""
     size = max(1, size)
-    fragments: list[tuple[int, Experiment]] = []
-    for position, experiment in enumerate(result.experiments):
-        fragments.extend((position, fragment) for fragment in _fragments(experiment, size))
-    pieces: list[list[tuple[int, Experiment]]] = [[]]
+    pieces: list[list[tuple[int, str, int, int]]] = [[]]  # per chunk: (experiment, field, start, stop)
     filled = 0
-    for position, fragment in fragments:
-        values = _values(fragment)
-        if pieces[-1] and filled + values > size:
-            pieces.append([])
-            filled = 0
-        pieces[-1].append((position, fragment))
-        filled += values
-    chunks = []
+    for position, experiment in enumerate(result.experiments):
+        for name, start, stop in _slices(experiment, size):
+            if pieces[-1] and filled + (stop - start) > size:
+                pieces.append([])
+                filled = 0
+            pieces[-1].append((position, name, start, stop))
+            filled += stop - start
+    return _chunks(result, pieces)
+
+
+def _chunks(result: JobResult, pieces: list[list[tuple[int, str, int, int]]]) -> Iterator[Chunk]:
+    counts: dict[int, Iterator[tuple[str, int]]] = {}  # each experiment's counts, read on in order
     for index, piece in enumerate(pieces):
         if index == 0:
             header = replace(result, experiments=[])
         else:
             header = JobResult(job_id=result.job_id, backend=result.backend, experiments=[])
-        header.experiments = [fragment for _, fragment in piece]
-        chunks.append(Chunk(index, len(pieces), header, [position for position, _ in piece]))
-    return chunks
+        for position, name, start, stop in piece:
+            experiment = result.experiments[position]
+            fragment = replace(experiment, counts={}, memory=[], probabilities=[], statevector=[])
+            if name == "counts":
+                items = counts.setdefault(position, iter(experiment.counts.items()))
+                fragment.counts = dict(islice(items, stop - start))
+            else:
+                setattr(fragment, name, getattr(experiment, name)[start:stop])
+            header.experiments.append(fragment)
+        yield Chunk(index, len(pieces), header, [position for position, _, _, _ in piece])
 
 
-def _fragments(experiment: Experiment, size: int) -> list[Experiment]:
+_LISTS = ("memory", "probabilities", "statevector")
+
+
+def _slices(experiment: Experiment, size: int) -> list[tuple[str, int, int]]:
     """``experiment`` cut into fragments of at most ``size`` values each, in order: its
     counts, then its memory, probabilities and statevector (an empty one: one fragment)."""
-    bare = replace(experiment, counts={}, memory=[], probabilities=[], statevector=[])
-    items = list(experiment.counts.items())
-    fragments = [
-        replace(bare, counts=dict(items[start : start + size])) for start in range(0, len(items), size)
+    slices = [
+        ("counts", start, min(start + size, len(experiment.counts)))
+        for start in range(0, len(experiment.counts), size)
     ]
-    for name in ("memory", "probabilities", "statevector"):
-        values = getattr(experiment, name)
-        fragments.extend(
-            replace(bare, **{name: values[start : start + size]}) for start in range(0, len(values), size)
-        )
-    return fragments or [bare]
+    for name in _LISTS:
+        length = len(getattr(experiment, name))
+        slices.extend((name, start, min(start + size, length)) for start in range(0, length, size))
+    return slices or [("counts", 0, 0)]
 
 
-def _values(fragment: Experiment) -> int:
-    return (
-        len(fragment.counts) + len(fragment.memory) + len(fragment.probabilities) + len(fragment.statevector)
-    )
-
-
-def merge(chunks: list[Chunk]) -> JobResult:
+def merge(chunks: Iterable[Chunk]) -> JobResult:
     ordered = sorted(chunks, key=lambda c: c.index)
     merged = replace(ordered[0].result, experiments=[])
     experiments: dict[int, Experiment] = {}

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from eigen.models.state_memory import StateMemory
+
 
 class DeviceStatus(StrEnum):
     ONLINE = "ONLINE"
@@ -28,6 +30,8 @@ class DeviceInfo:
     calibration_id: str = ""
     description: str = ""
     aliases: tuple[str, ...] = ()
+    #: what a run holds in the worker's memory (models/state_memory.py); NONE: not counted
+    state_memory: StateMemory = StateMemory.NONE
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from eigen.models.program import ProgramLanguage
 from eigen.models.quota import Quota
 from eigen.models.result import Experiment, JobResult
 from eigen.models.state import JobState
+from eigen.models.state_memory import StateMemory
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 from eigen.models.workload import WorkloadKind
 from eigen.proto.api.v1 import common_pb2 as pb
@@ -466,7 +467,11 @@ def device_to_pb(device: DeviceInfo, queue_depth: int = 0) -> pb.Backend:
         clifford_only=device.clifford_only,
         description=device.description,
         aliases=list(device.aliases),
+        state_memory=device.state_memory.value,
     )
+
+
+_STATE_MEMORY = {kind.value: kind for kind in StateMemory}  # "" (an older driver-manager): NONE
 
 
 def device_from_pb(message: pb.Backend) -> DeviceInfo:
@@ -485,6 +490,7 @@ def device_from_pb(message: pb.Backend) -> DeviceInfo:
         calibration_id=message.calibration_id,
         description=message.description,
         aliases=tuple(message.aliases),
+        state_memory=_STATE_MEMORY.get(message.state_memory, StateMemory.NONE),
     )
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine, make_url
 
 from eigen.config.settings import ROLES, Settings
+from eigen.config.worker_memory import worker_memory_limit
 from eigen.errors import InvalidArgument
 from eigen.kernel.dispatch.memory import MemoryDispatch
 from eigen.kernel.dispatch.port import Dispatch
@@ -133,8 +134,9 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard
         from eigen.drivers.registry import GROUP, DriverRegistry
 
         workers = settings.driver_processes or 0  # unset: the embedded default (serve sets 1)
-        stack.driver_processes = DriverProcesses(workers, GROUP) if workers else None
-        stack.drivers = DriverRegistry(processes=stack.driver_processes)
+        memory_limit = worker_memory_limit(settings.worker_memory_bytes)
+        stack.driver_processes = DriverProcesses(workers, GROUP, memory_limit) if workers else None
+        stack.drivers = DriverRegistry(processes=stack.driver_processes, memory_limit=memory_limit)
         if stack.driver_processes is not None:
             stack.closers.append(stack.driver_processes.close)
     elif "kernel" in wanted:
@@ -229,6 +231,7 @@ def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> 
         max_attempts=settings.max_attempts,
         node_id=node_id,
         shared_store=shared,
+        worker_memory_bytes=worker_memory_limit(settings.worker_memory_bytes),
     )
     return Kernel(
         store,

@@ -156,7 +156,7 @@ class JobApi:
             return self.kernel.submit_batch(requests, **given)
 
     # -- reads -----------------------------------------------------------------------------
-    def result_chunks(self, job_id: str, chunk_size: int = 0) -> list[Chunk]:
+    def result_chunks(self, job_id: str, chunk_size: int = 0) -> Iterator[Chunk]:
         principal = self.authorize("StreamResults")
         if not 0 <= chunk_size <= MAX_CHUNK_SIZE:
             raise InvalidArgument.for_field("chunk_size", f"must be between 0 and {MAX_CHUNK_SIZE}")

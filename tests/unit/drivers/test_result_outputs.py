@@ -154,3 +154,14 @@ def test_stim_memory_matches_its_counts_and_is_seeded(stabilizer: StabilizerDriv
     assert Counter(experiment.memory) == experiment.counts
     assert set(experiment.counts) == {"100", "111"}
     assert experiment.memory == second.experiments[0].memory
+
+
+def test_statevector_goes_to_aer_when_its_state_vector_is_asked_for(statevector: StatevectorDriver) -> None:
+    wide = transpile(
+        random_circuit(19, 10, max_operands=2, measure=True, seed=2),
+        basis_gates=list(BASIS_GATES),
+        seed_transpiler=2,
+    )
+    assert statevector.run(ExecutionRequest(statevector.name, wide, 10, seed=1)).engine == "qsim"
+    asked = ExecutionRequest(statevector.name, wide, 10, seed=1, outputs=(Output.STATEVECTOR,))
+    assert statevector.run(asked).engine == "aer"  # Qiskit's global phase, which qsim drops

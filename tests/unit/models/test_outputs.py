@@ -77,7 +77,7 @@ def big_result() -> JobResult:
 @pytest.mark.parametrize("size", [1, 7, 16, 50, 10_000])
 def test_chunks_hold_at_most_size_values_and_merge_back(size: int) -> None:
     result = big_result()
-    chunks = split(result, size)
+    chunks = list(split(result, size))
     assert [c.index for c in chunks] == list(range(len(chunks)))
     assert all(c.total == len(chunks) for c in chunks) and chunks[-1].is_final
     for chunk in chunks:

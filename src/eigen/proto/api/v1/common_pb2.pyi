@@ -341,7 +341,7 @@ class CouplingEdge(_message.Message):
     def __init__(self, control: _Optional[int] = ..., target: _Optional[int] = ...) -> None: ...
 
 class Backend(_message.Message):
-    __slots__ = ("name", "num_qubits", "basis_gates", "coupling_map", "max_shots", "max_circuits", "status", "queue_depth", "calibration_id", "simulator", "noisy", "clifford_only", "description", "aliases")
+    __slots__ = ("name", "num_qubits", "basis_gates", "coupling_map", "max_shots", "max_circuits", "status", "queue_depth", "calibration_id", "simulator", "noisy", "clifford_only", "description", "aliases", "state_memory")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NUM_QUBITS_FIELD_NUMBER: _ClassVar[int]
     BASIS_GATES_FIELD_NUMBER: _ClassVar[int]
@@ -356,6 +356,7 @@ class Backend(_message.Message):
     CLIFFORD_ONLY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
+    STATE_MEMORY_FIELD_NUMBER: _ClassVar[int]
     name: str
     num_qubits: int
     basis_gates: _containers.RepeatedScalarFieldContainer[str]
@@ -370,7 +371,8 @@ class Backend(_message.Message):
     clifford_only: bool
     description: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., num_qubits: _Optional[int] = ..., basis_gates: _Optional[_Iterable[str]] = ..., coupling_map: _Optional[_Iterable[_Union[CouplingEdge, _Mapping]]] = ..., max_shots: _Optional[int] = ..., max_circuits: _Optional[int] = ..., status: _Optional[_Union[BackendStatus, str]] = ..., queue_depth: _Optional[int] = ..., calibration_id: _Optional[str] = ..., simulator: _Optional[bool] = ..., noisy: _Optional[bool] = ..., clifford_only: _Optional[bool] = ..., description: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
+    state_memory: str
+    def __init__(self, name: _Optional[str] = ..., num_qubits: _Optional[int] = ..., basis_gates: _Optional[_Iterable[str]] = ..., coupling_map: _Optional[_Iterable[_Union[CouplingEdge, _Mapping]]] = ..., max_shots: _Optional[int] = ..., max_circuits: _Optional[int] = ..., status: _Optional[_Union[BackendStatus, str]] = ..., queue_depth: _Optional[int] = ..., calibration_id: _Optional[str] = ..., simulator: _Optional[bool] = ..., noisy: _Optional[bool] = ..., clifford_only: _Optional[bool] = ..., description: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., state_memory: _Optional[str] = ...) -> None: ...
 
 class Calibration(_message.Message):
     __slots__ = ("backend", "calibration_id", "taken_at", "qubits", "gates")

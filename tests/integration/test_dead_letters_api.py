@@ -200,3 +200,23 @@ def test_get_job_shows_the_worker_and_its_lease(world: World) -> None:
         jobs_pb2.GetJobRequest(job_id=world.acme[0]), metadata=world.secured.metadata("acme-viewer")
     )
     assert not done.HasField("lease_expires_at")
+
+
+def test_the_sdk_lists_dead_letters_page_by_page_as_its_role_allows(world: World) -> None:
+    from eigen.client import Client
+    from eigen.errors import PermissionDenied
+
+    address = world.secured.server.address
+    with Client(address, api_key=world.secured.keys["admin"]) as admin:
+        first, token = admin.dead_letters(page_size=3)
+        rest, end = admin.dead_letters(page_size=3, page_token=token)
+        assert [d.job_id for d in first + rest] == world.lab + world.acme and end == ""
+        assert (first[0].tenant, first[0].attempts, first[0].last_worker) == ("lab", 3, "node-lab")
+        assert [d.job_id for d in admin.dead_letters(tenant="acme")[0]] == world.acme
+    with Client(address, api_key=world.secured.keys["acme-admin"]) as tenant_admin:
+        assert [d.job_id for d in tenant_admin.dead_letters()[0]] == world.acme
+    with (
+        Client(address, api_key=world.secured.keys["acme-viewer"]) as viewer,
+        pytest.raises(PermissionDenied),
+    ):
+        viewer.dead_letters()

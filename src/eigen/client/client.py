@@ -39,6 +39,7 @@ from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
 from eigen.client.watch import Watcher
 from eigen.errors import EigenError, Unimplemented
 from eigen.models.chunks import Chunk
+from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
 from eigen.models.state import JobState
@@ -296,6 +297,16 @@ class Client:
         )
         response = self._call(self.jobs.ListJobs, request)
         return [convert.job_from_pb(j) for j in response.jobs], response.next_page_token
+
+    def dead_letters(
+        self, tenant: str = "", page_size: int = 50, page_token: str = ""
+    ) -> tuple[list[DeadLetter], str]:
+        """One page of the jobs given up on after ``max_attempts`` (newest first) and the
+        token of the next page ("" at the end). For admins (every tenant's, or ``tenant``'s)
+        and tenant admins (their own tenant's); others are PERMISSION_DENIED."""
+        request = jobs_pb2.ListDeadLettersRequest(tenant=tenant, page_size=page_size, page_token=page_token)
+        response = self._call(self.jobs.ListDeadLetters, request)
+        return [convert.dead_letter_from_pb(d) for d in response.dead_letters], response.next_page_token
 
     def resolve_job_id(self, prefix: str) -> str:
         """The full id of the job that ``prefix`` names: the id itself, or the start of

@@ -21,10 +21,27 @@ engine, and server / best (the issue's goal: <= 1.1x). ``--crossover`` instead t
 and qsim (conversion included, as the driver pays it) on random circuits from 4 qubits up,
 in this process, and fits the cost model of :mod:`eigen.drivers.engine_choice` to them.
 
+The sweep (``--sweep`` alone; in the default run too, ``--sweep-runs 0`` to skip it):
+``--sweep-runs`` (1000) bindings of a ``--sweep-width`` (12) qubit hardware-efficient
+ansatz (:func:`ansatz`, depth 21), ``--sweep-shots`` (100) shots each, one timed run per
+engine in its own process, wall and CPU seconds (the process and its children): ``aer-call``
+(one ``run`` with ``parameter_binds`` and the options of :mod:`eigen.drivers.aer_tuning`),
+``aer-call-serial`` (the same on one thread), ``aer-loop`` (one ``run`` per binding),
+``qsim-loop`` (qsimcirq, the cirq circuit with sympy symbols, one resolver per run) and
+``server`` (submit with ``parameter_bindings`` -> wait -> results on ``sim:statevector``).
+Reported: server / best direct, loop / one tuned call, serial call / tuned call.
+
+``--tuning`` times aer's options (threads, parallel experiments and shots, fusion) on the
+ansatz at each width up to ``--max-width`` and 1, 100 (to 18 qubits) and 1000 (to 12) runs,
+in this process, interleaved; the best per cell is what :mod:`eigen.drivers.aer_tuning`
+encodes.
+
     .venv/bin/python benchmarks/wide_circuits.py --sizes 14,16 --qft 16      # small, ~1-2 min
     .venv/bin/python benchmarks/wide_circuits.py                              # 20, 24, 26 + QFT 24
     .venv/bin/python benchmarks/wide_circuits.py --gpu                        # on a GPU machine
     .venv/bin/python benchmarks/wide_circuits.py --crossover --max-width 20
+    .venv/bin/python benchmarks/wide_circuits.py --sweep                      # ~20 s on 2 cores
+    .venv/bin/python benchmarks/wide_circuits.py --tuning --max-width 22      # ~20 min on 2 cores
 
 JSON: ``benchmarks/results/wide_circuits.json`` (``--out`` to change), rewritten after every
 case so that a time-boxed run keeps what it measured.
@@ -51,6 +68,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEPTH = 20
 GOAL = 1.1
 DIRECT = ("aer", "qsim", "qsim-gpu", "aer-gpu")
+SWEEP_LAYERS = 5  # ansatz layers: circuit depth 21 (4 per layer and the measurement)
+SWEEP_SEED = 19
 
 
 # -- the circuits ---------------------------------------------------------------------------
@@ -75,6 +94,61 @@ def build_case(case: str) -> Any:
     else:
         raise SystemExit(f"unknown case {case!r}")
     return transpile(circuit, basis_gates=list(BASIS_GATES), optimization_level=1, seed_transpiler=1)
+
+
+def ansatz(width: int, layers: int = SWEEP_LAYERS) -> Any:
+    """A hardware-efficient ansatz, measured: per layer ``ry`` and ``rz`` on every qubit (free
+    Parameters ``t0``, ``t1``, ...) and a brickwork of ``cx`` (even pairs, then odd pairs);
+    already on sim:statevector's basis."""
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Parameter
+
+    circuit = QuantumCircuit(width, width)
+    count = 0
+    for _ in range(layers):
+        for qubit in range(width):
+            circuit.ry(Parameter(f"t{count}"), qubit)
+            circuit.rz(Parameter(f"t{count + 1}"), qubit)
+            count += 2
+        for start in (0, 1):
+            for qubit in range(start, width - 1, 2):
+                circuit.cx(qubit, qubit + 1)
+    circuit.measure(range(width), range(width))
+    return circuit
+
+
+def cirq_ansatz(width: int, layers: int = SWEEP_LAYERS) -> Any:
+    """The same ansatz as a cirq circuit with sympy symbols of the same names (what a cirq
+    user has: no conversion to time)."""
+    import cirq
+    import sympy
+
+    qubits = cirq.LineQubit.range(width)
+    operations: list[Any] = []
+    count = 0
+    for _ in range(layers):
+        for qubit in qubits:
+            operations.append(cirq.ry(sympy.Symbol(f"t{count}")).on(qubit))
+            operations.append(cirq.rz(sympy.Symbol(f"t{count + 1}")).on(qubit))
+            count += 2
+        for start in (0, 1):
+            operations.extend(cirq.CNOT(qubits[q], qubits[q + 1]) for q in range(start, width - 1, 2))
+    operations.append(cirq.measure(*qubits, key="m"))
+    return cirq.Circuit(operations)
+
+
+def sweep_bindings(circuit: Any, runs: int) -> list[dict[str, float]]:
+    """``runs`` bindings of every parameter of ``circuit`` by name, drawn with a fixed seed."""
+    import numpy as np
+
+    names = sorted(p.name for p in circuit.parameters)
+    values = np.random.default_rng(SWEEP_SEED).uniform(0.0, 2 * np.pi, (runs, len(names)))
+    return [dict(zip(names, row.tolist(), strict=True)) for row in values]
+
+
+def binds_table(circuit: Any, bindings: list[dict[str, float]]) -> dict[Any, list[float]]:
+    """aer's ``parameter_binds`` entry for ``bindings``: ``{Parameter: [value per run]}``."""
+    return {p: [b[p.name] for b in bindings] for p in circuit.parameters}
 
 
 # -- one engine in its own process ------------------------------------------------------------
@@ -226,6 +300,7 @@ def crossover(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     from qiskit_aer import AerSimulator
 
+    from eigen.drivers.aer_tuning import run_options
     from eigen.drivers.qsim_engine import QsimEngine
 
     aer = AerSimulator(method="statevector")
@@ -233,9 +308,7 @@ def crossover(args: argparse.Namespace) -> dict[str, Any]:
     points = []
     for width in range(4, args.max_width + 1, 2):
         circuit = build_case(f"random-{width}")
-        options: dict[str, Any] = {"shots": args.shots, "seed_simulator": 1}
-        if width < 14:  # as AerDriver runs it (aer_tuning.SERIAL_BELOW_QUBITS)
-            options["max_parallel_threads"] = 1
+        options: dict[str, Any] = {"shots": args.shots, "seed_simulator": 1, **run_options(circuit, 1)}
         aer_s = min(time_runs(lambda c=circuit, o=options: aer.run(c, **o).result(), args.repeats))
         qsim_s = min(time_runs(lambda c=circuit: qsim.run(c, args.shots, 1), args.repeats))
         gates = int(circuit.size())
@@ -252,6 +325,257 @@ def crossover(args: argparse.Namespace) -> dict[str, Any]:
         )
         print(f"  fit {engine}: " + ", ".join(f"{k}={v:.3g}" for k, v in fits[engine].items()))
     return {"points": points, "fits": fits}
+
+
+# -- a sweep of many small circuits --------------------------------------------------------------
+SWEEP_ENGINES = ("aer-call", "aer-call-serial", "aer-loop", "qsim-loop", "server")
+
+
+def sweep_worker(engine: str, width: int, runs: int, shots: int) -> dict[str, Any]:
+    """One timed run (after a 10-binding warm-up) of ``runs`` bindings of :func:`ansatz`:
+    ``aer-call`` one ``run`` with ``parameter_binds`` and :func:`run_options`'s options,
+    ``aer-call-serial`` the same on one thread, ``aer-loop`` one ``run`` per binding (the
+    options of one run), ``qsim-loop`` qsimcirq on the cirq circuit, one resolver per
+    ``run``, ``server`` submit with ``parameter_bindings`` -> wait -> results."""
+    from eigen.drivers.aer_tuning import run_options
+
+    circuit = ansatz(width)
+    bindings = sweep_bindings(circuit, runs)
+    extra: dict[str, Any] = {"gates": int(circuit.size()), "depth": int(circuit.depth())}
+    if engine.startswith("aer"):
+        from qiskit_aer import AerSimulator
+
+        simulator = AerSimulator(method="statevector")
+        if engine == "aer-loop":
+            options = run_options(circuit, 1)
+
+            def run(chosen: list[dict[str, float]]) -> None:
+                for binding in chosen:
+                    simulator.run(
+                        circuit,
+                        shots=shots,
+                        seed_simulator=1,
+                        parameter_binds=[binds_table(circuit, [binding])],
+                        **options,
+                    ).result()
+        else:
+            options = run_options(circuit, runs) if engine == "aer-call" else {"max_parallel_threads": 1}
+
+            def run(chosen: list[dict[str, float]]) -> None:
+                table = binds_table(circuit, chosen)
+                simulator.run(
+                    circuit, shots=shots, seed_simulator=1, parameter_binds=[table], **options
+                ).result()
+
+        extra["options"] = options
+    elif engine == "qsim-loop":
+        import cirq
+        import qsimcirq
+
+        program = cirq_ansatz(width)
+        qsim = qsimcirq.QSimSimulator(qsimcirq.QSimOptions(cpu_threads=threads()), seed=1)
+
+        def run(chosen: list[dict[str, float]]) -> None:
+            for binding in chosen:
+                qsim.run(program, cirq.ParamResolver(binding), repetitions=shots)
+    else:
+        return sweep_server(circuit, bindings, shots, extra)
+    run(bindings[:10])
+    wall, cpu = timed(lambda: run(bindings))
+    return {"median_s": wall, "cpu_s": cpu, **extra}
+
+
+def sweep_server(
+    circuit: Any, bindings: list[dict[str, float]], shots: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    from eigen.client.client import Client
+    from eigen.server.embedded import EmbeddedServer
+
+    found: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="eigen-sweep-") as data_dir:
+        server = EmbeddedServer(data_dir=Path(data_dir)).start()
+        try:
+            with Client(server.address, timeout=600.0) as client:
+
+                def run(chosen: list[dict[str, float]]) -> None:
+                    submitted = client.submit(
+                        circuit, target="sim:statevector", shots=shots, seed=1, parameter_bindings=chosen
+                    )
+                    job = client.wait(submitted.id)
+                    state = getattr(job.state, "value", str(job.state))
+                    if state != "DONE":
+                        raise RuntimeError(f"job ended in {state}: {getattr(job, 'error_summary', '')}")
+                    result = client.results(submitted.id)
+                    found["experiments"] = len(result.experiments)
+                    found["engine_timings"] = dict(result.timings)
+                    found["engine"] = getattr(result, "engine", None) or engine_of(found["engine_timings"])
+
+                run(bindings[:10])
+                wall, cpu = timed(lambda: run(bindings))
+        finally:
+            server.stop()
+    return {"median_s": wall, "cpu_s": cpu, **extra, **found}
+
+
+def sweep(args: argparse.Namespace, save: Any) -> dict[str, Any]:
+    """Each engine of :data:`SWEEP_ENGINES` on the sweep in a process of its own; server /
+    best direct, and one tuned aer call against the loop of single runs."""
+    row: dict[str, Any] = {"width": args.sweep_width, "runs": args.sweep_runs, "shots": args.sweep_shots}
+    for engine in SWEEP_ENGINES:
+        command = [
+            sys.executable, __file__, "--worker", engine,
+            "--case", f"sweep-{args.sweep_width}-{args.sweep_runs}", "--shots", str(args.sweep_shots),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=False)
+        if done.returncode != 0:
+            row[engine] = {"error": (done.stderr or done.stdout).strip().splitlines()[-1:] or ["failed"]}
+            print(f"  sweep {engine:<16} error: {row[engine]['error']}", flush=True)
+        else:
+            row[engine] = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(
+                f"  sweep {engine:<16} {row[engine]['median_s']:8.3f} s wall, "
+                f"{row[engine]['cpu_s']:8.3f} s CPU",
+                flush=True,
+            )
+        save({"sweep": row})
+    direct = {e: row[e]["median_s"] for e in ("aer-call", "aer-loop", "qsim-loop") if "median_s" in row[e]}
+    if direct:
+        best = min(direct, key=direct.__getitem__)
+        row["best_direct"] = best
+        if "median_s" in row["server"]:
+            row["server_over_best"] = row["server"]["median_s"] / direct[best]
+    if "median_s" in row["aer-call"] and "median_s" in row["aer-loop"]:
+        row["loop_over_call"] = row["aer-loop"]["median_s"] / row["aer-call"]["median_s"]
+    if "median_s" in row["aer-call"] and "median_s" in row["aer-call-serial"]:
+        row["serial_over_call"] = row["aer-call-serial"]["median_s"] / row["aer-call"]["median_s"]
+    print(
+        "  sweep: "
+        + ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in row.items()
+            if not isinstance(v, dict)
+        ),
+        flush=True,
+    )
+    save({"sweep": row})
+    return {"sweep": row}
+
+
+# -- aer's options per width and number of runs ----------------------------------------------
+def tuning_variants(width: int, runs: int) -> dict[str, dict[str, Any]]:
+    """The option sets tried for ``runs`` bindings of a ``width``-qubit circuit (aer's own
+    defaults: all threads, parallel state updates from 14 qubits, fusion of up to 5 qubits
+    from 14 qubits)."""
+    cores = threads()
+    variants: dict[str, dict[str, Any]] = {
+        "default": {},
+        "serial": {"max_parallel_threads": 1},
+        "serial+fusion": {"max_parallel_threads": 1, "fusion_threshold": 1},
+        "shots": {"max_parallel_threads": cores, "max_parallel_shots": cores},
+        "no-fusion": {"fusion_enable": False},
+        "fusion-max3": {"fusion_threshold": 1, "fusion_max_qubit": 3},
+        "fusion-max2": {"fusion_threshold": 1, "fusion_max_qubit": 2},
+    }
+    if width < 14:  # below aer's own thresholds: parallel state updates and fusion forced on
+        variants["threads"] = {"statevector_parallel_threshold": 1}
+        variants["fusion"] = {"fusion_threshold": 1}
+    if runs > 1:
+        variants["experiments"] = {"max_parallel_threads": cores, "max_parallel_experiments": cores}
+        variants["experiments+fusion"] = {**variants["experiments"], "fusion_threshold": 1}
+    return variants
+
+
+def tuning_cells(max_width: int) -> list[tuple[int, int]]:
+    """(width, runs) measured: 1,000 runs up to 12 qubits, 100 up to 18, one run to ``max_width``."""
+    cells = []
+    for width in range(4, max_width + 1, 2):
+        cells += [
+            (width, runs) for runs in (1, 100, 1000) if runs == 1 or width <= (12 if runs == 1000 else 18)
+        ]
+    return cells
+
+
+def process_cpu_s() -> float:
+    """CPU seconds of this process and its live children (a server's driver processes)."""
+    import psutil  # a qiskit-aer dependency
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def timed(run: Any) -> tuple[float, float]:
+    """(wall, CPU) seconds of one ``run()``."""
+    wall, cpu = time.perf_counter(), process_cpu_s()
+    run()
+    return time.perf_counter() - wall, process_cpu_s() - cpu
+
+
+def tuning(args: argparse.Namespace, save: Any) -> dict[str, Any]:
+    """Every variant of :func:`tuning_variants` on the ansatz at each (width, runs), in this
+    process, interleaved (one timed call of each variant per round, ``--repeats`` rounds):
+    median wall and CPU seconds, and the best by wall (within 5% of it: the least CPU)."""
+    from qiskit_aer import AerSimulator
+
+    from eigen.drivers.aer_tuning import run_options
+
+    simulator = AerSimulator(method="statevector")
+    rows: dict[str, Any] = {}
+    for width, runs in tuning_cells(args.max_width):
+        circuit = ansatz(width)
+        table = binds_table(circuit, sweep_bindings(circuit, runs))
+        variants = tuning_variants(width, runs)
+        variants["run_options"] = run_options(circuit, runs)
+        base = {"shots": args.shots, "seed_simulator": 1, "parameter_binds": [table]}
+
+        def call(options: dict[str, Any], c: Any = circuit, b: dict[str, Any] = base) -> None:
+            simulator.run(c, **b, **options).result()
+
+        walls: dict[str, list[float]] = {name: [] for name in variants}
+        cpus: dict[str, list[float]] = {name: [] for name in variants}
+        for options in variants.values():  # warm-up: one run of each
+            simulator.run(
+                circuit,
+                **{**base, "parameter_binds": [binds_table(circuit, sweep_bindings(circuit, 1))]},
+                **options,
+            ).result()
+        for _ in range(args.repeats):
+            for name, options in variants.items():
+                wall, cpu = timed(lambda o=options: call(o))
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+        cell: dict[str, dict[str, Any]] = {
+            name: {
+                "wall_s": statistics.median(walls[name]),
+                "cpu_s": statistics.median(cpus[name]),
+                "options": variants[name],
+            }
+            for name in variants
+        }
+        fastest = min(cell[n]["wall_s"] for n in variants if n != "run_options")
+        near = [n for n in variants if n != "run_options" and cell[n]["wall_s"] <= 1.05 * fastest]
+        best = min(near, key=lambda n: cell[n]["cpu_s"])
+        rows[f"{width}x{runs}"] = {
+            "width": width,
+            "runs": runs,
+            "gates": int(circuit.size()),
+            "best": best,
+            "variants": cell,
+        }
+        tuned = cell["run_options"]["wall_s"]
+        print(
+            f"  width {width:>2} runs {runs:>4}: best {best:<18} {cell[best]['wall_s'] * 1e3:9.1f} ms "
+            f"(cpu {cell[best]['cpu_s'] * 1e3:8.1f}); default {cell['default']['wall_s'] * 1e3:9.1f}, "
+            f"serial {cell['serial']['wall_s'] * 1e3:9.1f}, run_options {tuned * 1e3:9.1f} ms",
+            flush=True,
+        )
+        save(rows)
+    return rows
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -282,10 +606,21 @@ def main() -> None:
     )
     parser.add_argument("--crossover", action="store_true", help="fit the engine-choice cost model")
     parser.add_argument("--max-width", type=int, default=20)
+    parser.add_argument(
+        "--tuning", action="store_true", help="time aer's options per width and runs (drivers/aer_tuning.py)"
+    )
+    parser.add_argument("--sweep", action="store_true", help="only the sweep case (in the default run too)")
+    parser.add_argument("--sweep-width", type=int, default=12)
+    parser.add_argument("--sweep-runs", type=int, default=1000, help="bindings of the sweep case (0: none)")
+    parser.add_argument("--sweep-shots", type=int, default=100)
     parser.add_argument("--out", type=Path, default=RESULTS / "wide_circuits.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker and args.case.startswith("sweep-"):
+        _, width, runs = args.case.split("-")
+        print(json.dumps(sweep_worker(args.worker, int(width), int(runs), args.shots), default=str))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.case, args.shots, args.repeats)))
         return
@@ -302,13 +637,26 @@ def main() -> None:
 
     def save(cases: dict[str, Any]) -> None:
         report["cases"] = cases
-        args.out.write_text(json.dumps(report, indent=2))
+        args.out.write_text(json.dumps(report, indent=2, default=str))
 
     if args.crossover:
         report["crossover"] = crossover(args)
         args.out.write_text(json.dumps(report, indent=2))
+    elif args.tuning:
+
+        def save_tuning(rows: dict[str, Any]) -> None:
+            report["tuning"] = rows
+            args.out.write_text(json.dumps(report, indent=2, default=str))
+
+        tuning(args, save_tuning)
+    elif args.sweep:
+        save(sweep(args, save))
     else:
-        print_table(compare(args, save))
+        rows = compare(args, save)
+        print_table(rows)
+        if args.sweep_runs:
+            rows["sweep"] = sweep(args, lambda extra: save({**rows, **extra}))["sweep"]
+            save(rows)
     print(f"\nwritten: {args.out}")
 
 

@@ -249,6 +249,35 @@ class Settings(BaseSettings):
         "unset: PostgreSQL LISTEN/NOTIFY (cluster) or in process",
     )
 
+    # -- scheduling (docs/scheduling.md) -----------------------------------------------------
+    scheduling_policy: Literal["fifo", "priority", "fair_share"] | None = Field(
+        default=None,
+        description="order of the queues: fifo, priority (with aging) or fair_share (per tenant, "
+        "then priority); unset: fair_share when auth_required is on, else priority",
+    )
+    scheduling_aging_step_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=86_400,
+        description="a waiting job gains one priority point per this many seconds (aging)",
+    )
+    scheduling_job_cost_s: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=86_400,
+        description="device seconds fair share charges a tenant per job",
+    )
+    tenant_shares: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="fair share per tenant, relative (a tenant of share 2 gets twice the device "
+        "time of one of share 1); absent: 1",
+    )
+    device_capacity: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="concurrent executions per device (e.g. {qpu:x: 1}); absent or 0: as many as "
+        "there are execute workers",
+    )
+
     def __init__(self, **values: Any) -> None:
         """Load and validate; a bad value is an :class:`~eigen.config.errors.InvalidSetting`
         naming the setting and its variable (one line), not pydantic's report."""

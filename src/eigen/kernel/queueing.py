@@ -18,7 +18,7 @@ from eigen.models.job import Job
 
 def entry_of(job: Job) -> Entry:
     """The queue entry of ``job``."""
-    return Entry(job.id, job.request.priority, job.request.target)
+    return Entry(job.id, job.request.priority, job.request.target, job.tenant, job.created_at)
 
 
 class Queueing:

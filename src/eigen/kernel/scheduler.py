@@ -1,6 +1,11 @@
-"""Priority scheduler: highest priority first, then first come first served.
+"""Priority scheduler: highest priority first, then first come first served, over queues
+per group (a device) that each may have a capacity (items taken and not yet ``done``).
 
-Thread-safe; ``pop_batch`` blocks until a job is ready or the timeout passes. A job cancelled
+A pop takes the best item among the groups with a free slot, so an item whose group is
+full waits without holding back another group's (no head-of-line blocking). With no
+``group`` every item is in one unlimited group: one priority queue.
+
+Thread-safe; ``pop_batch`` blocks until an item is ready or the timeout passes. A job cancelled
 while queued stays in the heap until popped: the pipeline's compare-and-set transition
 to RUNNING refuses it, so removal needs no bookkeeping here.
 """
@@ -10,7 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -24,38 +29,94 @@ class _Entry(Generic[T]):
 
 
 class PriorityScheduler(Generic[T]):
-    def __init__(self, capacity: int = 100_000) -> None:
+    def __init__(
+        self,
+        capacity: int = 100_000,
+        *,
+        group: Callable[[T], str] | None = None,
+        slots: Mapping[str, int] | None = None,
+    ) -> None:
+        """``group``: an item's queue (default: one for all); ``slots``: how many items of a
+        group may be out (taken and not ``done``) at once; absent or 0: no limit."""
         self.capacity = capacity
-        self._heap: list[_Entry[T]] = []
+        self._group = group or (lambda _: "")
+        self._slots = {name: n for name, n in (slots or {}).items() if n > 0}
+        self._heaps: dict[str, list[_Entry[T]]] = {}
+        self._out: dict[str, int] = {}
+        self._size = 0
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
 
-    def push(self, item: T, priority: int) -> None:
+    def push(self, item: T, priority: int, order: int | None = None) -> None:
+        """Queue ``item``; ``order`` breaks ties of priority, smaller first (default: after
+        everything pushed so far; an item given back passes its first one to keep its place)."""
         with self._cond:
-            heapq.heappush(self._heap, _Entry((-priority, next(self._order)), item))
+            heap = self._heaps.setdefault(self._group(item), [])
+            heapq.heappush(heap, _Entry((-priority, next(self._order) if order is None else order), item))
+            self._size += 1
             self._cond.notify()
+
+    def done(self, item: T) -> None:
+        """A taken item is finished with (or given back): its group's slot is free."""
+        name = self._group(item)
+        with self._cond:
+            if name in self._slots and self._out.get(name, 0) > 0:
+                self._out[name] -= 1
+                self._cond.notify()
 
     def pop_batch(
         self, limit: int, timeout: float | None = None, together: Callable[[T], bool] = lambda _: False
     ) -> list[T]:
         """The next item (waiting up to ``timeout``; ``[]`` when none came) and, while it
-        and each next one satisfy ``together``, more of them, in order, up to ``limit``."""
+        and each next one satisfy ``together``, more of them, in order, up to ``limit``:
+        each the best of the groups with a free slot then."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._heap or self._closed, timeout):
+            if not self._cond.wait_for(lambda: self._best() is not None or self._closed, timeout):
                 return []
-            if not self._heap:
+            first = self._take()
+            if first is None:
                 return []
-            batch = [heapq.heappop(self._heap).item]
-            if not together(batch[0]):
+            batch = [first]
+            if not together(first):
                 return batch
-            while self._heap and len(batch) < limit and together(self._heap[0].item):
-                batch.append(heapq.heappop(self._heap).item)
+            while len(batch) < limit:
+                name = self._best()
+                if name is None or not together(self._heaps[name][0].item):
+                    break
+                taken = self._take()
+                if taken is None:
+                    break
+                batch.append(taken)
             return batch
+
+    def _best(self) -> str | None:
+        """The group whose first item goes next, among those with a free slot."""
+        best: str | None = None
+        for name, heap in self._heaps.items():
+            free = heap and self._out.get(name, 0) < self._slots.get(name, 1 << 62)
+            if free and (best is None or heap[0] < self._heaps[best][0]):
+                best = name
+        return best
+
+    def _take(self) -> T | None:
+        name = self._best()
+        if name is None:
+            return None
+        item = heapq.heappop(self._heaps[name]).item
+        self._size -= 1
+        if name in self._slots:
+            self._out[name] = self._out.get(name, 0) + 1
+        return item
+
+    def out(self, group: str) -> int:
+        """Items of ``group`` taken and not yet done (counted where it has a capacity)."""
+        with self._cond:
+            return self._out.get(group, 0)
 
     def __len__(self) -> int:
         with self._cond:
-            return len(self._heap)
+            return self._size
 
     def full(self) -> bool:
         return len(self) >= self.capacity

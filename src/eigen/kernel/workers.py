@@ -175,10 +175,11 @@ class Workers:
             with self._lock:
                 reason = self._dead.setdefault(name, "the thread ended")
                 held = self._in_hand.pop(name, [])
-                self._claimed.pop(name, None)
+                entries = self._claimed.pop(name, [])
             log.error("replacing a dead worker", extra={"worker": name, "error": reason, "jobs": len(held)})
             for job_id in held:
                 self._abandon(job_id, f"internal error: the worker running this job died ({reason})")
+            self._ack(name, entries)  # their jobs ended: the entries, and their devices' slots, go
             self.spawn(name, target)
             with self._lock:
                 self._dead.pop(name, None)
@@ -341,12 +342,16 @@ class Workers:
             log.error("a worker's batch failed", extra={"worker": name, "error": describe(exc)}, exc_info=exc)
             for job_id in job_ids:
                 self._abandon(job_id, f"internal error: {describe(exc)}")
-        try:
-            self.dispatch.ack(claimed)
-        except BaseException as exc:  # the entry comes back; the job's state decides then
-            if must_escape(exc):
-                raise
-            log.warning("acknowledging queue entries failed", extra={"worker": name, "error": describe(exc)})
+        self._ack(name, claimed)
         with self._lock:
             self._in_hand.pop(name, None)
             self._claimed.pop(name, None)
+
+    def _ack(self, name: str, claimed: Sequence[Claimed]) -> None:
+        """``dispatch.ack``; a failure is logged (the entry comes back; the job's state decides then)."""
+        try:
+            self.dispatch.ack(claimed)
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
+            log.warning("acknowledging queue entries failed", extra={"worker": name, "error": describe(exc)})

@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from eigen.models.job import JobRequest
+from eigen.models.outputs import DEFAULT_OUTPUTS
 
 API_V1 = "eigen.os/v1"
 API_V01 = "eigen.os/v0.1"
@@ -49,6 +50,8 @@ def document_of(request: JobRequest, program_file: str) -> dict[str, Any]:
         value = getattr(request, key)
         if value is not None:
             run_settings[key] = value
+    if request.outputs != DEFAULT_OUTPUTS:
+        run_settings["outputs"] = ",".join(output.value for output in request.outputs)
     if run_settings:
         spec["metadata"] = run_settings
     for key in _SPEC_SECTIONS:

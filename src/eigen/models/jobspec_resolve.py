@@ -157,6 +157,11 @@ def _program(out: Resolution, spec: Mapping[str, Any], kind: WorkloadKind | None
         out.fields["program_uri"] = ref["uri"]
 
 
+# The priority classes of ``scheduling.queue`` (docs/scheduling.md); other queue names are
+# recorded only.
+PRIORITY_CLASSES: dict[str, int] = {"high": 80, "normal": 50, "low": 20}
+
+
 def _target_and_priority(
     out: Resolution, spec: Mapping[str, Any], workload: Mapping[str, Any], scheduling: Mapping[str, Any]
 ) -> None:
@@ -169,10 +174,14 @@ def _target_and_priority(
     ours, theirs = spec.get("priority"), scheduling.get("priority")
     if ours is not None and theirs is not None and ours != theirs:
         out.fail("scheduling.priority", f"{quote(theirs)} differs from spec.priority {quote(ours)}: give one")
+    queue = scheduling.get("queue")
     if ours is not None:
         out.set("priority", ours, "spec.priority")
     elif theirs is not None:
         out.set("priority", theirs, "scheduling.priority")
+    elif isinstance(queue, str) and queue in PRIORITY_CLASSES:
+        # a class names a priority only where none is given: an explicit number wins
+        out.set("priority", PRIORITY_CLASSES[queue], "scheduling.queue")
 
 
 # -- spec.metadata and the values several places may give -----------------------------------

@@ -267,7 +267,7 @@ def _dispatch(settings: Settings, store: JobStore) -> tuple[Dispatch, bool]:
     and whether the store is shared with other kernels (the postgres dispatch)."""
     wanted = _dispatch_name(settings)
     if wanted == "memory":
-        return MemoryDispatch(settings.queue_capacity), False
+        return MemoryDispatch.of(settings), False
     from eigen.kernel.dispatch.postgres import PostgresDispatch  # the cluster's: its libraries on demand
 
     engine = getattr(store, "engine", None)

@@ -811,6 +811,7 @@ ROUND_TRIPS = {
         spec_workload={"kind": "ReplayJob", "artifact_lineage": {"parent_ref": "qfs://abc"}},
     ),
     "bindings": document(spec_parameters=[{"theta": 1.0}], spec_metadata={"seed": 4, "timeout_seconds": 9.5}),
+    "outputs": document(spec_metadata={"outputs": "statevector,counts"}),
 }
 
 

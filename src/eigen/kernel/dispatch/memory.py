@@ -1,31 +1,70 @@
 """The dispatch port in memory: one kernel per store (its data folder's lock says so).
 
-Each stage is a :class:`~eigen.kernel.scheduler.PriorityScheduler` of entries: highest
-priority first, then first come first served. Nothing is durable here, and nothing needs
-to be: the jobs are in the store, and a kernel that starts puts every unfinished one back
-(:mod:`eigen.kernel.recovery`). ``within`` is ignored: entries are put on the queue after
-the jobs' transaction committed (the caller enqueues then).
+Each stage is a :class:`~eigen.kernel.scheduler.PriorityScheduler` of entries by rank
+(:class:`~eigen.kernel.fair_order.FairOrder`, set at enqueue): the compile stage one queue,
+the execute stage one per device, each with its capacity (``device_capacity``): a claim
+takes the best entry among the devices with a free slot, and ``ack`` or ``release`` frees
+the slot. Nothing is durable here, and nothing needs to be: the jobs are in the store,
+and a kernel that starts puts every unfinished one back (:mod:`eigen.kernel.recovery`).
+``within`` is ignored: entries are put on the queue after the jobs' transaction committed
+(the caller enqueues then).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+import itertools
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from eigen.kernel.dispatch.port import Claimed, Entry, Stage
+from eigen.kernel.fair_order import FairOrder
 from eigen.kernel.scheduler import PriorityScheduler
+
+if TYPE_CHECKING:
+    from eigen.config.settings import Settings
+
+
+_Ticketed = tuple[int, Entry]
+
+
+def _rank(entry: Entry) -> int:
+    return entry.rank if entry.rank is not None else entry.priority
 
 
 class MemoryDispatch:
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._queues: dict[Stage, PriorityScheduler[Entry]] = {
-            stage: PriorityScheduler(capacity) for stage in Stage
+    def __init__(
+        self,
+        capacity: int = 100_000,
+        *,
+        order: FairOrder | None = None,
+        device_capacity: Mapping[str, int] | None = None,
+    ) -> None:
+        """``order``: how entries are ranked (default: by priority, with aging);
+        ``device_capacity``: concurrent executions per device (absent or 0: no limit)."""
+        self.order = order or FairOrder()
+        # items are (ticket, entry): the ticket is the entry's place among equal ranks, kept
+        # when it is given back, and the handle of its claim
+        self._queues: dict[Stage, PriorityScheduler[_Ticketed]] = {
+            Stage.COMPILE: PriorityScheduler(capacity),
+            Stage.EXECUTE: PriorityScheduler(capacity, group=lambda t: t[1].target, slots=device_capacity),
         }
+        self._tickets = itertools.count(1)
+        self._out: set[int] = set()  # tickets claimed and not yet acked or released
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, settings: Settings) -> MemoryDispatch:
+        """The memory dispatch the settings describe (queue capacity, order, device capacity)."""
+        return cls(
+            settings.queue_capacity, order=FairOrder.of(settings), device_capacity=settings.device_capacity
+        )
 
     def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:
         queue = self._queues[stage]
-        for entry in entries:
-            queue.push(entry, entry.priority)
+        for entry in self.order.ranked(entries, share=stage is Stage.EXECUTE):
+            ticket = next(self._tickets)
+            queue.push((ticket, entry), _rank(entry), ticket)
 
     def claim(
         self,
@@ -34,18 +73,33 @@ class MemoryDispatch:
         timeout_s: float,
         together: Callable[[Entry], bool] | None = None,
     ) -> list[Claimed]:
-        entries = self._queues[stage].pop_batch(limit, timeout_s, together or (lambda _: False))
-        return [Claimed(entry, stage) for entry in entries]
+        goes = together or (lambda _: False)
+        taken = self._queues[stage].pop_batch(limit, timeout_s, lambda t: goes(t[1]))
+        with self._lock:
+            self._out.update(ticket for ticket, _ in taken)
+        return [Claimed(entry, stage, ticket) for ticket, entry in taken]
 
     def heartbeat(self, claimed: Sequence[Claimed]) -> None:
         """Nothing to keep alive: an entry taken here is nobody else's."""
 
     def ack(self, claimed: Sequence[Claimed]) -> None:
-        """Nothing to remove: a claimed entry already left its queue."""
+        """A claimed entry already left its queue: its device's slot is free again."""
+        for item in self._settle(claimed):
+            self._queues[item.stage].done((item.handle, item.entry))
 
     def release(self, claimed: Sequence[Claimed]) -> None:
-        for item in claimed:
-            self._queues[item.stage].push(item.entry, item.entry.priority)
+        """Back in their queues, in their places; their devices' slots free."""
+        for item in self._settle(claimed):
+            queue = self._queues[item.stage]
+            queue.done((item.handle, item.entry))
+            queue.push((item.handle, item.entry), _rank(item.entry), item.handle)
+
+    def _settle(self, claimed: Sequence[Claimed]) -> list[Claimed]:
+        """The entries of ``claimed`` still out (an entry acked twice frees one slot once)."""
+        with self._lock:
+            live = [item for item in claimed if item.handle in self._out]
+            self._out.difference_update(item.handle for item in live)
+        return live
 
     def depth(self, stage: Stage | None = None) -> int:
         stages = list(Stage) if stage is None else [stage]

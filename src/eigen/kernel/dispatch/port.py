@@ -26,11 +26,19 @@ class Stage(StrEnum):
 
 @dataclass(frozen=True)
 class Entry:
-    """What is put on a queue: the job and its priority (0..100, higher first)."""
+    """What is put on a queue: the job, its priority (0..100, higher first), its device
+    (the execute stage has a queue per device), its tenant and arrival (the job's
+    submission, epoch seconds; 0: now), which fair share counts, and its ``rank``: the
+    queue's order, higher first, set once by the dispatch's
+    :class:`~eigen.kernel.fair_order.FairOrder` at enqueue (None until then; an entry
+    given back keeps it)."""
 
     job_id: str
     priority: int = 50
-    target: str = ""  # the job's device (per-device queues, issue 20)
+    target: str = ""
+    tenant: str = ""
+    arrival: float = 0.0
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,9 @@ class Dispatch(Protocol):
     ) -> list[Claimed]:
         """The next entry of ``stage`` (waiting up to ``timeout_s``, ``[]`` when none came,
         or the dispatch closed) and, while it and each next one satisfy ``together``, more,
-        up to ``limit``. Highest priority first, then first come first served."""
+        up to ``limit``. Highest rank first (then first come first served), among the
+        devices with a free execution slot (the ``device_capacity`` setting): an entry
+        whose device is busy waits without holding the claim back from other devices."""
 
     def heartbeat(self, claimed: Sequence[Claimed]) -> None:
         """Keep claimed entries from being handed to another worker while they run."""

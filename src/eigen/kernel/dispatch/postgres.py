@@ -2,21 +2,31 @@
 database (why pgqueuer: docs/decisions/queue-library.md).
 
 An entry is a row of pgqueuer's queue table (``eigen_queue.pgqueuer``; migration 0005): its
-entrypoint is the stage, its priority the job's, its payload the job id and target.
+entrypoint is the stage (``compile``) or, on the execute stage, the stage and the device
+(``execute:<device>``: a queue per device), its priority column the entry's rank
+(:class:`~eigen.kernel.fair_order.FairOrder`, computed at enqueue; fair share's virtual
+times in the same transaction, :mod:`~eigen.kernel.dispatch.postgres_clock`), its payload
+the job id, target, priority and tenant.
 
 - ``enqueue`` writes the rows with pgqueuer's enqueue in the caller's transaction (the one
   that writes the jobs, :mod:`~eigen.kernel.dispatch.transaction_driver`): a job and its
   entry commit together. Without one, in a transaction of its own.
-- ``claim`` is pgqueuer's dequeue: one statement takes the highest-priority, oldest entries
+- ``claim`` is pgqueuer's dequeue: one statement takes the highest-ranked, oldest entries
   (``FOR UPDATE SKIP LOCKED``, so two claimers never get one entry) and marks them picked by
-  this dispatch. With none there, it waits for pgqueuer's NOTIFY of an insert on a
-  connection that only listens (psycopg locks a connection while it waits for
-  notifications, so listening and querying need one each).
+  this dispatch. On the execute stage it dequeues over every device's entrypoint, each with
+  its ``device_capacity`` as pgqueuer's ``concurrency_limit``, which pgqueuer enforces
+  across every consumer of the database (a slot per picked row, a unique index on it): a
+  busy device's backlog is skipped, never waited on. Every node must have the same
+  ``device_capacity`` (pgqueuer takes the highest limit it is given). With none there,
+  it waits for pgqueuer's NOTIFY of an insert on a connection that only listens
+  (psycopg locks a connection while it waits for notifications, so listening and querying
+  need one each).
 - A picked entry whose heartbeat is older than ``lease_s`` is picked again by the next
   dequeue anywhere (pgqueuer's stalled-job recovery): a worker that died leaves its entries
   to others. A waiting claim therefore dequeues again at least every half lease, notified
   or not: pgqueuer's own worker does the same (its ``dequeue_timeout``).
-- ``heartbeat`` is pgqueuer's, ``ack`` its completion log (the row leaves the queue),
+- ``heartbeat`` is pgqueuer's, ``ack`` its completion log (the row leaves the queue, and
+  a device's slot is free: a NOTIFY wakes the claimers where the device has a capacity),
   ``release`` its retry without delay, followed by a NOTIFY of our own on the channel so
   that waiting claimers anywhere take the entries at once.
 
@@ -50,8 +60,10 @@ from pgqueuer.types import QueueEntrypoint, QueueManagerId
 from eigen.errors import InvalidArgument, Unavailable
 from eigen.kernel.dispatch.loop_thread import LoopThread
 from eigen.kernel.dispatch.port import Claimed, Entry, Stage
+from eigen.kernel.dispatch.postgres_clock import PostgresVirtualClock
 from eigen.kernel.dispatch.queue_names import queue_settings
 from eigen.kernel.dispatch.transaction_driver import TransactionDriver
+from eigen.kernel.fair_order import FairOrder
 
 if TYPE_CHECKING:
     from pgqueuer.models import Job
@@ -63,6 +75,17 @@ T = TypeVar("T")
 # what wakes a waiting claim: pgqueuer's trigger on an insert, our own NOTIFY after a release
 _WAKING = frozenset({"insert", "release"})
 _CALL_TIMEOUT_S = 60.0
+_EXECUTE_PREFIX = f"{Stage.EXECUTE.value}:"
+
+
+def entrypoint_of(stage: Stage, entry: Entry) -> str:
+    """The pgqueuer entrypoint of ``entry`` on ``stage``: one per device on the execute stage."""
+    return f"{_EXECUTE_PREFIX}{entry.target}" if stage is Stage.EXECUTE else stage.value
+
+
+def _is_execute(entrypoint: str) -> bool:
+    """An execute entrypoint: a device's, or the one queue of before per-device queues."""
+    return entrypoint == Stage.EXECUTE.value or entrypoint.startswith(_EXECUTE_PREFIX)
 
 
 class PostgresDispatch:
@@ -75,6 +98,16 @@ class PostgresDispatch:
         self._lease_s = settings.lease_s
         self._names = queue_settings()
         self._builder = QueryQueueBuilder(settings=self._names)
+        self.clock = PostgresVirtualClock(engine)
+        self.order = FairOrder.of(settings, self.clock)
+        self._limits = {
+            f"{_EXECUTE_PREFIX}{device}": n for device, n in settings.device_capacity.items() if n > 0
+        }
+        # the execute entrypoints: those in the queue table, and every device with a capacity
+        self._find_execute = (
+            f"SELECT DISTINCT entrypoint FROM {self._names.qualified.queue_table} "
+            f"WHERE entrypoint = '{Stage.EXECUTE.value}' OR entrypoint LIKE '{_EXECUTE_PREFIX}%'"
+        )
         self._me = QueueManagerId(uuid.uuid4())
         # who holds a connection, in pg_stat_activity: the node, as in its leases
         node = settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -117,14 +150,18 @@ class PostgresDispatch:
             raise InvalidArgument.for_field("limit", f"must be at least 1, not {limit}")
         deadline = time.monotonic() + max(0.0, timeout_s)
         wanted = limit if together is not None else 1
-        entrypoints = {QueueEntrypoint(stage.value): EntrypointExecutionParameter(concurrency_limit=0)}
         lease = timedelta(seconds=self._lease_s)
+
+        async def dequeue(queries: Queries) -> list[Job]:
+            entrypoints = await self._entrypoints(queries, stage)
+            return await queries.dequeue(wanted, entrypoints, self._me, None, lease) if entrypoints else []
+
         while True:
             with self._wake:
                 if self._closed:
                     return []
                 seen = self._generation
-            jobs = self._run(lambda q: q.dequeue(wanted, entrypoints, self._me, None, lease))
+            jobs = self._run(dequeue)
             if jobs:
                 return self._take(stage, jobs, together)
             left = deadline - time.monotonic()
@@ -143,9 +180,17 @@ class PostgresDispatch:
             self._run(lambda q: q.update_heartbeat(ids))
 
     def ack(self, claimed: Sequence[Claimed]) -> None:
-        if claimed:
-            done = [(self._job(item), "successful", None) for item in claimed]
-            self._run(lambda q: q.log_jobs(done))  # type: ignore[arg-type]
+        if not claimed:
+            return
+        jobs = [self._job(item) for item in claimed]
+        freed = any(job.entrypoint in self._limits for job in jobs)
+
+        async def ack(queries: Queries) -> None:
+            await queries.log_jobs([(job, "successful", None) for job in jobs])  # type: ignore[misc]
+            if freed:  # a device's slot is free: claimers waiting for it look again
+                await queries.driver.notify(self._names.channel, json.dumps({"operation": "release"}))
+
+        self._run(ack)
 
     def release(self, claimed: Sequence[Claimed]) -> None:
         if not claimed:
@@ -160,11 +205,10 @@ class PostgresDispatch:
         self._run(release)
 
     def depth(self, stage: Stage | None = None) -> int:
-        wanted = {s.value for s in Stage} if stage is None else {stage.value}
         with self._engine.connect() as connection:
             sizes = SyncQueries(TransactionDriver(connection), qbq=self._builder).queue_size()
             connection.rollback()
-        return sum(s.count for s in sizes if s.status == "queued" and s.entrypoint in wanted)
+        return sum(s.count for s in sizes if s.status == "queued" and _on(stage, s.entrypoint))
 
     def close(self) -> None:
         with self._wake:
@@ -191,12 +235,26 @@ class PostgresDispatch:
     # --- helpers ----------------------------------------------------------------------
 
     def _enqueue(self, connection: sa.Connection, stage: Stage, entries: Sequence[Entry]) -> None:
+        ranked = self.order.ranked(entries, within=connection, share=stage is Stage.EXECUTE)
         queries = SyncQueries(TransactionDriver(connection), qbq=self._builder)
         queries.enqueue(
-            [stage.value] * len(entries),
-            [json.dumps({"job_id": e.job_id, "target": e.target}).encode() for e in entries],
-            [e.priority for e in entries],
+            [entrypoint_of(stage, e) for e in ranked],
+            [_payload(e) for e in ranked],
+            [e.rank if e.rank is not None else e.priority for e in ranked],
         )
+
+    async def _entrypoints(
+        self, queries: Queries, stage: Stage
+    ) -> dict[QueueEntrypoint, EntrypointExecutionParameter]:
+        """What a claim on ``stage`` dequeues from, with each one's capacity."""
+        if stage is not Stage.EXECUTE:
+            return {QueueEntrypoint(stage.value): EntrypointExecutionParameter(concurrency_limit=0)}
+        rows = await queries.driver.fetch(self._find_execute)
+        names = {str(row["entrypoint"]) for row in rows} | set(self._limits)
+        return {
+            QueueEntrypoint(name): EntrypointExecutionParameter(concurrency_limit=self._limits.get(name, 0))
+            for name in sorted(names)
+        }
 
     def _take(self, stage: Stage, jobs: list[Job], together: Callable[[Entry], bool] | None) -> list[Claimed]:
         """The first entry and, while it and each next one satisfy ``together``, the next
@@ -299,6 +357,31 @@ class PostgresDispatch:
         await self._stop_listening()
 
 
+def _on(stage: Stage | None, entrypoint: str) -> bool:
+    """Whether ``entrypoint`` is one of ``stage``'s (None: of any stage)."""
+    if stage is None:
+        return entrypoint == Stage.COMPILE.value or _is_execute(entrypoint)
+    return _is_execute(entrypoint) if stage is Stage.EXECUTE else entrypoint == stage.value
+
+
+def _payload(entry: Entry) -> bytes:
+    fields = {
+        "job_id": entry.job_id,
+        "target": entry.target,
+        "priority": entry.priority,
+        "tenant": entry.tenant,
+    }
+    return json.dumps(fields).encode()
+
+
 def _entry(job: Job) -> Entry:
+    """The entry of a queue row: its rank is the row's priority column (a row written before
+    ranks holds its job's priority there: it is still taken, in no particular place)."""
     payload = json.loads(job.payload or b"{}")
-    return Entry(job_id=str(payload["job_id"]), priority=job.priority, target=str(payload.get("target", "")))
+    return Entry(
+        job_id=str(payload["job_id"]),
+        priority=int(payload.get("priority", job.priority)),
+        target=str(payload.get("target", "")),
+        tenant=str(payload.get("tenant", "")),
+        rank=job.priority,
+    )

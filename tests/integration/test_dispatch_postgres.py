@@ -21,9 +21,8 @@ from eigen.errors import InvalidArgument, Unavailable
 from eigen.kernel.dispatch.port import Dispatch, Stage
 from eigen.kernel.dispatch.postgres import PostgresDispatch
 from eigen.kernel.store import migrate
-from eigen.kernel.store.engine import make_engine
 from tests.unit.kernel.test_dispatch_contract import DispatchContract, MakeDispatch, entries, ids
-from tests.unit.store.postgres import fresh_database
+from tests.unit.store.postgres import migrated_engine
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +31,8 @@ LEASE_S = 1.0
 
 @pytest.fixture
 def engine() -> Iterator[sa.Engine]:
-    with fresh_database() as url:
-        made = make_engine(url)
-        migrate.upgrade(made)
-        try:
-            yield made
-        finally:
-            made.dispose()
+    with migrated_engine() as made:
+        yield made
 
 
 @pytest.fixture

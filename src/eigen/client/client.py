@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 
 import grpc
 
@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def idempotency_key_for(given: str | None) -> str:
@@ -323,26 +324,8 @@ class Client:
 
     def watch(self, job_id: str, after_seq: int = 0) -> Generator[JobEvent, None, None]:
         """Live events of a job until its terminal event."""
-        self.breaker.before_call()
-        stream = self.jobs.WatchJob(
-            jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=after_seq), metadata=self._metadata
-        )
-        settle = StreamSettlement(self.breaker)
-        try:
-            stream.initial_metadata()  # the server's headers: it took the call
-            if stream.is_active():
-                settle.success()
-            for message in stream:
-                settle.success()
-                yield convert.event_from_pb(message)
-            settle.success()
-        except grpc.RpcError as exc:
-            error = call_error(exc, self.peer, self.tls)
-            settle.failure(error)
-            raise error from None
-        finally:
-            stream.cancel()
-            settle.release()
+        request = jobs_pb2.WatchJobRequest(job_id=job_id, after_seq=after_seq)
+        yield from self._streamed(self.jobs.WatchJob, request, convert.event_from_pb, headers=True)
 
     def wait(self, job_id: str) -> Job:
         """Block until the job is terminal (driven by WatchJob); returns the final job."""
@@ -367,15 +350,26 @@ class Client:
         server's default), as StreamResults sends them: a large result (per-shot memory,
         probabilities, a state vector) is read piece by piece, never whole in one message.
         :func:`eigen.models.chunks.merge` of every chunk is :meth:`results`."""
+        request = jobs_pb2.StreamResultsRequest(job_id=job_id, chunk_size=chunk_size)
+        yield from self._streamed(self.jobs.StreamResults, request, convert.chunk_from_pb)
+
+    def _streamed(
+        self, method: Any, request: Any, read: Callable[[Any], T], *, headers: bool = False
+    ) -> Generator[T, None, None]:
+        """The messages of one server stream, each ``read``; the breaker hears how it went
+        and a failure is the typed Eigen error. ``headers``: count the server's headers
+        as its answer (a watch of a job with no new events yet is a success)."""
         self.breaker.before_call()
-        stream = self.jobs.StreamResults(
-            jobs_pb2.StreamResultsRequest(job_id=job_id, chunk_size=chunk_size), metadata=self._metadata
-        )
+        stream = method(request, metadata=self._metadata)
         settle = StreamSettlement(self.breaker)
         try:
+            if headers:
+                stream.initial_metadata()  # the server's headers: it took the call
+                if stream.is_active():
+                    settle.success()
             for message in stream:
                 settle.success()
-                yield convert.chunk_from_pb(message)
+                yield read(message)
             settle.success()
         except grpc.RpcError as exc:
             error = call_error(exc, self.peer, self.tls)

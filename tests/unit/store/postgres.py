@@ -69,3 +69,19 @@ def fresh_database() -> Iterator[str]:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         engine.dispose()
+
+
+@contextmanager
+def migrated_engine() -> Iterator[sa.Engine]:
+    """An engine of a :func:`fresh_database` migrated to head (the job store's schema and the
+    queue's), disposed on exit."""
+    from eigen.kernel.store import migrate
+    from eigen.kernel.store.engine import make_engine
+
+    with fresh_database() as url:
+        made = make_engine(url)
+        migrate.upgrade(made)
+        try:
+            yield made
+        finally:
+            made.dispose()

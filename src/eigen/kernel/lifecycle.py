@@ -63,6 +63,8 @@ class Lifecycle:
         self._progressed: dict[str, tuple[JobState, int, tuple[str | None, int] | None]] = {}
         # told of every state change applied (the kernel counts the jobs waiting to run)
         self.on_state: Callable[[JobEvent], None] | None = None
+        # told of every job that ended (the jobs depending on it are settled)
+        self.on_ended: list[Callable[[JobEvent], None]] = []
 
     def create(self, job: Job, message: str = "submitted") -> Job:
         return self.create_many([job], message)[0]
@@ -219,6 +221,9 @@ class Lifecycle:
         self.bus.publish(event)
         if self.on_state is not None:
             self.on_state(event)
+        if event.state.terminal:
+            for hook in self.on_ended:
+                hook(event)
         metrics.job_transition(
             job.state.value,
             event.state.value,
@@ -236,6 +241,17 @@ class Lifecycle:
         return replace(
             job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **applied.changes
         )
+
+    def note(self, job: Job, data: dict[str, Any], message: str = "") -> bool:
+        """One progress event on ``job`` as last read, compare-and-set on its sequence
+        number: False when the job moved on meanwhile (e.g. another node made the same note
+        first), so that a note made once is acted on once."""
+        event = JobEvent(job.id, job.last_seq + 1, job.state, "progress", self.clock(), message, data)
+        if not self.store.append_event(event, progress=data):
+            return False
+        self._progressed.pop(job.id, None)
+        self.bus.publish(event)
+        return True
 
     def progress(
         self,

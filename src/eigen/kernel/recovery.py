@@ -16,6 +16,11 @@ given up on instead: it ends in ERROR (``EIGEN_MAX_ATTEMPTS``) with a dead lette
 (:meth:`~eigen.kernel.store.base.JobStore.add_dead_letter`) written in the same
 transaction. A job that crashes whatever runs it (the process, not just the stage) so
 ends after that many restarts instead of taking every kernel down in turn.
+
+A job waiting for its dependencies (:mod:`eigen.kernel.dependencies`) has no queue entry:
+at start, every kernel (alone or sharing the store) settles the waiting jobs, so one whose
+dependencies all ended while no kernel was there to see it is released or failed, not left
+waiting for ever.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from eigen.kernel.dependencies import Dependencies, is_waiting
 from eigen.kernel.dispatch.port import Stage
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.queueing import Queueing
@@ -73,19 +79,32 @@ class Recovery:
         self.max_attempts = max_attempts
         self.shared = shared
         self.clock = clock
+        self.dependencies = Dependencies(lifecycle, queueing)
 
     def recover(self) -> None:
         """At start: resume what a previous run left (alone on the store: everything
         unfinished, a RUNNING job counting as one whose lease lapsed; sharing it: nothing
         here, the lease sweep takes expired leases)."""
         if self.shared:
+            self.settle_waiting()
             return
         for job in self.store.in_states(UNFINISHED):
+            if is_waiting(job):
+                self.resumed(job)
+                self.dependencies.settle(job.id)
+                continue
             if job.state is JobState.RUNNING and self._used_up(job) is not None:
                 self.give_up(job)
                 continue
             self.resume(job, "requeued after a restart")
             log.info("resumed job", extra={"job_id": job.id, "state": job.state.value})
+
+    def settle_waiting(self) -> None:
+        """Settle every job waiting for its dependencies (see the module docstring)."""
+        for job in self.store.in_states((JobState.PENDING,)):
+            if is_waiting(job):
+                self.resumed(job)
+                self.dependencies.settle(job.id)
 
     def sweep(self) -> int:
         """Put back (or give up on) the jobs whose lease lapsed; how many were found."""

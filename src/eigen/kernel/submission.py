@@ -5,7 +5,9 @@ answered by the job its idempotency key already names (:mod:`eigen.kernel.idempo
 validated against its device and its tenant's quota (:mod:`eigen.kernel.admission`,
 :mod:`eigen.kernel.quotas`), and only then stored: synchronously, or (on an event loop)
 by the intake's group commit (:mod:`eigen.kernel.intake`), with its compile queue entry
-(:mod:`eigen.kernel.queueing`); ``accepted`` hears of every job stored.
+(:mod:`eigen.kernel.queueing`); ``accepted`` hears of every job stored. A job whose
+dependencies are not all DONE is stored without its queue entry, waiting
+(:mod:`eigen.kernel.dependencies`), and settled once stored.
 
 Queue capacity is exact: a submission reserves its slots before anything is stored, and
 a job holds its slot until it leaves the waiting set (starts running or ends).
@@ -20,9 +22,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from eigen.errors import AlreadyExists, EigenError, InvalidArgument, ResourceExhausted, Unavailable
 from eigen.kernel.admission import check_submission, compile_request
+from eigen.kernel.dependencies import Dependencies, check_dependencies, is_waiting, waiting_progress
 from eigen.kernel.dispatch.port import Stage
 from eigen.kernel.idempotency import keyed_job
 from eigen.kernel.intake import Intake
@@ -116,6 +120,8 @@ class Submission:
         self.default_timeout_s = default_timeout_s
         self.memory_limit = memory_limit
         self.intake = Intake(self.accept_many)
+        self.dependencies = Dependencies(lifecycle, queueing)
+        lifecycle.on_ended.append(self.dependencies.ended)
         self.queued = QueuedJobs(self.store)  # max_queued_jobs of each tenant
         self._lock = threading.Lock()
         # capacity: jobs accepted that have not started running nor ended, and the slots
@@ -174,6 +180,8 @@ class Submission:
         checked = self.compiler.validated(compile_request(request, device)) if device is not None else None
         if device is not None and checked is not None:
             self._validate(request, device, checked, quota)
+            if request.dependencies:  # reads the store: off the loop
+                await asyncio.to_thread(check_dependencies, self.store, request, tenant)
         else:
             await asyncio.to_thread(functools.partial(self.validate, request, tenant=tenant, quota=quota))
         job = self.new_job(request, owner, idempotency_key, traceparent, tenant)
@@ -224,6 +232,7 @@ class Submission:
         read in: see :mod:`eigen.kernel.workloads`)."""
         request = self.resolved(request, tenant)
         self._validate(request, self.device(request.target), quota=quota)
+        check_dependencies(self.store, request, tenant)
         return request
 
     def resolved(self, request: JobRequest, tenant: str) -> JobRequest:
@@ -296,8 +305,10 @@ class Submission:
         that cannot write for want of space or permission is refused as such
         (RESOURCE_EXHAUSTED, UNAVAILABLE) and recorded for readiness."""
         try:
-            with writing(self.data):  # the jobs' compile entries commit with them
-                created = self.lifecycle.create_many(jobs, then=self.queueing.within(Stage.COMPILE, jobs))
+            jobs = [self._held_back(job) for job in jobs]
+            ready = [job for job in jobs if not is_waiting(job)]
+            with writing(self.data):  # the ready jobs' compile entries commit with them
+                created = self.lifecycle.create_many(jobs, then=self.queueing.within(Stage.COMPILE, ready))
         except BaseException:
             self._release(jobs)
             raise
@@ -306,5 +317,15 @@ class Submission:
             self._waiting.update(job.id for job in created)
         self.queued.release(created)  # counted in the store from now on (max_queued_jobs)
         self.accepted(created)
-        self.queueing.after(Stage.COMPILE, created)
+        self.queueing.after(Stage.COMPILE, [job for job in created if not is_waiting(job)])
+        for job in created:
+            if is_waiting(job):  # a dependency that ended before the job was stored is seen now
+                self.dependencies.settle(job.id)
         return created
+
+    def _held_back(self, job: Job) -> Job:
+        """``job`` as stored: waiting (no queue entry) while a dependency is not DONE."""
+        if not job.request.dependencies:
+            return job
+        unfinished = self.dependencies.unfinished(job.request)
+        return replace(job, progress=waiting_progress(unfinished)) if unfinished else job

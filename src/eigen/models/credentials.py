@@ -9,11 +9,13 @@ A key's record holds its digest (a keyed hash of the key, see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 TENANT_MAX = 64  # tenants.name, api_keys.tenant, jobs.tenant
+TENANT_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{TENANT_MAX}}}")  # what a tenant may be called
 KEY_ID_MAX = 32  # api_keys.key_id
 KEY_NAME_MAX = 128  # api_keys.name
 ROLE_MAX = 32  # api_keys.role

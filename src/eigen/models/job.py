@@ -28,6 +28,14 @@ from eigen.models.workload import WorkloadKind
 
 NAME_PATTERN = rf"^[A-Za-z0-9._-]{{1,{limits.NAME_MAX}}}$"
 JOB_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{limits.JOB_ID_MAX}}}$"
+JOB_REF_PREFIX = "job:"
+
+
+def job_ref_id(value: str) -> str:
+    """The job id a dependency names: ``job:<id>`` or the bare id."""
+    return value.removeprefix(JOB_REF_PREFIX)
+
+
 DEFAULT_TARGET = "sim:statevector"
 DEFAULT_SHOTS = 1024
 DEFAULT_PRIORITY = 50
@@ -103,6 +111,15 @@ class JobRequest(BaseModel):
         names = {str(v).strip().lower() for v in value if str(v).strip()}
         known = [o for o in Output if o.value in names]
         return tuple(known) + tuple(sorted(names - {o.value for o in known})) or DEFAULT_OUTPUTS
+
+    @field_validator("dependencies", mode="before")
+    @classmethod
+    def _dependency_ids(cls, value: Any) -> Any:
+        """A dependency is named by its id or as ``job:<id>`` (JobSpec's reference form):
+        both are stored as the id, so that one job is never two dependencies."""
+        if not isinstance(value, (list, tuple)):
+            return value
+        return [job_ref_id(v) if isinstance(v, str) else v for v in value]
 
     @field_validator("labels")
     @classmethod

@@ -20,7 +20,7 @@ from typing import Any
 
 from eigen.errors import FieldViolation, quote
 from eigen.models import limits
-from eigen.models.job import JOB_ID_PATTERN, RESERVED_LABEL_PREFIXES
+from eigen.models.job import JOB_ID_PATTERN, RESERVED_LABEL_PREFIXES, job_ref_id
 from eigen.models.jobspec_sections import DETERMINISTIC_SEED, PROFILE_LEVELS, SECTIONS
 from eigen.models.jobspec_values import (
     json_value,
@@ -364,11 +364,12 @@ def _bindings_and_dependencies(out: Resolution, spec: Mapping[str, Any]) -> None
         out.fail("spec.parameters", "must be a list of bindings or a map of run parameters")
     dependencies = spec.get("dependencies")
     if isinstance(dependencies, list):
-        out.fields["dependencies"] = [d for d in dependencies if _is_job_id(d)]
+        out.fields["dependencies"] = [job_ref_id(d) for d in dependencies if _is_job_id(d)]
 
 
 def _is_job_id(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(JOB_ID_PATTERN, value) is not None
+    """Whether a spec.dependencies entry names a job: its id, or ``job:<id>``."""
+    return isinstance(value, str) and re.fullmatch(JOB_ID_PATTERN, job_ref_id(value)) is not None
 
 
 def _extensions(out: Resolution, doc: Mapping[str, Any]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 from eigen.config.settings import Settings
 from eigen.errors import Unauthenticated
-from eigen.models.credentials import TENANT_MAX, KeyStore
+from eigen.models.credentials import TENANT_MAX, TENANT_NAME, KeyStore
 from eigen.models.limits import OWNER_MAX
 from eigen.models.principal import Principal
 from eigen.security import apikeys, mtls, tokens
@@ -30,7 +30,6 @@ from eigen.security.tokens import REFETCH_COOLDOWN_S, TokenVerifier
 NO_CREDENTIAL = (
     "no credential: send authorization: Bearer <API key or token>, x-api-key, or a client certificate"
 )
-TENANT_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{TENANT_MAX}}}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

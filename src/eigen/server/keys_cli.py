@@ -30,10 +30,9 @@ from eigen.kernel.store.engine import make_engine
 from eigen.kernel.store.factory import pool_options
 from eigen.kernel.store.keys import SqlKeyStore
 from eigen.kernel.store.migrate import ensure_schema
-from eigen.models.credentials import KEY_NAME_MAX, ApiKeyRecord
+from eigen.models.credentials import KEY_NAME_MAX, TENANT_NAME, ApiKeyRecord
 from eigen.models.principal import ROLE_NAMES
 from eigen.security import apikeys
-from eigen.security.identity import TENANT_NAME
 from eigen.server.admin import ConfigFile, DatabaseUrl, _database_errors, _settings
 
 keys_app = typer.Typer(

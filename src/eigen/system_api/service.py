@@ -28,7 +28,7 @@ from eigen.kernel.store.base import JobFilter
 from eigen.kernel.store.retention import stored_job
 from eigen.models import limits
 from eigen.models.chunks import DEFAULT_CHUNK_OUTCOMES, Chunk, split
-from eigen.models.credentials import TENANT_MAX
+from eigen.models.credentials import TENANT_MAX, TENANT_NAME
 from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import JOB_ID_PATTERN, Job, JobEvent, JobRequest
 from eigen.models.principal import Principal
@@ -37,7 +37,6 @@ from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.observability import context
 from eigen.security.guard import Guard
-from eigen.security.identity import TENANT_NAME
 from eigen.system_api.ports import KernelPort
 
 T = TypeVar("T")

@@ -79,9 +79,14 @@ class JobStore(Protocol):
 
     def create_many(self, batch: Sequence[tuple[Job, JobEvent]], *, then: Then | None = None) -> None:
         """:meth:`create` for several jobs in one transaction: all of them, or (on a
-        duplicate, AlreadyExists) none; ``then`` runs once, after the inserts."""
+        duplicate, AlreadyExists) none; ``then`` runs once, after the inserts. Each job's
+        ``request.dependencies`` are recorded with it (see :meth:`dependants`)."""
 
     def get(self, job_id: str) -> Job | None: ...
+
+    def dependants(self, job_id: str) -> list[str]:
+        """The ids of the jobs whose ``request.dependencies`` name ``job_id`` (stored with
+        each job by :meth:`create_many`, so any node finds them), oldest first."""
 
     def head(self, job_id: str) -> tuple[JobState, int] | None:
         """(state, last event seq) of a job: the cheap read a transition needs."""

@@ -31,6 +31,7 @@ class MemoryJobStore:
         self._results: dict[str, tuple[float, JobResult]] = {}
         self._checkpoints: dict[str, dict[str, Any]] = {}
         self._dead_letters: dict[str, DeadLetter] = {}
+        self._dependants: dict[str, list[str]] = {}  # a job's id: the jobs that depend on it
 
     def create(self, job: Job, event: JobEvent, *, then: Then | None = None) -> None:
         self.create_many([(job, event)], then=then)
@@ -53,6 +54,12 @@ class MemoryJobStore:
             for job, event in batch:
                 self._jobs[job.id] = replace(job, last_seq=event.seq)
                 self._events[job.id] = [event]
+                for depends_on in dict.fromkeys(job.request.dependencies):
+                    self._dependants.setdefault(depends_on, []).append(job.id)
+
+    def dependants(self, job_id: str) -> list[str]:
+        with self._lock:
+            return list(self._dependants.get(job_id, ()))
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

@@ -124,6 +124,16 @@ checkpoints = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
 )
 
+# job_id waits for depends_on (each a job of the same tenant, stored before it): written
+# with the job; read by depends_on when a job ends (its dependants) and by job_id
+job_dependencies = sa.Table(
+    "job_dependencies",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("depends_on", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Index("ix_job_dependencies_depends_on", "depends_on"),
+)
+
 # a job that ended in ERROR because it used up its attempts: why, and on which worker last
 dead_letters = sa.Table(
     "dead_letters",

@@ -110,6 +110,13 @@ class SqlJobStore:
             with self._writing() as conn:  # one executemany each
                 conn.execute(_INSERT_JOB, rows)
                 conn.execute(_INSERT_EVENT, [_event_row(event) for _, event in batch])
+                links = [
+                    {"job_id": job.id, "depends_on": depends_on}
+                    for job, _ in batch
+                    for depends_on in dict.fromkeys(job.request.dependencies)
+                ]
+                if links:
+                    conn.execute(_INSERT_DEPENDENCY, links)
                 if then is not None:
                     then(conn)
         except sa.exc.IntegrityError:
@@ -126,6 +133,10 @@ class SqlJobStore:
                 stored = conn.execute(_SELECT_REQUEST, {"job_id": job_id})
                 request = self._requests.parse(job_id, stored.scalar_one())
         return job_from_row(row, request)
+
+    def dependants(self, job_id: str) -> list[str]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(_SELECT_DEPENDANTS, {"job_id": job_id}).scalars())
 
     def _from_row(self, row: RowMapping) -> Job:
         request = self._requests.get(row["id"]) or self._requests.parse(row["id"], row["request"])
@@ -507,6 +518,13 @@ _WITHOUT_REQUEST = [column for column in schema.jobs.c if column.name != "reques
 _JOB_ID: sa.BindParameter[str] = sa.bindparam("job_id")
 _INSERT_JOB = schema.jobs.insert()
 _INSERT_EVENT = schema.events.insert()
+_INSERT_DEPENDENCY = schema.job_dependencies.insert()
+_SELECT_DEPENDANTS = (
+    sa.select(schema.job_dependencies.c.job_id)
+    .join(schema.jobs, schema.jobs.c.id == schema.job_dependencies.c.job_id)
+    .where(schema.job_dependencies.c.depends_on == sa.bindparam("job_id"))
+    .order_by(schema.jobs.c.created_at, schema.jobs.c.id)
+)
 _SELECT_JOB = sa.select(*_WITHOUT_REQUEST).where(schema.jobs.c.id == _JOB_ID)
 _SELECT_REQUEST = sa.select(schema.jobs.c.request).where(schema.jobs.c.id == _JOB_ID)
 _SELECT_HEAD = sa.select(schema.jobs.c.state, schema.jobs.c.last_seq).where(schema.jobs.c.id == _JOB_ID)

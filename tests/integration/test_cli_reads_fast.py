@@ -43,6 +43,8 @@ GRPC_MODULES = ("eigen.proto", "eigen.client.channel", "eigen.client.client")
 # What a read that prints once has no use for: the spinner of a terminal's follow and the
 # Ctrl-C guard of a submission (each a few ms of import on every command otherwise).
 NOT_FOR_READS = ("rich.progress", "eigen.cli.interrupt")
+# Nor the authenticator's libraries: a read of the folder checks no credential (~100 ms).
+AUTHENTICATION = {"jwt", "cryptography", "pydantic_settings"}
 MODULES = "eigen modules: "
 MODULES_SCRIPT = f"""
 import atexit, sys
@@ -113,7 +115,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folder]:
 
 
 def assert_read_from_folder(done: subprocess.CompletedProcess[str], folder: Folder) -> None:
-    heavy = (HEAVY | GRPC) & imported(done)
+    heavy = (HEAVY | GRPC | AUTHENTICATION) & imported(done)
     assert not heavy, f"a read imported {sorted(heavy)}"
     if any(line.startswith(MODULES) for line in done.stderr.splitlines()):
         grpc_modules = sorted(

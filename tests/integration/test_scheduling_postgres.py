@@ -82,7 +82,9 @@ def test_the_virtual_time_rolls_back_with_the_enqueue(engine: sa.Engine, make: M
     dispatch.enqueue(Stage.EXECUTE, [Entry("a", 50, FAST, "A")])
     dispatch.enqueue(Stage.EXECUTE, [Entry("b", 50, FAST, "B")])
     claimed = [dispatch.claim(Stage.EXECUTE, 1, 1.0)[0].entry for _ in range(2)]
-    assert claimed[0].rank == claimed[1].rank  # A was not charged for what never committed
+    # A was not charged for what never committed (that would be 50 jobs x 1 s = 500 rank units
+    # apart); the two ranks differ only by the clock between the two enqueues (0.1 s a unit)
+    assert abs(claimed[0].rank - claimed[1].rank) <= 5
 
 
 def test_a_devices_capacity_holds_across_nodes_and_never_blocks_another_device(make: Make) -> None:

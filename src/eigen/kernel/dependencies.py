@@ -9,8 +9,8 @@ node ends a job finds the jobs that wait for it.
 A job whose dependencies are not all DONE is stored without a compile queue entry, with the
 progress ``{"phase": "WAITING", "waiting_for": [ids]}``. :meth:`Dependencies.settle` gives it
 its due move, from the stored states of its dependencies: all DONE, it is released (its
-progress cleared, compare-and-set, so two nodes settling it at once release it once, then
-put on the compile queue); one ended in ERROR, CANCELLED or TIMEOUT, it ends in ERROR
+progress cleared, compare-and-set, so two nodes settling it at once release it once, with
+its compile queue entry in the same transaction); one ended in ERROR, CANCELLED or TIMEOUT, it ends in ERROR
 (``EIGEN_DEPENDENCY_FAILED``, naming the dependency and its state), and that end settles
 its own dependants in turn. A job is settled when a job it depends on ends, right after it
 is stored (a dependency that ended meanwhile, or before: a pipeline submitted in one go
@@ -113,8 +113,9 @@ class Dependencies:
             if pending != job.progress.get("waiting_for"):
                 self.lifecycle.note(job, waiting_progress(pending), f"waiting for {len(pending)} job(s)")
             return
-        if self.lifecycle.note(job, {}, "dependencies done"):  # once, whoever settles it first
-            self.queueing.now(Stage.COMPILE, [job])
+        # once, whoever settles it first; its queue entry commits with the release
+        if self.lifecycle.note(job, {}, "dependencies done", then=self.queueing.within(Stage.COMPILE, [job])):
+            self.queueing.after(Stage.COMPILE, [job])
 
     def _fail(self, job: Job, depends_on: str, state: JobState) -> None:
         summary = f"dependency {depends_on} ended in {state.value}"

@@ -242,12 +242,18 @@ class Lifecycle:
             job, state=event.state, last_seq=event.seq, updated_at=event.timestamp, **applied.changes
         )
 
-    def note(self, job: Job, data: dict[str, Any], message: str = "") -> bool:
+    def note(self, job: Job, data: dict[str, Any], message: str = "", *, then: Then | None = None) -> bool:
         """One progress event on ``job`` as last read, compare-and-set on its sequence
-        number: False when the job moved on meanwhile (e.g. another node made the same note
-        first), so that a note made once is acted on once."""
+        number, with ``then`` in its transaction: False when the job moved on meanwhile
+        (e.g. another node made the same note first), so that a note made once is acted on
+        once."""
         event = JobEvent(job.id, job.last_seq + 1, job.state, "progress", self.clock(), message, data)
-        if not self.store.append_event(event, progress=data):
+        applied = (
+            self.store.append_event(event, progress=data)
+            if then is None
+            else self.store.append_event(event, progress=data, then=then)
+        )
+        if not applied:
             return False
         self._progressed.pop(job.id, None)
         self.bus.publish(event)

@@ -169,9 +169,13 @@ class JobStore(Protocol):
         event: JobEvent,
         progress: dict[str, Any] | None = None,
         checkpoint: dict[str, Any] | None = None,
+        *,
+        then: Then | None = None,
     ) -> bool:
         """Append a non-state event (progress), with the job's checkpoint in the same
-        transaction when given; False if the job is already terminal."""
+        transaction when given, only if the job's last event is ``event.seq - 1``; if
+        appended, run ``then`` in that transaction (a job released from waiting and its
+        queue entry commit together). False if the job is already terminal or moved on."""
 
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]: ...
 

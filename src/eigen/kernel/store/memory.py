@@ -213,6 +213,17 @@ class MemoryJobStore:
         event: JobEvent,
         progress: dict[str, Any] | None = None,
         checkpoint: dict[str, Any] | None = None,
+        *,
+        then: Then | None = None,
+    ) -> bool:
+        if not self._append_event(event, progress, checkpoint):
+            return False
+        if then is not None:
+            then(None)
+        return True
+
+    def _append_event(
+        self, event: JobEvent, progress: dict[str, Any] | None, checkpoint: dict[str, Any] | None
     ) -> bool:
         with self._lock:
             job = self._jobs.get(event.job_id)

@@ -331,6 +331,8 @@ class SqlJobStore:
         event: JobEvent,
         progress: dict[str, Any] | None = None,
         checkpoint: dict[str, Any] | None = None,
+        *,
+        then: Then | None = None,
     ) -> bool:
         values: dict[str, Any] = {"last_seq": event.seq, "updated_at": event.timestamp}
         if progress is not None:
@@ -342,6 +344,8 @@ class SqlJobStore:
             conn.execute(_INSERT_EVENT, _event_row(event))
             if checkpoint is not None:
                 self._upsert(conn, schema.checkpoints, event.job_id, {"data": checkpoint})
+            if then is not None:
+                then(conn)
         return True
 
     def events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:

@@ -8,13 +8,24 @@ import pytest
 from qiskit import QuantumCircuit
 
 from eigen.drivers.emulator import ManilaEmulator
+from eigen.drivers.qsim import QsimDriver
 from eigen.drivers.stabilizer import StabilizerDriver
-from eigen.drivers.statevector import StatevectorDriver
+from eigen.drivers.statevector import AerStatevectorDriver, StatevectorDriver
 
 
 @pytest.fixture(scope="session")
 def statevector() -> StatevectorDriver:
     return StatevectorDriver()
+
+
+@pytest.fixture(scope="session")
+def aer() -> AerStatevectorDriver:
+    return AerStatevectorDriver()
+
+
+@pytest.fixture(scope="session")
+def qsim() -> QsimDriver:
+    return QsimDriver()
 
 
 @pytest.fixture(scope="session")

@@ -25,16 +25,6 @@ FREE = EngineCost(0.0, 0.0, 0.0)
 DEAR = EngineCost(1.0, 1.0, 1.0)
 
 
-@pytest.fixture(scope="module")
-def qsim() -> QsimDriver:
-    return QsimDriver()
-
-
-@pytest.fixture(scope="module")
-def aer() -> AerStatevectorDriver:
-    return AerStatevectorDriver()
-
-
 def request(
     device: str, circuit: QuantumCircuit, shots: int = 4000, seed: int | None = 7, **kw: object
 ) -> ExecutionRequest:

@@ -22,16 +22,6 @@ from eigen.models.outputs import Output
 ALL = (Output.COUNTS, Output.MEMORY, Output.PROBABILITIES, Output.STATEVECTOR)
 
 
-@pytest.fixture(scope="module")
-def qsim() -> QsimDriver:
-    return QsimDriver()
-
-
-@pytest.fixture(scope="module")
-def aer() -> AerStatevectorDriver:
-    return AerStatevectorDriver()
-
-
 def asymmetric() -> QuantumCircuit:
     """|q2 q1 q0> = |1>(|0> + i|1>)/sqrt2 |1>, with q1 idle: any bit-order slip shows."""
     circuit = QuantumCircuit(4, 4)

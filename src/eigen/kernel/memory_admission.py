@@ -7,9 +7,9 @@ What a job needs is :func:`eigen.models.state_memory.run_need` of its device's
 map runs the compiled circuit on all of its qubits), with its shots, and its noise model
 (aer's density matrix up to ten qubits). A sweep runs one binding at a time per engine
 call: one state counts. On ``sim:statevector`` the engine needing least memory that can
-run the job counts: qsim's complex64 state, unless the job has a noise model or asks for
-exact expectation values (aer computes those). Whether qsim runs every instruction of the
-circuit is the driver's to say when it runs: the driver-manager's budget
+run the job counts: qsim's complex64 state, unless the job has a noise model, asks for
+exact expectation values or for its state vector (aer computes those). Whether qsim runs
+every instruction of the circuit is the driver's to say when it runs: the driver-manager's budget
 (:mod:`eigen.drivers.memory_budget`) refuses a run that does not fit then, so admission
 never refuses what qsim could hold.
 """
@@ -20,6 +20,7 @@ from eigen.kernel.hybrid.settings import circuit_shots, loop_settings, sweep_sho
 from eigen.models.compiled import CompiledProgram
 from eigen.models.job import JobRequest
 from eigen.models.noise import chosen_noise_model
+from eigen.models.outputs import Output
 from eigen.models.state_memory import StateNeed, over_limit, run_need
 from eigen.models.target import DeviceInfo
 
@@ -40,7 +41,7 @@ def submission_need(request: JobRequest, device: DeviceInfo, checked: CompiledPr
         width,
         shots=0 if exact else circuit_shots(request, checked.decorator),
         noisy=chosen_noise_model(request.options, checked.decorator) is not None,
-        complex64_runs=not exact,
+        complex64_runs=not exact and Output.STATEVECTOR not in request.outputs,  # aer's phase
     )
 
 

@@ -177,3 +177,12 @@ def test_an_unlimited_cgroup_reads_as_none(tmp_path: Path) -> None:
     v1.write_text("1024\n")
     assert cgroup_limit([v2, v1]) is None  # v2 says unlimited: v1's file is not this cgroup's
     assert cgroup_limit([tmp_path / "absent", v1]) == 1024
+
+
+def test_sim_statevector_counts_aer_for_a_state_vector_output() -> None:
+    # the state vector is computed on aer (qsim's has no global phase): aer's state counts
+    wants = request(outputs=["counts", "statevector"])
+    assert submission_need(wants, STATEVECTOR, compiled(20)).kind is StateMemory.COMPLEX128
+    assert submission_need(request(outputs=["probabilities"]), STATEVECTOR, compiled(20)).kind is (
+        StateMemory.COMPLEX64
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # annotations only: printing a job needs neither gRPC nor the
     from eigen.client.client import Client
     from eigen.models.chunks import Chunk
     from eigen.models.job import Job
+    from eigen.models.placement import Placement
     from eigen.models.result import Experiment, JobResult
     from eigen.models.target import DeviceInfo
 
@@ -218,7 +220,30 @@ def job_dict(job: Job) -> dict[str, object]:
         "extensions": job.request.extensions,
         "timings": job.timings,
         "progress": typed_progress(job.progress),
+        "queue": placement_dict(job.placement) if job.placement is not None else None,
     }
+
+
+def placement_dict(placement: Placement) -> dict[str, object]:
+    """Where a waiting job stands (``--json``'s ``queue``)."""
+    return {
+        "stage": placement.stage.value,
+        "device": placement.device,
+        "position": placement.position,
+        "slots": placement.slots,
+        "estimated_start": placement.estimated_start,
+        "reason": placement.reason,
+    }
+
+
+def placement_text(placement: Placement, now: float) -> str:
+    """``#3 on sim:aer, starts about 2026-12-07T12:03:10 (in 8 s): priority 50 (normal); ...``."""
+    wait = max(0.0, placement.estimated_start - now)
+    where = "to compile" if placement.stage.value == "compile" else f"on {placement.device}"
+    return (
+        f"#{placement.position} {where}, starts about {iso_time(placement.estimated_start)} "
+        f"(in {duration(wait)}): {placement.reason}"
+    )
 
 
 def result_dict(result: JobResult) -> dict[str, object]:
@@ -255,6 +280,8 @@ def print_job(console: Console, job: Job) -> None:
     rows["annotations"] = ", ".join(f"{k}={v}" for k, v in job.request.annotations.items())
     progress = typed_progress(job.progress)
     rows["progress"] = progress_summary(progress)
+    if job.placement is not None:
+        rows["queue"] = placement_text(job.placement, time.time())
     for key, value in rows.items():
         name = key.removesuffix("_at") if key.endswith("_at") else key
         if key == "extensions" and isinstance(value, dict):

@@ -128,6 +128,12 @@ class FairOrder:
         """The order key (seconds, smaller first) of a job starting at ``start_s``."""
         return start_s if self.policy == "fifo" else start_s - priority * self.aging_step_s
 
+    def start_of(self, rank: int, priority: int) -> float:
+        """The start (epoch seconds) an entry of ``priority`` was given, from its ``rank``:
+        its arrival, or later where fair share put it back (to a tenth of a second)."""
+        key = RANK_EPOCH_S - rank * RANK_UNIT_S
+        return key if self.policy == "fifo" else key + priority * self.aging_step_s
+
     def ranked(self, entries: Sequence[Entry], *, within: Any = None, share: bool = True) -> list[Entry]:
         """``entries`` with their rank; those ranked already (an entry given back) keep
         theirs. ``within``: the enqueue's transaction (the virtual times' too); ``share``

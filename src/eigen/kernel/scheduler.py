@@ -109,6 +109,20 @@ class PriorityScheduler(Generic[T]):
             self._out[name] = self._out.get(name, 0) + 1
         return item
 
+    def ahead(self, group: str, match: Callable[[T], bool]) -> tuple[int, T] | None:
+        """The first item of ``group`` that ``match`` finds there and how many items of the
+        group go before it (None: none waits there). Two passes over the group's queue."""
+        with self._cond:
+            heap = self._heaps.get(group, [])
+            mine = next((entry for entry in heap if match(entry.item)), None)
+            if mine is None:
+                return None
+            return sum(1 for entry in heap if entry < mine), mine.item
+
+    def slots(self, group: str) -> int:
+        """How many items of ``group`` may be out at once (0: no limit)."""
+        return self._slots.get(group, 0)
+
     def out(self, group: str) -> int:
         """Items of ``group`` taken and not yet done (counted where it has a capacity)."""
         with self._cond:

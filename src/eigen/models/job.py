@@ -21,6 +21,7 @@ from eigen.models.limits import (
     Target,
 )
 from eigen.models.outputs import DEFAULT_OUTPUTS, Output
+from eigen.models.placement import Placement
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import MAX_PROGRAM_BYTES, ProgramLanguage
 from eigen.models.state import JobState
@@ -168,6 +169,8 @@ class Job:
     worker_id: str | None = None
     lease_expires_at: float | None = None
     deadline_at: float | None = None  # when the job times out (epoch seconds); None: never
+    # where it waits on a queue (set by the kernel's GetJob, never stored)
+    placement: Placement | None = None
 
     @property
     def terminal(self) -> bool:

@@ -13,6 +13,7 @@ from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.limits import EXTENSIONS_BYTES_MAX
 from eigen.models.outputs import DEFAULT_OUTPUTS
+from eigen.models.placement import Placement, QueueStage
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import ProgramLanguage
 from eigen.models.quota import Quota
@@ -255,7 +256,39 @@ def job_to_pb(job: Job) -> pb.Job:
         program_uri=job.request.program_uri or "",
         worker=job.worker_id or "",
         lease_expires_at=timestamp(None if job.terminal else job.lease_expires_at),
+        placement=placement_to_pb(job.placement),
     )
+
+
+def placement_to_pb(placement: Placement | None) -> pb.QueuePlacement | None:
+    if placement is None:
+        return None
+    return pb.QueuePlacement(
+        stage=placement.stage.value,
+        device=placement.device,
+        position=placement.position,
+        slots=placement.slots,
+        estimated_start=timestamp(placement.estimated_start),
+        reason=placement.reason,
+    )
+
+
+def placement_from_pb(message: pb.Job) -> Placement | None:
+    """The job's placement (None when the message has none, or one of a stage unknown here)."""
+    if not message.HasField("placement") or message.placement.stage not in _STAGES:
+        return None
+    found = message.placement
+    return Placement(
+        stage=QueueStage(found.stage),
+        device=found.device,
+        position=found.position,
+        slots=found.slots,
+        estimated_start=seconds_of(found.estimated_start),
+        reason=found.reason,
+    )
+
+
+_STAGES = frozenset(stage.value for stage in QueueStage)
 
 
 def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
@@ -300,6 +333,7 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
         lease_expires_at=(
             seconds_of(message.lease_expires_at) if message.HasField("lease_expires_at") else None
         ),
+        placement=placement_from_pb(message),
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from eigen.kernel.dispatch.memory import MemoryDispatch
-from eigen.kernel.dispatch.port import Claimed, Dispatch, Entry, Stage
+from eigen.kernel.dispatch.port import Claimed, Dispatch, Entry, Stage, Standing
 
 MakeDispatch = Callable[[], Dispatch]
 
@@ -134,6 +134,22 @@ class DispatchContract:
         first.release(claimed)
         assert first.depth() == 2
         assert ids(second.claim(Stage.EXECUTE, 2, 1.0, together=lambda _: True)) == ["r1", "r2"]
+
+    def test_standing_counts_the_entries_ahead_on_the_entrys_device(self, dispatch: Dispatch) -> None:
+        dispatch.enqueue(Stage.EXECUTE, entries("s1", "s2", target="dev:a") + entries("t1", target="dev:b"))
+        dispatch.enqueue(Stage.EXECUTE, entries("s0", priority=90, target="dev:a"))
+        dispatch.enqueue(Stage.COMPILE, entries("c1", "c2"))
+        mine = [Entry("s0", 90, "dev:a"), *entries("s1", "s2", target="dev:a")]  # as they were enqueued
+        found = {e.job_id: dispatch.standing(Stage.EXECUTE, e) for e in mine}
+        assert {job: s.ahead for job, s in found.items() if s is not None} == {"s0": 0, "s1": 1, "s2": 2}
+        assert found["s0"] is not None and found["s1"] is not None and found["s0"].rank > found["s1"].rank
+        assert dispatch.standing(Stage.EXECUTE, Entry("t1", 50, "dev:b")) == Standing(0, found["s1"].rank, 0)
+        assert dispatch.standing(Stage.COMPILE, Entry("c2")) is not None
+        assert dispatch.standing(Stage.COMPILE, Entry("c2")).ahead == 1  # type: ignore[union-attr]
+        claimed = dispatch.claim(Stage.EXECUTE, 1, 1.0)
+        assert ids(claimed) == ["s0"] and dispatch.standing(Stage.EXECUTE, Entry("s0", 90, "dev:a")) is None
+        assert dispatch.standing(Stage.EXECUTE, Entry("s2", 50, "dev:a")).ahead == 1  # type: ignore[union-attr]
+        assert dispatch.standing(Stage.EXECUTE, Entry("missing", 50, "dev:a")) is None
 
     def test_ack_and_heartbeat_of_claimed_entries(self, dispatch: Dispatch) -> None:
         dispatch.enqueue(Stage.COMPILE, entries("h"))

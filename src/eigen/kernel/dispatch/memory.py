@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from eigen.kernel.dispatch.port import Claimed, Entry, Stage
+from eigen.kernel.dispatch.port import Claimed, Entry, Stage, Standing
 from eigen.kernel.fair_order import FairOrder
 from eigen.kernel.scheduler import PriorityScheduler
 
@@ -100,6 +100,15 @@ class MemoryDispatch:
             live = [item for item in claimed if item.handle in self._out]
             self._out.difference_update(item.handle for item in live)
         return live
+
+    def standing(self, stage: Stage, entry: Entry) -> Standing | None:
+        group = entry.target if stage is Stage.EXECUTE else ""
+        queue = self._queues[stage]
+        found = queue.ahead(group, lambda t: t[1].job_id == entry.job_id)
+        if found is None:
+            return None
+        ahead, (_, mine) = found
+        return Standing(ahead, _rank(mine), queue.slots(group))
 
     def depth(self, stage: Stage | None = None) -> int:
         stages = list(Stage) if stage is None else [stage]

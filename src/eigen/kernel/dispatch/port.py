@@ -16,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from eigen.kernel.fair_order import FairOrder
 
 
 class Stage(StrEnum):
@@ -55,7 +58,20 @@ class Claimed:
         return self.entry.job_id
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where a waiting entry stands on its queue: the entries that go before it (0: it is
+    next), its rank, and its queue's capacity (concurrent executions of its device; 0: no
+    limit)."""
+
+    ahead: int
+    rank: int
+    slots: int = 0
+
+
 class Dispatch(Protocol):
+    order: FairOrder  # how entries are ranked at enqueue
+
     def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:
         """Put ``entries`` on ``stage``'s queue; ``within``: the store transaction the jobs
         are written in (see the module docstring)."""
@@ -81,6 +97,10 @@ class Dispatch(Protocol):
 
     def release(self, claimed: Sequence[Claimed]) -> None:
         """Give entries back to their queue, untouched (a drain, a worker stopping)."""
+
+    def standing(self, stage: Stage, entry: Entry) -> Standing | None:
+        """Where ``entry``'s job waits on ``stage`` (its device's queue on the execute
+        stage); None when it does not wait there (claimed, or not queued)."""
 
     def depth(self, stage: Stage | None = None) -> int:
         """Entries waiting on ``stage`` (None: on every stage)."""

@@ -59,7 +59,7 @@ from pgqueuer.types import QueueEntrypoint, QueueManagerId
 
 from eigen.errors import InvalidArgument, Unavailable
 from eigen.kernel.dispatch.loop_thread import LoopThread
-from eigen.kernel.dispatch.port import Claimed, Entry, Stage
+from eigen.kernel.dispatch.port import Claimed, Entry, Stage, Standing
 from eigen.kernel.dispatch.postgres_clock import PostgresVirtualClock
 from eigen.kernel.dispatch.queue_names import queue_settings
 from eigen.kernel.dispatch.transaction_driver import TransactionDriver
@@ -107,6 +107,16 @@ class PostgresDispatch:
         self._find_execute = (
             f"SELECT DISTINCT entrypoint FROM {self._names.qualified.queue_table} "
             f"WHERE entrypoint = '{Stage.EXECUTE.value}' OR entrypoint LIKE '{_EXECUTE_PREFIX}%'"
+        )
+        table = self._names.qualified.queue_table
+        # an entry is found by its payload (what enqueue wrote for the job), then counted
+        # against those of its entrypoint that go before it: higher rank, or equal and older
+        self._standing = sa.text(
+            f"SELECT m.priority AS rank, (SELECT count(*) FROM {table} q"
+            " WHERE q.entrypoint = m.entrypoint AND q.status = 'queued'"
+            " AND (q.priority > m.priority OR (q.priority = m.priority AND q.id < m.id)))"
+            f" AS ahead FROM {table} m WHERE m.entrypoint = :entrypoint AND m.payload = :payload"
+            " AND m.status = 'queued' ORDER BY m.id LIMIT 1"
         )
         self._me = QueueManagerId(uuid.uuid4())
         # who holds a connection, in pg_stat_activity: the node, as in its leases
@@ -203,6 +213,16 @@ class PostgresDispatch:
             await queries.driver.notify(self._names.channel, json.dumps({"operation": "release"}))
 
         self._run(release)
+
+    def standing(self, stage: Stage, entry: Entry) -> Standing | None:
+        entrypoint = entrypoint_of(stage, entry)
+        with self._engine.connect() as connection:
+            found = {"entrypoint": entrypoint, "payload": _payload(entry)}
+            row = connection.execute(self._standing, found).first()
+            connection.rollback()
+        if row is None:
+            return None
+        return Standing(int(row.ahead), int(row.rank), self._limits.get(entrypoint, 0))
 
     def depth(self, stage: Stage | None = None) -> int:
         with self._engine.connect() as connection:

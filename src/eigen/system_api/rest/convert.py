@@ -15,6 +15,7 @@ from eigen.models.chunks import Chunk
 from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.jobspec import request_from_wire
+from eigen.models.placement import Placement
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import Experiment, JobResult
 from eigen.models.state import JobState
@@ -129,6 +130,20 @@ def job_to_rest(job: Job) -> rest.Job:
         program_uri=job.request.program_uri or "",
         worker=job.worker_id or "",
         lease_expires_at=timestamp(None if job.terminal else job.lease_expires_at),
+        placement=placement_to_rest(job.placement),
+    )
+
+
+def placement_to_rest(placement: Placement | None) -> rest.QueuePlacement | None:
+    if placement is None:
+        return None
+    return rest.QueuePlacement(
+        stage=placement.stage.value,
+        device=placement.device,
+        position=placement.position,
+        slots=placement.slots,
+        estimated_start=datetime.fromtimestamp(placement.estimated_start, UTC),
+        reason=placement.reason,
     )
 
 

@@ -157,7 +157,7 @@ class JobRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at", "namespace", "annotations", "workload", "extensions_json", "program_uri", "progress_json", "tenant", "worker", "lease_expires_at")
+    __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at", "namespace", "annotations", "workload", "extensions_json", "program_uri", "progress_json", "tenant", "worker", "lease_expires_at", "placement")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +208,7 @@ class Job(_message.Message):
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WORKER_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: JobState
@@ -237,7 +238,24 @@ class Job(_message.Message):
     tenant: str
     worker: str
     lease_expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., target: _Optional[str] = ..., priority: _Optional[int] = ..., shots: _Optional[int] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_summary: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., attempt: _Optional[int] = ..., last_event_seq: _Optional[int] = ..., owner: _Optional[str] = ..., progress: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., program_uri: _Optional[str] = ..., progress_json: _Optional[str] = ..., tenant: _Optional[str] = ..., worker: _Optional[str] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    placement: QueuePlacement
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., target: _Optional[str] = ..., priority: _Optional[int] = ..., shots: _Optional[int] = ..., language: _Optional[_Union[ProgramLanguage, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_summary: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., attempt: _Optional[int] = ..., last_event_seq: _Optional[int] = ..., owner: _Optional[str] = ..., progress: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., program_uri: _Optional[str] = ..., progress_json: _Optional[str] = ..., tenant: _Optional[str] = ..., worker: _Optional[str] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., placement: _Optional[_Union[QueuePlacement, _Mapping]] = ...) -> None: ...
+
+class QueuePlacement(_message.Message):
+    __slots__ = ("stage", "device", "position", "slots", "estimated_start", "reason")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_START_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    device: str
+    position: int
+    slots: int
+    estimated_start: _timestamp_pb2.Timestamp
+    reason: str
+    def __init__(self, stage: _Optional[str] = ..., device: _Optional[str] = ..., position: _Optional[int] = ..., slots: _Optional[int] = ..., estimated_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("job_id", "event_seq", "state", "kind", "message", "timestamp", "data", "terminal", "data_json")

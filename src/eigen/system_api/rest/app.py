@@ -34,6 +34,7 @@ from eigen.system_api.rest.middleware import (
     CallContextMiddleware,
 )
 from eigen.system_api.rest.openapi import DESCRIPTION, document
+from eigen.system_api.rest.ui import install_ui
 from eigen.system_api.service import JobApi
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -81,6 +82,7 @@ def create_app(
         app.include_router(jobs_router(api, closing=closing, keep_alive_s=keep_alive_s))
         app.include_router(batch_stream_router(api, closing=closing))
         app.include_router(backends_router(api))
+        install_ui(app)  # the dashboard at /ui/, a client of the routes above
     for router in extra_routers:
         app.include_router(router)
     for path, sub_app in (mounts or {}).items():

@@ -1,0 +1,149 @@
+// The dashboard's shell: hash routes (#/jobs, #/jobs/ID, #/queue, #/backends), the sign-in
+// form of a server that requires authentication, and the session bar.
+
+import { api, ApiError, clearCredential, credentialKind, onUnauthenticated, setCredential } from "./api.js";
+import { announce, el, problemText } from "./format.js";
+import { renderBackends } from "./pages/backends.js";
+import { renderJob } from "./pages/job.js";
+import { renderJobs } from "./pages/jobs.js";
+import { renderQueue } from "./pages/queue.js";
+
+const main = document.getElementById("main");
+let current = null; // the AbortController of the page on screen
+let signedOutMessage = "";
+let needsSignIn = false;
+
+function parseRoute() {
+  const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/jobs";
+  const [path, search = ""] = hash.split("?");
+  const parts = path.split("/").filter(Boolean);
+  return { parts, params: new URLSearchParams(search) };
+}
+
+function markNav(section) {
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function updateSession() {
+  const kind = credentialKind();
+  const box = document.getElementById("session");
+  box.hidden = !kind;
+  document.getElementById("session-label").textContent =
+    kind === "api-key" ? "Signed in with an API key" : kind === "bearer" ? "Signed in with a bearer token" : "";
+}
+
+async function route() {
+  if (current) current.abort();
+  current = new AbortController();
+  const { signal } = current;
+  if (needsSignIn) {
+    markNav("");
+    showSignIn();
+    return;
+  }
+  const { parts, params } = parseRoute();
+  const section = parts[0] || "jobs";
+  markNav(section);
+  main.replaceChildren();
+  try {
+    if (section === "jobs" && parts[1]) await renderJob(main, parts[1], signal);
+    else if (section === "jobs") await renderJobs(main, params, signal);
+    else if (section === "backends") await renderBackends(main, signal);
+    else if (section === "queue") await renderQueue(main, signal);
+    else {
+      main.append(el("h1", { tabindex: "-1" }, "Not found"), el("p", {}, el("a", { href: "#/jobs" }, "Go to the jobs")));
+    }
+  } catch (error) {
+    if (signal.aborted) return;
+    if (error instanceof ApiError && error.status === 401) return; // the sign-in form took over
+    main.append(el("div", { class: "error", role: "alert" }, `Could not load this page: ${problemText(error)}`));
+  }
+  const heading = main.querySelector("h1");
+  if (heading && document.activeElement !== document.body && !main.contains(document.activeElement)) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: true });
+  }
+}
+
+function showSignIn() {
+  main.replaceChildren();
+  const kind = el("select", { id: "credential-kind", name: "kind" },
+    el("option", { value: "api-key" }, "API key"),
+    el("option", { value: "bearer" }, "Bearer token (JWT)"));
+  const secret = el("input", { id: "credential", name: "credential", type: "password", required: true,
+    autocomplete: "off", spellcheck: "false", "aria-describedby": "credential-help" });
+  const message = el("p", { id: "sign-in-message", class: signedOutMessage ? "error" : "", role: "alert" }, signedOutMessage);
+  const submit = el("button", { type: "submit" }, "Sign in");
+  const form = el("form", { class: "sign-in", "aria-labelledby": "sign-in-title" },
+    el("h1", { id: "sign-in-title" }, "Sign in"),
+    el("p", {}, "This server requires authentication. Give an API key (from ",
+      el("code", {}, "eigen-server keys create"), ") or a bearer token of your identity provider."),
+    el("div", { class: "field" }, el("label", { for: "credential-kind" }, "Credential"), kind),
+    el("div", { class: "field" }, el("label", { for: "credential" }, "Key or token"), secret),
+    el("p", { id: "credential-help", class: "muted" },
+      "Kept in this page's memory only (never stored in the browser): reloading or closing the tab signs you out."),
+    message, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    message.className = "";
+    message.textContent = "Checking…";
+    setCredential(kind.value, secret.value.trim());
+    try {
+      await api.listJobs({ page_size: 1 });
+      secret.value = "";
+      needsSignIn = false;
+      signedOutMessage = "";
+      updateSession();
+      announce("Signed in");
+      await route();
+    } catch (error) {
+      clearCredential();
+      needsSignIn = true;
+      message.className = "error";
+      message.textContent = error instanceof ApiError && error.status === 401
+        ? "The server did not accept this credential."
+        : `Could not sign in: ${problemText(error)}`;
+      submit.disabled = false;
+      secret.focus();
+    }
+  });
+  main.append(form);
+  secret.focus();
+}
+
+onUnauthenticated(() => {
+  const hadCredential = credentialKind() !== null;
+  clearCredential();
+  updateSession();
+  if (current) current.abort();
+  needsSignIn = true;
+  signedOutMessage = hadCredential ? "The server no longer accepts your credential: sign in again." : "";
+  showSignIn();
+});
+
+document.getElementById("sign-out").addEventListener("click", () => {
+  clearCredential();
+  updateSession();
+  needsSignIn = true;
+  signedOutMessage = "";
+  if (current) current.abort();
+  showSignIn();
+  announce("Signed out");
+});
+
+window.addEventListener("hashchange", route);
+
+async function start() {
+  try {
+    await api.listJobs({ page_size: 1 });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return; // onUnauthenticated shows the form
+  }
+  await route();
+}
+
+start();

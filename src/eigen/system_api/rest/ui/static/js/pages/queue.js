@@ -1,0 +1,91 @@
+// Queue: the unfinished jobs (PENDING, COMPILING, QUEUED, RUNNING) grouped by backend,
+// running first, then waiting in the order the scheduler gives (a job's `queue` object,
+// position / estimated_start / reason, where the server provides one; else by priority
+// and age). Refreshed every few seconds.
+
+import { api } from "../api.js";
+import {
+  el, formatDate, formatDuration, formatInt, problemText, secondsBetween, shortId, stateBadge,
+} from "../format.js";
+
+const REFRESH_MS = 2000;
+const UNFINISHED = ["PENDING", "COMPILING", "QUEUED", "RUNNING"];
+const LIMIT = 500; // one page of the largest size: the queue view is a summary, not a list of everything
+
+function order(a, b) {
+  const pa = a.queue && Number.isFinite(a.queue.position) ? a.queue.position : Infinity;
+  const pb = b.queue && Number.isFinite(b.queue.position) ? b.queue.position : Infinity;
+  if (pa !== pb) return pa - pb;
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  return (a.created_at || "") < (b.created_at || "") ? -1 : 1;
+}
+
+function jobRow(job) {
+  const queue = job.queue && typeof job.queue === "object" ? job.queue : {};
+  return el("tr", { dataset: { jobId: job.id, state: job.state } },
+    el("td", { class: "num" }, Number.isFinite(queue.position) ? formatInt(queue.position) : "–"),
+    el("td", {}, el("a", { href: `#/jobs/${job.id}` }, job.name || "(unnamed)"), " ",
+      el("span", { class: "mono muted", title: job.id }, shortId(job.id))),
+    el("td", {}, stateBadge(job.state)),
+    el("td", { class: "num" }, formatInt(job.priority)),
+    el("td", {}, job.state === "RUNNING" && job.started_at
+      ? `running ${formatDuration(secondsBetween(job.started_at))}`
+      : `waiting ${formatDuration(secondsBetween(job.created_at))}`),
+    el("td", {}, queue.estimated_start ? formatDate(queue.estimated_start) : "–"),
+    el("td", {}, queue.reason || (job.progress && job.progress.phase) || ""));
+}
+
+function group(name, jobs, depth) {
+  const running = jobs.filter((job) => job.state === "RUNNING").sort(order);
+  const waiting = jobs.filter((job) => job.state !== "RUNNING").sort(order);
+  const id = `q-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+  return el("section", { class: "queue-group card", dataset: { backend: name }, "aria-labelledby": id },
+    el("h2", { id }, name),
+    el("p", { class: "counts" },
+      el("span", { dataset: { count: "running" } }, `${formatInt(running.length)} running`), " · ",
+      el("span", { dataset: { count: "waiting" } }, `${formatInt(waiting.length)} waiting`),
+      depth !== undefined ? ` · queue depth ${formatInt(depth)}` : ""),
+    jobs.length ? el("div", { class: "table-wrap" }, el("table", {},
+      el("caption", { class: "visually-hidden" }, `Unfinished jobs on ${name}`),
+      el("thead", {}, el("tr", {}, ["Position", "Job", "State", "Priority", "For", "Estimated start", "Reason"].map((h) =>
+        el("th", { scope: "col", class: h === "Position" || h === "Priority" ? "num" : "" }, h)))),
+      el("tbody", {}, [...running, ...waiting].map(jobRow)))) : el("p", { class: "muted" }, "Nothing waiting or running."));
+}
+
+export async function renderQueue(container, signal) {
+  const holder = el("div", { class: "cards" });
+  const status = el("p", { class: "muted" });
+  const error = el("div", { class: "error", role: "alert", hidden: true });
+  container.append(el("h1", {}, "Queue"), status, error, holder);
+  async function load() {
+    try {
+      const [listing, backends] = await Promise.all([
+        api.listJobs({ state: UNFINISHED, page_size: LIMIT }, signal),
+        api.backends(signal).catch(() => ({ backends: [] })),
+      ]);
+      error.hidden = true;
+      const byTarget = new Map(backends.backends.map((b) => [b.name, []]));
+      for (const job of listing.jobs) {
+        if (!byTarget.has(job.target)) byTarget.set(job.target, []);
+        byTarget.get(job.target).push(job);
+      }
+      const depths = new Map(backends.backends.map((b) => [b.name, b.queue_depth]));
+      const names = [...byTarget.keys()].sort((a, b) => byTarget.get(b).length - byTarget.get(a).length || (a < b ? -1 : 1));
+      const focused = holder.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+      holder.replaceChildren(...names.map((name) => group(name, byTarget.get(name), depths.get(name))));
+      if (focused) { const again = holder.querySelector(`a[href="${CSS.escape(focused)}"]`); if (again) again.focus(); }
+      const more = listing.next_page_token ? ` (the ${formatInt(LIMIT)} newest shown)` : "";
+      status.textContent = `${formatInt(listing.jobs.length)} unfinished jobs${more} · updated ${new Date().toLocaleTimeString()}`;
+    } catch (failure) {
+      if (signal.aborted) return;
+      error.hidden = false;
+      error.textContent = `Could not read the queue: ${problemText(failure)}`;
+      if (failure.status === 401) throw failure;
+    }
+  }
+  await load();
+  const timer = setInterval(() => {
+    if (!document.hidden && !signal.aborted) load().catch(() => {});
+  }, REFRESH_MS);
+  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+}

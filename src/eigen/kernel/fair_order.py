@@ -12,7 +12,9 @@ An entry's rank comes from a key in seconds, smaller first:
   ``(q - p) * aging_step_s`` after it (its wait is bounded by that window's work plus the
   backlog already ahead of it): nothing starves.
 - ``fair_share``: start-time fair queueing per tenant. Each tenant has a virtual time V;
-  a job's start is ``max(arrival, V)``, then ``V = start + cost / share``. A tenant's
+  a job's start is ``max(arrival, V)``, then ``V = start + cost / share``, the cost being
+  its device's mean run time as measured on this node (:mod:`eigen.kernel.run_times`;
+  ``scheduling_job_cost_s`` until one ran): device seconds. A tenant's
   backlog pushes its own later jobs back, not others': a tenant that submits one job
   while another has a thousand queued goes after the jobs already started, about one
   job's run time per device slot. V falls behind the clock while a tenant is idle, which
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from eigen.kernel.dispatch.port import Entry
+from eigen.kernel.run_times import RunTimes
 
 if TYPE_CHECKING:
     from eigen.config.settings import Settings
@@ -112,6 +115,17 @@ class FairOrder:
     shares: Mapping[str, float] = field(default_factory=dict)
     clock: VirtualClock = field(default_factory=MemoryVirtualClock)
     now: Callable[[], float] = time.time
+    # a job's cost: its device's measured mean run time (``cost_s`` until one ran); the
+    # pipeline feeds it as executions end
+    run_times: RunTimes | None = None
+
+    def __post_init__(self) -> None:
+        if self.run_times is None:
+            object.__setattr__(self, "run_times", RunTimes(self.cost_s))
+
+    def cost_of(self, device: str) -> float:
+        """Fair share's cost of a job on ``device``, in seconds."""
+        return self.run_times.of(device) if self.run_times is not None else self.cost_s
 
     @classmethod
     def of(cls, settings: Settings, clock: VirtualClock | None = None) -> FairOrder:
@@ -145,12 +159,19 @@ class FairOrder:
         if self.policy == "fair_share" and share:
             tenants = sorted({e.tenant for _, e in waiting})  # one lock order everywhere
             for tenant in tenants:
-                mine = sorted(
-                    ((i, _arrival(e, now)) for i, e in waiting if e.tenant == tenant), key=lambda p: p[1]
-                )
                 weight = self.shares.get(tenant, 1.0)
-                found = self.clock.starts(tenant, [a for _, a in mine], self.cost_s / weight, within=within)
-                starts.update((i, start) for (i, _), start in zip(mine, found, strict=True))
+                for device in sorted({e.target for _, e in waiting if e.tenant == tenant}):
+                    mine = sorted(
+                        (
+                            (i, _arrival(e, now))
+                            for i, e in waiting
+                            if (e.tenant, e.target) == (tenant, device)
+                        ),
+                        key=lambda p: p[1],
+                    )
+                    step = self.cost_of(device) / weight
+                    found = self.clock.starts(tenant, [a for _, a in mine], step, within=within)
+                    starts.update((i, start) for (i, _), start in zip(mine, found, strict=True))
         else:
             starts.update((i, _arrival(e, now)) for i, e in waiting)
         return [

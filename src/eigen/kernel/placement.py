@@ -3,49 +3,28 @@
 The position comes from the dispatch (:meth:`~eigen.kernel.dispatch.port.Dispatch.standing`:
 the entries ranked before the job's on its queue, the compile queue or its device's).
 The estimated start assumes the queue drains at its slots' pace: ``ahead / slots`` runs of
-the stage's mean time on this node, smoothed over its recent runs (:class:`RunTimes`;
-``scheduling_job_cost_s`` until a run was seen), so a job that is next starts about now.
+the stage's mean time on this node, smoothed over its recent runs
+(:class:`~eigen.kernel.run_times.RunTimes`; ``scheduling_job_cost_s`` until a run was
+seen), so a job that is next starts about now.
 The reason says what the order counted: the priority and its class, and under fair share
 how far the tenant's own earlier jobs pushed this one's start back.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
 from eigen.kernel.dependencies import is_waiting
 from eigen.kernel.dispatch.port import Dispatch, Stage
 from eigen.kernel.queueing import entry_of
+from eigen.kernel.run_times import RunTimes
 from eigen.models.job import Job
 from eigen.models.placement import Placement, QueueStage
 from eigen.models.state import JobState
 
-COMPILE_DEFAULT_S = 0.1  # a compile's time until one was seen
-SMOOTHING = 0.2  # the weight of the newest run in a stage's mean time
 CLASSES = {80: "high", 50: "normal", 20: "low"}  # JobSpec scheduling.queue's classes
 _PUSHED_BACK_S = 0.05  # a fair-share delay shorter than this is not worth saying
-
-
-class RunTimes:
-    """The mean seconds a run takes per device, smoothed over the recent runs (each new one
-    weighs ``SMOOTHING``); ``default_s`` for a device with none yet."""
-
-    def __init__(self, default_s: float) -> None:
-        self.default_s = default_s
-        self._means: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def observe(self, device: str, seconds: float) -> None:
-        seconds = max(0.0, seconds)
-        with self._lock:
-            mean = self._means.get(device)
-            self._means[device] = seconds if mean is None else mean + SMOOTHING * (seconds - mean)
-
-    def of(self, device: str) -> float:
-        with self._lock:
-            return self._means.get(device, self.default_s)
 
 
 _STAGES = {

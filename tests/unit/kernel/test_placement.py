@@ -10,8 +10,9 @@ import pytest
 from eigen.kernel.dispatch.memory import MemoryDispatch
 from eigen.kernel.dispatch.port import Stage
 from eigen.kernel.fair_order import FairOrder
-from eigen.kernel.placement import Placements, RunTimes
+from eigen.kernel.placement import Placements
 from eigen.kernel.queueing import entry_of
+from eigen.kernel.run_times import RunTimes
 from eigen.models.job import Job
 from eigen.models.placement import QueueStage
 from eigen.models.state import JobState
@@ -89,3 +90,22 @@ def test_a_pending_job_waits_to_compile_and_others_have_no_place() -> None:
     waiting.progress = {"phase": "WAITING", "waiting_for": ["p0"]}
     assert placed.of(waiting) is None  # waits for its dependencies, not on a queue
     assert placed.of(queued("gone", "A")) is None  # not on the execute queue
+
+
+def test_fair_share_counts_each_devices_measured_run_time() -> None:
+    """A tenant's jobs on a slow device push its later jobs back by that device's run time."""
+    order = FairOrder(policy="fair_share", cost_s=1.0, now=lambda: NOW)
+    assert order.run_times is not None
+    order.run_times.observe("qpu:slow", 30.0)
+    dispatch = MemoryDispatch(order=order)
+    slow = [queued(f"s{n}", "A") for n in range(2)]
+    slow = [Job(j.id, job_request(target="qpu:slow"), j.state, NOW, NOW, tenant="A") for j in slow]
+    dispatch.enqueue(Stage.EXECUTE, [entry_of(job) for job in slow])
+    fast = queued("f", "B")
+    dispatch.enqueue(Stage.EXECUTE, [entry_of(fast)])
+    later = queued("f2", "A")  # A's virtual time is 60 s ahead after its two slow jobs
+    dispatch.enqueue(Stage.EXECUTE, [entry_of(later)])
+    assert order.start_of(dispatch.standing(Stage.EXECUTE, entry_of(later)).rank, 50) == pytest.approx(
+        NOW + 60
+    )  # type: ignore[union-attr]
+    assert order.start_of(dispatch.standing(Stage.EXECUTE, entry_of(fast)).rank, 50) == pytest.approx(NOW)  # type: ignore[union-attr]

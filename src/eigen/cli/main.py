@@ -312,6 +312,24 @@ def compile_job(
     out.print(f"wrote {escape(str(out_file))} (depth {report.get('after', {}).get('depth', '?')})")
 
 
+@app.command()
+def ui(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="PORT", help="loopback HTTP port (0: a free one)")
+    ] = 0,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="open the dashboard in a web browser")
+    ] = True,
+) -> None:
+    """Serve the web dashboard on 127.0.0.1 and open it.
+
+    Runs the embedded stack on the local data folder with its HTTP port on loopback, prints
+    the dashboard's URL (http://127.0.0.1:PORT/ui/) and serves until Ctrl-C."""
+    from eigen.cli.ui import serve_dashboard
+
+    serve_dashboard(port, open_browser, out, err)
+
+
 def run() -> None:
     try:
         app()

@@ -112,10 +112,10 @@ class LocalStack:
         view = open_view(path, data_dir) if path is not None else None
         return FolderReads(view) if view is not None else None
 
-    def embedded(self, data_dir: Path | None) -> EmbeddedServer:
+    def embedded(self, data_dir: Path | None, http_port: int | None = None) -> EmbeddedServer:
         from eigen.server.embedded import EmbeddedServer
 
-        return EmbeddedServer(data_dir=data_dir)
+        return EmbeddedServer(data_dir=data_dir, http_port=http_port)
 
     def compile_to_file(self, job: Path, out_file: Path) -> dict[str, Any]:
         from eigen.server.local_compile import compile_to_file

@@ -85,3 +85,34 @@ def test_vqe_results_summary_and_convergence_plot(tmp_path: Path) -> None:
     bell = cli(tmp_path, "submit", "--job", str(ROOT / "examples" / "bell-qasm3" / "job.yaml"), "--json")
     not_hybrid = cli(tmp_path, "results", json.loads(bell.stdout)["id"], "--plot", str(tmp_path / "x.png"))
     assert not_hybrid.returncode == 2 and "no convergence history" in not_hybrid.stderr
+
+
+PIPELINE = ROOT / "examples" / "pipeline-3-stage"
+
+
+def test_the_three_stage_pipeline_hands_artifacts_along(tmp_path: Path) -> None:
+    """examples/pipeline-3-stage/README.md's commands: each stage a separate CLI process,
+    the next one following it with --depends-on."""
+    ids: list[str] = []
+    for folder in ("1-vqe", "2-energy", "3-sample"):
+        after = ["--depends-on", ids[-1]] if ids else []
+        submitted = cli(tmp_path, "submit", "--job", str(PIPELINE / folder / "job.yaml"), *after, "--json")
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        job = json.loads(submitted.stdout)
+        assert job["state"] == "DONE", job
+        ids.append(job["id"])
+    payloads = []
+    for job_id in ids:
+        shown = cli(tmp_path, "results", job_id, "--json")
+        assert shown.returncode == 0, shown.stderr
+        payloads.append(json.loads(shown.stdout))
+    vqe, energy, sample = payloads
+    optimum = vqe["summary"]["optimal_parameters"]
+    assert energy["experiments"][0]["bindings"] == optimum
+    assert abs(energy["experiments"][0]["expectation_values"][0] - vqe["summary"]["energy"]) < 1e-9
+    assert sample["experiments"][0]["bindings"] == optimum
+    counts = sample["experiments"][0]["counts"]
+    assert max(counts, key=counts.get) == "01" and sum(counts.values()) == 4096
+    assert [i["job_id"] for i in sample["summary"]["pipeline"]["inputs"]] == [ids[1]]
+    stored = tmp_path / "artifacts" / ids[2] / "output.pipeline_h2_sample_counts.json"
+    assert json.loads(stored.read_text())["value"] == [counts]

@@ -370,21 +370,21 @@ def test_program_reads_terms_sizes_and_optimizer_fields_with_json_types(tmp_path
     assert is_int(details["evaluations"]) and details["evaluations"] == summary["evaluations"]
 
 
-# --- workload kinds that are not implemented yet ----------------------------------------------
+# --- a PipelineJob stage, and the workload kind that is not implemented yet -----------------
 
+PIPELINE_STAGE = (
+    "  target: sim:local\n"
+    "  workload:\n"
+    "    kind: PipelineJob\n"
+    "    execution_profile: circuit\n"
+    "    pipeline:\n"
+    "      stage_id: prepare\n"
+    "      input_refs: []\n"
+    "      output_refs: [qfs://pipeline/prepare/state]\n"
+    "      handoff_ref: qfs://pipeline/prepare/state\n"
+    "      depends_on: []\n"
+)
 NOT_YET = {
-    "PipelineJob": (
-        "  target: sim:local\n"
-        "  workload:\n"
-        "    kind: PipelineJob\n"
-        "    execution_profile: circuit\n"
-        "    pipeline:\n"
-        "      stage_id: prepare\n"
-        "      input_refs: []\n"
-        "      output_refs: [qfs://pipeline/prepare/state]\n"
-        "      handoff_ref: qfs://pipeline/prepare/state\n"
-        "      depends_on: []\n"
-    ),
     "DistributedJob": (
         "  target: sim:local\n"
         "  workload:\n"
@@ -396,6 +396,23 @@ BELL_SOURCE = (
     '  program:\n    source: |\n      OPENQASM 3.0;\n      include "stdgates.inc";\n'
     "      qubit[2] q;\n      bit[2] c;\n      h q[0];\n      cx q[0], q[1];\n      c = measure q;\n"
 )
+
+
+@pytest.mark.timeout(120)
+def test_a_pipeline_stage_runs_and_publishes_its_output(tmp_path: Path) -> None:
+    job_file = write_job(
+        tmp_path / "job",
+        "apiVersion: eigen.os/v1\nkind: QuantumJob\nmetadata: {name: prepare-stage}\nspec:\n"
+        + BELL_SOURCE
+        + PIPELINE_STAGE,
+    )
+    job = submit(tmp_path / "data", job_file)
+    lineage = results(tmp_path / "data", job["id"])["summary"]["pipeline"]
+    assert lineage["stage_id"] == "prepare" and lineage["handoff_ref"] == "qfs://pipeline/prepare/state"
+    file = lineage["outputs"][0]["file"]
+    stored = json.loads((tmp_path / "data" / "artifacts" / job["id"] / file).read_text())
+    assert stored["ref"] == "qfs://pipeline/prepare/state" and stored["kind"] == "result"
+    assert sum(stored["value"]["counts"][0].values()) > 0
 
 
 @pytest.mark.timeout(120)

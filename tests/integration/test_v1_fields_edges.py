@@ -162,8 +162,19 @@ def test_workload_kinds_are_checked_at_both_edges(
     assert later.value.code() is grpc.StatusCode.UNIMPLEMENTED
     assert "DistributedJob" in (later.value.details() or "")
 
-    refused = http.post("/v1/jobs", json={"job": rest_helpers.job(BELL, workload="PipelineJob")})
-    assert refused.status_code == 501 and "PipelineJob" in refused.json()["detail"]
+    stage = {"workload": {"kind": "PipelineJob", "pipeline": {"output_refs": ["counts"]}}}
+    accepted = rest_helpers.submit(http, rest_helpers.job(BELL, workload="PipelineJob", extensions=stage))
+    assert (
+        accepted["workload"] == "PipelineJob"
+    )  # a PipelineJob stage runs (tests/integration/test_pipeline_jobs.py)
+    stage["workload"]["pipeline"]["input_refs"] = ["job:no-such-stage/counts"]
+    refused = http.post(
+        "/v1/jobs", json={"job": rest_helpers.job(BELL, workload="PipelineJob", extensions=stage)}
+    )
+    assert refused.status_code == 400, refused.text
+    assert [v["field"] for v in refused.json()["violations"]] == ["spec.workload.pipeline.input_refs[0]"]
+    later_rest = http.post("/v1/jobs", json={"job": rest_helpers.job(BELL, workload="DistributedJob")})
+    assert later_rest.status_code == 501 and "DistributedJob" in later_rest.json()["detail"]
     bad = http.post("/v1/jobs", json={"job": rest_helpers.job(BELL, extensions=[1])})
     assert bad.status_code == 400
     assert [v["field"] for v in bad.json()["violations"]] == ["job.extensions"]

@@ -1,8 +1,9 @@
 """Workload kinds on a real embedded server over gRPC (real compiler, real simulators, a
 real SQLite file): a BenchmarkJob run twice with one seed gives identical counts and records
 its execution context; a ReplayJob of it matches bit for bit; a replay of a job that had no
-seed matches too, on a coupled noisy emulator; PipelineJob and DistributedJob are
-UNIMPLEMENTED naming the kind; a program given by ``qfs://`` uri runs."""
+seed matches too, on a coupled noisy emulator; DistributedJob is UNIMPLEMENTED naming
+the kind (PipelineJob runs: tests/integration/test_pipeline_jobs.py); a program given by
+``qfs://`` uri runs."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def test_a_replay_of_a_job_without_results_is_refused(jobs: jobs_pb2_grpc.JobSer
     assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
 
 
-@pytest.mark.parametrize("kind", ["PipelineJob", "DistributedJob"])
+@pytest.mark.parametrize("kind", ["DistributedJob"])
 def test_kinds_not_implemented_yet_are_refused_naming_the_kind(
     jobs: jobs_pb2_grpc.JobServiceStub, kind: str
 ) -> None:

@@ -136,6 +136,14 @@ def submit(
         typer.Option("--optimization-level", "-O", metavar="LEVEL", help="transpiler level 0-3 instead"),
     ] = None,
     priority: Annotated[int | None, typer.Option(metavar="N", help="priority 0-100 instead")] = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--depends-on",
+            metavar="ID",
+            help="wait for this job (repeatable; instead of spec.dependencies), e.g. a pipeline's stage",
+        ),
+    ] = None,
     endpoint: EndpointOpt = None,
 ) -> None:
     """Submit the job described by JOB_FILE (a job.yaml).
@@ -153,6 +161,8 @@ def submit(
         overrides["optimization_level"] = optimization_level
     if priority is not None:
         overrides["priority"] = priority
+    if depends_on:
+        overrides["dependencies"] = depends_on
     from eigen.cli import interrupt  # only a submission needs the Ctrl-C guard
 
     key = interrupt.submission_key(idempotency_key)  # known here, to find the job after Ctrl-C

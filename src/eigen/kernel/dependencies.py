@@ -12,9 +12,11 @@ its due move, from the stored states of its dependencies: all DONE, it is releas
 progress cleared, compare-and-set, so two nodes settling it at once release it once, with
 its compile queue entry in the same transaction); one ended in ERROR, CANCELLED or TIMEOUT, it ends in ERROR
 (``EIGEN_DEPENDENCY_FAILED``, naming the dependency and its state), and that end settles
-its own dependants in turn. A job is settled when a job it depends on ends, right after it
-is stored (a dependency that ended meanwhile, or before: a pipeline submitted in one go
-behaves the same whatever the timing), and at a kernel's start (:mod:`eigen.kernel.recovery`).
+its own dependants in turn; a PipelineJob stage with ``failure_semantics: continue`` goes
+on without a failed dependency it reads no input from (:func:`eigen.kernel.stages.tolerated`).
+A job is settled when a job it depends on ends, right after it is stored (a dependency that
+ended meanwhile, or before: a pipeline submitted in one go behaves the same whatever the
+timing), and at a kernel's start (:mod:`eigen.kernel.recovery`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eigen.errors import InvalidArgument
+from eigen.kernel import stages
 from eigen.kernel.dispatch.port import Stage
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.queueing import Queueing
@@ -42,6 +45,7 @@ FAILED_ENDS = (JobState.ERROR, JobState.CANCELLED, JobState.TIMEOUT)
 def check_dependencies(store: JobStore, request: JobRequest, tenant: str) -> None:
     """Refuse a request naming a job that is not one of ``tenant``'s (INVALID_ARGUMENT on
     ``dependencies[i]``; another tenant's job reads as a missing one)."""
+    stages.check_stage(store, request, tenant)  # a PipelineJob's stages upstream, named by their fields
     for index, job_id in enumerate(request.dependencies):
         found = store.get(job_id)
         if found is None or found.tenant != tenant:
@@ -101,10 +105,15 @@ class Dependencies:
         if job is None or not is_waiting(job):
             return
         pending: list[str] = []
+        tolerated: set[str] | None = None
         for depends_on in dict.fromkeys(job.request.dependencies):
             head = self.store.head(depends_on)
             state = head[0] if head is not None else JobState.ERROR
             if state in FAILED_ENDS:
+                if tolerated is None:  # a PipelineJob stage may go on without it
+                    tolerated = stages.tolerated(self.store, job)
+                if depends_on in tolerated:
+                    continue
                 self._fail(job, depends_on, state)
                 return
             if state is not JobState.DONE:

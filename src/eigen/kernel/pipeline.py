@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from eigen.errors import Cancelled, EigenError, ExecutionFailed, InternalError, NotFound
+from eigen.kernel import stages
 from eigen.kernel.compiled_codec import compiled_from_bytes, compiled_to_bytes
 from eigen.kernel.dispatch.port import Entry, Stage
 from eigen.kernel.handoff import Handoff
@@ -291,11 +292,13 @@ class Pipeline:
 
     def _run(
         self, running: Job, compiled: CompiledProgram, executed: ExecutionResult | EigenError | None = None
-    ) -> tuple[Move, Artifact] | None:
+    ) -> tuple[Move, list[Artifact]] | None:
         """Execute a RUNNING job (or take its execution from ``executed``, run with its
         batch); the move to DONE that records its results and their artifact (None when
-        the job ran past its timeout: it is TIMEOUT now)."""
+        the job ran past its timeout: it is TIMEOUT now). A PipelineJob stage runs with its
+        inputs bound and publishes its outputs with its results (:mod:`eigen.kernel.stages`)."""
         started = time.perf_counter()
+        running, lineage = stages.bind(running, compiled, self.lifecycle.store, self.artifacts)
         device = self.devices(running.request.target)
         if compiled.hybrid is not None:
             result = self.hybrid.run_program(running, compiled, device)
@@ -313,15 +316,17 @@ class Pipeline:
         if self.timeouts.overdue(running):  # finished, but too late: the timeout wins
             self.timeouts.time_out(running)
             return None
+        outputs = stages.publish(running, result, lineage)  # before results.json: it records them
         artifact = Artifact.json(running.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
         done = Move(running, JobState.DONE, "done", changes={"timings": timings}, result=result, fenced=True)
-        return done, artifact
+        return done, [artifact, *outputs]
 
-    def _finish(self, finished: list[tuple[Move, Artifact]]) -> None:
+    def _finish(self, finished: list[tuple[Move, list[Artifact]]]) -> None:
         """Write the results of executed jobs (one batch), then move them to DONE with
-        their results (one transaction): a DONE job always has its ``results.json``."""
-        written = self._write([(move.job, [artifact]) for move, artifact in finished])
+        their results (one transaction): a DONE job always has its ``results.json`` (and a
+        stage its outputs)."""
+        written = self._write([(move.job, artifacts) for move, artifacts in finished])
         moves = [move for move, _ in finished if move.job.id in written]
         for move, done in zip(moves, self._move_batch(moves), strict=True):
             if done is not None and move.result is not None:
@@ -531,5 +536,11 @@ class _Recorder(Generic[T]):
 
 
 def _plain(job: Job, compiled: CompiledProgram) -> bool:
-    """A circuit run by one ``Execute`` (no hybrid loop, no observables)."""
-    return compiled.hybrid is None and not job.request.observables and not compiled.empty
+    """A circuit run by one ``Execute`` (no hybrid loop, no observables, no stage inputs
+    to bind first)."""
+    return (
+        compiled.hybrid is None
+        and not job.request.observables
+        and not compiled.empty
+        and not stages.takes_inputs(job.request)
+    )

@@ -20,8 +20,10 @@ When a job has run, :func:`annotate` records in a BenchmarkJob's or ReplayJob's 
 ``summary["execution_context"]`` (:mod:`eigen.kernel.execution_context`), and in a
 ReplayJob's ``summary["replay"]`` (whether it matched its original bit for bit).
 
-PipelineJob and DistributedJob never get here: ``models.workload.check_workload`` refuses
-them (UNIMPLEMENTED) when the request is made.
+A PipelineJob stage is checked here for the outputs it publishes, and its parameter bindings
+only once its inputs are bound, at its start (:mod:`eigen.kernel.stages`). DistributedJob
+never gets here: ``models.workload.check_workload`` refuses it (UNIMPLEMENTED) when the
+request is made.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from eigen.kernel.hybrid.settings import loop_settings, sweep_shots
 from eigen.kernel.program_ref import needs_reading, resolve_program
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.replay import compare, needs_replaying, replayed_id, resolve_replay, transpile_seed
+from eigen.kernel.stages import check_outputs, takes_inputs
 from eigen.kernel.store.base import JobStore
 from eigen.kernel.store.retention import load_result
 from eigen.models.compiled import CompiledProgram
@@ -83,7 +86,8 @@ def check_kind(request: JobRequest, device: DeviceInfo, checked: CompiledProgram
             "ExpectationValue or minimize): submit it as QuantumJob",
         )
     _check_resources(request.extensions.get("resources"), device)
-    if not hybrid:
+    check_outputs(request, checked)
+    if not hybrid and not takes_inputs(request):  # a stage's inputs bind at its start
         check_bindings(request.parameter_bindings, checked.parameters, checked.defaults)
     noise = chosen_noise_model(request.options, checked.decorator)
     if noise is not None:

@@ -43,13 +43,14 @@ from eigen.models.jobspec_sections import (
 )
 from eigen.models.jobspec_workload import Workload
 from eigen.models.limits import Annotations, Target
+from eigen.models.pipeline import stage_of
 from eigen.models.program import (
     ProgramLanguage,
     language_from_name,
     language_from_path,
     sniff_language,
 )
-from eigen.models.workload import check_workload, workload_from_name
+from eigen.models.workload import WorkloadKind, check_workload, workload_from_name
 
 __all__ = [
     "API_V01",
@@ -195,6 +196,11 @@ def validated_request(fields: dict[str, Any], field_names: dict[str, str] | None
     names = field_names or {}
     try:
         request = JobRequest(**fields)
+        if request.workload is WorkloadKind.PIPELINE_JOB:  # its stages upstream are dependencies
+            stage = stage_of(request.extensions)
+            merged = list(dict.fromkeys([*request.dependencies, *stage.upstream]))
+            if merged != request.dependencies:
+                request = JobRequest(**{**fields, "dependencies": merged})
     except ValidationError as exc:
         raise invalid_from_pydantic(exc, names) from None
     check_workload(

@@ -1,9 +1,10 @@
 """Workload kinds (JobSpec 1.0 ``spec.workload.kind``) and the rules every edge applies.
 
 A job states what family of work it is, or nothing (then the program decides: a circuit,
-or a hybrid loop when it has ``ExpectationValue``/``minimize``). The kinds that need
-machinery Eigen does not have yet (a DAG of stages, partitions over cluster workers) are
-refused at submission as UNIMPLEMENTED, never run as something else.
+or a hybrid loop when it has ``ExpectationValue``/``minimize``). A PipelineJob is one
+stage of a DAG of jobs (:mod:`eigen.models.pipeline`). The kind that needs machinery Eigen
+does not have yet (partitions over cluster workers) is refused at submission as
+UNIMPLEMENTED, never run as something else.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ class WorkloadKind(StrEnum):
     HYBRID_WORKFLOW = "HybridWorkflow"  # ExpectationValue / minimize: the kernel runs the loop
     BENCHMARK_JOB = "BenchmarkJob"  # reproducible: fixed seed, explicit target, context recorded
     REPLAY_JOB = "ReplayJob"  # re-runs a stored job with its recorded seed, compares bit for bit
-    PIPELINE_JOB = "PipelineJob"  # one stage of a DAG of jobs (not yet)
+    PIPELINE_JOB = "PipelineJob"  # one stage of a DAG of jobs handing artifacts along
     DISTRIBUTED_JOB = "DistributedJob"  # partitioned over cluster workers (not yet)
 
 
 WORKLOAD_KINDS = tuple(kind.value for kind in WorkloadKind)
-NOT_YET = (WorkloadKind.PIPELINE_JOB, WorkloadKind.DISTRIBUTED_JOB)
+NOT_YET = (WorkloadKind.DISTRIBUTED_JOB,)
 
 REPLAY_OF = "replay_of"
 """The option (``spec.metadata.replay_of``) naming the job a ReplayJob re-runs; the job
@@ -50,15 +51,15 @@ def check_workload(
     """The submission rules of a workload kind, with errors naming the caller's fields
     (``fields`` maps ``workload``, ``seed``, ``target`` and ``options`` to their paths).
 
-    PipelineJob and DistributedJob are UNIMPLEMENTED; a BenchmarkJob needs a fixed seed and
+    DistributedJob is UNIMPLEMENTED; a BenchmarkJob needs a fixed seed and
     an explicit target; a ReplayJob names the job it replays."""
     where = fields.get("workload", "workload")
     if kind in NOT_YET:
         assert kind is not None
         raise Unimplemented.for_field(
             where,
-            f"{kind.value} is not implemented yet: it needs the scheduling and cluster work; "
-            "submit its stages as separate jobs",
+            f"{kind.value} is not implemented yet: it needs the cluster work; submit its "
+            "partitions as separate jobs",
         )
     if kind is WorkloadKind.BENCHMARK_JOB:
         if seed is None:

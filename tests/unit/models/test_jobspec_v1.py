@@ -538,14 +538,9 @@ def test_benchmark_job_needs_a_seed_and_an_explicit_target() -> None:
     assert submit(by_backend).target == "sim:local"
 
 
-@pytest.mark.parametrize("kind", ["PipelineJob", "DistributedJob"])
-def test_pipeline_and_distributed_are_validated_then_unimplemented(kind: str) -> None:
-    hints = {
-        "PipelineJob": {
-            "pipeline": {"stage_id": "s1", "output_refs": ["a", "b"], "handoff_ref": "b", "depends_on": []}
-        },
-        "DistributedJob": {"topology": {"cluster_id": "c", "partition_count": 2, "partition_ids": [0, 1]}},
-    }[kind]
+def test_distributed_is_validated_then_unimplemented() -> None:
+    hints = {"topology": {"cluster_id": "c", "partition_count": 2, "partition_ids": [0, 1]}}
+    kind = "DistributedJob"
     exc = refused(
         lambda: submit(document(spec_target="cluster:auto", spec_workload={"kind": kind, **hints})),
         "spec.workload.kind",
@@ -554,6 +549,26 @@ def test_pipeline_and_distributed_are_validated_then_unimplemented(kind: str) ->
     assert exc.code == "EIGEN_UNIMPLEMENTED" and kind in str(exc)
     bad = document(spec_priority=500, spec_workload={"kind": kind, **hints})
     refused(lambda: submit(bad), "spec.priority")  # invalid first: InvalidArgument
+
+
+def test_a_pipeline_stage_waits_for_its_upstream_stages() -> None:
+    pipeline = {
+        "stage_id": "s2",
+        "depends_on": ["job:abc", "def"],
+        "input_refs": [
+            "job:ghi/optimal_parameters",
+            "qfs://jkl/output.counts.json",
+            "qfs://pipeline/s1/state",
+        ],
+        "output_refs": ["a", "b"],
+        "handoff_ref": "b",
+    }
+    request = submit(
+        document(spec_dependencies=["job:zzz"], spec_workload={"kind": "PipelineJob", "pipeline": pipeline})
+    )
+    assert request.workload is WorkloadKind.PIPELINE_JOB
+    assert request.dependencies == ["zzz", "abc", "def", "ghi", "jkl"]
+    assert request.extensions["workload"]["pipeline"] == pipeline  # kept as given
 
 
 def test_pipeline_handoff_must_be_an_output() -> None:

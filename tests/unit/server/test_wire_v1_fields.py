@@ -129,8 +129,8 @@ def test_workload_kinds_follow_their_rules() -> None:
         convert.request_from_pb(pb.JobRequest(program=pb.Program(source=BELL), workload="MagicJob"))
     assert [v.field for v in unknown.value.violations] == ["job.workload"]
     with pytest.raises(Unimplemented) as later:
-        convert.request_from_pb(pb.JobRequest(program=pb.Program(source=BELL), workload="PipelineJob"))
-    assert "PipelineJob" in later.value.message
+        convert.request_from_pb(pb.JobRequest(program=pb.Program(source=BELL), workload="DistributedJob"))
+    assert "DistributedJob" in later.value.message
     with pytest.raises(InvalidArgument) as benchmark:
         convert.request_from_pb(
             pb.JobRequest(program=pb.Program(source=BELL), workload="BenchmarkJob", target="sim:statevector")

@@ -24,6 +24,7 @@ from eigen.kernel.hybrid.returns import bound_lookup, optimum_lookup, program_re
 from eigen.kernel.hybrid.settings import LoopSettings, circuit_seed, loop_settings, sweep_shots
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort, DriverPort
+from eigen.kernel.stages import start_point
 from eigen.models.compiled import RETURNS_KEY, CompiledProgram, CompileRequest, ExecutionRequest
 from eigen.models.job import DEFAULT_SHOTS, Job, JobEvent
 from eigen.models.noise import chosen_noise_model
@@ -188,7 +189,8 @@ class _Loop:
         hybrid = self.compiled.hybrid
         assert hybrid is not None
         defaults = self.compiled.defaults
-        return [float(hybrid.initial_params.get(n, defaults.get(n, 0.0))) for n in self.names]
+        start = start_point(self.job.request)  # a PipelineJob stage's inputs, over the program's
+        return [float(start.get(n, hybrid.initial_params.get(n, defaults.get(n, 0.0)))) for n in self.names]
 
     def binding(self, x: np.ndarray) -> dict[str, float]:
         return {name: float(value) for name, value in zip(self.names, x, strict=True)}

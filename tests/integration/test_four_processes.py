@@ -158,3 +158,18 @@ def test_a_short_job_id_resolves_across_four_processes(api_address: str) -> None
         listed = client.jobs.ListJobs(jobs_pb2.ListJobsRequest(id_prefix=first.id[:20], page_size=5))
         assert [job.id for job in listed.jobs] == [first.id]
         assert client.resolve_job_id(first.id[:20]) == first.id
+
+
+def test_a_keyed_batch_crosses_api_to_kernel_once(api_address: str) -> None:
+    """SubmitBatch's idempotency key reaches the kernel process (EnqueueBatch): the same
+    key with the same jobs answers the same job ids, with other jobs FAILED_PRECONDITION."""
+    from eigen.errors import FailedPrecondition
+
+    job_file = EXAMPLES / "bell-qasm3" / "job.yaml"
+    with Client(api_address) as client:
+        first = client.submit_batch([job_file, job_file], idempotency_key="four-batch-1", shots=10)
+        again = client.submit_batch([job_file, job_file], idempotency_key="four-batch-1", shots=10)
+        assert [f.id for f in again] == [f.id for f in first]
+        with pytest.raises(FailedPrecondition, match="different batch"):
+            client.submit_batch([job_file, job_file], idempotency_key="four-batch-1", shots=11)
+        assert all(client.wait(f.id).state is JobState.DONE for f in first)

@@ -44,6 +44,24 @@ def test_submit_batch_is_all_or_nothing(jobs: jobs_pb2_grpc.JobServiceStub) -> N
     assert len(jobs.ListJobs(jobs_pb2.ListJobsRequest(page_size=500)).jobs) == before
 
 
+def test_a_batch_idempotency_key_answers_the_batch_it_stored(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
+    requests = [job(name=f"keyed-{i}", shots=10 + i) for i in range(3)]
+    first = jobs.SubmitBatch(jobs_pb2.SubmitBatchRequest(jobs=requests, idempotency_key="grpc-batch-1"))
+    again = jobs.SubmitBatch(jobs_pb2.SubmitBatchRequest(jobs=requests, idempotency_key="grpc-batch-1"))
+    assert not first.deduplicated and again.deduplicated and list(again.job_ids) == list(first.job_ids)
+    changed = [*requests[:2], job(name="keyed-2", shots=99)]
+    with pytest.raises(grpc.RpcError) as caught:
+        jobs.SubmitBatch(jobs_pb2.SubmitBatchRequest(jobs=changed, idempotency_key="grpc-batch-1"))
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert details(caught.value)[0] == "EIGEN_FAILED_PRECONDITION"
+    assert "different batch" in (caught.value.details() or "")
+    with pytest.raises(grpc.RpcError) as caught:
+        jobs.SubmitBatch(jobs_pb2.SubmitBatchRequest(jobs=requests, idempotency_key="has space"))
+    assert details(caught.value) == ("EIGEN_INVALID_ARGUMENT", ["idempotency_key"])
+    for job_id in first.job_ids:
+        wait(jobs, job_id)
+
+
 def test_stream_results_chunks_merge_into_get_job_results(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
     accepted = submit(jobs, job(WIDE, shots=4000))
     wait(jobs, accepted.id)

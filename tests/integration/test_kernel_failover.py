@@ -317,7 +317,7 @@ class ScriptedKernel(kernel_pb2_grpc.KernelServiceServicer):
         return jobs_pb2.SubmitJobResponse(job=job)
 
     def EnqueueBatch(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.record("EnqueueBatch", context)
+        self.record("EnqueueBatch", context, request.idempotency_key)
         if self.refuse:
             context.abort(self.code, f"{self.name} is going away")
         jobs = [pb.Job(id=f"{self.name}-b{i}", state=pb.JOB_STATE_QUEUED) for i in range(len(request.jobs))]
@@ -383,13 +383,23 @@ def test_a_keyed_submission_fails_over_an_unkeyed_one_is_sent_once() -> None:
         assert refused == len(going.seen("Enqueue")) >= 1
         assert len(going.seen("Enqueue")) + len(staying.seen("Enqueue")) == 10
         batches = 0
-        with pytest.raises(Unavailable):  # a batch has no key: not sent again either
+        with pytest.raises(Unavailable):  # an unkeyed batch is not sent again either
             for _ in range(4):
                 batches += 1
                 port.submit_batch([bell(), bell()])
         assert len(going.seen("EnqueueBatch")) == 1
         assert len(going.seen("EnqueueBatch")) + len(staying.seen("EnqueueBatch")) == batches
-    assert all(attempt == 0 for method, _, attempt in going.calls + staying.calls if method != "GetJob")
+        unkeyed = going.calls + staying.calls
+
+        going.calls.clear()
+        staying.calls.clear()
+        batch_keys = [key() for _ in range(6)]
+        for k in batch_keys:  # a keyed batch fails over, as a keyed submission does
+            jobs, _ = port.submit_batch([bell(), bell()], idempotency_key=k)
+            assert [job.id for job in jobs] == ["staying-b0", "staying-b1"]
+        assert set(going.seen("EnqueueBatch")) & set(batch_keys), "no keyed batch met the refusing kernel"
+        assert sorted(staying.seen("EnqueueBatch")) == sorted(batch_keys)
+    assert all(attempt == 0 for method, _, attempt in unkeyed if method != "GetJob")
 
 
 def test_a_stopping_kernels_cancelled_fails_over_and_reads_as_unavailable() -> None:

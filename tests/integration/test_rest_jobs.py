@@ -259,6 +259,24 @@ def test_idempotency_key(client: httpx.Client) -> None:
     assert fields(problem(bad, 400, "EIGEN_INVALID_ARGUMENT")) == ["idempotency_key"]
 
 
+def test_batch_idempotency_key(client: httpx.Client) -> None:
+    batch = {"jobs": [job(seed=1), job(seed=2)]}
+    first = client.post("/v1/jobs:batch", json={**batch, "idempotency_key": "rest-batch-1"})
+    again = client.post("/v1/jobs:batch", json=batch, headers={"Idempotency-Key": "rest-batch-1"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == {"job_ids": first.json()["job_ids"], "deduplicated": True}
+    assert not first.json()["deduplicated"]
+    other = {"jobs": [job(seed=1), job(seed=3)]}
+    conflict = client.post("/v1/jobs:batch", json=other, headers={"Idempotency-Key": "rest-batch-1"})
+    assert "different batch" in problem(conflict, 409, "EIGEN_FAILED_PRECONDITION")["detail"]
+    both = client.post(
+        "/v1/jobs:batch", json={**batch, "idempotency_key": "a"}, headers={"Idempotency-Key": "b"}
+    )
+    assert fields(problem(both, 400, "EIGEN_INVALID_ARGUMENT")) == ["idempotency_key"]
+    unkeyed = client.post("/v1/jobs:batch", json=batch)
+    assert unkeyed.status_code == 201 and not set(unkeyed.json()["job_ids"]) & set(first.json()["job_ids"])
+
+
 def test_batch_is_all_or_nothing(client: httpx.Client) -> None:
     label = {"suite": "rest-batch"}
     response = client.post(

@@ -166,29 +166,36 @@ class AsyncClient:
         message = jobs_pb2.SubmitJobRequest(
             job=convert.request_to_pb(request), idempotency_key=idempotency_key_for(idempotency_key)
         )
-        retry = SubmitRetry(self.options.retry, self.breaker)
+        response = await self._keyed_call(self.jobs.SubmitJob, message, "SubmitJob")
+        return self._future(convert.job_from_pb(response.job, request))
+
+    async def _keyed_call(self, method: Any, message: Any, name: str) -> Any:
+        """A keyed submission, sent again with the same key after UNAVAILABLE (:class:`SubmitRetry`)."""
+        retry = SubmitRetry(self.options.retry, self.breaker, name)
         while True:
             try:
-                response = await self._call(self.jobs.SubmitJob, message)
-                break
+                return await self._call(method, message)
             except EigenError as exc:
                 wait = retry.wait_after(exc)
                 if wait is None:
                     raise
                 await asyncio.sleep(wait)
-        return self._future(convert.job_from_pb(response.job, request))
 
     async def submit_batch(
-        self, jobs: Iterable[Submittable], **options: Unpack[SubmitOptions]
+        self, jobs: Iterable[Submittable], idempotency_key: str = "", **options: Unpack[SubmitOptions]
     ) -> list[AsyncJobFuture]:
-        """Submit several jobs at once (all or none); see :meth:`eigen.client.Client.submit_batch`."""
+        """Submit several jobs at once (all or none), keyed and retried as a submission is;
+        see :meth:`eigen.client.Client.submit_batch`."""
         requests = resolve_many(jobs, options)
         if not requests:
             return []
         if self._batch_rpc is not False:
-            message = jobs_pb2.SubmitBatchRequest(jobs=[convert.request_to_pb(r) for r in requests])
+            message = jobs_pb2.SubmitBatchRequest(
+                jobs=[convert.request_to_pb(r) for r in requests],
+                idempotency_key=idempotency_key_for(idempotency_key),
+            )
             try:
-                response = await self._call(self.jobs.SubmitBatch, message)
+                response = await self._keyed_call(self.jobs.SubmitBatch, message, "SubmitBatch")
             except Unimplemented:
                 self._batch_rpc = False
             else:

@@ -1,13 +1,13 @@
 """Synchronous Python client over the public gRPC API (one channel, reused).
 
 Every unary call has a deadline (``timeout``); the idempotent ones are retried by gRPC
-itself (the channel's retry policy, :mod:`eigen.client.channel`). SubmitJob is not in
-that policy: every submission carries an idempotency key (one generated per call when
-the caller gives none), and :class:`SubmitRetry` sends the same request with the same
-key again after UNAVAILABLE, so a retry returns the job already accepted rather than a
-second one. A circuit breaker (:mod:`eigen.client.breaker`) fails calls fast while the
-server is unreachable. Errors come back as the typed :mod:`eigen.errors` classes carried
-in the status details.
+itself (the channel's retry policy, :mod:`eigen.client.channel`). SubmitJob and
+SubmitBatch are not in that policy: every submission carries an idempotency key (one
+generated per call when the caller gives none; one per batch), and :class:`SubmitRetry`
+sends the same request with the same key again after UNAVAILABLE, so a retry returns the
+job (or the batch's jobs) already accepted rather than a second one. A circuit breaker
+(:mod:`eigen.client.breaker`) fails calls fast while the server is unreachable. Errors
+come back as the typed :mod:`eigen.errors` classes carried in the status details.
 """
 
 from __future__ import annotations
@@ -89,9 +89,12 @@ class SubmitRetry:
     failing now beats waiting on it). ``policy`` None: no retries.
     """
 
-    def __init__(self, policy: RetryPolicy | None, breaker: CircuitBreaker) -> None:
+    def __init__(
+        self, policy: RetryPolicy | None, breaker: CircuitBreaker, method: str = "SubmitJob"
+    ) -> None:
         self.policy = policy
         self.breaker = breaker
+        self.method = method
         self.attempts = 1
         self.backoff = policy.initial_backoff if policy is not None else 0.0
 
@@ -106,7 +109,7 @@ class SubmitRetry:
         self.attempts += 1
         wait = random.uniform(0, self.backoff)
         self.backoff = min(self.backoff * policy.backoff_multiplier, policy.max_backoff)
-        log.info("SubmitJob failed (%s); sending it again with the same idempotency key", error.code)
+        log.info("%s failed (%s); sending it again with the same idempotency key", self.method, error.code)
         return wait
 
 
@@ -198,32 +201,44 @@ class Client:
         message = jobs_pb2.SubmitJobRequest(
             job=convert.request_to_pb(request), idempotency_key=idempotency_key_for(idempotency_key)
         )
-        retry = SubmitRetry(self.options.retry, self.breaker)
+        response = self._keyed_call(self.jobs.SubmitJob, message, "SubmitJob")
+        return self._future(convert.job_from_pb(response.job, request))
+
+    def _keyed_call(self, method: Any, message: Any, name: str) -> Any:
+        """A keyed submission, sent again with the same key after UNAVAILABLE (:class:`SubmitRetry`)."""
+        retry = SubmitRetry(self.options.retry, self.breaker, name)
         while True:
             try:
-                response = self._call(self.jobs.SubmitJob, message)
-                break
+                return self._call(method, message)
             except EigenError as exc:
                 wait = retry.wait_after(exc)
                 if wait is None:
                     raise
                 time.sleep(wait)
-        return self._future(convert.job_from_pb(response.job, request))
 
-    def submit_batch(self, jobs: Iterable[Submittable], **options: Unpack[SubmitOptions]) -> list[JobFuture]:
+    def submit_batch(
+        self, jobs: Iterable[Submittable], idempotency_key: str = "", **options: Unpack[SubmitOptions]
+    ) -> list[JobFuture]:
         """Submit several jobs at once (all or none); futures in input order.
 
-        Uses SubmitBatch; against a server that does not serve it, submits the jobs one by
-        one and cancels the ones already accepted if a later one is refused. Errors name
-        the item as ``jobs[i]``.
+        Uses SubmitBatch, keyed as :meth:`submit` is: with ``idempotency_key`` (else one
+        generated for this call) for the whole batch, sent again with the same key after
+        UNAVAILABLE, so a batch whose answer was lost gives back the jobs it stored; the
+        same key with other jobs is FailedPrecondition. Against a server that does not
+        serve SubmitBatch, submits the jobs one by one (each with a key of its own) and
+        cancels the ones already accepted if a later one is refused. Errors name the item
+        as ``jobs[i]``.
         """
         requests = resolve_many(jobs, options)
         if not requests:
             return []
         if self._batch_rpc is not False:
-            message = jobs_pb2.SubmitBatchRequest(jobs=[convert.request_to_pb(r) for r in requests])
+            message = jobs_pb2.SubmitBatchRequest(
+                jobs=[convert.request_to_pb(r) for r in requests],
+                idempotency_key=idempotency_key_for(idempotency_key),
+            )
             try:
-                response = self._call(self.jobs.SubmitBatch, message)
+                response = self._keyed_call(self.jobs.SubmitBatch, message, "SubmitBatch")
             except Unimplemented:
                 log.info("%s does not serve SubmitBatch; submitting jobs one by one", self.peer)
                 self._batch_rpc = False

@@ -23,12 +23,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from typing import Any
 
 from eigen.errors import AlreadyExists, EigenError, InvalidArgument, ResourceExhausted, Unavailable
 from eigen.kernel.admission import check_submission, compile_request
 from eigen.kernel.dependencies import Dependencies, check_dependencies, is_waiting, waiting_progress
 from eigen.kernel.dispatch.port import Stage
-from eigen.kernel.idempotency import keyed_job
+from eigen.kernel.idempotency import batch_item_key, keyed_batch, keyed_job
 from eigen.kernel.intake import Intake
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.ports import CompilerPort
@@ -203,25 +204,42 @@ class Submission:
         requests: list[JobRequest],
         *,
         owner: str = "anonymous",
+        idempotency_key: str | None = None,
         traceparent: str = "",
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
-    ) -> list[Job]:
+    ) -> tuple[list[Job], bool]:
         """All or nothing: every request is validated (and held to ``quota``) before any
         job is created; an error names the item (``jobs[i].<field>``), and the batch's
-        jobs count together against ``max_queued_jobs``. Jobs are returned in input order."""
+        jobs count together against ``max_queued_jobs``. Returns (jobs in input order,
+        deduplicated): a batch's idempotency key is the tenant's and the owner's, as a
+        job's, and names the whole batch (each job stores :func:`batch_item_key`)."""
         if not requests:
             raise InvalidArgument.for_field("jobs", "a batch needs at least one job")
-        resolved = []
-        for index, request in enumerate(requests):
-            try:
-                resolved.append(self.validate(request, tenant=tenant, quota=quota))
-            except EigenError as exc:
-                raise exc.within(f"jobs[{index}]") from None
-        jobs = [self.new_job(request, owner, None, traceparent, tenant) for request in resolved]
-        with self.queued.admitting(tenant, quota, jobs):
-            self.reserve(jobs)
-            return self.accept_many(jobs)
+        if idempotency_key:  # a key already used answers its jobs, compared as they were stored
+            requests = [self._item(i, self.resolved, r, tenant) for i, r in enumerate(requests)]
+            if (existing := self._keyed_batch(requests, tenant, owner, idempotency_key)) is not None:
+                return existing, True
+        validate = functools.partial(self.validate, tenant=tenant, quota=quota)
+        resolved = [self._item(i, validate, r) for i, r in enumerate(requests)]
+        keys = [batch_item_key(idempotency_key, i) if idempotency_key else None for i in range(len(resolved))]
+        jobs = [self.new_job(r, owner, k, traceparent, tenant) for r, k in zip(resolved, keys, strict=True)]
+        try:
+            with self.queued.admitting(tenant, quota, jobs):
+                self.reserve(jobs)
+                return self.accept_many(jobs), False
+        except AlreadyExists:  # the same key stored meanwhile, by a call that raced this one
+            if (existing := self._keyed_batch(resolved, tenant, owner, idempotency_key)) is not None:
+                return existing, True
+            raise
+
+    @staticmethod
+    def _item(index: int, function: Callable[..., JobRequest], *args: Any) -> JobRequest:
+        """``function(*args)`` for item ``index`` of a batch: its error names the item."""
+        try:
+            return function(*args)
+        except EigenError as exc:
+            raise exc.within(f"jobs[{index}]") from None
 
     # -- validation ----------------------------------------------------------------------
     def validate(
@@ -251,6 +269,11 @@ class Submission:
 
     def _keyed(self, request: JobRequest, tenant: str, owner: str, key: str | None) -> Job | None:
         return keyed_job(self.store, request, tenant, owner, key) if key else None
+
+    def _keyed_batch(
+        self, requests: list[JobRequest], tenant: str, owner: str, key: str | None
+    ) -> list[Job] | None:
+        return keyed_batch(self.store, requests, tenant, owner, key) if key else None
 
     def new_job(
         self,

@@ -309,10 +309,11 @@ class FolderKernel:
         requests: list[JobRequest],
         *,
         owner: str = "anonymous",
+        idempotency_key: str | None = None,
         traceparent: str = "",
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
-    ) -> list[Job]:
+    ) -> tuple[list[Job], bool]:
         raise _needs_kernel("submit")
 
     def cancel(self, job_id: str) -> Job:

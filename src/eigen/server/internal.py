@@ -105,8 +105,16 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
         self, request: kernel_pb2.EnqueueBatchRequest, context: Context
     ) -> kernel_pb2.EnqueueBatchResponse:
         requests = batch_from_pb(jobs_pb2.SubmitBatchRequest(jobs=request.jobs))  # the same checks
-        jobs = await blocking(functools.partial(self.kernel.submit_batch, requests, **submission(request)))
-        return kernel_pb2.EnqueueBatchResponse(jobs=[convert.job_to_pb(j) for j in jobs])
+        submit = functools.partial(
+            self.kernel.submit_batch,
+            requests,
+            idempotency_key=request.idempotency_key or None,
+            **submission(request),
+        )
+        jobs, deduplicated = await blocking(submit)
+        return kernel_pb2.EnqueueBatchResponse(
+            jobs=[convert.job_to_pb(j) for j in jobs], deduplicated=deduplicated
+        )
 
     @unary
     async def ListJobs(

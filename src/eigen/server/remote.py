@@ -13,8 +13,8 @@ and the calls go to the others. Failover is gRPC's retry policy (gRFC A6), on UN
 and on a CANCELLED a stopping kernel sent, for the calls that may be sent twice
 (:data:`KERNEL_IDEMPOTENT`) and for a submission carrying an idempotency key (the kernel
 answers a repeated key with the job it stored). A service config names methods, not
-requests, so a keyed Enqueue and an unkeyed one go on two channels over the same target:
-the unkeyed one (and EnqueueBatch, which has no key) on a channel without a retry policy,
+requests, so a keyed Enqueue (or EnqueueBatch) and an unkeyed one go on two channels over
+the same target: the unkeyed one on a channel without a retry policy,
 where gRPC only replays what no kernel received (its transparent retries). gRPC commits a
 call, and retries it no more, once the kernel's response headers arrive: a WatchJob is
 retried until its first event at the latest; a stream cut later ends in UNAVAILABLE, which
@@ -153,11 +153,11 @@ def _resolve(host: str, port: int) -> list[tuple[int, str]]:
 
 def kernel_service_config(*, keyed_enqueue: bool) -> dict[str, Any]:
     """The service config of a channel to the kernels: ``round_robin`` over them, and the
-    retry policy on UNAVAILABLE for the idempotent calls, with Enqueue among them on the
-    channel of keyed submissions (``keyed_enqueue``). No retry throttling: the kernels are
+    retry policy on UNAVAILABLE for the idempotent calls, with Enqueue and EnqueueBatch
+    among them on the channel of keyed submissions (``keyed_enqueue``). No retry throttling: the kernels are
     this deployment's own, and a kernel dying under load fails many calls at once, each of
     which should reach another kernel."""
-    methods = [*KERNEL_IDEMPOTENT, *(("Enqueue",) if keyed_enqueue else ())]
+    methods = [*KERNEL_IDEMPOTENT, *(("Enqueue", "EnqueueBatch") if keyed_enqueue else ())]
     return {
         "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [retry_method_config(KERNEL_RETRY, [(KERNEL_SERVICE, m) for m in methods])],
@@ -215,7 +215,7 @@ class RemoteKernel(_Remote):
         listed = [addresses] if isinstance(addresses, str) else list(addresses)
         super().__init__(", ".join(listed), "eigen-kernel", kernel_channel(listed, keyed_enqueue=True))
         self.stub = kernel_pb2_grpc.KernelServiceStub(self.channel)
-        # unkeyed submissions: no retry policy (a second send could store a second job)
+        # unkeyed submissions and batches: no retry policy (a second send could store a second job)
         self.once_channel = kernel_channel(listed, keyed_enqueue=False)
         self.once_stub = kernel_pb2_grpc.KernelServiceStub(self.once_channel)
 
@@ -274,18 +274,22 @@ class RemoteKernel(_Remote):
         requests: list[JobRequest],
         *,
         owner: str = call_context.ANONYMOUS,
+        idempotency_key: str | None = None,
         traceparent: str = "",
         tenant: str = DEFAULT_TENANT,
         quota: Quota = NO_QUOTA,
-    ) -> list[Job]:
+    ) -> tuple[list[Job], bool]:
         message = kernel_pb2.EnqueueBatchRequest(
             jobs=[convert.request_to_pb(r) for r in requests],
             owner=owner,
             tenant=tenant,
+            idempotency_key=idempotency_key or "",
             **convert.quota_fields(quota),
         )
-        response = self.call(self.once_stub.EnqueueBatch, message)
-        return [convert.job_from_pb(j, r) for j, r in zip(response.jobs, requests, strict=True)]
+        stub = self.stub if idempotency_key else self.once_stub
+        response = self.call(stub.EnqueueBatch, message)
+        jobs = [convert.job_from_pb(j, r) for j, r in zip(response.jobs, requests, strict=True)]
+        return jobs, response.deduplicated
 
     def get(self, job_id: str) -> Job:
         return convert.job_from_pb(self.call(self.stub.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)))

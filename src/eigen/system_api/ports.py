@@ -47,11 +47,13 @@ class KernelPort(Protocol):
         requests: list[JobRequest],
         *,
         owner: str = ...,
+        idempotency_key: str | None = ...,
         traceparent: str = ...,
         tenant: str = ...,
         quota: Quota = ...,
-    ) -> list[Job]:
-        """All or nothing, the quota too (the batch's jobs count together)."""
+    ) -> tuple[list[Job], bool]:
+        """All or nothing, the quota too (the batch's jobs count together). Returns (jobs,
+        deduplicated): the key names the whole batch, as ``submit``'s names one job."""
 
     def get(self, job_id: str) -> Job: ...
 

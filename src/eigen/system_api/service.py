@@ -145,14 +145,17 @@ class JobApi:
         with self._submitting(principal, "SubmitJob") as given:
             return await self.kernel.submit_async(request, idempotency_key=key, **given)
 
-    def submit_batch(self, requests: list[JobRequest]) -> list[Job]:
+    def submit_batch(self, requests: list[JobRequest], idempotency_key: str = "") -> tuple[list[Job], bool]:
+        """(jobs in input order, deduplicated): the same key with the same jobs answers the
+        jobs it stored first; with other jobs, FAILED_PRECONDITION."""
         if len(requests) > MAX_BATCH:
             raise InvalidArgument.for_field("jobs", f"at most {MAX_BATCH} jobs per batch")
         principal = context.current().principal
         for target in dict.fromkeys(request.target for request in requests) or (None,):
             self.guard.authorize(principal, "SubmitBatch", backend=target)  # each backend once
+        key = check_key(idempotency_key)
         with self._submitting(principal, "SubmitBatch") as given:
-            return self.kernel.submit_batch(requests, **given)
+            return self.kernel.submit_batch(requests, idempotency_key=key, **given)
 
     # -- reads -----------------------------------------------------------------------------
     def result_chunks(self, job_id: str, chunk_size: int = 0) -> Iterator[Chunk]:

@@ -389,5 +389,5 @@ def test_a_batch_is_stored_in_one_transaction(kernel: Kernel) -> None:
     batches: list[int] = []
     create_many = kernel.store.create_many
     kernel.store.create_many = lambda batch: batches.append(len(batch)) or create_many(batch)  # type: ignore[method-assign]
-    jobs = kernel.submit_batch([job_request() for _ in range(5)])
+    jobs, _ = kernel.submit_batch([job_request() for _ in range(5)])
     assert batches == [5] and [kernel.get(job.id).state for job in jobs]

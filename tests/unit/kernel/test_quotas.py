@@ -138,7 +138,7 @@ def test_a_batch_is_refused_whole(kernel: Kernel, held: threading.Event) -> None
     refused(shots.value, "max_shots_per_job", 100)
     assert shots.value.message.startswith("jobs[1]")
     assert stored(kernel, "acme") == 1
-    jobs = kernel.submit_batch([job_request(), job_request()], tenant="acme", quota=quota)
+    jobs, _ = kernel.submit_batch([job_request(), job_request()], tenant="acme", quota=quota)
     assert [j.tenant for j in jobs] == ["acme", "acme"]
     assert stored(kernel, "acme") == 3
 

@@ -44,7 +44,7 @@ def test_new_jobs_record_their_tenant(kernel: Kernel) -> None:
     assert job.tenant == "acme" and kernel.get(job.id).tenant == "acme"
     plain, _ = kernel.submit(job_request())
     assert plain.tenant == DEFAULT_TENANT
-    batch = kernel.submit_batch([job_request(), job_request()], tenant="bolt")
+    batch, _ = kernel.submit_batch([job_request(), job_request()], tenant="bolt")
     assert [kernel.get(j.id).tenant for j in batch] == ["bolt", "bolt"]
     queued, _ = asyncio.run(kernel.submit_async(job_request(), tenant="clay"))
     assert kernel.get(queued.id).tenant == "clay"

@@ -145,7 +145,7 @@ def test_unknown_jobs_and_files_name_program_uri(kernel: Kernel) -> None:
 
 def test_batch_and_async_submissions_read_program_uris(kernel: Kernel) -> None:
     source = done(kernel, job_request(PROGRAM))
-    jobs = kernel.submit_batch([job_request(), job_request("", program_uri=f"qfs://{source.id}")])
+    jobs, _ = kernel.submit_batch([job_request(), job_request("", program_uri=f"qfs://{source.id}")])
     assert jobs[1].request.program == PROGRAM
     with pytest.raises(NotFound) as caught:
         kernel.submit_batch([job_request(), job_request("", program_uri="qfs://gone")])

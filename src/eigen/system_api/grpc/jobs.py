@@ -114,8 +114,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def SubmitBatch(
         self, request: jobs_pb2.SubmitBatchRequest, context: Context
     ) -> jobs_pb2.SubmitBatchResponse:
-        jobs = await blocking(self.api.submit_batch, batch_from_pb(request))
-        return jobs_pb2.SubmitBatchResponse(job_ids=[job.id for job in jobs])
+        jobs, deduplicated = await blocking(
+            self.api.submit_batch, batch_from_pb(request), request.idempotency_key
+        )
+        return jobs_pb2.SubmitBatchResponse(job_ids=[job.id for job in jobs], deduplicated=deduplicated)
 
     @streaming
     async def StreamResults(

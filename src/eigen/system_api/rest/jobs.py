@@ -156,12 +156,25 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         response.headers["Location"] = f"/v1/jobs/{job.id}"
         return SubmitJobResponse(job=convert.job_to_rest(job), deduplicated=deduplicated)
 
-    @router.post("/jobs:batch", status_code=201, operation_id="SubmitBatch")
-    def submit_batch(body: SubmitBatchRequest, request: Request) -> SubmitBatchResponse:
-        """SubmitBatch: all or nothing; the first invalid item is named ``jobs[i].<field>``."""
+    @router.post(
+        "/jobs:batch",
+        status_code=201,
+        operation_id="SubmitBatch",
+        responses={200: {"model": SubmitBatchResponse, "description": "deduplicated: the existing jobs"}},
+    )
+    def submit_batch(
+        body: SubmitBatchRequest,
+        request: Request,
+        response: Response,
+        idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=KEY_OR_NONE)] = "",
+    ) -> SubmitBatchResponse:
+        """SubmitBatch: all or nothing; the first invalid item is named ``jobs[i].<field>``.
+        201 with the new jobs, or 200 with the jobs an idempotency key already made."""
         check_rate(request, "SubmitBatch")
-        jobs = api.submit_batch(convert.batch_from_rest(body))
-        return SubmitBatchResponse(job_ids=[job.id for job in jobs])
+        key = idempotency_key_of(body.idempotency_key, idempotency_key)
+        jobs, deduplicated = api.submit_batch(convert.batch_from_rest(body), key)
+        response.status_code = 200 if deduplicated else 201
+        return SubmitBatchResponse(job_ids=[job.id for job in jobs], deduplicated=deduplicated)
 
     @router.get("/jobs", operation_id="ListJobs")
     def list_jobs(

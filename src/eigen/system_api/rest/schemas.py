@@ -219,6 +219,10 @@ class SubmitBatchRequest(_Input):
         max_length=limits.BATCH_MAX,
         description="all or nothing: one invalid item rejects the batch",
     )
+    idempotency_key: KeyOrNone = Field(
+        default="",
+        description="same key, same jobs: the jobs it stored first (also the Idempotency-Key header)",
+    )
 
 
 # -- responses ---------------------------------------------------------------------------
@@ -266,6 +270,7 @@ class SubmitJobResponse(BaseModel):
 
 class SubmitBatchResponse(BaseModel):
     job_ids: list[str] = Field(description="input order")
+    deduplicated: bool = Field(description="true when the idempotency key matched an earlier batch")
 
 
 class ListJobsResponse(BaseModel):

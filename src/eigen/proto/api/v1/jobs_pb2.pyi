@@ -27,16 +27,20 @@ class SubmitJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_common_pb2.Job, _Mapping]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
 
 class SubmitBatchRequest(_message.Message):
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "idempotency_key")
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.JobRequest]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.JobRequest, _Mapping]]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.JobRequest, _Mapping]]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class SubmitBatchResponse(_message.Message):
-    __slots__ = ("job_ids",)
+    __slots__ = ("job_ids", "deduplicated")
     JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
     job_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    deduplicated: bool
+    def __init__(self, job_ids: _Optional[_Iterable[str]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)

@@ -27,23 +27,27 @@ class EnqueueRequest(_message.Message):
     def __init__(self, job: _Optional[_Union[_common_pb2.JobRequest, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., owner: _Optional[str] = ..., tenant: _Optional[str] = ..., max_queued_jobs: _Optional[int] = ..., max_shots_per_job: _Optional[int] = ..., max_qubits_per_job: _Optional[int] = ...) -> None: ...
 
 class EnqueueBatchRequest(_message.Message):
-    __slots__ = ("jobs", "owner", "tenant", "max_queued_jobs", "max_shots_per_job", "max_qubits_per_job")
+    __slots__ = ("jobs", "owner", "tenant", "max_queued_jobs", "max_shots_per_job", "max_qubits_per_job", "idempotency_key")
     JOBS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     MAX_QUEUED_JOBS_FIELD_NUMBER: _ClassVar[int]
     MAX_SHOTS_PER_JOB_FIELD_NUMBER: _ClassVar[int]
     MAX_QUBITS_PER_JOB_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.JobRequest]
     owner: str
     tenant: str
     max_queued_jobs: int
     max_shots_per_job: int
     max_qubits_per_job: int
-    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.JobRequest, _Mapping]]] = ..., owner: _Optional[str] = ..., tenant: _Optional[str] = ..., max_queued_jobs: _Optional[int] = ..., max_shots_per_job: _Optional[int] = ..., max_qubits_per_job: _Optional[int] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.JobRequest, _Mapping]]] = ..., owner: _Optional[str] = ..., tenant: _Optional[str] = ..., max_queued_jobs: _Optional[int] = ..., max_shots_per_job: _Optional[int] = ..., max_qubits_per_job: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class EnqueueBatchResponse(_message.Message):
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "deduplicated")
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.Job]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.Job, _Mapping]]] = ...) -> None: ...
+    deduplicated: bool
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.Job, _Mapping]]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...

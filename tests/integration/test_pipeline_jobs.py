@@ -215,3 +215,13 @@ def test_parameters_a_stage_does_not_have_end_it_naming_the_input(jobs: jobs_pb2
         f"spec.workload.pipeline.input_refs[0]: job {first.id}'s output 'parameters' gives 'theta', "
         "not a parameter of this stage's program (it has: phi)"
     )
+
+
+def test_a_hybrid_stage_starts_its_optimiser_from_its_input(jobs: jobs_pb2_grpc.JobServiceStub) -> None:
+    first = submit(jobs, vqe())
+    again = submit(jobs, vqe(input_refs=[f"job:{first.id}"], stage_id="refine"))
+    assert [ended(jobs, j.id).state for j in (first, again)] == [pb.JOB_STATE_DONE] * 2
+    before, after = summary(jobs, first.id), summary(jobs, again.id)
+    assert after["pipeline"]["parameters"] == before["optimal_parameters"]
+    assert after["start_energy"] == pytest.approx(before["energy"], abs=1e-9)  # not the program's start
+    assert before["start_energy"] > after["start_energy"] + 0.1

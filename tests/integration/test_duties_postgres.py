@@ -39,16 +39,20 @@ def database_url() -> Iterator[str]:
 class Node:
     """A Duties of one node with one duty that counts its runs and signals each."""
 
-    def __init__(self, url: str, name: str, lease_s: float = LEASE_S) -> None:
+    def __init__(
+        self, url: str, name: str, lease_s: float = LEASE_S, settle_s: float = 0.0, every_s: float = 0.1
+    ) -> None:
         self.name = name
         self.duties = Duties(url, lease_s=lease_s, node=name)
         self.runs = 0
         self.ran = threading.Event()
         self.first_run_at: float | None = None
-        self.duties.register("sweep", 0.1, self._sweep)
+        self.run_at: list[float] = []  # every run's time (monotonic)
+        self.duties.register("sweep", every_s, self._sweep, settle_s=settle_s)
 
     def _sweep(self) -> None:
         self.runs += 1
+        self.run_at.append(time.monotonic())
         if self.first_run_at is None:
             self.first_run_at = time.monotonic()
         self.ran.set()
@@ -149,6 +153,55 @@ def test_a_holder_whose_connection_drops_loses_the_lock_and_one_node_takes_it(
     runs, other_runs = holder.runs, other.runs
     until(lambda: holder.runs >= runs + 5)
     assert other.runs == other_runs  # only the holder runs them
+
+
+def terminate(url: str, pid: int) -> float:
+    """End the session ``pid`` on the server (as a restart does); when (monotonic)."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            ended = time.monotonic()
+            assert connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+            return ended
+    finally:
+        engine.dispose()
+
+
+def test_a_settling_duty_waits_after_its_node_lost_the_database_not_after_a_takeover(
+    database_url: str,
+) -> None:
+    """The lease sweep's ``settle_s``: a node that takes the duties over from a stopped
+    holder (the database answering all along) runs the settling duty at once; a node that
+    lost its lock's connection (as in a PostgreSQL restart) runs it ``settle_s`` after it
+    has the database (and the lock) again, while its other duties run at once."""
+    settle_s = 1.0
+    # the settling duty runs when a node takes the lock, then not for a minute: its first
+    # run after the session ended is the one the settling decides
+    first = Node(database_url, "n1", settle_s=settle_s, every_s=60)
+    second = Node(database_url, "n2", settle_s=settle_s, every_s=60)
+    gauges: list[float] = []  # the second node's duty without settle_s
+    second.duties.register("gauges", 0.1, lambda: gauges.append(time.monotonic()))
+    try:
+        first.duties.start()
+        assert first.ran.wait(10)
+        second.duties.start()
+        until(lambda: len(lock_holder_pids(database_url)) == 1)
+        stopped = time.monotonic()
+        first.duties.stop()
+        assert second.ran.wait(LEASE_S + 1)  # no outage: at once, as any duty
+        assert second.first_run_at is not None and second.first_run_at - stopped <= LEASE_S
+
+        (pid,) = lock_holder_pids(database_url)
+        ended = terminate(database_url, pid)
+        until(lambda: [p for p in lock_holder_pids(database_url) if p != pid], timeout_s=LEASE_S + 1)
+        back = until(lambda: [at for at in gauges if at > ended])[0]  # at the latest, with the lock again
+        after = until(lambda: [at for at in second.run_at if at > ended], timeout_s=settle_s + 5)[0]
+        print(f"\nsettling duty ran {after - back:.2f} s after the lock was held again (settle {settle_s} s)")
+        assert after - back >= settle_s - 0.1
+        assert second.duties.holding() and second.duties.problem() is None
+    finally:
+        first.duties.stop()
+        second.duties.stop()
 
 
 _HOLDER = textwrap.dedent(

@@ -36,8 +36,10 @@ class HeldDuties(Duties):
         super().__init__(None, lease_s=1.0)
         self.registered: dict[str, Callable[[], None]] = {}
 
-    def register(self, name: str, interval_s: float, fn: Callable[[], None]) -> None:
-        super().register(name, interval_s, fn)
+    def register(
+        self, name: str, interval_s: float, fn: Callable[[], None], *, settle_s: float = 0.0
+    ) -> None:
+        super().register(name, interval_s, fn, settle_s=settle_s)
         self.registered[name] = fn
 
     def start(self) -> None:

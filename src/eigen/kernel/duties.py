@@ -15,6 +15,14 @@ other node. Between the server ending the session and the holder's next check a 
 run on two nodes for a moment, so a duty must be safe to run twice (the sweeps are
 compare-and-set on the jobs).
 
+A duty registered with ``settle_s`` (the lease sweep: one lease) waits that long after
+this node finds the database again once it could not reach it (its lock's connection
+dropped, a try for the lock could not connect, or a duty failed with ``Unavailable``),
+before its next run, on whichever node of those takes the lock: the other nodes could not
+reach the database either, and get that long to catch up (renew the leases that lapsed
+while it was down) before the sweep judges them. A node that takes the duties over from
+one that died, with the database answering all along, runs every duty at once.
+
 On SQLite, or without a database, there is one kernel per data folder (the folder's lock
 says so), and the duties are always held.
 """
@@ -33,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
+from eigen.errors import Unavailable
 from eigen.kernel.store.engine import masked, normalize_url
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,7 @@ class _Duty:
     interval_s: float
     fn: Callable[[], None]
     due: float = 0.0  # monotonic clock; 0: at once
+    settle_s: float = 0.0  # how long it waits once the database answers again after an outage
 
 
 class Duties:
@@ -81,6 +91,8 @@ class Duties:
         self._holding = False
         self._lock_problem: str | None = None
         self._failures: dict[str, str] = {}
+        self._unreached = False  # this node last found the database unreachable
+        self._back_at = -math.inf  # when (monotonic) the database answered again after that
         self._engine: Engine | None = None
         if database_url is not None:
             url = normalize_url(database_url)
@@ -104,15 +116,20 @@ class Duties:
         ``TRY_EVERY_MAX_S`` (a long lease must not slow a takeover down)."""
         return min(self._lease_s / 2, TRY_EVERY_MAX_S)
 
-    def register(self, name: str, interval_s: float, fn: Callable[[], None]) -> None:
+    def register(
+        self, name: str, interval_s: float, fn: Callable[[], None], *, settle_s: float = 0.0
+    ) -> None:
         """Run ``fn`` every ``interval_s`` while this node holds the duties (the first
-        run as soon as it holds them)."""
+        run as soon as it holds them; ``settle_s`` after the database answers again,
+        when this node could not reach it: see the module docstring)."""
         if interval_s <= 0:
             raise ValueError(f"duty {name!r}: interval_s must be positive")
+        if settle_s < 0:
+            raise ValueError(f"duty {name!r}: settle_s must not be negative")
         with self._lock:
             if any(duty.name == name for duty in self._duties):
                 raise ValueError(f"duty {name!r} is registered already")
-            self._duties.append(_Duty(name, interval_s, fn))
+            self._duties.append(_Duty(name, interval_s, fn, settle_s=settle_s))
 
     def start(self) -> None:
         if self._thread is not None:
@@ -156,13 +173,16 @@ class Duties:
         """Keep or take the lock: on a live connection a session lock stays held, so a
         holder only checks that its connection still answers; others try for the lock."""
         if self._engine is None:
+            self._answered()
             return True
         if self._connection is not None:
             try:
                 self._connection.execute(sa.text("SELECT 1"))
-                return True
             except sa.exc.SQLAlchemyError as exc:
                 self._lost(f"the duties' connection to {self._shown} dropped: {_first_line(exc)}")
+            else:
+                self._answered()
+                return True
         return self._try_acquire()
 
     def _try_acquire(self) -> bool:
@@ -179,9 +199,11 @@ class Duties:
                     connection.close()
             with self._lock:
                 self._lock_problem = f"cannot reach {self._shown} for the duties' lock: {_first_line(exc)}"
+            self._unreached = True
             return False
         with self._lock:
             self._lock_problem = None
+        self._answered()
         if not got:
             connection.close()  # another node holds it
             return False
@@ -190,10 +212,36 @@ class Duties:
             for duty in self._duties:
                 duty.due = 0.0  # a new holder runs every duty at once
         self._holding = True
+        self._settle()  # but those that settle, if the database has just come back
         log.info("this node (%s) holds the singleton duties now", self._node or "unnamed")
         return True
 
+    def _answered(self) -> None:
+        """The database answered this node: if it had not before, it is back from now on
+        (a holder's settling duties wait ``settle_s`` from now)."""
+        if not self._unreached:
+            return
+        self._unreached = False
+        self._back_at = time.monotonic()
+        if self._holding:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Hold the settling duties back until ``settle_s`` after the database came back."""
+        now = time.monotonic()
+        with self._lock:
+            for duty in self._duties:
+                until = self._back_at + duty.settle_s
+                if duty.settle_s > 0 and until > now and until > duty.due:
+                    duty.due = until
+                    log.info(
+                        "singleton duty %s waits %.1f s: the database has just come back",
+                        duty.name,
+                        until - now,
+                    )
+
     def _lost(self, why: str) -> None:
+        self._unreached = True
         self._holding = False
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -218,6 +266,8 @@ class Duties:
                 log.exception("singleton duty %s failed", duty.name)
                 with self._lock:
                     self._failures[duty.name] = _first_line(exc)
+                if isinstance(exc, Unavailable):  # the store's database: as if the lock's dropped
+                    self._unreached = True
             else:
                 with self._lock:
                     self._failures.pop(duty.name, None)

@@ -9,7 +9,11 @@ only the interpreter's own signals through (:mod:`eigen.models.panics`). A compi
 runs past its limit ends the job in TIMEOUT (:mod:`eigen.kernel.timeouts`). A job whose
 files or state cannot be written because the data folder is full or unwritable does not fail: it is
 handed to ``strand`` (the kernel puts it back on the queue once the folder can be
-written again) and the condition is recorded in ``data`` (readiness, submissions).
+written again) and the condition is recorded in ``data`` (readiness, submissions). A
+stage's outcome that the store cannot take because its database cannot be reached
+(``Unavailable``: a restart, an outage) is held by the worker, whose heartbeat keeps the
+jobs' leases meanwhile, and stored once the database answers (:meth:`Pipeline._move_batch`):
+a job that ran during an outage is not run again.
 
 Each stage runs in a span (``kernel.compile``, ``kernel.queue_wait``, ``kernel.execute``)
 whose parent is the job's traceparent, so the whole job is one trace, and feeds the stage
@@ -26,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from eigen.errors import Cancelled, EigenError, ExecutionFailed, InternalError, NotFound
+from eigen.errors import Cancelled, EigenError, ExecutionFailed, InternalError, NotFound, Unavailable
 from eigen.kernel import stages
 from eigen.kernel.compiled_codec import compiled_from_bytes, compiled_to_bytes
 from eigen.kernel.dispatch.port import Entry, Stage
@@ -59,6 +63,9 @@ R = TypeVar("R")
 T = TypeVar("T")
 # what a batch finished (compiled, executed) waits at most this long to be recorded
 RECORD_AFTER_S = 0.01
+# how often a held outcome tries the store again while its database cannot be reached
+# (well within the lease the sweep waits after an outage: eigen.kernel.recovery)
+HELD_RETRY_S = 0.2
 # what counts as a small circuit (see Pipeline.batchable)
 SMALL_QUBITS = 12
 SMALL_GATES = 2_000
@@ -362,9 +369,15 @@ class Pipeline:
 
     def _move_batch(self, moves: list[Move]) -> list[Job | None]:
         """``move_many``; when the store fails it, each job ends in ERROR on its own (a
-        failing store never stops a worker)."""
+        failing store never stops a worker). A stage's outcomes (fenced moves) that meet
+        an unreachable database are held until it answers (:meth:`_held`)."""
         try:
-            return self.lifecycle.move_many(moves)
+            try:
+                return self.lifecycle.move_many(moves)
+            except Unavailable as exc:
+                if not moves or not all(move.fenced for move in moves):
+                    raise
+                return self._held(moves, exc)
         except BaseException as exc:
             if must_escape(exc):
                 raise
@@ -379,6 +392,28 @@ class Pipeline:
                     summary = f"internal error: {describe(exc)}"
                     self.fail(move.job.id, "EIGEN_INTERNAL", summary, claim=move.job if move.fenced else None)
             return [None] * len(moves)
+
+    def _held(self, moves: list[Move], problem: Unavailable) -> list[Job | None]:
+        """Store a stage's outcomes once the store's database answers again, trying every
+        ``HELD_RETRY_S``. The worker holds its jobs meanwhile, so the heartbeat keeps
+        their leases (renewed once the database is back, the sweep waiting for that), and
+        each move stays fenced: a job that changed hands all the same is left alone. A
+        move that was applied before the answer was lost is found applied and not made
+        twice. When the kernel stops first, the jobs stay where they were (the next start
+        or the sweep takes them)."""
+        log.warning(
+            "outcomes held: the job store cannot be reached; stored once it answers",
+            extra={"jobs": len(moves), "error": problem.message},
+        )
+        while not self.stopping.wait(HELD_RETRY_S):
+            try:
+                moved = self.lifecycle.move_many(moves)
+            except Unavailable:
+                continue  # still unreachable
+            log.info("held outcomes stored", extra={"jobs": len(moves)})
+            return moved
+        log.warning("held outcomes not stored: the kernel stops", extra={"jobs": len(moves)})
+        return [None] * len(moves)
 
     @staticmethod
     def _queue_waited(queued: Job, running: Job) -> None:

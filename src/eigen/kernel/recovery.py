@@ -21,6 +21,13 @@ A job waiting for its dependencies (:mod:`eigen.kernel.dependencies`) has no que
 at start, every kernel (alone or sharing the store) settles the waiting jobs, so one whose
 dependencies all ended while no kernel was there to see it is released or failed, not left
 waiting for ever.
+
+After a database outage the sweep waits one lease before it judges any lease (it runs as
+a duty with ``settle_s``: :mod:`eigen.kernel.duties`): the holders could not heartbeat
+while the database was down, and renew the leases that lapsed meanwhile once it answers
+(:mod:`eigen.kernel.leases`); a worker that finished a job during the outage stores its
+outcome then (:mod:`eigen.kernel.pipeline`). Only the jobs of holders that are really gone
+are put back, a lease later than without the outage.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from eigen.errors import Unavailable
 from eigen.kernel.dependencies import Dependencies, is_waiting
 from eigen.kernel.dispatch.port import Stage
 from eigen.kernel.lifecycle import Lifecycle
@@ -121,8 +129,8 @@ class Recovery:
                         extra={"job_id": job.id, "worker": job.worker_id, "state": job.state.value},
                     )
             except BaseException as exc:  # one job's failure must not stop the sweep
-                if must_escape(exc):
-                    raise
+                if must_escape(exc) or isinstance(exc, Unavailable):
+                    raise  # (an unreachable database stops it: see the module docstring)
                 log.error(
                     "sweeping an expired lease failed", extra={"job_id": job.id, "error": describe(exc)}
                 )

@@ -194,8 +194,11 @@ class Kernel:
             others.append(("backends", self.devices.loop))
         self.workers.start(self.settings.compile_workers, self.settings.execute_workers, others)
         if self.settings.shared_store:  # alone on the store, the start recovered everything
-            self.duties.register(
-                "lease-sweep", sweep_every_s(self.settings.lease_s), lambda: _run(self.recovery.sweep)
+            self.duties.register(  # after an outage, a lease for the live holders to renew first
+                "lease-sweep",
+                sweep_every_s(self.settings.lease_s),
+                lambda: _run(self.recovery.sweep),
+                settle_s=self.settings.lease_s,
             )
         self.duties.register("overdue-jobs", OVERDUE_SCAN_S, lambda: _run(self.timeouts.scan))
         if isinstance(self.dispatch, QueueLog):  # pgqueuer's log: a day kept (store.retention)

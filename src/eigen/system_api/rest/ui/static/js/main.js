@@ -12,6 +12,7 @@ const main = document.getElementById("main");
 let current = null; // the AbortController of the page on screen
 let signedOutMessage = "";
 let needsSignIn = false;
+let signingIn = false; // a 401 then is the form's to word, not a sign-out
 
 function parseRoute() {
   const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/jobs";
@@ -92,8 +93,10 @@ function showSignIn() {
     message.className = "";
     message.textContent = "Checking…";
     setCredential(kind.value, secret.value.trim());
+    signingIn = true;
     try {
       await api.listJobs({ page_size: 1 });
+      signingIn = false;
       secret.value = "";
       needsSignIn = false;
       signedOutMessage = "";
@@ -101,6 +104,7 @@ function showSignIn() {
       announce("Signed in");
       await route();
     } catch (error) {
+      signingIn = false;
       clearCredential();
       needsSignIn = true;
       message.className = "error";
@@ -116,6 +120,7 @@ function showSignIn() {
 }
 
 onUnauthenticated(() => {
+  if (signingIn) return;
   const hadCredential = credentialKind() !== null;
   clearCredential();
   updateSession();

@@ -300,6 +300,7 @@ export async function renderJob(container, jobId, signal) {
       return;
     }
     resultsHolder.replaceChildren(resultsSection(results));
+    if ((results.summary || {}).optimal_parameters) latestParameters.replaceChildren(); // shown with the results
     const report = compileReport(results.compile_report);
     compileHolder.replaceChildren(...(report ? [report] : []));
     const history = (results.summary || {}).history;
@@ -326,7 +327,6 @@ export async function renderJob(container, jobId, signal) {
         el("span", { class: "step-duration" }, spent === null ? "" : next ? formatDuration(spent) : `${formatDuration(spent)} so far`));
     }));
   }
-  let latestShown = 0;
   function onEvent({ event, data }) {
     if (event === "state") {
       stateEvents.push(data);
@@ -342,8 +342,7 @@ export async function renderJob(container, jobId, signal) {
         points.push({ iteration: data.data.iteration, energy: data.data.energy, std_error: data.data.std_error || 0 });
         progressSection.hidden = false;
         chart.update(points);
-        if (data.data.parameters && Date.now() - latestShown > 250) {
-          latestShown = Date.now();
+        if (data.data.parameters) {
           latestParameters.replaceChildren(parametersTable(data.data.parameters, `Parameters at iteration ${formatInt(data.data.iteration)}`));
         }
       }

@@ -136,21 +136,21 @@ export async function renderJobs(container, params, signal) {
 
   function cellsOf(job) {
     return {
-      state: el("td", {}, stateBadge(job.state)),
-      duration: el("td", { class: "num" }, durationOf(job)),
-      tenant: el("td", { hidden: !tenantsShown }, job.tenant),
+      state: el("td", { "data-label": "State" }, stateBadge(job.state)),
+      duration: el("td", { class: "num", "data-label": "Duration" }, durationOf(job)),
+      tenant: el("td", { hidden: !tenantsShown, "data-label": "Tenant" }, job.tenant),
     };
   }
 
   function makeRow(job, fresh) {
     const cells = cellsOf(job);
     const row = el("tr", { class: fresh ? "fresh" : "", dataset: { jobId: job.id, state: job.state } },
-      el("td", {}, el("a", { href: `#/jobs/${job.id}` }, job.name || "(unnamed)")),
-      el("td", { class: "mono", title: job.id }, shortId(job.id)),
+      el("td", { class: "name" }, el("a", { href: `#/jobs/${job.id}` }, job.name || "(unnamed)")),
+      el("td", { class: "mono", title: job.id, "data-label": "ID" }, shortId(job.id)),
       cells.state,
-      el("td", {}, job.target),
+      el("td", { "data-label": "Target" }, job.target),
       cells.tenant,
-      el("td", {}, el("time", { datetime: job.created_at || "" }, formatDate(job.created_at))),
+      el("td", { "data-label": "Created" }, el("time", { datetime: job.created_at || "" }, formatDate(job.created_at))),
       cells.duration);
     return { row, cells };
   }

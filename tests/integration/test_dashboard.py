@@ -335,6 +335,7 @@ def test_the_backends_page_draws_coupling_maps_and_calibration(pages: Pages, das
     expect(manila.locator("svg line.edge")).to_have_count(4)  # 0-1, 1-2, 2-3, 3-4, both directions once
     expect(manila.locator("svg .qubit")).to_have_count(5)
     expect(manila).to_contain_text("ONLINE")
+    expect(manila.locator('[data-queue-depth="emu:manila"]')).to_have_text("0 running · 0 waiting")
     expect(manila.locator(".calibration-summary")).to_contain_text("Median T1")
     manila.locator("details.calibration summary").click()
     expect(manila.locator("details.calibration table").first.locator("tbody tr")).to_have_count(5)
@@ -351,14 +352,30 @@ def test_the_queue_page_shows_running_and_waiting_jobs_per_backend(
 
     page = pages.open()
     with holding(dash) as held:
-        first = submit(client, job(name="queue-run", target=HELD, shots=10))
+        made = [submit(client, job(name=f"queue-{i}", target=HELD, shots=10)) for i in range(5)]
         held.wait_held()
+        views = [client.get(f"/v1/jobs/{accepted['id']}").json() for accepted in made]
+        running = [view for view in views if view["state"] == "RUNNING"]
         page.goto(ui(dash, "#/queue"))
         group = page.locator('section[data-backend="test:held"]')
-        expect(group.locator('[data-count="running"]')).to_have_text("1 running")
-        expect(group.locator(f'tr[data-job-id="{first["id"]}"]')).to_contain_text("queue-run")
+        expect(group.locator('[data-count="running"]')).to_have_text(f"{len(running)} running")
+        expect(group.locator('[data-count="waiting"]')).to_have_text(f"{len(made) - len(running)} waiting")
+        for view in views:
+            expect(group.locator(f'tr[data-job-id="{view["id"]}"]')).to_contain_text(view["name"])
+            placement = view.get("placement")  # where the server tells where a job waits
+            if view["state"] == "QUEUED" and placement:
+                line = group.locator(f'tr[data-job-id="{view["id"]}"]')
+                expect(line.locator("td").first).to_have_text(str(placement["position"]))
+                expect(line).to_contain_text(placement["reason"])
+        first_waiting = next((v for v in views if v["state"] == "QUEUED" and v.get("placement")), None)
+        if first_waiting is not None:  # the job page shows the same placement
+            page.goto(ui(dash, f"#/jobs/{first_waiting['id']}"))
+            expect(page.locator(".facts")).to_contain_text(first_waiting["placement"]["reason"])
+            page.goto(ui(dash, "#/queue"))
+            expect(group.locator("tbody tr")).to_have_count(len(made))
         screenshot(page, "queue")
     expect(group.locator('[data-count="running"]')).to_have_text("0 running")
+    expect(group.locator('[data-count="waiting"]')).to_have_text("0 waiting")
 
 
 def test_phone_width_and_keyboard(pages: Pages, dash: EmbeddedServer, client: httpx.Client) -> None:

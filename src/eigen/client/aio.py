@@ -21,7 +21,15 @@ import grpc.aio
 
 from eigen.client.breaker import CircuitBreaker, StreamSettlement
 from eigen.client.cache import ResultCache
-from eigen.client.channel import ChannelOptions, TlsSetting, call_error, connection, open_aio_channel
+from eigen.client.channel import (
+    ChannelOptions,
+    TlsSetting,
+    call_error,
+    connection,
+    idempotent_request,
+    open_aio_channel,
+    server_took,
+)
 from eigen.client.client import SubmitRetry, idempotency_key_for, job_id_query, matching_job_id
 from eigen.client.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, LiveJob, job_error
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
@@ -140,18 +148,27 @@ class AsyncClient:
         return self.connection.tls is not None
 
     async def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
-        self.breaker.before_call()
-        try:
-            response = await method(request, timeout=timeout or self.timeout, metadata=self._metadata)
-        except grpc.RpcError as exc:
-            error = aio_error(exc, self.peer, self.tls)
-            self.breaker.record_failure(error)
-            raise error from None
-        except BaseException:
-            self.breaker.release()
-            raise
-        self.breaker.record_success()
-        return response
+        """:meth:`eigen.client.Client._call`: an idempotent call the server had taken when
+        it failed is sent again under the retry policy."""
+        resend = SubmitRetry(self.options.retry, self.breaker, type(request).__name__)
+        while True:
+            self.breaker.before_call()
+            try:
+                response = await method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                error = aio_error(exc, self.peer, self.tls)
+                self.breaker.record_failure(error)
+                taken = idempotent_request(request) and server_took(exc)
+                wait = resend.wait_after(error) if taken else None
+                if wait is None:
+                    raise error from None
+                await asyncio.sleep(wait)
+                continue
+            except BaseException:
+                self.breaker.release()
+                raise
+            self.breaker.record_success()
+            return response
 
     # -- submitting --------------------------------------------------------------------------
     async def submit(

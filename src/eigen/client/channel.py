@@ -3,6 +3,11 @@ the credential every call carries.
 
 Retries are gRPC's own (the channel's service config, ``methodConfig`` / ``retryPolicy``):
 only the idempotent calls are listed, so a SubmitJob is never sent twice by the transport.
+They are retried on UNAVAILABLE and on CANCELLED (:class:`RetryPolicy`). gRPC retries
+only a call whose response headers have not arrived; an Eigen server sends its headers as
+it starts a call, so an idempotent call cut after that (a server stopping when its grace
+runs out ends it with UNAVAILABLE ``Cancelling all calls``) is sent again by the client,
+under the same policy (:func:`server_took`, ``eigen.client.client.SubmitRetry``).
 
 TLS is on for an endpoint written ``https://host:port`` or a ``tls`` argument (True: the
 system's roots; :class:`TlsOptions`: a CA file and, for mutual TLS, a client certificate).
@@ -31,6 +36,7 @@ from eigen.errors import (
     Unavailable,
     quote,
 )
+from eigen.proto.api.v1 import jobs_pb2
 from eigen.proto.status import error_from_rpc
 
 ENDPOINT_ENV = "EIGEN_ENDPOINT"
@@ -56,6 +62,26 @@ IDEMPOTENT_METHODS: tuple[tuple[str, str], ...] = (
     (BACKEND_SERVICE, "GetBackend"),
     (BACKEND_SERVICE, "GetCalibration"),
 )
+_IDEMPOTENT_INPUTS = frozenset(
+    jobs_pb2.DESCRIPTOR.services_by_name[service.rpartition(".")[2]]
+    .methods_by_name[method]
+    .input_type.full_name
+    for service, method in IDEMPOTENT_METHODS
+)
+
+
+def idempotent_request(request: Any) -> bool:
+    """Whether ``request`` is the request message of a call in :data:`IDEMPOTENT_METHODS`."""
+    return request.DESCRIPTOR.full_name in _IDEMPOTENT_INPUTS
+
+
+def server_took(error: grpc.RpcError) -> bool:
+    """Whether the server had taken the failed call: its response headers arrived (an Eigen
+    server sends them as it starts a public call). gRPC commits such a call and never
+    retries it itself, whatever the code (gRFC A6); an error without them was already
+    retried by the channel's policy."""
+    metadata = error.initial_metadata() if isinstance(error, grpc.Call) else None
+    return bool(metadata)
 
 
 @dataclass(frozen=True)
@@ -66,7 +92,12 @@ class RetryPolicy:
     initial_backoff: float = 0.1  # seconds; each retry waits random(0, backoff)
     max_backoff: float = 2.0
     backoff_multiplier: float = 2.0
-    retryable_status_codes: tuple[str, ...] = ("UNAVAILABLE",)
+    #: UNAVAILABLE: the server went away or answered nothing. CANCELLED: a server that
+    #: shuts down cancels the calls it received and had not started yet (gRPC core ends
+    #: them with a bare CANCELLED: grpc/grpc#41785), and a proxy may do likewise. The SDK
+    #: never cancels a unary call itself, and gRPC never retries a call the application
+    #: cancelled, so this CANCELLED is the server's; the calls of the policy are idempotent.
+    retryable_status_codes: tuple[str, ...] = ("UNAVAILABLE", "CANCELLED")
     #: gRPC retry throttling: retries stop while failures outweigh successes on a channel.
     throttle_max_tokens: int = 10
     throttle_token_ratio: float = 0.1

@@ -31,7 +31,9 @@ from eigen.client.channel import (
     TlsSetting,
     call_error,
     connection,
+    idempotent_request,
     open_channel,
+    server_took,
 )
 from eigen.client.futures import JobFuture
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
@@ -80,8 +82,9 @@ def job_id_query(prefix: str) -> str | jobs_pb2.ListJobsRequest:
 
 
 class SubmitRetry:
-    """When to send one keyed submission again (gRFC A6 style: wait random(0, backoff),
-    the backoff growing by the multiplier up to its cap, at most ``max_attempts`` in all).
+    """When to send one keyed submission, or an idempotent call the server had taken, again
+    (gRFC A6 style: wait random(0, backoff), the backoff growing by the multiplier up to
+    its cap, at most ``max_attempts`` in all).
 
     :meth:`wait_after` takes the error of the attempt just made and gives the seconds to
     wait before the next one, or None when that error is final: not one of the policy's
@@ -109,7 +112,7 @@ class SubmitRetry:
         self.attempts += 1
         wait = random.uniform(0, self.backoff)
         self.backoff = min(self.backoff * policy.backoff_multiplier, policy.max_backoff)
-        log.info("%s failed (%s); sending it again with the same idempotency key", self.method, error.code)
+        log.info("%s failed (%s); sending it again", self.method, error.code)
         return wait
 
 
@@ -170,19 +173,28 @@ class Client:
         return self.connection.tls is not None
 
     def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
-        """One unary call: breaker check, deadline, typed error."""
-        self.breaker.before_call()
-        try:
-            response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
-        except grpc.RpcError as exc:
-            error = call_error(exc, self.peer, self.tls)
-            self.breaker.record_failure(error)
-            raise error from None
-        except BaseException:
-            self.breaker.release()
-            raise
-        self.breaker.record_success()
-        return response
+        """One unary call: breaker check, deadline, typed error. An idempotent call the
+        server had taken when it failed (which gRPC does not retry) is sent again under
+        the retry policy (:class:`SubmitRetry`, :func:`~eigen.client.channel.server_took`)."""
+        resend = SubmitRetry(self.options.retry, self.breaker, type(request).__name__)
+        while True:
+            self.breaker.before_call()
+            try:
+                response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                error = call_error(exc, self.peer, self.tls)
+                self.breaker.record_failure(error)
+                taken = idempotent_request(request) and server_took(exc)
+                wait = resend.wait_after(error) if taken else None
+                if wait is None:
+                    raise error from None
+                time.sleep(wait)
+                continue
+            except BaseException:
+                self.breaker.release()
+                raise
+            self.breaker.record_success()
+            return response
 
     # -- submitting --------------------------------------------------------------------------
     def submit(

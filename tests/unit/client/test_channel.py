@@ -26,8 +26,9 @@ BELL = "OPENQASM 3.0;\nqubit[1] q;\nbit[1] c;\nh q[0];\nc[0] = measure q[0];\n"
 class FlakyJobs(jobs_pb2_grpc.JobServiceServicer):
     """GetJob fails ``failures`` times with UNAVAILABLE, then answers; SubmitJob always fails."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE) -> None:
         self.failures = failures
+        self.code = code  # of GetJob's failures
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()
 
@@ -38,7 +39,7 @@ class FlakyJobs(jobs_pb2_grpc.JobServiceServicer):
 
     def GetJob(self, request: jobs_pb2.GetJobRequest, context: grpc.ServicerContext) -> pb.Job:
         if self._count("GetJob") <= self.failures:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
+            context.abort(self.code, "warming up")
         if request.job_id == "slow":
             time.sleep(1.0)
         return pb.Job(id=request.job_id, state=pb.JOB_STATE_DONE, target="sim:statevector")
@@ -70,7 +71,7 @@ def test_service_config_lists_only_idempotent_methods() -> None:
     assert ("eigen.api.v1.JobService", "SubmitJob") not in names
     assert method["retryPolicy"]["maxAttempts"] == 3
     assert method["retryPolicy"]["initialBackoff"] == "0.050s"
-    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE", "CANCELLED"]
     arguments = dict(channel_arguments(ChannelOptions()))
     assert json.loads(arguments["grpc.service_config"])["methodConfig"]
     assert arguments["grpc.enable_retries"] == 1
@@ -87,6 +88,24 @@ def test_idempotent_calls_are_retried_by_grpc(flaky: tuple[FlakyJobs, str]) -> N
         job = client.get("abc")
     assert job.id == "abc"
     assert servicer.calls["GetJob"] == 3  # two UNAVAILABLE answers, then success
+
+
+def test_a_servers_bare_cancelled_is_retried_for_idempotent_calls(flaky: tuple[FlakyJobs, str]) -> None:
+    """A server that shuts down cancels the calls it had not started (a bare CANCELLED,
+    no headers): the idempotent ones are sent again by the channel."""
+    servicer, address = flaky
+    servicer.code = grpc.StatusCode.CANCELLED
+    with Client(address) as client:
+        assert client.get("abc").id == "abc"
+    assert servicer.calls["GetJob"] == 3
+    servicer.calls.clear()
+    only_unavailable = RetryPolicy(retryable_status_codes=("UNAVAILABLE",))
+    with (
+        Client(address, options=ChannelOptions(retry=only_unavailable)) as client,
+        pytest.raises(Unavailable, match="aborted the call"),
+    ):
+        client.get("abc")
+    assert servicer.calls["GetJob"] == 1
 
 
 def test_submit_is_not_retried_by_the_transport(flaky: tuple[FlakyJobs, str]) -> None:

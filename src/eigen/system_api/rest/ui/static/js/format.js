@@ -133,3 +133,9 @@ export function problemText(error) {
   const reason = error.reason ? ` (${error.reason})` : "";
   return `${error.message}${reason}`;
 }
+
+/** Where the job waits on a queue: the job view's `placement` (or a `queue` object), else null. */
+export function placementOf(job) {
+  const found = job.placement || job.queue;
+  return found && typeof found === "object" ? found : null;
+}

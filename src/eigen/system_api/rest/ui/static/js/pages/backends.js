@@ -6,6 +6,8 @@ import { couplingMap } from "../charts.js";
 import { el, formatInt, formatPercent, formatSi, problemText } from "../format.js";
 
 const REFRESH_MS = 5000;
+const UNFINISHED = ["PENDING", "COMPILING", "QUEUED", "RUNNING"];
+const LIMIT = 500;
 
 function statusBadge(status) {
   return el("span", { class: `status status-${status.toLowerCase()}` }, status);
@@ -60,7 +62,7 @@ function calibrationBlock(calibration) {
 }
 
 function card(backend, calibrations) {
-  const depth = el("dd", { dataset: { queueDepth: backend.name } }, formatInt(backend.queue_depth));
+  const depth = el("dd", { dataset: { queueDepth: backend.name } }, "…");
   const status = el("dd", {}, statusBadge(backend.status));
   const kind = [backend.simulator ? "simulator" : "device", backend.noisy ? "noisy" : null,
     backend.clifford_only ? "Clifford only" : null].filter(Boolean).join(", ");
@@ -69,7 +71,7 @@ function card(backend, calibrations) {
     backend.description ? el("p", { class: "muted" }, backend.description) : null,
     el("dl", { class: "facts" },
       el("dt", {}, "Status"), status,
-      el("dt", {}, "Queue depth"), depth,
+      el("dt", {}, "Queue"), depth,
       el("dt", {}, "Qubits"), el("dd", {}, formatInt(backend.num_qubits)),
       el("dt", {}, "Kind"), el("dd", {}, kind),
       el("dt", {}, "Max shots"), el("dd", {}, formatInt(backend.max_shots)),
@@ -94,8 +96,10 @@ export async function renderBackends(container, signal) {
   const body = await api.backends(signal);
   const error = el("div", { class: "error", role: "alert", hidden: true });
   const grid = el("div", { class: "cards" });
+  const total = el("span", { id: "queue-depth" }, formatInt(body.backends.length ? body.backends[0].queue_depth : 0));
   container.append(el("h1", {}, "Backends"),
-    el("p", { class: "muted" }, `${formatInt(body.backends.length)} backends. Queue depths refresh every ${REFRESH_MS / 1000} s.`),
+    el("p", { class: "muted" }, `${formatInt(body.backends.length)} backends · the server's queue holds `, total,
+      ` jobs in all · each backend's running and waiting jobs refresh every ${REFRESH_MS / 1000} s.`),
     error, grid);
   const calibrations = (name) => api.calibration(name, signal).catch(() => null);
   const cards = new Map();
@@ -104,17 +108,32 @@ export async function renderBackends(container, signal) {
     cards.set(backend.name, made);
     grid.append(made.article);
   }
+  // The API's queue_depth counts the whole queue; per backend, count its unfinished jobs.
+  async function refresh(fresh) {
+    const listing = await api.listJobs({ state: UNFINISHED, page_size: LIMIT }, signal);
+    const counts = new Map();
+    for (const job of listing.jobs) {
+      const count = counts.get(job.target) || { running: 0, waiting: 0 };
+      if (job.state === "RUNNING") count.running += 1;
+      else count.waiting += 1;
+      counts.set(job.target, count);
+    }
+    const more = listing.next_page_token ? "+" : "";
+    for (const backend of fresh.backends) {
+      const made = cards.get(backend.name);
+      if (!made) continue;
+      const count = counts.get(backend.name) || { running: 0, waiting: 0 };
+      made.depth.textContent = `${formatInt(count.running)}${more} running · ${formatInt(count.waiting)}${more} waiting`;
+      made.status.replaceChildren(statusBadge(backend.status));
+    }
+    if (fresh.backends.length) total.textContent = formatInt(fresh.backends[0].queue_depth);
+  }
+  refresh(body).catch(() => {});
   const timer = setInterval(async () => {
     if (document.hidden || signal.aborted) return;
     try {
-      const fresh = await api.backends(signal);
+      await refresh(await api.backends(signal));
       error.hidden = true;
-      for (const backend of fresh.backends) {
-        const made = cards.get(backend.name);
-        if (!made) continue;
-        made.depth.textContent = formatInt(backend.queue_depth);
-        made.status.replaceChildren(statusBadge(backend.status));
-      }
     } catch (failure) {
       if (signal.aborted) return;
       error.hidden = false;

@@ -6,11 +6,13 @@
 import { api, ApiError, watchEvents } from "../api.js";
 import { convergenceChart, expectationChart, histogram } from "../charts.js";
 import {
-  announce, el, formatClock, formatDate, formatDuration, formatInt, formatNumber, problemText, secondsBetween,
+  announce, el, formatClock, placementOf, formatDate, formatDuration, formatInt, formatNumber, problemText, secondsBetween,
   stateBadge, TERMINAL,
 } from "../format.js";
 
 const MAX_EXPERIMENTS_SHOWN = 8;
+const REFRESH_MS = 3000; // the job view (placement on its queue, worker) while the job has not ended
+
 
 function definitionList(pairs) {
   return el("dl", { class: "facts" },
@@ -185,7 +187,7 @@ export async function renderJob(container, jobId, signal) {
       spec));
 
   function renderFacts() {
-    const queue = job.queue && typeof job.queue === "object" ? job.queue : null;
+    const queue = placementOf(job);
     facts.replaceChildren(definitionList([
       ["Job ID", el("span", { class: "mono" }, job.id)],
       ["Target", job.target],
@@ -200,7 +202,9 @@ export async function renderJob(container, jobId, signal) {
       ["Run time", job.started_at ? formatDuration(secondsBetween(job.started_at, job.finished_at)) : null],
       ["Attempt", job.attempt > 1 ? formatInt(job.attempt) : null],
       ["Worker", job.worker],
+      ["Queue", queue ? `${queue.device || job.target}${queue.stage ? ` (${queue.stage})` : ""}` : null],
       ["Queue position", queue && queue.position !== undefined && queue.position !== null ? formatInt(queue.position) : null],
+      ["Device slots", queue && queue.slots ? formatInt(queue.slots) : null],
       ["Estimated start", queue && queue.estimated_start ? formatDate(queue.estimated_start) : null],
       ["Waiting because", queue && queue.reason ? queue.reason : null],
       ["Phase", job.progress && job.progress.phase ? job.progress.phase : null],
@@ -352,6 +356,18 @@ export async function renderJob(container, jobId, signal) {
   update();
   if (job.state === "DONE") loadResults();
   follow(); // in the background: the page is on screen already
+  const timer = setInterval(async () => {
+    if (document.hidden || signal.aborted || TERMINAL.has(job.state)) return;
+    try {
+      const fresh = await api.getJob(job.id, signal);
+      if (TERMINAL.has(job.state)) return; // the event stream got there first
+      job = { ...fresh, state: job.state };
+      renderFacts();
+    } catch {
+      // the event stream reports what matters; the next refresh tries again
+    }
+  }, REFRESH_MS);
+  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
 
   async function follow() {
     try {

@@ -5,23 +5,29 @@
 
 import { api } from "../api.js";
 import {
-  el, formatDate, formatDuration, formatInt, problemText, secondsBetween, shortId, stateBadge,
+  el, formatDate, formatDuration, formatInt, placementOf, problemText, secondsBetween, shortId, stateBadge,
 } from "../format.js";
 
-const REFRESH_MS = 2000;
+const REFRESH_MS = 3000;
+const PLACEMENTS = 24; // waiting jobs whose placement is read (GetJob) per refresh, the first in line
 const UNFINISHED = ["PENDING", "COMPILING", "QUEUED", "RUNNING"];
 const LIMIT = 500; // one page of the largest size: the queue view is a summary, not a list of everything
 
+function positionOf(job) {
+  const placement = placementOf(job);
+  return placement && Number.isFinite(placement.position) ? placement.position : Infinity;
+}
+
 function order(a, b) {
-  const pa = a.queue && Number.isFinite(a.queue.position) ? a.queue.position : Infinity;
-  const pb = b.queue && Number.isFinite(b.queue.position) ? b.queue.position : Infinity;
+  const pa = positionOf(a);
+  const pb = positionOf(b);
   if (pa !== pb) return pa - pb;
   if (a.priority !== b.priority) return b.priority - a.priority;
   return (a.created_at || "") < (b.created_at || "") ? -1 : 1;
 }
 
 function jobRow(job) {
-  const queue = job.queue && typeof job.queue === "object" ? job.queue : {};
+  const queue = placementOf(job) || {};
   return el("tr", { dataset: { jobId: job.id, state: job.state } },
     el("td", { class: "num" }, Number.isFinite(queue.position) ? formatInt(queue.position) : "–"),
     el("td", {}, el("a", { href: `#/jobs/${job.id}` }, job.name || "(unnamed)"), " ",
@@ -35,7 +41,7 @@ function jobRow(job) {
     el("td", {}, queue.reason || (job.progress && job.progress.phase) || ""));
 }
 
-function group(name, jobs, depth) {
+function group(name, jobs) {
   const running = jobs.filter((job) => job.state === "RUNNING").sort(order);
   const waiting = jobs.filter((job) => job.state !== "RUNNING").sort(order);
   const id = `q-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
@@ -43,8 +49,7 @@ function group(name, jobs, depth) {
     el("h2", { id }, name),
     el("p", { class: "counts" },
       el("span", { dataset: { count: "running" } }, `${formatInt(running.length)} running`), " · ",
-      el("span", { dataset: { count: "waiting" } }, `${formatInt(waiting.length)} waiting`),
-      depth !== undefined ? ` · queue depth ${formatInt(depth)}` : ""),
+      el("span", { dataset: { count: "waiting" } }, `${formatInt(waiting.length)} waiting`)),
     jobs.length ? el("div", { class: "table-wrap" }, el("table", {},
       el("caption", { class: "visually-hidden" }, `Unfinished jobs on ${name}`),
       el("thead", {}, el("tr", {}, ["Position", "Job", "State", "Priority", "For", "Estimated start", "Reason"].map((h) =>
@@ -53,7 +58,7 @@ function group(name, jobs, depth) {
 }
 
 export async function renderQueue(container, signal) {
-  const holder = el("div", { class: "cards" });
+  const holder = el("div", { class: "queue" });
   const status = el("p", { class: "muted" });
   const error = el("div", { class: "error", role: "alert", hidden: true });
   container.append(el("h1", {}, "Queue"), status, error, holder);
@@ -64,18 +69,29 @@ export async function renderQueue(container, signal) {
         api.backends(signal).catch(() => ({ backends: [] })),
       ]);
       error.hidden = true;
+      // The listing has no placement (GetJob has it, where the server provides one): read it
+      // for the waiting jobs first in line, by priority and age.
+      const waiting = listing.jobs.filter((job) => job.state !== "RUNNING").sort(order).slice(0, PLACEMENTS);
+      const placed = await Promise.all(waiting.map((job) => api.getJob(job.id, signal).catch(() => job)));
+      const byId = new Map(placed.map((job) => [job.id, job]));
+      listing.jobs = listing.jobs.map((job) => byId.get(job.id) || job);
       const byTarget = new Map(backends.backends.map((b) => [b.name, []]));
       for (const job of listing.jobs) {
         if (!byTarget.has(job.target)) byTarget.set(job.target, []);
         byTarget.get(job.target).push(job);
       }
-      const depths = new Map(backends.backends.map((b) => [b.name, b.queue_depth]));
       const names = [...byTarget.keys()].sort((a, b) => byTarget.get(b).length - byTarget.get(a).length || (a < b ? -1 : 1));
       const focused = holder.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
-      holder.replaceChildren(...names.map((name) => group(name, byTarget.get(name), depths.get(name))));
+      // backends with unfinished jobs get the full width for their table; idle ones share a grid
+      const busy = names.filter((name) => byTarget.get(name).length);
+      const idle = names.filter((name) => !byTarget.get(name).length);
+      holder.replaceChildren(
+        ...busy.map((name) => group(name, byTarget.get(name))),
+        idle.length ? el("div", { class: "cards" }, idle.map((name) => group(name, []))) : "");
       if (focused) { const again = holder.querySelector(`a[href="${CSS.escape(focused)}"]`); if (again) again.focus(); }
       const more = listing.next_page_token ? ` (the ${formatInt(LIMIT)} newest shown)` : "";
-      status.textContent = `${formatInt(listing.jobs.length)} unfinished jobs${more} · updated ${new Date().toLocaleTimeString()}`;
+      const depth = backends.backends.length ? ` · the server's queue depth ${formatInt(backends.backends[0].queue_depth)}` : "";
+      status.textContent = `${formatInt(listing.jobs.length)} unfinished jobs${more}${depth} · updated ${new Date().toLocaleTimeString()}`;
     } catch (failure) {
       if (signal.aborted) return;
       error.hidden = false;

@@ -80,8 +80,8 @@ def server_took(error: grpc.RpcError) -> bool:
     server sends them as it starts a public call). gRPC commits such a call and never
     retries it itself, whatever the code (gRFC A6); an error without them was already
     retried by the channel's policy."""
-    metadata = error.initial_metadata() if isinstance(error, grpc.Call) else None
-    return bool(metadata)
+    headers = getattr(error, "initial_metadata", None)  # grpc.Call, and grpc.aio's AioRpcError
+    return bool(headers()) if callable(headers) else False
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import grpc
 import grpc.aio
 import pytest
 
-from eigen.client import ChannelOptions, Client, RetryPolicy, Unavailable
+from eigen.client import AsyncClient, ChannelOptions, Client, RetryPolicy, Unavailable
 from eigen.proto.api.v1 import jobs_pb2_grpc
 from eigen.server.embedded import EmbeddedServer
 from eigen.system_api.grpc.jobs import BackendServicer, JobServicer
@@ -145,3 +145,26 @@ def test_without_a_retry_policy_the_cut_read_fails(nodes: Nodes) -> None:
         (error,), _ = long_poll_cut_by_a_stop(nodes, client)
     assert isinstance(error, Unavailable) and "Cancelling all calls" in str(error)
     assert nodes.calls[1].attempts == []  # never sent again
+
+
+def test_the_async_client_sends_a_cut_read_again(nodes: Nodes) -> None:
+    with Client(nodes.target) as client:
+        client.backends()
+        job = None
+        with holding(nodes.stack) as held:
+            job = client.submit(BELL, target=HELD, shots=4)
+            held.wait_held()
+
+            async def poll() -> int:
+                async with AsyncClient(nodes.target) as aclient:
+                    await aclient.backends()
+                    task = asyncio.ensure_future(aclient.results(job.id, wait=30))
+                    while not nodes.calls[0].attempts:
+                        await asyncio.sleep(0.01)
+                    nodes.stop_first(GRACE_S)
+                    await asyncio.sleep(GRACE_S + 1.0)
+                    held.release()
+                    return sum((await task).counts.values())
+
+            assert asyncio.run(poll()) == 4
+    assert nodes.calls[0].attempts == [0] and nodes.calls[1].attempts == [0]

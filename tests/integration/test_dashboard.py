@@ -255,11 +255,20 @@ def test_a_finished_job_shows_its_histogram_timeline_compile_report_and_download
     lines = csv_file.read_text().splitlines()
     assert lines[0] == "experiment,kind,key,value,standard_error"
     assert sum(int(line.split(",")[3]) for line in lines[1:] if ",count," in line) == 4000
+    with page.expect_download() as parquet_download:
+        page.get_by_role("button", name="Download Parquet").click()
+    parquet_file = tmp_path / "results.parquet"
+    parquet_download.value.save_as(parquet_file)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parquet_file).to_pylist()
+    assert {r["key"]: int(r["value"]) for r in table if r["kind"] == "count"} == counts
+    assert {r["experiment"] for r in table} == {0}
     screenshot(page, "job")
 
 
 def test_a_vqe_convergence_curve_grows_while_it_runs(
-    pages: Pages, dash: EmbeddedServer, client: httpx.Client
+    pages: Pages, dash: EmbeddedServer, client: httpx.Client, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
@@ -284,6 +293,15 @@ def test_a_vqe_convergence_curve_grows_while_it_runs(
     expect(page.locator("#results")).to_contain_text("-1.857")
     expect(page.locator("table.parameters").first).to_contain_text("t0")
     screenshot(page, "vqe-done")
+    with page.expect_download() as parquet_download:
+        page.get_by_role("button", name="Download Parquet").click()
+    parquet_file = tmp_path / "vqe.parquet"
+    parquet_download.value.save_as(parquet_file)
+    import pyarrow.parquet as pq
+
+    summary = {r["key"]: r for r in pq.read_table(parquet_file).to_pylist() if r["kind"] == "summary"}
+    assert summary["energy"]["value"] == pytest.approx(results["summary"]["energy"])
+    assert summary["method"]["text"] == "COBYLA" and summary["converged"]["text"] == "true"
 
 
 def test_cancel_a_running_job_from_its_page(pages: Pages, dash: EmbeddedServer, client: httpx.Client) -> None:

@@ -5,6 +5,7 @@
 
 import { api, ApiError, watchEvents } from "../api.js";
 import { convergenceChart, expectationChart, histogram } from "../charts.js";
+import { parquetOf } from "../parquet.js";
 import {
   announce, el, formatClock, placementOf, formatDate, formatDuration, formatInt, formatNumber, problemText, secondsBetween,
   stateBadge, TERMINAL,
@@ -47,22 +48,43 @@ function specOf(job) {
   return spec;
 }
 
+/** One row per count, expectation value, binding and scalar summary figure:
+ * [experiment ("" for the summary), kind, key, value, standard_error ("" when none)]. */
+function tidyRows(results) {
+  const rows = [];
+  results.experiments.forEach((experiment, index) => {
+    for (const [outcome, count] of Object.entries(experiment.counts || {})) rows.push([index, "count", outcome, count, ""]);
+    (experiment.expectation_values || []).forEach((value, i) =>
+      rows.push([index, "expectation_value", String(i), value, (experiment.standard_errors || [])[i] ?? ""]));
+    for (const [name, value] of Object.entries(experiment.bindings || {})) rows.push([index, "binding", name, value, ""]);
+  });
+  for (const [key, value] of Object.entries(results.summary || {})) {
+    if (value === null || typeof value !== "object") rows.push(["", "summary", key, value, ""]);
+  }
+  return rows;
+}
+
 function csvOf(results) {
   const quote = (value) => {
     const text = String(value ?? "");
     return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
-  const lines = [["experiment", "kind", "key", "value", "standard_error"]];
-  results.experiments.forEach((experiment, index) => {
-    for (const [outcome, count] of Object.entries(experiment.counts || {})) lines.push([index, "count", outcome, count, ""]);
-    (experiment.expectation_values || []).forEach((value, i) =>
-      lines.push([index, "expectation_value", i, value, (experiment.standard_errors || [])[i] ?? ""]));
-    for (const [name, value] of Object.entries(experiment.bindings || {})) lines.push([index, "binding", name, value, ""]);
-  });
-  for (const [key, value] of Object.entries(results.summary || {})) {
-    if (value === null || typeof value !== "object") lines.push(["", "summary", key, value, ""]);
-  }
+  const lines = [["experiment", "kind", "key", "value", "standard_error"], ...tidyRows(results)];
   return `${lines.map((line) => line.map(quote).join(",")).join("\n")}\n`;
+}
+
+/** The same rows as the CSV; `value` as a number (NaN for text) and as text. */
+function parquetBytes(results) {
+  const rows = tidyRows(results);
+  const number = (v) => (typeof v === "number" ? v : typeof v === "boolean" ? Number(v) : NaN);
+  return parquetOf([
+    { name: "experiment", type: "int64", values: rows.map((r) => (r[0] === "" ? -1 : r[0])) },
+    { name: "kind", type: "string", values: rows.map((r) => r[1]) },
+    { name: "key", type: "string", values: rows.map((r) => r[2]) },
+    { name: "value", type: "double", values: rows.map((r) => number(r[3])) },
+    { name: "text", type: "string", values: rows.map((r) => String(r[3])) },
+    { name: "standard_error", type: "double", values: rows.map((r) => (r[4] === "" ? NaN : r[4])) },
+  ]);
 }
 
 function download(name, type, text) {
@@ -237,7 +259,10 @@ export async function renderJob(container, jobId, signal) {
         el("button", { type: "button", class: "secondary", id: "download-json",
           onclick: () => download(`${job.id}-results.json`, "application/json", JSON.stringify(results, null, 2)) }, "Download JSON"),
         el("button", { type: "button", class: "secondary", id: "download-csv",
-          onclick: () => download(`${job.id}-results.csv`, "text/csv", csvOf(results)) }, "Download CSV"));
+          onclick: () => download(`${job.id}-results.csv`, "text/csv", csvOf(results)) }, "Download CSV"),
+        el("button", { type: "button", class: "secondary", id: "download-parquet",
+          onclick: () => download(`${job.id}-results.parquet`, "application/vnd.apache.parquet", parquetBytes(results)) },
+          "Download Parquet"));
     }
   }
 

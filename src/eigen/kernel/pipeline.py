@@ -326,18 +326,35 @@ class Pipeline:
         outputs = stages.publish(running, result, lineage)  # before results.json: it records them
         artifact = Artifact.json(running.id, "results.json", result_to_dict(result))
         timings = {**running.timings, "execute_s": result.timings["execute_s"]}
-        done = Move(running, JobState.DONE, "done", changes={"timings": timings}, result=result, fenced=True)
-        return done, [artifact, *outputs]
+        # written staged, published in the move's transaction once its fence passed: a run
+        # whose claim moved on never overwrites the live attempt's files (_finish drops them)
+        staged = self.artifacts.stage([artifact, *outputs])
+        changes = {"timings": timings}
+        publish = functools.partial(_publish, self.artifacts, staged)
+        done = Move(running, JobState.DONE, "done", changes=changes, result=result, then=publish, fenced=True)
+        return done, staged
 
     def _finish(self, finished: list[tuple[Move, list[Artifact]]]) -> None:
-        """Write the results of executed jobs (one batch), then move them to DONE with
-        their results (one transaction): a DONE job always has its ``results.json`` (and a
-        stage its outputs)."""
+        """Write the results of executed jobs (one batch, staged), then move them to DONE
+        with their results (one transaction, which publishes the staged files): a DONE job
+        always has its ``results.json`` (and a stage its outputs), and a refused move's
+        files are removed, never published over the live attempt's."""
         written = self._write([(move.job, artifacts) for move, artifacts in finished])
         moves = [move for move, _ in finished if move.job.id in written]
-        for move, done in zip(moves, self._move_batch(moves), strict=True):
+        outcomes = self._move_batch(moves)
+        published = {done.id for done in outcomes if done is not None}
+        for move, artifacts in finished:  # staged files whose move was refused, or not made
+            if move.job.id not in published:
+                self._discard(artifacts)
+        for move, done in zip(moves, outcomes, strict=True):
             if done is not None and move.result is not None:
                 metrics.execution_seconds(done.request.target, move.result.timings["execute_s"])
+
+    def _discard(self, staged: list[Artifact]) -> None:
+        try:
+            self.artifacts.discard(staged)
+        except Exception:  # a file left behind is hidden, and harmless
+            log.warning("staged artifacts not removed", exc_info=True)
 
     def _write(self, batch: list[tuple[Job, list[Artifact]]]) -> set[str]:
         """Write the artifacts of a batch of jobs in one go; the ids of the jobs whose
@@ -579,3 +596,8 @@ def _plain(job: Job, compiled: CompiledProgram) -> bool:
         and not compiled.empty
         and not stages.takes_inputs(job.request)
     )
+
+
+def _publish(artifacts: ArtifactStore, staged: list[Artifact], _transaction: object) -> None:
+    """A run's ``then``: its staged files under their names (in the move's transaction)."""
+    artifacts.publish(staged)

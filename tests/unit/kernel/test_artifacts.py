@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from eigen.errors import InvalidArgument
-from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore, encode_json
+from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore, encode_json, published_name
 from eigen.kernel.qfs.writer import WriterError, WriterProcess
 
 
@@ -114,3 +114,32 @@ def test_the_writer_outlives_signals_to_the_process_group_and_stops_on_close(tmp
     with pytest.raises(WriterError, match="stopped"):
         store.put_many([Artifact.of("job_1", "c.txt", "3")])
     assert store.names("job_1") == ["a.txt", "b.txt"]
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["in-process", "writer-process"])
+def test_staged_artifacts_are_hidden_until_published_and_discarded_without_a_trace(
+    tmp_path: Path, in_process: bool, request: pytest.FixtureRequest
+) -> None:
+    """A run's outcome files (issue 18): written staged, renamed by the move that records
+    the outcome; a refused outcome's staged files are removed, the live ones untouched."""
+    writer = None if in_process else request.getfixturevalue("writer")
+    store = ArtifactStore(tmp_path / "artifacts", writer)
+    store.put_json("job_1", "results.json", {"live": True})
+    mine = store.stage(
+        [Artifact.json("job_1", "results.json", {"live": False}), Artifact.of("job_1", "out.json", "1")]
+    )
+    theirs = store.stage([Artifact.json("job_1", "results.json", {"live": "later"})])
+    assert mine[0].name != theirs[0].name and mine[0].name.startswith(".results.json.staged-")
+    assert store.put_many([*mine, *theirs]) == [None, None, None]
+    assert store.names("job_1") == ["results.json"]  # staged files are not listed
+    assert json.loads(store.get("job_1", "results.json")) == {"live": True}
+    store.discard(mine)  # refused
+    assert json.loads(store.get("job_1", "results.json")) == {"live": True}
+    store.publish(theirs)
+    store.publish(theirs)  # once more (a retried transaction): nothing left to rename
+    assert json.loads(store.get("job_1", "results.json")) == {"live": "later"}
+    assert files_in(store.folder("job_1")) == ["results.json"]
+    assert published_name(theirs[0].name) == "results.json" and published_name("x.json") == "x.json"
+    for bad in (".results.json.staged-zz", "../results.json", ".x"):
+        with pytest.raises(InvalidArgument):
+            store.put_many([Artifact.of("job_1", bad, "x")])

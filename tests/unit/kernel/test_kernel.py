@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
+from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore, published_name
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.memory import MemoryJobStore
 from eigen.kernel.watch import WatchCursor
@@ -309,7 +309,7 @@ class FailingArtifacts(ArtifactStore):
     def _refuses(self, artifact: Artifact) -> bool:
         if artifact.name == "program.qasm" and b"doomed" in artifact.data:
             self.doomed.add(artifact.job_id)
-        return artifact.job_id in self.doomed and artifact.name in self.refused
+        return artifact.job_id in self.doomed and published_name(artifact.name) in self.refused
 
 
 @pytest.mark.parametrize("refused", ["compiled.qasm", "results.json"])

@@ -6,6 +6,8 @@ kernel sharing its store never touches a live node's jobs; deadlines live in the
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from eigen.kernel.dispatch.port import Stage
-from eigen.kernel.qfs.artifacts import ArtifactStore
+from eigen.kernel.qfs.artifacts import Artifact, ArtifactStore
 from eigen.kernel.recovery import CLEARED, MAX_ATTEMPTS_CODE
 from eigen.kernel.service import Kernel, KernelSettings
 from eigen.kernel.store.sql import SqlJobStore, sqlite_url
 from eigen.kernel.submission import new_job
 from eigen.models.job import Job, JobEvent
-from eigen.models.result import Experiment, JobResult
+from eigen.models.result import Experiment, JobResult, result_to_dict
 from eigen.models.state import JobState
 from tests.unit.kernel.conftest import FakeCompiler, FakeDrivers, job_request
 
@@ -266,6 +268,56 @@ def test_a_worker_whose_claim_moved_on_cannot_record_its_result(
         assert node_b_run is not None
         assert final(kernel, job.id).state is JobState.DONE
         assert kernel.results(job.id).counts == {"11": 7}
+    finally:
+        kernel.stop()
+
+
+def test_a_stale_worker_never_overwrites_the_live_attempts_results_json(
+    store: SqlJobStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """node-a's lease lapses while it runs; node-b runs the job again and ends it DONE,
+    with its results.json. node-a's run then finishes: its outcome is refused, and so are
+    its files: they were written staged and are published only by a move that passed the
+    fence, so node-b's results.json stays, and node-a's staged files are removed."""
+    drivers = FakeDrivers()
+    drivers.gate = threading.Event()
+    kernel = kernel_on(store, tmp_path, drivers)
+    artifacts = kernel.pipeline.artifacts
+    kernel.start()
+    try:
+        job, _ = kernel.submit(job_request())
+        assert drivers.started.wait(10)
+        running = store.get(job.id)
+        assert running is not None and (running.worker_id, running.attempt) == ("node-a", 1)
+        swept = JobEvent(job.id, running.last_seq + 1, JobState.QUEUED, "state", time.time())
+        assert store.transition(job.id, JobState.RUNNING, swept, dict(CLEARED))
+        claimed = JobEvent(job.id, running.last_seq + 2, JobState.RUNNING, "state", time.time())
+        node_b = {"worker_id": "node-b", "lease_expires_at": time.time() + 3600, "attempt": 2}
+        assert store.transition(job.id, JobState.QUEUED, claimed, node_b)
+        now = store.get(job.id)
+        assert now is not None
+        live = kernel_result(job.id)  # node-b's run, published as the pipeline publishes one
+        staged = artifacts.stage([Artifact.json(job.id, "results.json", result_to_dict(live))])
+        assert artifacts.put_many(staged) == [None]
+        assert "results.json" not in artifacts.names(job.id)  # staged: not there yet
+        done = kernel.lifecycle.move(
+            job.id,
+            JobState.DONE,
+            "done",
+            snapshot=now,
+            result=live,
+            then=lambda _: artifacts.publish(staged),
+            fenced=True,
+        )
+        assert done is not None
+        assert json.loads(artifacts.get(job.id, "results.json"))["experiments"][0]["counts"] == {"11": 7}
+        with caplog.at_level("WARNING", logger="eigen.kernel.lifecycle"):
+            drivers.gate.set()  # node-a's run finishes late, its counts {"00": 100}
+            assert until(lambda: any("stale outcome discarded" in r.getMessage() for r in caplog.records))
+        assert until(lambda: not [n for n in os.listdir(artifacts.folder(job.id)) if ".staged-" in n])
+        assert json.loads(artifacts.get(job.id, "results.json"))["experiments"][0]["counts"] == {"11": 7}
+        assert kernel.results(job.id).counts == {"11": 7}
+        assert final(kernel, job.id).worker_id == "node-b"
     finally:
         kernel.stop()
 

@@ -1,7 +1,13 @@
 """QFS: the per-job artifact folder (job.yaml, program, compiled circuit, results, error).
 
 Writes are atomic (write a temporary file in the same folder, then rename), so a reader
-never sees half a file and a crash never leaves one behind. :meth:`ArtifactStore.put_many`
+never sees half a file and a crash never leaves one behind. A stage's outcome files (a
+run's ``results.json`` and outputs) are written *staged* (:meth:`ArtifactStore.stage`:
+hidden names of their own) and renamed to their names (:meth:`ArtifactStore.publish`) in
+the transaction of the move that records the outcome, once its compare-and-set on the
+job has passed: a worker whose claim moved on (its lease lapsed, the job runs elsewhere)
+never overwrites the live attempt's files; its staged ones are removed
+(:meth:`ArtifactStore.discard`). :meth:`ArtifactStore.put_many`
 writes a batch of files in one go, in a writer process when the store has one
 (:mod:`eigen.kernel.qfs.writer`). JSON artifacts are encoded by orjson: indented, keys
 sorted, at a fraction of the cost of the standard library's indenting encoder.
@@ -9,8 +15,10 @@ sorted, at a fraction of the cost of the standard library's indenting encoder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +30,8 @@ from eigen.errors import InvalidArgument, NotFound
 from eigen.kernel.qfs.writer import WriterProcess, Yaml, write_files
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# a staged artifact: hidden (names() lists no dot file), the final name and the tag in it
+_STAGED = re.compile(r"^\.(?P<name>[A-Za-z0-9._-]{1,128})\.staged-[0-9a-f]{16}$")
 _JSON_OPTIONS = (
     orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 )
@@ -83,6 +93,27 @@ class ArtifactStore:
             return self._writer.write(files)
         return write_files(files)
 
+    def stage(self, artifacts: Sequence[Artifact]) -> list[Artifact]:
+        """``artifacts`` under staged names of their own (one tag for them all): written by
+        :meth:`put_many` as any artifact, invisible until :meth:`publish`."""
+        tag = secrets.token_hex(8)
+        return [Artifact(a.job_id, f".{_checked_name(a.name)}.staged-{tag}", a.data) for a in artifacts]
+
+    def publish(self, staged: Sequence[Artifact]) -> None:
+        """Rename each staged artifact (:meth:`stage`) to its name, atomically, replacing
+        what was there. One already renamed (published by the same call before) is skipped."""
+        for artifact in staged:
+            folder, name = self._folder(artifact.job_id), _final_name(artifact.name)
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(os.path.join(folder, artifact.name), os.path.join(folder, name))
+
+    def discard(self, staged: Sequence[Artifact]) -> None:
+        """Remove staged artifacts that are not to be published (their outcome was refused)."""
+        for artifact in staged:
+            _final_name(artifact.name)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self._folder(artifact.job_id), artifact.name))
+
     def _folder(self, job_id: str) -> str:
         return os.path.join(self._root, _checked(job_id))  # plain strings: several per job
 
@@ -112,6 +143,22 @@ def _checked(job_id: str) -> str:
 
 
 def _checked_name(name: str) -> str:
+    if name.startswith(".") and _STAGED.match(name):
+        _final_name(name)
+        return name
     if not _NAME.match(name) or name.startswith("."):
         raise InvalidArgument.for_field("artifact", f"bad artifact name {name!r}")
     return name
+
+
+def published_name(name: str) -> str:
+    """The name an artifact is read under: ``name``, or a staged one's final name."""
+    return _final_name(name) if name.startswith(".") and _STAGED.match(name) else name
+
+
+def _final_name(staged: str) -> str:
+    """The name a staged artifact is published under."""
+    match = _STAGED.match(staged)
+    if match is None or not _NAME.match(match["name"]) or match["name"].startswith("."):
+        raise InvalidArgument.for_field("artifact", f"not a staged artifact name {staged!r}")
+    return match["name"]

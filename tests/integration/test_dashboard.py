@@ -426,12 +426,47 @@ def test_phone_width_and_keyboard(pages: Pages, dash: EmbeddedServer, client: ht
     expect(desk.get_by_role("link", name="Backends")).to_have_attribute("aria-current", "page")
 
 
+UNNAMED = """() => [...document.querySelectorAll("input, select, button, a[href], [role=img]")]
+  .filter((e) => e.getClientRects().length)
+  .filter((e) => {
+    const labelled = e.labels && e.labels.length ? [...e.labels].map((l) => l.textContent).join("") : "";
+    const by = (e.getAttribute("aria-labelledby") || "").split(" ").filter(Boolean)
+      .map((id) => (document.getElementById(id) || {}).textContent || "").join("");
+    const own = e.getAttribute("aria-label") || e.getAttribute("title") || e.textContent.trim();
+    return !(labelled || by || own);
+  })
+  .map((e) => e.outerHTML.slice(0, 120))"""
+
+
+def test_every_control_and_chart_has_an_accessible_name(
+    pages: Pages, dash: EmbeddedServer, client: httpx.Client
+) -> None:
+    from playwright.sync_api import expect
+
+    finished = submit(client, job(name="named"))
+    wait_done(client, finished["id"])
+    page = pages.open()
+    assert page.goto(ui(dash)) is not None
+    assert page.get_attribute("html", "lang") == "en"
+    for route, ready in [
+        ("#/jobs", "table.jobs tr[data-job-id]"),
+        (f"#/jobs/{finished['id']}", "table.histogram"),
+        ("#/backends", "svg[role=img]"),
+        ("#/queue", "section.queue-group"),
+    ]:
+        page.goto(ui(dash, route))
+        expect(page.locator(ready).first).to_be_visible()
+        assert page.evaluate(UNNAMED) == [], route
+        expect(page.locator("h1")).to_have_count(1)
+
+
 # -- authentication ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Secured]:
     with secured_server(tmp_path_factory.mktemp("dashboard-secured")) as running:
         running.add_key("a", tenant="alpha", role="submitter", name="ann")
         running.add_key("b", tenant="beta", role="submitter", name="bob")
+        running.add_key("admin", tenant="ops", role="admin", name="ada")
         yield running
 
 
@@ -486,7 +521,17 @@ def test_with_authentication_tenant_b_never_sees_tenant_a_jobs(pages: Pages, sec
             expect(row(a, made["id"])).to_be_visible()
         expect(row(a, mine["id"])).to_have_count(0)
         expect(a.locator("#session-label")).to_have_text("Signed in with a bearer token")
+        expect(a.locator("table.jobs thead th", has_text="Tenant")).to_be_hidden()  # one tenant: no column
         a.get_by_role("button", name="Sign out").click()
         expect(a.get_by_role("heading", name="Sign in")).to_be_visible()
         a.reload()  # nothing kept: a reload asks again
         expect(a.get_by_role("heading", name="Sign in")).to_be_visible()
+
+        admin = pages.open()
+        admin.goto(ui(server))
+        sign_in(admin, "API key", secured.keys["admin"])
+        for made in [*a_jobs, mine]:  # an admin sees every tenant's jobs, with the tenant column
+            expect(row(admin, made["id"])).to_be_visible()
+        expect(admin.locator("table.jobs thead th", has_text="Tenant")).to_be_visible()
+        expect(row(admin, mine["id"])).to_contain_text("beta")
+        screenshot(admin, "admin-jobs")

@@ -62,41 +62,63 @@ export async function renderQueue(container, signal) {
   const status = el("p", { class: "muted" });
   const error = el("div", { class: "error", role: "alert", hidden: true });
   container.append(el("h1", {}, "Queue"), status, error, holder);
+  const placements = new Map(); // job id -> placement, read with GetJob
+
+  function show(jobs, listing, backends) {
+    const byTarget = new Map(backends.backends.map((b) => [b.name, []]));
+    for (const job of jobs) {
+      if (!byTarget.has(job.target)) byTarget.set(job.target, []);
+      byTarget.get(job.target).push(job);
+    }
+    const names = [...byTarget.keys()].sort((a, b) => byTarget.get(b).length - byTarget.get(a).length || (a < b ? -1 : 1));
+    const focused = holder.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+    // backends with unfinished jobs get the full width for their table; idle ones share a grid
+    const busy = names.filter((name) => byTarget.get(name).length);
+    const idle = names.filter((name) => !byTarget.get(name).length);
+    holder.replaceChildren(
+      ...busy.map((name) => group(name, byTarget.get(name))),
+      idle.length ? el("div", { class: "cards" }, idle.map((name) => group(name, []))) : "");
+    if (focused) {
+      const again = holder.querySelector(`a[href="${CSS.escape(focused)}"]`);
+      if (again) again.focus();
+    }
+    const more = listing.next_page_token ? ` (the ${formatInt(LIMIT)} newest shown)` : "";
+    const depth = backends.backends.length ? ` · the server's queue depth ${formatInt(backends.backends[0].queue_depth)}` : "";
+    status.textContent = `${formatInt(jobs.length)} unfinished jobs${more}${depth} · updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  let inFlight = false;
   async function load() {
+    if (inFlight) return;
+    inFlight = true;
     try {
       const [listing, backends] = await Promise.all([
         api.listJobs({ state: UNFINISHED, page_size: LIMIT }, signal),
         api.backends(signal).catch(() => ({ backends: [] })),
       ]);
       error.hidden = true;
+      const withKnown = () => listing.jobs.map((job) =>
+        (job.state !== "RUNNING" && placements.has(job.id) ? { ...job, placement: placements.get(job.id) } : job));
+      show(withKnown(), listing, backends); // on screen after one round trip
       // The listing has no placement (GetJob has it, where the server provides one): read it
-      // for the waiting jobs first in line, by priority and age.
-      const waiting = listing.jobs.filter((job) => job.state !== "RUNNING").sort(order).slice(0, PLACEMENTS);
-      const placed = await Promise.all(waiting.map((job) => api.getJob(job.id, signal).catch(() => job)));
-      const byId = new Map(placed.map((job) => [job.id, job]));
-      listing.jobs = listing.jobs.map((job) => byId.get(job.id) || job);
-      const byTarget = new Map(backends.backends.map((b) => [b.name, []]));
-      for (const job of listing.jobs) {
-        if (!byTarget.has(job.target)) byTarget.set(job.target, []);
-        byTarget.get(job.target).push(job);
+      // for the waiting jobs first in line, then show them again in queue order.
+      const waiting = withKnown().filter((job) => job.state !== "RUNNING").sort(order).slice(0, PLACEMENTS);
+      const placed = await Promise.all(waiting.map((job) => api.getJob(job.id, signal).catch(() => null)));
+      if (signal.aborted) return;
+      const current = new Set(listing.jobs.map((job) => job.id));
+      for (const id of placements.keys()) if (!current.has(id)) placements.delete(id);
+      for (const view of placed) {
+        if (view && placementOf(view)) placements.set(view.id, placementOf(view));
+        else if (view) placements.delete(view.id);
       }
-      const names = [...byTarget.keys()].sort((a, b) => byTarget.get(b).length - byTarget.get(a).length || (a < b ? -1 : 1));
-      const focused = holder.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
-      // backends with unfinished jobs get the full width for their table; idle ones share a grid
-      const busy = names.filter((name) => byTarget.get(name).length);
-      const idle = names.filter((name) => !byTarget.get(name).length);
-      holder.replaceChildren(
-        ...busy.map((name) => group(name, byTarget.get(name))),
-        idle.length ? el("div", { class: "cards" }, idle.map((name) => group(name, []))) : "");
-      if (focused) { const again = holder.querySelector(`a[href="${CSS.escape(focused)}"]`); if (again) again.focus(); }
-      const more = listing.next_page_token ? ` (the ${formatInt(LIMIT)} newest shown)` : "";
-      const depth = backends.backends.length ? ` · the server's queue depth ${formatInt(backends.backends[0].queue_depth)}` : "";
-      status.textContent = `${formatInt(listing.jobs.length)} unfinished jobs${more}${depth} · updated ${new Date().toLocaleTimeString()}`;
+      if (placed.some(Boolean)) show(withKnown(), listing, backends);
     } catch (failure) {
       if (signal.aborted) return;
       error.hidden = false;
       error.textContent = `Could not read the queue: ${problemText(failure)}`;
       if (failure.status === 401) throw failure;
+    } finally {
+      inFlight = false;
     }
   }
   await load();

@@ -17,14 +17,17 @@ export function topCounts(counts, top = 16) {
 export function histogram(counts, { top = 16, caption = "Counts" } = {}) {
   const total = Object.values(counts || {}).reduce((sum, count) => sum + count, 0);
   const { shown, restOutcomes, restTotal } = topCounts(counts, top);
-  const max = Math.max(1, ...shown.map(([, count]) => count), restTotal);
+  // bars are scaled to the largest single outcome; the summed rest is capped at that width
+  // (its count and share say how large it is)
+  const max = Math.max(1, ...shown.map(([, count]) => count));
   const row = (label, count, extraClass) =>
     el("tr", { class: extraClass },
       el("th", { scope: "row", class: "mono" }, label),
       el("td", { class: "num" }, formatInt(count)),
       el("td", { class: "num" }, total ? formatPercent(count / total) : "–"),
       el("td", { class: "bar-cell", "aria-hidden": "true" },
-        el("span", { class: "bar", style: `width: ${(100 * count) / max}%` })));
+        el("span", { class: extraClass.includes("rest") ? "bar bar-rest" : "bar",
+          style: `width: ${Math.min(100, (100 * count) / max)}%` })));
   const rows = shown.map(([outcome, count]) => row(outcome, count, "outcome"));
   if (restOutcomes) {
     rows.push(row(`${formatInt(restOutcomes)} other outcomes`, restTotal, "outcome rest"));

@@ -159,10 +159,17 @@ export function couplingMap(numQubits, edges, name) {
   const size = 220;
   const center = size / 2;
   const radius = numQubits <= 2 ? 50 : size / 2 - 24;
-  const position = (q) => {
-    const angle = (2 * Math.PI * q) / numQubits - Math.PI / 2;
-    return [center + radius * Math.cos(angle), center + radius * Math.sin(angle)];
-  };
+  const order = pathOrder(numQubits, [...pairs.values()]);
+  const position = order
+    ? (q) => {  // a chain: qubits on a line, in chain order
+      const step = Math.min(44, (size - 40) / Math.max(1, numQubits - 1));
+      const start = center - (step * (numQubits - 1)) / 2;
+      return [start + step * order.indexOf(q), 30];
+    }
+    : (q) => {  // anything else: qubits on a circle
+      const angle = (2 * Math.PI * q) / numQubits - Math.PI / 2;
+      return [center + radius * Math.cos(angle), center + radius * Math.sin(angle)];
+    };
   const parts = [];
   for (const [a, b] of pairs.values()) {
     const [x1, y1] = position(a);
@@ -177,7 +184,27 @@ export function couplingMap(numQubits, edges, name) {
   }
   const list = [...pairs.values()].map(([a, b]) => `${a}–${b}`).join(", ");
   return el("figure", { class: "coupling" },
-    svg("svg", { viewBox: `0 0 ${size} ${size}`, role: "img", "aria-label": `Coupling map of ${name}: ${list}` },
+    svg("svg", { viewBox: `0 0 ${size} ${order ? 60 : size}`, role: "img", "aria-label": `Coupling map of ${name}: ${list}` },
       svg("title", {}, `Coupling map of ${name}`), parts),
     el("figcaption", {}, `${formatInt(pairs.size)} couplings: ${list}`));
+}
+
+/** The qubits in chain order when the couplings form one path through all of them, else null. */
+function pathOrder(numQubits, pairs) {
+  if (numQubits < 2 || numQubits > 12 || pairs.length !== numQubits - 1) return null;
+  const neighbours = Array.from({ length: numQubits }, () => []);
+  for (const [a, b] of pairs) {
+    if (a >= numQubits || b >= numQubits) return null;
+    neighbours[a].push(b);
+    neighbours[b].push(a);
+  }
+  if (neighbours.some((list) => list.length > 2 || list.length === 0)) return null;
+  const start = neighbours.findIndex((list) => list.length === 1);
+  const order = [start];
+  while (order.length < numQubits) {
+    const next = neighbours[order[order.length - 1]].find((q) => !order.includes(q));
+    if (next === undefined) return null;
+    order.push(next);
+  }
+  return order;
 }

@@ -25,6 +25,12 @@ export function formatPercent(value) {
   return percent.format(value);
 }
 
+/** An error rate: two significant digits, so 0.00031 is 0.031%, not 0%. */
+export function formatRate(value) {
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return "–";
+  return new Intl.NumberFormat(undefined, { style: "percent", maximumSignificantDigits: 2 }).format(value);
+}
+
 /** SI with a unit: 4.96 GHz, 131 µs. */
 export function formatSi(value, unit) {
   if (value === null || value === undefined || Number.isNaN(Number(value))) return "–";

@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { couplingMap } from "../charts.js";
-import { el, formatInt, formatPercent, formatSi, problemText } from "../format.js";
+import { el, formatInt, formatRate as formatPercent, formatSi, problemText } from "../format.js";
 
 const REFRESH_MS = 5000;
 const UNFINISHED = ["PENDING", "COMPILING", "QUEUED", "RUNNING"];

@@ -141,6 +141,8 @@ def test_submitted_jobs_appear_and_change_state_without_a_reload(
     from playwright.sync_api import expect
 
     page = pages.open()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(ui(dash))
     expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
     expect(page.locator("#jobs-status")).to_contain_text("on this page")
@@ -154,6 +156,8 @@ def test_submitted_jobs_appear_and_change_state_without_a_reload(
         expect(row(page, running["id"]).locator("td").first).to_have_text("held-live")
         screenshot(page, "jobs-live")
     expect(row(page, running["id"])).to_have_attribute("data-state", "DONE")  # the held run went on
+    # the running job's state came by its event stream, from the last event the listing showed
+    assert any(f"/v1/jobs/{running['id']}/events?after_seq=" in url for url in requested), requested
     assert page.evaluate("window.__notReloaded") is True
     expect(row(page, quick["id"]).locator(".state")).to_have_text("DONE")
     screenshot(page, "jobs")

@@ -4,12 +4,15 @@
 // new jobs appear and states change without a reload. (The API streams events per job,
 // not for a listing; one request per refresh keeps this cheap with 10,000 jobs.)
 
-import { api } from "../api.js";
+import { api, watchEvents } from "../api.js";
 import {
   announce, el, formatDate, formatDuration, parseTime, problemText, secondsBetween, shortId, stateBadge, STATES, TERMINAL,
 } from "../format.js";
 
 export const REFRESH_MS = 2000;
+// Unfinished jobs on the page whose event streams are followed, for state changes the moment
+// they happen (a browser holds at most 6 connections per server: the rest wait for the refresh).
+const MAX_STREAMS = 3;
 const PAGE_SIZES = [25, 50, 100, 200];
 
 function durationOf(job) {
@@ -197,6 +200,37 @@ export async function renderJobs(container, params, signal) {
     }
   }
 
+  const streams = new Map(); // job id -> AbortController of its event stream
+
+  function applyState(jobId, state) {
+    const seen = rows.get(jobId);
+    if (!seen || seen.row.dataset.state === state) return;
+    seen.row.dataset.state = state;
+    seen.cells.state.replaceChildren(stateBadge(state));
+  }
+
+  function follow(jobs) {
+    const wanted = jobs.filter((job) => !TERMINAL.has(job.state)).slice(0, MAX_STREAMS);
+    const ids = new Set(wanted.map((job) => job.id));
+    for (const [jobId, controller] of streams) {
+      if (!ids.has(jobId)) {
+        controller.abort();
+        streams.delete(jobId);
+      }
+    }
+    for (const job of wanted) {
+      if (streams.has(job.id)) continue;
+      const controller = new AbortController();
+      streams.set(job.id, controller);
+      signal.addEventListener("abort", () => controller.abort(), { once: true });
+      watchEvents(job.id, ({ event, data }) => {
+        if (event === "state" && data) applyState(job.id, data.state);
+      }, controller.signal, job.last_event_seq || 0)
+        .catch(() => {})
+        .finally(() => { if (streams.get(job.id) === controller) streams.delete(job.id); });
+    }
+  }
+
   let inFlight = false;
   async function load(reset = false) {
     if (inFlight && !reset) return;
@@ -219,6 +253,7 @@ export async function renderJobs(container, params, signal) {
       tokens[page + 1] = body.next_page_token;
       tokens.length = page + 2;
       show(body.jobs);
+      follow(body.jobs);
       newer.disabled = page === 0;
       older.disabled = !body.next_page_token;
       pageLabel.textContent = `Page ${page + 1}`;

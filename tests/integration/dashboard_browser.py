@@ -1,8 +1,9 @@
 """Headless Chromium for the dashboard tests (Debian's ``chromium``, driven by Playwright),
 a test device whose exact estimates the test hands out one at a time, and screenshots.
 
-Without Chromium or Playwright the browser tests skip, except under ``EIGEN_CI=1``, where
-they fail: CI installs both (``.ci/run``).
+``EIGEN_CHROMIUM`` names another Chromium executable. Without Chromium or Playwright the
+browser tests skip, except under ``EIGEN_CI=1``, where they fail: CI installs both
+(``.ci/run``).
 """
 
 from __future__ import annotations

@@ -243,6 +243,7 @@ def test_a_finished_job_shows_its_histogram_timeline_compile_report_and_download
         "RUNNING",
         "DONE",
     ]
+    expect(page.locator(".facts").first).to_contain_text("Stage times")
     compile_table = page.locator("table.compile")
     expect(compile_table).to_contain_text("Depth")
     expect(compile_table.locator("tr", has_text="h gates").locator("td").first).to_have_text("5")

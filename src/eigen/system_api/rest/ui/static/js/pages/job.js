@@ -222,6 +222,9 @@ export async function renderJob(container, jobId, signal) {
       ["Started", job.started_at ? el("time", { datetime: job.started_at }, formatDate(job.started_at)) : null],
       ["Finished", job.finished_at ? el("time", { datetime: job.finished_at }, formatDate(job.finished_at)) : null],
       ["Run time", job.started_at ? formatDuration(secondsBetween(job.started_at, job.finished_at)) : null],
+      ["Stage times", Object.keys(job.timings || {}).length
+        ? Object.entries(job.timings).map(([stage, seconds]) => `${stage.replace(/_s$/, "")} ${formatDuration(seconds)}`).join(" · ")
+        : null],
       ["Attempt", job.attempt > 1 ? formatInt(job.attempt) : null],
       ["Worker", job.worker],
       ["Queue", queue ? `${queue.device || job.target}${queue.stage ? ` (${queue.stage})` : ""}` : null],

@@ -103,6 +103,10 @@ def test_openapi_mirrors_every_rpc(client: httpx.Client) -> None:
         "GetBackend": ("GET", "/v1/backends/{name}"),
         "GetCalibration": ("GET", "/v1/backends/{name}/calibration"),
         "ListDeadLetters": ("GET", "/v1/dead-letters"),
+        "OpenSession": ("POST", "/v1/sessions"),
+        "GetSession": ("GET", "/v1/sessions/{session_id}"),
+        "CloseSession": ("POST", "/v1/sessions/{session_id}:close"),
+        "CancelSession": ("POST", "/v1/sessions/{session_id}:cancel"),
         "Live": ("GET", "/health/live"),
         "Ready": ("GET", "/health/ready"),
     }

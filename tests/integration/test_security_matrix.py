@@ -41,9 +41,17 @@ ROLES = ("viewer", "submitter", "tenant-admin", "admin")
 CALLERS = (*ROLES, "none", "bad")
 TARGET = "sim:statevector"
 
-READS = {"GetJob", "ListJobs", "WatchJob", "GetJobResults", "StreamResults"}
+READS = {"GetJob", "ListJobs", "WatchJob", "GetJobResults", "StreamResults", "GetSession"}
 BACKENDS = {"ListBackends", "GetBackend", "GetCalibration"}
-WRITES = {"SubmitJob", "SubmitBatch", "SubmitBatchStream", "CancelJob"}
+WRITES = {
+    "SubmitJob",
+    "SubmitBatch",
+    "SubmitBatchStream",
+    "CancelJob",
+    "OpenSession",
+    "CloseSession",
+    "CancelSession",
+}
 TENANT_ADMIN = {"ListDeadLetters"}
 
 EXPECTED: dict[str, set[str]] = {
@@ -99,6 +107,8 @@ class World:
         self.held.gate.clear()
         request = jobs_pb2.SubmitJobRequest(job=job(target=HELD, shots=4))
         self.running = self.jobs.SubmitJob(request, metadata=submitter).job.id
+        opened = jobs_pb2.OpenSessionRequest(target=TARGET)
+        self.session = self.jobs.OpenSession(opened, metadata=submitter).id
 
     def close(self) -> None:
         self.held.release()
@@ -149,6 +159,11 @@ def grpc_outcome(world: World, rpc: str, caller: str) -> str:
             assert listed_letters.next_page_token == ""
         elif rpc == "CancelJob":
             jobs.CancelJob(jobs_pb2.CancelJobRequest(job_id=world.running), metadata=md)
+        elif rpc == "OpenSession":
+            assert jobs.OpenSession(jobs_pb2.OpenSessionRequest(target=TARGET), metadata=md).state == "ACTIVE"
+        elif rpc in ("GetSession", "CloseSession", "CancelSession"):
+            found = getattr(jobs, rpc)(jobs_pb2.SessionRequest(session_id=world.session), metadata=md)
+            assert found.id == world.session
         elif rpc == "ListBackends":
             assert backends.ListBackends(jobs_pb2.ListBackendsRequest(), metadata=md).backends
         elif rpc == "GetBackend":
@@ -182,6 +197,10 @@ ROUTES: dict[str, tuple[str, str]] = {
     "StreamResults": ("GET", "/v1/jobs/{done}/results:stream"),
     "CancelJob": ("POST", "/v1/jobs/{running}:cancel"),
     "ListDeadLetters": ("GET", "/v1/dead-letters"),
+    "OpenSession": ("POST", "/v1/sessions"),
+    "GetSession": ("GET", "/v1/sessions/{session}"),
+    "CloseSession": ("POST", "/v1/sessions/{session}:close"),
+    "CancelSession": ("POST", "/v1/sessions/{session}:cancel"),
     "ListBackends": ("GET", "/v1/backends"),
     "GetBackend": ("GET", f"/v1/backends/{TARGET}"),
     "GetCalibration": ("GET", "/v1/backends/emu:manila/calibration"),
@@ -189,6 +208,7 @@ ROUTES: dict[str, tuple[str, str]] = {
 BODIES: dict[str, dict[str, Any]] = {
     "SubmitJob": {"job": rest_job(shots=10)},
     "SubmitBatch": {"jobs": [rest_job(shots=10)]},
+    "OpenSession": {"target": TARGET},
 }
 CODE_OF_STATUS = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}
 
@@ -197,7 +217,7 @@ def rest_outcome(world: World, rpc: str, caller: str) -> str:
     if rpc == "SubmitBatchStream":
         return websocket_outcome(world, caller)
     method, path = ROUTES[rpc]
-    url = path.format(done=world.done, running=world.running)
+    url = path.format(done=world.done, running=world.running, session=world.session)
     headers = world.secured.headers(caller)
     with world.http.stream(method, url, json=BODIES.get(rpc), headers=headers) as response:
         response.read()

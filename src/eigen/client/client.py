@@ -38,12 +38,14 @@ from eigen.client.channel import (
 from eigen.client.futures import JobFuture
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
 from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
+from eigen.client.sessions import ClientSession
 from eigen.client.watch import Watcher
 from eigen.errors import EigenError, Unimplemented
 from eigen.models.chunks import Chunk
 from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
+from eigen.models.session import Session
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.proto import convert
@@ -299,6 +301,25 @@ class Client:
 
     def _future(self, job: Job) -> JobFuture:
         return self._watcher.follow(JobFuture(job, self.cancel))
+
+    # -- sessions ---------------------------------------------------------------------------
+    def session(self, target: str, max_time: float = 0.0, idle: float = 0.0) -> ClientSession:
+        """Open a session on ``target`` (``max_time`` and ``idle`` in seconds; 0: the server's
+        defaults, 8 h and 300 s); use it in a ``with`` block, which closes it at the end."""
+        request = jobs_pb2.OpenSessionRequest(target=target, max_time_s=max_time, idle_s=idle)
+        return ClientSession(self, convert.session_from_pb(self._call(self.jobs.OpenSession, request)))
+
+    def get_session(self, session_id: str) -> Session:
+        request = jobs_pb2.SessionRequest(session_id=session_id)
+        return convert.session_from_pb(self._call(self.jobs.GetSession, request))
+
+    def close_session(self, session_id: str) -> Session:
+        request = jobs_pb2.SessionRequest(session_id=session_id)
+        return convert.session_from_pb(self._call(self.jobs.CloseSession, request))
+
+    def cancel_session(self, session_id: str) -> Session:
+        request = jobs_pb2.SessionRequest(session_id=session_id)
+        return convert.session_from_pb(self._call(self.jobs.CancelSession, request))
 
     # -- jobs ------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:

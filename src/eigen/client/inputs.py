@@ -64,6 +64,7 @@ class SubmitOptions(TypedDict, total=False):
     workload: WorkloadKind | str
     extensions: Mapping[str, Any]  # kept JobSpec 1.0 sections (JSON values)
     outputs: Sequence[str] | str  # "counts" (default), "memory", "probabilities", "statevector"
+    session_id: str  # an ACTIVE session of the tenant on the target (Client.session)
 
 
 def is_quantum_circuit(value: object) -> bool:

@@ -265,7 +265,8 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0.1,
         le=86_400,
-        description="device seconds fair share charges a tenant per job",
+        description="device seconds fair share charges a tenant per job on a device with no "
+        "measured run yet (then its mean run time)",
     )
     tenant_shares: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict,

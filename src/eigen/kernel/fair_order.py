@@ -20,6 +20,9 @@ An entry's rank comes from a key in seconds, smaller first:
   job's run time per device slot. V falls behind the clock while a tenant is idle, which
   is the decay: past use is forgotten once the clock has caught up with it.
 
+A job in a session (:mod:`eigen.kernel.sessions`) is keyed ``arrival - SESSION_LEAD_S``:
+ahead of every job outside a session, in arrival order, charged nothing by fair share.
+
 The rank is the key in tenths of a second since a fixed epoch, negated and clamped into
 PostgreSQL's ``integer`` (pgqueuer's priority column), so that the cluster's queue orders
 by it as it is: ties (the same tenth of a second) go first come first served.
@@ -52,6 +55,9 @@ RANK_UNIT_S = 0.1
 RANK_MIN, RANK_MAX = -(2**31), 2**31 - 1
 DEFAULT_AGING_STEP_S = 10.0
 DEFAULT_COST_S = 1.0
+# how far ahead a session's job is put: more than any priority and aging can lift a job
+# outside a session (100 x aging step), so a session's jobs go first, in arrival order
+SESSION_LEAD_S = 1_000_000.0
 
 
 def rank_of(key_s: float) -> int:
@@ -155,7 +161,13 @@ class FairOrder:
         unless the policy is fifo."""
         now = self.now()
         starts: dict[int, float] = {}
-        waiting = [(i, e) for i, e in enumerate(entries) if e.rank is None]
+        waiting = [(i, e) for i, e in enumerate(entries) if e.rank is None and not e.session]
+        ahead = {
+            i: _arrival(e, now) - SESSION_LEAD_S
+            for i, e in enumerate(entries)
+            if e.rank is None and e.session
+        }
+        starts.update(ahead)
         if self.policy == "fair_share" and share:
             tenants = sorted({e.tenant for _, e in waiting})  # one lock order everywhere
             for tenant in tenants:
@@ -175,7 +187,11 @@ class FairOrder:
         else:
             starts.update((i, _arrival(e, now)) for i, e in waiting)
         return [
-            e if e.rank is not None else dataclasses.replace(e, rank=rank_of(self.key(starts[i], e.priority)))
+            e
+            if e.rank is not None
+            else dataclasses.replace(
+                e, rank=rank_of(starts[i] if i in ahead else self.key(starts[i], e.priority))
+            )
             for i, e in enumerate(entries)
         ]
 

@@ -44,6 +44,7 @@ from eigen.kernel.qfs.health import DataHealth, storage_error
 from eigen.kernel.qfs.programs import PROGRAM_FILES
 from eigen.kernel.queueing import Queueing
 from eigen.kernel.replay import transpile_seed
+from eigen.kernel.run_times import COMPILE_DEFAULT_S, RunTimes
 from eigen.kernel.timeouts import StageTimeout, Timeouts
 from eigen.kernel.workloads import annotate
 from eigen.models.compiled import CompiledProgram, CompileRequest, ExecutionRequest
@@ -86,9 +87,15 @@ class Pipeline:
         data: DataHealth | None = None,
         strand: Callable[[str, EigenError], None] | None = None,
         claim: Callable[[Job, bool], dict[str, Any]] | None = None,
+        run_times: RunTimes | None = None,
+        compile_times: RunTimes | None = None,
     ) -> None:
         """``claim(job, run)``: the changes of the move that starts a stage (this worker's
-        lease, :mod:`eigen.kernel.leases`; ``run``: a run, which counts an attempt)."""
+        lease, :mod:`eigen.kernel.leases`; ``run``: a run, which counts an attempt);
+        ``run_times`` / ``compile_times``: where the stages' durations are counted (the
+        queue's estimated starts, :mod:`eigen.kernel.placement`)."""
+        self.run_times = run_times or RunTimes(1.0)
+        self.compile_times = compile_times or RunTimes(COMPILE_DEFAULT_S)
         self.lifecycle = lifecycle
         self.data = data or DataHealth(artifacts.root)
         self.strand = strand or (lambda job_id, problem: None)
@@ -151,6 +158,7 @@ class Pipeline:
             raise
         compile_s = time.perf_counter() - started
         metrics.stage_seconds("compile", compile_s)
+        self.compile_times.observe("", compile_s)
         artifacts = [
             *inputs,
             Artifact.of(job.id, "compiled.qasm", compiled.qasm3),
@@ -349,6 +357,7 @@ class Pipeline:
         for move, done in zip(moves, outcomes, strict=True):
             if done is not None and move.result is not None:
                 metrics.execution_seconds(done.request.target, move.result.timings["execute_s"])
+                self.run_times.observe(done.request.target, move.result.timings["execute_s"])
 
     def _discard(self, staged: list[Artifact]) -> None:
         try:

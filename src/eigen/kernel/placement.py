@@ -74,7 +74,9 @@ class Placements:
             queue = f"on {device}" + (f" (capacity {standing.slots})" if standing.slots else "")
         reasons = [_priority(entry.priority), f"{standing.ahead} ahead {queue}"]
         order = self.dispatch.order
-        if stage is Stage.EXECUTE and order.policy == "fair_share":
+        if entry.session:
+            reasons[0] = f"in session {entry.session} (ahead of jobs outside sessions)"
+        elif stage is Stage.EXECUTE and order.policy == "fair_share":
             pushed = order.start_of(standing.rank, entry.priority) - job.created_at
             if pushed > _PUSHED_BACK_S:
                 reasons.append(

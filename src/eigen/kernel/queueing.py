@@ -14,11 +14,19 @@ from eigen.kernel.dispatch.memory import MemoryDispatch
 from eigen.kernel.dispatch.port import Dispatch, Entry, Stage
 from eigen.kernel.store.base import Then
 from eigen.models.job import Job
+from eigen.models.session import session_of
 
 
 def entry_of(job: Job) -> Entry:
     """The queue entry of ``job``."""
-    return Entry(job.id, job.request.priority, job.request.target, job.tenant, job.created_at)
+    return Entry(
+        job.id,
+        job.request.priority,
+        job.request.target,
+        job.tenant,
+        job.created_at,
+        session=session_of(job.request),
+    )
 
 
 class Queueing:

@@ -24,6 +24,7 @@ decision; the kernel only refuses to read another tenant's job by reference.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -41,11 +42,14 @@ from eigen.kernel.kernel_settings import KernelSettings, default_node_id
 from eigen.kernel.leases import Leases
 from eigen.kernel.lifecycle import Lifecycle
 from eigen.kernel.pipeline import Pipeline
+from eigen.kernel.placement import Placements
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
 from eigen.kernel.qfs.health import DataHealth
 from eigen.kernel.queueing import Queueing
 from eigen.kernel.recovery import Recovery, sweep_every_s
+from eigen.kernel.run_times import COMPILE_DEFAULT_S, RunTimes
+from eigen.kernel.sessions import SESSION_SWEEP_S, Sessions
 from eigen.kernel.store.base import JobFilter, JobStore
 from eigen.kernel.store.retention import (
     QUEUE_LOG_PRUNE_EVERY_S,
@@ -55,6 +59,7 @@ from eigen.kernel.store.retention import (
     prune_queue_log,
     stored_job,
 )
+from eigen.kernel.store.sessions import MemorySessionStore, SessionStore
 from eigen.kernel.submission import Submission, writing
 from eigen.kernel.timeouts import Timeouts
 from eigen.kernel.watch import Watching
@@ -62,6 +67,7 @@ from eigen.kernel.workers import Workers
 from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent
 from eigen.models.result import JobResult
+from eigen.models.session import Session
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.observability import metrics
@@ -92,6 +98,7 @@ class Kernel:
         dispatch: Dispatch | None = None,
         fanout: Fanout | None = None,
         duties: Duties | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         """``dispatch``: the queues between the stages (default in memory: this kernel is
         the store's only one); ``fanout``: carries job events between nodes (None: this
@@ -121,6 +128,15 @@ class Kernel:
             stopping=self._stopping,
         )
         self.leases = Leases(store, self.node_id, settings.lease_s, stopping=self._stopping)
+        self.run_times = self.dispatch.order.run_times or RunTimes(self.dispatch.order.cost_s)
+        compile_times = RunTimes(COMPILE_DEFAULT_S)
+        self.placements = Placements(
+            self.dispatch,
+            compile_workers=settings.compile_workers,
+            execute_workers=settings.execute_workers,
+            run_times=self.run_times,
+            compile_times=compile_times,
+        )
         self.pipeline = Pipeline(
             self.lifecycle,
             self.compiler,
@@ -133,8 +149,11 @@ class Kernel:
             data=self.data,
             strand=lambda job_id, problem: self.workers.strand(job_id, problem),
             claim=self.leases.claim,
+            run_times=self.run_times,
+            compile_times=compile_times,
         )
         self._accepted: Handoff[Job] = Handoff(settings.queue_capacity)
+        self.sessions = Sessions(sessions or MemorySessionStore(), store, self._cancel_for)
         self.submission = Submission(
             self.lifecycle,
             self.compiler,
@@ -149,6 +168,7 @@ class Kernel:
             queue_full_retry_s=settings.queue_full_retry_s,
             default_timeout_s=settings.default_timeout_s,
             memory_limit=settings.worker_memory_bytes,
+            sessions=self.sessions.admitted,
         )
         self._intake = self.submission.intake
         # the KernelPort's submissions: the submission's own methods (see Submission)
@@ -201,6 +221,7 @@ class Kernel:
                 settle_s=self.settings.lease_s,
             )
         self.duties.register("overdue-jobs", OVERDUE_SCAN_S, lambda: _run(self.timeouts.scan))
+        self.duties.register("session-expiry", SESSION_SWEEP_S, lambda: _run(self.sessions.sweep))
         if isinstance(self.dispatch, QueueLog):  # pgqueuer's log: a day kept (store.retention)
             queue_log = self.dispatch
             self.duties.register(
@@ -275,7 +296,10 @@ class Kernel:
 
     # -- the KernelPort: jobs --------------------------------------------------------------
     def get(self, job_id: str) -> Job:
-        return stored_job(self.store.get(job_id), job_id)
+        """The job; one that waits on a queue with its placement there."""
+        job = stored_job(self.store.get(job_id), job_id)
+        placement = self.placements.of(job)
+        return job if placement is None else dataclasses.replace(job, placement=placement)
 
     def list_jobs(self, query: JobFilter) -> list[Job]:
         return self.store.list_jobs(query)
@@ -284,6 +308,27 @@ class Kernel:
         self, tenant: str | None, limit: int, before: tuple[float, str] | None
     ) -> list[DeadLetter]:
         return list_dead_letters(self.store, tenant, limit, before)
+
+    def _cancel_for(self, job_id: str, reason: str) -> None:
+        """Cancel a job that has not ended, saying why (a session's end)."""
+        with writing(self.data):
+            self.lifecycle.move(job_id, JobState.CANCELLED, reason)
+
+    # -- the KernelPort: sessions ------------------------------------------------------------
+    def open_session(
+        self, tenant: str, owner: str, target: str, max_time_s: float | None, idle_s: float | None
+    ) -> Session:
+        self.device(target)  # an unknown target is NOT_FOUND, as for a job
+        return self.sessions.open(tenant, owner, target, max_time_s, idle_s)
+
+    def get_session(self, session_id: str, tenant: str | None) -> Session:
+        return self.sessions.get(session_id, tenant)
+
+    def close_session(self, session_id: str, tenant: str | None) -> Session:
+        return self.sessions.close(session_id, tenant)
+
+    def cancel_session(self, session_id: str, tenant: str | None) -> Session:
+        return self.sessions.cancel(session_id, tenant)
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)

@@ -104,8 +104,12 @@ class Submission:
         queue_full_retry_s: float = 1.0,
         default_timeout_s: float = 3600.0,
         memory_limit: int | None = None,
+        sessions: Callable[[JobRequest, str], JobRequest] | None = None,
     ) -> None:
-        """``memory_limit``: the bytes a job's run may hold (memory admission); None: unchecked."""
+        """``memory_limit``: the bytes a job's run may hold (memory admission); None: unchecked.
+        ``sessions(request, tenant)``: the request admitted into its session, or refused
+        (:meth:`eigen.kernel.sessions.Sessions.admitted`)."""
+        self.sessions = sessions or (lambda request, tenant: request)
         self.lifecycle = lifecycle
         self.store = lifecycle.store
         self.compiler = compiler
@@ -173,7 +177,7 @@ class Submission:
         program's validation at hand (``validated``); otherwise on a thread, so other calls
         are served while a slow program is checked. A key already used answers its job
         (one indexed read); two calls racing with one key store one job and both answer it."""
-        if needs_resolving(request):  # reads files and the store: off the loop
+        if needs_resolving(request) or request.session_id:  # reads files and the store: off the loop
             request = await asyncio.to_thread(self.resolved, request, tenant)
         if (existing := self._keyed(request, tenant, owner, idempotency_key)) is not None:
             return existing, True
@@ -254,7 +258,7 @@ class Submission:
         return request
 
     def resolved(self, request: JobRequest, tenant: str) -> JobRequest:
-        return resolve(request, self.store, self.artifacts, tenant)
+        return self.sessions(resolve(request, self.store, self.artifacts, tenant), tenant)
 
     def _validate(
         self,

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from eigen.models import limits
 from eigen.models.limits import (
@@ -24,12 +24,14 @@ from eigen.models.outputs import DEFAULT_OUTPUTS, Output
 from eigen.models.placement import Placement
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import MAX_PROGRAM_BYTES, ProgramLanguage
+from eigen.models.session import SESSION_LABEL
 from eigen.models.state import JobState
 from eigen.models.workload import WorkloadKind
 
 NAME_PATTERN = rf"^[A-Za-z0-9._-]{{1,{limits.NAME_MAX}}}$"
 JOB_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{limits.JOB_ID_MAX}}}$"
 JOB_REF_PREFIX = "job:"
+SESSION_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
 def job_ref_id(value: str) -> str:
@@ -81,6 +83,8 @@ class JobRequest(BaseModel):
     workload: WorkloadKind | None = None
     # What each experiment returns (eigen.models.outputs); the default, counts, when none given.
     outputs: tuple[Output, ...] = DEFAULT_OUTPUTS
+    # The session it is submitted in (docs/scheduling.md, "Sessions"); None: none.
+    session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
     # What the job file said that has no typed field: the optional sections (runtime,
     # resources, scheduling, observability, security, artifacts), spec.workload,
     # spec.compiler / compiler_options, a map of spec.parameters, as given (JSON values).
@@ -126,11 +130,19 @@ class JobRequest(BaseModel):
     @classmethod
     def _user_labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if key.startswith(RESERVED_LABEL_PREFIXES):
+            if key.startswith(RESERVED_LABEL_PREFIXES) and key != SESSION_LABEL:
                 raise ValueError(
                     f"label {key!r}: the prefixes {', '.join(RESERVED_LABEL_PREFIXES)} are reserved"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _session_label(self) -> JobRequest:
+        """The session label is the kernel's: it marks a job admitted into its session, and
+        equals ``session_id``."""
+        if SESSION_LABEL in self.labels and self.labels[SESSION_LABEL] != self.session_id:
+            raise ValueError(f"label {SESSION_LABEL!r} is reserved: submit with session_id instead")
+        return self
 
     @property
     def shots_or_default(self) -> int:

@@ -233,6 +233,7 @@ def request_from_wire(
     extensions: dict[str, Any] | None = None,
     program_uri: str = "",
     outputs: list[str] | None = None,
+    session_id: str = "",
 ) -> JobRequest:
     """A JobRequest from an API message (gRPC or REST alike): empty strings and unset
     scalars take the defaults; errors name fields as ``<field_prefix>.<field>``.
@@ -257,6 +258,7 @@ def request_from_wire(
         ("entrypoint", entrypoint),
         ("namespace", namespace),
         ("program_uri", program_uri),
+        ("session_id", session_id),
     ):
         if value:
             fields[key] = value

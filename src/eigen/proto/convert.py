@@ -18,6 +18,7 @@ from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.program import ProgramLanguage
 from eigen.models.quota import Quota
 from eigen.models.result import Experiment, JobResult
+from eigen.models.session import SESSION_LABEL, Session, SessionState
 from eigen.models.state import JobState
 from eigen.models.state_memory import StateMemory
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
@@ -178,6 +179,7 @@ def request_to_pb(request: JobRequest) -> pb.JobRequest:
         workload=request.workload.value if request.workload else "",
         extensions_json=json_text(request.extensions),
         outputs=[] if request.outputs == DEFAULT_OUTPUTS else [o.value for o in request.outputs],
+        session_id=request.session_id or "",
     )
     if request.shots is not None:
         message.shots = request.shots
@@ -221,6 +223,7 @@ def request_from_pb(message: pb.JobRequest, field_prefix: str = "job") -> JobReq
         extensions=extensions_from_json(message.extensions_json, f"{field_prefix}.extensions_json"),
         program_uri=message.program.uri,
         outputs=list(message.outputs),
+        session_id=message.session_id,
     )
 
 
@@ -306,6 +309,7 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
         shots=message.shots,
         priority=message.priority,
         labels=dict(message.labels),
+        session_id=message.labels.get(SESSION_LABEL) or None,  # the job's session, as its label says
         annotations=dict(message.annotations),
         workload=WorkloadKind(message.workload) if message.workload in _WORKLOADS else None,
         extensions=_stored_json(message.extensions_json),
@@ -334,6 +338,39 @@ def job_from_pb(message: pb.Job, request: JobRequest | None = None) -> Job:
             seconds_of(message.lease_expires_at) if message.HasField("lease_expires_at") else None
         ),
         placement=placement_from_pb(message),
+    )
+
+
+def session_to_pb(session: Session) -> jobs_pb2.Session:
+    return jobs_pb2.Session(
+        id=session.id,
+        tenant=session.tenant,
+        owner=session.owner,
+        target=session.target,
+        state=session.state.value,
+        created_at=timestamp(session.created_at),
+        max_time_s=session.max_time_s,
+        idle_s=session.idle_s,
+        last_activity_at=timestamp(session.last_activity_at),
+        ended_at=timestamp(session.ended_at),
+        reason=session.reason,
+        expires_at=timestamp(session.expires_at),
+    )
+
+
+def session_from_pb(message: jobs_pb2.Session) -> Session:
+    return Session(
+        id=message.id,
+        tenant=message.tenant,
+        owner=message.owner,
+        target=message.target,
+        state=SessionState(message.state),
+        created_at=seconds_of(message.created_at),
+        max_time_s=message.max_time_s,
+        idle_s=message.idle_s,
+        last_activity_at=seconds_of(message.last_activity_at),
+        ended_at=seconds_of(message.ended_at) if message.HasField("ended_at") else None,
+        reason=message.reason,
     )
 
 

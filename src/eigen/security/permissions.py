@@ -33,6 +33,10 @@ PERMISSION_OF: dict[str, str] = {
     "GetBackend": BACKENDS,
     "GetCalibration": BACKENDS,
     "ListDeadLetters": DEAD_LETTERS,
+    "OpenSession": SUBMIT,
+    "CloseSession": SUBMIT,
+    "GetSession": READ,
+    "CancelSession": CANCEL,
 }
 """Public RPC -> permission (the REST routes call the same service methods)."""
 

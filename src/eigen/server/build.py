@@ -38,6 +38,7 @@ from eigen.kernel.service import Kernel, KernelSettings, default_node_id
 from eigen.kernel.store.base import JobStore
 from eigen.kernel.store.factory import open_store
 from eigen.kernel.store.retention import RetentionSweeper, retention_cutoff
+from eigen.kernel.store.sessions import SessionStore, SqlSessionStore
 from eigen.security.guard import Guard
 from eigen.server.datalock import DataLock
 from eigen.server.security import Security, guard_from
@@ -242,7 +243,14 @@ def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> 
         dispatch=dispatch,
         fanout=fanout_from(settings, store.events),
         duties=Duties(settings.store_url if postgres else None, lease_s=settings.lease_s, node=node_id),
+        sessions=_sessions(store),
     )
+
+
+def _sessions(store: JobStore) -> SessionStore | None:
+    """Sessions in the store's database (any node sees them); None: in memory."""
+    engine = getattr(store, "engine", None)
+    return SqlSessionStore(engine) if isinstance(engine, Engine) else None
 
 
 def _count(swept: int) -> None:

@@ -38,6 +38,7 @@ from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.quota import NO_QUOTA, Quota
 from eigen.models.result import JobResult, result_from_dict
+from eigen.models.session import Session
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 from eigen.system_api.service import JobApi, ListQuery
@@ -318,6 +319,20 @@ class FolderKernel:
 
     def cancel(self, job_id: str) -> Job:
         raise _needs_kernel("cancel")
+
+    def open_session(
+        self, tenant: str, owner: str, target: str, max_time_s: float | None, idle_s: float | None
+    ) -> Session:
+        raise _needs_kernel("sessions")
+
+    def get_session(self, session_id: str, tenant: str | None) -> Session:
+        raise _needs_kernel("sessions")
+
+    def close_session(self, session_id: str, tenant: str | None) -> Session:
+        raise _needs_kernel("sessions")
+
+    def cancel_session(self, session_id: str, tenant: str | None) -> Session:
+        raise _needs_kernel("sessions")
 
     def dead_letters(
         self, tenant: str | None, limit: int, before: tuple[float, str] | None

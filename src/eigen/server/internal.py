@@ -17,6 +17,7 @@ from eigen.errors import PermissionDenied, quote
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.service import Kernel
 from eigen.kernel.store.base import JobFilter
+from eigen.models.principal import DEFAULT_TENANT
 from eigen.observability import context as call_context
 from eigen.proto import convert
 from eigen.proto.api.v1 import common_pb2 as pb
@@ -62,6 +63,11 @@ def submission(message: kernel_pb2.EnqueueRequest | kernel_pb2.EnqueueBatchReque
         "quota": convert.quota_from_pb(message),
         "traceparent": call.traceparent,
     }
+
+
+def _session_of(request: kernel_pb2.KernelSessionRequest) -> tuple[str, str | None]:
+    """The session id and whose it must be (None: any tenant's)."""
+    return request.session_id, None if request.any_tenant else (request.tenant or DEFAULT_TENANT)
 
 
 def listed_tenant(request: jobs_pb2.ListJobsRequest | jobs_pb2.ListDeadLettersRequest) -> str | None:
@@ -155,6 +161,39 @@ class KernelServicer(JobServicer, BackendServicer, kernel_pb2_grpc.KernelService
             decode_page_token(request.page_token) if request.page_token else None,
         )
         return jobs_pb2.ListDeadLettersResponse(dead_letters=[convert.dead_letter_to_pb(d) for d in found])
+
+    @unary
+    async def OpenSession(
+        self, request: kernel_pb2.KernelOpenSessionRequest, context: Context
+    ) -> jobs_pb2.Session:
+        opened = request.session
+        session = await blocking(
+            self.kernel.open_session,
+            request.tenant or DEFAULT_TENANT,
+            request.owner,
+            opened.target,
+            opened.max_time_s or None,
+            opened.idle_s or None,
+        )
+        return convert.session_to_pb(session)
+
+    @unary
+    async def GetSession(
+        self, request: kernel_pb2.KernelSessionRequest, context: Context
+    ) -> jobs_pb2.Session:
+        return convert.session_to_pb(await blocking(self.kernel.get_session, *_session_of(request)))
+
+    @unary
+    async def CloseSession(
+        self, request: kernel_pb2.KernelSessionRequest, context: Context
+    ) -> jobs_pb2.Session:
+        return convert.session_to_pb(await blocking(self.kernel.close_session, *_session_of(request)))
+
+    @unary
+    async def CancelSession(
+        self, request: kernel_pb2.KernelSessionRequest, context: Context
+    ) -> jobs_pb2.Session:
+        return convert.session_to_pb(await blocking(self.kernel.cancel_session, *_session_of(request)))
 
     async def GetResults(self, request: jobs_pb2.GetJobResultsRequest, context: Context) -> pb.JobResults:
         return await self.GetJobResults(request, context)

@@ -50,6 +50,7 @@ from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.principal import DEFAULT_TENANT
 from eigen.models.quota import NO_QUOTA, Quota
 from eigen.models.result import ExecutionResult, JobResult
+from eigen.models.session import Session
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 from eigen.observability import context as call_context
 from eigen.proto import convert
@@ -89,12 +90,21 @@ KERNEL_IDEMPOTENT: tuple[str, ...] = (
     "GetBackend",
     "GetCalibration",
     "ListDeadLetters",
+    "GetSession",
+    "CloseSession",
+    "CancelSession",
 )
 #: The failover of the api role's calls to its kernels: up to 4 attempts in all, each retry
 #: after random(0, backoff), the backoff from 0.1 s doubling up to 2 s; on UNAVAILABLE, and
 #: on a CANCELLED the kernel sent (the api never cancels a unary call: a kernel cancels
 #: what it cannot finish while it stops; a call the api cancels itself is never retried).
 KERNEL_RETRY = RetryPolicy(retryable_status_codes=("UNAVAILABLE", "CANCELLED"))
+
+
+def _session_request(session_id: str, tenant: str | None) -> kernel_pb2.KernelSessionRequest:
+    return kernel_pb2.KernelSessionRequest(
+        session_id=session_id, tenant=tenant or "", any_tenant=tenant is None
+    )
 
 
 def kernel_target(addresses: Sequence[str]) -> str:
@@ -327,6 +337,28 @@ class RemoteKernel(_Remote):
 
     def cancel(self, job_id: str) -> Job:
         return convert.job_from_pb(self.call(self.stub.CancelJob, jobs_pb2.CancelJobRequest(job_id=job_id)))
+
+    def open_session(
+        self, tenant: str, owner: str, target: str, max_time_s: float | None, idle_s: float | None
+    ) -> Session:
+        opened = jobs_pb2.OpenSessionRequest(
+            target=target, max_time_s=max_time_s or 0.0, idle_s=idle_s or 0.0
+        )
+        message = kernel_pb2.KernelOpenSessionRequest(session=opened, tenant=tenant, owner=owner)
+        return convert.session_from_pb(self.call(self.once_stub.OpenSession, message))
+
+    def get_session(self, session_id: str, tenant: str | None) -> Session:
+        return convert.session_from_pb(self.call(self.stub.GetSession, _session_request(session_id, tenant)))
+
+    def close_session(self, session_id: str, tenant: str | None) -> Session:
+        return convert.session_from_pb(
+            self.call(self.stub.CloseSession, _session_request(session_id, tenant))
+        )
+
+    def cancel_session(self, session_id: str, tenant: str | None) -> Session:
+        return convert.session_from_pb(
+            self.call(self.stub.CancelSession, _session_request(session_id, tenant))
+        )
 
     def watch(
         self, job_id: str, after_seq: int = 0, active: Callable[[], bool] = lambda: True

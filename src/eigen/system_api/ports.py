@@ -10,6 +10,7 @@ from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.quota import Quota
 from eigen.models.result import JobResult
+from eigen.models.session import Session
 from eigen.models.target import Calibration, DeviceInfo
 
 
@@ -66,6 +67,17 @@ class KernelPort(Protocol):
     ) -> list[DeadLetter]:
         """Up to ``limit`` dead letters before the keyset cursor (at, job_id), newest
         first; ``tenant``'s only when given (None: every tenant's)."""
+
+    # sessions (docs/scheduling.md): ``tenant`` None reads any tenant's (an admin)
+    def open_session(
+        self, tenant: str, owner: str, target: str, max_time_s: float | None, idle_s: float | None
+    ) -> Session: ...
+
+    def get_session(self, session_id: str, tenant: str | None) -> Session: ...
+
+    def close_session(self, session_id: str, tenant: str | None) -> Session: ...
+
+    def cancel_session(self, session_id: str, tenant: str | None) -> Session: ...
 
     def watch(
         self, job_id: str, after_seq: int = ..., active: Callable[[], bool] = ...

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -30,9 +31,10 @@ from eigen.models import limits
 from eigen.models.chunks import DEFAULT_CHUNK_OUTCOMES, Chunk, split
 from eigen.models.credentials import TENANT_MAX, TENANT_NAME
 from eigen.models.dead_letter import DeadLetter
-from eigen.models.job import JOB_ID_PATTERN, Job, JobEvent, JobRequest
+from eigen.models.job import JOB_ID_PATTERN, SESSION_ID_PATTERN, Job, JobEvent, JobRequest
 from eigen.models.principal import Principal
 from eigen.models.result import JobResult
+from eigen.models.session import Session
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.observability import context
@@ -276,6 +278,35 @@ class JobApi:
         page = letters[:size]
         return page, encode_cursor((page[-1].at, page[-1].job_id))
 
+    # -- sessions (docs/scheduling.md) ---------------------------------------------------
+    def open_session(self, target: str, max_time_s: float = 0.0, idle_s: float = 0.0) -> Session:
+        """A session of the caller's tenant on ``target``; 0: the default times."""
+        principal = self.authorize("OpenSession", backend=target or None)
+        if not target:
+            raise InvalidArgument.for_field("target", "is required: the device the session's jobs run on")
+        for name, value in (("max_time_s", max_time_s), ("idle_s", idle_s)):
+            if not math.isfinite(value) or value < 0:
+                raise InvalidArgument.for_field(name, f"must be a positive number of seconds, not {value}")
+        return self.kernel.open_session(
+            principal.tenant,
+            context.checked_caller(context.current()),
+            target,
+            max_time_s or None,
+            idle_s or None,
+        )
+
+    def get_session(self, session_id: str) -> Session:
+        principal = self.authorize("GetSession")
+        return self.kernel.get_session(check_session_id(session_id), _tenant_of(principal))
+
+    def close_session(self, session_id: str) -> Session:
+        principal = self.authorize("CloseSession")
+        return self.kernel.close_session(check_session_id(session_id), _tenant_of(principal))
+
+    def cancel_session(self, session_id: str) -> Session:
+        principal = self.authorize("CancelSession")
+        return self.kernel.cancel_session(check_session_id(session_id), _tenant_of(principal))
+
     # -- backends --------------------------------------------------------------------------
     def backends(self) -> list[tuple[DeviceInfo, int]]:
         self.authorize("ListBackends")
@@ -293,6 +324,20 @@ class JobApi:
         if not name:
             raise InvalidArgument.for_field("name", "is required")
         return self.kernel.calibration(name)
+
+
+def _tenant_of(principal: Principal) -> str | None:
+    """Whose sessions the principal sees: its tenant's (None: every tenant's, an admin)."""
+    return None if principal.admin else principal.tenant
+
+
+def check_session_id(session_id: str) -> str:
+    """``session_id`` when it is one (32 hex digits), else INVALID_ARGUMENT."""
+    if not re.fullmatch(SESSION_ID_PATTERN, session_id or ""):
+        raise InvalidArgument.for_field(
+            "session_id", f"{quote(session_id, 64)} is not a session id (32 hex digits)"
+        )
+    return session_id
 
 
 def with_principal(call: context.CallContext, principal: Principal | None) -> context.CallContext:

@@ -31,7 +31,7 @@ class Stage(StrEnum):
 class Entry:
     """What is put on a queue: the job, its priority (0..100, higher first), its device
     (the execute stage has a queue per device), its tenant and arrival (the job's
-    submission, epoch seconds; 0: now), which fair share counts, and its ``rank``: the
+    submission, epoch seconds; 0: now), which fair share counts, its session, and its ``rank``: the
     queue's order, higher first, set once by the dispatch's
     :class:`~eigen.kernel.fair_order.FairOrder` at enqueue (None until then; an entry
     given back keeps it)."""
@@ -42,6 +42,7 @@ class Entry:
     tenant: str = ""
     arrival: float = 0.0
     rank: int | None = None
+    session: str = ""  # the session its job runs in ("" when none): ranked ahead of the rest
 
 
 @dataclass(frozen=True)

@@ -391,6 +391,8 @@ def _payload(entry: Entry) -> bytes:
         "priority": entry.priority,
         "tenant": entry.tenant,
     }
+    if entry.session:  # only then: the payloads of entries without one stay as they were
+        fields["session"] = entry.session
     return json.dumps(fields).encode()
 
 
@@ -404,4 +406,5 @@ def _entry(job: Job) -> Entry:
         target=str(payload.get("target", "")),
         tenant=str(payload.get("tenant", "")),
         rank=job.priority,
+        session=str(payload.get("session", "")),
     )

@@ -134,6 +134,25 @@ job_dependencies = sa.Table(
     sa.Index("ix_job_dependencies_depends_on", "depends_on"),
 )
 
+# sessions (revision 0008): a tenant's span of back-to-back jobs on one device; the
+# expiry duty reads the ACTIVE ones by the earlier of their two deadlines
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("max_time_s", sa.Float, nullable=False),
+    sa.Column("idle_s", sa.Float, nullable=False),
+    sa.Column("last_activity_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index("ix_sessions_state", "state"),
+)
+
 # a job that ended in ERROR because it used up its attempts: why, and on which worker last
 dead_letters = sa.Table(
     "dead_letters",

@@ -98,6 +98,23 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: Context) -> pb.Job:
         return convert.job_to_pb(await self._call(self.api.cancel, request.job_id))
 
+    @unary
+    async def OpenSession(self, request: jobs_pb2.OpenSessionRequest, context: Context) -> jobs_pb2.Session:
+        opened = await blocking(self.api.open_session, request.target, request.max_time_s, request.idle_s)
+        return convert.session_to_pb(opened)
+
+    @unary
+    async def GetSession(self, request: jobs_pb2.SessionRequest, context: Context) -> jobs_pb2.Session:
+        return convert.session_to_pb(await blocking(self.api.get_session, request.session_id))
+
+    @unary
+    async def CloseSession(self, request: jobs_pb2.SessionRequest, context: Context) -> jobs_pb2.Session:
+        return convert.session_to_pb(await blocking(self.api.close_session, request.session_id))
+
+    @unary
+    async def CancelSession(self, request: jobs_pb2.SessionRequest, context: Context) -> jobs_pb2.Session:
+        return convert.session_to_pb(await blocking(self.api.cancel_session, request.session_id))
+
     @streaming
     async def WatchJob(
         self, request: jobs_pb2.WatchJobRequest, context: Context

@@ -34,6 +34,7 @@ from eigen.system_api.rest.middleware import (
     CallContextMiddleware,
 )
 from eigen.system_api.rest.openapi import DESCRIPTION, document
+from eigen.system_api.rest.sessions import sessions_router
 from eigen.system_api.rest.ui import install_ui
 from eigen.system_api.service import JobApi
 
@@ -82,6 +83,7 @@ def create_app(
         app.include_router(jobs_router(api, closing=closing, keep_alive_s=keep_alive_s))
         app.include_router(batch_stream_router(api, closing=closing))
         app.include_router(backends_router(api))
+        app.include_router(sessions_router(api))
         install_ui(app)  # the dashboard at /ui/, a client of the routes above
     for router in extra_routers:
         app.include_router(router)

@@ -18,6 +18,7 @@ from eigen.models.jobspec import request_from_wire
 from eigen.models.placement import Placement
 from eigen.models.program import ProgramLanguage
 from eigen.models.result import Experiment, JobResult
+from eigen.models.session import Session
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo, DeviceStatus
 from eigen.system_api.rest import schemas as rest
@@ -89,6 +90,7 @@ def request_from_rest(body: rest.JobRequest, field_prefix: str = "job") -> JobRe
         extensions=dict(body.extensions),
         program_uri=body.program.uri,
         outputs=[o.value for o in body.outputs],
+        session_id=body.session_id,
     )
 
 
@@ -144,6 +146,23 @@ def placement_to_rest(placement: Placement | None) -> rest.QueuePlacement | None
         slots=placement.slots,
         estimated_start=datetime.fromtimestamp(placement.estimated_start, UTC),
         reason=placement.reason,
+    )
+
+
+def session_to_rest(session: Session) -> rest.Session:
+    return rest.Session(
+        id=session.id,
+        tenant=session.tenant,
+        owner=session.owner,
+        target=session.target,
+        state=session.state.value,
+        created_at=datetime.fromtimestamp(session.created_at, UTC),
+        max_time_s=session.max_time_s,
+        idle_s=session.idle_s,
+        last_activity_at=datetime.fromtimestamp(session.last_activity_at, UTC),
+        expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+        ended_at=timestamp(session.ended_at),
+        reason=session.reason,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -18,6 +18,7 @@ from eigen.models import limits
 from eigen.models.job import JOB_ID_PATTERN
 from eigen.models.outputs import Output
 from eigen.models.program import MAX_PROGRAM_BYTES
+from eigen.models.session import MAX_TIME_S_MAX
 from eigen.models.workload import WORKLOAD_KINDS
 
 
@@ -200,6 +201,11 @@ class JobRequest(_Input):
         description="what each experiment returns: counts (the default when empty), memory, "
         "probabilities, statevector; each has a size limit (docs/api.md, Result outputs)",
     )
+    session_id: str = Field(
+        default="",
+        max_length=64,
+        description="an ACTIVE session of the tenant on this target (POST /v1/sessions); empty: none",
+    )
 
 
 class SubmitJobRequest(_Input):
@@ -226,6 +232,17 @@ class SubmitBatchRequest(_Input):
 
 
 # -- responses ---------------------------------------------------------------------------
+class QueuePlacement(BaseModel):
+    """Where a waiting job stands on its queue, when it should start, and why."""
+
+    stage: Literal["compile", "execute"] = Field(description="compile: PENDING; execute: QUEUED")
+    device: str = Field(description="the device whose queue it is on")
+    position: int = Field(description="1: the next to start there")
+    slots: int = Field(description="the device's concurrent executions (0: as many as there are workers)")
+    estimated_start: datetime
+    reason: str = Field(description="what the order counted: priority and class, fair share, jobs ahead")
+
+
 class Job(BaseModel):
     id: str
     name: str
@@ -261,6 +278,42 @@ class Job(BaseModel):
     lease_expires_at: datetime | None = Field(
         default=None, description="when that worker's lease lapses unless renewed (null when none holds it)"
     )
+    placement: QueuePlacement | None = Field(
+        default=None,
+        description="where it waits on a queue (null when it does not: held by a worker, waiting for "
+        "its dependencies, ended); GetJob only",
+    )
+
+
+class OpenSessionRequest(_Input):
+    target: str = Field(min_length=1, max_length=limits.TARGET_MAX, description="the device its jobs run on")
+    max_time_s: float = Field(
+        default=0.0, ge=0, le=MAX_TIME_S_MAX, allow_inf_nan=False, description="0: 8 hours; at most 7 days"
+    )
+    idle_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_TIME_S_MAX,
+        allow_inf_nan=False,
+        description="closed after this long with no job submitted; 0: 300 s; at most max_time_s",
+    )
+
+
+class Session(BaseModel):
+    """A session: its jobs run back to back on its device, ahead of the queue, while ACTIVE."""
+
+    id: str
+    tenant: str
+    owner: str
+    target: str
+    state: Literal["ACTIVE", "CLOSED", "CANCELLED", "EXPIRED"]
+    created_at: datetime
+    max_time_s: float
+    idle_s: float
+    last_activity_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    reason: str = Field(default="", description="why it left ACTIVE")
 
 
 class SubmitJobResponse(BaseModel):

@@ -96,7 +96,7 @@ class Observable(_message.Message):
     def __init__(self, terms: _Optional[_Iterable[_Union[PauliTerm, _Mapping]]] = ...) -> None: ...
 
 class JobRequest(_message.Message):
-    __slots__ = ("name", "program", "target", "shots", "seed", "optimization_level", "priority", "parameter_bindings", "observables", "timeout_seconds", "labels", "options", "dependencies", "namespace", "annotations", "workload", "extensions_json", "outputs")
+    __slots__ = ("name", "program", "target", "shots", "seed", "optimization_level", "priority", "parameter_bindings", "observables", "timeout_seconds", "labels", "options", "dependencies", "namespace", "annotations", "workload", "extensions_json", "outputs", "session_id")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,7 @@ class JobRequest(_message.Message):
     WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     EXTENSIONS_JSON_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     program: Program
     target: str
@@ -154,7 +155,8 @@ class JobRequest(_message.Message):
     workload: str
     extensions_json: str
     outputs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
+    session_id: str
+    def __init__(self, name: _Optional[str] = ..., program: _Optional[_Union[Program, _Mapping]] = ..., target: _Optional[str] = ..., shots: _Optional[int] = ..., seed: _Optional[int] = ..., optimization_level: _Optional[int] = ..., priority: _Optional[int] = ..., parameter_bindings: _Optional[_Iterable[_Union[ParameterBinding, _Mapping]]] = ..., observables: _Optional[_Iterable[_Union[Observable, _Mapping]]] = ..., timeout_seconds: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., dependencies: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., workload: _Optional[str] = ..., extensions_json: _Optional[str] = ..., outputs: _Optional[_Iterable[str]] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "name", "state", "target", "priority", "shots", "language", "created_at", "updated_at", "started_at", "finished_at", "error_code", "error_summary", "labels", "timings", "attempt", "last_event_seq", "owner", "progress", "result_expired_at", "namespace", "annotations", "workload", "extensions_json", "program_uri", "progress_json", "tenant", "worker", "lease_expires_at", "placement")

@@ -87,6 +87,26 @@ class JobServiceStub:
                 request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.SerializeToString,
                 response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.FromString,
                 _registered_method=True)
+        self.OpenSession = channel.unary_unary(
+                '/eigen.api.v1.JobService/OpenSession',
+                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.OpenSessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/eigen.api.v1.JobService/GetSession',
+                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
+        self.CloseSession = channel.unary_unary(
+                '/eigen.api.v1.JobService/CloseSession',
+                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
+        self.CancelSession = channel.unary_unary(
+                '/eigen.api.v1.JobService/CancelSession',
+                request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -156,6 +176,33 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenSession(self, request, context):
+        """Sessions (docs/scheduling.md): jobs submitted with JobRequest.session_id run back to
+        back on the session's device, ahead of the queue, while it is ACTIVE. Close: no more
+        jobs, those in it finish; cancel: its unfinished jobs are cancelled too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -208,6 +255,26 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListDeadLetters,
                     request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.FromString,
                     response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'OpenSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSession,
+                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.OpenSessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
+            ),
+            'CloseSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSession,
+                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
+            ),
+            'CancelSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSession,
+                    request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -482,6 +549,114 @@ class JobService:
             '/eigen.api.v1.JobService/ListDeadLetters',
             eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersRequest.SerializeToString,
             eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.api.v1.JobService/OpenSession',
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.OpenSessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.api.v1.JobService/GetSession',
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.api.v1.JobService/CloseSession',
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.api.v1.JobService/CancelSession',
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.SessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
             options,
             channel_credentials,
             insecure,

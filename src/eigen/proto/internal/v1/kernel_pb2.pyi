@@ -8,6 +8,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class KernelOpenSessionRequest(_message.Message):
+    __slots__ = ("session", "tenant", "owner")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    session: _jobs_pb2.OpenSessionRequest
+    tenant: str
+    owner: str
+    def __init__(self, session: _Optional[_Union[_jobs_pb2.OpenSessionRequest, _Mapping]] = ..., tenant: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
+
+class KernelSessionRequest(_message.Message):
+    __slots__ = ("session_id", "tenant", "any_tenant")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ANY_TENANT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    tenant: str
+    any_tenant: bool
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., any_tenant: _Optional[bool] = ...) -> None: ...
+
 class EnqueueRequest(_message.Message):
     __slots__ = ("job", "idempotency_key", "owner", "tenant", "max_queued_jobs", "max_shots_per_job", "max_qubits_per_job")
     JOB_FIELD_NUMBER: _ClassVar[int]

@@ -93,6 +93,26 @@ class KernelServiceStub:
                 request_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.GetCalibrationRequest.SerializeToString,
                 response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.Calibration.FromString,
                 _registered_method=True)
+        self.OpenSession = channel.unary_unary(
+                '/eigen.internal.v1.KernelService/OpenSession',
+                request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelOpenSessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/eigen.internal.v1.KernelService/GetSession',
+                request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
+        self.CloseSession = channel.unary_unary(
+                '/eigen.internal.v1.KernelService/CloseSession',
+                request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
+        self.CancelSession = channel.unary_unary(
+                '/eigen.internal.v1.KernelService/CancelSession',
+                request_serializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.SerializeToString,
+                response_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+                _registered_method=True)
 
 
 class KernelServiceServicer:
@@ -169,6 +189,31 @@ class KernelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenSession(self, request, context):
+        """Sessions, with the tenant the api role found (the kernel checks it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KernelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -226,6 +271,26 @@ def add_KernelServiceServicer_to_server(servicer, server):
                     servicer.GetCalibration,
                     request_deserializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.GetCalibrationRequest.FromString,
                     response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.Calibration.SerializeToString,
+            ),
+            'OpenSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSession,
+                    request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelOpenSessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
+            ),
+            'CloseSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSession,
+                    request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
+            ),
+            'CancelSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSession,
+                    request_deserializer=eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.FromString,
+                    response_serializer=eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +592,114 @@ class KernelService:
             '/eigen.internal.v1.KernelService/GetCalibration',
             eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.GetCalibrationRequest.SerializeToString,
             eigen_dot_proto_dot_api_dot_v1_dot_common__pb2.Calibration.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.internal.v1.KernelService/OpenSession',
+            eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelOpenSessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.internal.v1.KernelService/GetSession',
+            eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.internal.v1.KernelService/CloseSession',
+            eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eigen.internal.v1.KernelService/CancelSession',
+            eigen_dot_proto_dot_internal_dot_v1_dot_kernel__pb2.KernelSessionRequest.SerializeToString,
+            eigen_dot_proto_dot_api_dot_v1_dot_jobs__pb2.Session.FromString,
             options,
             channel_credentials,
             insecure,

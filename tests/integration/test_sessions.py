@@ -1,0 +1,172 @@
+"""Sessions through a real server: a session's jobs go ahead of the device's queue and run
+back to back; a job names an ACTIVE session of its tenant on its target or is refused with
+the field; close takes no more jobs and lets those in it finish; cancel and max time cancel
+its unfinished jobs; the idle timeout closes it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import grpc
+import httpx
+import pytest
+
+from eigen.client import Client
+from eigen.client.sessions import ClientSession
+from eigen.config.settings import Settings
+from eigen.errors import FailedPrecondition, InvalidArgument, NotFound
+from eigen.models.job import Job
+from eigen.models.session import SESSION_LABEL, SessionState
+from eigen.models.state import JobState
+from eigen.server.embedded import EmbeddedServer
+from tests.integration.held import HELD, holding
+from tests.integration.helpers import BELL
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("sessions"), http_port=0, device_capacity={HELD: 1})
+    with EmbeddedServer(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def client(one_slot: EmbeddedServer) -> Iterator[Client]:
+    with Client(one_slot.address, timeout=60) as opened:
+        yield opened
+
+
+def queued(client: Client, job_id: str) -> Job:
+    """The job once it waits on its device's queue (its watch, not a poll)."""
+    for event in client.watch(job_id):
+        if event.state in (JobState.QUEUED, *[s for s in JobState if s.terminal]):
+            break
+    return client.get(job_id)
+
+
+def last_message(client: Client, job_id: str) -> str:
+    """The message of the job's last event (why it ended)."""
+    return list(client.watch(job_id))[-1].message
+
+
+def test_a_sessions_jobs_go_ahead_of_the_queue_and_run_back_to_back(
+    client: Client, one_slot: EmbeddedServer
+) -> None:
+    with holding(one_slot) as held:
+        blocker = client.submit(BELL, target=HELD, shots=10)
+        held.wait_held()
+        backlog = [client.submit(BELL, target=HELD, shots=10, seed=i, priority=90) for i in range(3)]
+        for job in backlog:
+            queued(client, job.job_id)
+        with client.session(HELD) as session:
+            assert isinstance(session, ClientSession) and session.info.state is SessionState.ACTIVE
+            mine = [session.submit(BELL, shots=10, seed=10 + i) for i in range(2)]
+            waiting = [queued(client, job.job_id) for job in mine]
+            assert waiting[0].placement is not None and waiting[0].placement.position == 1
+            assert waiting[1].placement is not None and waiting[1].placement.position == 2
+            assert f"in session {session.id}" in waiting[0].placement.reason
+            assert waiting[0].request.labels[SESSION_LABEL] == session.id
+        assert session.info.state is SessionState.CLOSED  # the block closed it; its jobs still run
+    ended = {j.job_id: client.wait(j.job_id) for j in [blocker, *backlog, *mine]}
+    assert all(job.state is JobState.DONE for job in ended.values()), ended
+    starts = sorted(ended.values(), key=lambda job: job.started_at or 0.0)
+    assert [job.id for job in starts[1:3]] == [job.job_id for job in mine]  # right after the blocker
+
+
+def test_a_job_must_name_an_active_session_on_its_target(client: Client) -> None:
+    session = client.session(HELD)
+    with pytest.raises(InvalidArgument) as wrong_target:
+        client.submit(BELL, target="sim:stabilizer", shots=10, session_id=session.id)
+    assert wrong_target.value.violations[0].field.endswith("session_id")
+    assert "is on test:held" in wrong_target.value.message
+    with pytest.raises(NotFound):
+        client.submit(BELL, target=HELD, shots=10, session_id="0" * 32)
+    with pytest.raises(InvalidArgument):
+        client.submit(BELL, target=HELD, shots=10, session_id="not-a-session")
+    assert session.close().state is SessionState.CLOSED
+    with pytest.raises(FailedPrecondition) as closed:
+        session.submit(BELL, shots=10)
+    assert "CLOSED (closed by request)" in closed.value.message
+    with pytest.raises(NotFound):
+        client.get_session("f" * 32)
+    assert client.session(HELD, max_time=10, idle=20).info.idle_s == 10  # never idle past its end
+    with pytest.raises(NotFound):
+        client.session("sim:nowhere")
+
+
+def test_cancel_cancels_the_sessions_unfinished_jobs(client: Client, one_slot: EmbeddedServer) -> None:
+    with holding(one_slot) as held:
+        blocker = client.submit(BELL, target=HELD, shots=10)
+        held.wait_held()
+        session = client.session(HELD)
+        mine = [session.submit(BELL, shots=10, seed=i) for i in range(2)]
+        for job in mine:
+            queued(client, job.job_id)
+        cancelled = session.cancel()
+        assert cancelled.state is SessionState.CANCELLED and cancelled.ended_at is not None
+        for job in mine:
+            assert client.wait(job.job_id).state is JobState.CANCELLED
+            assert "its session cancelled by request" in last_message(client, job.job_id)
+    assert client.wait(blocker.job_id).state is JobState.DONE
+
+
+def test_idle_closes_and_max_time_expires_with_its_jobs(client: Client, one_slot: EmbeddedServer) -> None:
+    idle = client.session(HELD, max_time=60, idle=0.3)
+    time.sleep(max(0.0, idle.info.idle_at - time.time()) + 0.05)  # its idle deadline, on the clock
+    assert idle.status().state is SessionState.CLOSED and "idle for 0.3 s" in idle.info.reason
+    with holding(one_slot) as held:
+        blocker = client.submit(BELL, target=HELD, shots=10)
+        held.wait_held()
+        short = client.session(HELD, max_time=1.0, idle=1.0)
+        job = short.submit(BELL, shots=10)
+        queued(client, job.job_id)
+        ended = client.wait(job.job_id)  # the expiry duty cancels it once the session's time is up
+        assert ended.state is JobState.CANCELLED and "max time" in last_message(client, job.job_id)
+        assert short.status().state is SessionState.EXPIRED
+    assert client.wait(blocker.job_id).state is JobState.DONE
+
+
+def test_sessions_over_grpc_status_codes(one_slot: EmbeddedServer) -> None:
+    from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
+
+    with grpc.insecure_channel(one_slot.address) as channel:
+        stub = jobs_pb2_grpc.JobServiceStub(channel)
+        opened = stub.OpenSession(jobs_pb2.OpenSessionRequest(target=HELD))
+        assert opened.state == "ACTIVE" and opened.expires_at.seconds > opened.created_at.seconds
+        with pytest.raises(grpc.RpcError) as bad:
+            stub.OpenSession(jobs_pb2.OpenSessionRequest(target=HELD, max_time_s=-1))
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as missing:
+            stub.GetSession(jobs_pb2.SessionRequest(session_id="a" * 32))
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        assert stub.CancelSession(jobs_pb2.SessionRequest(session_id=opened.id)).state == "CANCELLED"
+    assert httpx.get(f"{one_slot.http_address}/health/live", timeout=10).status_code == 200
+
+
+def test_sessions_over_rest(one_slot: EmbeddedServer) -> None:
+    with httpx.Client(base_url=one_slot.http_address, timeout=30) as rest:
+        opened = rest.post("/v1/sessions", json={"target": HELD, "idle_s": 60})
+        assert opened.status_code == 201, opened.text
+        session = opened.json()
+        assert session["state"] == "ACTIVE" and session["idle_s"] == 60
+        body = {
+            "program": {"source": BELL},
+            "target": "sim:stabilizer",
+            "shots": 10,
+            "session_id": session["id"],
+        }
+        refused = rest.post("/v1/jobs", json={"job": body})
+        assert refused.status_code == 400 and "session_id" in refused.text
+        body["target"] = HELD
+        accepted = rest.post("/v1/jobs", json={"job": body})
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["job"]["labels"][SESSION_LABEL] == session["id"]
+        closed = rest.post(f"/v1/sessions/{session['id']}:close").json()
+        assert closed["state"] == "CLOSED" and closed["ended_at"]
+        assert rest.get(f"/v1/sessions/{session['id']}").json()["state"] == "CLOSED"
+        assert rest.get(f"/v1/sessions/{'0' * 32}").status_code == 404
+        assert rest.get("/v1/sessions/nope").status_code == 400
+        assert rest.post("/v1/sessions", json={"target": HELD, "max_time_s": -1}).status_code in (400, 422)

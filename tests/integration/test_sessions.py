@@ -5,8 +5,13 @@ its unfinished jobs; the idle timeout closes it."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import httpx
@@ -24,6 +29,9 @@ from tests.integration.held import HELD, holding
 from tests.integration.helpers import BELL
 
 pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +178,32 @@ def test_sessions_over_rest(one_slot: EmbeddedServer) -> None:
         assert rest.get(f"/v1/sessions/{'0' * 32}").status_code == 404
         assert rest.get("/v1/sessions/nope").status_code == 400
         assert rest.post("/v1/sessions", json={"target": HELD, "max_time_s": -1}).status_code in (400, 422)
+
+
+def test_the_cli_opens_uses_and_closes_a_session(one_slot: EmbeddedServer, tmp_path: Path) -> None:
+    env = {**os.environ, "EIGEN_ENDPOINT": one_slot.address, "COLUMNS": "80", "EIGEN_DATA_DIR": str(tmp_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "eigen-cli"), *args], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    opened = cli("session", "open", "--target", "sim:stabilizer", "--idle", "60", "--json")
+    assert opened.returncode == 0, opened.stderr
+    session = json.loads(opened.stdout)
+    assert session["state"] == "ACTIVE" and session["idle_s"] == 60
+    job = Path(REPO / "examples/bell-qasm3/job.yaml")
+    submitted = cli("submit", str(job), "--target", "sim:stabilizer", "--session", session["id"], "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    accepted = json.loads(submitted.stdout)
+    assert accepted["session_id"] == session["id"]
+    assert json.loads(cli("status", accepted["id"], "--json").stdout)["session_id"] == session["id"]
+    wrong = cli("submit", str(job), "--session", session["id"])  # its target is sim:statevector
+    assert wrong.returncode == 2 and "session_id" in wrong.stderr and "is on sim:stabilizer" in wrong.stderr
+    shown = cli("session", "status", session["id"])
+    assert shown.returncode == 0 and "ACTIVE" in shown.stdout and "sim:stabilizer" in shown.stdout
+    closed = cli("session", "close", session["id"])
+    assert closed.returncode == 0 and "CLOSED" in closed.stdout and "closed by request" in closed.stdout
+    late = cli("submit", str(job), "--target", "sim:stabilizer", "--session", session["id"])
+    assert late.returncode == 2 and "CLOSED" in late.stderr
+    assert cli("session", "cancel", "0" * 32).returncode == 2  # NOT_FOUND: a user error

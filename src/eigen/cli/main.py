@@ -31,6 +31,8 @@ from eigen.models.state import JobState
 
 if TYPE_CHECKING:
     from eigen.client import SubmitOptions
+    from eigen.client.client import Client
+    from eigen.models.session import Session as SessionInfo
 
 # Plain help (click's formatter): docstrings read as written, flags show as flags
 # (typer's rich help prints "--watch <bool>"), and it fits any terminal width.
@@ -144,6 +146,10 @@ def submit(
             help="wait for this job (repeatable; instead of spec.dependencies), e.g. a pipeline's stage",
         ),
     ] = None,
+    in_session: Annotated[
+        str | None,
+        typer.Option("--session", metavar="ID", help="run in this session (eigen-cli session open)"),
+    ] = None,
     endpoint: EndpointOpt = None,
 ) -> None:
     """Submit the job described by JOB_FILE (a job.yaml).
@@ -163,6 +169,8 @@ def submit(
         overrides["priority"] = priority
     if depends_on:
         overrides["dependencies"] = depends_on
+    if in_session:
+        overrides["session_id"] = in_session
     from eigen.cli import interrupt  # only a submission needs the Ctrl-C guard
 
     key = interrupt.submission_key(idempotency_key)  # known here, to find the job after Ctrl-C
@@ -295,6 +303,71 @@ def backends(as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
             out.print_json(json.dumps([render.device_dict(d, q) for d, q in listed]))
         else:
             render.print_backends(out, listed)
+
+
+sessions = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Sessions: jobs submitted with --session ID run back to back on the session's "
+    "device, ahead of the queue, until it is closed, cancelled, idle or past its max time.",
+)
+app.add_typer(sessions, name="session")
+SessionIdArg = Annotated[str, typer.Argument(metavar="SESSION_ID", help="the id session open printed")]
+
+
+@sessions.command("open")
+def session_open(
+    target: Annotated[str, typer.Option(metavar="NAME", help="the device its jobs run on")],
+    max_time: Annotated[
+        float, typer.Option("--max-time", metavar="S", help="seconds it lasts at most (0: 8 hours)")
+    ] = 0.0,
+    idle: Annotated[
+        float, typer.Option(metavar="S", help="closed after this long with no job (0: 300 s)")
+    ] = 0.0,
+    as_json: JsonOpt = False,
+    endpoint: EndpointOpt = None,
+) -> None:
+    """Open a session on a device; prints its id."""
+    with Session(endpoint, err) as session:
+        opened = _kernel_client(session).session(target, max_time=max_time, idle=idle).info
+        _print_session(opened, as_json)
+
+
+@sessions.command("status")
+def session_status(session_id: SessionIdArg, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+    """Show a session's state and times."""
+    with Session(endpoint, err) as session:
+        _print_session(_kernel_client(session).get_session(session_id), as_json)
+
+
+@sessions.command("close")
+def session_close(session_id: SessionIdArg, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+    """Take no more jobs; those in the session finish."""
+    with Session(endpoint, err) as session:
+        _print_session(_kernel_client(session).close_session(session_id), as_json)
+
+
+@sessions.command("cancel")
+def session_cancel(session_id: SessionIdArg, as_json: JsonOpt = False, endpoint: EndpointOpt = None) -> None:
+    """Take no more jobs and cancel the session's jobs that have not ended."""
+    with Session(endpoint, err) as session:
+        _print_session(_kernel_client(session).cancel_session(session_id), as_json)
+
+
+def _kernel_client(session: Session) -> Client:
+    """The session's client of a kernel: the server's, or the embedded stack's (started now)."""
+    from eigen.cli.local import FolderClient
+
+    client = session.client
+    return client.stack() if isinstance(client, FolderClient) else client
+
+
+def _print_session(found: SessionInfo, as_json: bool) -> None:
+    shown = render.session_dict(found)
+    if as_json:
+        out.print_json(json.dumps(shown))
+    else:
+        render.print_mapping(out, shown)
 
 
 @app.command("compile")

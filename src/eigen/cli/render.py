@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # annotations only: printing a job needs neither gRPC nor the
     from eigen.models.job import Job
     from eigen.models.placement import Placement
     from eigen.models.result import Experiment, JobResult
+    from eigen.models.session import Session
     from eigen.models.target import DeviceInfo
 
 BAR_WIDTH = 40
@@ -220,8 +221,38 @@ def job_dict(job: Job) -> dict[str, object]:
         "extensions": job.request.extensions,
         "timings": job.timings,
         "progress": typed_progress(job.progress),
+        "session_id": job.request.session_id,
         "queue": placement_dict(job.placement) if job.placement is not None else None,
     }
+
+
+def session_dict(session: Session) -> dict[str, object]:
+    """A session as ``session ... --json`` prints it (times as Unix seconds)."""
+    return {
+        "id": session.id,
+        "state": session.state.value,
+        "target": session.target,
+        "tenant": session.tenant,
+        "owner": session.owner,
+        "created_at": session.created_at,
+        "expires_at": session.expires_at,
+        "idle_s": session.idle_s,
+        "last_activity_at": session.last_activity_at,
+        "ended_at": session.ended_at,
+        "reason": session.reason,
+    }
+
+
+def print_mapping(console: Console, shown: dict[str, object]) -> None:
+    """One row per key with a value; ``*_at`` times in ISO form, the suffix dropped."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for key, value in shown.items():
+        if value in (None, ""):
+            continue
+        name = key.removesuffix("_at")
+        text = iso_time(value) if key.endswith("_at") and isinstance(value, float) else _json(value)
+        table.add_row(f"[bold]{name}[/bold]", Text(text))
+    console.print(table)
 
 
 def placement_dict(placement: Placement) -> dict[str, object]:

@@ -12,6 +12,10 @@ workers do (one entry at a time).
 - **head-of-line**: a slow device (capacity 1, a bigger circuit) has a backlog of
   ``--backlog`` jobs ranked ahead; then one job for a fast device: its wait, with the
   slow device's capacity set and without it (the baseline: the workers all hold slow jobs).
+- **sessions** (through a real embedded server, two execute workers, two driver
+  processes): a client-driven loop of ``--iterations`` jobs on sim:aer (each submitted
+  once the previous one's result is read, as a VQE driver does) alone, then behind a
+  backlog of ``--busy`` other jobs on the same device, without and with a session.
 
 The PostgreSQL runs need the local server (``EIGEN_BENCH_POSTGRES``, default
 postgresql://postgres@127.0.0.1:5432/postgres) and make a database of their own, dropped
@@ -19,6 +23,7 @@ at the end. Figures: printed and written to benchmarks/results/scheduling.json.
 
     .venv/bin/python benchmarks/scheduling.py                     # ~1-2 min
     .venv/bin/python benchmarks/scheduling.py --dispatches memory --repeats 3
+    .venv/bin/python benchmarks/scheduling.py --dispatches --sessions   # the session figure only
 """
 
 from __future__ import annotations
@@ -284,6 +289,88 @@ def measure(
     return figures
 
 
+ITERATION = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[4] q;
+bit[4] c;
+ry({theta}) q[0];
+cx q[0], q[1];
+cx q[1], q[2];
+cx q[2], q[3];
+c = measure q;
+"""
+
+
+def session_loop(client: Any, iterations: int, session: Any | None) -> float:
+    """Seconds for ``iterations`` jobs, each submitted once the previous result was read."""
+    started = time.perf_counter()
+    for k in range(iterations):
+        source = ITERATION.format(theta=0.1 * k)
+        if session is None:
+            future = client.submit(source, target="sim:aer", shots=200, seed=k)
+        else:
+            future = session.submit(source, shots=200, seed=k)
+        future.result(timeout=600)
+    return time.perf_counter() - started
+
+
+def compiled(client: Any, job_id: str) -> None:
+    """Return once the job has been compiled (queued for its device, or further)."""
+    from eigen.models.state import JobState
+
+    for event in client.watch(job_id):
+        if event.state not in (JobState.PENDING, JobState.COMPILING):
+            return
+
+
+def session_figures(iterations: int, busy: int, busy_qubits: int, driver_processes: int) -> dict[str, Any]:
+    """The loop alone, behind a backlog without a session, and behind one in a session."""
+    import tempfile
+
+    from eigen.client import Client, FailedPrecondition
+    from eigen.server.embedded import EmbeddedServer
+
+    backlog_circuit = random_circuit(busy_qubits, 20, measure=True, seed=7)
+    from qiskit import qasm3
+
+    heavy = qasm3.dumps(backlog_circuit)
+    figures: dict[str, Any] = {
+        "iterations": iterations,
+        "busy_jobs": busy,
+        "driver_processes": driver_processes,
+    }
+    with tempfile.TemporaryDirectory() as data:
+        settings = Settings(data_dir=Path(data), execute_workers=2, driver_processes=driver_processes)
+        with EmbeddedServer(settings) as server, Client(server.address, timeout=600) as client:
+            session_loop(client, 3, None)  # warm: compile caches, driver processes
+            figures["alone_s"] = session_loop(client, iterations, None)
+            for mode in ("without_session_s", "with_session_s"):
+                queued = [client.submit(heavy, target="sim:aer", shots=100, seed=n) for n in range(busy)]
+                compiled(client, queued[-1].job_id)  # a busy device queue, not a compile batch in flight
+                if mode == "with_session_s":
+                    with client.session("sim:aer") as session:
+                        figures[mode] = session_loop(client, iterations, session)
+                else:
+                    figures[mode] = session_loop(client, iterations, None)
+                left = sum(1 for job in queued if not client.get(job.job_id).terminal)
+                figures[mode.removesuffix("_s") + "_backlog_left_at_end"] = left
+                for job in queued:  # the next run starts with an empty queue
+                    if not client.get(job.job_id).terminal:
+                        with contextlib.suppress(FailedPrecondition):  # it ended meanwhile
+                            client.cancel(job.job_id)
+                    client.wait(job.job_id)
+            one = client.submit(heavy, target="sim:aer", shots=100, seed=1).result(timeout=600)
+            figures["busy_job_execute_s"] = one.timings.get("execute_s", float("nan"))
+    alone = figures["alone_s"]
+    print(
+        f"[sessions] {iterations} iterations alone {alone:.2f} s; behind {busy} jobs "
+        f"(each ~{figures['busy_job_execute_s'] * 1e3:.0f} ms): without a session "
+        f"{figures['without_session_s']:.2f} s ({figures['without_session_s'] / alone:.1f}x), "
+        f"with one {figures['with_session_s']:.2f} s ({figures['with_session_s'] / alone:.1f}x)"
+    )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -293,7 +380,17 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=2, help="workers (device slots of the fast device)")
     parser.add_argument("--backlog", type=int, default=20, help="the slow device's backlog")
     parser.add_argument(
-        "--dispatches", nargs="+", default=["memory", "postgres"], choices=["memory", "postgres"]
+        "--dispatches", nargs="*", default=["memory", "postgres"], choices=["memory", "postgres"]
+    )
+    parser.add_argument("--sessions", action="store_true", help="also the session figure (a real server)")
+    parser.add_argument("--iterations", type=int, default=20, help="the session figure's loop")
+    parser.add_argument("--busy", type=int, default=60, help="the session figure's backlog")
+    parser.add_argument("--busy-qubits", type=int, default=17, help="the width of the backlog's circuits")
+    parser.add_argument(
+        "--driver-processes",
+        type=int,
+        default=3,
+        help="the server's driver processes (2 workers + the lane: 3)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "scheduling.json")
     args = parser.parse_args()
@@ -313,6 +410,10 @@ def main() -> None:
             else:
                 with postgres_nodes() as opener:
                     results[name] = measure(f"{name}, 2 nodes", opener, args, devices, slots)
+    if args.sessions:
+        results["sessions"] = session_figures(
+            args.iterations, args.busy, args.busy_qubits, args.driver_processes
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"written to {args.out}")

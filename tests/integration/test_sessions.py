@@ -60,9 +60,11 @@ def last_message(client: Client, job_id: str) -> str:
     return list(client.watch(job_id))[-1].message
 
 
-def test_a_sessions_jobs_go_ahead_of_the_queue_and_run_back_to_back(
+def test_a_sessions_jobs_run_in_their_lane_ahead_of_the_queue(
     client: Client, one_slot: EmbeddedServer
 ) -> None:
+    """The device's one slot is held and three jobs wait for it; a session's jobs do not:
+    the session lane runs them one after the other (the second waits only for the first)."""
     with holding(one_slot) as held:
         blocker = client.submit(BELL, target=HELD, shots=10)
         held.wait_held()
@@ -71,17 +73,21 @@ def test_a_sessions_jobs_go_ahead_of_the_queue_and_run_back_to_back(
             queued(client, job.job_id)
         with client.session(HELD) as session:
             assert isinstance(session, ClientSession) and session.info.state is SessionState.ACTIVE
-            mine = [session.submit(BELL, shots=10, seed=10 + i) for i in range(2)]
-            waiting = [queued(client, job.job_id) for job in mine]
-            assert waiting[0].placement is not None and waiting[0].placement.position == 1
-            assert waiting[1].placement is not None and waiting[1].placement.position == 2
-            assert f"in session {session.id}" in waiting[0].placement.reason
-            assert waiting[0].request.labels[SESSION_LABEL] == session.id
+            first = session.submit(BELL, shots=10, seed=10)
+            held.wait_held(2)  # running beside the blocker, in the session lane
+            second = queued(client, session.submit(BELL, shots=10, seed=11).job_id)
+            assert second.placement is not None and second.placement.position == 1
+            assert "in the sessions' lane" in second.placement.reason
+            assert f"in session {session.id}" in second.placement.reason
+            assert client.get(first.job_id).state is JobState.RUNNING
+            assert all(client.get(job.job_id).state is JobState.QUEUED for job in backlog)
+            assert second.request.labels[SESSION_LABEL] == session.id
         assert session.info.state is SessionState.CLOSED  # the block closed it; its jobs still run
-    ended = {j.job_id: client.wait(j.job_id) for j in [blocker, *backlog, *mine]}
+    mine = [first.job_id, second.id]
+    ended = {job_id: client.wait(job_id) for job_id in [blocker.job_id, *[j.job_id for j in backlog], *mine]}
     assert all(job.state is JobState.DONE for job in ended.values()), ended
-    starts = sorted(ended.values(), key=lambda job: job.started_at or 0.0)
-    assert [job.id for job in starts[1:3]] == [job.job_id for job in mine]  # right after the blocker
+    last_backlog = max(ended[job.job_id].started_at or 0.0 for job in backlog)
+    assert all((ended[job_id].started_at or 0.0) < last_backlog for job_id in mine)
 
 
 def test_a_job_must_name_an_active_session_on_its_target(client: Client) -> None:

@@ -17,8 +17,9 @@ from collections.abc import Callable
 
 from eigen.kernel.dependencies import is_waiting
 from eigen.kernel.dispatch.port import Dispatch, Stage
-from eigen.kernel.queueing import entry_of
+from eigen.kernel.queueing import entry_of, stage_for
 from eigen.kernel.run_times import RunTimes
+from eigen.kernel.workers import SESSION_WORKERS
 from eigen.models.job import Job
 from eigen.models.placement import Placement, QueueStage
 from eigen.models.state import JobState
@@ -61,6 +62,7 @@ class Placements:
             return None
         stage, shown = stages
         entry = entry_of(job)
+        stage = stage_for(stage, entry)
         standing = self.dispatch.standing(stage, entry)
         if standing is None:
             return None
@@ -68,6 +70,9 @@ class Placements:
         if stage is Stage.COMPILE:
             slots, pace = self.compile_workers, self.compile_times.of("")
             queue = "to compile"
+        elif stage is Stage.SESSION:
+            slots, pace = SESSION_WORKERS, self.run_times.of(device)
+            queue = "in the sessions' lane"
         else:
             slots = standing.slots or self.execute_workers
             pace = self.run_times.of(device)

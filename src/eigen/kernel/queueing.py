@@ -39,19 +39,35 @@ class Queueing:
         dispatch is filled by :meth:`after` instead)."""
         if self.after_commit or not jobs:
             return None
-        entries = [entry_of(job) for job in jobs]
+        routed = _routed(stage, jobs)
 
         def enqueue(txn: object) -> None:
-            self.dispatch.enqueue(stage, entries, within=txn)
+            for on, entries in routed.items():
+                self.dispatch.enqueue(on, entries, within=txn)
 
         return enqueue
 
     def after(self, stage: Stage, jobs: Sequence[Job]) -> None:
         """After the write committed: the entries of ``jobs`` (the in-memory dispatch)."""
         if self.after_commit and jobs:
-            self.dispatch.enqueue(stage, [entry_of(job) for job in jobs])
+            for on, entries in _routed(stage, jobs).items():
+                self.dispatch.enqueue(on, entries)
 
     def now(self, stage: Stage, jobs: Sequence[Job]) -> None:
         """Entries for ``jobs`` with no store write of theirs (a resumed job)."""
-        if jobs:
-            self.dispatch.enqueue(stage, [entry_of(job) for job in jobs])
+        for on, entries in _routed(stage, jobs).items():
+            self.dispatch.enqueue(on, entries)
+
+
+def stage_for(stage: Stage, entry: Entry) -> Stage:
+    """The queue of ``entry`` due on ``stage``: a session's job, once compiled, is the session
+    lane's (its own queue, so that no other job's run stands between its runs)."""
+    return Stage.SESSION if stage is Stage.EXECUTE and entry.session else stage
+
+
+def _routed(stage: Stage, jobs: Sequence[Job]) -> dict[Stage, list[Entry]]:
+    routed: dict[Stage, list[Entry]] = {}
+    for job in jobs:
+        entry = entry_of(job)
+        routed.setdefault(stage_for(stage, entry), []).append(entry)
+    return routed

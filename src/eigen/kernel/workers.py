@@ -42,7 +42,8 @@ COMPILE_BATCH = 32
 EXECUTE_BATCH = 16  # small circuits executed per batch (see Pipeline.batchable)
 MAX_STRANDED = 3  # times a job may wait for a writable data folder before it ends in ERROR
 CLAIM_WAIT_S = 0.5  # how long a claim waits before the worker looks at the drain again
-STAGE_ROLES = ("compile", "execute")
+STAGE_ROLES = ("compile", "execute", "session")
+SESSION_WORKERS = 1  # the session lane: runs sessions' jobs, and nothing else
 
 
 class Workers:
@@ -94,6 +95,7 @@ class Workers:
         loops: list[tuple[str, Callable[[], None]]] = [
             *[("compile", self.compile_loop)] * compile_workers,
             *[("execute", self.execute_loop)] * execute_workers,
+            *[("session", functools.partial(self.execute_loop, Stage.SESSION))] * SESSION_WORKERS,
             *others,
         ]
         for index, (name, target) in enumerate(loops):
@@ -277,10 +279,13 @@ class Workers:
                 return
             self._hold(name, claimed, functools.partial(self._compile, claimed))
 
-    def execute_loop(self) -> None:
+    def execute_loop(self, stage: Stage = Stage.EXECUTE) -> None:
+        """Run the jobs of ``stage``'s queue: the devices' (EXECUTE), or the sessions' lane
+        (SESSION: a worker of its own, so a session's next job never waits for another
+        job's run)."""
         name = threading.current_thread().name
         while not self.draining.is_set():
-            claimed = self._claim(Stage.EXECUTE, EXECUTE_BATCH, self.pipeline.batchable)
+            claimed = self._claim(stage, EXECUTE_BATCH, self.pipeline.batchable)
             if not claimed:
                 if self.stopping.is_set():
                     return

@@ -48,6 +48,7 @@ class MemoryDispatch:
         self._queues: dict[Stage, PriorityScheduler[_Ticketed]] = {
             Stage.COMPILE: PriorityScheduler(capacity),
             Stage.EXECUTE: PriorityScheduler(capacity, group=lambda t: t[1].target, slots=device_capacity),
+            Stage.SESSION: PriorityScheduler(capacity, group=lambda t: t[1].target),
         }
         self._tickets = itertools.count(1)
         self._out: set[int] = set()  # tickets claimed and not yet acked or released
@@ -102,7 +103,7 @@ class MemoryDispatch:
         return live
 
     def standing(self, stage: Stage, entry: Entry) -> Standing | None:
-        group = entry.target if stage is Stage.EXECUTE else ""
+        group = "" if stage is Stage.COMPILE else entry.target
         queue = self._queues[stage]
         found = queue.ahead(group, lambda t: t[1].job_id == entry.job_id)
         if found is None:

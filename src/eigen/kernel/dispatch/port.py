@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 class Stage(StrEnum):
     COMPILE = "compile"  # PENDING jobs, to be compiled
     EXECUTE = "execute"  # QUEUED jobs, compiled, to be run
+    SESSION = "session"  # QUEUED jobs of a session: the session lane's (eigen.kernel.sessions)
 
 
 @dataclass(frozen=True)

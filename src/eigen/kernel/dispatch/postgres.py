@@ -2,8 +2,9 @@
 database (why pgqueuer: docs/decisions/queue-library.md).
 
 An entry is a row of pgqueuer's queue table (``eigen_queue.pgqueuer``; migration 0005): its
-entrypoint is the stage (``compile``) or, on the execute stage, the stage and the device
-(``execute:<device>``: a queue per device), its priority column the entry's rank
+entrypoint is the stage (``compile``; ``session``, the session lane's, one for every
+device) or, on the execute stage, the stage and the device (``execute:<device>``: a queue
+per device), its priority column the entry's rank
 (:class:`~eigen.kernel.fair_order.FairOrder`, computed at enqueue; fair share's virtual
 times in the same transaction, :mod:`~eigen.kernel.dispatch.postgres_clock`), its payload
 the job id, target, priority and tenant.
@@ -380,7 +381,7 @@ class PostgresDispatch:
 def _on(stage: Stage | None, entrypoint: str) -> bool:
     """Whether ``entrypoint`` is one of ``stage``'s (None: of any stage)."""
     if stage is None:
-        return entrypoint == Stage.COMPILE.value or _is_execute(entrypoint)
+        return entrypoint in (Stage.COMPILE.value, Stage.SESSION.value) or _is_execute(entrypoint)
     return _is_execute(entrypoint) if stage is Stage.EXECUTE else entrypoint == stage.value
 
 

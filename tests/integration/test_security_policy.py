@@ -7,6 +7,9 @@
   tenants in its SQLite store) refuses a tenant over ``max_queued_jobs`` and not the
   other; a backend outside ``allowed_backends`` is PERMISSION_DENIED naming it; a reload
   raises the quota; each refusal is a row that ``eigen-server audit list`` shows.
+- Fair shares: a tenant of ``fair_share: 3`` gets about three times the places at the
+  front of a held device's queue of a tenant of share 1, and the kernel reads the guard's
+  policy file (a reload moves both).
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from grpc_status import rpc_status
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from eigen.client import Client
 from eigen.config.settings import Settings
 from eigen.errors import PermissionDenied
 from eigen.kernel.store.engine import make_engine
 from eigen.kernel.store.keys import SqlKeyStore
 from eigen.kernel.store.sql import sqlite_url
 from eigen.models.principal import Principal
+from eigen.models.state import JobState
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.security import apikeys
 from eigen.security.policy import PolicyFile
@@ -133,21 +138,26 @@ def secured(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, Path, dict[str, st
         policy_file=policy,
     )
     with EmbeddedServer(settings) as server:
-        engine = make_engine(sqlite_url(tmp_path / "data" / "eigen.db"))
-        keys = SqlKeyStore(engine)
-        issued = {}
-        for tenant in ("research", "lab"):
-            key, record = apikeys.new_key(
-                SERVER_SECRET.encode(),
-                tenant=tenant,
-                name=f"{tenant}-bot",
-                role="submitter",
-                created_at=time.time(),
-            )
-            keys.add_key(record, time.time())
-            issued[tenant] = key
-        engine.dispose()
-        yield server, policy, issued
+        yield server, policy, issue_keys(tmp_path / "data")
+
+
+def issue_keys(data_dir: Path) -> dict[str, str]:
+    """A submitter's API key of each tenant, research and lab, in the server's store."""
+    engine = make_engine(sqlite_url(data_dir / "eigen.db"))
+    keys = SqlKeyStore(engine)
+    issued = {}
+    for tenant in ("research", "lab"):
+        key, record = apikeys.new_key(
+            SERVER_SECRET.encode(),
+            tenant=tenant,
+            name=f"{tenant}-bot",
+            role="submitter",
+            created_at=time.time(),
+        )
+        keys.add_key(record, time.time())
+        issued[tenant] = key
+    engine.dispose()
+    return issued
 
 
 def as_key(key: str) -> tuple[tuple[str, str]]:
@@ -318,3 +328,64 @@ def test_rate_limit_per_minute_through_a_real_server(
         assert 0 < info.retry_delay.ToTimedelta().total_seconds() <= 30
         for _ in range(3):  # another tenant: no rate
             stub.ListJobs(jobs_pb2.ListJobsRequest(), metadata=as_key(keys["research"]), timeout=30)
+
+
+SHARES = "policies: [{{tenant: research, fair_share: {research}}}, {{tenant: lab, fair_share: 1}}]\n"
+
+
+def test_policy_fair_shares_order_a_real_servers_queue(tmp_path: Path) -> None:
+    """A held device of one slot; the two tenants then queue 8 jobs each, alternately.
+    Research (share 3) has about three of every four places at the front of the queue.
+    Each job is charged 100 s (no run on the device has ended yet), so how fast the test
+    submits does not matter."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHARES.format(research=3))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        auth_required=True,
+        api_key_secret=SecretStr(SERVER_SECRET),
+        policy_file=policy,
+        scheduling_policy="fair_share",
+        scheduling_job_cost_s=100.0,
+        device_capacity={HELD: 1},
+    )
+    with EmbeddedServer(settings) as server:
+        keys = issue_keys(tmp_path / "data")
+        clients = {tenant: Client(server.address, api_key=key, timeout=60) for tenant, key in keys.items()}
+        try:
+            with holding(server) as held:
+                blocker = clients["lab"].submit(BELL, target=HELD, shots=10)
+                held.wait_held(1)
+                waiting = [
+                    (tenant, clients[tenant].submit(BELL, target=HELD, shots=10, seed=n))
+                    for n in range(8)
+                    for tenant in ("research", "lab")
+                ]
+                placed: dict[int, str] = {}
+                for tenant, future in waiting:
+                    for event in clients[tenant].watch(future.job_id):  # until compiled and queued
+                        if event.state not in (JobState.PENDING, JobState.COMPILING):
+                            break
+                    job = clients[tenant].get(future.job_id)
+                    assert job.state is JobState.QUEUED and job.placement is not None, job
+                    placed[job.placement.position] = tenant
+                assert sorted(placed) == list(range(1, 17))
+                front = [placed[n] for n in range(1, 9)]
+                assert front.count("research") == 6, front  # 3 : 1 (lab's blocker counts too)
+
+                assert server.stack is not None and server.stack.kernel is not None
+                assert server.stack.security is not None
+                source = server.stack.security.policy
+                assert source is not None
+                shares = server.stack.kernel.dispatch.order.shares
+                assert getattr(shares, "source", None) is source  # the guard's file: one reload
+                rewrite = policy.with_suffix(".new")
+                rewrite.write_text(SHARES.format(research=0.5))
+                os.replace(rewrite, policy)
+                assert source.reload()  # what the next second's check does
+                assert shares.share("research") == 0.5
+                for future in [blocker, *(f for _, f in waiting)]:
+                    future.cancel()
+        finally:
+            for client in clients.values():
+                client.close()

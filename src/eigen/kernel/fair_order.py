@@ -27,6 +27,11 @@ The rank is the key in tenths of a second since a fixed epoch, negated and clamp
 PostgreSQL's ``integer`` (pgqueuer's priority column), so that the cluster's queue orders
 by it as it is: ties (the same tenth of a second) go first come first served.
 
+A tenant's share comes from a :class:`Shares` (asked at every enqueue, so a new share
+counts for the jobs queued after it changed): :class:`StaticShares` is the
+``tenant_shares`` setting; the server wires one that reads the policy file's
+``fair_share`` first (:class:`eigen.security.policy.PolicyShares`).
+
 The virtual times live behind :class:`VirtualClock`: in memory for one kernel, in the job
 store's database for a cluster (:mod:`eigen.kernel.store.fair_share`), updated in the
 transaction that enqueues the entries.
@@ -92,6 +97,25 @@ class MemoryVirtualClock:
         return found
 
 
+class Shares(Protocol):
+    """The fair share of each tenant: a positive weight, relative to the others (1: the
+    default); asked each time a tenant's jobs are queued for execution."""
+
+    def share(self, tenant: str) -> float:
+        """``tenant``'s share (positive)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StaticShares:
+    """Shares from a mapping (the ``tenant_shares`` setting); a tenant it lacks has 1."""
+
+    values: Mapping[str, float] = field(default_factory=dict)
+
+    def share(self, tenant: str) -> float:
+        return self.values.get(tenant, 1.0)
+
+
 def advance(virtual: float, arrivals: Sequence[float], step_s: float) -> tuple[list[float], float]:
     """Start-time fair queueing: the starts of ``arrivals`` from the virtual time
     ``virtual``, and the virtual time after them."""
@@ -118,7 +142,7 @@ class FairOrder:
     policy: Policy = "priority"
     aging_step_s: float = DEFAULT_AGING_STEP_S
     cost_s: float = DEFAULT_COST_S
-    shares: Mapping[str, float] = field(default_factory=dict)
+    shares: Shares = field(default_factory=StaticShares)
     clock: VirtualClock = field(default_factory=MemoryVirtualClock)
     now: Callable[[], float] = time.time
     # a job's cost: its device's measured mean run time (``cost_s`` until one ran); the
@@ -134,13 +158,16 @@ class FairOrder:
         return self.run_times.of(device) if self.run_times is not None else self.cost_s
 
     @classmethod
-    def of(cls, settings: Settings, clock: VirtualClock | None = None) -> FairOrder:
-        """The order the settings name, its virtual times on ``clock`` (default in memory)."""
+    def of(
+        cls, settings: Settings, clock: VirtualClock | None = None, shares: Shares | None = None
+    ) -> FairOrder:
+        """The order the settings name, its virtual times on ``clock`` (default in memory),
+        the tenants' weights from ``shares`` (default: the ``tenant_shares`` setting)."""
         return cls(
             policy=policy_of(settings),
             aging_step_s=settings.scheduling_aging_step_s,
             cost_s=settings.scheduling_job_cost_s,
-            shares=dict(settings.tenant_shares),
+            shares=shares if shares is not None else StaticShares(dict(settings.tenant_shares)),
             clock=clock or MemoryVirtualClock(),
         )
 
@@ -171,7 +198,7 @@ class FairOrder:
         if self.policy == "fair_share" and share:
             tenants = sorted({e.tenant for _, e in waiting})  # one lock order everywhere
             for tenant in tenants:
-                weight = self.shares.get(tenant, 1.0)
+                weight = self.shares.share(tenant)
                 for device in sorted({e.target for _, e in waiting if e.tenant == tenant}):
                     mine = sorted(
                         (

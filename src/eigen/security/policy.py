@@ -10,6 +10,7 @@ A YAML file (setting ``policy_file``) in the roadmap's shape::
         rate_limit_per_minute: 300
         max_shots_per_job: 100000
         max_qubits_per_job: 20
+        fair_share: 3
       - client_id: ci-runner
         tenant: research
         rate_limit_per_minute: 60
@@ -24,7 +25,11 @@ principal's subject, optionally narrowed to one ``tenant``) overrides the tenant
 by key. A principal no rule names may do what its roles grant. An authenticated ``admin``
 is never limited by a tenant rule, only by a client rule that names it. While
 authentication is off every call is the default tenant's (``unauthenticated``), whose
-rule then applies. ``rate_limit_per_minute`` counts every call the rule's principals make,
+rule then applies. ``fair_share`` (a tenant rule's only) is the tenant's weight in the
+fair-share order of the execute queues (docs/scheduling.md): it wins over the
+``tenant_shares`` setting, which stays the default of a tenant whose rule sets none, and
+it is read at each enqueue (:class:`PolicyShares`), so a reload reweighs the jobs queued
+after it. ``rate_limit_per_minute`` counts every call the rule's principals make,
 not only submissions. An empty file is an error (no rules: ``policies: []``), so a file
 caught half-rewritten never drops the rules; write it atomically all the same (a new file
 renamed over the old one). The policy only narrows
@@ -45,13 +50,21 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from eigen.config.errors import InvalidSetting
 from eigen.errors import FieldViolation, PermissionDenied, ResourceExhausted, bounded, quote
@@ -121,6 +134,22 @@ class Rule(Limits):
 
     tenant: str | None = Field(default=None, min_length=1)
     client_id: str | None = Field(default=None, min_length=1)
+    # the tenant's weight in fair share; not a limit a client rule could override
+    fair_share: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @field_validator("fair_share", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError("must be a positive number")
+        return value
+
+    @field_validator("fair_share")
+    @classmethod
+    def _a_tenants(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("client_id") is not None:
+            raise ValueError("a tenant's fair share, not a client's: only a rule without client_id sets it")
+        return value
 
     @model_validator(mode="after")
     def _names_someone(self) -> Rule:
@@ -313,6 +342,11 @@ class RulePolicy:
                         scope = rule_scope
         return Effective(values, scope)
 
+    def fair_share(self, tenant: str) -> float | None:
+        """The ``fair_share`` of ``tenant``'s rule; None when it has no rule or sets none."""
+        rule = self._tenants.get(tenant)
+        return rule.fair_share if rule is not None else None
+
     def check(self, principal: Principal, operation: str, *, backend: str | None = None) -> None:
         rules = self.rules_of(principal)
         if not rules.values:
@@ -473,6 +507,25 @@ class PolicyFile:
             return True
         finally:
             self._lock.release()
+
+
+class PolicyShares:
+    """The fair share of each tenant (the kernel's
+    :class:`~eigen.kernel.fair_order.Shares`): the policy file's ``fair_share`` for the
+    tenant, else ``fallback`` (the ``tenant_shares`` setting), else 1. Each answer reads
+    :meth:`PolicyFile.current`, so a reload (the file changed, or SIGHUP) weighs the jobs
+    queued after it; a broken rewrite keeps the previous weights, as it keeps the rules.
+
+    ``source`` may be swapped for another :class:`PolicyFile` of the same file (the api
+    role's, in a process that hosts both: one file object, one reload)."""
+
+    def __init__(self, source: PolicyFile, fallback: Mapping[str, float] | None = None) -> None:
+        self.source = source
+        self.fallback: dict[str, float] = dict(fallback or {})
+
+    def share(self, tenant: str) -> float:
+        found = self.source.current().fair_share(tenant)
+        return found if found is not None else self.fallback.get(tenant, 1.0)
 
 
 def reload_on_sighup(source: PolicyFile) -> None:

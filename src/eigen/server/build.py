@@ -13,6 +13,13 @@ a cluster, whose kernels then only take over jobs whose lease lapsed), its event
 sweep, the store's overdue jobs, result retention: :mod:`eigen.kernel.duties`). The
 performance variants stay behind their ports: the intake's group commit, batched
 execution, the artifact writer process (``artifact_writer``).
+
+A kernel with a ``policy_file`` weighs the tenants' fair shares by its ``fair_share`` keys
+(:class:`~eigen.security.policy.PolicyShares`; ``tenant_shares`` where a tenant's rule has
+none), a kernel-only node of a cluster too: it reads the file itself. A process that also
+has the api role reads one :class:`~eigen.security.policy.PolicyFile` for both, so a
+reload (the file changed, or SIGHUP) moves the guard's rules and the shares together; on
+a kernel-only node ``stack.security`` holds the file only, for the SIGHUP handler.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from eigen.errors import InvalidArgument
 from eigen.kernel.dispatch.memory import MemoryDispatch
 from eigen.kernel.dispatch.port import Dispatch
 from eigen.kernel.duties import Duties
+from eigen.kernel.fair_order import Shares
 from eigen.kernel.fanout.factory import fanout_from
 from eigen.kernel.ports import CompilerPort, DriverPort
 from eigen.kernel.qfs.artifacts import ArtifactStore
@@ -40,6 +48,7 @@ from eigen.kernel.store.factory import open_store
 from eigen.kernel.store.retention import RetentionSweeper, retention_cutoff
 from eigen.kernel.store.sessions import SessionStore, SqlSessionStore
 from eigen.security.guard import Guard
+from eigen.security.policy import PolicyFile, PolicyShares
 from eigen.server.datalock import DataLock
 from eigen.server.security import Security, guard_from
 from eigen.system_api.ports import KernelPort
@@ -62,7 +71,9 @@ class Stack:
     retention: RetentionSweeper | None = None
     driver_processes: DriverProcesses | None = None
     data_lock: DataLock | None = None  # held while a kernel runs on settings.data_dir
-    security: Security | None = None  # the api role's guard, policy and audit log
+    # the api role's guard, policy and audit log; a kernel-only node's policy file (its
+    # fair shares), for the SIGHUP handler
+    security: Security | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -164,9 +175,10 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard
         remote_compiler = RemoteCompiler(settings.compiler_address)
         stack.compiler = remote_compiler
         stack.closers.append(remote_compiler.close)
+    shares = _policy_shares(settings) if "kernel" in wanted else None
     if "kernel" in wanted:
         assert stack.compiler is not None and stack.drivers is not None
-        stack.kernel = _kernel(settings, stack.compiler, stack.drivers)
+        stack.kernel = _kernel(settings, stack.compiler, stack.drivers, shares)
         stack.kernel_port = stack.kernel
         stack.closers.append(stack.kernel.store.close)
         stack.closers.append(stack.kernel.pipeline.artifacts.close)
@@ -194,6 +206,26 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard
             stack.closers.append(stack.security.close)
             guard = stack.security.guard
         stack.api = JobApi(stack.kernel_port, guard, local=stack.kernel is not None)
+    if shares is not None:
+        _share_policy_file(stack, shares)
+
+
+def _policy_shares(settings: Settings) -> PolicyShares | None:
+    """The kernel's fair shares from the policy file (None without one: the
+    ``tenant_shares`` setting); InvalidSetting when the file is missing or wrong."""
+    if settings.policy_file is None:
+        return None
+    return PolicyShares(PolicyFile(settings.policy_file), settings.tenant_shares)
+
+
+def _share_policy_file(stack: Stack, shares: PolicyShares) -> None:
+    """One policy file object per process: the guard's where the api role has one (the
+    shares then follow its reloads, SIGHUP's included); else the shares' own, kept in
+    ``stack.security`` (a kernel-only node) so that SIGHUP reloads it."""
+    if stack.security is not None and stack.security.policy is not None:
+        shares.source = stack.security.policy
+    elif "api" not in stack.roles:
+        stack.security = Security(Guard(), policy=shares.source)
 
 
 def _security_engine(settings: Settings, stack: Stack) -> Engine | None:
@@ -213,14 +245,16 @@ def _security_engine(settings: Settings, stack: Stack) -> Engine | None:
     return opened
 
 
-def _kernel(settings: Settings, compiler: CompilerPort, drivers: DriverPort) -> Kernel:
+def _kernel(
+    settings: Settings, compiler: CompilerPort, drivers: DriverPort, shares: Shares | None = None
+) -> Kernel:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
     artifacts = ArtifactStore(
         settings.data_dir / "artifacts", WriterProcess() if settings.artifact_writer else None
     )
     node_id = settings.node_id or default_node_id()
-    dispatch, shared = _dispatch(settings, store)
+    dispatch, shared = _dispatch(settings, store, shares)
     postgres = _is_postgres(settings)
     kernel_settings = KernelSettings(
         compile_workers=settings.compile_workers,
@@ -270,15 +304,16 @@ def _dispatch_name(settings: Settings) -> str:
     return settings.dispatch
 
 
-def _dispatch(settings: Settings, store: JobStore) -> tuple[Dispatch, bool]:
+def _dispatch(settings: Settings, store: JobStore, shares: Shares | None = None) -> tuple[Dispatch, bool]:
     """The dispatch the ``dispatch`` setting names (auto: postgres on a PostgreSQL store),
-    and whether the store is shared with other kernels (the postgres dispatch)."""
+    and whether the store is shared with other kernels (the postgres dispatch); ``shares``:
+    the tenants' fair shares (default: the ``tenant_shares`` setting)."""
     wanted = _dispatch_name(settings)
     if wanted == "memory":
-        return MemoryDispatch.of(settings), False
+        return MemoryDispatch.of(settings, shares), False
     from eigen.kernel.dispatch.postgres import PostgresDispatch  # the cluster's: its libraries on demand
 
     engine = getattr(store, "engine", None)
     if not isinstance(engine, Engine):
         raise InvalidArgument.for_field("dispatch", "the postgres dispatch needs a PostgreSQL job store")
-    return PostgresDispatch(engine, settings), True
+    return PostgresDispatch(engine, settings, shares), True

@@ -10,7 +10,7 @@ import pytest
 from eigen.config.settings import Settings
 from eigen.kernel.dispatch.memory import MemoryDispatch
 from eigen.kernel.dispatch.port import Entry, Stage
-from eigen.kernel.fair_order import RANK_MAX, RANK_MIN, FairOrder, Policy, policy_of, rank_of
+from eigen.kernel.fair_order import RANK_MAX, RANK_MIN, FairOrder, Policy, StaticShares, policy_of, rank_of
 from eigen.models.jobspec_resolve import PRIORITY_CLASSES, resolve
 
 STEP_S = 10.0
@@ -125,7 +125,7 @@ def test_fair_share_with_two_slots_and_equal_priority_alternates_tenants() -> No
 
 def test_fair_share_shares_weigh_the_device_time() -> None:
     clock = Clock()
-    fair = order("fair_share", clock, cost_s=1.0, shares={"big": 2.0})
+    fair = order("fair_share", clock, cost_s=1.0, shares=StaticShares({"big": 2.0}))
     dispatch = MemoryDispatch(order=fair)
     dispatch.enqueue(Stage.EXECUTE, [Entry(f"s-{n}", 50, "", "small") for n in range(30)])
     dispatch.enqueue(Stage.EXECUTE, [Entry(f"b-{n}", 50, "", "big") for n in range(30)])

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eigen.kernel.dispatch.port import Claimed, Entry, Stage, Standing
-from eigen.kernel.fair_order import FairOrder
+from eigen.kernel.fair_order import FairOrder, Shares
 from eigen.kernel.scheduler import PriorityScheduler
 
 if TYPE_CHECKING:
@@ -55,10 +55,13 @@ class MemoryDispatch:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, settings: Settings) -> MemoryDispatch:
-        """The memory dispatch the settings describe (queue capacity, order, device capacity)."""
+    def of(cls, settings: Settings, shares: Shares | None = None) -> MemoryDispatch:
+        """The memory dispatch the settings describe (queue capacity, order, device capacity);
+        ``shares``: the tenants' fair shares (default: the ``tenant_shares`` setting)."""
         return cls(
-            settings.queue_capacity, order=FairOrder.of(settings), device_capacity=settings.device_capacity
+            settings.queue_capacity,
+            order=FairOrder.of(settings, shares=shares),
+            device_capacity=settings.device_capacity,
         )
 
     def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:

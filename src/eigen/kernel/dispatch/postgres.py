@@ -64,7 +64,7 @@ from eigen.kernel.dispatch.port import Claimed, Entry, Stage, Standing
 from eigen.kernel.dispatch.postgres_clock import PostgresVirtualClock
 from eigen.kernel.dispatch.queue_names import queue_settings
 from eigen.kernel.dispatch.transaction_driver import TransactionDriver
-from eigen.kernel.fair_order import FairOrder
+from eigen.kernel.fair_order import FairOrder, Shares
 
 if TYPE_CHECKING:
     from pgqueuer.models import Job
@@ -90,7 +90,8 @@ def _is_execute(entrypoint: str) -> bool:
 
 
 class PostgresDispatch:
-    def __init__(self, engine: sa.Engine, settings: Settings) -> None:
+    def __init__(self, engine: sa.Engine, settings: Settings, shares: Shares | None = None) -> None:
+        """``shares``: the tenants' fair shares (default: the ``tenant_shares`` setting)."""
         if engine.dialect.name != "postgresql":
             raise InvalidArgument.for_field(
                 "dispatch", f"the postgres dispatch needs a PostgreSQL database, not {engine.dialect.name}"
@@ -100,7 +101,7 @@ class PostgresDispatch:
         self._names = queue_settings()
         self._builder = QueryQueueBuilder(settings=self._names)
         self.clock = PostgresVirtualClock(engine)
-        self.order = FairOrder.of(settings, self.clock)
+        self.order = FairOrder.of(settings, self.clock, shares)
         self._limits = {
             f"{_EXECUTE_PREFIX}{device}": n for device, n in settings.device_capacity.items() if n > 0
         }

@@ -41,7 +41,7 @@ from eigen.models.principal import Principal
 from eigen.models.state import JobState
 from eigen.proto.api.v1 import jobs_pb2, jobs_pb2_grpc
 from eigen.security import apikeys
-from eigen.security.policy import PolicyFile
+from eigen.security.policy import PolicyFile, PolicyShares
 from eigen.server.embedded import EmbeddedServer
 from eigen.server.main import app
 from tests.integration.held import HELD, holding
@@ -378,7 +378,7 @@ def test_policy_fair_shares_order_a_real_servers_queue(tmp_path: Path) -> None:
                 source = server.stack.security.policy
                 assert source is not None
                 shares = server.stack.kernel.dispatch.order.shares
-                assert getattr(shares, "source", None) is source  # the guard's file: one reload
+                assert isinstance(shares, PolicyShares) and shares.source is source  # one file, one reload
                 rewrite = policy.with_suffix(".new")
                 rewrite.write_text(SHARES.format(research=0.5))
                 os.replace(rewrite, policy)

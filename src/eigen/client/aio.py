@@ -3,7 +3,9 @@
 One ``grpc.aio`` channel per client, with the same deadlines, gRPC retry policy and
 circuit breaker as the synchronous client. Create and use it inside one event loop
 (``async with AsyncClient(...) as client``). Futures are driven by one WatchJob stream
-per job, followed by an asyncio task (at most ``max_watch_streams`` at once).
+per job, followed by an asyncio task (at most ``max_watch_streams`` at once). Sessions:
+``async with client.session(target) as session: await session.submit(...)``
+(:class:`~eigen.client.sessions.AsyncClientSession`).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from eigen.client.channel import (
 from eigen.client.client import SubmitRetry, idempotency_key_for, job_id_query, matching_job_id
 from eigen.client.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, LiveJob, job_error
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
+from eigen.client.sessions import AsyncClientSession, OpeningSession, open_request, session_request
 from eigen.client.watch import TRANSIENT, client_closed
 from eigen.errors import EigenError, Unimplemented
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult
+from eigen.models.session import Session
 from eigen.models.state import JobState
 from eigen.models.target import Calibration, DeviceInfo
 from eigen.proto import convert
@@ -292,6 +296,29 @@ class AsyncClient:
             except EigenError as exc:
                 future._set_exception(client_closed(future.id) if self._closed else exc)
                 return
+
+    # -- sessions ---------------------------------------------------------------------------
+    def session(self, target: str, max_time: float = 0.0, idle: float = 0.0) -> OpeningSession:
+        """Open a session on ``target`` (see :meth:`eigen.client.Client.session`): ``async
+        with client.session(target) as session`` opens it and closes it at the end of the
+        block; ``await client.session(target)`` returns the open
+        :class:`~eigen.client.sessions.AsyncClientSession`. OpenSession is sent once (it is
+        not idempotent); the calls on an open session are retried like GetJob."""
+
+        async def opening() -> AsyncClientSession:
+            message = await self._call(self.jobs.OpenSession, open_request(target, max_time, idle))
+            return AsyncClientSession(self, convert.session_from_pb(message))
+
+        return OpeningSession(opening)
+
+    async def get_session(self, session_id: str) -> Session:
+        return convert.session_from_pb(await self._call(self.jobs.GetSession, session_request(session_id)))
+
+    async def close_session(self, session_id: str) -> Session:
+        return convert.session_from_pb(await self._call(self.jobs.CloseSession, session_request(session_id)))
+
+    async def cancel_session(self, session_id: str) -> Session:
+        return convert.session_from_pb(await self._call(self.jobs.CancelSession, session_request(session_id)))
 
     # -- jobs ------------------------------------------------------------------------------
     async def get(self, job_id: str) -> Job:

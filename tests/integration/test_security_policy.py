@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -127,16 +128,24 @@ policies:
 SERVER_SECRET = "policy-test-server-secret-0123456789"
 
 
-@pytest.fixture
-def secured(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, Path, dict[str, str]]]:
+def secured_settings(tmp_path: Path, text: str, **values: Any) -> tuple[Path, Settings]:
+    """A policy file of ``text``, and the settings of a server with authentication on that
+    reads it (and ``values``)."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY.format(research=2))
+    policy.write_text(text)
     settings = Settings(
         data_dir=tmp_path / "data",
         auth_required=True,
         api_key_secret=SecretStr(SERVER_SECRET),
         policy_file=policy,
+        **values,
     )
+    return policy, settings
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, Path, dict[str, str]]]:
+    policy, settings = secured_settings(tmp_path, POLICY.format(research=2))
     with EmbeddedServer(settings) as server:
         yield server, policy, issue_keys(tmp_path / "data")
 
@@ -338,13 +347,9 @@ def test_policy_fair_shares_order_a_real_servers_queue(tmp_path: Path) -> None:
     Research (share 3) has about three of every four places at the front of the queue.
     Each job is charged 100 s (no run on the device has ended yet), so how fast the test
     submits does not matter."""
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(SHARES.format(research=3))
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        auth_required=True,
-        api_key_secret=SecretStr(SERVER_SECRET),
-        policy_file=policy,
+    policy, settings = secured_settings(
+        tmp_path,
+        SHARES.format(research=3),
         scheduling_policy="fair_share",
         scheduling_job_cost_s=100.0,
         device_capacity={HELD: 1},

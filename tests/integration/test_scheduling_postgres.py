@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 from eigen.config.settings import Settings
 from eigen.kernel.dispatch.port import Claimed, Entry, Stage
 from eigen.kernel.dispatch.postgres import PostgresDispatch
+from eigen.kernel.fair_order import Shares
 from eigen.kernel.store import migrate
+from eigen.security.policy import PolicyFile, PolicyShares
 from tests.unit.store.postgres import migrated_engine
 
 pytestmark = pytest.mark.integration
@@ -39,9 +42,9 @@ def engine() -> Iterator[sa.Engine]:
 def make(engine: sa.Engine) -> Iterator[Make]:
     opened: list[PostgresDispatch] = []
 
-    def open_one(**values: object) -> PostgresDispatch:
+    def open_one(shares: Shares | None = None, **values: object) -> PostgresDispatch:
         settings = Settings(lease_s=LEASE_S, node_id=f"node-{len(opened)}", **values)  # type: ignore[arg-type]
-        opened.append(PostgresDispatch(engine, settings))
+        opened.append(PostgresDispatch(engine, settings, shares))
         return opened[-1]
 
     yield open_one
@@ -70,6 +73,21 @@ def test_two_nodes_share_one_fair_order(make: Make) -> None:
     second.enqueue(Stage.EXECUTE, [Entry("a-late", 50, FAST, "A")])  # A's virtual time, from the other node
     got = drain(second)
     assert got[:2] == ["a-000", "b"] and got[-1] == "a-late" and len(got) == 202
+
+
+def test_two_nodes_weigh_tenants_by_the_policy_files_fair_share(make: Make, tmp_path: Path) -> None:
+    """Each node reads the policy file (research 3, lab 1); each enqueues one tenant's jobs:
+    research gets about three of every four of the first 40 slots."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policies: [{tenant: research, fair_share: 3}, {tenant: lab, fair_share: 1}]\n")
+    first, second = (
+        make(PolicyShares(PolicyFile(policy), {"research": 1.0}), scheduling_policy="fair_share")
+        for _ in range(2)
+    )
+    first.enqueue(Stage.EXECUTE, [Entry(f"research-{n:02}", 50, FAST, "research") for n in range(40)])
+    second.enqueue(Stage.EXECUTE, [Entry(f"lab-{n:02}", 50, FAST, "lab") for n in range(40)])
+    front = drain(second)[:40]
+    assert 29 <= sum(job.startswith("research-") for job in front) <= 31, front
 
 
 def test_the_virtual_time_rolls_back_with_the_enqueue(engine: sa.Engine, make: Make) -> None:

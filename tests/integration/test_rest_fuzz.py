@@ -42,7 +42,9 @@ SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 DOCUMENT: dict[str, Any] = create_app(JobApi(cast(KernelPort, None))).openapi()
-schema = schemathesis.openapi.from_dict(DOCUMENT)
+# GET /v1/jobs:events (WatchJobs) is a stream without an end: a call never returns, so it is
+# left out here and in schemathesis.toml (tests/integration/test_rest_job_events_list.py).
+schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(operation_id="WatchJobs")
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,7 @@ def test_openapi_mirrors_every_rpc(client: httpx.Client) -> None:
         "GetJob": ("GET", "/v1/jobs/{job_id}"),
         "CancelJob": ("POST", "/v1/jobs/{job_id}:cancel"),
         "WatchJob": ("GET", "/v1/jobs/{job_id}/events"),
+        "WatchJobs": ("GET", "/v1/jobs:events"),
         "GetJobResults": ("GET", "/v1/jobs/{job_id}/results"),
         "StreamResults": ("GET", "/v1/jobs/{job_id}/results:stream"),
         "ListBackends": ("GET", "/v1/backends"),

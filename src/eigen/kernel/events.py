@@ -12,7 +12,9 @@ everything before a fan-out outage (``lost``) it answers with None and the calle
 the store. Each job has its own channel, so an event wakes only that job's watchers
 (threads waiting in ``wait`` on the channel's condition, or asyncio watchers through
 ``subscribe``). It also remembers which jobs ended, which lets a long loop notice a
-cancel without reading the store.
+cancel without reading the store. A listener (``listen``) hears every new event of every
+job, and None when the bus may have missed some (``lost``) or closes: the REST stream of
+all of a tenant's jobs (``GET /v1/jobs:events``) is one such listener per app.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from collections.abc import Callable
 
 from eigen.kernel.fanout.port import Fanout
 from eigen.models.job import JobEvent
+
+Listener = Callable[[JobEvent | None], None]
+"""Hears each new event of any job (on the publishing or fan-out thread: it must only hand
+it on), and None when events may have been missed (``lost``) or the bus closes."""
 
 _ENDED_MEMORY = 100_000  # ended job ids remembered (``ended``)
 _ENDED_LOGS = 4096  # ended jobs whose events stay in memory, for watchers that come late
@@ -69,6 +75,7 @@ class EventBus:
         self._closed = False
         self._epoch = 0  # counts ``lost``: a waiter that saw it change reads the store
         self._started = False
+        self._listeners: tuple[Listener, ...] = ()
 
     def start(self) -> None:
         """Begin receiving the events other nodes publish (nothing without a fan-out)."""
@@ -88,13 +95,15 @@ class EventBus:
     def deliver(self, event: JobEvent) -> None:
         """An event stored by this node or another one (the fan-out's thread calls this):
         into the job's log, and its watchers woken. Once is enough: a repeat is ignored."""
+        fresh = True
         with self._lock:
             log = self._logs.setdefault(event.job_id, [])
             if not log or log[-1].seq < event.seq:
                 log.append(event)
             else:
                 index = bisect.bisect_left([e.seq for e in log], event.seq)
-                if index == len(log) or log[index].seq != event.seq:
+                fresh = index == len(log) or log[index].seq != event.seq
+                if fresh:
                     log.insert(index, event)
             if len(log) > _LOG_LENGTH:
                 del log[0]
@@ -103,6 +112,23 @@ class EventBus:
             channel = self._channels.get(event.job_id)
             if channel is not None:
                 channel.wake(event.terminal)
+            listeners = self._listeners if fresh else ()
+        for listener in listeners:  # outside the lock: a listener may read the bus
+            listener(event)
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener`` with every new event of every job from now on (see
+        :data:`Listener`)."""
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+    def unlisten(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners = tuple(known for known in self._listeners if known != listener)
+
+    def _tell_listeners_lost(self) -> None:
+        for listener in self._listeners:
+            listener(None)
 
     def lost(self) -> None:
         """Events may have been missed (the fan-out was cut off from its broker): forget
@@ -114,6 +140,7 @@ class EventBus:
             self._epoch += 1
             for channel in self._channels.values():
                 channel.wake(True)
+        self._tell_listeners_lost()
 
     def _end(self, job_id: str) -> None:
         self._ended[job_id] = None
@@ -211,6 +238,7 @@ class EventBus:
             self._closed = True
             for channel in self._channels.values():
                 channel.wake(True)
+        self._tell_listeners_lost()
         if self.fanout is not None:
             self.fanout.close()
 

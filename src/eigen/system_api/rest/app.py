@@ -26,6 +26,7 @@ from eigen.system_api.rest.batch_stream import PATH as BATCH_STREAM_PATH
 from eigen.system_api.rest.batch_stream import batch_stream_router
 from eigen.system_api.rest.docs_ui import install_docs
 from eigen.system_api.rest.health import ReadyCheck, api_checks, health_router
+from eigen.system_api.rest.job_events import job_events_router
 from eigen.system_api.rest.jobs import jobs_router
 from eigen.system_api.rest.metrics import RequestMetricsMiddleware
 from eigen.system_api.rest.middleware import (
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(health_router(checks, closing))
     if api is not None:
         app.include_router(jobs_router(api, closing=closing, keep_alive_s=keep_alive_s))
+        app.include_router(job_events_router(api, closing=closing, keep_alive_s=keep_alive_s))
         app.include_router(batch_stream_router(api, closing=closing))
         app.include_router(backends_router(api))
         app.include_router(sessions_router(api))

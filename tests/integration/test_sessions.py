@@ -213,3 +213,33 @@ def test_the_cli_opens_uses_and_closes_a_session(one_slot: EmbeddedServer, tmp_p
     late = cli("submit", str(job), "--target", "sim:stabilizer", "--session", session["id"])
     assert late.returncode == 2 and "CLOSED" in late.stderr
     assert cli("session", "cancel", "0" * 32).returncode == 2  # NOT_FOUND: a user error
+
+
+HOLD_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def holding_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("session-holds"), http_port=0, session_hold_s=HOLD_S)
+    with EmbeddedServer(settings) as running:
+        yield running
+
+
+def test_a_session_holds_its_device_between_its_jobs(holding_server: EmbeddedServer) -> None:
+    """After a session's job ran, no job outside the session starts on its device until the
+    session was quiet for ``session_hold_s``; another device's jobs run meanwhile."""
+    with Client(holding_server.address, timeout=60) as client:
+        session = client.session("sim:stabilizer")
+        mine = client.wait(session.submit(BELL, shots=10, seed=1).job_id)
+        assert mine.state is JobState.DONE and mine.finished_at is not None
+        outside = client.submit(BELL, target="sim:stabilizer", shots=10, seed=2)
+        elsewhere = client.wait(client.submit(BELL, target="sim:statevector", shots=10, seed=3).job_id)
+        waiting = queued(client, outside.job_id)
+        if waiting.state is JobState.QUEUED:  # as long as the hold lasts (the machine may be slow)
+            assert waiting.placement is not None and "held for a session" in waiting.placement.reason
+        ended = client.wait(outside.job_id)
+        assert ended.state is JobState.DONE and ended.started_at is not None
+        assert ended.started_at >= mine.finished_at + HOLD_S - 0.1  # not before the hold's end
+        assert elsewhere.state is JobState.DONE and elsewhere.started_at is not None
+        assert elsewhere.started_at < mine.finished_at + HOLD_S  # another device is not held
+        session.close()

@@ -1,6 +1,7 @@
 """Sessions with two kernel nodes on one PostgreSQL database: a session opened on one node
 is seen, used and closed from the other (it is a row of ``sessions``, migration 0008), and
-its jobs, queued on the session lane's entrypoint, run on either node's lane.
+its jobs, queued on the session lane's entrypoint, run on either node's lane; its device is
+held on both nodes.
 
 Without a reachable server these tests skip, except under EIGEN_CI=1, where they fail."""
 
@@ -22,11 +23,16 @@ from tests.unit.store.postgres import fresh_database
 pytestmark = pytest.mark.integration
 
 TARGET = "sim:stabilizer"
+HOLD_S = 1.5  # session_hold_s: how long a session holds its device after its last activity
 
 
 @pytest.fixture
 def two_nodes(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, EmbeddedServer]]:
-    with fresh_database() as url, node(url, tmp_path, "node-a") as a, node(url, tmp_path, "node-b") as b:
+    with (
+        fresh_database() as url,
+        node(url, tmp_path, "node-a", session_hold_s=HOLD_S) as a,
+        node(url, tmp_path, "node-b", session_hold_s=HOLD_S) as b,
+    ):
         yield a, b
 
 
@@ -49,3 +55,16 @@ def test_a_session_opened_on_one_node_is_used_and_closed_from_the_other(
     assert closed.state is SessionState.CLOSED and a.get_session(opened.id, None).state is SessionState.CLOSED
     with pytest.raises(FailedPrecondition):
         a.submit(bell(target=TARGET, session_id=opened.id))
+
+
+def test_a_session_used_on_one_node_holds_its_device_on_the_other(
+    two_nodes: tuple[EmbeddedServer, EmbeddedServer],
+) -> None:
+    a, b = (kernel_of(server) for server in two_nodes)
+    opened = a.open_session("default", "alice", TARGET, None, 60.0)
+    mine = final(a, a.submit(bell(target=TARGET, seed=1, session_id=opened.id))[0].id)
+    assert mine.state is JobState.DONE and mine.finished_at is not None
+    assert TARGET in b.sessions.holds()  # node b reads the hold from the sessions table
+    outside = final(b, b.submit(bell(target=TARGET, seed=2))[0].id)
+    assert outside.state is JobState.DONE and outside.started_at is not None
+    assert outside.started_at >= mine.finished_at + HOLD_S - 0.1

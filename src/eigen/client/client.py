@@ -38,7 +38,7 @@ from eigen.client.channel import (
 from eigen.client.futures import JobFuture
 from eigen.client.inputs import SubmitOptions, Submittable, error_for_item, resolve_many, to_request
 from eigen.client.job_ids import PREFIX_PAGE_SIZE, full_job_id, matching_job_id
-from eigen.client.sessions import ClientSession
+from eigen.client.sessions import ClientSession, open_request, session_request
 from eigen.client.watch import Watcher
 from eigen.errors import EigenError, Unimplemented
 from eigen.models.chunks import Chunk
@@ -306,20 +306,17 @@ class Client:
     def session(self, target: str, max_time: float = 0.0, idle: float = 0.0) -> ClientSession:
         """Open a session on ``target`` (``max_time`` and ``idle`` in seconds; 0: the server's
         defaults, 8 h and 300 s); use it in a ``with`` block, which closes it at the end."""
-        request = jobs_pb2.OpenSessionRequest(target=target, max_time_s=max_time, idle_s=idle)
+        request = open_request(target, max_time, idle)
         return ClientSession(self, convert.session_from_pb(self._call(self.jobs.OpenSession, request)))
 
     def get_session(self, session_id: str) -> Session:
-        request = jobs_pb2.SessionRequest(session_id=session_id)
-        return convert.session_from_pb(self._call(self.jobs.GetSession, request))
+        return convert.session_from_pb(self._call(self.jobs.GetSession, session_request(session_id)))
 
     def close_session(self, session_id: str) -> Session:
-        request = jobs_pb2.SessionRequest(session_id=session_id)
-        return convert.session_from_pb(self._call(self.jobs.CloseSession, request))
+        return convert.session_from_pb(self._call(self.jobs.CloseSession, session_request(session_id)))
 
     def cancel_session(self, session_id: str) -> Session:
-        request = jobs_pb2.SessionRequest(session_id=session_id)
-        return convert.session_from_pb(self._call(self.jobs.CancelSession, request))
+        return convert.session_from_pb(self._call(self.jobs.CancelSession, session_request(session_id)))
 
     # -- jobs ------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:

@@ -105,6 +105,7 @@ class JobFuture(LiveJob):
         self._outcome: cf.Future[JobResult] = cf.Future()
         self._outcome.set_running_or_notify_cancel()
         self._finish = threading.Lock()
+        self._awaited: Callable[[], None] = lambda: None  # the watcher's: a caller waits on it
 
     # -- the Future protocol -------------------------------------------------------------
     def done(self) -> bool:
@@ -119,9 +120,13 @@ class JobFuture(LiveJob):
 
     def result(self, timeout: float | None = None) -> JobResult:
         """Wait up to ``timeout`` seconds (None: forever); TimeoutError when it runs out."""
+        if not self._outcome.done():
+            self._awaited()
         return self._outcome.result(timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
+        if not self._outcome.done():
+            self._awaited()
         return self._outcome.exception(timeout)
 
     def add_done_callback(self, fn: Callable[[JobFuture], object]) -> None:

@@ -2,7 +2,10 @@
 
 Each watched job gets one stream, followed by a thread of a bounded pool (at most
 ``max_streams`` streams at once; further futures wait for a free slot, their jobs run on
-meanwhile and the backlog of events arrives when the stream opens). When a stream breaks
+meanwhile and the backlog of events arrives when the stream opens). A future that a caller
+waits on (``result()``, ``exception()``) and that no stream follows yet gets a thread of
+its own at once: the pool's bound is for the futures nobody waits on, so the one a loop
+waits for (a session's next iteration) never queues behind a backlog of others. When a stream breaks
 because the server cannot be reached, it is resumed after the last event seen
 (``after_seq``) until ``resume_timeout`` passes; then the future fails with the error.
 
@@ -60,6 +63,7 @@ class Watcher:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._pending: set[JobFuture] = set()
+        self._followed: set[JobFuture] = set()  # those a thread follows (or followed), until done
 
     def follow(self, future: JobFuture) -> JobFuture:
         """Start following ``future``; returns it."""
@@ -68,6 +72,7 @@ class Watcher:
                 future._set_exception(client_closed(future.id))
                 return future
             self._pending.add(future)
+        future._awaited = lambda: self._hurry(future)
         future.add_done_callback(self._forget)
         self._queue.put(future)
         self._add_worker()
@@ -91,9 +96,25 @@ class Watcher:
             future = self._queue.get()
             if future is None:
                 return
-            self._run(future)
+            if self._take(future):
+                self._run(future)
             del future
             self._idle.release()
+
+    def _take(self, future: JobFuture) -> bool:
+        """Whether the caller is the first to follow ``future`` (then it must)."""
+        with self._lock:
+            if future in self._followed:
+                return False
+            self._followed.add(future)
+            return True
+
+    def _hurry(self, future: JobFuture) -> None:
+        """A caller waits on ``future``: follow it now on a thread of its own, unless a
+        stream already does."""
+        if future.done() or self._closed.is_set() or not self._take(future):
+            return
+        threading.Thread(target=self._run, args=(future,), name="eigen-watch-awaited", daemon=True).start()
 
     def close(self) -> None:
         """Stop following: unfinished futures fail with FailedPrecondition (client closed)."""
@@ -113,6 +134,7 @@ class Watcher:
     def _forget(self, future: JobFuture) -> None:
         with self._lock:
             self._pending.discard(future)
+            self._followed.discard(future)
 
     def _run(self, future: JobFuture) -> None:
         try:

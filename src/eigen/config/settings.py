@@ -271,12 +271,18 @@ class Settings(BaseSettings):
     tenant_shares: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict,
         description="fair share per tenant, relative (a tenant of share 2 gets twice the device "
-        "time of one of share 1); absent: 1",
+        "time of one of share 1); absent: 1; a tenant rule's fair_share in the policy file wins",
     )
     device_capacity: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict,
         description="concurrent executions per device (e.g. {qpu:x: 1}); absent or 0: as many as "
         "there are execute workers",
+    )
+    session_hold_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="how long a session holds its device after its last activity (a job submitted "
+        "or run in it): no other job starts on the device meanwhile; 0: sessions hold nothing",
     )
 
     def __init__(self, **values: Any) -> None:

@@ -32,3 +32,4 @@ class KernelSettings:
     node_id: str | None = None  # this node in leases; None: host name and process id
     shared_store: bool = False  # other kernels use the store: touch expired leases only
     worker_memory_bytes: int | None = None  # a job needing more is refused at submit; None: unchecked
+    session_hold_s: float = 5.0  # a session holds its device this long after its last activity

@@ -6,8 +6,9 @@ The estimated start assumes the queue drains at its slots' pace: ``ahead / slots
 the stage's mean time on this node, smoothed over its recent runs
 (:class:`~eigen.kernel.run_times.RunTimes`; ``scheduling_job_cost_s`` until a run was
 seen), so a job that is next starts about now.
-The reason says what the order counted: the priority and its class, and under fair share
-how far the tenant's own earlier jobs pushed this one's start back.
+The reason says what the order counted: the priority and its class, under fair share
+how far the tenant's own earlier jobs pushed this one's start back, and whether its device
+is held for a session (then it starts no earlier than the hold's end).
 """
 
 from __future__ import annotations
@@ -87,12 +88,17 @@ class Placements:
                 reasons.append(
                     f"fair share: tenant {job.tenant}'s earlier jobs put its start {pushed:.1f} s back"
                 )
+        start = self.clock() + standing.ahead / max(1, slots) * pace
+        held_until = self.dispatch.holds().get(device) if stage is Stage.EXECUTE else None
+        if held_until is not None and held_until > self.clock():
+            reasons.append(f"{device} is held for a session for {held_until - self.clock():.1f} s more")
+            start = max(start, held_until)
         return Placement(
             stage=shown,
             device=device,
             position=standing.ahead + 1,
             slots=standing.slots,
-            estimated_start=self.clock() + standing.ahead / max(1, slots) * pace,
+            estimated_start=start,
             reason="; ".join(reasons),
         )
 

@@ -153,7 +153,10 @@ class Kernel:
             compile_times=compile_times,
         )
         self._accepted: Handoff[Job] = Handoff(settings.queue_capacity)
-        self.sessions = Sessions(sessions or MemorySessionStore(), store, self._cancel_for)
+        self.sessions = Sessions(
+            sessions or MemorySessionStore(), store, self._cancel_for, hold_s=settings.session_hold_s
+        )
+        self.dispatch.holds = self.sessions.holds
         self.submission = Submission(
             self.lifecycle,
             self.compiler,
@@ -194,6 +197,7 @@ class Kernel:
             stopping=self._stopping,
             draining=self._draining,
             supervise=lambda: self.supervise(),
+            sessions_ran=self.sessions.ran,
         )
         self.leases.held = self.workers.held
         self.leases.beat = lambda: self.dispatch.heartbeat(self.workers.claimed())

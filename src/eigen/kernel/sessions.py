@@ -4,8 +4,16 @@ A job submitted with ``session_id`` must name an ACTIVE session of its tenant on
 (else NOT_FOUND, FAILED_PRECONDITION or INVALID_ARGUMENT naming ``session_id``); it is
 stored with the label ``scheduler.eigen.os/session``, which its queue entries carry, and
 the order ranks it ahead of every job outside a session (:mod:`eigen.kernel.fair_order`):
-a session's jobs run back to back on its device, in submission order. Each submission
-restarts the session's idle time.
+a session's jobs run back to back on its device, in submission order. Each submission,
+and each start and end of a run of one of its jobs, restarts the session's idle time.
+
+While a session is in use its device is **held** (:meth:`Sessions.holds`, read by the
+dispatch): the execute stage starts no other job on it from a job's admission into the
+session until ``hold_s`` after the session's last activity (and while the session lane
+has its jobs), so that a loop driven from the client (submit, wait, compute, submit) has
+its device to itself between iterations, as on a QPU reserved for a session. The jobs
+already running when the hold begins run on. ``hold_s`` 0: sessions hold nothing, their
+jobs only go first.
 
 Expiry is a duty (:meth:`Sessions.sweep`, on one node of a cluster) and is also applied
 whenever a session is read or used, so a session past its time never takes a job.
@@ -13,9 +21,10 @@ whenever a session is read or used, so a session past its time never takes a job
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from eigen.errors import FailedPrecondition, InvalidArgument, NotFound
 from eigen.kernel.store.base import JobFilter, JobStore
@@ -32,6 +41,7 @@ from eigen.models.session import (
 from eigen.models.state import JobState
 
 SWEEP_LIMIT = 100  # sessions looked at per sweep
+HOLDS_FRESH_S = 0.25  # a read of the holds is used this long (another node's new hold: this late)
 SESSION_SWEEP_S = 1.0  # how often the expiry duty runs: a session ends within this of its time
 _PAGE = 500  # a session's jobs cancelled per store read
 
@@ -43,12 +53,19 @@ class Sessions:
         jobs: JobStore,
         cancel: Callable[[str, str], object],
         clock: Callable[[], float] = time.time,
+        *,
+        hold_s: float,
     ) -> None:
-        """``cancel(job_id, reason)``: cancels a job that has not ended (the kernel's)."""
+        """``cancel(job_id, reason)``: cancels a job that has not ended (the kernel's);
+        ``hold_s``: how long a session holds its device after its last activity."""
         self.store = store
         self.jobs = jobs
         self.cancel_job = cancel
         self.clock = clock
+        self.hold_s = hold_s
+        self._holds: tuple[float, Mapping[str, float]] | None = None  # (read at, monotonic; holds)
+        self._changes = 0  # this node's changes to the holds: a read older than one is not kept
+        self._holds_lock = threading.Lock()
 
     def open(
         self, tenant: str, owner: str, target: str, max_time_s: float | None, idle_s: float | None
@@ -74,6 +91,7 @@ class Sessions:
             last_activity_at=now,
         )
         self.store.put(session)
+        self._changed()  # it holds its device from now
         return session
 
     def get(self, session_id: str, tenant: str | None = None) -> Session:
@@ -117,8 +135,47 @@ class Sessions:
                 "session_id",
                 f"session {session.id} is on {session.target}, the job's target is {request.target}",
             )
-        self.store.touch(session.id, self.clock())
+        self._touch([session.id])
         return request.model_copy(update={"labels": {**request.labels, SESSION_LABEL: session.id}})
+
+    def ran(self, session_ids: Iterable[str]) -> None:
+        """The session lane started or ended a run of these sessions' jobs: their idle time
+        starts again, and their devices stay held ``hold_s`` from now."""
+        self._touch(sorted({session_id for session_id in session_ids if session_id}))
+
+    def holds(self) -> Mapping[str, float]:
+        """The devices held for sessions now, each until when (epoch seconds): the targets
+        of the ACTIVE sessions active within ``hold_s``, never past their max time. Read
+        from the store at most every ``HOLDS_FRESH_S`` (at once after this node's own
+        activity)."""
+        if self.hold_s <= 0:
+            return {}
+        with self._holds_lock:
+            if self._holds is not None and time.monotonic() - self._holds[0] < HOLDS_FRESH_S:
+                return self._holds[1]
+            changes = self._changes
+        now = self.clock()
+        held: dict[str, float] = {}
+        for session in self.store.recent(now - self.hold_s):
+            until = min(session.last_activity_at + self.hold_s, session.expires_at)
+            if until > now:
+                held[session.target] = max(held.get(session.target, 0.0), until)
+        with self._holds_lock:
+            if changes == self._changes:
+                self._holds = (time.monotonic(), held)
+        return held
+
+    def _touch(self, session_ids: Iterable[str]) -> None:
+        now = self.clock()
+        for session_id in session_ids:
+            self.store.touch(session_id, now)
+        self._changed()
+
+    def _changed(self) -> None:
+        """This node changed a session: the next :meth:`holds` reads the store."""
+        with self._holds_lock:
+            self._holds = None
+            self._changes += 1
 
     def sweep(self) -> int:
         """End the sessions that are due (max time, idle); how many ended."""
@@ -138,6 +195,7 @@ class Sessions:
         ended = self.store.end(session.id, state, self.clock(), reason)
         if ended is None:  # another ended it first
             return self.store.get(session.id) or session
+        self._changed()  # an ended session holds nothing
         if state in (SessionState.CANCELLED, SessionState.EXPIRED):
             self._cancel_jobs(ended, f"its session {reason}")
         return ended

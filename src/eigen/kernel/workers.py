@@ -60,11 +60,14 @@ class Workers:
         stopping: threading.Event,
         draining: threading.Event,
         supervise: Callable[[], None] | None = None,
+        sessions_ran: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         """``accepted``: jobs as stored by this process's submissions (the compile stage's
         quick path); ``resume``: puts an unfinished job back on its queue (a stranded job
         once the data folder can be written); ``supervise``: what the supervisor thread runs
-        each round (default :meth:`supervise`; the kernel's, which a test may hold back)."""
+        each round (default :meth:`supervise`; the kernel's, which a test may hold back);
+        ``sessions_ran``: told the sessions whose jobs the session lane starts and ends
+        (:meth:`eigen.kernel.sessions.Sessions.ran`: their devices stay held)."""
         self.pipeline = pipeline
         self.store = store
         self.dispatch = dispatch
@@ -75,6 +78,7 @@ class Workers:
         self.stopping = stopping
         self.draining = draining
         self._round = supervise or self.supervise
+        self._sessions_ran = sessions_ran or (lambda _: None)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         # workers by thread name: their loop, and what each holds (to end if it dies)
@@ -294,13 +298,26 @@ class Workers:
                 self.dispatch.release(claimed)
                 return
             job_ids = [c.job_id for c in claimed]
+            run = functools.partial(self.pipeline.execute, job_ids)
+            if stage is Stage.SESSION:
+                run = functools.partial(self._run_in_sessions, claimed, run)
             metrics.JOBS_RUNNING.inc(len(job_ids))
             try:
-                self._hold(name, claimed, functools.partial(self.pipeline.execute, job_ids))
+                self._hold(name, claimed, run)
             finally:
                 metrics.JOBS_RUNNING.dec(len(job_ids))
             for job_id in job_ids:
                 self.pipeline.timeouts.untrack(job_id)
+
+    def _run_in_sessions(self, claimed: Sequence[Claimed], run: Callable[[], None]) -> None:
+        """``run`` the session lane's jobs, telling their sessions before and after (before
+        the entries are acked, so that their devices stay held in between)."""
+        sessions = [item.entry.session for item in claimed]
+        self._sessions_ran(sessions)
+        try:
+            run()
+        finally:
+            self._sessions_ran(sessions)
 
     def _claim(self, stage: Stage, limit: int, together: Callable[[Entry], bool]) -> list[Claimed]:
         """``dispatch.claim``, waiting up to ``CLAIM_WAIT_S``; nothing (after that wait)

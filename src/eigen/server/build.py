@@ -267,6 +267,7 @@ def _kernel(
         node_id=node_id,
         shared_store=shared,
         worker_memory_bytes=worker_memory_limit(settings.worker_memory_bytes),
+        session_hold_s=settings.session_hold_s,
     )
     return Kernel(
         store,

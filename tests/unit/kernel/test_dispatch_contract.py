@@ -175,6 +175,39 @@ class DispatchContract:
             assert claiming.got == [] and claiming.answered_at - closed_at < 2
         assert dispatch.claim(Stage.COMPILE, 1, 5) == []
 
+    def test_a_held_device_gives_out_nothing_until_its_hold_ends(self, make: MakeDispatch) -> None:
+        node, other = make(), make()
+        until = time.time() + 0.6
+        for each in (node, other):
+            each.holds = lambda: {"dev:held": until}
+        node.enqueue(Stage.EXECUTE, entries("h1", target="dev:held") + entries("f1", target="dev:free"))
+        assert ids(node.claim(Stage.EXECUTE, 5, 1.0, together=lambda _: True)) == ["f1"]
+        assert other.claim(Stage.EXECUTE, 1, 0.1) == []  # held on every node
+        claiming = Claiming(other, Stage.EXECUTE, timeout_s=10)
+        claiming.start()
+        claiming.join(10)
+        assert claiming.got is not None and ids(claiming.got) == ["h1"]
+        # the claim waited for the hold's end, by the clock, not for its own timeout
+        assert until - 0.05 <= time.time() < until + 1.5
+
+    def test_the_session_lane_holds_its_device_until_its_entries_are_acked(self, make: MakeDispatch) -> None:
+        node, other = make(), make()
+        node.enqueue(Stage.EXECUTE, entries("plain", target="dev:s"))
+        node.enqueue(Stage.SESSION, [Entry("in-session", 50, "dev:s", session="s" * 32)])
+        assert node.claim(Stage.EXECUTE, 1, 0.1) == []  # a waiting lane entry holds the device
+        lane = node.claim(Stage.SESSION, 1, 1.0)
+        assert ids(lane) == ["in-session"]
+        assert other.claim(Stage.EXECUTE, 1, 0.1) == []  # a claimed one too, on every node
+        claiming = Claiming(other, Stage.EXECUTE, timeout_s=10)
+        claiming.start()
+        claiming.started_claim.wait(5)
+        time.sleep(0.2)  # the claim is waiting (nothing to await: it shows no sign)
+        acked = time.perf_counter()
+        node.ack(lane)
+        claiming.join(10)
+        assert claiming.got is not None and ids(claiming.got) == ["plain"]
+        assert claiming.answered_at - acked < 1.0  # woken by the ack, not after a timeout
+
 
 class TestMemoryDispatch(DispatchContract):
     @pytest.fixture

@@ -4,20 +4,23 @@ Each stage is a :class:`~eigen.kernel.scheduler.PriorityScheduler` of entries by
 (:class:`~eigen.kernel.fair_order.FairOrder`, set at enqueue): the compile stage one queue,
 the execute stage one per device, each with its capacity (``device_capacity``): a claim
 takes the best entry among the devices with a free slot, and ``ack`` or ``release`` frees
-the slot. Nothing is durable here, and nothing needs to be: the jobs are in the store,
-and a kernel that starts puts every unfinished one back (:mod:`eigen.kernel.recovery`).
-``within`` is ignored: entries are put on the queue after the jobs' transaction committed
-(the caller enqueues then).
+the slot. A device held for a session (the port's ``holds``, and while the session lane has
+an entry of it) gives out none of its execute entries. Nothing is durable here, and nothing
+needs to be: the jobs are in the store, and a kernel that starts puts every unfinished one
+back (:mod:`eigen.kernel.recovery`). ``within`` is ignored: entries are put on the queue
+after the jobs' transaction committed (the caller enqueues then).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from eigen.kernel.dispatch.port import Claimed, Entry, Stage, Standing
+from eigen.kernel.dispatch.port import Claimed, Entry, Holds, Stage, Standing, no_holds
 from eigen.kernel.fair_order import FairOrder, Shares
 from eigen.kernel.scheduler import PriorityScheduler
 
@@ -43,11 +46,15 @@ class MemoryDispatch:
         """``order``: how entries are ranked (default: by priority, with aging);
         ``device_capacity``: concurrent executions per device (absent or 0: no limit)."""
         self.order = order or FairOrder()
+        self.holds: Holds = no_holds
+        self._lane: Counter[str] = Counter()  # the session lane's entries per device, waiting or out
         # items are (ticket, entry): the ticket is the entry's place among equal ranks, kept
         # when it is given back, and the handle of its claim
         self._queues: dict[Stage, PriorityScheduler[_Ticketed]] = {
             Stage.COMPILE: PriorityScheduler(capacity),
-            Stage.EXECUTE: PriorityScheduler(capacity, group=lambda t: t[1].target, slots=device_capacity),
+            Stage.EXECUTE: PriorityScheduler(
+                capacity, group=lambda t: t[1].target, slots=device_capacity, held=self._held
+            ),
             Stage.SESSION: PriorityScheduler(capacity, group=lambda t: t[1].target),
         }
         self._tickets = itertools.count(1)
@@ -66,7 +73,11 @@ class MemoryDispatch:
 
     def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:
         queue = self._queues[stage]
-        for entry in self.order.ranked(entries, share=stage is Stage.EXECUTE):
+        ranked = self.order.ranked(entries, share=stage is Stage.EXECUTE)
+        if stage is Stage.SESSION:
+            with self._lock:
+                self._lane.update(entry.target for entry in ranked)
+        for entry in ranked:
             ticket = next(self._tickets)
             queue.push((ticket, entry), _rank(entry), ticket)
 
@@ -87,9 +98,17 @@ class MemoryDispatch:
         """Nothing to keep alive: an entry taken here is nobody else's."""
 
     def ack(self, claimed: Sequence[Claimed]) -> None:
-        """A claimed entry already left its queue: its device's slot is free again."""
-        for item in self._settle(claimed):
+        """A claimed entry already left its queue: its device's slot is free again (and a
+        session lane's entry no longer holds its device)."""
+        settled = self._settle(claimed)
+        for item in settled:
             self._queues[item.stage].done((item.handle, item.entry))
+        lane = [item.entry.target for item in settled if item.stage is Stage.SESSION]
+        if lane:
+            with self._lock:
+                self._lane.subtract(lane)
+                self._lane = +self._lane  # drop the devices down to none
+            self._queues[Stage.EXECUTE].wake()
 
     def release(self, claimed: Sequence[Claimed]) -> None:
         """Back in their queues, in their places; their devices' slots free."""
@@ -97,6 +116,14 @@ class MemoryDispatch:
             queue = self._queues[item.stage]
             queue.done((item.handle, item.entry))
             queue.push((item.handle, item.entry), _rank(item.entry), item.handle)
+
+    def _held(self) -> Mapping[str, float]:
+        """The devices held for sessions: by ``holds``, and those the session lane has entries
+        of (until their last is acked)."""
+        held = dict(self.holds())
+        with self._lock:
+            held.update((device, math.inf) for device in self._lane)
+        return held
 
     def _settle(self, claimed: Sequence[Claimed]) -> list[Claimed]:
         """The entries of ``claimed`` still out (an entry acked twice frees one slot once)."""

@@ -9,11 +9,17 @@ worker's id, a lease and attempt + 1), so an entry delivered twice never runs it
 ``enqueue`` takes the store transaction the jobs are written in (``within``): a queue that
 lives in the same database writes its entries there, so a job and its entry commit together
 (no dual write); a queue in memory ignores it and is filled after the commit.
+
+A device can be **held** for a session (:mod:`eigen.kernel.sessions`): while it is, the
+execute stage gives out none of that device's entries (those already claimed run on), so
+the session's jobs, on the session lane, have the device to themselves. A device is held
+while the session lane has an entry of it (waiting or claimed), and until the time
+``holds`` names for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +32,15 @@ class Stage(StrEnum):
     COMPILE = "compile"  # PENDING jobs, to be compiled
     EXECUTE = "execute"  # QUEUED jobs, compiled, to be run
     SESSION = "session"  # QUEUED jobs of a session: the session lane's (eigen.kernel.sessions)
+
+
+Holds = Callable[[], Mapping[str, float]]
+"""The devices held for sessions, each with the time (epoch seconds) its hold ends."""
+
+
+def no_holds() -> Mapping[str, float]:
+    """No device is held (no sessions)."""
+    return {}
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,7 @@ class Standing:
 
 class Dispatch(Protocol):
     order: FairOrder  # how entries are ranked at enqueue
+    holds: Holds  # the devices sessions hold (see the module docstring); set by the kernel
 
     def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:
         """Put ``entries`` on ``stage``'s queue; ``within``: the store transaction the jobs
@@ -88,8 +104,9 @@ class Dispatch(Protocol):
         """The next entry of ``stage`` (waiting up to ``timeout_s``, ``[]`` when none came,
         or the dispatch closed) and, while it and each next one satisfy ``together``, more,
         up to ``limit``. Highest rank first (then first come first served), among the
-        devices with a free execution slot (the ``device_capacity`` setting): an entry
-        whose device is busy waits without holding the claim back from other devices."""
+        devices with a free execution slot (the ``device_capacity`` setting) and, on the
+        execute stage, not held for a session: an entry whose device is busy or held waits
+        without holding the claim back from other devices."""
 
     def heartbeat(self, claimed: Sequence[Claimed]) -> None:
         """Keep claimed entries from being handed to another worker while they run."""

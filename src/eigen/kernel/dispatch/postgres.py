@@ -21,7 +21,10 @@ the job id, target, priority and tenant.
   ``device_capacity`` (pgqueuer takes the highest limit it is given). With none there,
   it waits for pgqueuer's NOTIFY of an insert on a connection that only listens
   (psycopg locks a connection while it waits for notifications, so listening and querying
-  need one each).
+  need one each). A device held for a session (the port's ``holds``, or an entry of it on
+  the ``session`` entrypoint, waiting or picked, on any node) is left out of the dequeue;
+  a claim waiting on a held device's entries looks again when its hold ends, or at the
+  NOTIFY of the session lane's ack.
 - A picked entry whose heartbeat is older than ``lease_s`` is picked again by the next
   dequeue anywhere (pgqueuer's stalled-job recovery): a worker that died leaves its entries
   to others. A waiting claim therefore dequeues again at least every half lease, notified
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import threading
@@ -60,7 +64,7 @@ from pgqueuer.types import QueueEntrypoint, QueueManagerId
 
 from eigen.errors import InvalidArgument, Unavailable
 from eigen.kernel.dispatch.loop_thread import LoopThread
-from eigen.kernel.dispatch.port import Claimed, Entry, Stage, Standing
+from eigen.kernel.dispatch.port import Claimed, Entry, Holds, Stage, Standing, no_holds
 from eigen.kernel.dispatch.postgres_clock import PostgresVirtualClock
 from eigen.kernel.dispatch.queue_names import queue_settings
 from eigen.kernel.dispatch.transaction_driver import TransactionDriver
@@ -105,10 +109,14 @@ class PostgresDispatch:
         self._limits = {
             f"{_EXECUTE_PREFIX}{device}": n for device, n in settings.device_capacity.items() if n > 0
         }
-        # the execute entrypoints: those in the queue table, and every device with a capacity
+        self.holds: Holds = no_holds
+        # the execute entrypoints: those in the queue table, and every device with a capacity;
+        # and the devices the session lane has entries of (which hold them)
         self._find_execute = (
-            f"SELECT DISTINCT entrypoint FROM {self._names.qualified.queue_table} "
-            f"WHERE entrypoint = '{Stage.EXECUTE.value}' OR entrypoint LIKE '{_EXECUTE_PREFIX}%'"
+            f"SELECT DISTINCT entrypoint, CASE WHEN entrypoint = '{Stage.SESSION.value}' THEN"
+            " convert_from(payload, 'UTF8')::jsonb ->> 'target' END AS lane"
+            f" FROM {self._names.qualified.queue_table} WHERE entrypoint = '{Stage.EXECUTE.value}'"
+            f" OR entrypoint LIKE '{_EXECUTE_PREFIX}%' OR entrypoint = '{Stage.SESSION.value}'"
         )
         table = self._names.qualified.queue_table
         # an entry is found by its payload (what enqueue wrote for the job), then counted
@@ -164,16 +172,18 @@ class PostgresDispatch:
         wanted = limit if together is not None else 1
         lease = timedelta(seconds=self._lease_s)
 
-        async def dequeue(queries: Queries) -> list[Job]:
-            entrypoints = await self._entrypoints(queries, stage)
-            return await queries.dequeue(wanted, entrypoints, self._me, None, lease) if entrypoints else []
+        async def dequeue(queries: Queries) -> tuple[list[Job], float]:
+            entrypoints, lifted = await self._entrypoints(queries, stage)
+            if not entrypoints:
+                return [], lifted
+            return await queries.dequeue(wanted, entrypoints, self._me, None, lease), lifted
 
         while True:
             with self._wake:
                 if self._closed:
                     return []
                 seen = self._generation
-            jobs = self._run(dequeue)
+            jobs, lifted = self._run(dequeue)
             if jobs:
                 return self._take(stage, jobs, together)
             left = deadline - time.monotonic()
@@ -183,7 +193,7 @@ class PostgresDispatch:
             with self._wake:
                 self._wake.wait_for(
                     lambda seen=seen: self._closed or self._generation != seen,  # type: ignore[misc]
-                    min(left, self._lease_s / 2),
+                    min(left, self._lease_s / 2, lifted),
                 )
 
     def heartbeat(self, claimed: Sequence[Claimed]) -> None:
@@ -195,11 +205,12 @@ class PostgresDispatch:
         if not claimed:
             return
         jobs = [self._job(item) for item in claimed]
-        freed = any(job.entrypoint in self._limits for job in jobs)
+        # a device's slot is free, or a session lane's entry no longer holds its device
+        freed = any(job.entrypoint in self._limits or job.entrypoint == Stage.SESSION.value for job in jobs)
 
         async def ack(queries: Queries) -> None:
             await queries.log_jobs([(job, "successful", None) for job in jobs])  # type: ignore[misc]
-            if freed:  # a device's slot is free: claimers waiting for it look again
+            if freed:  # claimers waiting for the device look again
                 await queries.driver.notify(self._names.channel, json.dumps({"operation": "release"}))
 
         self._run(ack)
@@ -267,16 +278,23 @@ class PostgresDispatch:
 
     async def _entrypoints(
         self, queries: Queries, stage: Stage
-    ) -> dict[QueueEntrypoint, EntrypointExecutionParameter]:
-        """What a claim on ``stage`` dequeues from, with each one's capacity."""
+    ) -> tuple[dict[QueueEntrypoint, EntrypointExecutionParameter], float]:
+        """What a claim on ``stage`` dequeues from, with each one's capacity (on the execute
+        stage, the devices not held for a session), and the seconds until the first hold
+        of a device with entries ends (``math.inf``: none ends by itself)."""
         if stage is not Stage.EXECUTE:
-            return {QueueEntrypoint(stage.value): EntrypointExecutionParameter(concurrency_limit=0)}
+            return {QueueEntrypoint(stage.value): EntrypointExecutionParameter(concurrency_limit=0)}, math.inf
         rows = await queries.driver.fetch(self._find_execute)
-        names = {str(row["entrypoint"]) for row in rows} | set(self._limits)
+        now = time.time()
+        held = {device: until for device, until in self.holds().items() if until > now}
+        held.update((str(row["lane"]), math.inf) for row in rows if row["lane"] is not None)
+        names = {str(row["entrypoint"]) for row in rows if row["lane"] is None} | set(self._limits)
+        waiting = [held[name.removeprefix(_EXECUTE_PREFIX)] for name in names if _held(name, held)]
         return {
             QueueEntrypoint(name): EntrypointExecutionParameter(concurrency_limit=self._limits.get(name, 0))
             for name in sorted(names)
-        }
+            if not _held(name, held) and name != Stage.SESSION.value
+        }, max(0.0, min(waiting, default=math.inf) - now)
 
     def _take(self, stage: Stage, jobs: list[Job], together: Callable[[Entry], bool] | None) -> list[Claimed]:
         """The first entry and, while it and each next one satisfy ``together``, the next
@@ -377,6 +395,11 @@ class PostgresDispatch:
     async def _disconnect(self) -> None:
         await self._drop_work()
         await self._stop_listening()
+
+
+def _held(entrypoint: str, held: dict[str, float]) -> bool:
+    """Whether ``entrypoint`` is the queue of a device held for a session."""
+    return entrypoint.startswith(_EXECUTE_PREFIX) and entrypoint.removeprefix(_EXECUTE_PREFIX) in held
 
 
 def _on(stage: Stage | None, entrypoint: str) -> bool:

@@ -27,10 +27,14 @@ class SessionStore(Protocol):
         was not ACTIVE (another ended it first)."""
 
     def touch(self, session_id: str, at: float) -> None:
-        """A job was submitted in the session at ``at``: its idle time starts again."""
+        """A job was submitted in the session, or one of its jobs ran, at ``at``: its idle
+        time starts again."""
 
     def active(self, limit: int) -> list[Session]:
         """Up to ``limit`` ACTIVE sessions, those due first."""
+
+    def recent(self, since: float) -> list[Session]:
+        """The ACTIVE sessions with activity at or after ``since``."""
 
 
 class SqlSessionStore:
@@ -80,6 +84,14 @@ class SqlSessionStore:
         with self._engine.connect() as connection:
             return [_session(row._mapping) for row in connection.execute(query)]
 
+    def recent(self, since: float) -> list[Session]:
+        table = schema.sessions
+        query = table.select().where(
+            table.c.state == SessionState.ACTIVE.value, table.c.last_activity_at >= since
+        )
+        with self._engine.connect() as connection:
+            return [_session(row._mapping) for row in connection.execute(query)]
+
 
 class MemorySessionStore:
     def __init__(self) -> None:
@@ -114,6 +126,14 @@ class MemorySessionStore:
         with self._lock:
             live = [s for s in self._sessions.values() if s.state is SessionState.ACTIVE]
         return sorted(live, key=lambda s: min(s.expires_at, s.idle_at))[:limit]
+
+    def recent(self, since: float) -> list[Session]:
+        with self._lock:
+            return [
+                s
+                for s in self._sessions.values()
+                if s.state is SessionState.ACTIVE and s.last_activity_at >= since
+            ]
 
 
 def _row(session: Session) -> dict[str, Any]:

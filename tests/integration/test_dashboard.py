@@ -156,8 +156,9 @@ def test_submitted_jobs_appear_and_change_state_without_a_reload(
         expect(row(page, running["id"]).locator("td").first).to_have_text("held-live")
         screenshot(page, "jobs-live")
     expect(row(page, running["id"])).to_have_attribute("data-state", "DONE")  # the held run went on
-    # the running job's state came by its event stream, from the last event the listing showed
-    assert any(f"/v1/jobs/{running['id']}/events?after_seq=" in url for url in requested), requested
+    # the states came by the stream of all jobs (one connection), not by per-job streams
+    assert sum("/v1/jobs:events" in url for url in requested) == 1, requested
+    assert not any(re.search(r"/v1/jobs/[^/]+/events", url) for url in requested), requested
     assert page.evaluate("window.__notReloaded") is True
     expect(row(page, quick["id"]).locator(".state")).to_have_text("DONE")
     screenshot(page, "jobs")
@@ -248,6 +249,8 @@ def test_a_finished_job_shows_its_histogram_timeline_compile_report_and_download
     expect(compile_table).to_contain_text("Depth")
     expect(compile_table.locator("tr", has_text="h gates").locator("td").first).to_have_text("5")
     expect(page.locator("pre.spec")).to_contain_text('"name": "five-h"')
+    expect(page.locator("pre.program")).to_have_text(SUPERPOSITION_5)  # the program text, as submitted
+    expect(page.locator("#program-note")).to_contain_text(f"QASM3 · {len(SUPERPOSITION_5)} bytes")
     with page.expect_download() as json_download:
         page.get_by_role("button", name="Download JSON").click()
     saved = tmp_path / "results.json"
@@ -266,7 +269,9 @@ def test_a_finished_job_shows_its_histogram_timeline_compile_report_and_download
     parquet_download.value.save_as(parquet_file)
     import pyarrow.parquet as pq
 
-    table = pq.read_table(parquet_file).to_pylist()
+    read = pq.read_table(parquet_file)  # written by the server (pyarrow), fetched with the page's credential
+    assert read.column_names == ["experiment", "kind", "key", "value", "text", "standard_error"]
+    table = read.to_pylist()
     assert {r["key"]: int(r["value"]) for r in table if r["kind"] == "count"} == counts
     assert {r["experiment"] for r in table} == {0}
     screenshot(page, "job")
@@ -501,8 +506,10 @@ def test_with_authentication_tenant_b_never_sees_tenant_a_jobs(pages: Pages, sec
         expect(b.get_by_role("heading", name="Jobs")).to_be_visible()
         expect(b.locator("table.jobs tbody")).to_contain_text("No jobs match these filters.")
         expect(b.locator("#session-label")).to_have_text("Signed in with an API key")
+        a_live = submit(http, job(name="alpha-live"), headers=secured.headers("a"))  # while B's page is open
         mine = submit(http, job(name="beta-0"), headers=secured.headers("b"))
         expect(row(b, mine["id"])).to_be_visible()  # B's own job appears live
+        expect(row(b, a_live["id"])).to_have_count(0)
         expect(b.locator("table.jobs tbody tr[data-job-id]")).to_have_count(1)
         screenshot(b, "tenant-b-jobs")
         b.goto(ui(server, "#/queue"))
@@ -511,6 +518,7 @@ def test_with_authentication_tenant_b_never_sees_tenant_a_jobs(pages: Pages, sec
         expect(b.get_by_role("alert")).to_contain_text("EIGEN_NOT_FOUND")
         content = b.content()
         assert all(made["id"] not in content.replace(f"#/jobs/{made['id']}", "") for made in a_jobs[1:])
+        assert a_live["id"] not in content
         assert "alpha-" not in content
         screenshot(b, "tenant-b-other-job")
         kept = "JSON.stringify([Object.keys(localStorage), Object.keys(sessionStorage), document.cookie])"

@@ -98,6 +98,7 @@ def test_openapi_mirrors_every_rpc(client: httpx.Client) -> None:
         "CancelJob": ("POST", "/v1/jobs/{job_id}:cancel"),
         "WatchJob": ("GET", "/v1/jobs/{job_id}/events"),
         "WatchJobs": ("GET", "/v1/jobs:events"),
+        "GetJobProgram": ("GET", "/v1/jobs/{job_id}/program"),
         "GetJobResults": ("GET", "/v1/jobs/{job_id}/results"),
         "StreamResults": ("GET", "/v1/jobs/{job_id}/results:stream"),
         "ListBackends": ("GET", "/v1/backends"),

@@ -7,6 +7,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import StreamingResponse
@@ -14,7 +15,8 @@ from starlette.responses import StreamingResponse
 from eigen.errors import EigenError, InvalidArgument
 from eigen.models import limits
 from eigen.models.credentials import TENANT_MAX
-from eigen.models.job import JOB_ID_PATTERN
+from eigen.models.job import JOB_ID_PATTERN, JobRequest
+from eigen.models.program import MAX_PROGRAM_BYTES
 from eigen.models.state import JobState as ModelState
 from eigen.observability import context as call_context
 from eigen.observability import metrics
@@ -32,6 +34,7 @@ from eigen.system_api.rest.schemas import (
     JobState,
     ListDeadLettersResponse,
     ListJobsResponse,
+    ProgramLanguage,
     SubmitBatchRequest,
     SubmitBatchResponse,
     SubmitJobRequest,
@@ -48,6 +51,37 @@ from eigen.system_api.service import (
 
 NDJSON = "application/x-ndjson"
 EVENT_STREAM = "text/event-stream"
+PARQUET = "application/vnd.apache.parquet"
+PROGRAM_BYTES_DEFAULT = 64 * 1024
+
+
+class JobProgram(BaseModel):
+    """GetJobProgram: the program text a job was submitted with (or read from its
+    ``program_uri``), cut at ``max_bytes`` bytes of UTF-8."""
+
+    job_id: str
+    language: ProgramLanguage
+    entrypoint: str = Field(description="the Eigen-Lang function the job runs")
+    program_uri: str = Field(default="", description="the stored artifact the program came from, if any")
+    source: str = Field(description="the program text, at most max_bytes bytes of it (whole characters)")
+    size_bytes: int = Field(description="the whole program's size in bytes of UTF-8")
+    truncated: bool = Field(description="whether source is shorter than the program")
+
+
+def program_of(job_id: str, request: JobRequest, max_bytes: int) -> JobProgram:
+    text = request.program
+    encoded = text.encode("utf-8", "surrogatepass")
+    cut = encoded[:max_bytes].decode("utf-8", "ignore") if len(encoded) > max_bytes else text
+    return JobProgram(
+        job_id=job_id,
+        language=convert.LANGUAGE_TO_REST[request.language],
+        entrypoint=request.entrypoint,
+        program_uri=request.program_uri or "",
+        source=cut,
+        size_bytes=len(encoded),
+        truncated=len(encoded) > max_bytes,
+    )
+
 
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -264,6 +298,24 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
         """GetJob."""
         return convert.job_to_rest(api.get(job_id))
 
+    @router.get("/jobs/{job_id:job_id}/program", operation_id="GetJobProgram")
+    def get_job_program(
+        job_id: JobId,
+        max_bytes: Annotated[
+            int,
+            Query(
+                description=f"the most bytes of the program to return (1-{MAX_PROGRAM_BYTES}; "
+                f"absent: {PROGRAM_BYTES_DEFAULT})",
+                ge=1,
+                le=MAX_PROGRAM_BYTES,
+            ),
+        ] = PROGRAM_BYTES_DEFAULT,
+    ) -> JobProgram:
+        """The job's program text (OpenQASM, Eigen-Lang or AQO JSON) as it was submitted, up
+        to ``max_bytes`` (the permission of GetJob; another tenant's job is 404)."""
+        job = api.get(job_id)
+        return program_of(job.id, job.request, max_bytes)
+
     @router.post("/jobs/{job_id:job_id}:cancel", operation_id="CancelJob")
     def cancel_job(job_id: JobId) -> JobBody:
         """CancelJob (idempotent; 409 once the job ended otherwise)."""
@@ -302,9 +354,28 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @router.get("/jobs/{job_id:job_id}/results", operation_id="GetJobResults")
+    @router.get(
+        "/jobs/{job_id:job_id}/results",
+        operation_id="GetJobResults",
+        response_model=JobResults,
+        responses={
+            200: {
+                "description": "the results (JSON); with format=parquet, a Parquet file of one row per "
+                "count, expectation value, binding and summary figure",
+                "content": {PARQUET: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
     async def get_job_results(
         job_id: JobId,
+        format: Annotated[
+            str,
+            Query(
+                description="json (absent), or parquet: columns experiment, kind, key, value, text, "
+                "standard_error",
+                pattern="^(json|parquet)$",
+            ),
+        ] = "json",
         wait_seconds: Annotated[
             float,
             Query(
@@ -314,10 +385,17 @@ def jobs_router(api: JobApi, *, closing: threading.Event, keep_alive_s: float = 
                 allow_inf_nan=False,
             ),
         ] = 0.0,
-    ) -> JobResults:
+    ) -> JobResults | Response:
         """GetJobResults (409 EIGEN_FAILED_PRECONDITION until the job is DONE; with
         ``wait_seconds``, once the wait runs out)."""
-        return convert.result_to_rest(await api.results_after(job_id, wait_seconds, inline=False))
+        results = convert.result_to_rest(await api.results_after(job_id, wait_seconds, inline=False))
+        if format == "parquet":
+            from eigen.system_api.rest.results_parquet import parquet_of  # pyarrow: only when asked
+
+            body = await run_in_threadpool(parquet_of, results)
+            disposition = f'attachment; filename="{job_id}-results.parquet"'
+            return Response(body, media_type=PARQUET, headers={"Content-Disposition": disposition})
+        return results
 
     @router.get(
         "/jobs/{job_id:job_id}/results:stream",

@@ -69,6 +69,18 @@ export async function call(method, path, { body, signal } = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+/** A file the API writes (e.g. Parquet results), as a Blob, sent with the credential. */
+export async function fetchBlob(path, accept, signal) {
+  const response = await fetch(path, {
+    headers: headersFor({ Accept: accept }),
+    credentials: "omit",
+    cache: "no-store",
+    signal,
+  });
+  if (!response.ok) throw await failure(response);
+  return response.blob();
+}
+
 function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
@@ -81,11 +93,15 @@ function query(params) {
 }
 
 const id = (jobId) => encodeURIComponent(jobId);
+export const PROGRAM_SHOWN_BYTES = 65536; // the job page shows up to this much of a program
 
 export const api = {
   listJobs: (params, signal) => call("GET", `../v1/jobs${query(params)}`, { signal }),
   getJob: (jobId, signal) => call("GET", `../v1/jobs/${id(jobId)}`, { signal }),
   results: (jobId, signal) => call("GET", `../v1/jobs/${id(jobId)}/results`, { signal }),
+  resultsParquet: (jobId, signal) =>
+    fetchBlob(`../v1/jobs/${id(jobId)}/results?format=parquet`, "application/vnd.apache.parquet", signal),
+  program: (jobId, signal) => call("GET", `../v1/jobs/${id(jobId)}/program?max_bytes=${PROGRAM_SHOWN_BYTES}`, { signal }),
   cancel: (jobId) => call("POST", `../v1/jobs/${id(jobId)}:cancel`),
   submit: (job) => call("POST", "../v1/jobs", { body: { job } }),
   backends: (signal) => call("GET", "../v1/backends", { signal }),
@@ -133,6 +149,47 @@ export async function watchEvents(jobId, onEvent, signal, afterSeq = 0) {
     }
     if (ended) return;
     await pause(retryMs, signal); // the server went away mid-stream: resume after `last`
+  }
+}
+
+/**
+ * Follow every job the credential may see (`GET /v1/jobs:events`): `onEvent({event, data})`
+ * for each `created`, `state` and `resync` event (a stream opens with a resync: read the list
+ * then). A stream that drops (the server restarting) is opened again after a pause, and its
+ * first resync says to read the list again. Resolves when `signal` aborts; rejects with the
+ * ApiError of an answer that will not change by retrying (401, 403, 501: a server without
+ * the stream).
+ */
+export async function watchJobs(onEvent, signal) {
+  let retryMs = 500;
+  while (!signal.aborted) {
+    let response = null;
+    try {
+      response = await fetch("../v1/jobs:events", {
+        headers: headersFor({ Accept: "text/event-stream" }),
+        credentials: "omit",
+        cache: "no-store",
+        signal,
+      });
+    } catch {
+      response = null; // the network, or the server going away
+    }
+    if (signal.aborted) return;
+    if (response && !response.ok && (response.status < 500 || response.status === 501)) throw await failure(response);
+    if (response && response.ok) {
+      retryMs = 500;
+      try {
+        for await (const event of sseEvents(response.body)) {
+          if (event.event === "error") throw new ApiError(event.data.status || 500, event.data);
+          onEvent(event);
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof ApiError && error.status !== 500 && error.status !== 503) throw error;
+      }
+    }
+    await pause(retryMs, signal);
+    retryMs = Math.min(retryMs * 2, 8000);
   }
 }
 

@@ -3,16 +3,17 @@
 // report, downloads, and cancel / resubmit. A hybrid job's convergence curve grows from
 // its progress events, live while it runs (the events are followed by a fetch stream).
 
-import { api, ApiError, watchEvents } from "../api.js";
+import { api, ApiError, PROGRAM_SHOWN_BYTES, watchEvents, watchJobs } from "../api.js";
 import { convergenceChart, expectationChart, histogram } from "../charts.js";
-import { parquetOf } from "../parquet.js";
 import {
   announce, el, formatClock, placementOf, formatDate, formatDuration, formatInt, formatNumber, problemText, secondsBetween,
   stateBadge, TERMINAL,
 } from "../format.js";
 
 const MAX_EXPERIMENTS_SHOWN = 8;
-const REFRESH_MS = 3000; // the job view (placement on its queue, worker) while the job has not ended
+const REFRESH_MS = 3000; // the job view while it waits, only on a server without the stream of all jobs
+const VIEW_DEBOUNCE_MS = 250;
+const VIEW_MIN_GAP_MS = 1000;
 
 
 function definitionList(pairs) {
@@ -27,7 +28,7 @@ function keyValues(map) {
   return el("ul", { class: "chips" }, entries.map(([key, value]) => el("li", { class: "chip" }, `${key}=${value}`)));
 }
 
-/** What the job view says was submitted (the API does not return the program text). */
+/** What the job view says was submitted (the program text is shown beside it, from GetJobProgram). */
 function specOf(job) {
   const spec = {
     name: job.name,
@@ -73,22 +74,9 @@ function csvOf(results) {
   return `${lines.map((line) => line.map(quote).join(",")).join("\n")}\n`;
 }
 
-/** The same rows as the CSV; `value` as a number (NaN for text) and as text. */
-function parquetBytes(results) {
-  const rows = tidyRows(results);
-  const number = (v) => (typeof v === "number" ? v : typeof v === "boolean" ? Number(v) : NaN);
-  return parquetOf([
-    { name: "experiment", type: "int64", values: rows.map((r) => (r[0] === "" ? -1 : r[0])) },
-    { name: "kind", type: "string", values: rows.map((r) => r[1]) },
-    { name: "key", type: "string", values: rows.map((r) => r[2]) },
-    { name: "value", type: "double", values: rows.map((r) => number(r[3])) },
-    { name: "text", type: "string", values: rows.map((r) => String(r[3])) },
-    { name: "standard_error", type: "double", values: rows.map((r) => (r[4] === "" ? NaN : r[4])) },
-  ]);
-}
-
-function download(name, type, text) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+function download(name, type, content) {
+  const blob = content instanceof Blob ? content : new Blob([content], { type });
+  const url = URL.createObjectURL(blob);
   const link = el("a", { href: url, download: name, hidden: true });
   document.body.append(link);
   link.click();
@@ -197,6 +185,8 @@ export async function renderJob(container, jobId, signal) {
   const resultsHolder = el("div", {});
   const compileHolder = el("div", {});
   const spec = el("pre", { class: "spec", tabindex: "0", "aria-label": "JobSpec" });
+  const programNote = el("p", { class: "muted", id: "program-note" }, "Loading the program…");
+  const program = el("pre", { class: "program", tabindex: "0", "aria-label": "Program source", hidden: true });
 
   container.append(
     el("p", { class: "crumbs" }, el("a", { href: "#/jobs" }, "Jobs"), " / ", el("span", { class: "mono" }, job.id)),
@@ -205,8 +195,27 @@ export async function renderJob(container, jobId, signal) {
     el("section", { "aria-labelledby": "timeline-title" }, el("h2", { id: "timeline-title" }, "Timeline"), timeline),
     compileHolder,
     el("section", { "aria-labelledby": "spec-title" }, el("h2", { id: "spec-title" }, "JobSpec"),
-      el("p", { class: "muted" }, "As the job view shows it (the API does not return the program text; resubmitting uses the stored program)."),
-      spec));
+      el("p", { class: "muted" }, "As the job view shows it (resubmitting uses the stored program)."),
+      spec),
+    el("section", { "aria-labelledby": "program-title" }, el("h2", { id: "program-title" }, "Program"),
+      programNote, program));
+
+  async function loadProgram() {
+    try {
+      const body = await api.program(job.id, signal);
+      program.textContent = body.source;
+      program.hidden = false;
+      const size = `${formatInt(body.size_bytes)} bytes`;
+      const origin = body.program_uri ? ` · from ${body.program_uri}` : "";
+      const entry = body.language === "EIGEN_LANG" ? ` · entrypoint ${body.entrypoint}` : "";
+      programNote.textContent = body.truncated
+        ? `${body.language} · ${size}; the first ${formatInt(PROGRAM_SHOWN_BYTES)} bytes are shown${origin}${entry}`
+        : `${body.language} · ${size}${origin}${entry}`;
+    } catch (error) {
+      if (signal.aborted) return;
+      programNote.textContent = `The program could not be read: ${problemText(error)}`;
+    }
+  }
 
   function renderFacts() {
     const queue = placementOf(job);
@@ -263,9 +272,20 @@ export async function renderJob(container, jobId, signal) {
           onclick: () => download(`${job.id}-results.json`, "application/json", JSON.stringify(results, null, 2)) }, "Download JSON"),
         el("button", { type: "button", class: "secondary", id: "download-csv",
           onclick: () => download(`${job.id}-results.csv`, "text/csv", csvOf(results)) }, "Download CSV"),
-        el("button", { type: "button", class: "secondary", id: "download-parquet",
-          onclick: () => download(`${job.id}-results.parquet`, "application/vnd.apache.parquet", parquetBytes(results)) },
+        el("button", { type: "button", class: "secondary", id: "download-parquet", onclick: downloadParquet },
           "Download Parquet"));
+    }
+  }
+
+  // Parquet is written by the server (pyarrow): fetched with the credential, saved as a blob.
+  async function downloadParquet() {
+    actionMessage.textContent = "Preparing the Parquet file…";
+    try {
+      const blob = await api.resultsParquet(job.id, signal);
+      download(`${job.id}-results.parquet`, "application/vnd.apache.parquet", blob);
+      actionMessage.textContent = "";
+    } catch (error) {
+      if (!signal.aborted) actionMessage.textContent = `Could not download Parquet: ${problemText(error)}`;
     }
   }
 
@@ -384,18 +404,48 @@ export async function renderJob(container, jobId, signal) {
   update();
   if (job.state === "DONE") loadResults();
   follow(); // in the background: the page is on screen already
-  const timer = setInterval(async () => {
-    if (document.hidden || signal.aborted || TERMINAL.has(job.state)) return;
-    try {
-      const fresh = await api.getJob(job.id, signal);
-      if (TERMINAL.has(job.state)) return; // the event stream got there first
-      job = { ...fresh, state: job.state };
-      renderFacts();
-    } catch {
-      // the event stream reports what matters; the next refresh tries again
-    }
-  }, REFRESH_MS);
-  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  loadProgram();
+  followQueue();
+
+  // While the job waits, its placement (position, estimated start) moves when other jobs
+  // move: any job's created or state event (the stream of all jobs) reads the job view
+  // again, debounced; nothing is read while nothing moves. A server without that stream
+  // (501) has the view read every few seconds instead.
+  function followQueue() {
+    if (TERMINAL.has(job.state)) return;
+    const queueSignal = new AbortController();
+    signal.addEventListener("abort", () => queueSignal.abort(), { once: true });
+    let timer = null;
+    let lastRead = 0;
+    const readView = async () => {
+      timer = null;
+      lastRead = Date.now();
+      if (signal.aborted) return;
+      if (TERMINAL.has(job.state)) { queueSignal.abort(); return; }
+      try {
+        const fresh = await api.getJob(job.id, signal);
+        if (TERMINAL.has(job.state)) return; // the event stream got there first
+        job = { ...fresh, state: job.state };
+        renderFacts();
+      } catch {
+        // the event stream reports what matters; the next event tries again
+      }
+    };
+    const readSoon = () => {
+      if (timer === null) timer = setTimeout(readView, Math.max(VIEW_DEBOUNCE_MS, lastRead + VIEW_MIN_GAP_MS - Date.now()));
+    };
+    queueSignal.signal.addEventListener("abort", () => { if (timer !== null) clearTimeout(timer); }, { once: true });
+    watchJobs(({ event }) => {
+      if (event === "created" || event === "state" || event === "resync") readSoon();
+    }, queueSignal.signal).catch((failure) => {
+      if (queueSignal.signal.aborted || failure.status === 401) return;
+      const fallback = setInterval(() => {
+        if (TERMINAL.has(job.state)) clearInterval(fallback);
+        else if (!document.hidden) readView();
+      }, REFRESH_MS);
+      queueSignal.signal.addEventListener("abort", () => clearInterval(fallback), { once: true });
+    });
+  }
 
   async function follow() {
     try {

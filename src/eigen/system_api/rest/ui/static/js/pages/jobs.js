@@ -1,18 +1,22 @@
 // Jobs: a table of one page of ListJobs (the server pages and filters: the browser never
 // holds more than a page), filters by state, target, label and creation time, and live
-// updates: the page on screen is read again every few seconds while the tab is visible, so
-// new jobs appear and states change without a reload. (The API streams events per job,
-// not for a listing; one request per refresh keeps this cheap with 10,000 jobs.)
+// updates without polling: the stream of every job the credential sees
+// (`GET /v1/jobs:events`) changes a row's state the moment it changes, and a new job, a
+// change that may move a job into or out of the page, or a `resync` (the stream opened,
+// or fell behind) reads the page again, debounced so that a burst of events costs one
+// request. Only a server without the stream (501: its kernel is another process) is read
+// again every few seconds instead.
 
-import { api, watchEvents } from "../api.js";
+import { api, watchJobs } from "../api.js";
 import {
   announce, el, formatDate, formatDuration, parseTime, problemText, secondsBetween, shortId, stateBadge, STATES, TERMINAL,
 } from "../format.js";
 
-export const REFRESH_MS = 2000;
-// Unfinished jobs on the page whose event streams are followed, for state changes the moment
-// they happen (a browser holds at most 6 connections per server: the rest wait for the refresh).
-const MAX_STREAMS = 3;
+// Only where the server has no stream of all jobs (501), the page is read this often instead.
+export const FALLBACK_REFRESH_MS = 2000;
+const DEBOUNCE_MS = 250; // events that come together cost one read of the page
+const MIN_READ_GAP_MS = 1000; // and a storm of them at most one read a second
+const TICK_MS = 1000; // the "waiting ..." durations count up locally (no request)
 const PAGE_SIZES = [25, 50, 100, 200];
 
 function durationOf(job) {
@@ -105,6 +109,7 @@ export async function renderJobs(container, params, signal) {
   const tenantHeader = el("th", { scope: "col", hidden: true }, "Tenant");
   const tbody = el("tbody", {});
   const status = el("p", { class: "muted", id: "jobs-status" }, "Loading…");
+  const live = el("p", { class: "muted", id: "jobs-live" }, "Live updates: as they happen.");
   const table = el("table", { class: "jobs", "aria-describedby": "jobs-status" },
     el("caption", { class: "visually-hidden" }, "Jobs, newest first"),
     el("thead", {}, el("tr", {},
@@ -129,7 +134,8 @@ export async function renderJobs(container, params, signal) {
     error,
     el("div", { class: "table-wrap" }, table),
     el("div", { class: "pager" }, newer, pageLabel, older),
-    status);
+    status,
+    live);
 
   api.backends(signal).then((body) => {
     for (const backend of body.backends) {
@@ -155,7 +161,7 @@ export async function renderJobs(container, params, signal) {
       cells.tenant,
       el("td", { "data-label": "Created" }, el("time", { datetime: job.created_at || "" }, formatDate(job.created_at))),
       cells.duration);
-    return { row, cells };
+    return { row, cells, job };
   }
 
   function show(jobs) {
@@ -177,6 +183,7 @@ export async function renderJobs(container, params, signal) {
           seen.cells.state.replaceChildren(stateBadge(job.state));
         }
         seen.cells.duration.textContent = durationOf(job);
+        seen.job = job;
         next.set(job.id, seen);
       } else {
         const isNew = known !== null && page === 0 && !known.has(job.id);
@@ -200,8 +207,6 @@ export async function renderJobs(container, params, signal) {
     }
   }
 
-  const streams = new Map(); // job id -> AbortController of its event stream
-
   function applyState(jobId, state) {
     const seen = rows.get(jobId);
     if (!seen || seen.row.dataset.state === state) return;
@@ -209,32 +214,37 @@ export async function renderJobs(container, params, signal) {
     seen.cells.state.replaceChildren(stateBadge(state));
   }
 
-  function follow(jobs) {
-    const wanted = jobs.filter((job) => !TERMINAL.has(job.state)).slice(0, MAX_STREAMS);
-    const ids = new Set(wanted.map((job) => job.id));
-    for (const [jobId, controller] of streams) {
-      if (!ids.has(jobId)) {
-        controller.abort();
-        streams.delete(jobId);
-      }
-    }
-    for (const job of wanted) {
-      if (streams.has(job.id)) continue;
-      const controller = new AbortController();
-      streams.set(job.id, controller);
-      signal.addEventListener("abort", () => controller.abort(), { once: true });
-      watchEvents(job.id, ({ event, data }) => {
-        if (event === "state" && data) applyState(job.id, data.state);
-      }, controller.signal, job.last_event_seq || 0)
-        .catch(() => {})
-        .finally(() => { if (streams.get(job.id) === controller) streams.delete(job.id); });
-    }
+  // A read of the page soon: at most one waits, and reads keep MIN_READ_GAP_MS apart.
+  let lastRead = 0;
+  let readTimer = null;
+  let readAgain = false; // an event came while a read was in flight: read once more after it
+  function readSoon() {
+    if (signal.aborted) return;
+    if (inFlight) { readAgain = true; return; }
+    if (readTimer !== null) return;
+    const wait = Math.max(DEBOUNCE_MS, lastRead + MIN_READ_GAP_MS - Date.now());
+    readTimer = setTimeout(() => {
+      readTimer = null;
+      if (!signal.aborted) load(false).catch(() => {});
+    }, wait);
+  }
+  signal.addEventListener("abort", () => { if (readTimer !== null) clearTimeout(readTimer); }, { once: true });
+
+  function onJobEvent({ event, data }) {
+    if (event === "resync") { readSoon(); return; }
+    if ((event !== "created" && event !== "state") || !data) return;
+    const onPage = rows.has(data.job_id);
+    if (onPage) applyState(data.job_id, data.state);
+    // a new job may belong on the newest page; a state change may move a job into or out
+    // of a page filtered by state, and changes the duration of a row on the page
+    if (onPage || (event === "created" && page === 0) || filters.state) readSoon();
   }
 
   let inFlight = false;
   async function load(reset = false) {
     if (inFlight && !reset) return;
     inFlight = true;
+    lastRead = Date.now();
     if (reset) {
       rows = new Map();
       tbody.replaceChildren();
@@ -253,7 +263,6 @@ export async function renderJobs(container, params, signal) {
       tokens[page + 1] = body.next_page_token;
       tokens.length = page + 2;
       show(body.jobs);
-      follow(body.jobs);
       newer.disabled = page === 0;
       older.disabled = !body.next_page_token;
       pageLabel.textContent = `Page ${page + 1}`;
@@ -265,12 +274,26 @@ export async function renderJobs(container, params, signal) {
       if (failure.status === 401) throw failure;
     } finally {
       inFlight = false;
+      if (readAgain) { readAgain = false; readSoon(); }
     }
   }
 
   await load(true);
-  const timer = setInterval(() => {
-    if (!document.hidden && !signal.aborted) load(false).catch(() => {});
-  }, REFRESH_MS);
-  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  watchJobs(onJobEvent, signal).catch((failure) => {
+    if (signal.aborted || failure.status === 401) return; // 401: the sign-in form is back
+    // No stream on this server (501, or refused): read the page every few seconds instead.
+    live.textContent = "Live updates: every few seconds (this server has no event stream).";
+    const timer = setInterval(() => {
+      if (!document.hidden && !signal.aborted) load(false).catch(() => {});
+    }, FALLBACK_REFRESH_MS);
+    signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  });
+  // The durations of unfinished jobs count up on the page itself: no request.
+  const ticker = setInterval(() => {
+    if (document.hidden) return;
+    for (const { job, cells } of rows.values()) {
+      if (job && !TERMINAL.has(job.state)) cells.duration.textContent = durationOf(job);
+    }
+  }, TICK_MS);
+  signal.addEventListener("abort", () => clearInterval(ticker), { once: true });
 }

@@ -1,14 +1,19 @@
 // Queue: the unfinished jobs (PENDING, COMPILING, QUEUED, RUNNING) grouped by backend,
 // running first, then waiting in the order the scheduler gives (a job's `queue` object,
 // position / estimated_start / reason, where the server provides one; else by priority
-// and age). Refreshed every few seconds.
+// and age). Live: the stream of every job (`GET /v1/jobs:events`) reads the queue again
+// when a job is created or changes state (debounced: a burst costs one read, and reads
+// keep a second apart), so nothing is read while nothing moves. Only a server without
+// the stream (501) is read every few seconds instead.
 
-import { api } from "../api.js";
+import { api, watchJobs } from "../api.js";
 import {
   el, formatDate, formatDuration, formatInt, placementOf, problemText, secondsBetween, shortId, stateBadge,
 } from "../format.js";
 
-const REFRESH_MS = 3000;
+const FALLBACK_REFRESH_MS = 3000; // only where the server has no stream of all jobs
+const DEBOUNCE_MS = 250;
+const MIN_READ_GAP_MS = 1000;
 const PLACEMENTS = 24; // waiting jobs whose placement is read (GetJob) per refresh, the first in line
 const UNFINISHED = ["PENDING", "COMPILING", "QUEUED", "RUNNING"];
 const LIMIT = 500; // one page of the largest size: the queue view is a summary, not a list of everything
@@ -88,9 +93,24 @@ export async function renderQueue(container, signal) {
   }
 
   let inFlight = false;
+  let lastRead = 0;
+  let readTimer = null;
+  let readAgain = false;
+  function readSoon() {
+    if (signal.aborted) return;
+    if (inFlight) { readAgain = true; return; }
+    if (readTimer !== null) return;
+    readTimer = setTimeout(() => {
+      readTimer = null;
+      if (!signal.aborted) load().catch(() => {});
+    }, Math.max(DEBOUNCE_MS, lastRead + MIN_READ_GAP_MS - Date.now()));
+  }
+  signal.addEventListener("abort", () => { if (readTimer !== null) clearTimeout(readTimer); }, { once: true });
+
   async function load() {
     if (inFlight) return;
     inFlight = true;
+    lastRead = Date.now();
     try {
       const [listing, backends] = await Promise.all([
         api.listJobs({ state: UNFINISHED, page_size: LIMIT }, signal),
@@ -119,11 +139,17 @@ export async function renderQueue(container, signal) {
       if (failure.status === 401) throw failure;
     } finally {
       inFlight = false;
+      if (readAgain) { readAgain = false; readSoon(); }
     }
   }
   await load();
-  const timer = setInterval(() => {
-    if (!document.hidden && !signal.aborted) load().catch(() => {});
-  }, REFRESH_MS);
-  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  watchJobs(({ event }) => {
+    if (event === "created" || event === "state" || event === "resync") readSoon();
+  }, signal).catch((failure) => {
+    if (signal.aborted || failure.status === 401) return;
+    const timer = setInterval(() => {
+      if (!document.hidden && !signal.aborted) load().catch(() => {});
+    }, FALLBACK_REFRESH_MS);
+    signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  });
 }

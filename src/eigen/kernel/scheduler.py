@@ -8,29 +8,30 @@ held (``held``: group -> until, epoch seconds; a device held for a session): its
 until the hold ends or is lifted; a pop that waits on one looks again when it ends, and
 :meth:`wake` makes waiting pops look again at once (a hold lifted early).
 
+Each group's queue is a sorted list of keys (``sortedcontainers``), so a push and a pop
+cost O(log n), and so does :meth:`ahead`, the count of the items before one (a job's
+position, which GetJob shows, read under the lock the workers take their items with).
+
 Thread-safe; ``pop_batch`` blocks until an item is ready or the timeout passes. A job cancelled
-while queued stays in the heap until popped: the pipeline's compare-and-set transition
+while queued stays in its queue until popped: the pipeline's compare-and-set transition
 to RUNNING refuses it, so removal needs no bookkeeping here.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from sortedcontainers import SortedList
 
 T = TypeVar("T")
 
-
-@dataclass(order=True)
-class _Entry(Generic[T]):
-    key: tuple[int, int]
-    item: T = field(compare=False)
+Key = tuple[int, int, int]
+"""An item's place: (-priority, order, push sequence), smaller first; unique per push."""
 
 
 class PriorityScheduler(Generic[T]):
@@ -49,21 +50,26 @@ class PriorityScheduler(Generic[T]):
         self._group = group or (lambda _: "")
         self._held = held
         self._slots = {name: n for name, n in (slots or {}).items() if n > 0}
-        self._heaps: dict[str, list[_Entry[T]]] = {}
+        self._queues: dict[str, SortedList] = {}  # each group's keys
+        self._items: dict[Key, T] = {}
+        self._pushes = itertools.count()
         self._out: dict[str, int] = {}
         self._size = 0
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
 
-    def push(self, item: T, priority: int, order: int | None = None) -> None:
+    def push(self, item: T, priority: int, order: int | None = None) -> Key:
         """Queue ``item``; ``order`` breaks ties of priority, smaller first (default: after
-        everything pushed so far; an item given back passes its first one to keep its place)."""
+        everything pushed so far; an item given back passes its first one to keep its place).
+        Its key, by which :meth:`ahead` finds it."""
+        key = (-priority, next(self._order) if order is None else order, next(self._pushes))
         with self._cond:
-            heap = self._heaps.setdefault(self._group(item), [])
-            heapq.heappush(heap, _Entry((-priority, next(self._order) if order is None else order), item))
+            self._queues.setdefault(self._group(item), SortedList()).add(key)
+            self._items[key] = item
             self._size += 1
             self._cond.notify()
+        return key
 
     def done(self, item: T) -> None:
         """A taken item is finished with (or given back): its group's slot is free."""
@@ -97,7 +103,7 @@ class PriorityScheduler(Generic[T]):
                 return batch
             while len(batch) < limit:
                 name = self._best(held)
-                if name is None or not together(self._heaps[name][0].item):
+                if name is None or not together(self._items[self._queues[name][0]]):
                     break
                 taken = self._take(held)
                 if taken is None:
@@ -119,16 +125,16 @@ class PriorityScheduler(Generic[T]):
 
     def _until_lifted(self, held: Mapping[str, float]) -> float | None:
         """Seconds until the first hold on a group with items ends (None: no such hold ends)."""
-        ends = [held[name] for name, heap in self._heaps.items() if heap and name in held]
+        ends = [held[name] for name, keys in self._queues.items() if keys and name in held]
         first = min(ends, default=math.inf)
         return None if first == math.inf else max(0.0, first - time.time())
 
     def _best(self, held: Mapping[str, float]) -> str | None:
         """The group whose first item goes next, among those with a free slot, not held."""
         best: str | None = None
-        for name, heap in self._heaps.items():
-            free = heap and self._out.get(name, 0) < self._slots.get(name, 1 << 62) and name not in held
-            if free and (best is None or heap[0] < self._heaps[best][0]):
+        for name, keys in self._queues.items():
+            free = keys and self._out.get(name, 0) < self._slots.get(name, 1 << 62) and name not in held
+            if free and (best is None or keys[0] < self._queues[best][0]):
                 best = name
         return best
 
@@ -136,21 +142,21 @@ class PriorityScheduler(Generic[T]):
         name = self._best(held)
         if name is None:
             return None
-        item = heapq.heappop(self._heaps[name]).item
+        item = self._items.pop(self._queues[name].pop(0))
         self._size -= 1
         if name in self._slots:
             self._out[name] = self._out.get(name, 0) + 1
         return item
 
-    def ahead(self, group: str, match: Callable[[T], bool]) -> tuple[int, T] | None:
-        """The first item of ``group`` that ``match`` finds there and how many items of the
-        group go before it (None: none waits there). Two passes over the group's queue."""
+    def ahead(self, group: str, key: Key) -> tuple[int, T] | None:
+        """The item of ``key`` in ``group``'s queue and how many items of the group go
+        before it (None: it does not wait there, e.g. it was taken)."""
         with self._cond:
-            heap = self._heaps.get(group, [])
-            mine = next((entry for entry in heap if match(entry.item)), None)
-            if mine is None:
+            item = self._items.get(key)
+            keys = self._queues.get(group)
+            if item is None or keys is None:
                 return None
-            return sum(1 for entry in heap if entry < mine), mine.item
+            return keys.bisect_left(key), item
 
     def slots(self, group: str) -> int:
         """How many items of ``group`` may be out at once (0: no limit)."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from eigen.kernel.dispatch.port import Claimed, Entry, Holds, Stage, Standing, no_holds
 from eigen.kernel.fair_order import FairOrder, Shares
-from eigen.kernel.scheduler import PriorityScheduler
+from eigen.kernel.scheduler import Key, PriorityScheduler
 
 if TYPE_CHECKING:
     from eigen.config.settings import Settings
@@ -58,6 +58,7 @@ class MemoryDispatch:
             Stage.SESSION: PriorityScheduler(capacity, group=lambda t: t[1].target),
         }
         self._tickets = itertools.count(1)
+        self._keys: dict[Stage, dict[str, Key]] = {stage: {} for stage in Stage}  # waiting, by job
         self._out: set[int] = set()  # tickets claimed and not yet acked or released
         self._lock = threading.Lock()
 
@@ -72,14 +73,12 @@ class MemoryDispatch:
         )
 
     def enqueue(self, stage: Stage, entries: Sequence[Entry], *, within: Any = None) -> None:
-        queue = self._queues[stage]
         ranked = self.order.ranked(entries, share=stage is Stage.EXECUTE)
         if stage is Stage.SESSION:
             with self._lock:
                 self._lane.update(entry.target for entry in ranked)
         for entry in ranked:
-            ticket = next(self._tickets)
-            queue.push((ticket, entry), _rank(entry), ticket)
+            self._push(stage, next(self._tickets), entry)
 
     def claim(
         self,
@@ -92,6 +91,8 @@ class MemoryDispatch:
         taken = self._queues[stage].pop_batch(limit, timeout_s, lambda t: goes(t[1]))
         with self._lock:
             self._out.update(ticket for ticket, _ in taken)
+            for _, entry in taken:
+                self._keys[stage].pop(entry.job_id, None)
         return [Claimed(entry, stage, ticket) for ticket, entry in taken]
 
     def heartbeat(self, claimed: Sequence[Claimed]) -> None:
@@ -113,9 +114,15 @@ class MemoryDispatch:
     def release(self, claimed: Sequence[Claimed]) -> None:
         """Back in their queues, in their places; their devices' slots free."""
         for item in self._settle(claimed):
-            queue = self._queues[item.stage]
-            queue.done((item.handle, item.entry))
-            queue.push((item.handle, item.entry), _rank(item.entry), item.handle)
+            self._queues[item.stage].done((item.handle, item.entry))
+            self._push(item.stage, item.handle, item.entry)
+
+    def _push(self, stage: Stage, ticket: int, entry: Entry) -> None:
+        """Onto ``stage``'s queue, at the entry's rank, ties by ``ticket``; its key kept for
+        :meth:`standing`."""
+        key = self._queues[stage].push((ticket, entry), _rank(entry), ticket)
+        with self._lock:
+            self._keys[stage][entry.job_id] = key
 
     def _held(self) -> Mapping[str, float]:
         """The devices held for sessions: by ``holds``, and those the session lane has entries
@@ -135,8 +142,14 @@ class MemoryDispatch:
     def standing(self, stage: Stage, entry: Entry) -> Standing | None:
         group = "" if stage is Stage.COMPILE else entry.target
         queue = self._queues[stage]
-        found = queue.ahead(group, lambda t: t[1].job_id == entry.job_id)
+        with self._lock:
+            key = self._keys[stage].get(entry.job_id)
+        found = None if key is None else queue.ahead(group, key)
         if found is None:
+            if key is not None:  # taken just as it was pushed (before its key was kept)
+                with self._lock:
+                    if self._keys[stage].get(entry.job_id) == key:
+                        del self._keys[stage][entry.job_id]
             return None
         ahead, (_, mine) = found
         return Standing(ahead, _rank(mine), queue.slots(group))

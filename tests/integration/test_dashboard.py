@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,33 @@ def test_submitted_jobs_appear_and_change_state_without_a_reload(
     assert page.evaluate("window.__notReloaded") is True
     expect(row(page, quick["id"]).locator(".state")).to_have_text("DONE")
     screenshot(page, "jobs")
+
+
+def test_a_burst_of_jobs_costs_a_bounded_number_of_list_reads(
+    pages: Pages, dash: EmbeddedServer, client: httpx.Client
+) -> None:
+    """300 jobs in one batch make some 1,500 events on the stream; the page reads the list
+    again debounced (at most two reads a second), not once per event, and ends showing the
+    newest jobs as they ended."""
+    from playwright.sync_api import expect
+
+    page = pages.open()
+    listed: list[float] = []
+    page.on("request", lambda r: listed.append(time.monotonic()) if "/v1/jobs?" in r.url else None)
+    page.goto(ui(dash, "#/jobs?label=set%3Dburst"))
+    expect(page.locator("table.jobs tbody")).to_contain_text("No jobs match these filters.")
+    begun = time.monotonic()
+    labels = {"set": "burst"}
+    batch = [job(name=f"burst-{n}", target="sim:stabilizer", shots=10, labels=labels) for n in range(300)]
+    answer = client.post("/v1/jobs:batch", json={"jobs": batch})
+    assert answer.status_code == 201, answer.text
+    ids = answer.json()["job_ids"]
+    wait_done(client, ids[-1])
+    for job_id in ids[-50:]:  # the newest page: the last 50, each shown DONE
+        expect(row(page, job_id)).to_have_attribute("data-state", "DONE")
+    elapsed = time.monotonic() - begun
+    reads = [t for t in listed if t >= begun]
+    assert len(reads) <= 2 * elapsed + 3, (len(reads), elapsed)
 
 
 def test_the_table_filters_by_label_state_and_target(

@@ -15,7 +15,7 @@ import {
 // Only where the server has no stream of all jobs (501), the page is read this often instead.
 export const FALLBACK_REFRESH_MS = 2000;
 const DEBOUNCE_MS = 250; // events that come together cost one read of the page
-const MIN_READ_GAP_MS = 1000; // and a storm of them at most one read a second
+const MIN_READ_GAP_MS = 500; // and a storm of them at most two reads a second
 const TICK_MS = 1000; // the "waiting ..." durations count up locally (no request)
 const PAGE_SIZES = [25, 50, 100, 200];
 
@@ -225,7 +225,9 @@ export async function renderJobs(container, params, signal) {
     const wait = Math.max(DEBOUNCE_MS, lastRead + MIN_READ_GAP_MS - Date.now());
     readTimer = setTimeout(() => {
       readTimer = null;
-      if (!signal.aborted) load(false).catch(() => {});
+      if (signal.aborted) return;
+      if (inFlight) readAgain = true; // a read began meanwhile (a click): read once more after it
+      else load(false).catch(() => {});
     }, wait);
   }
   signal.addEventListener("abort", () => { if (readTimer !== null) clearTimeout(readTimer); }, { once: true });
@@ -240,10 +242,13 @@ export async function renderJobs(container, params, signal) {
     if (onPage || (event === "created" && page === 0) || filters.state) readSoon();
   }
 
-  let inFlight = false;
+  let inFlight = false; // a read of the page is on its way
+  let generation = 0; // counts reads: only the latest one's answer is shown
   async function load(reset = false) {
     if (inFlight && !reset) return;
     inFlight = true;
+    const mine = ++generation;
+    const wanted = page;
     lastRead = Date.now();
     if (reset) {
       rows = new Map();
@@ -257,8 +262,9 @@ export async function renderJobs(container, params, signal) {
         created_after: filters.created_after,
         created_before: filters.created_before,
         page_size: filters.page_size,
-        page_token: tokens[page],
+        page_token: tokens[wanted],
       }, signal);
+      if (mine !== generation) return; // a later read (a click on a pager or Apply) supersedes this one
       error.hidden = true;
       tokens[page + 1] = body.next_page_token;
       tokens.length = page + 2;
@@ -268,13 +274,15 @@ export async function renderJobs(container, params, signal) {
       pageLabel.textContent = `Page ${page + 1}`;
       status.textContent = `${body.jobs.length} ${body.jobs.length === 1 ? "job" : "jobs"} on this page · updated ${new Date().toLocaleTimeString()}`;
     } catch (failure) {
-      if (signal.aborted) return;
+      if (signal.aborted || mine !== generation) return;
       error.hidden = false;
       error.textContent = `Could not list jobs: ${problemText(failure)}`;
       if (failure.status === 401) throw failure;
     } finally {
-      inFlight = false;
-      if (readAgain) { readAgain = false; readSoon(); }
+      if (mine === generation) {
+        inFlight = false;
+        if (readAgain) { readAgain = false; readSoon(); }
+      }
     }
   }
 

@@ -13,7 +13,7 @@ import {
 
 const FALLBACK_REFRESH_MS = 3000; // only where the server has no stream of all jobs
 const DEBOUNCE_MS = 250;
-const MIN_READ_GAP_MS = 1000;
+const MIN_READ_GAP_MS = 1000; // a read of the queue is larger (500 jobs, and placements): at most one a second
 const PLACEMENTS = 24; // waiting jobs whose placement is read (GetJob) per refresh, the first in line
 const UNFINISHED = ["PENDING", "COMPILING", "QUEUED", "RUNNING"];
 const LIMIT = 500; // one page of the largest size: the queue view is a summary, not a list of everything
@@ -102,7 +102,9 @@ export async function renderQueue(container, signal) {
     if (readTimer !== null) return;
     readTimer = setTimeout(() => {
       readTimer = null;
-      if (!signal.aborted) load().catch(() => {});
+      if (signal.aborted) return;
+      if (inFlight) readAgain = true; // a read began meanwhile (a click): read once more after it
+      else load().catch(() => {});
     }, Math.max(DEBOUNCE_MS, lastRead + MIN_READ_GAP_MS - Date.now()));
   }
   signal.addEventListener("abort", () => { if (readTimer !== null) clearTimeout(readTimer); }, { once: true });

@@ -176,6 +176,45 @@ def test_a_restarted_kernel_resumes_from_the_checkpoint(tmp_path: Path) -> None:
         second.stop()
 
 
+def test_a_loop_whose_progress_meets_an_unreachable_store_waits_and_runs_once(tmp_path: Path) -> None:
+    """The store goes down mid-loop (PostgreSQL restarting): the loop holds its progress
+    and checkpoint until the store answers and goes on, in the same run (attempt 1), its
+    history unbroken; nothing leaves it RUNNING for a second run."""
+    from eigen.compiler.service import CompilationService
+    from eigen.drivers.registry import DriverRegistry
+    from eigen.kernel.kernel_settings import KernelSettings
+    from tests.unit.kernel.test_store_outage import OutageStore
+
+    store = OutageStore()
+    settings = KernelSettings(lease_s=1.0)
+    kernel = Kernel(store, ArtifactStore(tmp_path / "artifacts"), CompilationService(), DriverRegistry(), settings)
+    kernel.start()
+    try:
+        job, _ = kernel.submit(vqe(shots=2000, options={"optimizer": "SPSA", "max_iters": "30"}))
+        for event in kernel.watch(job.id):
+            if event.kind == "progress" and event.data["iteration"] >= 3:
+                break
+        store.down.set()
+        assert store.wait_refused("append_event", 1)  # an iteration's progress met the outage
+        assert store.wait_refused("get", 3)  # and is tried again (its claim read first) meanwhile
+        store.down.clear()
+        ended: list[JobState] = []
+        watching = threading.Thread(
+            target=lambda: ended.extend(e.state for e in kernel.watch(job.id) if e.kind == "state"),
+            daemon=True,
+        )
+        watching.start()
+        watching.join(120)
+        assert ended and ended[-1] is JobState.DONE, ended
+        done = store.stored(job.id)
+        assert done is not None and done.attempt == 1
+        summary = kernel.results(job.id).summary
+        history = [h["iteration"] for h in summary["history"]]
+        assert history == list(range(1, len(history) + 1)) and not summary.get("resumed")
+    finally:
+        kernel.stop()
+
+
 NO_PARAMS = """from eigen_lang import ExpectationValue, Observable, h, hybrid_program
 from eigen_lang.optimizers import minimize
 

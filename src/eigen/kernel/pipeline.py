@@ -35,6 +35,7 @@ from eigen.kernel import stages
 from eigen.kernel.compiled_codec import compiled_from_bytes, compiled_to_bytes
 from eigen.kernel.dispatch.port import Entry, Stage
 from eigen.kernel.handoff import Handoff
+from eigen.kernel.held import held
 from eigen.kernel.hybrid.runner import HybridRunner, Interrupted
 from eigen.kernel.hybrid.settings import circuit_seed, circuit_shots
 from eigen.kernel.lifecycle import Lifecycle, Move, job_context
@@ -66,7 +67,6 @@ T = TypeVar("T")
 RECORD_AFTER_S = 0.01
 # how often a held outcome tries the store again while its database cannot be reached
 # (well within the lease the sweep waits after an outage: eigen.kernel.recovery)
-HELD_RETRY_S = 0.2
 # what counts as a small circuit (see Pipeline.batchable)
 SMALL_QUBITS = 12
 SMALL_GATES = 2_000
@@ -396,14 +396,24 @@ class Pipeline:
     def _move_batch(self, moves: list[Move]) -> list[Job | None]:
         """``move_many``; when the store fails it, each job ends in ERROR on its own (a
         failing store never stops a worker). A stage's outcomes (fenced moves) that meet
-        an unreachable database are held until it answers (:meth:`_held`)."""
+        an unreachable database are held until it answers (:mod:`eigen.kernel.held`)."""
         try:
             try:
                 return self.lifecycle.move_many(moves)
             except Unavailable as exc:
                 if not moves or not all(move.fenced for move in moves):
                     raise
-                return self._held(moves, exc)
+                # held until the store answers (eigen.kernel.held); each move stays fenced,
+                # so a job that changed hands meanwhile is left alone, and one applied
+                # before the answer was lost is found applied, not made twice
+                stored, moved = held(
+                    lambda: self.lifecycle.move_many(moves),
+                    exc,
+                    self.stopping,
+                    "outcomes",
+                    {"jobs": len(moves)},
+                )
+                return moved if stored and moved is not None else [None] * len(moves)
         except BaseException as exc:
             if must_escape(exc):
                 raise
@@ -418,28 +428,6 @@ class Pipeline:
                     summary = f"internal error: {describe(exc)}"
                     self.fail(move.job.id, "EIGEN_INTERNAL", summary, claim=move.job if move.fenced else None)
             return [None] * len(moves)
-
-    def _held(self, moves: list[Move], problem: Unavailable) -> list[Job | None]:
-        """Store a stage's outcomes once the store's database answers again, trying every
-        ``HELD_RETRY_S``. The worker holds its jobs meanwhile, so the heartbeat keeps
-        their leases (renewed once the database is back, the sweep waiting for that), and
-        each move stays fenced: a job that changed hands all the same is left alone. A
-        move that was applied before the answer was lost is found applied and not made
-        twice. When the kernel stops first, the jobs stay where they were (the next start
-        or the sweep takes them)."""
-        log.warning(
-            "outcomes held: the job store cannot be reached; stored once it answers",
-            extra={"jobs": len(moves), "error": problem.message},
-        )
-        while not self.stopping.wait(HELD_RETRY_S):
-            try:
-                moved = self.lifecycle.move_many(moves)
-            except Unavailable:
-                continue  # still unreachable
-            log.info("held outcomes stored", extra={"jobs": len(moves)})
-            return moved
-        log.warning("held outcomes not stored: the kernel stops", extra={"jobs": len(moves)})
-        return [None] * len(moves)
 
     @staticmethod
     def _queue_waited(queued: Job, running: Job) -> None:

@@ -86,6 +86,17 @@ class OutageStore(MemoryJobStore):
         self._reach("renew_leases")
         return super().renew_leases(worker_id, job_ids, until, now)
 
+    def append_event(
+        self,
+        event: JobEvent,
+        progress: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+        *,
+        then: Then | None = None,
+    ) -> bool:
+        self._reach("append_event")
+        return super().append_event(event, progress, checkpoint, then=then)
+
 
 def test_a_run_that_ends_while_the_store_is_unreachable_is_stored_once_it_answers(tmp_path: Path) -> None:
     store = OutageStore()

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from eigen.errors import Cancelled, InvalidArgument
+from eigen.errors import Cancelled, InvalidArgument, Unavailable
+from eigen.kernel.held import held
 from eigen.kernel.hybrid import gradients
 from eigen.kernel.hybrid.estimator import Estimator
 from eigen.kernel.hybrid.observables import Term, check_observable, plan
@@ -231,9 +232,20 @@ class _Loop:
             "start_energy": self.start_energy,
         }
         lifecycle = self.runner.lifecycle
-        if not lifecycle.progress(
-            self.job.id, progress, f"iteration {iteration}", checkpoint, claim=self.job
-        ):
+
+        def write() -> bool:
+            return lifecycle.progress(
+                self.job.id, progress, f"iteration {iteration}", checkpoint, claim=self.job
+            )
+
+        try:
+            recorded = write()
+        except Unavailable as exc:  # the store is down: the loop waits for it (eigen.kernel.held)
+            stored, answer = held(write, exc, self.runner.stopping, "progress", {"job_id": self.job.id})
+            if not stored:
+                raise Interrupted(self.job.id) from None
+            recorded = bool(answer)
+        if not recorded:
             raise Cancelled(f"job {self.job.id} ended or is no longer this run's; the loop stops")
 
     def run(self, labels: list[str], device: DeviceInfo) -> JobResult:

@@ -187,7 +187,9 @@ def test_a_loop_whose_progress_meets_an_unreachable_store_waits_and_runs_once(tm
 
     store = OutageStore()
     settings = KernelSettings(lease_s=1.0)
-    kernel = Kernel(store, ArtifactStore(tmp_path / "artifacts"), CompilationService(), DriverRegistry(), settings)
+    kernel = Kernel(
+        store, ArtifactStore(tmp_path / "artifacts"), CompilationService(), DriverRegistry(), settings
+    )
     kernel.start()
     try:
         job, _ = kernel.submit(vqe(shots=2000, options={"optimizer": "SPSA", "max_iters": "30"}))

@@ -183,8 +183,13 @@ class Feed:
     def _hear(self, event: JobEvent | None) -> None:
         if event is not None and event.kind != "state":
             return  # progress (a hybrid loop's iterations) is the job page's, not the list's
+        owner = None if event is None else self.known_tenant(event.job_id)
         for subscription in self._subscriptions:
-            subscription.push(event)
+            # a job whose tenant is known already never enters another tenant's backlog
+            # (so other tenants' traffic does not make a stream overflow); the others are
+            # looked up when the stream sends them
+            if owner is None or subscription.tenant is None or subscription.tenant == owner:
+                subscription.push(event)
 
     def tenants(self, job_ids: Iterable[str]) -> dict[str, str | None]:
         """The tenant of each job (None: not found), from memory or the store (blocking)."""

@@ -5,6 +5,7 @@ import { api } from "../api.js";
 import { couplingMap } from "../charts.js";
 import { el, formatInt, formatRate as formatPercent, formatSi, problemText } from "../format.js";
 
+// A slow timer stays here: a device's status (ONLINE, OFFLINE, ...) has no events to follow.
 const REFRESH_MS = 5000;
 const UNFINISHED = ["PENDING", "COMPILING", "QUEUED", "RUNNING"];
 const LIMIT = 500;

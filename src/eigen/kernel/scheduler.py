@@ -86,30 +86,33 @@ class PriorityScheduler(Generic[T]):
         and each next one satisfy ``together``, more of them, in order, up to ``limit``:
         each the best of the groups with a free slot then."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while True:
-                held = self._holds()
+        while True:
+            held = self._holds()  # outside the lock: ``held`` may read a store
+            with self._cond:
                 if self._closed or self._best(held) is not None:
-                    break
+                    return self._batch(held, limit, together)
                 wait = None if deadline is None else deadline - time.monotonic()
                 if wait is not None and wait <= 0:
                     return []
                 self._cond.wait(_earlier(wait, self._until_lifted(held)))
-            first = self._take(held)
-            if first is None:
-                return []
-            batch = [first]
-            if not together(first):
-                return batch
-            while len(batch) < limit:
-                name = self._best(held)
-                if name is None or not together(self._items[self._queues[name][0]]):
-                    break
-                taken = self._take(held)
-                if taken is None:
-                    break
-                batch.append(taken)
+
+    def _batch(self, held: Mapping[str, float], limit: int, together: Callable[[T], bool]) -> list[T]:
+        """The best item and, while they satisfy ``together``, the next ones (under the lock)."""
+        first = self._take(held)
+        if first is None:
+            return []
+        batch = [first]
+        if not together(first):
             return batch
+        while len(batch) < limit:
+            name = self._best(held)
+            if name is None or not together(self._items[self._queues[name][0]]):
+                break
+            taken = self._take(held)
+            if taken is None:
+                break
+            batch.append(taken)
+        return batch
 
     def wake(self) -> None:
         """Waiting pops look again (a hold was lifted)."""

@@ -178,6 +178,10 @@ export async function renderJobs(container, params, signal) {
     for (const job of jobs) {
       const seen = rows.get(job.id);
       if (seen) {
+        if ((job.last_event_seq || 0) < (seen.job.last_event_seq || 0)) {
+          next.set(job.id, seen); // the row already shows a later event than this read
+          continue;
+        }
         if (seen.row.dataset.state !== job.state) {
           seen.row.dataset.state = job.state;
           seen.cells.state.replaceChildren(stateBadge(job.state));
@@ -207,9 +211,12 @@ export async function renderJobs(container, params, signal) {
     }
   }
 
-  function applyState(jobId, state) {
+  function applyState(jobId, state, seq) {
     const seen = rows.get(jobId);
-    if (!seen || seen.row.dataset.state === state) return;
+    // an event older than what the row shows (across nodes, events may come out of order)
+    if (!seen || seq <= (seen.job.last_event_seq || 0)) return;
+    seen.job = { ...seen.job, state, last_event_seq: seq };
+    if (seen.row.dataset.state === state) return;
     seen.row.dataset.state = state;
     seen.cells.state.replaceChildren(stateBadge(state));
   }
@@ -236,7 +243,7 @@ export async function renderJobs(container, params, signal) {
     if (event === "resync") { readSoon(); return; }
     if ((event !== "created" && event !== "state") || !data) return;
     const onPage = rows.has(data.job_id);
-    if (onPage) applyState(data.job_id, data.state);
+    if (onPage) applyState(data.job_id, data.state, data.event_seq);
     // a new job may belong on the newest page; a state change may move a job into or out
     // of a page filtered by state, and changes the duration of a row on the page
     if (onPage || (event === "created" && page === 0) || filters.state) readSoon();

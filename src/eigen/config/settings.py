@@ -206,6 +206,15 @@ class Settings(BaseSettings):
     jwt_leeway_s: float = Field(
         default=30.0, ge=0, le=600, description="clock skew allowed on exp, nbf and iat"
     )
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect provider the dashboard signs in with (authorization code with "
+        "PKCE, in the browser); its tokens must pass the jwt_* checks; empty: no such sign-in",
+    )
+    oidc_client_id: str = Field(
+        default="", description="the dashboard's client id at oidc_issuer (a public client: no secret)"
+    )
+    oidc_scopes: str = Field(default="openid", description="the scopes the dashboard asks oidc_issuer for")
     jwt_tenant_claim: str = Field(default="tenant", description="claim naming the tenant")
     jwt_subject_claim: str = Field(default="sub", description="claim naming the subject")
     jwt_roles_claim: str = Field(
@@ -321,6 +330,16 @@ class Settings(BaseSettings):
                     raise ValueError("neither a JSON list of addresses nor h1:p1,h2:p2") from None
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        """An http(s) URL without a trailing slash (what discovery and ``iss`` use)."""
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(
+                "an http(s) URL of the provider (its discovery is at /.well-known/openid-configuration)"
+            )
+        return value.rstrip("/")
 
     @field_validator("role")
     @classmethod

@@ -27,11 +27,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from eigen.config.errors import InvalidSetting
 from eigen.config.settings import Settings
+from eigen.errors import FieldViolation
 from eigen.security import tls
 from eigen.server.build import Stack
 from eigen.server.readiness import ready_checks
 from eigen.system_api.rest import create_app
+from eigen.system_api.rest.ui import OidcLogin
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def oidc_login(settings: Settings) -> OidcLogin | None:
+    """The dashboard's OpenID Connect sign-in the ``oidc_*`` settings name (None: none);
+    InvalidSetting for an issuer without a client id."""
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_client_id:
+        raise InvalidSetting(
+            "setting oidc_client_id (EIGEN_OIDC_CLIENT_ID) is required with oidc_issuer: the "
+            "dashboard's client id at the provider",
+            [FieldViolation("oidc_client_id", "required with oidc_issuer")],
+        )
+    return OidcLogin(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_scopes)
+
+
 def start_http(
     stack: Stack,
     settings: Settings,
@@ -172,6 +189,7 @@ def start_http(
         ready_checks=ready_checks(stack, settings),
         closing=closing,
         max_body_bytes=settings.max_message_bytes,  # the same limit as a gRPC message
+        oidc=oidc_login(settings),
     )
     try:
         sock = bind(settings.host, settings.http_port)

@@ -36,7 +36,7 @@ from eigen.system_api.rest.middleware import (
 )
 from eigen.system_api.rest.openapi import DESCRIPTION, document
 from eigen.system_api.rest.sessions import sessions_router
-from eigen.system_api.rest.ui import install_ui
+from eigen.system_api.rest.ui import OidcLogin, install_ui
 from eigen.system_api.service import JobApi
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -51,12 +51,14 @@ def create_app(
     closing: threading.Event | None = None,
     keep_alive_s: float = 15.0,
     max_body_bytes: int = MAX_BODY_BYTES,
+    oidc: OidcLogin | None = None,
 ) -> FastAPI:
     """The FastAPI app over ``api`` (the one service layer).
 
     ``extra_routers`` are included as they are; each of ``mounts`` serves its path and
     everything below it. ``ready_checks`` replace the default readiness checks of the API.
     Setting ``closing`` ends open event streams and makes ``/health/ready`` answer 503.
+    ``oidc``: the OpenID Connect provider the dashboard signs in with.
     """
     if closing is None:
         closing = threading.Event()
@@ -86,7 +88,7 @@ def create_app(
         app.include_router(batch_stream_router(api, closing=closing))
         app.include_router(backends_router(api))
         app.include_router(sessions_router(api))
-        install_ui(app)  # the dashboard at /ui/, a client of the routes above
+        install_ui(app, oidc)  # the dashboard at /ui/, a client of the routes above
     for router in extra_routers:
         app.include_router(router)
     for path, sub_app in (mounts or {}).items():

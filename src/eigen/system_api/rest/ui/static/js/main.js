@@ -1,8 +1,10 @@
 // The dashboard's shell: hash routes (#/jobs, #/jobs/ID, #/queue, #/backends), the sign-in
-// form of a server that requires authentication, and the session bar.
+// form of a server that requires authentication (a key or token, or the OpenID Connect
+// provider the server names: oidc.js), and the session bar.
 
 import { api, ApiError, clearCredential, credentialKind, onUnauthenticated, setCredential } from "./api.js";
 import { announce, el, problemText } from "./format.js";
+import { handBack, isCallback, loadConfig, signIn } from "./oidc.js";
 import { renderBackends } from "./pages/backends.js";
 import { renderJob } from "./pages/job.js";
 import { renderJobs } from "./pages/jobs.js";
@@ -13,6 +15,8 @@ let current = null; // the AbortController of the page on screen
 let signedOutMessage = "";
 let needsSignIn = false;
 let signingIn = false; // a 401 then is the form's to word, not a sign-out
+let signedInWith = ""; // the identity provider's issuer, when signed in through it
+const provider = loadConfig().catch(() => null); // the server's OpenID Connect provider, or null
 
 function parseRoute() {
   const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/jobs";
@@ -33,7 +37,9 @@ function updateSession() {
   const box = document.getElementById("session");
   box.hidden = !kind;
   document.getElementById("session-label").textContent =
-    kind === "api-key" ? "Signed in with an API key" : kind === "bearer" ? "Signed in with a bearer token" : "";
+    kind === "api-key" ? "Signed in with an API key"
+      : kind === "bearer" && signedInWith ? `Signed in through ${signedInWith}`
+        : kind === "bearer" ? "Signed in with a bearer token" : "";
 }
 
 async function route() {
@@ -87,12 +93,43 @@ function showSignIn() {
     el("p", { id: "credential-help", class: "muted" },
       "Kept in this page's memory only (never stored in the browser): reloading or closing the tab signs you out."),
     message, submit);
+  provider.then((oidc) => {
+    if (!oidc || !form.isConnected) return;
+    const through = el("button", { type: "button", id: "oidc-sign-in" }, "Sign in with your identity provider");
+    through.addEventListener("click", async () => {
+      message.className = "";
+      message.textContent = "Signing in with the identity provider in its window…";
+      try {
+        const token = await signIn(oidc);
+        setCredential("bearer", token);
+        signingIn = true;
+        await api.listJobs({ page_size: 1 });
+        signingIn = false;
+        signedInWith = oidc.issuer;
+        needsSignIn = false;
+        signedOutMessage = "";
+        updateSession();
+        announce("Signed in");
+        await route();
+      } catch (error) {
+        signingIn = false;
+        clearCredential();
+        message.className = "error";
+        message.textContent = error instanceof ApiError && error.status === 401
+          ? "The server did not accept the identity provider's token."
+          : `Could not sign in: ${problemText(error)}`;
+      }
+    });
+    form.insertBefore(el("div", { class: "field" }, through,
+      el("p", { class: "muted" }, `Provider: ${oidc.issuer}. Or give a key or token below.`)), form.children[2]);
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     submit.disabled = true;
     message.className = "";
     message.textContent = "Checking…";
     setCredential(kind.value, secret.value.trim());
+    signedInWith = "";
     signingIn = true;
     try {
       await api.listJobs({ page_size: 1 });
@@ -132,6 +169,7 @@ onUnauthenticated(() => {
 
 document.getElementById("sign-out").addEventListener("click", () => {
   clearCredential();
+  signedInWith = "";
   updateSession();
   needsSignIn = true;
   signedOutMessage = "";
@@ -143,5 +181,14 @@ document.getElementById("sign-out").addEventListener("click", () => {
 window.addEventListener("hashchange", route);
 
 // The first page's own request tells whether the server requires a credential (a 401 brings
-// the sign-in form), so a page shows after one round trip either way.
-route();
+// the sign-in form), so a page shows after one round trip either way. In the identity
+// provider's window, back with its answer: hand it to the dashboard that opened the window.
+if (!isCallback()) {
+  route();
+} else if (handBack()) {
+  main.replaceChildren(el("p", { role: "status" }, "Signed in: this window closes."));
+} else {
+  needsSignIn = true;
+  signedOutMessage = "This window did not start a sign-in: sign in from the dashboard.";
+  route();
+}

@@ -326,3 +326,33 @@ def test_a_server_whose_kernel_is_another_process_answers_501() -> None:
     answer = asyncio.run(ask())
     body = problem(answer, 501, "EIGEN_UNIMPLEMENTED")
     assert "GET /v1/jobs" in body["detail"]
+
+
+def test_an_api_node_in_front_of_a_kernel_node_follows_its_fan_out(
+    tmp_path: Path, stream_of: Callable[..., Stream]
+) -> None:
+    """An api-only node (``eigen-server serve --role api``, its kernel another process on
+    PostgreSQL) follows the kernels' fan-out with a bus of its own: its stream carries the
+    jobs the kernel runs (the events come back over the fan-out, not over gRPC)."""
+    from tests.integration.cluster import Cluster
+    from tests.integration.test_four_processes import free_port
+    from tests.unit.store.postgres import fresh_database
+
+    with fresh_database() as url:
+        cluster = Cluster(tmp_path, url)
+        try:
+            kernel = cluster.kernel("kernel-1")
+            api = cluster.api("api-1", [kernel], EIGEN_HTTP_PORT=str(free_port()))
+            api_http = f"http://127.0.0.1:{api.env['EIGEN_HTTP_PORT']}"
+            stream = stream_of(api_http)
+            stream.until(lambda e: e["event"] == "resync")
+            with httpx.Client(base_url=api_http, timeout=60) as client:
+                made = [
+                    submit(client, job(name=f"through-api-{n}", target="sim:stabilizer")) for n in range(2)
+                ]
+            for accepted in made:
+                stream.until_ended(accepted["id"])
+                events = [e["data"] for e in stream.seen if is_event(e, accepted["id"])]
+                assert [e["state"] for e in sorted(events, key=lambda e: e["event_seq"])] == STATES
+        finally:
+            cluster.close()

@@ -37,6 +37,7 @@ from eigen.errors import InvalidArgument
 from eigen.kernel.dispatch.memory import MemoryDispatch
 from eigen.kernel.dispatch.port import Dispatch
 from eigen.kernel.duties import Duties
+from eigen.kernel.events import EventBus
 from eigen.kernel.fair_order import Shares
 from eigen.kernel.fanout.factory import fanout_from
 from eigen.kernel.ports import CompilerPort, DriverPort
@@ -56,6 +57,7 @@ from eigen.system_api.service import JobApi
 
 if TYPE_CHECKING:
     from eigen.drivers.processes import DriverProcesses
+    from eigen.server.remote import RemoteKernel
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +201,7 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard
         remote_kernel = RemoteKernel(settings.kernel_addresses or settings.kernel_address)
         stack.kernel_port = remote_kernel
         stack.closers.append(remote_kernel.close)
+        _follow_fanout(settings, stack, remote_kernel)
     if "api" in wanted:
         assert stack.kernel_port is not None
         if guard is None:
@@ -208,6 +211,21 @@ def _wire(settings: Settings, wanted: frozenset[str], stack: Stack, guard: Guard
         stack.api = JobApi(stack.kernel_port, guard, local=stack.kernel is not None)
     if shares is not None:
         _share_policy_file(stack, shares)
+
+
+def _follow_fanout(settings: Settings, stack: Stack, kernel: RemoteKernel) -> None:
+    """An api node whose kernels run a fan-out (Redis, or PostgreSQL NOTIFY) follows it with
+    an event bus of its own: the REST stream of all jobs (``GET /v1/jobs:events``) listens
+    to it. Without a fan-out (one kernel on SQLite) it has none, and that stream is 501.
+    Only events small enough for a message arrive (a NOTIFY's pointer to a larger one would
+    need the store): the stream carries state changes, which are."""
+    fanout = fanout_from(settings)
+    if fanout is None:
+        return
+    bus = EventBus(fanout)
+    bus.start()
+    kernel.bus = bus
+    stack.closers.append(bus.close)
 
 
 def _policy_shares(settings: Settings) -> PolicyShares | None:

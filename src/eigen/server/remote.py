@@ -38,6 +38,7 @@ from eigen.client.channel import RetryPolicy, call_error, retry_method_config
 from eigen.config.errors import InvalidSetting
 from eigen.drivers.registry import execute_each
 from eigen.errors import EigenError, NotFound
+from eigen.kernel.events import EventBus
 from eigen.kernel.store.base import JobFilter
 from eigen.models.compiled import (
     CompiledProgram,
@@ -220,6 +221,10 @@ class RemoteKernel(_Remote):
     docstring for the balancing and failover). A failed call reads as the SDK reads one
     (:func:`eigen.client.channel.call_error`): a bare CANCELLED from a stopping kernel is
     Unavailable, a transient failure, not an internal error."""
+
+    # this api node's own event bus on the kernels' fan-out (eigen.server.build), which the
+    # REST stream of all jobs listens to; None without a fan-out (that stream is then 501)
+    bus: EventBus | None = None
 
     def __init__(self, addresses: str | Sequence[str]) -> None:
         listed = [addresses] if isinstance(addresses, str) else list(addresses)

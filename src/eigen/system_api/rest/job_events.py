@@ -5,10 +5,11 @@ It is built on the kernel's event bus (:class:`~eigen.kernel.events.EventBus`), 
 holds every event this node stores and, with a fan-out (Redis, or PostgreSQL NOTIFY when
 several kernels share a database), every event the other nodes store: one
 :class:`Feed` per app listens on it (``EventBus.listen``, only while a stream is open) and
-hands each state event to the open streams. A process whose kernel is another process
-(the api role of the four-process topology, ``RemoteKernel``) has no bus: the internal
-``KernelService`` has no stream of all jobs, so the route answers 501
-``EIGEN_UNIMPLEMENTED`` there (clients read ``GET /v1/jobs`` instead).
+hands each state event to the open streams. An api process whose kernels are other
+processes (``RemoteKernel``) follows their fan-out with a bus of its own where they run
+one (a cluster on PostgreSQL, or with Redis); without one (the four-process topology on
+SQLite) it has no bus, and the route answers 501 ``EIGEN_UNIMPLEMENTED`` there (clients
+read ``GET /v1/jobs`` instead).
 
 What a stream holds is bounded: at most :data:`MAX_PENDING` events wait for a slow reader;
 one more and they are dropped for one ``resync`` event, which tells the client to read the
@@ -94,12 +95,14 @@ EVENT_SCHEMA: dict[str, object] = {
 
 
 def bus_of(kernel: object) -> EventBus:
-    """The event bus of an in-process kernel; UNIMPLEMENTED for a kernel in another process."""
+    """The event bus of an in-process kernel, or of an api node on its kernels' fan-out;
+    UNIMPLEMENTED without one."""
     bus = getattr(kernel, "bus", None)
     if not isinstance(bus, EventBus):
         raise Unimplemented(
-            "this server reaches its kernel over gRPC, which has no stream of all jobs: "
-            "watch each job (GET /v1/jobs/{job_id}/events) or read GET /v1/jobs"
+            "this server reaches its kernel over gRPC without an event fan-out (a cluster on "
+            "PostgreSQL or Redis has one), so it has no stream of all jobs: watch each job "
+            "(GET /v1/jobs/{job_id}/events) or read GET /v1/jobs"
         )
     return bus
 

@@ -93,32 +93,47 @@ function showSignIn() {
     el("p", { id: "credential-help", class: "muted" },
       "Kept in this page's memory only (never stored in the browser): reloading or closing the tab signs you out."),
     message, submit);
+  // Try a credential (one list read): on screen the page it opens, or the form says why not.
+  async function tryCredential(credentialKindName, value, via, refused) {
+    message.className = "";
+    setCredential(credentialKindName, value);
+    signingIn = true;
+    try {
+      await api.listJobs({ page_size: 1 });
+      signingIn = false;
+      signedInWith = via;
+      needsSignIn = false;
+      signedOutMessage = "";
+      updateSession();
+      announce("Signed in");
+      await route();
+      return true;
+    } catch (error) {
+      signingIn = false;
+      clearCredential();
+      needsSignIn = true;
+      message.className = "error";
+      message.textContent = error instanceof ApiError && error.status === 401
+        ? refused
+        : `Could not sign in: ${problemText(error)}`;
+      return false;
+    }
+  }
   provider.then((oidc) => {
     if (!oidc || !form.isConnected) return;
     const through = el("button", { type: "button", id: "oidc-sign-in" }, "Sign in with your identity provider");
     through.addEventListener("click", async () => {
       message.className = "";
       message.textContent = "Signing in with the identity provider in its window…";
+      let token;
       try {
-        const token = await signIn(oidc);
-        setCredential("bearer", token);
-        signingIn = true;
-        await api.listJobs({ page_size: 1 });
-        signingIn = false;
-        signedInWith = oidc.issuer;
-        needsSignIn = false;
-        signedOutMessage = "";
-        updateSession();
-        announce("Signed in");
-        await route();
+        token = await signIn(oidc);
       } catch (error) {
-        signingIn = false;
-        clearCredential();
         message.className = "error";
-        message.textContent = error instanceof ApiError && error.status === 401
-          ? "The server did not accept the identity provider's token."
-          : `Could not sign in: ${problemText(error)}`;
+        message.textContent = `Could not sign in: ${problemText(error)}`;
+        return;
       }
+      await tryCredential("bearer", token, oidc.issuer, "The server did not accept the identity provider's token.");
     });
     form.insertBefore(el("div", { class: "field" }, through,
       el("p", { class: "muted" }, `Provider: ${oidc.issuer}. Or give a key or token below.`)), form.children[2]);
@@ -126,28 +141,10 @@ function showSignIn() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     submit.disabled = true;
-    message.className = "";
     message.textContent = "Checking…";
-    setCredential(kind.value, secret.value.trim());
-    signedInWith = "";
-    signingIn = true;
-    try {
-      await api.listJobs({ page_size: 1 });
-      signingIn = false;
+    if (await tryCredential(kind.value, secret.value.trim(), "", "The server did not accept this credential.")) {
       secret.value = "";
-      needsSignIn = false;
-      signedOutMessage = "";
-      updateSession();
-      announce("Signed in");
-      await route();
-    } catch (error) {
-      signingIn = false;
-      clearCredential();
-      needsSignIn = true;
-      message.className = "error";
-      message.textContent = error instanceof ApiError && error.status === 401
-        ? "The server did not accept this credential."
-        : `Could not sign in: ${problemText(error)}`;
+    } else {
       submit.disabled = false;
       secret.focus();
     }

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from tests.unit.security.test_tokens import AUDIENCE, SigningKey
+from tests.unit.security.test_tokens import AUDIENCE, QuietHandler, SigningKey
 
 CLIENT_ID = "eigen-dashboard"
 
@@ -40,7 +39,7 @@ class OidcProvider:
         self._codes: dict[str, dict[str, str]] = {}
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
                 if path == "/.well-known/openid-configuration":
@@ -76,16 +75,8 @@ class OidcProvider:
                 self.end_headers()
 
             def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("access-control-allow-origin", "*")  # the page calls it from its origin
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+                # the page calls the provider from its own origin
+                self.send_json(status, body, {"access-control-allow-origin": "*"})
 
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.http.serve_forever, args=(0.02,), daemon=True)

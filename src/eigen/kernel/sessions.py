@@ -8,9 +8,9 @@ a session's jobs run back to back on its device, in submission order. Each submi
 and each start and end of a run of one of its jobs, restarts the session's idle time.
 
 While a session is in use its device is **held** (:meth:`Sessions.holds`, read by the
-dispatch): the execute stage starts no other job on it from a job's admission into the
-session until ``hold_s`` after the session's last activity (and while the session lane
-has its jobs), so that a loop driven from the client (submit, wait, compute, submit) has
+dispatch): the execute stage starts no other job on it from the session's opening until
+``hold_s`` after its last activity (an opening, a submission, a run's start or end), and
+while the session lane has its jobs, so that a loop driven from the client (submit, wait, compute, submit) has
 its device to itself between iterations, as on a QPU reserved for a session. The jobs
 already running when the hold begins run on. ``hold_s`` 0: sessions hold nothing, their
 jobs only go first.

@@ -72,6 +72,23 @@ def good_claims(claims: dict[str, Any] | None = None, **changes: Any) -> dict[st
     return {k: v for k, v in base.items() if v is not None}
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler: no access log, and JSON answers."""
+
+    def send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 class JwksServer:
     """A JWKS endpoint on 127.0.0.1 (port 0) in a thread; ``keys`` can change under it and
     ``fetches`` counts the requests it answered."""
@@ -82,21 +99,13 @@ class JwksServer:
         self.failing = False  # answer 503, as a provider in trouble
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
-                body = json.dumps({"keys": [k.jwk for k in owner.keys]}).encode()
                 owner.fetches += 1
                 if owner.failing:
                     self.send_error(503)
                     return
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+                self.send_json(200, {"keys": [k.jwk for k in owner.keys]})
 
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.http.serve_forever, args=(0.02,), daemon=True)

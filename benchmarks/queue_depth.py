@@ -15,8 +15,8 @@ shots. The run has two phases:
 2. **drain**: for ``--drain-s`` seconds (or until the queue is empty), a probe calls, in
    turn, GetJob of a random queued job, ListJobs (first page of 50, newest first) and
    SubmitJob of one more Bell job, every ``--probe-interval-ms`` (the probe runs in both
-   phases). How much of the backlog is left is estimated from a random sample of 200 of
-   the queued jobs (their states, read every 5 s).
+   phases). How much of the backlog is left is the server's queue depth (GetBackend), read
+   every second.
 
 The server's resident memory (main process and its children, ``/proc/<pid>/status``
 VmRSS) is sampled every second in both phases. The baseline, in the same run, is the same
@@ -25,6 +25,7 @@ gives each p99 at depth beside the empty-queue p99 and their ratio.
 
     .venv/bin/python benchmarks/queue_depth.py                  # 100,000 jobs, ~5-10 min
     .venv/bin/python benchmarks/queue_depth.py --jobs 20000 --drain-s 60
+    .venv/bin/python benchmarks/queue_depth.py --store postgres    # the cluster's queue
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import grpc
 from small_jobs import (
     BELL_JOB,
     RESULTS,
+    ROOT,
     child_pids,
     eigen_server,
     git_state,
@@ -56,6 +58,9 @@ from small_jobs import (
 from eigen.jobfile import load_job_file
 from eigen.proto import convert
 from eigen.proto.api.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
+
+sys.path.insert(0, str(ROOT))  # the tests' fresh PostgreSQL database
+from tests.unit.store.postgres import fresh_database
 
 GOAL_P99_MS = 20.0
 ENDED = frozenset(
@@ -146,13 +151,11 @@ class Probe:
                 await asyncio.wait_for(stop.wait(), interval_s)
 
 
-async def depth_of(stub: jobs_pb2_grpc.JobServiceStub, sample: list[str]) -> float:
-    """Share of a sample of the queued jobs that has not ended (an estimate of how much
-    of the backlog is left)."""
-    if not sample:
-        return 0.0
-    replies = await asyncio.gather(*(stub.GetJob(jobs_pb2.GetJobRequest(job_id=i)) for i in sample))
-    return sum(1 for job in replies if job.state not in ENDED) / len(sample)
+async def depth_of(stub: jobs_pb2_grpc.BackendServiceStub, target: str) -> int:
+    """The server's queue depth (jobs waiting to compile or run), by one GetBackend call:
+    a sample of GetJob calls fired together would queue the probe's calls behind them and
+    measure the sampler, not the server."""
+    return int((await stub.GetBackend(jobs_pb2.GetBackendRequest(name=target))).queue_depth)
 
 
 async def measure(address: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -162,6 +165,7 @@ async def measure(address: str, pid: int, args: argparse.Namespace) -> dict[str,
         address, options=[("grpc.max_send_message_length", 256 * 1024 * 1024)]
     ) as channel:
         stub = jobs_pb2_grpc.JobServiceStub(channel)
+        backends = jobs_pb2_grpc.BackendServiceStub(channel)
         probe = Probe(stub, job)
         interval = args.probe_interval_ms / 1000
 
@@ -202,19 +206,18 @@ async def measure(address: str, pid: int, args: argparse.Namespace) -> dict[str,
         fill_s = time.perf_counter() - fill_started
         # drain
         probe.phase = "drain"
-        sample = random.sample(queued, min(200, len(queued)))
-        left_start = await depth_of(stub, sample)
+        left_start = await depth_of(backends, job.target)
+        cpu_drain = server_cpu_s(pid)
         drain_started = time.perf_counter()
         left = left_start
         while time.perf_counter() - drain_started < args.drain_s and left > 0:
-            await asyncio.sleep(min(5.0, args.drain_s))
-            left = await depth_of(stub, sample)
+            await asyncio.sleep(min(1.0, args.drain_s))
+            left = await depth_of(backends, job.target)
         drain_s = time.perf_counter() - drain_started
         stop.set()
         await prober
         await sampler
         cpu_after = server_cpu_s(pid)
-    drained_share = left_start - left
     report_memory = {
         phase: round(max((m for _, p, m in memory if p == phase), default=0.0), 1)
         for phase in ("empty", "fill", "drain")
@@ -228,19 +231,25 @@ async def measure(address: str, pid: int, args: argparse.Namespace) -> dict[str,
         "batches_refused_queue_full": refused,
         "calls": {name: series.summary() for name, series in probe.calls.items()},
         "probe_errors": probe.errors,
-        "backlog_left_at_drain_start": round(left_start, 3),
-        "backlog_left_at_end": round(left, 3),
+        "queued_at_drain_start": left_start,
+        "queued_at_end": left,
         "drain_s": round(drain_s, 1),
-        "drain_jobs_per_s_estimate": round(drained_share * args.jobs / drain_s, 1) if drain_s else None,
+        "drain_jobs_per_s": round((left_start - left) / drain_s, 1) if drain_s else None,
         "server_rss_mib_max": report_memory,
         "server_cpu_s": {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_after}
         if cpu_before and cpu_after
+        else None,
+        # the drain's CPU over the jobs it ended (the probe's few submissions aside)
+        "drain_cpu_ms_per_job": round(
+            sum(cpu_after[k] - cpu_drain[k] for k in cpu_after) * 1000 / max(left_start - left, 1), 2
+        )
+        if cpu_drain and cpu_after
         else None,
     }
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"\nqueue depth: {report['jobs']:,} jobs by SubmitBatch of {report['batch']}")
+    print(f"\nqueue depth ({report['store']}): {report['jobs']:,} jobs by SubmitBatch of {report['batch']}")
     print(f"  fill {report['fill_s']} s ({report['enqueue_jobs_per_s']:,} jobs/s enqueued)")
     fill = report["enqueue"].get("fill", {})
     print(f"  SubmitBatch p50 {fill.get('p50_ms')} ms, p99 {fill.get('p99_ms')} ms")
@@ -256,10 +265,9 @@ def print_report(report: dict[str, Any]) -> None:
                 f"  {name:10} {phase:6} {row['count']:>6} {row['p50_ms']:>8} {row['p99_ms']:>8} "
                 f"{row['max_ms']:>8}  {ratio} {goal}"
             )
-    print(
-        f"  backlog left: {report['backlog_left_at_drain_start']:.0%} -> {report['backlog_left_at_end']:.0%}"
-    )
-    print(f"  drain (estimate) {report['drain_jobs_per_s_estimate']} jobs/s over {report['drain_s']} s")
+    print(f"  queued: {report['queued_at_drain_start']:,} -> {report['queued_at_end']:,}")
+    print(f"  drain {report['drain_jobs_per_s']} jobs/s over {report['drain_s']} s")
+    print(f"  server CPU while draining: {report['drain_cpu_ms_per_job']} ms per job")
     print(f"  server RSS max (MiB) by phase: {report['server_rss_mib_max']}")
     if report["probe_errors"]:
         print(f"  probe errors: {report['probe_errors']}")
@@ -276,16 +284,27 @@ def main() -> None:
     parser.add_argument("--probe-interval-ms", type=float, default=20.0)
     parser.add_argument("--baseline-calls", type=int, default=100)
     parser.add_argument("--start-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the server's store: its SQLite file (memory dispatch) or a new PostgreSQL "
+        "database on 127.0.0.1:5432 (the cluster's job queue, one kernel)",
+    )
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--out", type=Path, default=RESULTS / "queue_depth.json")
     args = parser.parse_args()
     env = {"EIGEN_QUEUE_CAPACITY": str(args.jobs + 10_000)}
-    with eigen_server(args.log_level, args.start_timeout, env=env) as (address, pid, startup):
+    with contextlib.ExitStack() as stack:
+        if args.store == "postgres":  # a new database: the cluster's store and job queue
+            env["EIGEN_DATABASE_URL"] = stack.enter_context(fresh_database())
+        address, pid, startup = stack.enter_context(eigen_server(args.log_level, args.start_timeout, env=env))
         report = asyncio.run(measure(address, pid, args))
     report = {
         "benchmark": "queue_depth",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "server_startup_s": round(startup, 2),
+        "store": args.store,
         "goal_p99_ms": GOAL_P99_MS,
         **report,
         "git": git_state(),

@@ -27,6 +27,7 @@ from eigen.kernel.store.engine import PoolOptions, make_engine, masked, unreacha
 from eigen.kernel.store.migrate import ensure_schema
 from eigen.kernel.store.recent import RecentResults
 from eigen.kernel.store.rows import event_from_row, job_from_row
+from eigen.kernel.store.turns import WriterTurns
 from eigen.models.dead_letter import DeadLetter
 from eigen.models.job import Job, JobEvent, JobRequest
 from eigen.models.result import JobResult, result_from_dict, result_to_dict
@@ -68,7 +69,7 @@ class SqlJobStore:
         self._requests = RequestCache()
         self._recent = RecentResults()  # results saved lately, for the read that follows
         self._engine: Engine = make_engine(url, pool)
-        self._turns = threading.Lock() if self._engine.dialect.name == "sqlite" else None
+        self._turns = WriterTurns() if self._engine.dialect.name == "sqlite" else None
         try:
             ensure_schema(self._engine, migrate=migrate)
         except BaseException:
@@ -80,12 +81,13 @@ class SqlJobStore:
         return f"SqlJobStore({masked(self._engine.url)!r})"
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _writing(self, *, first: bool = False) -> Iterator[Connection]:
         """A write transaction. SQLite has one writer at a time, so this process's writers
-        take turns on a lock first: a writer that finds the database locked would sleep in
-        SQLite's busy handler (1, 2, 5, 10 ms, ...) instead of starting the moment the
-        other one commits. PostgreSQL writers need no turns."""
-        with self._turns or contextlib.nullcontext(), self._engine.begin() as conn:
+        take turns (:class:`~eigen.kernel.store.turns.WriterTurns`; ``first``: new jobs,
+        which a client waits on, go before the workers' writes). PostgreSQL writers need
+        no turns."""
+        turn = self._turns.turn(first=first) if self._turns is not None else contextlib.nullcontext()
+        with turn, self._engine.begin() as conn:
             yield conn
 
     @property
@@ -107,7 +109,7 @@ class SqlJobStore:
         if not rows:
             return
         try:
-            with self._writing() as conn:  # one executemany each
+            with self._writing(first=True) as conn:  # one executemany each
                 conn.execute(_INSERT_JOB, rows)
                 conn.execute(_INSERT_EVENT, [_event_row(event) for _, event in batch])
                 links = [
@@ -187,35 +189,20 @@ class SqlJobStore:
 
     def transitions(self, batch: Sequence[Transition], *, then: Then | None = None) -> list[bool]:
         applied = [False] * len(batch)
-        events: list[dict[str, Any]] = []
-        results: list[dict[str, Any]] = []
         # rows locked in job id order, as renew_leases locks them: no deadlock between the two
         order = sorted(range(len(batch)), key=lambda i: batch[i].job_id)
+        # every row is built before the write turn, which then only runs the statements
+        rows = [(index, *_update_of(batch[index]), *_rows_of(batch[index])) for index in order]
+        events: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
         with self._writing() as conn:
-            for index in order:
-                move = batch[index]
-                values: dict[str, Any] = {
-                    "state": move.event.state.value,
-                    "last_seq": move.event.seq,
-                    "updated_at": move.event.timestamp,
-                }
-                values.update({k: v for k, v in move.changes.items() if k in _JOB_COLUMNS})
-                if move.result is not None:
-                    values["result_expired_at"] = None
-                parameters = {
-                    **values,
-                    "b_id": move.job_id,
-                    "b_state": move.expected.value,
-                    "b_seq": move.event.seq - 1,
-                    "b_lease": move.lease_before,
-                }
-                statement = _transition_statement(tuple(sorted(values)), move.lease_before is not None)
+            for index, statement, parameters, event, result in rows:
                 ok = conn.execute(statement, parameters).rowcount == 1
                 applied[index] = ok
                 if ok:
-                    events.append(_event_row(move.event))
-                    if move.result is not None:
-                        results.append({**_result_row(move.result), "job_id": move.job_id})
+                    events.append(event)
+                    if result is not None:
+                        results.append(result)
             # one executemany each for the rows of the applied moves
             if events:
                 conn.execute(_INSERT_EVENT, events)
@@ -624,6 +611,32 @@ def _progress_statement(columns: tuple[str, ...]) -> sa.Update:
         )
         .values({name: sa.bindparam(name) for name in columns})
     )
+
+
+def _rows_of(move: Transition) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The event row of ``move`` and its result's row (None: it has none)."""
+    result = None if move.result is None else {**_result_row(move.result), "job_id": move.job_id}
+    return _event_row(move.event), result
+
+
+def _update_of(move: Transition) -> tuple[sa.Update, dict[str, Any]]:
+    """The compare-and-set UPDATE of ``move`` and its parameters."""
+    values: dict[str, Any] = {
+        "state": move.event.state.value,
+        "last_seq": move.event.seq,
+        "updated_at": move.event.timestamp,
+    }
+    values.update({k: v for k, v in move.changes.items() if k in _JOB_COLUMNS})
+    if move.result is not None:
+        values["result_expired_at"] = None
+    parameters = {
+        **values,
+        "b_id": move.job_id,
+        "b_state": move.expected.value,
+        "b_seq": move.event.seq - 1,
+        "b_lease": move.lease_before,
+    }
+    return _transition_statement(tuple(sorted(values)), move.lease_before is not None), parameters
 
 
 @functools.lru_cache(maxsize=64)

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from eigen.kernel.store.turns import WriterTurns
+from eigen.kernel.store.turns import FIRST_IN_A_ROW, WriterTurns
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -82,3 +82,35 @@ def test_turns_exclude_each_other_and_end_on_an_error() -> None:
         pass
     with turns.turn():  # the failed turn was given back
         assert turns.waiting == 0
+
+
+def test_a_stream_of_first_turns_lets_a_waiting_worker_write() -> None:
+    turns = WriterTurns()
+    order: list[str] = []
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with turns.turn(first=True):
+            held.set()
+            release.wait(10)
+
+    def write(name: str, first: bool) -> None:
+        with turns.turn(first=first):
+            order.append(name)
+
+    for _ in range(FIRST_IN_A_ROW - 1):  # first turns in a row before the one held below
+        with turns.turn(first=True):
+            pass
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    worker = threading.Thread(target=write, args=("worker", False))
+    worker.start()
+    _wait_for(waiting(turns, 1))
+    submission = threading.Thread(target=write, args=("submission", True))
+    submission.start()
+    _wait_for(waiting(turns, 2))
+    release.set()
+    for thread in (holder, worker, submission):
+        thread.join(10)
+    assert order == ["worker", "submission"]

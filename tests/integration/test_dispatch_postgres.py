@@ -161,3 +161,28 @@ def test_the_queue_schema_comes_and_goes_with_migration_0005(engine: sa.Engine) 
     assert "eigen_queue" not in sa.inspect(engine).get_schema_names()
     migrate.upgrade(engine)
     assert "pgqueuer" in queue_tables()
+
+
+def test_a_placement_finds_the_entry_by_the_payload_index(engine: sa.Engine, make: MakeDispatch) -> None:
+    dispatch = make()
+    queued = [f"job-{i:04d}" for i in range(2000)]
+    dispatch.enqueue(Stage.COMPILE, entries(*queued))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE eigen_queue.pgqueuer")
+
+    def index_scans() -> int:
+        with engine.connect() as connection:
+            return int(
+                connection.exec_driver_sql(
+                    "SELECT idx_scan FROM pg_stat_user_indexes"
+                    " WHERE indexrelname = 'pgqueuer_queued_payload_idx'"
+                ).scalar_one()
+            )
+
+    before = index_scans()
+    standing = dispatch.standing(Stage.COMPILE, entries("job-1234")[0])
+    assert standing is not None and standing.ahead == 1234
+    deadline = time.monotonic() + 10  # the backend reports its statistics within a second
+    while index_scans() == before:
+        assert time.monotonic() < deadline, "the placement did not use the payload index"
+        time.sleep(0.05)

@@ -108,15 +108,16 @@ class SqlJobStore:
             rows.append({**_job_row(job), "last_seq": event.seq})
         if not rows:
             return
+        events = [_event_row(event) for _, event in batch]
+        links = [
+            {"job_id": job.id, "depends_on": depends_on}
+            for job, _ in batch
+            for depends_on in dict.fromkeys(job.request.dependencies)
+        ]
         try:
             with self._writing(first=True) as conn:  # one executemany each
                 conn.execute(_INSERT_JOB, rows)
-                conn.execute(_INSERT_EVENT, [_event_row(event) for _, event in batch])
-                links = [
-                    {"job_id": job.id, "depends_on": depends_on}
-                    for job, _ in batch
-                    for depends_on in dict.fromkeys(job.request.dependencies)
-                ]
+                conn.execute(_INSERT_EVENT, events)
                 if links:
                     conn.execute(_INSERT_DEPENDENCY, links)
                 if then is not None:

@@ -215,21 +215,25 @@ class Lifecycle:
         return Transition(job.id, job.state, event, fields, move.result, move.then, move.lease_before)
 
     def _moved(self, job: Job, applied: Transition) -> Job:
-        """Publish an applied transition and count it; the job as it is now."""
+        """Count an applied transition, then publish it (whoever sees the event finds it
+        counted); the job as it is now."""
         event = applied.event
         self._progressed.pop(job.id, None)
-        self.bus.publish(event)
-        if self.on_state is not None:
-            self.on_state(event)
-        if event.state.terminal:
-            for hook in self.on_ended:
-                hook(event)
         metrics.job_transition(
             job.state.value,
             event.state.value,
             job.request.target,
             str(applied.changes.get("error_code") or ""),
         )
+        run_s = applied.result.timings.get("execute_s") if applied.result is not None else None
+        if event.state is JobState.DONE and run_s is not None:  # a device's run that ended it
+            metrics.execution_seconds(job.request.target, run_s)
+        self.bus.publish(event)
+        if self.on_state is not None:
+            self.on_state(event)
+        if event.state.terminal:
+            for hook in self.on_ended:
+                hook(event)
         if log.isEnabledFor(logging.DEBUG):
             # A worker moving a batch is in no job's context: give each line its own.
             outside = call_context.active_context() is None

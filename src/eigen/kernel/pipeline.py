@@ -355,8 +355,7 @@ class Pipeline:
             if move.job.id not in published:
                 self._discard(artifacts)
         for move, done in zip(moves, outcomes, strict=True):
-            if done is not None and move.result is not None:
-                metrics.execution_seconds(done.request.target, move.result.timings["execute_s"])
+            if done is not None and move.result is not None:  # its run is counted by the move
                 self.run_times.observe(done.request.target, move.result.timings["execute_s"])
 
     def _discard(self, staged: list[Artifact]) -> None:

@@ -7,6 +7,7 @@ Without a reachable server these tests skip, except under EIGEN_CI=1, where they
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from eigen.errors import FailedPrecondition
 from eigen.kernel.service import Kernel
+from eigen.kernel.sessions import HOLDS_FRESH_S
 from eigen.models.session import SESSION_LABEL, SessionState
 from eigen.models.state import JobState
 from eigen.server.embedded import EmbeddedServer
@@ -64,7 +66,11 @@ def test_a_session_used_on_one_node_holds_its_device_on_the_other(
     opened = a.open_session("default", "alice", TARGET, None, 60.0)
     mine = final(a, a.submit(bell(target=TARGET, seed=1, session_id=opened.id))[0].id)
     assert mine.state is JobState.DONE and mine.finished_at is not None
-    assert TARGET in b.sessions.holds()  # node b reads the hold from the sessions table
+    # node b reads the hold from the sessions table, within its cache's freshness
+    deadline = time.monotonic() + HOLDS_FRESH_S + 0.5
+    while TARGET not in b.sessions.holds():
+        assert time.monotonic() < deadline, "node b did not see the session's hold"
+        time.sleep(0.02)
     outside = final(b, b.submit(bell(target=TARGET, seed=2))[0].id)
     assert outside.state is JobState.DONE and outside.started_at is not None
     assert outside.started_at >= mine.finished_at + HOLD_S - 0.1

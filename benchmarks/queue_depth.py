@@ -63,14 +63,6 @@ sys.path.insert(0, str(ROOT))  # the tests' fresh PostgreSQL database
 from tests.unit.store.postgres import fresh_database
 
 GOAL_P99_MS = 20.0
-ENDED = frozenset(
-    {
-        common_pb2.JOB_STATE_DONE,
-        common_pb2.JOB_STATE_ERROR,
-        common_pb2.JOB_STATE_CANCELLED,
-        common_pb2.JOB_STATE_TIMEOUT,
-    }
-)
 
 
 @dataclass

@@ -193,7 +193,7 @@ class SqlJobStore:
         # rows locked in job id order, as renew_leases locks them: no deadlock between the two
         order = sorted(range(len(batch)), key=lambda i: batch[i].job_id)
         # every row is built before the write turn, which then only runs the statements
-        rows = [(index, *_update_of(batch[index]), *_rows_of(batch[index])) for index in order]
+        rows = [(index, *_rows_of(batch[index])) for index in order]
         events: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
         with self._writing() as conn:
@@ -614,14 +614,11 @@ def _progress_statement(columns: tuple[str, ...]) -> sa.Update:
     )
 
 
-def _rows_of(move: Transition) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The event row of ``move`` and its result's row (None: it has none)."""
-    result = None if move.result is None else {**_result_row(move.result), "job_id": move.job_id}
-    return _event_row(move.event), result
-
-
-def _update_of(move: Transition) -> tuple[sa.Update, dict[str, Any]]:
-    """The compare-and-set UPDATE of ``move`` and its parameters."""
+def _rows_of(
+    move: Transition,
+) -> tuple[sa.Update, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """What ``move`` writes: its compare-and-set UPDATE and that statement's parameters, its
+    event's row, and its result's row (None: it has none)."""
     values: dict[str, Any] = {
         "state": move.event.state.value,
         "last_seq": move.event.seq,
@@ -637,7 +634,9 @@ def _update_of(move: Transition) -> tuple[sa.Update, dict[str, Any]]:
         "b_seq": move.event.seq - 1,
         "b_lease": move.lease_before,
     }
-    return _transition_statement(tuple(sorted(values)), move.lease_before is not None), parameters
+    statement = _transition_statement(tuple(sorted(values)), move.lease_before is not None)
+    result = None if move.result is None else {**_result_row(move.result), "job_id": move.job_id}
+    return statement, parameters, _event_row(move.event), result
 
 
 @functools.lru_cache(maxsize=64)
